@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The dispatcher: where the semantics live, once. It runs on the writer thread only, applies each
+// event in queue order and hands finished results to every sink:
+//
+// - W&B's step rules. No step: merge into the pending row and commit it (commit=false only
+//   accumulates). A larger step commits the pending row and moves on; the same step merges; a
+//   smaller step drops the whole call (counted, reported). With a step, a row commits when a
+//   larger step arrives, on commit=true, or at finish. Each committed row gets `_step`, `_runtime`
+//   and `_timestamp` (the time of the last call merged into it); an empty committed row still
+//   advances the step.
+// - define_metric: explicit names, trailing-'*' globs (first match wins, materialised per key and
+//   announced to sinks), merging, step_sync (the last committed value of the step metric is copied
+//   into rows that lack it; nothing is inserted before that metric has been logged once).
+// - Summaries per metric (summary.hpp), summary_set overrides, and `_step/_runtime/_timestamp` of
+//   the last row, sent to sinks at flush points.
+//
+// Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "../sinks/sink.hpp"
+#include "../summary.hpp"
+#include "counters.hpp"
+#include "error_reporter.hpp"
+#include "event.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class dispatcher {
+  public:
+    dispatcher(std::vector<std::shared_ptr<sink>> sinks, error_reporter& reporter, counters& counts,
+               double start_time)
+        : sinks_(std::move(sinks)),
+          sink_failing_(sinks_.size(), false),
+          reporter_(reporter),
+          counts_(counts),
+          start_time_(start_time) {}
+
+    void apply(const event& e) {
+        switch (e.kind) {
+            case event_kind::row:
+                apply_row(e);
+                break;
+            case event_kind::config: {
+                sink_event out;
+                out.type = sink_event_type::config;
+                out.config = &e.payload->data;
+                send(out);
+                break;
+            }
+            case event_kind::define_metric:
+                define(e.payload->definition, e.payload->overwrite);
+                break;
+            case event_kind::summary_set:
+                summary_for(e.payload->key).set_override(e.payload->data);
+                summary_dirty_ = true;
+                break;
+            case event_kind::flush:
+                flush();
+                break;
+        }
+    }
+
+    /// Sends the summary if it changed, then flushes every sink.
+    void flush() {
+        if (summary_dirty_) {
+            const value summary = build_summary();
+            sink_event out;
+            out.type = sink_event_type::summary;
+            out.summary = &summary;
+            send(out);
+            summary_dirty_ = false;
+        }
+        for (std::size_t i = 0; i < sinks_.size(); ++i)
+            check(i, guarded([&] { return sinks_[i]->flush(); }));
+    }
+
+    /// Commits the pending row, then gives every sink the final summary and how the run ended.
+    value finish(int exit_code, double end_time, const error_reporter& reporter) {
+        if (pending_active_) commit_pending();
+        flush();
+        const value summary = build_summary();
+        run_stats stats = counts_.snapshot();
+        stats.errors_reported = reporter.reported();
+        stats.errors_suppressed = reporter.suppressed();
+        const finish_info info{exit_code, exit_code == 0 ? "finished" : "failed",
+                               end_time,  end_time - start_time_,
+                               stats,     summary};
+        for (std::size_t i = 0; i < sinks_.size(); ++i)
+            check(i, guarded([&] { return sinks_[i]->finish(info); }));
+        return summary;
+    }
+
+    /// The summary as it stands (keys in first-logged order, then _step/_runtime/_timestamp).
+    value build_summary() {
+        value out = value::object();
+        auto& members = out.as_object();
+        for (auto& slot : summaries_) {
+            if (auto entry = slot.summary.build(resolve(slot.key))) {
+                members.emplace_back(slot.key, std::move(*entry));
+            }
+        }
+        if (counts_.rows_committed.load(std::memory_order_relaxed) > 0) {
+            members.emplace_back("_step", last_step_);
+            members.emplace_back("_runtime", last_time_ - start_time_);
+            members.emplace_back("_timestamp", last_time_);
+        }
+        return out;
+    }
+
+  private:
+    struct summary_slot {
+        std::string key;
+        metric_summary summary;
+    };
+
+    void apply_row(const event& e) {
+        counters::bump(counts_.log_calls);
+        if (e.has_step && e.step < current_step_) {
+            counters::bump(counts_.dropped_step);
+            reporter_.report(errc::step_not_increasing,
+                             "log at step " + std::to_string(e.step) +
+                                 " dropped: the current step is " + std::to_string(current_step_) +
+                                 " and steps must not decrease (log other x-axes as a key and "
+                                 "define_metric(..., step_metric))");
+            return;
+        }
+        if (e.has_step && e.step > current_step_) {
+            if (pending_active_) commit_pending();
+            current_step_ = e.step;
+        }
+        e.for_each_item([&](const field_item& item) {
+            if (item.key->status != key_status::ok) {
+                reject(*item.key);
+                return;
+            }
+            merge_into_pending(item.key, e.item_value(item));
+        });
+        pending_active_ = true;
+        pending_time_ = e.time;
+        const bool commit = e.commit < 0 ? !e.has_step : e.commit > 0;
+        if (commit) commit_pending();
+    }
+
+    void merge_into_pending(const key_entry* key, value v) {
+        for (auto& [k, existing] : pending_) {
+            if (k == key) {
+                existing = std::move(v);
+                return;
+            }
+        }
+        pending_.emplace_back(key, std::move(v));
+    }
+
+    void reject(const key_entry& key) {
+        counters::bump(counts_.dropped_fields);
+        if (!rejected_keys_.insert(&key).second) return;  // report each bad key once
+        switch (key.status) {
+            case key_status::reserved:
+                reporter_.report(errc::reserved_key, "key '" + key.name +
+                                                         "' dropped: keys starting with '_' are "
+                                                         "reserved for runlog");
+                break;
+            case key_status::empty:
+                reporter_.report(errc::invalid_key, "a field with an empty key was dropped");
+                break;
+            case key_status::invalid_utf8: {
+                std::string shown;
+                write_json_string(shown, key.name);
+                reporter_.report(errc::invalid_key,
+                                 "key " + shown + " dropped: keys must be valid UTF-8");
+                break;
+            }
+            case key_status::ok:
+                break;
+        }
+    }
+
+    void commit_pending() {
+        value row = value::object();
+        auto& members = row.as_object();
+        members.reserve(pending_.size() + 4);
+        for (auto& [key, v] : pending_) members.emplace_back(key->name, std::move(v));
+        for (std::size_t i = 0, n = members.size(); i < n; ++i) insert_step_metric(row, i);
+        for (std::size_t i = 0, n = members.size(); i < n; ++i)
+            summary_for(members[i].first).add(members[i].second, current_step_);
+        members.emplace_back("_step", current_step_);
+        members.emplace_back("_runtime", pending_time_ - start_time_);
+        members.emplace_back("_timestamp", pending_time_);
+
+        const history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row};
+        sink_event out;
+        out.type = sink_event_type::row;
+        out.row = &out_row;
+        send(out);
+
+        counters::bump(counts_.rows_committed);
+        summary_dirty_ = true;
+        last_step_ = current_step_;
+        last_time_ = pending_time_;
+        pending_.clear();
+        pending_active_ = false;
+        ++current_step_;
+    }
+
+    /// step_sync: copy the step metric's last value into a row that lacks it.
+    void insert_step_metric(value& row, std::size_t member_index) {
+        const metric_definition* def = resolve(row.as_object()[member_index].first);
+        if (def == nullptr || !def->step_sync || def->step_metric.empty()) return;
+        if (row.contains(def->step_metric)) return;
+        const auto it = summary_index_.find(def->step_metric);
+        if (it == summary_index_.end() || !summaries_[it->second].summary.seen()) return;
+        const value last = summaries_[it->second].summary.last();
+        row.as_object().emplace_back(def->step_metric, last);
+    }
+
+    metric_summary& summary_for(const std::string& key) {
+        const auto it = summary_index_.find(key);
+        if (it != summary_index_.end()) return summaries_[it->second].summary;
+        summary_index_.emplace(key, summaries_.size());
+        summaries_.push_back(summary_slot{key, metric_summary{}});
+        return summaries_.back().summary;
+    }
+
+    /// The definition that applies to `key`, materialising a glob's on first use.
+    const metric_definition* resolve(const std::string& key) {
+        if (const auto it = by_name_.find(key); it != by_name_.end()) return it->second;
+        if (undefined_.count(key) != 0) return nullptr;
+        for (const metric_definition* glob : globs_) {
+            if (!glob->matches(key)) continue;
+            metric_definition concrete = *glob;
+            concrete.name = key;
+            concrete.from_glob = glob->name;
+            definitions_.push_back(std::move(concrete));
+            metric_definition* def = &definitions_.back();
+            by_name_.emplace(key, def);
+            announce(*def);
+            return def;
+        }
+        undefined_.insert(key);
+        return nullptr;
+    }
+
+    void define(const metric_definition& def, bool overwrite) {
+        undefined_.clear();
+        summary_dirty_ = true;  // the summary's shape may change
+        if (const auto it = by_name_.find(def.name); it != by_name_.end()) {
+            metric_definition& existing = *it->second;
+            if (overwrite) {
+                existing = def;
+            } else {
+                existing.merge(def);
+            }
+            announce(existing);
+            return;
+        }
+        definitions_.push_back(def);
+        metric_definition* stored = &definitions_.back();
+        by_name_.emplace(def.name, stored);
+        if (stored->is_glob()) globs_.push_back(stored);
+        announce(*stored);
+    }
+
+    void announce(const metric_definition& def) {
+        sink_event out;
+        out.type = sink_event_type::metric;
+        out.metric = &def;
+        send(out);
+    }
+
+    void send(const sink_event& e) {
+        for (std::size_t i = 0; i < sinks_.size(); ++i)
+            check(i, guarded([&] { return sinks_[i]->event(e); }));
+    }
+
+    template <class F>
+    static io_result guarded(F&& f) {
+#if !RUNLOG_NO_EXCEPTIONS
+        try {
+            return f();
+        } catch (const std::exception& ex) {
+            return io_result::failure(errc::sink_write_failed,
+                                      std::string("sink threw: ") + ex.what());
+        } catch (...) {
+            return io_result::failure(errc::sink_write_failed, "sink threw an unknown exception");
+        }
+#else
+        return f();
+#endif
+    }
+
+    void check(std::size_t sink_index, const io_result& r) {
+        if (r.ok()) {
+            sink_failing_[sink_index] = false;
+            return;
+        }
+        counters::bump(counts_.write_errors);
+        if (sink_failing_[sink_index]) return;  // reported when the streak began
+        sink_failing_[sink_index] = true;
+        reporter_.report(r.code, "sink " + std::to_string(sink_index) + ": " + r.message);
+    }
+
+    std::vector<std::shared_ptr<sink>> sinks_;
+    std::vector<bool> sink_failing_;
+    error_reporter& reporter_;
+    counters& counts_;
+    const double start_time_;
+
+    std::int64_t current_step_ = 0;
+    std::vector<std::pair<const key_entry*, value>> pending_;
+    bool pending_active_ = false;
+    double pending_time_ = 0.0;
+    std::int64_t last_step_ = 0;
+    double last_time_ = 0.0;
+
+    std::deque<metric_definition> definitions_;  // deque: stable addresses
+    std::unordered_map<std::string, metric_definition*> by_name_;
+    std::vector<const metric_definition*> globs_;
+    std::unordered_set<std::string> undefined_;  // keys known to match no definition
+
+    std::vector<summary_slot> summaries_;
+    std::unordered_map<std::string, std::size_t> summary_index_;
+    bool summary_dirty_ = false;
+    std::unordered_set<const key_entry*> rejected_keys_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The little the library needs from the OS: clocks, environment, host and process identity, a
+// real random source for run ids, and file operations that report errors as values. POSIX first;
+// the Windows branches keep the header compiling there but are not tested yet.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>  // std::getenv
+#include <ctime>
+#include <filesystem>
+#include <optional>
+#include <random>
+#include <string>
+#include <system_error>
+
+#include "../error.hpp"
+
+#if defined(_WIN32)
+#include <process.h>  // _getpid
+#else
+#include <unistd.h>  // gethostname, getpid
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+namespace fs = std::filesystem;
+
+/// Seconds since the Unix epoch. system_clock reads the vDSO on Linux: no system call.
+inline double unix_time_now() noexcept {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+inline std::optional<std::string> get_env(const char* name) {
+    const char* v = std::getenv(name);
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+}
+
+inline std::string host_name() {
+#if defined(_WIN32)
+    return get_env("COMPUTERNAME").value_or("unknown");
+#else
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+    return buf;
+#endif
+}
+
+inline int process_id() noexcept {
+#if defined(_WIN32)
+    return _getpid();
+#else
+    return static_cast<int>(getpid());
+#endif
+}
+
+/// 8 characters of [a-z0-9] from std::random_device (getrandom/urandom on Linux), never from the
+/// time: two runs started in the same second must not share an id.
+inline std::string random_run_id() {
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    std::random_device source;
+    std::uniform_int_distribution<int> pick(0, 35);
+    std::string id(8, 'a');
+    for (char& c : id) c = alphabet[pick(source)];
+    return id;
+}
+
+inline std::tm to_tm(double unix_seconds, bool local) noexcept {
+    const auto t = static_cast<std::time_t>(unix_seconds);
+    std::tm out{};
+#if defined(_WIN32)
+    local ? localtime_s(&out, &t) : gmtime_s(&out, &t);
+#else
+    local ? localtime_r(&t, &out) : gmtime_r(&t, &out);
+#endif
+    return out;
+}
+
+/// "YYYYMMDD_HHMMSS" in local time, as wandb names run directories.
+inline std::string directory_timestamp(double unix_seconds) {
+    const std::tm tm = to_tm(unix_seconds, true);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%d_%H%M%S", &tm);
+    return buf;
+}
+
+/// RFC 3339 UTC with milliseconds, e.g. "2026-11-29T06:22:29.123Z".
+inline std::string iso8601_utc(double unix_seconds) {
+    const std::tm tm = to_tm(unix_seconds, false);
+    char buf[40];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    const auto whole = static_cast<double>(static_cast<std::time_t>(unix_seconds));
+    auto ms = static_cast<int>((unix_seconds - whole) * 1000.0);
+    if (ms < 0) ms = 0;
+    if (ms > 999) ms = 999;
+    char out[48];
+    std::snprintf(out, sizeof out, "%s.%03dZ", buf, ms);
+    return out;
+}
+
+inline std::string describe(const std::error_code& ec) {
+    return ec.message();
+}
+
+/// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix: the
+/// bytes go to a temporary file beside it, which is then renamed over the target.
+inline io_result write_file_atomically(const fs::path& path, const std::string& bytes) {
+    fs::path temp = path;
+    temp += ".tmp";
+    std::FILE* f = std::fopen(temp.string().c_str(), "wb");
+    if (f == nullptr) {
+        return io_result::failure(errc::sink_write_failed,
+                                  "cannot open '" + temp.string() + "' for writing: " +
+                                      describe({errno, std::generic_category()}));
+    }
+    const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    const int write_errno = errno;
+    const bool closed = std::fclose(f) == 0;
+    if (!written || !closed) {
+        std::error_code ignored;
+        fs::remove(temp, ignored);
+        return io_result::failure(errc::sink_write_failed,
+                                  "cannot write '" + temp.string() +
+                                      "': " + describe({write_errno, std::generic_category()}));
+    }
+    std::error_code ec;
+    fs::rename(temp, path, ec);
+    if (ec) {
+        return io_result::failure(errc::sink_write_failed,
+                                  "cannot replace '" + path.string() + "': " + describe(ec));
+    }
+    return {};
+}
+
+/// Points `link` at `target` (a path relative to the link's directory) atomically: a temporary
+/// link is made and renamed over the old one, so readers never see the link missing.
+inline io_result replace_symlink(const fs::path& link, const fs::path& target) {
+    fs::path temp = link;
+    temp += "." + std::to_string(process_id()) + ".tmp";
+    std::error_code ec;
+    fs::remove(temp, ec);
+    fs::create_directory_symlink(target, temp, ec);
+    if (!ec) fs::rename(temp, link, ec);
+    if (ec) {
+        std::string reason = describe(ec);
+        fs::remove(temp, ec);
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot point '" + link.string() + "' at '" + target.string() + "': " + reason);
+    }
+    return {};
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Everything a live run shares between the caller threads and its writer thread.
+//
+// Callers push events into a lock-free bounded queue and never wait for the writer, except under
+// overflow_policy::block when the queue is full (bounded by settings::block_timeout). They do not
+// notify the writer either (a notify is a system call when the writer sleeps); the writer polls,
+// backing off from 100 us to 20 ms when idle, and is woken only when the queue passes half full
+// or by flush()/finish(). flush() and finish() wait on a condition variable with a deadline and
+// always return. A writer stuck in a sink past finish()'s deadline is detached and abandoned: it
+// owns a reference to this state, so nothing it touches is freed under it.
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../settings.hpp"
+#include "bounded_queue.hpp"
+#include "counters.hpp"
+#include "dispatcher.hpp"
+#include "error_reporter.hpp"
+#include "event.hpp"
+#include "key_table.hpp"
+#include "os.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+enum class wait_result { done, timed_out, finished };
+
+struct run_state {
+    run_state(const settings& s, run_info run, std::vector<std::shared_ptr<sink>> all_sinks)
+        : info(std::move(run)),
+          overflow(s.overflow),
+          block_timeout(s.block_timeout),
+          flush_interval(s.flush_interval),
+          finish_timeout(s.finish_timeout),
+          quiet(s.quiet),
+          clock(s.clock),
+          reporter(s.on_error),
+          queue(s.queue_capacity),
+          dispatch(std::move(all_sinks), reporter, counts, info.start_time),
+          config(info.config) {}
+
+    double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
+
+    /// The hot path: one CAS when there is room.
+    bool enqueue(event& e) noexcept {
+        if (queue.try_push(e)) {
+            if (queue.size_approx() > queue.capacity() / 2) wake();
+            return true;
+        }
+        wake();
+        if (overflow == overflow_policy::drop_newest) {
+            counters::bump(counts.dropped_queue_full);
+            return false;
+        }
+        return push_waiting(e, block_timeout);
+    }
+
+    /// Control events (config, define_metric, summary_set, flush) are rare and must not be lost
+    /// to drop_newest: they wait for room whatever the policy, up to `timeout`.
+    bool enqueue_control(event& e, std::chrono::milliseconds timeout) noexcept {
+        if (queue.try_push(e)) return true;
+        wake();
+        return push_waiting(e, timeout);
+    }
+
+    void wake() noexcept {
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex);
+            wake_requested = true;
+        }
+        wake_cv.notify_one();
+    }
+
+    wait_result flush(std::chrono::milliseconds timeout) noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        event e;
+        e.kind = event_kind::flush;
+        e.ticket = next_ticket.fetch_add(1, std::memory_order_relaxed) + 1;
+        const std::uint64_t ticket = e.ticket;
+        if (!enqueue_control(e, timeout)) return wait_result::timed_out;
+        wake();
+        std::unique_lock<std::mutex> lock(done_mutex);
+        const bool done = done_cv.wait_until(
+            lock, deadline, [&] { return flushed_ticket >= ticket || writer_done; });
+        if (!done) return wait_result::timed_out;
+        return flushed_ticket >= ticket ? wait_result::done : wait_result::finished;
+    }
+
+    /// Stops the writer after it has drained the queue; true if it finished within `timeout`.
+    bool finish(int code, std::chrono::milliseconds timeout) noexcept {
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex);
+            exit_code = code;
+            stop_requested = true;
+            wake_requested = true;
+        }
+        wake_cv.notify_one();
+        bool done;
+        {
+            std::unique_lock<std::mutex> lock(done_mutex);
+            done = done_cv.wait_for(lock, timeout, [&] { return writer_done; });
+        }
+        if (done) {
+            writer.join();
+        } else {
+            abandoned.store(true, std::memory_order_relaxed);
+            writer.detach();
+        }
+        return done;
+    }
+
+    static void writer_main(std::shared_ptr<run_state> self) { self->run_writer(); }
+
+    run_info info;
+    const overflow_policy overflow;
+    const std::chrono::milliseconds block_timeout;
+    const std::chrono::milliseconds flush_interval;
+    const std::chrono::milliseconds finish_timeout;
+    const bool quiet;
+    double (*const clock)();
+
+    error_reporter reporter;
+    counters counts;
+    key_table keys;
+    bounded_queue<event> queue;
+    dispatcher dispatch;  // writer thread only
+    std::thread writer;
+
+    std::atomic<bool> closed{false};  // finish() has begun: further calls are dropped
+    std::atomic<bool> abandoned{false};
+    std::atomic<std::uint64_t> next_ticket{0};
+
+    std::mutex wake_mutex;
+    std::condition_variable wake_cv;
+    bool wake_requested = false;
+    bool stop_requested = false;
+    int exit_code = 0;
+
+    std::mutex done_mutex;
+    std::condition_variable done_cv;
+    std::uint64_t flushed_ticket = 0;
+    bool writer_done = false;
+    value final_summary;
+    double end_time = 0.0;
+
+    std::mutex config_mutex;  // callers' copy of the config, merged in call order
+    value config;
+
+  private:
+    bool push_waiting(event& e, std::chrono::milliseconds timeout) noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        auto pause = std::chrono::microseconds(20);
+        for (int attempt = 0;; ++attempt) {
+            if (attempt < 16) {
+                std::this_thread::yield();
+            } else {
+                std::this_thread::sleep_for(pause);
+                pause = std::min(pause * 2, std::chrono::microseconds(1000));
+            }
+            if (queue.try_push(e)) return true;
+            if (abandoned.load(std::memory_order_relaxed) ||
+                std::chrono::steady_clock::now() >= deadline) {
+                counters::bump(counts.dropped_queue_full);
+                return false;
+            }
+        }
+    }
+
+    void apply(const event& e) {
+        dispatch.apply(e);
+        if (e.kind == event_kind::flush) {
+            {
+                std::lock_guard<std::mutex> lock(done_mutex);
+                flushed_ticket = std::max(flushed_ticket, e.ticket);
+            }
+            done_cv.notify_all();
+        }
+    }
+
+    /// Reports queue-full drops from the writer, so log() itself never formats or prints.
+    void report_new_drops() {
+        const std::uint64_t drops = counts.dropped_queue_full.load(std::memory_order_relaxed);
+        if (drops == reported_drops_) return;
+        reporter.report(
+            errc::queue_full,
+            std::to_string(drops - reported_drops_) +
+                " log calls dropped: the queue was full (raise settings.queue_capacity, "
+                "log less often, or use overflow_policy::block)");
+        reported_drops_ = drops;
+    }
+
+    void run_writer() {
+        using clock_type = std::chrono::steady_clock;
+        auto next_flush = clock_type::now() + flush_interval;
+        auto idle = std::chrono::microseconds(100);
+        event e;
+        for (;;) {
+            std::size_t applied = 0;
+            while (applied < 4096 && queue.try_pop(e)) {
+                if (abandoned.load(std::memory_order_relaxed)) return;
+                apply(e);
+                ++applied;
+            }
+            if (abandoned.load(std::memory_order_relaxed)) return;
+            report_new_drops();
+            if (clock_type::now() >= next_flush) {
+                dispatch.flush();
+                next_flush = clock_type::now() + flush_interval;
+            }
+            if (applied > 0) {
+                idle = std::chrono::microseconds(100);
+                continue;
+            }
+            std::unique_lock<std::mutex> lock(wake_mutex);
+            if (stop_requested && queue.size_approx() == 0) break;
+            wake_cv.wait_for(lock, idle, [&] { return wake_requested; });
+            wake_requested = false;
+            idle = std::min(idle * 2, std::chrono::microseconds(20000));
+        }
+        while (queue.try_pop(e)) {
+            if (abandoned.load(std::memory_order_relaxed)) return;
+            apply(e);
+        }
+        report_new_drops();
+        int code;
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex);
+            code = exit_code;
+        }
+        const double end = now();
+        value summary = dispatch.finish(code, end, reporter);
+        {
+            std::lock_guard<std::mutex> lock(done_mutex);
+            final_summary = std::move(summary);
+            end_time = end;
+            writer_done = true;
+        }
+        done_cv.notify_all();
+    }
+
+    std::uint64_t reported_drops_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog

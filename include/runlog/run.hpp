@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The front end: init() starts a run, and the run is what the training loop talks to.
+//
+//     auto run = runlog::init({.project = "mnist", .config = {{"lr", 1e-3}}});
+//     run.define_metric("val/acc", {.summary = "max,last", .goal = "maximize"});
+//     for (int step = 0; step < 100; ++step) run.log({{"train/loss", loss}});
+//     run.finish();  // or let the destructor do it
+//
+// init() may throw runlog::error (setup: bad settings, unwritable directory). After that, nothing
+// throws: log() validates nothing expensive, stamps the time, interns keys (lock-free once known)
+// and pushes one event into the queue; bad keys, decreasing steps and sink failures are counted
+// and reported from the writer thread through the rate-limited error handler.
+//
+// A disabled run (mode disabled, a non-zero rank, or a setup error with exceptions off) accepts
+// every call, does nothing and never blocks.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "detail/environment.hpp"
+#include "detail/run_dir.hpp"
+#include "detail/run_state.hpp"
+#include "error.hpp"
+#include "metric.hpp"
+#include "settings.hpp"
+#include "sinks/jsonl.hpp"
+#include "sinks/sink.hpp"
+#include "stats.hpp"
+#include "value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+/// Outcome of flush() and finish().
+enum class status {
+    ok,
+    timed_out,  // the deadline passed first; the run goes on (flush) or was abandoned (finish)
+    disabled,   // a disabled run: nothing to do
+    finished    // the run had already finished
+};
+
+inline const char* to_string(status s) noexcept {
+    switch (s) {
+        case status::ok:
+            return "ok";
+        case status::timed_out:
+            return "timed out";
+        case status::disabled:
+            return "disabled";
+        case status::finished:
+            return "finished";
+    }
+    return "unknown";
+}
+
+/// One key and value of a log() call. Holds no copy: it lives for the call only.
+class field {
+  public:
+    template <class T,
+              std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, int> = 0>
+    field(std::string_view key, T v) noexcept : key_(key) {
+        if constexpr (std::is_same_v<T, float>) {
+            kind_ = kind::float32;
+            f_ = v;
+        } else if constexpr (std::is_floating_point_v<T>) {
+            kind_ = kind::floating;
+            d_ = static_cast<double>(v);
+        } else if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(std::int64_t)) {
+            if (v > static_cast<T>(INT64_MAX)) {
+                kind_ = kind::floating;  // beyond int64: the nearest double, as in value
+                d_ = static_cast<double>(v);
+            } else {
+                kind_ = kind::integer;
+                i_ = static_cast<std::int64_t>(v);
+            }
+        } else {
+            kind_ = kind::integer;
+            i_ = static_cast<std::int64_t>(v);
+        }
+    }
+    field(std::string_view key, bool v) noexcept : key_(key), kind_(kind::boolean), b_(v) {}
+    field(std::string_view key, const char* v) noexcept
+        : field(key, std::string_view(v ? v : "")) {}
+    field(std::string_view key, const std::string& v) noexcept : field(key, std::string_view(v)) {}
+    field(std::string_view key, std::string_view v) noexcept : key_(key), kind_(kind::string) {
+        s_.data = v.data();
+        s_.size = v.size();
+    }
+    field(std::string_view key, const value& v) noexcept : key_(key), kind_(kind::nested), v_(&v) {}
+
+  private:
+    friend class run;
+    enum class kind : std::uint8_t { integer, floating, float32, boolean, string, nested };
+    struct text {
+        const char* data;
+        std::size_t size;
+    };
+
+    std::string_view key_;
+    kind kind_;
+    union {
+        std::int64_t i_;
+        double d_;
+        float f_;
+        bool b_;
+        text s_;
+        const value* v_;
+    };
+};
+
+/// run.config: the nested config, merged by update() and written whenever it changes.
+class config_handle {
+  public:
+    /// Deep-merges `changes` (an object) into the config.
+    void update(const value& changes) noexcept {
+        if (state_ == nullptr) return;
+        if (!changes.is_object()) {
+            state_->reporter.report(errc::invalid_value,
+                                    "config.update needs an object, got " + changes.dump());
+            return;
+        }
+        if (state_->closed.load(std::memory_order_relaxed)) {
+            detail::counters::bump(state_->counts.dropped_after_finish);
+            return;
+        }
+        std::lock_guard<std::mutex> lock(state_->config_mutex);  // keeps updates in call order
+        state_->config.update(changes);
+        detail::event e;
+        e.kind = detail::event_kind::config;
+        e.ensure_payload().data = state_->config;
+        state_->enqueue_control(e, state_->block_timeout);
+    }
+    void set(std::string_view key, value v) noexcept {
+        value changes = value::object();
+        changes[key] = std::move(v);
+        update(changes);
+    }
+    /// A copy of the config as merged so far.
+    value get() const {
+        if (state_ == nullptr) return value::object();
+        std::lock_guard<std::mutex> lock(state_->config_mutex);
+        return state_->config;
+    }
+    /// The flattened view: {"optimizer/beta1": 0.9, ...}.
+    value flat(char separator = '/') const { return value(flatten(get(), separator)); }
+
+  private:
+    friend class run;
+    friend run init(settings s);
+    detail::run_state* state_ = nullptr;
+};
+
+class run {
+  public:
+    /// A disabled run.
+    run() noexcept = default;
+    run(run&& other) noexcept { *this = std::move(other); }
+    run& operator=(run&& other) noexcept {
+        if (this != &other) {
+            close_on_destruction();
+            state_ = std::move(other.state_);
+            uncaught_at_start_ = other.uncaught_at_start_;
+            config.state_ = state_.get();
+            other.config.state_ = nullptr;
+        }
+        return *this;
+    }
+    run(const run&) = delete;
+    run& operator=(const run&) = delete;
+    /// Finishes the run if finish() was not called: exit code 1 while an exception unwinds.
+    ~run() { close_on_destruction(); }
+
+    bool enabled() const noexcept { return state_ != nullptr; }
+    std::string id() const { return state_ ? state_->info.id : std::string(); }
+    std::string name() const { return state_ ? state_->info.name : std::string(); }
+    std::string project() const { return state_ ? state_->info.project : std::string(); }
+    std::filesystem::path dir() const {
+        return state_ ? state_->info.run_dir : std::filesystem::path();
+    }
+    int rank() const noexcept { return state_ ? state_->info.rank : 0; }
+
+    /// Logs one row. No step: merge into the pending row and commit it (`commit=false` only
+    /// accumulates). With a step: see the step rules in detail/dispatcher.hpp.
+    ///
+    ///     run.log({{"train/loss", loss}, {"lr", lr}});
+    ///     run.log({{"val/acc", acc}, {"epoch", epoch}}, global_step);
+    void log(std::initializer_list<field> fields, std::optional<std::int64_t> step = std::nullopt,
+             std::optional<bool> commit = std::nullopt) noexcept {
+        detail::run_state* s = state_.get();
+        if (s == nullptr) return;
+        if (s->closed.load(std::memory_order_relaxed)) {
+            detail::counters::bump(s->counts.dropped_after_finish);
+            return;
+        }
+        detail::event e = start_row(*s, step, commit);
+        for (const field& f : fields) add_field(*s, e, f);
+        s->enqueue(e);
+    }
+
+    /// Logs the members of an object built at run time (nested objects stay nested).
+    void log(const value& row, std::optional<std::int64_t> step = std::nullopt,
+             std::optional<bool> commit = std::nullopt) noexcept {
+        detail::run_state* s = state_.get();
+        if (s == nullptr) return;
+        if (s->closed.load(std::memory_order_relaxed)) {
+            detail::counters::bump(s->counts.dropped_after_finish);
+            return;
+        }
+        if (!row.is_object()) {
+            s->reporter.report(errc::invalid_value, "log needs an object, got " + row.dump());
+            return;
+        }
+        detail::event e = start_row(*s, step, commit);
+        for (const auto& [key, v] : row.as_object()) add_field(*s, e, field(key, v));
+        s->enqueue(e);
+    }
+
+    /// Defines how a metric (or a trailing-'*' glob) is plotted and summarised; see metric.hpp.
+    void define_metric(std::string_view name, const metric_options& options = {}) noexcept {
+        detail::run_state* s = state_.get();
+        if (s == nullptr) return;
+        metric_definition def;
+        const io_result parsed = parse_metric_definition(name, options, def);
+        if (!parsed.ok()) {
+            s->reporter.report(parsed.code, parsed.message + "; definition ignored");
+            return;
+        }
+        detail::event e;
+        e.kind = detail::event_kind::define_metric;
+        auto& payload = e.ensure_payload();
+        payload.definition = std::move(def);
+        payload.overwrite = options.overwrite;
+        push_control(*s, e);
+    }
+
+    /// Replaces the summary value of `key` (until the key is logged again).
+    void summary_set(std::string_view key, value v) noexcept {
+        detail::run_state* s = state_.get();
+        if (s == nullptr) return;
+        const auto status = detail::classify_key(key);
+        if (status != detail::key_status::ok) {
+            s->reporter.report(
+                status == detail::key_status::reserved ? errc::reserved_key : errc::invalid_key,
+                "summary_set: key '" + std::string(key) +
+                    "' is empty, reserved ('_') or not UTF-8; ignored");
+            return;
+        }
+        detail::event e;
+        e.kind = detail::event_kind::summary_set;
+        auto& payload = e.ensure_payload();
+        payload.key = std::string(key);
+        payload.data = std::move(v);
+        push_control(*s, e);
+    }
+
+    /// Writes everything logged so far (by this thread) to every sink; returns within `timeout`.
+    status flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept {
+        detail::run_state* s = state_.get();
+        if (s == nullptr) return status::disabled;
+        if (s->closed.load(std::memory_order_relaxed)) return status::finished;
+        switch (s->flush(timeout)) {
+            case detail::wait_result::done:
+                return status::ok;
+            case detail::wait_result::finished:
+                return status::finished;
+            case detail::wait_result::timed_out:
+                break;
+        }
+        s->reporter.report(errc::flush_timed_out, "flush did not complete within " +
+                                                      std::to_string(timeout.count()) + " ms");
+        return status::timed_out;
+    }
+
+    /// Commits the pending row, writes the final summary and run status, stops the writer.
+    /// Always returns within `timeout`; a writer stuck in a sink is abandoned and reported.
+    status finish(int exit_code = 0,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept {
+        detail::run_state* s = state_.get();
+        if (s == nullptr) return status::disabled;
+        if (s->closed.exchange(true)) return status::finished;
+        const bool done = s->finish(exit_code, timeout);
+        if (!done) {
+            s->reporter.report(errc::finish_timed_out,
+                               "finish did not complete within " + std::to_string(timeout.count()) +
+                                   " ms: a sink is blocked; " +
+                                   std::to_string(s->queue.size_approx()) +
+                                   " queued events and the final summary may be unwritten");
+        }
+        if (!s->quiet) print_finish(*s, exit_code, done);
+        return done ? status::ok : status::timed_out;
+    }
+
+    /// Counters of what was written and dropped.
+    run_stats stats() const noexcept {
+        if (!state_) return {};
+        run_stats out = state_->counts.snapshot();
+        out.errors_reported = state_->reporter.reported();
+        out.errors_suppressed = state_->reporter.suppressed();
+        return out;
+    }
+
+    config_handle config;
+
+  private:
+    friend run init(settings s);
+
+    static detail::event start_row(detail::run_state& s, std::optional<std::int64_t> step,
+                                   std::optional<bool> commit) noexcept {
+        detail::event e;
+        e.time = s.now();
+        e.has_step = step.has_value();
+        e.step = step.value_or(0);
+        e.commit = commit.has_value() ? static_cast<std::int8_t>(*commit ? 1 : 0)
+                                      : static_cast<std::int8_t>(-1);
+        return e;
+    }
+
+    static void add_field(detail::run_state& s, detail::event& e, const field& f) {
+        detail::field_item item{};
+        item.key = s.keys.intern(f.key_);
+        switch (f.kind_) {
+            case field::kind::integer:
+                item.kind = detail::item_kind::integer;
+                item.i = f.i_;
+                break;
+            case field::kind::floating:
+                item.kind = detail::item_kind::floating;
+                item.d = f.d_;
+                break;
+            case field::kind::float32:
+                item.kind = detail::item_kind::float32;
+                item.f = f.f_;
+                break;
+            case field::kind::boolean:
+                item.kind = detail::item_kind::boolean;
+                item.b = f.b_;
+                break;
+            case field::kind::string:
+                e.add_complex(item.key, value(std::string_view(f.s_.data, f.s_.size)));
+                return;
+            case field::kind::nested:
+                e.add_complex(item.key, *f.v_);
+                return;
+        }
+        e.add_item(item);
+    }
+
+    static void push_control(detail::run_state& s, detail::event& e) noexcept {
+        if (s.closed.load(std::memory_order_relaxed)) {
+            detail::counters::bump(s.counts.dropped_after_finish);
+            return;
+        }
+        s.enqueue_control(e, s.block_timeout);
+    }
+
+    static void print_finish(detail::run_state& s, int exit_code, bool done) {
+        const run_stats st = s.counts.snapshot();
+        std::fprintf(stderr, "runlog: run '%s' (%s) %s, exit code %d\n", s.info.name.c_str(),
+                     s.info.id.c_str(), done ? "finished" : "abandoned (finish timed out)",
+                     exit_code);
+        std::fprintf(stderr, "runlog:   dir      %s\n", s.info.run_dir.string().c_str());
+        std::fprintf(stderr,
+                     "runlog:   rows     %llu committed, %llu log calls dropped, %llu fields "
+                     "dropped, %llu write errors\n",
+                     static_cast<unsigned long long>(st.rows_committed),
+                     static_cast<unsigned long long>(st.dropped()),
+                     static_cast<unsigned long long>(st.dropped_fields),
+                     static_cast<unsigned long long>(st.write_errors));
+        if (!done) return;
+        std::string line;
+        int shown = 0;
+        for (const auto& [key, v] : s.final_summary.as_object()) {
+            if (key.empty() || key.front() == '_') continue;
+            if (shown++ == 8) {
+                line += "  ...";
+                break;
+            }
+            line += "  " + key + "=" + v.dump();
+        }
+        if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
+    }
+
+    void close_on_destruction() noexcept {
+        if (!state_ || state_->closed.load(std::memory_order_relaxed)) return;
+        const bool unwinding = std::uncaught_exceptions() > uncaught_at_start_;
+        finish(unwinding ? 1 : 0, state_->finish_timeout);
+    }
+
+    std::shared_ptr<detail::run_state> state_;
+    int uncaught_at_start_ = std::uncaught_exceptions();
+};
+
+namespace detail {
+
+inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
+    if ((err = apply_environment(s))) return nullptr;
+    if (s.mode == run_mode::disabled) return nullptr;
+    rank_info rank;
+    if ((err = detect_rank(rank))) return nullptr;
+    if (rank.rank != 0 && !s.all_ranks) return nullptr;
+
+    run_info info;
+    info.start_time = s.clock != nullptr ? s.clock() : unix_time_now();
+    info.root_dir = s.dir;
+    info.id = s.id;
+    if ((err = create_run_dir(info.root_dir, info.start_time, info.id, info.run_dir)))
+        return nullptr;
+    info.project = s.project;
+    info.name = s.name.empty() ? info.id : s.name;
+    info.group = s.group;
+    info.job_type = s.job_type;
+    info.tags = s.tags;
+    info.notes = s.notes;
+    info.host = host_name();
+    info.pid = process_id();
+    info.rank = rank.rank;
+    info.rank_source = rank.source;
+    info.config = s.config.is_object() ? s.config : value::object();
+    info.queue_capacity = round_up_to_power_of_two(s.queue_capacity);
+    info.overflow = s.overflow;
+    info.flush_interval = std::chrono::duration<double>(s.flush_interval).count();
+
+    std::vector<std::shared_ptr<sink>> sinks;
+    if (s.native_files) sinks.push_back(std::make_shared<jsonl_sink>());
+    sinks.insert(sinks.end(), s.sinks.begin(), s.sinks.end());
+    for (const auto& target : sinks) {
+        io_result started;
+#if !RUNLOG_NO_EXCEPTIONS
+        try {
+            started = target->start(info);
+        } catch (const std::exception& ex) {
+            started = io_result::failure(errc::sink_start_failed, ex.what());
+        }
+#else
+        started = target->start(info);
+#endif
+        if (!started.ok()) {
+            err = {errc::sink_start_failed, "a sink failed to start: " + started.message};
+            return nullptr;
+        }
+    }
+    auto state = std::make_shared<run_state>(s, std::move(info), std::move(sinks));
+    state->writer = std::thread(&run_state::writer_main, state);
+    return state;
+}
+
+}  // namespace detail
+
+/// Starts a run. Throws runlog::error on a setup error (with exceptions off: reports it and
+/// returns a disabled run). Returns a disabled run in mode disabled and on non-zero ranks.
+inline run init(settings s = {}) {
+    error_handler handler = s.on_error;
+    detail::setup_error err;
+    std::shared_ptr<detail::run_state> state = detail::start_run(std::move(s), err);
+    run r;
+    if (!state) {
+        if (err) {
+#if !RUNLOG_NO_EXCEPTIONS
+            throw error(err.code, err.message);
+#else
+            detail::error_reporter(std::move(handler)).report(err.code, err.message);
+#endif
+        }
+        return r;
+    }
+    r.state_ = std::move(state);
+    r.config.state_ = r.state_.get();
+    return r;
+}
+
+}  // namespace v0
+}  // namespace runlog

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// runlog: track machine-learning and simulation runs from C++ into offline files.
+// This umbrella header includes everything that needs no external library.
+
+#include "config.hpp"
+#include "error.hpp"
+#include "fwd.hpp"
+#include "metric.hpp"
+#include "run.hpp"
+#include "settings.hpp"
+#include "sinks/jsonl.hpp"
+#include "sinks/memory.hpp"
+#include "sinks/sink.hpp"
+#include "stats.hpp"
+#include "summary.hpp"
+#include "value.hpp"
+#include "version.hpp"

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// What init() takes. An aggregate, so C++20 code can use designated initializers; C++17 code
+// chains the with_* setters:
+//
+//     auto run = runlog::init({.project = "mnist", .name = "baseline"});                  // C++20
+//     auto run = runlog::init(runlog::settings{}.with_project("mnist").with_name("baseline"));
+//
+// Environment variables override these fields, so an unattended job can be redirected without a
+// rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
+// (comma-separated) and RUNLOG_MODE (offline | disabled). Precedence: environment, then these
+// settings, then the defaults below.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "error.hpp"
+#include "fwd.hpp"
+#include "value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+enum class run_mode { offline, disabled };
+enum class overflow_policy {
+    block,       // log() waits for room (at most settings::block_timeout, then drops and counts)
+    drop_newest  // log() drops the call and counts it
+};
+
+inline const char* to_string(run_mode m) noexcept {
+    return m == run_mode::offline ? "offline" : "disabled";
+}
+inline const char* to_string(overflow_policy p) noexcept {
+    return p == overflow_policy::block ? "block" : "drop_newest";
+}
+
+struct settings {
+    std::string project{};   // default "uncategorized"
+    std::string name{};      // display name; default: the run id
+    std::string id{};        // [A-Za-z0-9_-]{1,64}; default: 8 random characters of [a-z0-9]
+    std::string group{};     // e.g. one job's ranks
+    std::string job_type{};  // e.g. "train", "eval"
+    std::vector<std::string> tags{};
+    std::string notes{};
+    std::string dir{};  // the run goes to <dir>/runlog/run-<time>-<id>/; default "."
+    run_mode mode = run_mode::offline;
+    value config{};  // initial config (an object)
+
+    std::size_t queue_capacity = RUNLOG_DEFAULT_QUEUE_CAPACITY;
+    overflow_policy overflow = overflow_policy::block;
+    std::chrono::milliseconds flush_interval{1000};   // writer flushes files at least this often
+    std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
+    std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
+
+    bool quiet = false;                          // no end-of-run summary on stderr
+    bool all_ranks = false;                      // log on every rank, not only rank 0
+    bool native_files = true;                    // write the native run directory (jsonl sink)
+    std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
+    error_handler on_error{};                    // default: one line on stderr per report
+    double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
+
+    settings& with_project(std::string v) { return project = std::move(v), *this; }
+    settings& with_name(std::string v) { return name = std::move(v), *this; }
+    settings& with_id(std::string v) { return id = std::move(v), *this; }
+    settings& with_group(std::string v) { return group = std::move(v), *this; }
+    settings& with_job_type(std::string v) { return job_type = std::move(v), *this; }
+    settings& with_tags(std::vector<std::string> v) { return tags = std::move(v), *this; }
+    settings& with_notes(std::string v) { return notes = std::move(v), *this; }
+    settings& with_dir(std::string v) { return dir = std::move(v), *this; }
+    settings& with_mode(run_mode v) { return mode = v, *this; }
+    settings& with_config(value v) { return config = std::move(v), *this; }
+    settings& with_queue_capacity(std::size_t v) { return queue_capacity = v, *this; }
+    settings& with_overflow(overflow_policy v) { return overflow = v, *this; }
+    settings& with_flush_interval(std::chrono::milliseconds v) { return flush_interval = v, *this; }
+    settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
+    settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
+    settings& with_quiet(bool v) { return quiet = v, *this; }
+    settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
+    settings& with_native_files(bool v) { return native_files = v, *this; }
+    settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
+    settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }
+    settings& with_clock(double (*v)()) { return clock = v, *this; }
+};
+
+}  // namespace v0
+}  // namespace runlog

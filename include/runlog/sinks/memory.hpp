@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Keeps everything a run produced in memory: for tests, and for applications that want to show
+// their own metrics. Safe to read from any thread while the run is live.
+
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "sink.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+class memory_sink final : public base_sink<std::mutex> {
+  public:
+    /// Copies, taken under the sink's lock.
+    std::vector<value> rows() const { return copy(rows_); }
+    value config() const { return copy(config_); }
+    value summary() const { return copy(summary_); }
+    std::vector<metric_definition> metrics() const { return copy(metrics_); }
+    std::optional<run_info> info() const { return copy(info_); }
+    std::optional<int> exit_code() const { return copy(exit_code_); }
+    int flushes() const { return copy(flushes_); }
+
+  protected:
+    io_result start_(const run_info& info) override {
+        info_ = info;
+        config_ = info.config;
+        return {};
+    }
+    io_result event_(const sink_event& e) override {
+        switch (e.type) {
+            case sink_event_type::config:
+                config_ = *e.config;
+                break;
+            case sink_event_type::metric:
+                metrics_.push_back(*e.metric);
+                break;
+            case sink_event_type::row:
+                rows_.push_back(e.row->data);
+                break;
+            case sink_event_type::summary:
+                summary_ = *e.summary;
+                break;
+        }
+        return {};
+    }
+    io_result flush_() override {
+        ++flushes_;
+        return {};
+    }
+    io_result finish_(const finish_info& info) override {
+        summary_ = info.summary;
+        exit_code_ = info.exit_code;
+        return {};
+    }
+
+  private:
+    template <class T>
+    T copy(const T& member) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return member;
+    }
+
+    std::optional<run_info> info_;
+    value config_;
+    value summary_;
+    std::vector<value> rows_;
+    std::vector<metric_definition> metrics_;
+    std::optional<int> exit_code_;
+    int flushes_ = 0;
+};
+
+}  // namespace v0
+}  // namespace runlog

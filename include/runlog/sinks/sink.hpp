@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The sink interface: where a run's finished events go. Sinks are called from the run's writer
+// thread only, in the order the dispatcher applied the events, and see finished data: committed
+// rows (with _step, _runtime, _timestamp), the whole config after each change, metric definitions
+// (glob definitions materialised per key, too) and the summary at flush points. Step rules,
+// reducers and step_sync have already been applied, so every format agrees.
+//
+// A new sink derives from base_sink<Mutex> and overrides event_() (and flush_() if it buffers):
+//
+//     struct csv_sink : runlog::base_sink<runlog::null_mutex> {
+//         runlog::io_result event_(const runlog::sink_event& e) override { ... }
+//     };
+//
+// base_sink takes the mutex around every hook, so a sink read from other threads (the memory sink
+// in tests) uses std::mutex, and a sink only the writer touches uses null_mutex for free.
+// Hooks return io_result; a failure is counted and reported once, and the other sinks go on.
+
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../error.hpp"
+#include "../metric.hpp"
+#include "../settings.hpp"
+#include "../stats.hpp"
+#include "../value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+/// Identity and settings of a run, given to every sink at start.
+struct run_info {
+    std::string id;
+    std::string project;
+    std::string name;
+    std::string group;
+    std::string job_type;
+    std::vector<std::string> tags;
+    std::string notes;
+    std::filesystem::path root_dir;  // settings::dir
+    std::filesystem::path run_dir;   // <root>/runlog/run-<time>-<id>, created before start
+    std::string host;
+    int pid = 0;
+    int rank = 0;
+    std::string rank_source;  // the environment variable the rank came from, or ""
+    double start_time = 0.0;  // Unix seconds
+    value config;             // initial config
+    std::size_t queue_capacity = 0;
+    overflow_policy overflow = overflow_policy::block;
+    double flush_interval = 0.0;  // seconds
+};
+
+/// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,
+/// `_runtime` and `_timestamp`.
+struct history_row {
+    std::int64_t step = 0;
+    double runtime = 0.0;
+    double timestamp = 0.0;
+    const value& data;
+};
+
+/// How a run ended.
+struct finish_info {
+    int exit_code = 0;
+    std::string status;  // "finished" (exit code 0) or "failed"
+    double end_time = 0.0;
+    double runtime = 0.0;
+    run_stats stats;
+    const value& summary;
+};
+
+enum class sink_event_type { config, metric, row, summary };
+
+/// One event; exactly the member named by `type` is set.
+struct sink_event {
+    sink_event_type type = sink_event_type::row;
+    const value* config = nullptr;              // the whole config after a change
+    const metric_definition* metric = nullptr;  // a definition (new or merged)
+    const history_row* row = nullptr;
+    const value* summary = nullptr;  // the whole summary, at flush points
+};
+
+class sink {
+  public:
+    virtual ~sink() = default;
+    /// Called on the thread that calls init(); a failure there fails init.
+    virtual io_result start(const run_info& info) = 0;
+    virtual io_result event(const sink_event& e) = 0;
+    virtual io_result flush() = 0;
+    virtual io_result finish(const finish_info& info) = 0;
+};
+
+/// A mutex that does nothing, for sinks that only the writer thread touches.
+struct null_mutex {
+    void lock() noexcept {}
+    void unlock() noexcept {}
+};
+
+template <class Mutex>
+class base_sink : public sink {
+  public:
+    io_result start(const run_info& info) final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return start_(info);
+    }
+    io_result event(const sink_event& e) final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return event_(e);
+    }
+    io_result flush() final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return flush_();
+    }
+    io_result finish(const finish_info& info) final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return finish_(info);
+    }
+
+  protected:
+    virtual io_result start_(const run_info&) { return {}; }
+    virtual io_result event_(const sink_event& e) = 0;
+    virtual io_result flush_() { return {}; }
+    virtual io_result finish_(const finish_info&) { return {}; }
+
+    mutable Mutex mutex_;  // mutable: const readers of a sink lock it too
+};
+
+}  // namespace v0
+}  // namespace runlog

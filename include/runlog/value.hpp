@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// runlog::value — the small JSON-like value used for config, summaries and non-scalar metrics:
+// null, bool, int64, double, string, array, object. Objects keep insertion order (config files
+// read the way they were written) and look keys up linearly: they are small.
+//
+// Built with initializer lists, like nlohmann::json: a list whose every element is a two-element
+// list starting with a string becomes an object, any other list an array.
+//
+//     runlog::value config = {{"lr", 1e-3}, {"optimizer", {{"name", "adam"}, {"beta1", 0.9}}}};
+//     config.update({{"lr", 3e-4}});          // deep merge
+//     auto flat = runlog::flatten(config);    // {"lr", 3e-4}, {"optimizer/name", "adam"}, ...
+//
+// User types convert through an ADL free function `runlog::value to_value(const T&)` found in T's
+// namespace (the nlohmann to_json / fmt format_as idea).
+
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "detail/json_writer.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+class value;
+
+namespace detail {
+template <class T, class = void>
+struct has_adl_to_value : std::false_type {};
+template <class T>
+struct has_adl_to_value<T, std::void_t<decltype(to_value(std::declval<const T&>()))>>
+    : std::true_type {};
+}  // namespace detail
+
+class value {
+  public:
+    using array_type = std::vector<value>;
+    using object_type = std::vector<std::pair<std::string, value>>;
+    enum class kind { null, boolean, integer, floating, string, array, object };
+
+    value() noexcept = default;
+    value(std::nullptr_t) noexcept {}
+    value(bool b) noexcept : data_(b) {}
+    template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+    value(T v) noexcept : data_(from_integer(v)) {}
+    template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+    value(T v) noexcept : data_(to_double(v)) {}
+    value(const char* s) : data_(std::string(s ? s : "")) {}
+    value(std::string s) noexcept : data_(std::move(s)) {}
+    value(std::string_view s) : data_(std::string(s)) {}
+    value(array_type a) noexcept : data_(std::move(a)) {}
+    value(object_type o) noexcept : data_(std::move(o)) {}
+    value(std::initializer_list<value> list) : data_(from_list(list)) {}
+    template <class T, std::enable_if_t<detail::has_adl_to_value<T>::value, int> = 0>
+    value(const T& v) : value(to_value(v)) {}
+
+    static value array(std::initializer_list<value> items = {}) {
+        return value(array_type(items.begin(), items.end()));
+    }
+    static value object() { return value(object_type{}); }
+
+    kind type() const noexcept { return static_cast<kind>(data_.index()); }
+    bool is_null() const noexcept { return type() == kind::null; }
+    bool is_bool() const noexcept { return type() == kind::boolean; }
+    bool is_int() const noexcept { return type() == kind::integer; }
+    bool is_double() const noexcept { return type() == kind::floating; }
+    bool is_number() const noexcept { return is_int() || is_double(); }
+    bool is_string() const noexcept { return type() == kind::string; }
+    bool is_array() const noexcept { return type() == kind::array; }
+    bool is_object() const noexcept { return type() == kind::object; }
+
+    // Accessors take a fallback instead of throwing: values are read on the logging path.
+    bool as_bool(bool fallback = false) const noexcept {
+        return is_bool() ? std::get<bool>(data_) : fallback;
+    }
+    std::int64_t as_int(std::int64_t fallback = 0) const noexcept {
+        if (is_int()) return std::get<std::int64_t>(data_);
+        if (is_double()) return static_cast<std::int64_t>(std::get<double>(data_));
+        return fallback;
+    }
+    double as_double(double fallback = 0.0) const noexcept {
+        if (is_double()) return std::get<double>(data_);
+        if (is_int()) return static_cast<double>(std::get<std::int64_t>(data_));
+        return fallback;
+    }
+    const std::string& as_string() const noexcept {
+        static const std::string empty;
+        return is_string() ? std::get<std::string>(data_) : empty;
+    }
+    const array_type& as_array() const noexcept {
+        static const array_type empty;
+        return is_array() ? std::get<array_type>(data_) : empty;
+    }
+    const object_type& as_object() const noexcept {
+        static const object_type empty;
+        return is_object() ? std::get<object_type>(data_) : empty;
+    }
+    array_type& as_array() { return std::get<array_type>(data_); }
+    object_type& as_object() { return std::get<object_type>(data_); }
+
+    std::size_t size() const noexcept {
+        if (is_array()) return as_array().size();
+        if (is_object()) return as_object().size();
+        return 0;
+    }
+
+    /// The member `key` of an object, or nullptr.
+    const value* find(std::string_view key) const noexcept {
+        for (const auto& member : as_object())
+            if (member.first == key) return &member.second;
+        return nullptr;
+    }
+    value* find(std::string_view key) noexcept {
+        if (!is_object()) return nullptr;
+        for (auto& member : as_object())
+            if (member.first == key) return &member.second;
+        return nullptr;
+    }
+    bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+
+    /// Object member access; a null value becomes an empty object, a missing key is appended.
+    value& operator[](std::string_view key) {
+        if (is_null()) data_ = object_type{};
+        if (value* existing = find(key)) return *existing;
+        auto& members = as_object();
+        members.emplace_back(std::string(key), value());
+        return members.back().second;
+    }
+
+    void push_back(value v) {
+        if (is_null()) data_ = array_type{};
+        as_array().push_back(std::move(v));
+    }
+
+    bool erase(std::string_view key) {
+        if (!is_object()) return false;
+        auto& members = as_object();
+        for (auto it = members.begin(); it != members.end(); ++it) {
+            if (it->first == key) {
+                members.erase(it);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// Deep merge: members of `other` replace ours, except that objects merge recursively.
+    /// A non-object `other` replaces the whole value.
+    void update(const value& other) {
+        if (!is_object() || !other.is_object()) {
+            *this = other;
+            return;
+        }
+        for (const auto& [key, v] : other.as_object()) {
+            value& mine = (*this)[key];
+            if (mine.is_object() && v.is_object()) {
+                mine.update(v);
+            } else {
+                mine = v;
+            }
+        }
+    }
+
+    /// JSON text (see detail/json_writer.hpp for numbers and strings).
+    void dump(std::string& out) const {
+        switch (type()) {
+            case kind::null:
+                out.append("null");
+                break;
+            case kind::boolean:
+                out.append(std::get<bool>(data_) ? "true" : "false");
+                break;
+            case kind::integer:
+                detail::write_json_int(out, std::get<std::int64_t>(data_));
+                break;
+            case kind::floating:
+                detail::write_json_double(out, std::get<double>(data_));
+                break;
+            case kind::string:
+                detail::write_json_string(out, std::get<std::string>(data_));
+                break;
+            case kind::array: {
+                out.push_back('[');
+                bool first = true;
+                for (const auto& item : std::get<array_type>(data_)) {
+                    if (!first) out.push_back(',');
+                    first = false;
+                    item.dump(out);
+                }
+                out.push_back(']');
+                break;
+            }
+            case kind::object: {
+                out.push_back('{');
+                bool first = true;
+                for (const auto& [key, item] : std::get<object_type>(data_)) {
+                    if (!first) out.push_back(',');
+                    first = false;
+                    detail::write_json_string(out, key);
+                    out.push_back(':');
+                    item.dump(out);
+                }
+                out.push_back('}');
+                break;
+            }
+        }
+    }
+    std::string dump() const {
+        std::string out;
+        dump(out);
+        return out;
+    }
+
+    friend bool operator==(const value& a, const value& b) { return a.data_ == b.data_; }
+    friend bool operator!=(const value& a, const value& b) { return !(a == b); }
+
+  private:
+    using storage = std::variant<std::nullptr_t, bool, std::int64_t, double, std::string,
+                                 array_type, object_type>;
+
+    template <class T>
+    static double to_double(T v) noexcept {
+        if constexpr (std::is_same_v<T, float>) {
+            return detail::float_to_double(v);
+        } else {
+            return static_cast<double>(v);
+        }
+    }
+
+    template <class T>
+    static storage from_integer(T v) noexcept {
+        // Unsigned values above INT64_MAX do not fit the int64 JSON integer readers expect; they
+        // are kept as the nearest double rather than wrapped to a negative number.
+        if constexpr (std::is_unsigned_v<T>) {
+            if (static_cast<std::uint64_t>(v) >
+                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                return static_cast<double>(v);
+        }
+        return static_cast<std::int64_t>(v);
+    }
+
+    static storage from_list(std::initializer_list<value> list) {
+        bool is_object_list = list.size() > 0;
+        for (const auto& item : list) {
+            if (!item.is_array() || item.as_array().size() != 2 ||
+                !item.as_array()[0].is_string()) {
+                is_object_list = false;
+                break;
+            }
+        }
+        if (!is_object_list) return array_type(list.begin(), list.end());
+        object_type members;
+        members.reserve(list.size());
+        for (const auto& item : list) {
+            const auto& pair = item.as_array();
+            members.emplace_back(pair[0].as_string(), pair[1]);
+        }
+        return members;
+    }
+
+    storage data_;
+};
+
+/// The `a/b/c` view of nested objects: one entry per leaf (arrays are leaves), in order.
+inline void flatten_into(const value& v, const std::string& prefix, char separator,
+                         value::object_type& out) {
+    if (v.is_object() && v.size() > 0) {
+        for (const auto& [key, item] : v.as_object()) {
+            flatten_into(item, prefix.empty() ? key : prefix + separator + key, separator, out);
+        }
+    } else {
+        out.emplace_back(prefix, v);
+    }
+}
+
+inline value::object_type flatten(const value& v, char separator = '/') {
+    value::object_type out;
+    if (v.is_object()) {
+        flatten_into(v, std::string(), separator, out);
+    } else {
+        out.emplace_back(std::string(), v);
+    }
+    return out;
+}
+
+}  // namespace v0
+}  // namespace runlog
