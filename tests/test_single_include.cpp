@@ -13,7 +13,11 @@ TEST_CASE("single header: a run logs and finishes", "[single_include]") {
     std::random_device rd;
     const fs::path dir = fs::temp_directory_path() / ("runlog-single-" + std::to_string(rd()));
     auto sink = std::make_shared<runlog::memory_sink>();
-    auto run = runlog::init(runlog::settings{}.with_dir(dir.string()).with_quiet(true).with_sink(sink).with_id("single01"));
+    auto run = runlog::init(runlog::settings{}
+                                .with_dir(dir.string())
+                                .with_quiet(true)
+                                .with_sink(sink)
+                                .with_id("single01"));
     run.define_metric("loss", runlog::metric_options{}.with_summary("min"));
     for (int i = 0; i < 10; ++i) run.log({{"loss", 10 - i}});
     REQUIRE(run.finish() == runlog::status::ok);

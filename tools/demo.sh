@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Builds and runs the demo (examples/quickstart.cpp): a small training loop that writes a run to
+# ./runlog/. On a fresh Debian/Ubuntu machine, run as root to install the build tools it lacks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+for p in g++ cmake ninja-build; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing packages: ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+cmake -S . -B build-demo -G Ninja -DCMAKE_BUILD_TYPE=Release -DRUNLOG_BUILD_TESTS=OFF >/dev/null
+cmake --build build-demo --target quickstart
+build-demo/examples/quickstart
+echo
+echo "The run is in runlog/latest-run/ ($(readlink runlog/latest-run)):"
+ls runlog/latest-run/
+echo "summary.json:"
+cat runlog/latest-run/summary.json

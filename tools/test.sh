@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Builds runlog every way CI checks it and runs the whole suite; the last thing it prints is
+# ctest's summary. On a fresh Debian/Ubuntu machine, run as root to install what is missing.
+#
+#   checks: single header current, test lists, clang-format, header self-containment
+#   builds: clang++ (-Werror), g++ TSan (concurrency tests), meson (-Werror), install + CMake,
+#           pkg-config and meson-subproject consumers, then g++ ASan+UBSan whose ctest ends the run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+stage() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
+
+packages=(g++ clang libclang-rt-14-dev cmake ninja-build meson pkg-config catch2 python3
+          python3-pandas jq clang-format)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -eq 0 ]; then
+    stage "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing packages: ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+stage "single header and test lists"
+python3 tools/amalgamate.py --check
+python3 tools/check_test_lists.py
+
+stage "clang-format"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  files=$(git ls-files '*.hpp' '*.cpp' | grep -v '^single_include/')
+else
+  files=$(find include tests examples bench -name '*.hpp' -o -name '*.cpp' 2>/dev/null)
+fi
+clang-format --dry-run --Werror $files
+
+stage "clang++ build and tests"
+cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build build-clang -j "$jobs"
+ctest --test-dir build-clang -j "$jobs" --output-on-failure --no-tests=error | tail -n 3
+
+stage "ThreadSanitizer: concurrency tests"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNLOG_SANITIZE=thread \
+  -DRUNLOG_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-tsan -j "$jobs" --target runlog_tests
+TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/runlog_tests '[concurrency],[queue],[finish]'
+
+stage "meson build and tests"
+meson setup build-meson --wipe -Dwerror=true >/dev/null 2>&1 || meson setup build-meson -Dwerror=true >/dev/null
+meson compile -C build-meson -j "$jobs" >/dev/null
+meson test -C build-meson --print-errorlogs | tail -n 12
+
+stage "g++ ASan+UBSan build, header self-containment"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRUNLOG_SANITIZE=address,undefined >/dev/null
+cmake --build build -j "$jobs"
+cmake --build build -j "$jobs" --target all_verify_interface_header_sets
+
+stage "install, then consumers: find_package, pkg-config, meson subproject"
+rm -rf stage build-consumer-*
+cmake --install build --prefix "$root/stage" >/dev/null
+cmake -S tests/consumer/cmake -B build-consumer-cmake -G Ninja -DCMAKE_PREFIX_PATH="$root/stage" >/dev/null
+cmake --build build-consumer-cmake
+build-consumer-cmake/consumer "$(mktemp -d)"
+mkdir -p build-consumer-pc
+g++ tests/consumer/main.cpp -o build-consumer-pc/consumer \
+  $(PKG_CONFIG_PATH="$root/stage/share/pkgconfig" pkg-config --cflags --libs runlog)
+build-consumer-pc/consumer "$(mktemp -d)"
+mkdir -p build-consumer-meson/src/subprojects
+cp tests/consumer/main.cpp build-consumer-meson/
+cp tests/consumer/meson/meson.build build-consumer-meson/src/
+ln -sfn "$root" build-consumer-meson/src/subprojects/runlog
+meson setup build-consumer-meson/out build-consumer-meson/src -Drunlog:tests=disabled \
+  -Drunlog:examples=false >/dev/null
+meson compile -C build-consumer-meson/out >/dev/null
+build-consumer-meson/out/consumer "$(mktemp -d)"
+
+stage "ctest (g++ ASan+UBSan)"
+ctest --test-dir build -j "$jobs" --output-on-failure --no-tests=error
