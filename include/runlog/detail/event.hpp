@@ -19,6 +19,9 @@ namespace runlog {
 inline namespace v0 {
 namespace detail {
 
+static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
+              "RUNLOG_INLINE_FIELDS must be between 1 and 255");
+
 enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
 enum class item_kind : std::uint8_t { integer, floating, float32, boolean, complex };
