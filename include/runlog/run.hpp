@@ -197,12 +197,8 @@ class run {
     ///     run.log({{"val/acc", acc}, {"epoch", epoch}}, global_step);
     void log(std::initializer_list<field> fields, std::optional<std::int64_t> step = std::nullopt,
              std::optional<bool> commit = std::nullopt) noexcept {
-        detail::run_state* s = state_.get();
+        detail::run_state* s = accepting();
         if (s == nullptr) return;
-        if (s->closed.load(std::memory_order_relaxed)) {
-            detail::counters::bump(s->counts.dropped_after_finish);
-            return;
-        }
         detail::event e = start_row(*s, step, commit);
         for (const field& f : fields) add_field(*s, e, f);
         s->enqueue(e);
@@ -211,24 +207,20 @@ class run {
     /// Logs the members of an object built at run time (nested objects stay nested).
     void log(const value& row, std::optional<std::int64_t> step = std::nullopt,
              std::optional<bool> commit = std::nullopt) noexcept {
-        detail::run_state* s = state_.get();
+        detail::run_state* s = accepting();
         if (s == nullptr) return;
-        if (s->closed.load(std::memory_order_relaxed)) {
-            detail::counters::bump(s->counts.dropped_after_finish);
-            return;
-        }
         if (!row.is_object()) {
             s->reporter.report(errc::invalid_value, "log needs an object, got " + row.dump());
             return;
         }
         detail::event e = start_row(*s, step, commit);
-        for (const auto& [key, v] : row.as_object()) add_field(*s, e, field(key, v));
+        for (const auto& [key, v] : row.as_object()) add_field(*s, e, as_field(key, v));
         s->enqueue(e);
     }
 
     /// Defines how a metric (or a trailing-'*' glob) is plotted and summarised; see metric.hpp.
     void define_metric(std::string_view name, const metric_options& options = {}) noexcept {
-        detail::run_state* s = state_.get();
+        detail::run_state* s = accepting();
         if (s == nullptr) return;
         metric_definition def;
         const io_result parsed = parse_metric_definition(name, options, def);
@@ -241,12 +233,12 @@ class run {
         auto& payload = e.ensure_payload();
         payload.definition = std::move(def);
         payload.overwrite = options.overwrite;
-        push_control(*s, e);
+        s->enqueue_control(e, s->block_timeout);
     }
 
     /// Replaces the summary value of `key` (until the key is logged again).
     void summary_set(std::string_view key, value v) noexcept {
-        detail::run_state* s = state_.get();
+        detail::run_state* s = accepting();
         if (s == nullptr) return;
         const auto status = detail::classify_key(key);
         if (status != detail::key_status::ok) {
@@ -261,7 +253,7 @@ class run {
         auto& payload = e.ensure_payload();
         payload.key = std::string(key);
         payload.data = std::move(v);
-        push_control(*s, e);
+        s->enqueue_control(e, s->block_timeout);
     }
 
     /// Writes everything logged so far (by this thread) to every sink; returns within `timeout`.
@@ -326,6 +318,14 @@ class run {
         return e;
     }
 
+    /// Scalars of a run-time row travel inline like typed fields; the rest is copied.
+    static field as_field(std::string_view key, const value& v) noexcept {
+        if (v.is_int()) return field(key, v.as_int());
+        if (v.is_double()) return field(key, v.as_double());
+        if (v.is_bool()) return field(key, v.as_bool());
+        return field(key, v);
+    }
+
     static void add_field(detail::run_state& s, detail::event& e, const field& f) {
         detail::field_item item{};
         item.key = s.keys.intern(f.key_);
@@ -356,12 +356,15 @@ class run {
         e.add_item(item);
     }
 
-    static void push_control(detail::run_state& s, detail::event& e) noexcept {
-        if (s.closed.load(std::memory_order_relaxed)) {
-            detail::counters::bump(s.counts.dropped_after_finish);
-            return;
+    /// The live run's state, or nullptr for a disabled or finished run (a call after finish is
+    /// counted as dropped).
+    detail::run_state* accepting() const noexcept {
+        detail::run_state* s = state_.get();
+        if (s != nullptr && s->closed.load(std::memory_order_relaxed)) {
+            detail::counters::bump(s->counts.dropped_after_finish);
+            return nullptr;
         }
-        s.enqueue_control(e, s.block_timeout);
+        return s;
     }
 
     static void print_finish(detail::run_state& s, int exit_code, bool done) {

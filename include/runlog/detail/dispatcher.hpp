@@ -85,13 +85,13 @@ class dispatcher {
     }
 
     /// Commits the pending row, then gives every sink the final summary and how the run ended.
-    value finish(int exit_code, double end_time, const error_reporter& reporter) {
+    value finish(int exit_code, double end_time) {
         if (pending_active_) commit_pending();
         flush();
         const value summary = build_summary();
         run_stats stats = counts_.snapshot();
-        stats.errors_reported = reporter.reported();
-        stats.errors_suppressed = reporter.suppressed();
+        stats.errors_reported = reporter_.reported();
+        stats.errors_suppressed = reporter_.suppressed();
         const finish_info info{exit_code, exit_code == 0 ? "finished" : "failed",
                                end_time,  end_time - start_time_,
                                stats,     summary};

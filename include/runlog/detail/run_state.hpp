@@ -237,7 +237,7 @@ struct run_state {
             code = exit_code;
         }
         const double end = now();
-        value summary = dispatch.finish(code, end, reporter);
+        value summary = dispatch.finish(code, end);
         {
             std::lock_guard<std::mutex> lock(done_mutex);
             final_summary = std::move(summary);
