@@ -130,10 +130,7 @@ class config_handle {
                                     "config.update needs an object, got " + changes.dump());
             return;
         }
-        if (state_->closed.load(std::memory_order_relaxed)) {
-            detail::counters::bump(state_->counts.dropped_after_finish);
-            return;
-        }
+        if (!state_->accepting()) return;
         std::lock_guard<std::mutex> lock(state_->config_mutex);  // keeps updates in call order
         state_->config.update(changes);
         detail::event e;
@@ -360,11 +357,7 @@ class run {
     /// counted as dropped).
     detail::run_state* accepting() const noexcept {
         detail::run_state* s = state_.get();
-        if (s != nullptr && s->closed.load(std::memory_order_relaxed)) {
-            detail::counters::bump(s->counts.dropped_after_finish);
-            return nullptr;
-        }
-        return s;
+        return s != nullptr && s->accepting() ? s : nullptr;
     }
 
     static void print_finish(detail::run_state& s, int exit_code, bool done) {

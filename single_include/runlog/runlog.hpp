@@ -2403,6 +2403,13 @@ struct run_state {
 
     double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
 
+    /// False once finish() has begun; the call asking is then counted as dropped.
+    bool accepting() noexcept {
+        if (!closed.load(std::memory_order_relaxed)) return true;
+        counters::bump(counts.dropped_after_finish);
+        return false;
+    }
+
     /// The hot path: one CAS when there is room.
     bool enqueue(event& e) noexcept {
         if (queue.try_push(e)) {
@@ -2919,10 +2926,7 @@ class config_handle {
                                     "config.update needs an object, got " + changes.dump());
             return;
         }
-        if (state_->closed.load(std::memory_order_relaxed)) {
-            detail::counters::bump(state_->counts.dropped_after_finish);
-            return;
-        }
+        if (!state_->accepting()) return;
         std::lock_guard<std::mutex> lock(state_->config_mutex);  // keeps updates in call order
         state_->config.update(changes);
         detail::event e;
@@ -3149,11 +3153,7 @@ class run {
     /// counted as dropped).
     detail::run_state* accepting() const noexcept {
         detail::run_state* s = state_.get();
-        if (s != nullptr && s->closed.load(std::memory_order_relaxed)) {
-            detail::counters::bump(s->counts.dropped_after_finish);
-            return nullptr;
-        }
-        return s;
+        return s != nullptr && s->accepting() ? s : nullptr;
     }
 
     static void print_finish(detail::run_state& s, int exit_code, bool done) {

@@ -50,6 +50,13 @@ struct run_state {
 
     double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
 
+    /// False once finish() has begun; the call asking is then counted as dropped.
+    bool accepting() noexcept {
+        if (!closed.load(std::memory_order_relaxed)) return true;
+        counters::bump(counts.dropped_after_finish);
+        return false;
+    }
+
     /// The hot path: one CAS when there is room.
     bool enqueue(event& e) noexcept {
         if (queue.try_push(e)) {
