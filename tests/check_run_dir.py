@@ -5,6 +5,7 @@ Python's json module line by line, pandas.read_json(lines=True), and jq. Checks 
 format (docs/format.md), not runlog's own reader.
 
     check_run_dir.py --run ./quickstart --workdir /tmp/out
+    check_run_dir.py --dir tests/golden/basic      (an existing run directory, e.g. the golden one)
 """
 import argparse
 import json
@@ -22,9 +23,15 @@ def fail(message):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", required=True, help="program to run")
-    ap.add_argument("--workdir", required=True, help="fresh directory used as RUNLOG_DIR")
+    ap.add_argument("--run", help="program to run")
+    ap.add_argument("--workdir", help="fresh directory used as RUNLOG_DIR (with --run)")
+    ap.add_argument("--dir", help="check this run directory instead of running a program")
     args = ap.parse_args()
+    if args.dir:
+        check(pathlib.Path(args.dir), check_name=False)
+        return
+    if not (args.run and args.workdir):
+        ap.error("give --run and --workdir, or --dir")
 
     work = pathlib.Path(args.workdir)
     shutil.rmtree(work, ignore_errors=True)
@@ -41,12 +48,14 @@ def main():
     latest = work / "runlog" / "latest-run"
     if not latest.is_symlink():
         fail("runlog/latest-run is not a symlink")
-    run_dir = latest.resolve()
+    check(latest.resolve(), check_name=True)
 
+
+def check(run_dir, check_name):
     run = json.loads((run_dir / "run.json").read_text())
     if run["format"] != "runlog/1" or run["status"] != "finished" or run["exit_code"] != 0:
         fail(f"run.json: unexpected format/status: {run}")
-    if not run_dir.name.endswith("-" + run["id"]):
+    if check_name and not run_dir.name.endswith("-" + run["id"]):
         fail(f"directory {run_dir.name} does not end with the run id {run['id']}")
 
     rows = []
