@@ -87,8 +87,9 @@ class dispatcher {
     /// Commits the pending row, then gives every sink the final summary and how the run ended.
     value finish(int exit_code, double end_time) {
         if (pending_active_) commit_pending();
-        flush();
         const value summary = build_summary();
+        summary_dirty_ = false;  // the final summary travels in finish_info, not as an event
+        flush();
         run_stats stats = counts_.snapshot();
         stats.errors_reported = reporter_.reported();
         stats.errors_suppressed = reporter_.suppressed();
@@ -219,8 +220,7 @@ class dispatcher {
         if (row.contains(def->step_metric)) return;
         const auto it = summary_index_.find(def->step_metric);
         if (it == summary_index_.end() || !summaries_[it->second].summary.seen()) return;
-        const value last = summaries_[it->second].summary.last();
-        row.as_object().emplace_back(def->step_metric, last);
+        row.as_object().emplace_back(def->step_metric, summaries_[it->second].summary.last());
     }
 
     metric_summary& summary_for(const std::string& key) {
