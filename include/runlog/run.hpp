@@ -32,6 +32,7 @@
 #include "detail/run_dir.hpp"
 #include "detail/run_state.hpp"
 #include "error.hpp"
+#include "media/media.hpp"
 #include "metric.hpp"
 #include "settings.hpp"
 #include "sinks/jsonl.hpp"
@@ -98,10 +99,12 @@ class field {
         s_.size = v.size();
     }
     field(std::string_view key, const value& v) noexcept : key_(key), kind_(kind::nested), v_(&v) {}
+    /// An image, image list or table (media/).
+    field(std::string_view key, const media& m) noexcept : key_(key), kind_(kind::media), m_(&m) {}
 
   private:
     friend class run;
-    enum class kind : std::uint8_t { integer, floating, float32, boolean, string, nested };
+    enum class kind : std::uint8_t { integer, floating, float32, boolean, string, nested, media };
     struct text {
         const char* data;
         std::size_t size;
@@ -116,6 +119,7 @@ class field {
         bool b_;
         text s_;
         const value* v_;
+        const media* m_;
     };
 };
 
@@ -348,6 +352,9 @@ class run {
                 return;
             case field::kind::nested:
                 e.add_complex(item.key, *f.v_);
+                return;
+            case field::kind::media:
+                e.add_media(item.key, f.m_->source());
                 return;
         }
         e.add_item(item);

@@ -6,6 +6,8 @@
 #include "config.hpp"
 #include "error.hpp"
 #include "fwd.hpp"
+#include "media/image.hpp"
+#include "media/media.hpp"
 #include "metric.hpp"
 #include "run.hpp"
 #include "settings.hpp"

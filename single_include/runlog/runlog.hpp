@@ -183,252 +183,847 @@ struct run_stats;
 }  // namespace v0
 }  // namespace runlog
 // end runlog/fwd.hpp
-// #include "metric.hpp"
-// begin runlog/metric.hpp
+// #include "media/image.hpp"
+// begin runlog/media/image.hpp
 // SPDX-License-Identifier: MIT
-// define_metric: how a metric is plotted and summarised, with wandb-core's semantics.
+// runlog::image — a picture to log, from a pixel buffer or an existing PNG/JPEG file.
 //
-//     run.define_metric("val/*", {.step_metric = "epoch"});          // C++20
-//     run.define_metric("val/acc", runlog::metric_options{}.with_summary("max,last"));  // C++17
+//     auto img = runlog::image::from_pixels(rgb.data(), rgb.size(), 28, 28, 3);   // HWC uint8
+//     auto img = runlog::image::from_pixels(t.data(), t.numel(), h, w, 1,
+//     runlog::image_layout::chw,
+//                                           0, "prediction: 7");                   // CHW float
+//     run.log({{"examples", img}});
 //
-// - A name ending in `*` is a glob matching every key that starts with the part before it; a `*`
-//   anywhere else is an error. Keys starting with `_` never match. The first matching glob wins,
-//   and an explicit definition of a key wins over every glob (it is not merged with the glob).
-// - Defining the same name again merges: options can be switched on, never off, unless
-//   `overwrite` is set.
-// - `summary` is a comma list of min, max, mean, first, last, none. Without it a metric's summary
-//   is its last value; with it, an object holding exactly the requested aggregates; `none` removes
-//   the metric from the summary.
-// - `goal` (minimize | maximize; "min"/"max" accepted) adds `best` and `best_step` to the summary
-//   object, beyond W&B, which only records the goal. With a goal but no `summary`, `last` is kept.
-// - `step_metric` names the x-axis key; `step_sync` (default true when step_metric is set) copies
-//   the last committed value of that key into rows that lack it.
-
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-
-// #include "error.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-enum class metric_goal : std::uint8_t { none, minimize, maximize };
-
-inline const char* to_string(metric_goal g) noexcept {
-    switch (g) {
-        case metric_goal::minimize:
-            return "minimize";
-        case metric_goal::maximize:
-            return "maximize";
-        case metric_goal::none:
-            break;
-    }
-    return "none";
-}
-
-/// Bits of metric_definition::summary.
-enum summary_flag : std::uint8_t {
-    summary_min = 1u << 0u,
-    summary_max = 1u << 1u,
-    summary_mean = 1u << 2u,
-    summary_first = 1u << 3u,
-    summary_last = 1u << 4u,
-    summary_none = 1u << 5u,
-};
-
-/// What define_metric() takes. Designated initializers (C++20) or the with_* setters (C++17).
-struct metric_options {
-    std::string step_metric{};
-    std::optional<bool> step_sync{};
-    bool hidden = false;
-    std::string summary{};  // "min,max,mean,first,last,none", any subset
-    std::string goal{};     // "minimize" | "maximize" | ""
-    bool overwrite = false;
-
-    metric_options& with_step_metric(std::string v) { return step_metric = std::move(v), *this; }
-    metric_options& with_step_sync(bool v) { return step_sync = v, *this; }
-    metric_options& with_hidden(bool v) { return hidden = v, *this; }
-    metric_options& with_summary(std::string v) { return summary = std::move(v), *this; }
-    metric_options& with_goal(std::string v) { return goal = std::move(v), *this; }
-    metric_options& with_overwrite(bool v) { return overwrite = v, *this; }
-};
-
-/// A parsed, validated definition, as the dispatcher applies it and sinks receive it.
-struct metric_definition {
-    std::string name;       // a key, or a glob ending in '*'
-    std::string from_glob;  // set when this definition was materialised for a key from a glob
-    std::string step_metric;
-    bool step_sync = false;
-    bool hidden = false;
-    std::uint8_t summary = 0;  // summary_flag bits
-    metric_goal goal = metric_goal::none;
-
-    bool is_glob() const noexcept { return !name.empty() && name.back() == '*'; }
-
-    /// Glob match: the key starts with the part before '*' and is not internal ('_...').
-    bool matches(std::string_view key) const noexcept {
-        if (!is_glob() || key.empty() || key.front() == '_') return false;
-        const std::string_view prefix(name.data(), name.size() - 1);
-        return key.substr(0, prefix.size()) == prefix;
-    }
-
-    /// Merge a later definition of the same name: options are switched on, never off.
-    void merge(const metric_definition& later) {
-        if (!later.step_metric.empty()) step_metric = later.step_metric;
-        step_sync = step_sync || later.step_sync;
-        hidden = hidden || later.hidden;
-        summary = static_cast<std::uint8_t>(summary | later.summary);
-        if (later.goal != metric_goal::none) goal = later.goal;
-    }
-};
-
-namespace detail {
-struct summary_flag_name {
-    std::uint8_t bit;
-    const char* name;
-};
-inline constexpr summary_flag_name summary_flag_names[] = {
-    {summary_min, "min"},     {summary_max, "max"},   {summary_mean, "mean"},
-    {summary_first, "first"}, {summary_last, "last"}, {summary_none, "none"}};
-}  // namespace detail
-
-/// "min,last" for summary_min | summary_last.
-inline std::string summary_to_string(std::uint8_t flags) {
-    std::string out;
-    for (const auto& [bit, name] : detail::summary_flag_names) {
-        if ((flags & bit) == 0) continue;
-        if (!out.empty()) out.push_back(',');
-        out.append(name);
-    }
-    return out;
-}
-
-/// Validates `options` for `name`; on success fills `out` and returns an ok result.
-inline io_result parse_metric_definition(std::string_view name, const metric_options& options,
-                                         metric_definition& out) {
-    const std::string quoted = "'" + std::string(name) + "'";
-    if (name.empty())
-        return io_result::failure(errc::invalid_metric_definition, "define_metric: empty name");
-    const auto star = name.find('*');
-    if (star != std::string_view::npos && star + 1 != name.size()) {
-        return io_result::failure(
-            errc::invalid_metric_definition,
-            "define_metric " + quoted +
-                ": '*' is only allowed at the end (a prefix glob like 'val/*')");
-    }
-    metric_definition def;
-    def.name = std::string(name);
-    def.step_metric = options.step_metric;
-    def.step_sync = options.step_sync.value_or(!options.step_metric.empty());
-    def.hidden = options.hidden;
-    std::string_view rest = options.summary;
-    while (!rest.empty()) {
-        const auto comma = rest.find(',');
-        std::string_view item = rest.substr(0, comma);
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        if (item.empty()) continue;
-        std::uint8_t bit = 0;
-        for (const auto& flag : detail::summary_flag_names)
-            if (item == flag.name) bit = flag.bit;
-        def.summary = static_cast<std::uint8_t>(def.summary | bit);
-        if (bit == 0)
-            return io_result::failure(errc::invalid_metric_definition,
-                                      "define_metric " + quoted + ": unknown summary '" +
-                                          std::string(item) +
-                                          "' (use min, max, mean, first, last or none)");
-    }
-    const std::string_view goal = options.goal;
-    if (goal.empty()) {
-        def.goal = metric_goal::none;
-    } else if (goal.substr(0, 3) == "min") {
-        def.goal = metric_goal::minimize;
-    } else if (goal.substr(0, 3) == "max") {
-        def.goal = metric_goal::maximize;
-    } else {
-        return io_result::failure(errc::invalid_metric_definition,
-                                  "define_metric " + quoted + ": unknown goal '" +
-                                      std::string(goal) + "' (use minimize or maximize)");
-    }
-    out = std::move(def);
-    return {};
-}
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/metric.hpp
-// #include "run.hpp"
-// begin runlog/run.hpp
-// SPDX-License-Identifier: MIT
-// The front end: init() starts a run, and the run is what the training loop talks to.
+// Pixels: uint8_t, uint16_t (scaled to 8 bits, rounding), float or double (values in [0, 1]
+// scaled by 255 and rounded; values outside are clamped; NaN becomes 0). 1, 3 or 4 channels
+// (gray, RGB, RGBA); HWC (interleaved) or CHW (planar) layout; an optional row stride in elements
+// (0: rows are packed). Pixels are converted to 8-bit HWC when the image is built, on the
+// caller's thread; PNG encoding happens later on the writer thread.
 //
-//     auto run = runlog::init({.project = "mnist", .config = {{"lr", 1e-3}}});
-//     run.define_metric("val/acc", {.summary = "max,last", .goal = "maximize"});
-//     for (int step = 0; step < 100; ++step) run.log({{"train/loss", loss}});
-//     run.finish();  // or let the destructor do it
-//
-// init() may throw runlog::error (setup: bad settings, unwritable directory). After that, nothing
-// throws: log() validates nothing expensive, stamps the time, interns keys (lock-free once known)
-// and pushes one event into the queue; bad keys, decreasing steps and sink failures are counted
-// and reported from the writer thread through the rate-limited error handler.
-//
-// A disabled run (mode disabled, a non-zero rank, or a setup error with exceptions off) accepts
-// every call, does nothing and never blocks.
+// Limits: width and height 1 to 32768, and width × height × channels at most 2^28 bytes.
+// A bad image does not throw: ok() is false and error() says why; logging it reports that error
+// and drops the field.
 
-#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <exception>
-#include <initializer_list>
-#include <memory>
-#include <optional>
+#include <fstream>
+#include <iterator>
+#include <limits>
 #include <string>
-#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-// #include "detail/environment.hpp"
-// begin runlog/detail/environment.hpp
+// #include "../detail/png.hpp"
+// begin runlog/detail/png.hpp
 // SPDX-License-Identifier: MIT
-// Settings from the environment, and the process's rank. Environment variables win over the
-// settings passed to init() (an unattended job can be redirected without a rebuild); a bad value
-// is a setup error that names the variable.
+// PNG encoding of 8-bit images: gray (1 channel), RGB (3) or RGBA (4), interleaved rows with a
+// row stride. Each row gets the filter (none, sub, up, average, Paeth) whose output has the
+// smallest sum of absolute values — libpng's heuristic — and the filtered rows are compressed by
+// detail/deflate.hpp into one IDAT chunk. Pure: pixels in, file bytes out.
 
-#include <cctype>
+#include <cstdint>
 #include <cstdlib>
-#include <optional>
+#include <vector>
+
+// #include "checksums.hpp"
+// begin runlog/detail/checksums.hpp
+// SPDX-License-Identifier: MIT
+// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), Adler-32 (zlib streams) and SHA-256
+// (media file names and digests). Pure functions over bytes; each can be fed incrementally.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
+            t[i] = c;
+        }
+        return t;
+    }();
+    return table;
+}
+
+/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
+inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto& table = crc32_table();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
+}
+
+/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
+inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
+    while (n > 0) {
+        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
+        n -= chunk;
+        for (std::size_t i = 0; i < chunk; ++i) {
+            a += p[i];
+            b += a;
+        }
+        p += chunk;
+        a %= 65521u;
+        b %= 65521u;
+    }
+    return (b << 16u) | a;
+}
+
+class sha256 {
+  public:
+    sha256& update(const void* data, std::size_t n) noexcept {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        total_ += n;
+        while (n > 0) {
+            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
+            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
+            used_ += take;
+            p += take;
+            n -= take;
+            if (used_ == 64) {
+                compress(block_.data());
+                used_ = 0;
+            }
+        }
+        return *this;
+    }
+
+    std::array<std::uint8_t, 32> digest() noexcept {
+        const std::uint64_t bits = total_ * 8u;
+        const std::uint8_t pad = 0x80;
+        update(&pad, 1);
+        const std::uint8_t zero = 0;
+        while (used_ != 56) update(&zero, 1);
+        std::uint8_t length[8];
+        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+        update(length, 8);
+        std::array<std::uint8_t, 32> out{};
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t k = 0; k < 4; ++k)
+                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
+        return out;
+    }
+
+    std::string hex_digest() {
+        static const char hex[] = "0123456789abcdef";
+        std::string s;
+        for (std::uint8_t byte : digest()) {
+            s.push_back(hex[byte >> 4u]);
+            s.push_back(hex[byte & 0xFu]);
+        }
+        return s;
+    }
+
+  private:
+    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
+        return (x >> n) | (x << (32u - n));
+    }
+
+    void compress(const std::uint8_t* chunk) noexcept {
+        static const std::uint32_t k[64] = {
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2};
+        std::uint32_t w[64];
+        for (std::size_t i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
+                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
+        for (std::size_t i = 16; i < 64; ++i) {
+            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
+            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
+                      f = state_[5], g = state_[6], h = state_[7];
+        for (std::size_t i = 0; i < 64; ++i) {
+            const std::uint32_t t1 =
+                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+            const std::uint32_t t2 =
+                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            h = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = b;
+            b = a;
+            a = t1 + t2;
+        }
+        state_[0] += a;
+        state_[1] += b;
+        state_[2] += c;
+        state_[3] += d;
+        state_[4] += e;
+        state_[5] += f;
+        state_[6] += g;
+        state_[7] += h;
+    }
+
+    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    std::array<std::uint8_t, 64> block_{};
+    std::size_t used_ = 0;
+    std::uint64_t total_ = 0;
+};
+
+inline std::string sha256_hex(const void* data, std::size_t n) {
+    return sha256().update(data, n).hex_digest();
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/checksums.hpp
+// #include "deflate.hpp"
+// begin runlog/detail/deflate.hpp
+// SPDX-License-Identifier: MIT
+// A self-contained DEFLATE (RFC 1951) compressor and zlib (RFC 1950) wrapper, for PNG.
+//
+// LZ77 over the whole input (it is in memory): a 15-bit hash of the next 3 bytes heads a chain of
+// earlier positions within the 32 KiB window; matches are searched along it with zlib-level-6-like
+// limits (chain 128, lazy 16, good 8, nice 128) and one step of lazy evaluation. Symbols are
+// gathered in blocks of up to 16K; each block is emitted with whichever of dynamic Huffman, fixed
+// Huffman or stored costs the fewest bits. Huffman code lengths are limited (15, or 7 for the
+// code-length code) by halving frequencies until the code fits. Pure: bytes in, bytes out.
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+// #include "checksums.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+namespace deflate_impl {
+
+constexpr int min_match = 3;
+constexpr int max_match = 258;
+constexpr std::uint32_t window_size = 32768;
+constexpr int hash_bits = 15;
+constexpr std::size_t block_symbols = 16383;
+
+constexpr std::uint16_t length_base[29] = {3,  4,  5,  6,   7,   8,   9,   10,  11, 13,
+                                           15, 17, 19, 23,  27,  31,  35,  43,  51, 59,
+                                           67, 83, 99, 115, 131, 163, 195, 227, 258};
+constexpr std::uint8_t length_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+constexpr std::uint16_t dist_base[30] = {
+    1,   2,   3,   4,   5,   7,    9,    13,   17,   25,   33,   49,   65,    97,    129,
+    193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+constexpr std::uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                         6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+constexpr std::uint8_t code_length_order[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+                                                11, 4,  12, 3, 13, 2, 14, 1, 15};
+
+/// Length code (0..28) for a match length 3..258, from a table built once.
+inline int length_code(int length) noexcept {
+    static const std::array<std::uint8_t, 259> table = [] {
+        std::array<std::uint8_t, 259> t{};
+        for (int code = 0; code < 29; ++code) {
+            const int end = code == 28 ? 259 : length_base[code] + (1 << length_extra[code]);
+            for (int len = length_base[code]; len < end && len < 259; ++len)
+                t[static_cast<std::size_t>(len)] = static_cast<std::uint8_t>(code);
+        }
+        t[258] = 28;
+        return t;
+    }();
+    return table[static_cast<std::size_t>(length)];
+}
+
+inline int dist_code(int dist) noexcept {
+    // Distances 1..256 by table, larger ones by their top bits (as zlib's d_code does).
+    static const std::array<std::uint8_t, 512> table = [] {
+        std::array<std::uint8_t, 512> t{};
+        for (int code = 0; code < 30; ++code) {
+            const int end = dist_base[code] + (1 << dist_extra[code]);
+            for (int d = dist_base[code]; d < end; ++d) {
+                if (d <= 256)
+                    t[static_cast<std::size_t>(d - 1)] = static_cast<std::uint8_t>(code);
+                else if (((d - 1) >> 7) < 256)
+                    t[256 + static_cast<std::size_t>((d - 1) >> 7)] =
+                        static_cast<std::uint8_t>(code);
+            }
+        }
+        return t;
+    }();
+    return dist <= 256 ? table[static_cast<std::size_t>(dist - 1)]
+                       : table[256 + static_cast<std::size_t>((dist - 1) >> 7)];
+}
+
+class bit_writer {
+  public:
+    explicit bit_writer(std::vector<std::uint8_t>& out) : out_(out) {}
+    void put(std::uint32_t value, int bits) {
+        buffer_ |= static_cast<std::uint64_t>(value) << count_;
+        count_ += bits;
+        while (count_ >= 8) {
+            out_.push_back(static_cast<std::uint8_t>(buffer_));
+            buffer_ >>= 8u;
+            count_ -= 8;
+        }
+    }
+    void align_to_byte() {
+        if (count_ > 0) put(0, 8 - count_);
+    }
+    /// Raw bytes; only after align_to_byte().
+    void append(const std::uint8_t* bytes, std::size_t n) {
+        out_.insert(out_.end(), bytes, bytes + n);
+    }
+
+  private:
+    std::vector<std::uint8_t>& out_;
+    std::uint64_t buffer_ = 0;
+    int count_ = 0;
+};
+
+/// Huffman code lengths for `freq`, none longer than `max_bits`; unused symbols get 0.
+inline void build_lengths(const std::uint32_t* freq, int n, int max_bits, std::uint8_t* lengths) {
+    std::vector<std::uint32_t> f(freq, freq + n);
+    for (;;) {
+        struct node {
+            std::uint64_t weight;
+            int left, right;  // children, or -1 for a leaf
+            int symbol;
+        };
+        std::vector<node> nodes;
+        std::vector<int> leaves;
+        for (int s = 0; s < n; ++s)
+            if (f[static_cast<std::size_t>(s)] > 0) {
+                leaves.push_back(static_cast<int>(nodes.size()));
+                nodes.push_back({f[static_cast<std::size_t>(s)], -1, -1, s});
+            }
+        std::fill(lengths, lengths + n, std::uint8_t{0});
+        if (leaves.empty()) return;
+        if (leaves.size() == 1) {
+            lengths[nodes[static_cast<std::size_t>(leaves[0])].symbol] = 1;
+            return;
+        }
+        std::sort(leaves.begin(), leaves.end(), [&](int a, int b) {
+            return nodes[static_cast<std::size_t>(a)].weight <
+                   nodes[static_cast<std::size_t>(b)].weight;
+        });
+        // Two-queue Huffman: sorted leaves and internal nodes created in increasing weight.
+        std::vector<int> internal;
+        std::size_t li = 0, ii = 0;
+        auto take = [&]() {
+            if (ii >= internal.size() ||
+                (li < leaves.size() && nodes[static_cast<std::size_t>(leaves[li])].weight <=
+                                           nodes[static_cast<std::size_t>(internal[ii])].weight))
+                return leaves[li++];
+            return internal[ii++];
+        };
+        while ((leaves.size() - li) + (internal.size() - ii) > 1) {
+            const int a = take();
+            const int b = take();
+            internal.push_back(static_cast<int>(nodes.size()));
+            nodes.push_back({nodes[static_cast<std::size_t>(a)].weight +
+                                 nodes[static_cast<std::size_t>(b)].weight,
+                             a, b, -1});
+        }
+        // Depths by walking from the root.
+        std::vector<std::pair<int, int>> stack{{internal.back(), 0}};
+        int deepest = 0;
+        while (!stack.empty()) {
+            const auto [index, depth] = stack.back();
+            stack.pop_back();
+            const node& nd = nodes[static_cast<std::size_t>(index)];
+            if (nd.left < 0) {
+                lengths[nd.symbol] = static_cast<std::uint8_t>(depth);
+                deepest = std::max(deepest, depth);
+            } else {
+                stack.push_back({nd.left, depth + 1});
+                stack.push_back({nd.right, depth + 1});
+            }
+        }
+        if (deepest <= max_bits) return;
+        for (auto& x : f)
+            if (x > 0) x = (x >> 1u) | 1u;  // flatten and retry: rare, small cost in ratio
+    }
+}
+
+/// Canonical codes (bit-reversed for LSB-first output) from lengths.
+inline void build_codes(const std::uint8_t* lengths, int n, std::uint16_t* codes) {
+    std::uint16_t count[16] = {};
+    for (int s = 0; s < n; ++s) ++count[lengths[s]];
+    count[0] = 0;
+    std::uint16_t next[16] = {};
+    std::uint32_t code = 0;
+    for (int bits = 1; bits < 16; ++bits) {
+        code = (code + count[bits - 1]) << 1u;
+        next[bits] = static_cast<std::uint16_t>(code);
+    }
+    for (int s = 0; s < n; ++s) {
+        const int len = lengths[s];
+        if (len == 0) continue;
+        std::uint32_t c = next[len]++;
+        std::uint32_t reversed = 0;
+        for (int i = 0; i < len; ++i) {
+            reversed = (reversed << 1u) | (c & 1u);
+            c >>= 1u;
+        }
+        codes[s] = static_cast<std::uint16_t>(reversed);
+    }
+}
+
+struct symbol {
+    std::uint16_t dist;   // 0 for a literal
+    std::uint16_t value;  // literal byte, or match length
+};
+
+class compressor {
+  public:
+    compressor(const std::uint8_t* data, std::size_t n, std::vector<std::uint8_t>& out)
+        : data_(data),
+          n_(n),
+          bits_(out),
+          head_(std::size_t{1} << hash_bits, 0),
+          prev_(window_size, 0) {
+        symbols_.reserve(block_symbols + 1);
+    }
+
+    void run() {
+        std::size_t pos = 0;
+        int prev_length = min_match - 1;
+        std::size_t prev_match = 0;
+        bool literal_pending = false;
+        while (pos < n_) {
+            const std::uint32_t candidate = insert(pos);
+            const int last_length = prev_length;
+            const std::size_t last_match = prev_match;
+            int length = min_match - 1;
+            std::size_t match = 0;
+            if (candidate != 0 && last_length < max_lazy) {
+                length = longest_match(pos, candidate - 1, last_length, match);
+                if (length == min_match && pos - match > 4096) length = min_match - 1;  // too far
+            }
+            if (last_length >= min_match && length <= last_length) {
+                // The match found at pos-1 is at least as good: emit it.
+                add_match(last_length, static_cast<int>(pos - 1 - last_match));
+                const std::size_t end = pos - 1 + static_cast<std::size_t>(last_length);
+                for (++pos; pos < end; ++pos) insert(pos);
+                literal_pending = false;
+                prev_length = min_match - 1;
+                continue;
+            }
+            if (literal_pending) add_literal(data_[pos - 1]);
+            literal_pending = true;
+            prev_length = length;
+            prev_match = match;
+            ++pos;
+        }
+        if (literal_pending) add_literal(data_[n_ - 1]);
+        flush_block(true);
+        bits_.align_to_byte();
+    }
+
+  private:
+    static constexpr int max_chain = 128;
+    static constexpr int max_lazy = 16;
+    static constexpr int good_length = 8;
+    static constexpr int nice_length = 128;
+
+    /// Adds pos to its hash chain; returns the previous head + 1 (0: none).
+    std::uint32_t insert(std::size_t pos) noexcept {
+        if (pos + min_match > n_) return 0;
+        const std::uint32_t x = std::uint32_t{data_[pos]} | (std::uint32_t{data_[pos + 1]} << 8u) |
+                                (std::uint32_t{data_[pos + 2]} << 16u);
+        const std::uint32_t h = (x * 2654435761u) >> (32 - hash_bits);
+        const std::uint32_t previous = head_[h];
+        prev_[pos & (window_size - 1)] = previous;
+        head_[h] = static_cast<std::uint32_t>(pos) + 1;
+        return previous;
+    }
+
+    int longest_match(std::size_t pos, std::size_t candidate, int prev_length,
+                      std::size_t& match) const noexcept {
+        int chain = prev_length >= good_length ? max_chain / 4 : max_chain;
+        int best = prev_length;
+        const std::size_t limit = std::min<std::size_t>(max_match, n_ - pos);
+        if (limit < min_match) return min_match - 1;
+        const std::uint8_t* here = data_ + pos;
+        for (;;) {
+            if (pos - candidate > window_size - 262 || candidate >= pos) break;
+            const std::uint8_t* there = data_ + candidate;
+            if (best < static_cast<int>(limit) && there[best] == here[best] &&
+                there[0] == here[0] && there[1] == here[1]) {
+                std::size_t len = 2;
+                while (len + 8 <= limit) {
+                    std::uint64_t a, b;
+                    std::memcpy(&a, here + len, 8);
+                    std::memcpy(&b, there + len, 8);
+                    if (a != b) {
+                        len += static_cast<std::size_t>(__builtin_ctzll(a ^ b) >> 3);
+                        goto done;
+                    }
+                    len += 8;
+                }
+                while (len < limit && here[len] == there[len]) ++len;
+            done:
+                if (static_cast<int>(len) > best) {
+                    best = static_cast<int>(len);
+                    match = candidate;
+                    if (best >= nice_length || len >= limit) break;
+                }
+            }
+            if (--chain == 0) break;
+            const std::uint32_t next = prev_[candidate & (window_size - 1)];
+            if (next == 0 || next - 1 >= candidate) break;
+            candidate = next - 1;
+        }
+        return best > prev_length ? best : min_match - 1;
+    }
+
+    void add_literal(std::uint8_t byte) {
+        symbols_.push_back({0, byte});
+        ++lit_freq_[byte];
+        if (symbols_.size() >= block_symbols) flush_block(false);
+    }
+
+    void add_match(int length, int dist) {
+        symbols_.push_back({static_cast<std::uint16_t>(dist), static_cast<std::uint16_t>(length)});
+        ++lit_freq_[257 + length_code(length)];
+        ++dist_freq_[dist_code(dist)];
+        covered_ += static_cast<std::size_t>(length) - 1;
+        if (symbols_.size() >= block_symbols) flush_block(false);
+    }
+
+    void flush_block(bool last) {
+        const std::size_t block_bytes = symbols_.size() + covered_;
+        lit_freq_[256] = 1;
+        std::uint8_t lit_len[286], dist_len[30];
+        build_lengths(lit_freq_.data(), 286, 15, lit_len);
+        build_lengths(dist_freq_.data(), 30, 15, dist_len);
+        if (std::all_of(dist_len, dist_len + 30, [](std::uint8_t l) { return l == 0; }))
+            dist_len[0] = 1;  // some decoders reject an empty distance code
+
+        // The code-length sequence with its run-length codes.
+        int hlit = 286, hdist = 30;
+        while (hlit > 257 && lit_len[hlit - 1] == 0) --hlit;
+        while (hdist > 1 && dist_len[hdist - 1] == 0) --hdist;
+        std::vector<std::uint8_t> all(lit_len, lit_len + hlit);
+        all.insert(all.end(), dist_len, dist_len + hdist);
+        std::vector<std::pair<std::uint8_t, std::uint8_t>> rle;  // (code 0..18, extra value)
+        for (std::size_t i = 0; i < all.size();) {
+            std::size_t run = 1;
+            while (i + run < all.size() && all[i + run] == all[i]) ++run;
+            if (all[i] == 0 && run >= 3) {
+                const std::size_t take = std::min<std::size_t>(run, 138);
+                if (take >= 11)
+                    rle.push_back({18, static_cast<std::uint8_t>(take - 11)});
+                else
+                    rle.push_back({17, static_cast<std::uint8_t>(take - 3)});
+                i += take;
+            } else if (all[i] != 0 && run >= 4) {
+                rle.push_back({all[i], 0});
+                const std::size_t take = std::min<std::size_t>(run - 1, 6);
+                rle.push_back({16, static_cast<std::uint8_t>(take - 3)});
+                i += 1 + take;
+            } else {
+                rle.push_back({all[i], 0});
+                ++i;
+            }
+        }
+        std::uint32_t cl_freq[19] = {};
+        for (const auto& [code, extra] : rle) ++cl_freq[code];
+        std::uint8_t cl_len[19];
+        build_lengths(cl_freq, 19, 7, cl_len);
+        int hclen = 19;
+        while (hclen > 4 && cl_len[code_length_order[hclen - 1]] == 0) --hclen;
+
+        // Costs in bits of the three block types.
+        std::uint64_t data_bits_dynamic = 0, data_bits_fixed = 0;
+        for (int s = 0; s < 286; ++s) {
+            const std::uint64_t f = lit_freq_[static_cast<std::size_t>(s)];
+            if (f == 0) continue;
+            const int extra = s > 256 ? length_extra[s - 257] : 0;
+            data_bits_dynamic += f * (lit_len[s] + static_cast<unsigned>(extra));
+            data_bits_fixed +=
+                f * (static_cast<unsigned>(fixed_lit_length(s)) + static_cast<unsigned>(extra));
+        }
+        for (int d = 0; d < 30; ++d) {
+            const std::uint64_t f = dist_freq_[static_cast<std::size_t>(d)];
+            data_bits_dynamic += f * (dist_len[d] + dist_extra[d]);
+            data_bits_fixed += f * (5u + dist_extra[d]);
+        }
+        std::uint64_t header_bits = 14 + 3 * static_cast<std::uint64_t>(hclen);
+        for (const auto& [code, extra] : rle)
+            header_bits += cl_len[code] + (code == 16   ? 2u
+                                           : code == 17 ? 3u
+                                           : code == 18 ? 7u
+                                                        : 0u);
+        const std::uint64_t dynamic_bits = 3 + header_bits + data_bits_dynamic;
+        const std::uint64_t fixed_bits = 3 + data_bits_fixed;
+        const std::uint64_t stored_bits = (block_bytes + 5 * (block_bytes / 65535 + 1)) * 8 + 10;
+
+        if (stored_bits <= dynamic_bits && stored_bits <= fixed_bits) {
+            write_stored(last, block_bytes);
+        } else if (fixed_bits <= dynamic_bits) {
+            std::uint8_t fl[288], fd[30];
+            for (int s = 0; s < 288; ++s) fl[s] = static_cast<std::uint8_t>(fixed_lit_length(s));
+            std::fill(fd, fd + 30, std::uint8_t{5});
+            bits_.put(last ? 1u : 0u, 1);
+            bits_.put(1, 2);
+            write_symbols(fl, 288, fd);
+        } else {
+            bits_.put(last ? 1u : 0u, 1);
+            bits_.put(2, 2);
+            bits_.put(static_cast<std::uint32_t>(hlit - 257), 5);
+            bits_.put(static_cast<std::uint32_t>(hdist - 1), 5);
+            bits_.put(static_cast<std::uint32_t>(hclen - 4), 4);
+            for (int i = 0; i < hclen; ++i) bits_.put(cl_len[code_length_order[i]], 3);
+            std::uint16_t cl_codes[19] = {};
+            build_codes(cl_len, 19, cl_codes);
+            for (const auto& [code, extra] : rle) {
+                bits_.put(cl_codes[code], cl_len[code]);
+                if (code == 16)
+                    bits_.put(extra, 2);
+                else if (code == 17)
+                    bits_.put(extra, 3);
+                else if (code == 18)
+                    bits_.put(extra, 7);
+            }
+            write_symbols(lit_len, 286, dist_len);
+        }
+        block_start_ += block_bytes;
+        symbols_.clear();
+        covered_ = 0;
+        lit_freq_.fill(0);
+        dist_freq_.fill(0);
+    }
+
+    static int fixed_lit_length(int s) noexcept {
+        return s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
+    }
+
+    void write_symbols(const std::uint8_t* lit_len, int lit_n, const std::uint8_t* dist_len) {
+        std::uint16_t lit_codes[288] = {}, dist_codes[30] = {};
+        build_codes(lit_len, lit_n, lit_codes);
+        build_codes(dist_len, 30, dist_codes);
+        for (const symbol& s : symbols_) {
+            if (s.dist == 0) {
+                bits_.put(lit_codes[s.value], lit_len[s.value]);
+                continue;
+            }
+            const int lc = length_code(s.value);
+            bits_.put(lit_codes[257 + lc], lit_len[257 + lc]);
+            if (length_extra[lc] > 0)
+                bits_.put(static_cast<std::uint32_t>(s.value - length_base[lc]), length_extra[lc]);
+            const int dc = dist_code(s.dist);
+            bits_.put(dist_codes[dc], dist_len[dc]);
+            if (dist_extra[dc] > 0)
+                bits_.put(static_cast<std::uint32_t>(s.dist - dist_base[dc]), dist_extra[dc]);
+        }
+        bits_.put(lit_codes[256], lit_len[256]);
+    }
+
+    void write_stored(bool last, std::size_t bytes) {
+        std::size_t offset = block_start_;
+        do {
+            const std::size_t chunk = std::min<std::size_t>(bytes, 65535);
+            bytes -= chunk;
+            bits_.put((last && bytes == 0) ? 1u : 0u, 1);
+            bits_.put(0, 2);
+            bits_.align_to_byte();
+            bits_.put(static_cast<std::uint32_t>(chunk), 16);
+            bits_.put(static_cast<std::uint32_t>(~chunk & 0xFFFFu), 16);
+            bits_.append(data_ + offset, chunk);
+            offset += chunk;
+        } while (bytes > 0);
+    }
+
+    const std::uint8_t* data_;
+    std::size_t n_;
+    bit_writer bits_;
+    std::vector<std::uint32_t> head_;
+    std::vector<std::uint32_t> prev_;
+    std::vector<symbol> symbols_;
+    std::array<std::uint32_t, 286> lit_freq_{};
+    std::array<std::uint32_t, 30> dist_freq_{};
+    std::size_t covered_ = 0;      // bytes of the block beyond one per symbol
+    std::size_t block_start_ = 0;  // input offset of the current block
+};
+
+}  // namespace deflate_impl
+
+/// Raw DEFLATE stream of `n` bytes.
+inline std::vector<std::uint8_t> deflate(const std::uint8_t* data, std::size_t n) {
+    std::vector<std::uint8_t> out;
+    out.reserve(n / 2 + 64);
+    if (n == 0) {
+        out = {0x03, 0x00};  // one empty fixed-Huffman final block
+        return out;
+    }
+    deflate_impl::compressor(data, n, out).run();
+    return out;
+}
+
+/// zlib stream: 2-byte header, DEFLATE data, big-endian Adler-32.
+inline std::vector<std::uint8_t> zlib_compress(const std::uint8_t* data, std::size_t n) {
+    std::vector<std::uint8_t> out = {0x78, 0x9C};  // 32 KiB window, default level
+    const std::vector<std::uint8_t> body = deflate(data, n);
+    out.insert(out.end(), body.begin(), body.end());
+    const std::uint32_t a = adler32(data, n);
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<std::uint8_t>(a >> shift));
+    return out;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/deflate.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// 8-bit pixels, rows `stride` bytes apart, `channels` interleaved bytes per pixel.
+struct png_view {
+    const std::uint8_t* pixels = nullptr;
+    std::uint32_t width = 0;
+    std::uint32_t height = 0;
+    std::uint32_t channels = 0;  // 1, 3 or 4
+    std::size_t stride = 0;      // bytes from one row to the next
+};
+
+namespace png_impl {
+
+inline void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<std::uint8_t>(v >> shift));
+}
+
+inline void put_chunk(std::vector<std::uint8_t>& out, const char* type,
+                      const std::vector<std::uint8_t>& data) {
+    put_u32(out, static_cast<std::uint32_t>(data.size()));
+    const std::size_t start = out.size();
+    out.insert(out.end(), type, type + 4);
+    out.insert(out.end(), data.begin(), data.end());
+    put_u32(out, crc32(out.data() + start, out.size() - start));
+}
+
+inline std::uint8_t paeth(int a, int b, int c) noexcept {
+    const int p = a + b - c;
+    const int pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+    if (pa <= pb && pa <= pc) return static_cast<std::uint8_t>(a);
+    return static_cast<std::uint8_t>(pb <= pc ? b : c);
+}
+
+/// Writes `row` filtered with `filter` into `out` (without the filter byte); returns the sum of
+/// absolute values of the output read as signed bytes.
+inline std::uint64_t filter_row(int filter, const std::uint8_t* row, const std::uint8_t* above,
+                                std::size_t n, std::size_t bpp, std::uint8_t* out) noexcept {
+    std::uint64_t cost = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const int a = i >= bpp ? row[i - bpp] : 0;
+        const int b = above ? above[i] : 0;
+        const int c = (i >= bpp && above) ? above[i - bpp] : 0;
+        int predicted = 0;
+        switch (filter) {
+            case 1:
+                predicted = a;
+                break;
+            case 2:
+                predicted = b;
+                break;
+            case 3:
+                predicted = (a + b) / 2;
+                break;
+            case 4:
+                predicted = paeth(a, b, c);
+                break;
+            default:
+                break;
+        }
+        const auto v = static_cast<std::uint8_t>(row[i] - predicted);
+        out[i] = v;
+        cost += static_cast<std::uint64_t>(std::abs(static_cast<int>(static_cast<std::int8_t>(v))));
+    }
+    return cost;
+}
+
+}  // namespace png_impl
+
+/// The PNG file for `v`. The caller guarantees the view is valid (media/image.hpp validates).
+inline std::vector<std::uint8_t> encode_png(const png_view& v) {
+    using namespace png_impl;
+    const std::size_t row_bytes = std::size_t{v.width} * v.channels;
+    std::vector<std::uint8_t> filtered((row_bytes + 1) * v.height);
+    std::vector<std::uint8_t> candidate(row_bytes);
+    for (std::uint32_t y = 0; y < v.height; ++y) {
+        const std::uint8_t* row = v.pixels + std::size_t{y} * v.stride;
+        const std::uint8_t* above = y > 0 ? row - v.stride : nullptr;
+        std::uint8_t* dest = filtered.data() + std::size_t{y} * (row_bytes + 1);
+        std::uint64_t best = filter_row(0, row, above, row_bytes, v.channels, dest + 1);
+        dest[0] = 0;
+        for (int f = 1; f <= 4; ++f) {
+            const std::uint64_t cost =
+                filter_row(f, row, above, row_bytes, v.channels, candidate.data());
+            if (cost < best) {
+                best = cost;
+                dest[0] = static_cast<std::uint8_t>(f);
+                std::copy(candidate.begin(), candidate.end(), dest + 1);
+            }
+        }
+    }
+    std::vector<std::uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    std::vector<std::uint8_t> header;
+    put_u32(header, v.width);
+    put_u32(header, v.height);
+    const std::uint8_t color_type = v.channels == 1 ? 0 : v.channels == 3 ? 2 : 6;
+    header.insert(header.end(), {8, color_type, 0, 0, 0});
+    put_chunk(out, "IHDR", header);
+    put_chunk(out, "IDAT", zlib_compress(filtered.data(), filtered.size()));
+    put_chunk(out, "IEND", {});
+    return out;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/png.hpp
+// #include "media.hpp"
+// begin runlog/media/media.hpp
+// SPDX-License-Identifier: MIT
+// What images, tables and other file-backed media have in common: they are logged as a value,
+// encoded on the writer thread (never on the caller's), written to the run's media/<kind>/ under
+// a name built from the key, the step and the SHA-256 of the bytes, and replaced in history and
+// summary by a W&B-shaped JSON description (wandb-offline-format.md §5).
+//
+// A media object that failed validation carries its error instead of throwing: logging it reports
+// the error through the run's handler and drops that field (counted), like any bad field.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-// #include "../settings.hpp"
-// begin runlog/settings.hpp
-// SPDX-License-Identifier: MIT
-// What init() takes. An aggregate, so C++20 code can use designated initializers; C++17 code
-// chains the with_* setters:
-//
-//     auto run = runlog::init({.project = "mnist", .name = "baseline"});                  // C++20
-//     auto run = runlog::init(runlog::settings{}.with_project("mnist").with_name("baseline"));
-//
-// Environment variables override these fields, so an unattended job can be redirected without a
-// rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
-// (comma-separated) and RUNLOG_MODE (offline | disabled). Precedence: environment, then these
-// settings, then the defaults below.
-
-#include <chrono>
-#include <cstddef>
-#include <memory>
-#include <string>
-#include <vector>
-
-// #include "config.hpp"
-// #include "error.hpp"
-// #include "fwd.hpp"
-// #include "value.hpp"
+// #include "../value.hpp"
 // begin runlog/value.hpp
 // SPDX-License-Identifier: MIT
 // runlog::value — the small JSON-like value used for config, summaries and non-scalar metrics:
@@ -872,6 +1467,557 @@ inline value::object_type flatten(const value& v, char separator = '/') {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/value.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+/// One encoded file and the description that goes with it.
+struct media_file {
+    std::string kind;       // directory under media/: "images", "table"
+    std::string extension;  // ".png", ".jpg", ".table.json"
+    std::vector<std::uint8_t> bytes;
+    value description;  // W&B fields besides path/sha256/size, e.g. {"_type","format","width",...}
+};
+
+/// Something logged as one or more files. Implementations are immutable once built and shared
+/// between the caller and the writer thread.
+class media_source {
+  public:
+    virtual ~media_source() = default;
+    /// The validation error, or "" when the object is usable.
+    virtual const std::string& error() const noexcept = 0;
+    /// Encodes (writer thread). `write` stores a file and returns the description to embed
+    /// (with _type, path, sha256, size); the source returns the final JSON value for the field.
+    virtual value encode(std::string_view key, std::int64_t step,
+                         const std::function<value(media_file&&)>& write) const = 0;
+};
+
+/// Base of the media value types (image, image_list, table): a shared, immutable source, so
+/// logging one costs a reference count, not a copy of its pixels.
+class media {
+  public:
+    bool ok() const noexcept { return source_ && source_->error().empty(); }
+    const std::string& error() const noexcept {
+        static const std::string empty_media = "empty media object";
+        return source_ ? source_->error() : empty_media;
+    }
+    const std::shared_ptr<const media_source>& source() const noexcept { return source_; }
+
+  protected:
+    std::shared_ptr<const media_source> source_;
+};
+
+namespace detail {
+
+/// A file-name stem for `key` that cannot leave the media directory: '/' separates directories
+/// (as in W&B), every component keeps only [A-Za-z0-9._-] (others become '_'), "." and ".." and
+/// empty components are replaced, Windows device names are prefixed, and the whole stem is at
+/// most 120 characters (uniqueness comes from the SHA-256 suffix, not the key).
+inline std::string safe_media_stem(std::string_view key) {
+    std::vector<std::string> parts;
+    std::string current;
+    auto finish_part = [&] {
+        if (current.empty()) return;
+        if (current == ".") current = "_";
+        if (current == "..") current = "__";
+        std::string upper;
+        for (char c : current.substr(0, current.find('.')))
+            upper.push_back(static_cast<char>((c >= 'a' && c <= 'z') ? c - 32 : c));
+        static const char* const reserved[] = {"CON", "PRN", "AUX", "NUL"};
+        bool is_reserved = false;
+        for (const char* r : reserved) is_reserved = is_reserved || upper == r;
+        if (upper.size() == 4 && (upper.rfind("COM", 0) == 0 || upper.rfind("LPT", 0) == 0) &&
+            upper[3] >= '0' && upper[3] <= '9')
+            is_reserved = true;
+        if (is_reserved) current = "_" + current;
+        parts.push_back(current);
+        current.clear();
+    };
+    for (char c : key) {
+        if (c == '/') {
+            finish_part();
+            continue;
+        }
+        const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        current.push_back(safe ? c : '_');
+    }
+    finish_part();
+    std::string stem;
+    for (const auto& part : parts) {
+        if (!stem.empty()) stem.push_back('/');
+        stem += part;
+    }
+    if (stem.empty()) stem = "_";
+    if (stem.size() > 120) stem.resize(120);
+    while (!stem.empty() && (stem.back() == '/' || stem.back() == '.')) stem.back() = '_';
+    return stem;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/media/media.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+enum class image_layout { hwc, chw };
+
+constexpr std::uint32_t max_image_side = 32768;
+constexpr std::uint64_t max_image_bytes = std::uint64_t{1} << 28;
+
+namespace detail {
+
+class image_data final : public media_source {
+  public:
+    std::string error_;
+    std::string caption_;
+    std::string format_ = "png";  // "png", or the file's format for from_file
+    std::uint32_t width_ = 0, height_ = 0, channels_ = 0;
+    std::vector<std::uint8_t> pixels_;      // 8-bit HWC, packed (from_pixels)
+    std::vector<std::uint8_t> file_bytes_;  // the file as read (from_file)
+
+    const std::string& error() const noexcept override { return error_; }
+
+    media_file file() const {
+        media_file f;
+        f.kind = "images";
+        f.extension = "." + format_;
+        if (file_bytes_.empty()) {
+            f.bytes = encode_png(
+                {pixels_.data(), width_, height_, channels_, std::size_t{width_} * channels_});
+        } else {
+            f.bytes = file_bytes_;
+        }
+        f.description = {
+            {"_type", "image-file"}, {"format", format_}, {"width", width_}, {"height", height_}};
+        if (!caption_.empty()) f.description["caption"] = caption_;
+        return f;
+    }
+
+    value encode(std::string_view, std::int64_t,
+                 const std::function<value(media_file&&)>& write) const override {
+        return write(file());
+    }
+};
+
+template <class T>
+std::uint8_t to_8bit(T v) noexcept {
+    if constexpr (std::is_same_v<T, std::uint8_t>) {
+        return v;
+    } else if constexpr (std::is_same_v<T, std::uint16_t>) {
+        return static_cast<std::uint8_t>((static_cast<std::uint32_t>(v) + 128u) / 257u);
+    } else {
+        const double d = static_cast<double>(v);
+        if (!(d > 0.0)) return 0;  // negative, zero and NaN
+        if (d >= 1.0) return 255;
+        return static_cast<std::uint8_t>(std::lround(d * 255.0));
+    }
+}
+
+inline std::uint32_t read_be32(const std::vector<std::uint8_t>& b, std::size_t at) noexcept {
+    return (std::uint32_t{b[at]} << 24u) | (std::uint32_t{b[at + 1]} << 16u) |
+           (std::uint32_t{b[at + 2]} << 8u) | std::uint32_t{b[at + 3]};
+}
+
+/// Width and height from a JPEG's SOFn marker; false if none is found.
+inline bool jpeg_size(const std::vector<std::uint8_t>& b, std::uint32_t& w, std::uint32_t& h) {
+    std::size_t i = 2;
+    while (i + 9 < b.size()) {
+        if (b[i] != 0xFF) return false;
+        const std::uint8_t marker = b[i + 1];
+        if (marker == 0xFF) {
+            ++i;
+            continue;
+        }
+        const std::size_t length = (std::size_t{b[i + 2]} << 8u) | b[i + 3];
+        const bool sof =
+            marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        if (sof) {
+            h = (std::uint32_t{b[i + 5]} << 8u) | b[i + 6];
+            w = (std::uint32_t{b[i + 7]} << 8u) | b[i + 8];
+            return w > 0 && h > 0;
+        }
+        i += 2 + length;
+    }
+    return false;
+}
+
+}  // namespace detail
+
+class image : public media {
+  public:
+    /// An empty image (ok() is false).
+    image() = default;
+
+    template <class T>
+    static image from_pixels(const T* data, std::size_t count, std::uint32_t height,
+                             std::uint32_t width, std::uint32_t channels,
+                             image_layout layout = image_layout::hwc, std::size_t row_stride = 0,
+                             std::string caption = {}) {
+        static_assert(std::is_same_v<T, std::uint8_t> || std::is_same_v<T, std::uint16_t> ||
+                          std::is_same_v<T, float> || std::is_same_v<T, double>,
+                      "image pixels are uint8_t, uint16_t, float or double");
+        auto d = std::make_shared<detail::image_data>();
+        d->caption_ = std::move(caption);
+        image out;
+        out.source_ = d;
+        const std::string shape =
+            std::to_string(height) + "x" + std::to_string(width) + "x" + std::to_string(channels);
+        if (channels != 1 && channels != 3 && channels != 4) {
+            d->error_ = "image has " + std::to_string(channels) +
+                        " channels; use 1 (gray), 3 (RGB) or 4 (RGBA)";
+            return out;
+        }
+        if (width == 0 || height == 0 || width > max_image_side || height > max_image_side ||
+            std::uint64_t{width} * height * channels > max_image_bytes) {
+            d->error_ = "image size " + shape + " is out of range (sides 1 to " +
+                        std::to_string(max_image_side) + ", at most 2^28 bytes)";
+            return out;
+        }
+        const std::size_t row_elems =
+            layout == image_layout::hwc ? std::size_t{width} * channels : std::size_t{width};
+        const std::size_t stride = row_stride == 0 ? row_elems : row_stride;
+        if (stride < row_elems) {
+            d->error_ = "row stride " + std::to_string(stride) + " is shorter than a row (" +
+                        std::to_string(row_elems) + " values)";
+            return out;
+        }
+        const std::size_t planes = layout == image_layout::hwc ? 1 : channels;
+        const std::size_t needed =
+            (planes - 1) * height * stride + (height - 1) * stride + row_elems;
+        if (data == nullptr || count < needed) {
+            d->error_ = "pixel buffer holds " + std::to_string(data ? count : 0) + " values; a " +
+                        shape + (layout == image_layout::hwc ? " HWC" : " CHW") +
+                        " image with row stride " + std::to_string(stride) + " needs " +
+                        std::to_string(needed);
+            return out;
+        }
+        d->width_ = width;
+        d->height_ = height;
+        d->channels_ = channels;
+        d->pixels_.resize(std::size_t{width} * height * channels);
+        std::uint8_t* dest = d->pixels_.data();
+        for (std::size_t y = 0; y < height; ++y)
+            for (std::size_t x = 0; x < width; ++x)
+                for (std::size_t c = 0; c < channels; ++c) {
+                    const std::size_t at = layout == image_layout::hwc
+                                               ? y * stride + x * channels + c
+                                               : c * height * stride + y * stride + x;
+                    *dest++ = detail::to_8bit(data[at]);
+                }
+        return out;
+    }
+
+    /// An existing PNG or JPEG file, copied as is; its width and height come from its header.
+    static image from_file(const std::string& path, std::string caption = {}) {
+        auto d = std::make_shared<detail::image_data>();
+        d->caption_ = std::move(caption);
+        image out;
+        out.source_ = d;
+        std::ifstream in(path, std::ios::binary);
+        if (!in) {
+            d->error_ = "cannot read image file '" + path + "'";
+            return out;
+        }
+        std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                        std::istreambuf_iterator<char>());
+        static const std::uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+        std::uint32_t w = 0, h = 0;
+        if (bytes.size() >= 24 && std::equal(png_signature, png_signature + 8, bytes.begin())) {
+            d->format_ = "png";
+            w = detail::read_be32(bytes, 16);
+            h = detail::read_be32(bytes, 20);
+        } else if (bytes.size() >= 4 && bytes[0] == 0xFF && bytes[1] == 0xD8 &&
+                   detail::jpeg_size(bytes, w, h)) {
+            d->format_ = "jpg";
+        } else {
+            d->error_ = "'" + path + "' is not a PNG or JPEG file";
+            return out;
+        }
+        if (w == 0 || h == 0 || w > max_image_side || h > max_image_side) {
+            d->error_ =
+                "'" + path + "' has an invalid size " + std::to_string(w) + "x" + std::to_string(h);
+            return out;
+        }
+        d->width_ = w;
+        d->height_ = h;
+        d->file_bytes_ = std::move(bytes);
+        return out;
+    }
+
+    std::uint32_t width() const noexcept { return data() ? data()->width_ : 0; }
+    std::uint32_t height() const noexcept { return data() ? data()->height_ : 0; }
+    std::uint32_t channels() const noexcept { return data() ? data()->channels_ : 0; }
+    std::string caption() const { return data() ? data()->caption_ : std::string(); }
+    /// The 8-bit HWC pixels (empty for an image made from a file).
+    const std::vector<std::uint8_t>& pixels() const noexcept {
+        static const std::vector<std::uint8_t> none;
+        return data() ? data()->pixels_ : none;
+    }
+    /// The bytes of the file that logging it writes (PNG-encodes a pixel image).
+    std::vector<std::uint8_t> encoded() const {
+        return ok() ? data()->file().bytes : std::vector<std::uint8_t>();
+    }
+
+  private:
+    // Safe without RTTI: an image's source is always an image_data.
+    const detail::image_data* data() const noexcept {
+        return static_cast<const detail::image_data*>(source_.get());
+    }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/media/image.hpp
+// #include "media/media.hpp"
+// #include "metric.hpp"
+// begin runlog/metric.hpp
+// SPDX-License-Identifier: MIT
+// define_metric: how a metric is plotted and summarised, with wandb-core's semantics.
+//
+//     run.define_metric("val/*", {.step_metric = "epoch"});          // C++20
+//     run.define_metric("val/acc", runlog::metric_options{}.with_summary("max,last"));  // C++17
+//
+// - A name ending in `*` is a glob matching every key that starts with the part before it; a `*`
+//   anywhere else is an error. Keys starting with `_` never match. The first matching glob wins,
+//   and an explicit definition of a key wins over every glob (it is not merged with the glob).
+// - Defining the same name again merges: options can be switched on, never off, unless
+//   `overwrite` is set.
+// - `summary` is a comma list of min, max, mean, first, last, none. Without it a metric's summary
+//   is its last value; with it, an object holding exactly the requested aggregates; `none` removes
+//   the metric from the summary.
+// - `goal` (minimize | maximize; "min"/"max" accepted) adds `best` and `best_step` to the summary
+//   object, beyond W&B, which only records the goal. With a goal but no `summary`, `last` is kept.
+// - `step_metric` names the x-axis key; `step_sync` (default true when step_metric is set) copies
+//   the last committed value of that key into rows that lack it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// #include "error.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+enum class metric_goal : std::uint8_t { none, minimize, maximize };
+
+inline const char* to_string(metric_goal g) noexcept {
+    switch (g) {
+        case metric_goal::minimize:
+            return "minimize";
+        case metric_goal::maximize:
+            return "maximize";
+        case metric_goal::none:
+            break;
+    }
+    return "none";
+}
+
+/// Bits of metric_definition::summary.
+enum summary_flag : std::uint8_t {
+    summary_min = 1u << 0u,
+    summary_max = 1u << 1u,
+    summary_mean = 1u << 2u,
+    summary_first = 1u << 3u,
+    summary_last = 1u << 4u,
+    summary_none = 1u << 5u,
+};
+
+/// What define_metric() takes. Designated initializers (C++20) or the with_* setters (C++17).
+struct metric_options {
+    std::string step_metric{};
+    std::optional<bool> step_sync{};
+    bool hidden = false;
+    std::string summary{};  // "min,max,mean,first,last,none", any subset
+    std::string goal{};     // "minimize" | "maximize" | ""
+    bool overwrite = false;
+
+    metric_options& with_step_metric(std::string v) { return step_metric = std::move(v), *this; }
+    metric_options& with_step_sync(bool v) { return step_sync = v, *this; }
+    metric_options& with_hidden(bool v) { return hidden = v, *this; }
+    metric_options& with_summary(std::string v) { return summary = std::move(v), *this; }
+    metric_options& with_goal(std::string v) { return goal = std::move(v), *this; }
+    metric_options& with_overwrite(bool v) { return overwrite = v, *this; }
+};
+
+/// A parsed, validated definition, as the dispatcher applies it and sinks receive it.
+struct metric_definition {
+    std::string name;       // a key, or a glob ending in '*'
+    std::string from_glob;  // set when this definition was materialised for a key from a glob
+    std::string step_metric;
+    bool step_sync = false;
+    bool hidden = false;
+    std::uint8_t summary = 0;  // summary_flag bits
+    metric_goal goal = metric_goal::none;
+
+    bool is_glob() const noexcept { return !name.empty() && name.back() == '*'; }
+
+    /// Glob match: the key starts with the part before '*' and is not internal ('_...').
+    bool matches(std::string_view key) const noexcept {
+        if (!is_glob() || key.empty() || key.front() == '_') return false;
+        const std::string_view prefix(name.data(), name.size() - 1);
+        return key.substr(0, prefix.size()) == prefix;
+    }
+
+    /// Merge a later definition of the same name: options are switched on, never off.
+    void merge(const metric_definition& later) {
+        if (!later.step_metric.empty()) step_metric = later.step_metric;
+        step_sync = step_sync || later.step_sync;
+        hidden = hidden || later.hidden;
+        summary = static_cast<std::uint8_t>(summary | later.summary);
+        if (later.goal != metric_goal::none) goal = later.goal;
+    }
+};
+
+namespace detail {
+struct summary_flag_name {
+    std::uint8_t bit;
+    const char* name;
+};
+inline constexpr summary_flag_name summary_flag_names[] = {
+    {summary_min, "min"},     {summary_max, "max"},   {summary_mean, "mean"},
+    {summary_first, "first"}, {summary_last, "last"}, {summary_none, "none"}};
+}  // namespace detail
+
+/// "min,last" for summary_min | summary_last.
+inline std::string summary_to_string(std::uint8_t flags) {
+    std::string out;
+    for (const auto& [bit, name] : detail::summary_flag_names) {
+        if ((flags & bit) == 0) continue;
+        if (!out.empty()) out.push_back(',');
+        out.append(name);
+    }
+    return out;
+}
+
+/// Validates `options` for `name`; on success fills `out` and returns an ok result.
+inline io_result parse_metric_definition(std::string_view name, const metric_options& options,
+                                         metric_definition& out) {
+    const std::string quoted = "'" + std::string(name) + "'";
+    if (name.empty())
+        return io_result::failure(errc::invalid_metric_definition, "define_metric: empty name");
+    const auto star = name.find('*');
+    if (star != std::string_view::npos && star + 1 != name.size()) {
+        return io_result::failure(
+            errc::invalid_metric_definition,
+            "define_metric " + quoted +
+                ": '*' is only allowed at the end (a prefix glob like 'val/*')");
+    }
+    metric_definition def;
+    def.name = std::string(name);
+    def.step_metric = options.step_metric;
+    def.step_sync = options.step_sync.value_or(!options.step_metric.empty());
+    def.hidden = options.hidden;
+    std::string_view rest = options.summary;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (item.empty()) continue;
+        std::uint8_t bit = 0;
+        for (const auto& flag : detail::summary_flag_names)
+            if (item == flag.name) bit = flag.bit;
+        def.summary = static_cast<std::uint8_t>(def.summary | bit);
+        if (bit == 0)
+            return io_result::failure(errc::invalid_metric_definition,
+                                      "define_metric " + quoted + ": unknown summary '" +
+                                          std::string(item) +
+                                          "' (use min, max, mean, first, last or none)");
+    }
+    const std::string_view goal = options.goal;
+    if (goal.empty()) {
+        def.goal = metric_goal::none;
+    } else if (goal.substr(0, 3) == "min") {
+        def.goal = metric_goal::minimize;
+    } else if (goal.substr(0, 3) == "max") {
+        def.goal = metric_goal::maximize;
+    } else {
+        return io_result::failure(errc::invalid_metric_definition,
+                                  "define_metric " + quoted + ": unknown goal '" +
+                                      std::string(goal) + "' (use minimize or maximize)");
+    }
+    out = std::move(def);
+    return {};
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/metric.hpp
+// #include "run.hpp"
+// begin runlog/run.hpp
+// SPDX-License-Identifier: MIT
+// The front end: init() starts a run, and the run is what the training loop talks to.
+//
+//     auto run = runlog::init({.project = "mnist", .config = {{"lr", 1e-3}}});
+//     run.define_metric("val/acc", {.summary = "max,last", .goal = "maximize"});
+//     for (int step = 0; step < 100; ++step) run.log({{"train/loss", loss}});
+//     run.finish();  // or let the destructor do it
+//
+// init() may throw runlog::error (setup: bad settings, unwritable directory). After that, nothing
+// throws: log() validates nothing expensive, stamps the time, interns keys (lock-free once known)
+// and pushes one event into the queue; bad keys, decreasing steps and sink failures are counted
+// and reported from the writer thread through the rate-limited error handler.
+//
+// A disabled run (mode disabled, a non-zero rank, or a setup error with exceptions off) accepts
+// every call, does nothing and never blocks.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// #include "detail/environment.hpp"
+// begin runlog/detail/environment.hpp
+// SPDX-License-Identifier: MIT
+// Settings from the environment, and the process's rank. Environment variables win over the
+// settings passed to init() (an unattended job can be redirected without a rebuild); a bad value
+// is a setup error that names the variable.
+
+#include <cctype>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// #include "../settings.hpp"
+// begin runlog/settings.hpp
+// SPDX-License-Identifier: MIT
+// What init() takes. An aggregate, so C++20 code can use designated initializers; C++17 code
+// chains the with_* setters:
+//
+//     auto run = runlog::init({.project = "mnist", .name = "baseline"});                  // C++20
+//     auto run = runlog::init(runlog::settings{}.with_project("mnist").with_name("baseline"));
+//
+// Environment variables override these fields, so an unattended job can be redirected without a
+// rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
+// (comma-separated) and RUNLOG_MODE (offline | disabled). Precedence: environment, then these
+// settings, then the defaults below.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+// #include "config.hpp"
+// #include "error.hpp"
+// #include "fwd.hpp"
+// #include "value.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -1518,6 +2664,7 @@ struct counters {
 #include <utility>
 #include <vector>
 
+// #include "../media/media.hpp"
 // #include "../sinks/sink.hpp"
 // begin runlog/sinks/sink.hpp
 // SPDX-License-Identifier: MIT
@@ -1593,7 +2740,14 @@ struct finish_info {
     const value& summary;
 };
 
-enum class sink_event_type { config, metric, row, summary };
+/// A media file to store, relative to the run directory ("media/images/x_3_<sha20>.png"). It
+/// arrives before the row that refers to it.
+struct media_event {
+    std::string path;
+    const std::vector<std::uint8_t>* bytes = nullptr;
+};
+
+enum class sink_event_type { config, metric, row, summary, media };
 
 /// One event; exactly the member named by `type` is set.
 struct sink_event {
@@ -1602,6 +2756,7 @@ struct sink_event {
     const metric_definition* metric = nullptr;  // a definition (new or merged)
     const history_row* row = nullptr;
     const value* summary = nullptr;  // the whole summary, at flush points
+    const media_event* media = nullptr;
 };
 
 class sink {
@@ -1751,6 +2906,7 @@ class metric_summary {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/summary.hpp
+// #include "checksums.hpp"
 // #include "counters.hpp"
 // #include "error_reporter.hpp"
 // begin runlog/detail/error_reporter.hpp
@@ -1850,6 +3006,7 @@ class error_reporter {
 #include <vector>
 
 // #include "../config.hpp"
+// #include "../media/media.hpp"
 // #include "../metric.hpp"
 // #include "../value.hpp"
 // #include "key_table.hpp"
@@ -1984,7 +3141,7 @@ static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
 
 enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
-enum class item_kind : std::uint8_t { integer, floating, float32, boolean, complex };
+enum class item_kind : std::uint8_t { integer, floating, float32, boolean, complex, media };
 
 struct field_item {
     const key_entry* key;
@@ -1994,14 +3151,15 @@ struct field_item {
         double d;
         float f;
         bool b;
-        std::uint32_t complex_index;  // into event_payload::complex
+        std::uint32_t complex_index;  // into event_payload::complex or ::media
     };
 };
 
 struct event_payload {
-    std::vector<field_item> items;  // fields beyond the inline ones
-    std::vector<value> complex;     // non-scalar field values
-    value data;                     // config (whole, merged) or summary_set value
+    std::vector<field_item> items;                           // fields beyond the inline ones
+    std::vector<value> complex;                              // non-scalar field values
+    std::vector<std::shared_ptr<const media_source>> media;  // images, tables
+    value data;  // config (whole, merged) or summary_set value
     metric_definition definition;
     bool overwrite = false;  // define_metric(..., overwrite)
     std::string key;         // summary_set key
@@ -2041,6 +3199,16 @@ struct event {
         add_item(item);
     }
 
+    void add_media(const key_entry* key, std::shared_ptr<const media_source> source) {
+        auto& p = ensure_payload();
+        field_item item{};
+        item.key = key;
+        item.kind = item_kind::media;
+        item.complex_index = static_cast<std::uint32_t>(p.media.size());
+        p.media.push_back(std::move(source));
+        add_item(item);
+    }
+
     template <class F>
     void for_each_item(F&& f) const {
         for (std::uint8_t i = 0; i < inline_count; ++i) f(items[i]);
@@ -2060,6 +3228,8 @@ struct event {
                 return item.b;
             case item_kind::complex:
                 return payload->complex[item.complex_index];
+            case item_kind::media:
+                break;  // encoded by the dispatcher
         }
         return {};
     }
@@ -2183,12 +3353,51 @@ class dispatcher {
                 reject(*item.key);
                 return;
             }
+            if (item.kind == item_kind::media) {
+                const auto& source = e.payload->media[item.complex_index];
+                if (!source || !source->error().empty()) {
+                    counters::bump(counts_.dropped_fields);
+                    reporter_.report(errc::invalid_value,
+                                     "field '" + item.key->name + "' dropped: " +
+                                         (source ? source->error() : std::string("empty media")));
+                    return;
+                }
+                merge_into_pending(item.key, encode_media(*source, item.key->name));
+                return;
+            }
             merge_into_pending(item.key, e.item_value(item));
         });
         pending_active_ = true;
         pending_time_ = e.time;
         const bool commit = e.commit < 0 ? !e.has_step : e.commit > 0;
         if (commit) commit_pending();
+    }
+
+    /// Encodes a media field for the pending row's step, hands each file to the sinks, and
+    /// returns the JSON value that stands for it in the row.
+    value encode_media(const media_source& source, const std::string& key) {
+        const std::string stem = safe_media_stem(key);
+        const auto write = [&](media_file&& file) {
+            const std::string digest = sha256_hex(file.bytes.data(), file.bytes.size());
+            media_event m;
+            m.path = "media/" + file.kind + "/" + stem + "_" + std::to_string(current_step_) + "_" +
+                     digest.substr(0, 20) + file.extension;
+            m.bytes = &file.bytes;
+            sink_event out;
+            out.type = sink_event_type::media;
+            out.media = &m;
+            send(out);
+            // W&B's key order: _type, path, sha256, size, then the kind's own fields.
+            value v = value::object();
+            v["_type"] = file.description.find("_type") ? *file.description.find("_type") : value();
+            v["path"] = m.path;
+            v["sha256"] = digest;
+            v["size"] = file.bytes.size();
+            for (const auto& [k, item] : file.description.as_object())
+                if (k != "_type") v[k] = item;
+            return v;
+        };
+        return source.encode(key, current_step_, write);
     }
 
     void merge_into_pending(const key_entry* key, value v) {
@@ -2615,6 +3824,7 @@ struct run_state {
 }  // namespace runlog
 // end runlog/detail/run_state.hpp
 // #include "error.hpp"
+// #include "media/media.hpp"
 // #include "metric.hpp"
 // #include "settings.hpp"
 // #include "sinks/jsonl.hpp"
@@ -2627,6 +3837,7 @@ struct run_state {
 //   metrics.json   define_metric definitions, replaced atomically when one is added or merged
 //   history.jsonl  one JSON object per committed row, appended
 //   summary.json   the summary, replaced atomically at flush points and at finish
+//   media/         images and tables, one file each, written when logged
 //
 // Append-only history plus atomically replaced snapshots: a crash leaves at most a torn last line
 // of history.jsonl; every snapshot is either the old or the new version. Rows are buffered and
@@ -2746,6 +3957,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 summary_ = *e.summary;
                 summary_dirty_ = true;
                 return {};
+            case sink_event_type::media:
+                return write_media(*e.media);
         }
         return {};
     }
@@ -2780,6 +3993,18 @@ class jsonl_sink final : public base_sink<null_mutex> {
         std::string text = v.dump();
         text.push_back('\n');
         return detail::write_file_atomically(dir_ / name, text);
+    }
+
+    io_result write_media(const media_event& m) {
+        const auto path = dir_ / m.path;
+        std::error_code ec;
+        std::filesystem::create_directories(path.parent_path(), ec);
+        if (ec) {
+            return io_result::failure(
+                errc::sink_write_failed,
+                "cannot create '" + path.parent_path().string() + "': " + ec.message());
+        }
+        return detail::write_file_atomically(path, std::string(m.bytes->begin(), m.bytes->end()));
     }
 
     io_result write_metric(const metric_definition& def) {
@@ -2894,10 +4119,12 @@ class field {
         s_.size = v.size();
     }
     field(std::string_view key, const value& v) noexcept : key_(key), kind_(kind::nested), v_(&v) {}
+    /// An image, image list or table (media/).
+    field(std::string_view key, const media& m) noexcept : key_(key), kind_(kind::media), m_(&m) {}
 
   private:
     friend class run;
-    enum class kind : std::uint8_t { integer, floating, float32, boolean, string, nested };
+    enum class kind : std::uint8_t { integer, floating, float32, boolean, string, nested, media };
     struct text {
         const char* data;
         std::size_t size;
@@ -2912,6 +4139,7 @@ class field {
         bool b_;
         text s_;
         const value* v_;
+        const media* m_;
     };
 };
 
@@ -3145,6 +4373,9 @@ class run {
             case field::kind::nested:
                 e.add_complex(item.key, *f.v_);
                 return;
+            case field::kind::media:
+                e.add_media(item.key, f.m_->source());
+                return;
         }
         e.add_item(item);
     }
@@ -3284,6 +4515,8 @@ inline run init(settings s = {}) {
 
 #include <mutex>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 // #include "sink.hpp"
@@ -3301,6 +4534,10 @@ class memory_sink final : public base_sink<std::mutex> {
     std::optional<run_info> info() const { return copy(info_); }
     std::optional<int> exit_code() const { return copy(exit_code_); }
     int flushes() const { return copy(flushes_); }
+    /// Media files received: path relative to the run directory, and the bytes.
+    std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media() const {
+        return copy(media_);
+    }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -3321,6 +4558,9 @@ class memory_sink final : public base_sink<std::mutex> {
                 break;
             case sink_event_type::summary:
                 summary_ = *e.summary;
+                break;
+            case sink_event_type::media:
+                media_.emplace_back(e.media->path, *e.media->bytes);
                 break;
         }
         return {};
@@ -3347,6 +4587,7 @@ class memory_sink final : public base_sink<std::mutex> {
     value summary_;
     std::vector<value> rows_;
     std::vector<metric_definition> metrics_;
+    std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media_;
     std::optional<int> exit_code_;
     int flushes_ = 0;
 };

@@ -25,8 +25,10 @@
 #include <utility>
 #include <vector>
 
+#include "../media/media.hpp"
 #include "../sinks/sink.hpp"
 #include "../summary.hpp"
+#include "checksums.hpp"
 #include "counters.hpp"
 #include "error_reporter.hpp"
 #include "event.hpp"
@@ -144,12 +146,51 @@ class dispatcher {
                 reject(*item.key);
                 return;
             }
+            if (item.kind == item_kind::media) {
+                const auto& source = e.payload->media[item.complex_index];
+                if (!source || !source->error().empty()) {
+                    counters::bump(counts_.dropped_fields);
+                    reporter_.report(errc::invalid_value,
+                                     "field '" + item.key->name + "' dropped: " +
+                                         (source ? source->error() : std::string("empty media")));
+                    return;
+                }
+                merge_into_pending(item.key, encode_media(*source, item.key->name));
+                return;
+            }
             merge_into_pending(item.key, e.item_value(item));
         });
         pending_active_ = true;
         pending_time_ = e.time;
         const bool commit = e.commit < 0 ? !e.has_step : e.commit > 0;
         if (commit) commit_pending();
+    }
+
+    /// Encodes a media field for the pending row's step, hands each file to the sinks, and
+    /// returns the JSON value that stands for it in the row.
+    value encode_media(const media_source& source, const std::string& key) {
+        const std::string stem = safe_media_stem(key);
+        const auto write = [&](media_file&& file) {
+            const std::string digest = sha256_hex(file.bytes.data(), file.bytes.size());
+            media_event m;
+            m.path = "media/" + file.kind + "/" + stem + "_" + std::to_string(current_step_) + "_" +
+                     digest.substr(0, 20) + file.extension;
+            m.bytes = &file.bytes;
+            sink_event out;
+            out.type = sink_event_type::media;
+            out.media = &m;
+            send(out);
+            // W&B's key order: _type, path, sha256, size, then the kind's own fields.
+            value v = value::object();
+            v["_type"] = file.description.find("_type") ? *file.description.find("_type") : value();
+            v["path"] = m.path;
+            v["sha256"] = digest;
+            v["size"] = file.bytes.size();
+            for (const auto& [k, item] : file.description.as_object())
+                if (k != "_type") v[k] = item;
+            return v;
+        };
+        return source.encode(key, current_step_, write);
     }
 
     void merge_into_pending(const key_entry* key, value v) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../config.hpp"
+#include "../media/media.hpp"
 #include "../metric.hpp"
 #include "../value.hpp"
 #include "key_table.hpp"
@@ -24,7 +25,7 @@ static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
 
 enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
-enum class item_kind : std::uint8_t { integer, floating, float32, boolean, complex };
+enum class item_kind : std::uint8_t { integer, floating, float32, boolean, complex, media };
 
 struct field_item {
     const key_entry* key;
@@ -34,14 +35,15 @@ struct field_item {
         double d;
         float f;
         bool b;
-        std::uint32_t complex_index;  // into event_payload::complex
+        std::uint32_t complex_index;  // into event_payload::complex or ::media
     };
 };
 
 struct event_payload {
-    std::vector<field_item> items;  // fields beyond the inline ones
-    std::vector<value> complex;     // non-scalar field values
-    value data;                     // config (whole, merged) or summary_set value
+    std::vector<field_item> items;                           // fields beyond the inline ones
+    std::vector<value> complex;                              // non-scalar field values
+    std::vector<std::shared_ptr<const media_source>> media;  // images, tables
+    value data;  // config (whole, merged) or summary_set value
     metric_definition definition;
     bool overwrite = false;  // define_metric(..., overwrite)
     std::string key;         // summary_set key
@@ -81,6 +83,16 @@ struct event {
         add_item(item);
     }
 
+    void add_media(const key_entry* key, std::shared_ptr<const media_source> source) {
+        auto& p = ensure_payload();
+        field_item item{};
+        item.key = key;
+        item.kind = item_kind::media;
+        item.complex_index = static_cast<std::uint32_t>(p.media.size());
+        p.media.push_back(std::move(source));
+        add_item(item);
+    }
+
     template <class F>
     void for_each_item(F&& f) const {
         for (std::uint8_t i = 0; i < inline_count; ++i) f(items[i]);
@@ -100,6 +112,8 @@ struct event {
                 return item.b;
             case item_kind::complex:
                 return payload->complex[item.complex_index];
+            case item_kind::media:
+                break;  // encoded by the dispatcher
         }
         return {};
     }

@@ -7,6 +7,7 @@
 //   metrics.json   define_metric definitions, replaced atomically when one is added or merged
 //   history.jsonl  one JSON object per committed row, appended
 //   summary.json   the summary, replaced atomically at flush points and at finish
+//   media/         images and tables, one file each, written when logged
 //
 // Append-only history plus atomically replaced snapshots: a crash leaves at most a torn last line
 // of history.jsonl; every snapshot is either the old or the new version. Rows are buffered and
@@ -115,6 +116,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 summary_ = *e.summary;
                 summary_dirty_ = true;
                 return {};
+            case sink_event_type::media:
+                return write_media(*e.media);
         }
         return {};
     }
@@ -149,6 +152,18 @@ class jsonl_sink final : public base_sink<null_mutex> {
         std::string text = v.dump();
         text.push_back('\n');
         return detail::write_file_atomically(dir_ / name, text);
+    }
+
+    io_result write_media(const media_event& m) {
+        const auto path = dir_ / m.path;
+        std::error_code ec;
+        std::filesystem::create_directories(path.parent_path(), ec);
+        if (ec) {
+            return io_result::failure(
+                errc::sink_write_failed,
+                "cannot create '" + path.parent_path().string() + "': " + ec.message());
+        }
+        return detail::write_file_atomically(path, std::string(m.bytes->begin(), m.bytes->end()));
     }
 
     io_result write_metric(const metric_definition& def) {

@@ -5,6 +5,8 @@
 
 #include <mutex>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "sink.hpp"
@@ -22,6 +24,10 @@ class memory_sink final : public base_sink<std::mutex> {
     std::optional<run_info> info() const { return copy(info_); }
     std::optional<int> exit_code() const { return copy(exit_code_); }
     int flushes() const { return copy(flushes_); }
+    /// Media files received: path relative to the run directory, and the bytes.
+    std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media() const {
+        return copy(media_);
+    }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -42,6 +48,9 @@ class memory_sink final : public base_sink<std::mutex> {
                 break;
             case sink_event_type::summary:
                 summary_ = *e.summary;
+                break;
+            case sink_event_type::media:
+                media_.emplace_back(e.media->path, *e.media->bytes);
                 break;
         }
         return {};
@@ -68,6 +77,7 @@ class memory_sink final : public base_sink<std::mutex> {
     value summary_;
     std::vector<value> rows_;
     std::vector<metric_definition> metrics_;
+    std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media_;
     std::optional<int> exit_code_;
     int flushes_ = 0;
 };

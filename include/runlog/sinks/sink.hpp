@@ -72,7 +72,14 @@ struct finish_info {
     const value& summary;
 };
 
-enum class sink_event_type { config, metric, row, summary };
+/// A media file to store, relative to the run directory ("media/images/x_3_<sha20>.png"). It
+/// arrives before the row that refers to it.
+struct media_event {
+    std::string path;
+    const std::vector<std::uint8_t>* bytes = nullptr;
+};
+
+enum class sink_event_type { config, metric, row, summary, media };
 
 /// One event; exactly the member named by `type` is set.
 struct sink_event {
@@ -81,6 +88,7 @@ struct sink_event {
     const metric_definition* metric = nullptr;  // a definition (new or merged)
     const history_row* row = nullptr;
     const value* summary = nullptr;  // the whole summary, at flush points
+    const media_event* media = nullptr;
 };
 
 class sink {

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// runlog::image — a picture to log, from a pixel buffer or an existing PNG/JPEG file.
+//
+//     auto img = runlog::image::from_pixels(rgb.data(), rgb.size(), 28, 28, 3);   // HWC uint8
+//     auto img = runlog::image::from_pixels(t.data(), t.numel(), h, w, 1,
+//     runlog::image_layout::chw,
+//                                           0, "prediction: 7");                   // CHW float
+//     run.log({{"examples", img}});
+//
+// Pixels: uint8_t, uint16_t (scaled to 8 bits, rounding), float or double (values in [0, 1]
+// scaled by 255 and rounded; values outside are clamped; NaN becomes 0). 1, 3 or 4 channels
+// (gray, RGB, RGBA); HWC (interleaved) or CHW (planar) layout; an optional row stride in elements
+// (0: rows are packed). Pixels are converted to 8-bit HWC when the image is built, on the
+// caller's thread; PNG encoding happens later on the writer thread.
+//
+// Limits: width and height 1 to 32768, and width × height × channels at most 2^28 bytes.
+// A bad image does not throw: ok() is false and error() says why; logging it reports that error
+// and drops the field.
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../detail/png.hpp"
+#include "media.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+enum class image_layout { hwc, chw };
+
+constexpr std::uint32_t max_image_side = 32768;
+constexpr std::uint64_t max_image_bytes = std::uint64_t{1} << 28;
+
+namespace detail {
+
+class image_data final : public media_source {
+  public:
+    std::string error_;
+    std::string caption_;
+    std::string format_ = "png";  // "png", or the file's format for from_file
+    std::uint32_t width_ = 0, height_ = 0, channels_ = 0;
+    std::vector<std::uint8_t> pixels_;      // 8-bit HWC, packed (from_pixels)
+    std::vector<std::uint8_t> file_bytes_;  // the file as read (from_file)
+
+    const std::string& error() const noexcept override { return error_; }
+
+    media_file file() const {
+        media_file f;
+        f.kind = "images";
+        f.extension = "." + format_;
+        if (file_bytes_.empty()) {
+            f.bytes = encode_png(
+                {pixels_.data(), width_, height_, channels_, std::size_t{width_} * channels_});
+        } else {
+            f.bytes = file_bytes_;
+        }
+        f.description = {
+            {"_type", "image-file"}, {"format", format_}, {"width", width_}, {"height", height_}};
+        if (!caption_.empty()) f.description["caption"] = caption_;
+        return f;
+    }
+
+    value encode(std::string_view, std::int64_t,
+                 const std::function<value(media_file&&)>& write) const override {
+        return write(file());
+    }
+};
+
+template <class T>
+std::uint8_t to_8bit(T v) noexcept {
+    if constexpr (std::is_same_v<T, std::uint8_t>) {
+        return v;
+    } else if constexpr (std::is_same_v<T, std::uint16_t>) {
+        return static_cast<std::uint8_t>((static_cast<std::uint32_t>(v) + 128u) / 257u);
+    } else {
+        const double d = static_cast<double>(v);
+        if (!(d > 0.0)) return 0;  // negative, zero and NaN
+        if (d >= 1.0) return 255;
+        return static_cast<std::uint8_t>(std::lround(d * 255.0));
+    }
+}
+
+inline std::uint32_t read_be32(const std::vector<std::uint8_t>& b, std::size_t at) noexcept {
+    return (std::uint32_t{b[at]} << 24u) | (std::uint32_t{b[at + 1]} << 16u) |
+           (std::uint32_t{b[at + 2]} << 8u) | std::uint32_t{b[at + 3]};
+}
+
+/// Width and height from a JPEG's SOFn marker; false if none is found.
+inline bool jpeg_size(const std::vector<std::uint8_t>& b, std::uint32_t& w, std::uint32_t& h) {
+    std::size_t i = 2;
+    while (i + 9 < b.size()) {
+        if (b[i] != 0xFF) return false;
+        const std::uint8_t marker = b[i + 1];
+        if (marker == 0xFF) {
+            ++i;
+            continue;
+        }
+        const std::size_t length = (std::size_t{b[i + 2]} << 8u) | b[i + 3];
+        const bool sof =
+            marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        if (sof) {
+            h = (std::uint32_t{b[i + 5]} << 8u) | b[i + 6];
+            w = (std::uint32_t{b[i + 7]} << 8u) | b[i + 8];
+            return w > 0 && h > 0;
+        }
+        i += 2 + length;
+    }
+    return false;
+}
+
+}  // namespace detail
+
+class image : public media {
+  public:
+    /// An empty image (ok() is false).
+    image() = default;
+
+    template <class T>
+    static image from_pixels(const T* data, std::size_t count, std::uint32_t height,
+                             std::uint32_t width, std::uint32_t channels,
+                             image_layout layout = image_layout::hwc, std::size_t row_stride = 0,
+                             std::string caption = {}) {
+        static_assert(std::is_same_v<T, std::uint8_t> || std::is_same_v<T, std::uint16_t> ||
+                          std::is_same_v<T, float> || std::is_same_v<T, double>,
+                      "image pixels are uint8_t, uint16_t, float or double");
+        auto d = std::make_shared<detail::image_data>();
+        d->caption_ = std::move(caption);
+        image out;
+        out.source_ = d;
+        const std::string shape =
+            std::to_string(height) + "x" + std::to_string(width) + "x" + std::to_string(channels);
+        if (channels != 1 && channels != 3 && channels != 4) {
+            d->error_ = "image has " + std::to_string(channels) +
+                        " channels; use 1 (gray), 3 (RGB) or 4 (RGBA)";
+            return out;
+        }
+        if (width == 0 || height == 0 || width > max_image_side || height > max_image_side ||
+            std::uint64_t{width} * height * channels > max_image_bytes) {
+            d->error_ = "image size " + shape + " is out of range (sides 1 to " +
+                        std::to_string(max_image_side) + ", at most 2^28 bytes)";
+            return out;
+        }
+        const std::size_t row_elems =
+            layout == image_layout::hwc ? std::size_t{width} * channels : std::size_t{width};
+        const std::size_t stride = row_stride == 0 ? row_elems : row_stride;
+        if (stride < row_elems) {
+            d->error_ = "row stride " + std::to_string(stride) + " is shorter than a row (" +
+                        std::to_string(row_elems) + " values)";
+            return out;
+        }
+        const std::size_t planes = layout == image_layout::hwc ? 1 : channels;
+        const std::size_t needed =
+            (planes - 1) * height * stride + (height - 1) * stride + row_elems;
+        if (data == nullptr || count < needed) {
+            d->error_ = "pixel buffer holds " + std::to_string(data ? count : 0) + " values; a " +
+                        shape + (layout == image_layout::hwc ? " HWC" : " CHW") +
+                        " image with row stride " + std::to_string(stride) + " needs " +
+                        std::to_string(needed);
+            return out;
+        }
+        d->width_ = width;
+        d->height_ = height;
+        d->channels_ = channels;
+        d->pixels_.resize(std::size_t{width} * height * channels);
+        std::uint8_t* dest = d->pixels_.data();
+        for (std::size_t y = 0; y < height; ++y)
+            for (std::size_t x = 0; x < width; ++x)
+                for (std::size_t c = 0; c < channels; ++c) {
+                    const std::size_t at = layout == image_layout::hwc
+                                               ? y * stride + x * channels + c
+                                               : c * height * stride + y * stride + x;
+                    *dest++ = detail::to_8bit(data[at]);
+                }
+        return out;
+    }
+
+    /// An existing PNG or JPEG file, copied as is; its width and height come from its header.
+    static image from_file(const std::string& path, std::string caption = {}) {
+        auto d = std::make_shared<detail::image_data>();
+        d->caption_ = std::move(caption);
+        image out;
+        out.source_ = d;
+        std::ifstream in(path, std::ios::binary);
+        if (!in) {
+            d->error_ = "cannot read image file '" + path + "'";
+            return out;
+        }
+        std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                        std::istreambuf_iterator<char>());
+        static const std::uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+        std::uint32_t w = 0, h = 0;
+        if (bytes.size() >= 24 && std::equal(png_signature, png_signature + 8, bytes.begin())) {
+            d->format_ = "png";
+            w = detail::read_be32(bytes, 16);
+            h = detail::read_be32(bytes, 20);
+        } else if (bytes.size() >= 4 && bytes[0] == 0xFF && bytes[1] == 0xD8 &&
+                   detail::jpeg_size(bytes, w, h)) {
+            d->format_ = "jpg";
+        } else {
+            d->error_ = "'" + path + "' is not a PNG or JPEG file";
+            return out;
+        }
+        if (w == 0 || h == 0 || w > max_image_side || h > max_image_side) {
+            d->error_ =
+                "'" + path + "' has an invalid size " + std::to_string(w) + "x" + std::to_string(h);
+            return out;
+        }
+        d->width_ = w;
+        d->height_ = h;
+        d->file_bytes_ = std::move(bytes);
+        return out;
+    }
+
+    std::uint32_t width() const noexcept { return data() ? data()->width_ : 0; }
+    std::uint32_t height() const noexcept { return data() ? data()->height_ : 0; }
+    std::uint32_t channels() const noexcept { return data() ? data()->channels_ : 0; }
+    std::string caption() const { return data() ? data()->caption_ : std::string(); }
+    /// The 8-bit HWC pixels (empty for an image made from a file).
+    const std::vector<std::uint8_t>& pixels() const noexcept {
+        static const std::vector<std::uint8_t> none;
+        return data() ? data()->pixels_ : none;
+    }
+    /// The bytes of the file that logging it writes (PNG-encodes a pixel image).
+    std::vector<std::uint8_t> encoded() const {
+        return ok() ? data()->file().bytes : std::vector<std::uint8_t>();
+    }
+
+  private:
+    // Safe without RTTI: an image's source is always an image_data.
+    const detail::image_data* data() const noexcept {
+        return static_cast<const detail::image_data*>(source_.get());
+    }
+};
+
+}  // namespace v0
+}  // namespace runlog
