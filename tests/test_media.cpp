@@ -335,3 +335,119 @@ TEST_CASE("media: a logged image is a W&B image-file value and a file in the run
               0);
     }
 }
+
+TEST_CASE("histogram: numpy's binning rules", "[media][histogram]") {
+    const double a[] = {1, 2, 2, 3, 10};
+    const runlog::histogram h(a, 5, 3);  // numpy: [4, 0, 1], edges [1, 4, 7, 10]
+    REQUIRE(h.ok());
+    CHECK(h.counts() == std::vector<std::int64_t>{4, 0, 1});
+    CHECK(h.edges() == std::vector<double>{1, 4, 7, 10});
+    const std::vector<int> same = {5, 5, 5};  // min == max: [v - 0.5, v + 0.5]
+    const runlog::histogram hs(same, 4);
+    CHECK(hs.counts() == std::vector<std::int64_t>{0, 0, 3, 0});
+    CHECK(hs.edges() == std::vector<double>{4.5, 4.75, 5.0, 5.25, 5.5});
+    const std::vector<float> with_bad = {0.0f, 1.0f, std::nanf(""), INFINITY, -INFINITY, 0.5f};
+    const runlog::histogram hb(with_bad, 2);
+    CHECK(hb.counts() == std::vector<std::int64_t>{1, 2});  // last bin includes max; 0.5 on an edge
+    CHECK(hb.excluded() == 3);
+    CHECK(runlog::histogram(std::vector<double>{}, 2).edges() ==
+          std::vector<double>{0.0, 0.5, 1.0});
+    CHECK(runlog::histogram(std::vector<double>(100, 1.0)).counts().size() == 64);
+    CHECK(runlog::to_value(h).dump() ==
+          R"({"_type":"histogram","values":[4,0,1],"bins":[1.0,4.0,7.0,10.0]})");
+    CHECK_THAT(runlog::histogram(a, 5, 513).error(),
+               Catch::Contains("num_bins 513 is out of range"));
+    CHECK_THAT(runlog::histogram(a, 5, 0).error(), Catch::Contains("out of range"));
+}
+
+TEST_CASE("histogram: from counts and edges, validated", "[media][histogram]") {
+    auto ok = runlog::histogram::from_counts({3, 5}, {0.0, 0.5, 1.0});
+    CHECK(ok.ok());
+    CHECK_THAT(
+        runlog::histogram::from_counts({3, 5}, {0.0, 1.0}).error(),
+        Catch::Contains("needs n counts (1 to 512) and n + 1 edges, got 2 counts and 2 edges"));
+    CHECK_THAT(runlog::histogram::from_counts({3, 5}, {0.0, 1.0, 1.0}).error(),
+               Catch::Contains("strictly increasing (edge 2 is not)"));
+    CHECK_THAT(runlog::histogram::from_counts({-1}, {0.0, 1.0}).error(),
+               Catch::Contains("negative"));
+}
+
+TEST_CASE("table: typed cells, ragged rows, columns, CSV", "[media][table]") {
+    runlog::table t({"id", "name", "ok", "score", "note"});
+    t.add_row({1, "cat", true, 0.5, nullptr});
+    t.add_row({2, "say \"hi\", bye", false, 1e-3, "multi\nline"});
+    REQUIRE(t.ok());
+    CHECK(t.nrows() == 2);
+    CHECK(t.ncols() == 5);
+    CHECK(t.to_csv() ==
+          "id,name,ok,score,note\r\n"
+          "1,cat,true,0.5,\r\n"
+          "2,\"say \"\"hi\"\", bye\",false,0.001,\"multi\nline\"\r\n");
+    runlog::table ragged({"a", "b"});
+    ragged.add_row({1, 2}).add_row({3});
+    CHECK_FALSE(ragged.ok());
+    CHECK(ragged.error() == "table row 1 has 1 cells; the table has 2 columns");
+    CHECK(runlog::table({"a", "a"}).error() == "table column 'a' appears twice");
+    CHECK(runlog::table(std::vector<std::string>{}).error() == "a table needs at least one column");
+    auto by_columns = runlog::table::from_columns({"x", "y"}, {{1, 2, 3}, {"a", "b", "c"}});
+    REQUIRE(by_columns.ok());
+    CHECK(by_columns.to_csv() == "x,y\r\n1,a\r\n2,b\r\n3,c\r\n");
+    CHECK(runlog::table::from_columns({"x", "y"}, {{1, 2}, {"a"}}).error() ==
+          "table column 'y' has 1 cells; column 'x' has 2");
+}
+
+TEST_CASE("media: tables, image lists and histograms in history and summary", "[media][run]") {
+    test::temp_dir dir;
+    test::error_log errors;
+    auto sink = std::make_shared<runlog::memory_sink>();
+    auto s = test::quiet_settings(dir, &errors);
+    s.sinks.push_back(sink);
+    auto run = runlog::init(s);
+    const bytes f = letter_f_rgb();
+    const auto img = runlog::image::from_pixels(f.data(), f.size(), 5, 6, 3);
+    runlog::table t({"id", "input", "label"});
+    t.add_row({7, img, "F"});
+    run.log_table("samples", t, 1);
+    t.add_row({8, img, "F again"});  // after logging: the logged snapshot keeps one row
+    run.log_image("preds", {img, img}, {"first", "second"}, 2);
+    run.log_image("mismatch", {img, img}, {"only one"}, 2);
+    run.log_text("notes", {"who", "what"}, {{"a", "b"}, {"c", "d, e"}}, 3);
+    const std::vector<double> samples = {0, 1, 1, 2};
+    run.log({{"weights", runlog::histogram(samples, 2)}}, 3);
+    run.log({{"bad_hist", runlog::histogram::from_counts({1}, {1.0, 0.0})}}, 3);
+    REQUIRE(run.finish() == runlog::status::ok);
+
+    const auto rows = sink->rows();
+    REQUIRE(rows.size() == 3);
+    const runlog::value& table_value = *rows[0].find("samples");
+    CHECK_THAT(
+        table_value.dump(),
+        Catch::Matches(
+            R"(\{"_type":"table-file","path":"media/table/samples_1_[0-9a-f]{20}\.table\.json","sha256":"[0-9a-f]{64}","size":[0-9]+,"ncols":3,"nrows":1,"log_mode":"IMMUTABLE"\})"));
+    const std::string table_json =
+        test::read_file(run.dir() / table_value.find("path")->as_string());
+    CHECK_THAT(
+        table_json,
+        Catch::StartsWith(
+            R"({"columns":["id","input","label"],"data":[[7,{"_type":"image-file","path":"media/images/samples_1_)"));
+    CHECK_THAT(table_json, Catch::EndsWith(R"(,"format":"png","width":6,"height":5},"F"]]})"));
+
+    const runlog::value& preds = *rows[1].find("preds");
+    CHECK_THAT(
+        preds.dump(),
+        Catch::Matches(
+            R"(\{"_type":"images/separated","width":6,"height":5,"format":"png","count":2,"filenames":\["media/images/preds_2_[0-9a-f]{20}\.png","media/images/preds_2_[0-9a-f]{20}\.png"\],"captions":\["first","second"\]\})"));
+    CHECK_FALSE(rows[1].contains("mismatch"));
+    CHECK_THAT(errors.all_text(),
+               Catch::Contains("field 'mismatch' dropped: 2 images but 1 captions"));
+
+    CHECK(rows[2].find("weights")->dump() ==
+          R"({"_type":"histogram","values":[1,3],"bins":[0.0,1.0,2.0]})");
+    CHECK(rows[2].find("notes")->find("nrows")->as_int() == 2);
+    CHECK_FALSE(rows[2].contains("bad_hist"));
+    CHECK_THAT(errors.all_text(),
+               Catch::Contains("field 'bad_hist' dropped: histogram edges must be"));
+    CHECK(sink->summary().find("weights")->find("_type")->as_string() == "histogram");
+    CHECK(run.stats().dropped_fields == 2);
+    for (const auto& m : sink->media()) CHECK(fs::exists(run.dir() / m.first));
+}

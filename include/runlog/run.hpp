@@ -32,7 +32,10 @@
 #include "detail/run_dir.hpp"
 #include "detail/run_state.hpp"
 #include "error.hpp"
+#include "media/histogram.hpp"
+#include "media/image.hpp"
 #include "media/media.hpp"
+#include "media/table.hpp"
 #include "metric.hpp"
 #include "settings.hpp"
 #include "sinks/jsonl.hpp"
@@ -101,10 +104,21 @@ class field {
     field(std::string_view key, const value& v) noexcept : key_(key), kind_(kind::nested), v_(&v) {}
     /// An image, image list or table (media/).
     field(std::string_view key, const media& m) noexcept : key_(key), kind_(kind::media), m_(&m) {}
+    field(std::string_view key, const histogram& h) noexcept
+        : key_(key), kind_(kind::histogram), h_(&h) {}
 
   private:
     friend class run;
-    enum class kind : std::uint8_t { integer, floating, float32, boolean, string, nested, media };
+    enum class kind : std::uint8_t {
+        integer,
+        floating,
+        float32,
+        boolean,
+        string,
+        nested,
+        media,
+        histogram
+    };
     struct text {
         const char* data;
         std::size_t size;
@@ -120,6 +134,7 @@ class field {
         text s_;
         const value* v_;
         const media* m_;
+        const histogram* h_;
     };
 };
 
@@ -217,6 +232,32 @@ class run {
         detail::event e = start_row(*s, step, commit);
         for (const auto& [key, v] : row.as_object()) add_field(*s, e, as_field(key, v));
         s->enqueue(e);
+    }
+
+    /// Lightning's log_image: several images under one key, with optional per-image captions
+    /// (one per image, or none). A length mismatch is reported and the call dropped.
+    void log_image(std::string_view key, std::vector<image> images,
+                   std::vector<std::string> captions = {},
+                   std::optional<std::int64_t> step = std::nullopt) noexcept {
+        if (accepting() == nullptr) return;
+        const image_list list(std::move(images), std::move(captions));
+        log({{key, list}}, step);
+    }
+
+    /// Logs a table under `key` (the same as log({{key, t}}, step)).
+    void log_table(std::string_view key, const table& t,
+                   std::optional<std::int64_t> step = std::nullopt) noexcept {
+        log({{key, t}}, step);
+    }
+
+    /// Lightning's log_text: a table of strings.
+    void log_text(std::string_view key, std::vector<std::string> columns,
+                  const std::vector<std::vector<std::string>>& rows,
+                  std::optional<std::int64_t> step = std::nullopt) noexcept {
+        if (accepting() == nullptr) return;
+        table t(std::move(columns));
+        for (const auto& row : rows) t.add_row(std::vector<table_cell>(row.begin(), row.end()));
+        log({{key, t}}, step);
     }
 
     /// Defines how a metric (or a trailing-'*' glob) is plotted and summarised; see metric.hpp.
@@ -354,7 +395,20 @@ class run {
                 e.add_complex(item.key, *f.v_);
                 return;
             case field::kind::media:
-                e.add_media(item.key, f.m_->source());
+                // Validation errors are known here; the dispatcher reports them in order.
+                if (f.m_->ok()) {
+                    e.add_media(item.key, f.m_->source());
+                } else {
+                    e.add_invalid(item.key, f.m_->error());
+                }
+                return;
+            case field::kind::histogram:
+                if (f.h_->ok()) {
+                    e.add_complex(item.key, f.h_->to_value());
+                } else {
+                    e.add_invalid(item.key,
+                                  f.h_->error().empty() ? "empty histogram" : f.h_->error());
+                }
                 return;
         }
         e.add_item(item);

@@ -183,6 +183,595 @@ struct run_stats;
 }  // namespace v0
 }  // namespace runlog
 // end runlog/fwd.hpp
+// #include "media/histogram.hpp"
+// begin runlog/media/histogram.hpp
+// SPDX-License-Identifier: MIT
+// runlog::histogram — W&B's histogram value ({"_type": "histogram", "values": counts, "bins":
+// edges}), binned like numpy.histogram: num_bins equal-width bins over [min, max] (default 64,
+// at most 512); when min == max the range is [v - 0.5, v + 0.5]; every bin is half-open except
+// the last, which includes max. Non-finite samples are excluded and counted (excluded()).
+//
+//     run.log({{"weights", runlog::histogram(w.data(), w.size())}});
+//     auto h = runlog::histogram::from_counts({3, 5}, {0.0, 0.5, 1.0});
+//
+// A histogram is an ordinary value (no file); an invalid one (bad bins, counts/edges mismatch)
+// has ok() false and error() says why, and logging it reports that and drops the field.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+// #include "../value.hpp"
+// begin runlog/value.hpp
+// SPDX-License-Identifier: MIT
+// runlog::value — the small JSON-like value used for config, summaries and non-scalar metrics:
+// null, bool, int64, double, string, array, object. Objects keep insertion order (config files
+// read the way they were written) and look keys up linearly: they are small.
+//
+// Built with initializer lists, like nlohmann::json: a list whose every element is a two-element
+// list starting with a string becomes an object, any other list an array.
+//
+//     runlog::value config = {{"lr", 1e-3}, {"optimizer", {{"name", "adam"}, {"beta1", 0.9}}}};
+//     config.update({{"lr", 3e-4}});          // deep merge
+//     auto flat = runlog::flatten(config);    // {"lr", 3e-4}, {"optimizer/name", "adam"}, ...
+//
+// User types convert through an ADL free function `runlog::value to_value(const T&)` found in T's
+// namespace (the nlohmann to_json / fmt format_as idea).
+
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+// #include "detail/json_writer.hpp"
+// begin runlog/detail/json_writer.hpp
+// SPDX-License-Identifier: MIT
+// JSON text primitives shared by every JSON-producing encoder. Pure functions appending to a
+// std::string. Strings are escaped and UTF-8 validated (each invalid byte becomes U+FFFD, so the
+// output is always valid UTF-8). Doubles use the shortest text that round-trips; non-finite values
+// are the bare tokens NaN, Infinity, -Infinity, which Python's json module and wandb read.
+
+#include <charconv>  // std::to_chars
+#include <cmath>     // std::isnan, std::isinf, std::fabs
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes there are not valid
+/// UTF-8 (overlong forms, surrogates and code points above U+10FFFF are invalid).
+inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = byte(i);
+    const std::size_t left = s.size() - i;
+    auto cont = [&](std::size_t k) { return k < left && (byte(i + k) & 0xC0u) == 0x80u; };
+    if (c < 0x80u) return 1;
+    if (c >= 0xC2u && c <= 0xDFu) return cont(1) ? 2 : 0;
+    if (c >= 0xE0u && c <= 0xEFu) {
+        if (!cont(1) || !cont(2)) return 0;
+        const unsigned char c1 = byte(i + 1);
+        if (c == 0xE0u && c1 < 0xA0u) return 0;  // overlong
+        if (c == 0xEDu && c1 > 0x9Fu) return 0;  // UTF-16 surrogate
+        return 3;
+    }
+    if (c >= 0xF0u && c <= 0xF4u) {
+        if (!cont(1) || !cont(2) || !cont(3)) return 0;
+        const unsigned char c1 = byte(i + 1);
+        if (c == 0xF0u && c1 < 0x90u) return 0;  // overlong
+        if (c == 0xF4u && c1 > 0x8Fu) return 0;  // above U+10FFFF
+        return 4;
+    }
+    return 0;
+}
+
+inline bool is_valid_utf8(std::string_view s) noexcept {
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t n = utf8_sequence_length(s, i);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
+inline void write_json_string(std::string& out, std::string_view s) {
+    static const char hex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80u) {
+            const std::size_t n = utf8_sequence_length(s, i);
+            if (n == 0) {
+                out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
+                ++i;
+            } else {
+                out.append(s.data() + i, n);
+                i += n;
+            }
+            continue;
+        }
+        switch (c) {
+            case '"':
+                out.append("\\\"");
+                break;
+            case '\\':
+                out.append("\\\\");
+                break;
+            case '\n':
+                out.append("\\n");
+                break;
+            case '\r':
+                out.append("\\r");
+                break;
+            case '\t':
+                out.append("\\t");
+                break;
+            case '\b':
+                out.append("\\b");
+                break;
+            case '\f':
+                out.append("\\f");
+                break;
+            default:
+                if (c < 0x20u) {
+                    out.append("\\u00");
+                    out.push_back(hex[c >> 4u]);
+                    out.push_back(hex[c & 0xFu]);
+                } else {
+                    out.push_back(static_cast<char>(c));
+                }
+        }
+        ++i;
+    }
+    out.push_back('"');
+}
+
+/// The double nearest to the shortest decimal that round-trips `f`: 0.1f becomes 0.1, not
+/// 0.10000000149011612, so float metrics read back as the number the user saw.
+inline double float_to_double(float f) noexcept {
+    if (std::isnan(f) || std::isinf(f)) return static_cast<double>(f);
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, f);
+    double d = static_cast<double>(f);
+    std::from_chars(buf, r.ptr, d);
+    return d;
+}
+
+inline void write_json_int(std::string& out, std::int64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+inline void write_json_double(std::string& out, double v) {
+    if (std::isnan(v)) {
+        out.append("NaN");
+        return;
+    }
+    if (std::isinf(v)) {
+        out.append(v > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    // Shortest round-trip digits, laid out as Python's repr does: positional for magnitudes in
+    // [1e-4, 1e16), exponent form outside (1800000000.0, not 1.8e+09; 1e-05, not 0.00001).
+    const double magnitude = std::fabs(v);
+    const auto format = (magnitude == 0.0 || (magnitude >= 1e-4 && magnitude < 1e16))
+                            ? std::chars_format::fixed
+                            : std::chars_format::scientific;
+    char buf[400];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, format);
+    const std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
+    out.append(text);
+    // Keep floats floats for readers that type by token (1.0 stays 1.0, not the integer 1).
+    if (text.find_first_of(".e") == std::string_view::npos) out.append(".0");
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/json_writer.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+class value;
+
+namespace detail {
+template <class T, class = void>
+struct has_adl_to_value : std::false_type {};
+template <class T>
+struct has_adl_to_value<T, std::void_t<decltype(to_value(std::declval<const T&>()))>>
+    : std::true_type {};
+}  // namespace detail
+
+class value {
+  public:
+    using array_type = std::vector<value>;
+    using object_type = std::vector<std::pair<std::string, value>>;
+    enum class kind { null, boolean, integer, floating, string, array, object };
+
+    value() noexcept = default;
+    value(std::nullptr_t) noexcept {}
+    value(bool b) noexcept : data_(b) {}
+    template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+    value(T v) noexcept : data_(from_integer(v)) {}
+    template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+    value(T v) noexcept : data_(to_double(v)) {}
+    value(const char* s) : data_(std::string(s ? s : "")) {}
+    value(std::string s) noexcept : data_(std::move(s)) {}
+    value(std::string_view s) : data_(std::string(s)) {}
+    value(array_type a) noexcept : data_(std::move(a)) {}
+    value(object_type o) noexcept : data_(std::move(o)) {}
+    value(std::initializer_list<value> list) : data_(from_list(list)) {}
+    template <class T, std::enable_if_t<detail::has_adl_to_value<T>::value, int> = 0>
+    value(const T& v) : value(to_value(v)) {}
+
+    static value array(std::initializer_list<value> items = {}) {
+        return value(array_type(items.begin(), items.end()));
+    }
+    static value object() { return value(object_type{}); }
+
+    kind type() const noexcept { return static_cast<kind>(data_.index()); }
+    bool is_null() const noexcept { return type() == kind::null; }
+    bool is_bool() const noexcept { return type() == kind::boolean; }
+    bool is_int() const noexcept { return type() == kind::integer; }
+    bool is_double() const noexcept { return type() == kind::floating; }
+    bool is_number() const noexcept { return is_int() || is_double(); }
+    bool is_string() const noexcept { return type() == kind::string; }
+    bool is_array() const noexcept { return type() == kind::array; }
+    bool is_object() const noexcept { return type() == kind::object; }
+
+    // Accessors take a fallback instead of throwing: values are read on the logging path.
+    bool as_bool(bool fallback = false) const noexcept {
+        return is_bool() ? std::get<bool>(data_) : fallback;
+    }
+    std::int64_t as_int(std::int64_t fallback = 0) const noexcept {
+        if (is_int()) return std::get<std::int64_t>(data_);
+        if (is_double()) return static_cast<std::int64_t>(std::get<double>(data_));
+        return fallback;
+    }
+    double as_double(double fallback = 0.0) const noexcept {
+        if (is_double()) return std::get<double>(data_);
+        if (is_int()) return static_cast<double>(std::get<std::int64_t>(data_));
+        return fallback;
+    }
+    const std::string& as_string() const noexcept {
+        static const std::string empty;
+        return is_string() ? std::get<std::string>(data_) : empty;
+    }
+    const array_type& as_array() const noexcept {
+        static const array_type empty;
+        return is_array() ? std::get<array_type>(data_) : empty;
+    }
+    const object_type& as_object() const noexcept {
+        static const object_type empty;
+        return is_object() ? std::get<object_type>(data_) : empty;
+    }
+    array_type& as_array() { return std::get<array_type>(data_); }
+    object_type& as_object() { return std::get<object_type>(data_); }
+
+    std::size_t size() const noexcept {
+        if (is_array()) return as_array().size();
+        if (is_object()) return as_object().size();
+        return 0;
+    }
+
+    /// The member `key` of an object, or nullptr.
+    const value* find(std::string_view key) const noexcept {
+        for (const auto& member : as_object())
+            if (member.first == key) return &member.second;
+        return nullptr;
+    }
+    value* find(std::string_view key) noexcept {
+        if (!is_object()) return nullptr;
+        for (auto& member : as_object())
+            if (member.first == key) return &member.second;
+        return nullptr;
+    }
+    bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+
+    /// Object member access; a null value becomes an empty object, a missing key is appended.
+    value& operator[](std::string_view key) {
+        if (is_null()) data_ = object_type{};
+        if (value* existing = find(key)) return *existing;
+        auto& members = as_object();
+        members.emplace_back(std::string(key), value());
+        return members.back().second;
+    }
+
+    void push_back(value v) {
+        if (is_null()) data_ = array_type{};
+        as_array().push_back(std::move(v));
+    }
+
+    bool erase(std::string_view key) {
+        if (!is_object()) return false;
+        auto& members = as_object();
+        for (auto it = members.begin(); it != members.end(); ++it) {
+            if (it->first == key) {
+                members.erase(it);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// Deep merge: members of `other` replace ours, except that objects merge recursively.
+    /// A non-object `other` replaces the whole value.
+    void update(const value& other) {
+        if (!is_object() || !other.is_object()) {
+            *this = other;
+            return;
+        }
+        for (const auto& [key, v] : other.as_object()) {
+            value& mine = (*this)[key];
+            if (mine.is_object() && v.is_object()) {
+                mine.update(v);
+            } else {
+                mine = v;
+            }
+        }
+    }
+
+    /// JSON text (see detail/json_writer.hpp for numbers and strings).
+    void dump(std::string& out) const {
+        switch (type()) {
+            case kind::null:
+                out.append("null");
+                break;
+            case kind::boolean:
+                out.append(std::get<bool>(data_) ? "true" : "false");
+                break;
+            case kind::integer:
+                detail::write_json_int(out, std::get<std::int64_t>(data_));
+                break;
+            case kind::floating:
+                detail::write_json_double(out, std::get<double>(data_));
+                break;
+            case kind::string:
+                detail::write_json_string(out, std::get<std::string>(data_));
+                break;
+            case kind::array: {
+                out.push_back('[');
+                bool first = true;
+                for (const auto& item : std::get<array_type>(data_)) {
+                    if (!first) out.push_back(',');
+                    first = false;
+                    item.dump(out);
+                }
+                out.push_back(']');
+                break;
+            }
+            case kind::object: {
+                out.push_back('{');
+                bool first = true;
+                for (const auto& [key, item] : std::get<object_type>(data_)) {
+                    if (!first) out.push_back(',');
+                    first = false;
+                    detail::write_json_string(out, key);
+                    out.push_back(':');
+                    item.dump(out);
+                }
+                out.push_back('}');
+                break;
+            }
+        }
+    }
+    std::string dump() const {
+        std::string out;
+        dump(out);
+        return out;
+    }
+
+    friend bool operator==(const value& a, const value& b) { return a.data_ == b.data_; }
+    friend bool operator!=(const value& a, const value& b) { return !(a == b); }
+
+  private:
+    using storage = std::variant<std::nullptr_t, bool, std::int64_t, double, std::string,
+                                 array_type, object_type>;
+
+    template <class T>
+    static double to_double(T v) noexcept {
+        if constexpr (std::is_same_v<T, float>) {
+            return detail::float_to_double(v);
+        } else {
+            return static_cast<double>(v);
+        }
+    }
+
+    template <class T>
+    static storage from_integer(T v) noexcept {
+        // Unsigned values above INT64_MAX do not fit the int64 JSON integer readers expect; they
+        // are kept as the nearest double rather than wrapped to a negative number.
+        if constexpr (std::is_unsigned_v<T>) {
+            if (static_cast<std::uint64_t>(v) >
+                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                return static_cast<double>(v);
+        }
+        return static_cast<std::int64_t>(v);
+    }
+
+    static storage from_list(std::initializer_list<value> list) {
+        bool is_object_list = list.size() > 0;
+        for (const auto& item : list) {
+            if (!item.is_array() || item.as_array().size() != 2 ||
+                !item.as_array()[0].is_string()) {
+                is_object_list = false;
+                break;
+            }
+        }
+        if (!is_object_list) return array_type(list.begin(), list.end());
+        object_type members;
+        members.reserve(list.size());
+        for (const auto& item : list) {
+            const auto& pair = item.as_array();
+            members.emplace_back(pair[0].as_string(), pair[1]);
+        }
+        return members;
+    }
+
+    storage data_;
+};
+
+/// The `a/b/c` view of nested objects: one entry per leaf (arrays are leaves), in order.
+inline void flatten_into(const value& v, const std::string& prefix, char separator,
+                         value::object_type& out) {
+    if (v.is_object() && v.size() > 0) {
+        for (const auto& [key, item] : v.as_object()) {
+            flatten_into(item, prefix.empty() ? key : prefix + separator + key, separator, out);
+        }
+    } else {
+        out.emplace_back(prefix, v);
+    }
+}
+
+inline value::object_type flatten(const value& v, char separator = '/') {
+    value::object_type out;
+    if (v.is_object()) {
+        flatten_into(v, std::string(), separator, out);
+    } else {
+        out.emplace_back(std::string(), v);
+    }
+    return out;
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/value.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+class histogram {
+  public:
+    static constexpr int default_bins = 64;
+    static constexpr int max_bins = 512;
+
+    histogram() = default;
+
+    template <class T>
+    histogram(const T* samples, std::size_t count, int num_bins = default_bins) {
+        if (num_bins < 1 || num_bins > max_bins) {
+            error_ =
+                "histogram num_bins " + std::to_string(num_bins) + " is out of range (1 to 512)";
+            return;
+        }
+        double lo = 0.0, hi = 0.0;
+        bool any = false;
+        for (std::size_t i = 0; i < count; ++i) {
+            const double x = static_cast<double>(samples[i]);
+            if (!std::isfinite(x)) continue;
+            lo = any ? std::min(lo, x) : x;
+            hi = any ? std::max(hi, x) : x;
+            any = true;
+        }
+        if (!any) {
+            lo = 0.0;
+            hi = 1.0;  // numpy's range for no data
+        } else if (lo == hi) {
+            lo -= 0.5;
+            hi += 0.5;
+        }
+        const auto bins = static_cast<std::size_t>(num_bins);
+        edges_.resize(bins + 1);
+        const double step = (hi - lo) / static_cast<double>(bins);
+        for (std::size_t i = 0; i < bins; ++i) edges_[i] = lo + static_cast<double>(i) * step;
+        edges_[bins] = hi;
+        counts_.assign(bins, 0);
+        const double norm = static_cast<double>(bins) / (hi - lo);
+        for (std::size_t i = 0; i < count; ++i) {
+            const double x = static_cast<double>(samples[i]);
+            if (!std::isfinite(x)) {
+                ++excluded_;
+                continue;
+            }
+            // numpy: compute the bin, then correct it against the edges for rounding.
+            auto k = static_cast<std::size_t>((x - lo) * norm);
+            if (k >= bins) k = bins - 1;
+            if (x < edges_[k] && k > 0)
+                --k;
+            else if (k + 1 < bins && x >= edges_[k + 1])
+                ++k;
+            ++counts_[k];
+        }
+    }
+
+    template <class Container, class = decltype(std::data(std::declval<const Container&>()))>
+    explicit histogram(const Container& samples, int num_bins = default_bins)
+        : histogram(std::data(samples), std::size(samples), num_bins) {}
+
+    /// Precomputed counts (n) and strictly increasing edges (n + 1).
+    static histogram from_counts(std::vector<std::int64_t> counts, std::vector<double> edges) {
+        histogram h;
+        if (counts.empty() || counts.size() > max_bins || edges.size() != counts.size() + 1) {
+            h.error_ = "histogram needs n counts (1 to 512) and n + 1 edges, got " +
+                       std::to_string(counts.size()) + " counts and " +
+                       std::to_string(edges.size()) + " edges";
+            return h;
+        }
+        for (std::size_t i = 0; i + 1 < edges.size(); ++i) {
+            if (!(edges[i] < edges[i + 1]) || !std::isfinite(edges[i]) ||
+                !std::isfinite(edges[i + 1])) {
+                h.error_ = "histogram edges must be finite and strictly increasing (edge " +
+                           std::to_string(i + 1) + " is not)";
+                return h;
+            }
+        }
+        for (auto c : counts) {
+            if (c < 0) {
+                h.error_ = "histogram counts must not be negative";
+                return h;
+            }
+        }
+        h.counts_ = std::move(counts);
+        h.edges_ = std::move(edges);
+        return h;
+    }
+
+    bool ok() const noexcept { return error_.empty() && !counts_.empty(); }
+    const std::string& error() const noexcept { return error_; }
+    const std::vector<std::int64_t>& counts() const noexcept { return counts_; }
+    const std::vector<double>& edges() const noexcept { return edges_; }
+    std::uint64_t excluded() const noexcept { return excluded_; }
+
+    /// W&B's shape; an invalid histogram gives {"_type": "histogram", "error": ...}.
+    value to_value() const {
+        value out = {{"_type", "histogram"}};
+        if (!ok()) {
+            out["error"] = error_.empty() ? "empty histogram" : error_;
+            return out;
+        }
+        value counts = value::array(), edges = value::array();
+        for (auto c : counts_) counts.push_back(c);
+        for (auto e : edges_) edges.push_back(e);
+        out["values"] = std::move(counts);
+        out["bins"] = std::move(edges);
+        return out;
+    }
+
+  private:
+    std::vector<std::int64_t> counts_;
+    std::vector<double> edges_;
+    std::uint64_t excluded_ = 0;
+    std::string error_;
+};
+
+/// ADL conversion: a histogram is logged as its value.
+inline value to_value(const histogram& h) {
+    return h.to_value();
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/media/histogram.hpp
 // #include "media/image.hpp"
 // begin runlog/media/image.hpp
 // SPDX-License-Identifier: MIT
@@ -1024,449 +1613,6 @@ inline std::vector<std::uint8_t> encode_png(const png_view& v) {
 #include <vector>
 
 // #include "../value.hpp"
-// begin runlog/value.hpp
-// SPDX-License-Identifier: MIT
-// runlog::value — the small JSON-like value used for config, summaries and non-scalar metrics:
-// null, bool, int64, double, string, array, object. Objects keep insertion order (config files
-// read the way they were written) and look keys up linearly: they are small.
-//
-// Built with initializer lists, like nlohmann::json: a list whose every element is a two-element
-// list starting with a string becomes an object, any other list an array.
-//
-//     runlog::value config = {{"lr", 1e-3}, {"optimizer", {{"name", "adam"}, {"beta1", 0.9}}}};
-//     config.update({{"lr", 3e-4}});          // deep merge
-//     auto flat = runlog::flatten(config);    // {"lr", 3e-4}, {"optimizer/name", "adam"}, ...
-//
-// User types convert through an ADL free function `runlog::value to_value(const T&)` found in T's
-// namespace (the nlohmann to_json / fmt format_as idea).
-
-#include <cstdint>
-#include <initializer_list>
-#include <limits>
-#include <string>
-#include <string_view>
-#include <type_traits>
-#include <utility>
-#include <variant>
-#include <vector>
-
-// #include "detail/json_writer.hpp"
-// begin runlog/detail/json_writer.hpp
-// SPDX-License-Identifier: MIT
-// JSON text primitives shared by every JSON-producing encoder. Pure functions appending to a
-// std::string. Strings are escaped and UTF-8 validated (each invalid byte becomes U+FFFD, so the
-// output is always valid UTF-8). Doubles use the shortest text that round-trips; non-finite values
-// are the bare tokens NaN, Infinity, -Infinity, which Python's json module and wandb read.
-
-#include <charconv>  // std::to_chars
-#include <cmath>     // std::isnan, std::isinf, std::fabs
-#include <cstdint>
-#include <string>
-#include <string_view>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-/// Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes there are not valid
-/// UTF-8 (overlong forms, surrogates and code points above U+10FFFF are invalid).
-inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
-    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    const unsigned char c = byte(i);
-    const std::size_t left = s.size() - i;
-    auto cont = [&](std::size_t k) { return k < left && (byte(i + k) & 0xC0u) == 0x80u; };
-    if (c < 0x80u) return 1;
-    if (c >= 0xC2u && c <= 0xDFu) return cont(1) ? 2 : 0;
-    if (c >= 0xE0u && c <= 0xEFu) {
-        if (!cont(1) || !cont(2)) return 0;
-        const unsigned char c1 = byte(i + 1);
-        if (c == 0xE0u && c1 < 0xA0u) return 0;  // overlong
-        if (c == 0xEDu && c1 > 0x9Fu) return 0;  // UTF-16 surrogate
-        return 3;
-    }
-    if (c >= 0xF0u && c <= 0xF4u) {
-        if (!cont(1) || !cont(2) || !cont(3)) return 0;
-        const unsigned char c1 = byte(i + 1);
-        if (c == 0xF0u && c1 < 0x90u) return 0;  // overlong
-        if (c == 0xF4u && c1 > 0x8Fu) return 0;  // above U+10FFFF
-        return 4;
-    }
-    return 0;
-}
-
-inline bool is_valid_utf8(std::string_view s) noexcept {
-    for (std::size_t i = 0; i < s.size();) {
-        const std::size_t n = utf8_sequence_length(s, i);
-        if (n == 0) return false;
-        i += n;
-    }
-    return true;
-}
-
-inline void write_json_string(std::string& out, std::string_view s) {
-    static const char hex[] = "0123456789abcdef";
-    out.push_back('"');
-    for (std::size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x80u) {
-            const std::size_t n = utf8_sequence_length(s, i);
-            if (n == 0) {
-                out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
-                ++i;
-            } else {
-                out.append(s.data() + i, n);
-                i += n;
-            }
-            continue;
-        }
-        switch (c) {
-            case '"':
-                out.append("\\\"");
-                break;
-            case '\\':
-                out.append("\\\\");
-                break;
-            case '\n':
-                out.append("\\n");
-                break;
-            case '\r':
-                out.append("\\r");
-                break;
-            case '\t':
-                out.append("\\t");
-                break;
-            case '\b':
-                out.append("\\b");
-                break;
-            case '\f':
-                out.append("\\f");
-                break;
-            default:
-                if (c < 0x20u) {
-                    out.append("\\u00");
-                    out.push_back(hex[c >> 4u]);
-                    out.push_back(hex[c & 0xFu]);
-                } else {
-                    out.push_back(static_cast<char>(c));
-                }
-        }
-        ++i;
-    }
-    out.push_back('"');
-}
-
-/// The double nearest to the shortest decimal that round-trips `f`: 0.1f becomes 0.1, not
-/// 0.10000000149011612, so float metrics read back as the number the user saw.
-inline double float_to_double(float f) noexcept {
-    if (std::isnan(f) || std::isinf(f)) return static_cast<double>(f);
-    char buf[32];
-    const auto r = std::to_chars(buf, buf + sizeof buf, f);
-    double d = static_cast<double>(f);
-    std::from_chars(buf, r.ptr, d);
-    return d;
-}
-
-inline void write_json_int(std::string& out, std::int64_t v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
-
-inline void write_json_double(std::string& out, double v) {
-    if (std::isnan(v)) {
-        out.append("NaN");
-        return;
-    }
-    if (std::isinf(v)) {
-        out.append(v > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    // Shortest round-trip digits, laid out as Python's repr does: positional for magnitudes in
-    // [1e-4, 1e16), exponent form outside (1800000000.0, not 1.8e+09; 1e-05, not 0.00001).
-    const double magnitude = std::fabs(v);
-    const auto format = (magnitude == 0.0 || (magnitude >= 1e-4 && magnitude < 1e16))
-                            ? std::chars_format::fixed
-                            : std::chars_format::scientific;
-    char buf[400];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v, format);
-    const std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
-    out.append(text);
-    // Keep floats floats for readers that type by token (1.0 stays 1.0, not the integer 1).
-    if (text.find_first_of(".e") == std::string_view::npos) out.append(".0");
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/json_writer.hpp
-
-namespace runlog {
-inline namespace v0 {
-
-class value;
-
-namespace detail {
-template <class T, class = void>
-struct has_adl_to_value : std::false_type {};
-template <class T>
-struct has_adl_to_value<T, std::void_t<decltype(to_value(std::declval<const T&>()))>>
-    : std::true_type {};
-}  // namespace detail
-
-class value {
-  public:
-    using array_type = std::vector<value>;
-    using object_type = std::vector<std::pair<std::string, value>>;
-    enum class kind { null, boolean, integer, floating, string, array, object };
-
-    value() noexcept = default;
-    value(std::nullptr_t) noexcept {}
-    value(bool b) noexcept : data_(b) {}
-    template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
-    value(T v) noexcept : data_(from_integer(v)) {}
-    template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
-    value(T v) noexcept : data_(to_double(v)) {}
-    value(const char* s) : data_(std::string(s ? s : "")) {}
-    value(std::string s) noexcept : data_(std::move(s)) {}
-    value(std::string_view s) : data_(std::string(s)) {}
-    value(array_type a) noexcept : data_(std::move(a)) {}
-    value(object_type o) noexcept : data_(std::move(o)) {}
-    value(std::initializer_list<value> list) : data_(from_list(list)) {}
-    template <class T, std::enable_if_t<detail::has_adl_to_value<T>::value, int> = 0>
-    value(const T& v) : value(to_value(v)) {}
-
-    static value array(std::initializer_list<value> items = {}) {
-        return value(array_type(items.begin(), items.end()));
-    }
-    static value object() { return value(object_type{}); }
-
-    kind type() const noexcept { return static_cast<kind>(data_.index()); }
-    bool is_null() const noexcept { return type() == kind::null; }
-    bool is_bool() const noexcept { return type() == kind::boolean; }
-    bool is_int() const noexcept { return type() == kind::integer; }
-    bool is_double() const noexcept { return type() == kind::floating; }
-    bool is_number() const noexcept { return is_int() || is_double(); }
-    bool is_string() const noexcept { return type() == kind::string; }
-    bool is_array() const noexcept { return type() == kind::array; }
-    bool is_object() const noexcept { return type() == kind::object; }
-
-    // Accessors take a fallback instead of throwing: values are read on the logging path.
-    bool as_bool(bool fallback = false) const noexcept {
-        return is_bool() ? std::get<bool>(data_) : fallback;
-    }
-    std::int64_t as_int(std::int64_t fallback = 0) const noexcept {
-        if (is_int()) return std::get<std::int64_t>(data_);
-        if (is_double()) return static_cast<std::int64_t>(std::get<double>(data_));
-        return fallback;
-    }
-    double as_double(double fallback = 0.0) const noexcept {
-        if (is_double()) return std::get<double>(data_);
-        if (is_int()) return static_cast<double>(std::get<std::int64_t>(data_));
-        return fallback;
-    }
-    const std::string& as_string() const noexcept {
-        static const std::string empty;
-        return is_string() ? std::get<std::string>(data_) : empty;
-    }
-    const array_type& as_array() const noexcept {
-        static const array_type empty;
-        return is_array() ? std::get<array_type>(data_) : empty;
-    }
-    const object_type& as_object() const noexcept {
-        static const object_type empty;
-        return is_object() ? std::get<object_type>(data_) : empty;
-    }
-    array_type& as_array() { return std::get<array_type>(data_); }
-    object_type& as_object() { return std::get<object_type>(data_); }
-
-    std::size_t size() const noexcept {
-        if (is_array()) return as_array().size();
-        if (is_object()) return as_object().size();
-        return 0;
-    }
-
-    /// The member `key` of an object, or nullptr.
-    const value* find(std::string_view key) const noexcept {
-        for (const auto& member : as_object())
-            if (member.first == key) return &member.second;
-        return nullptr;
-    }
-    value* find(std::string_view key) noexcept {
-        if (!is_object()) return nullptr;
-        for (auto& member : as_object())
-            if (member.first == key) return &member.second;
-        return nullptr;
-    }
-    bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
-
-    /// Object member access; a null value becomes an empty object, a missing key is appended.
-    value& operator[](std::string_view key) {
-        if (is_null()) data_ = object_type{};
-        if (value* existing = find(key)) return *existing;
-        auto& members = as_object();
-        members.emplace_back(std::string(key), value());
-        return members.back().second;
-    }
-
-    void push_back(value v) {
-        if (is_null()) data_ = array_type{};
-        as_array().push_back(std::move(v));
-    }
-
-    bool erase(std::string_view key) {
-        if (!is_object()) return false;
-        auto& members = as_object();
-        for (auto it = members.begin(); it != members.end(); ++it) {
-            if (it->first == key) {
-                members.erase(it);
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /// Deep merge: members of `other` replace ours, except that objects merge recursively.
-    /// A non-object `other` replaces the whole value.
-    void update(const value& other) {
-        if (!is_object() || !other.is_object()) {
-            *this = other;
-            return;
-        }
-        for (const auto& [key, v] : other.as_object()) {
-            value& mine = (*this)[key];
-            if (mine.is_object() && v.is_object()) {
-                mine.update(v);
-            } else {
-                mine = v;
-            }
-        }
-    }
-
-    /// JSON text (see detail/json_writer.hpp for numbers and strings).
-    void dump(std::string& out) const {
-        switch (type()) {
-            case kind::null:
-                out.append("null");
-                break;
-            case kind::boolean:
-                out.append(std::get<bool>(data_) ? "true" : "false");
-                break;
-            case kind::integer:
-                detail::write_json_int(out, std::get<std::int64_t>(data_));
-                break;
-            case kind::floating:
-                detail::write_json_double(out, std::get<double>(data_));
-                break;
-            case kind::string:
-                detail::write_json_string(out, std::get<std::string>(data_));
-                break;
-            case kind::array: {
-                out.push_back('[');
-                bool first = true;
-                for (const auto& item : std::get<array_type>(data_)) {
-                    if (!first) out.push_back(',');
-                    first = false;
-                    item.dump(out);
-                }
-                out.push_back(']');
-                break;
-            }
-            case kind::object: {
-                out.push_back('{');
-                bool first = true;
-                for (const auto& [key, item] : std::get<object_type>(data_)) {
-                    if (!first) out.push_back(',');
-                    first = false;
-                    detail::write_json_string(out, key);
-                    out.push_back(':');
-                    item.dump(out);
-                }
-                out.push_back('}');
-                break;
-            }
-        }
-    }
-    std::string dump() const {
-        std::string out;
-        dump(out);
-        return out;
-    }
-
-    friend bool operator==(const value& a, const value& b) { return a.data_ == b.data_; }
-    friend bool operator!=(const value& a, const value& b) { return !(a == b); }
-
-  private:
-    using storage = std::variant<std::nullptr_t, bool, std::int64_t, double, std::string,
-                                 array_type, object_type>;
-
-    template <class T>
-    static double to_double(T v) noexcept {
-        if constexpr (std::is_same_v<T, float>) {
-            return detail::float_to_double(v);
-        } else {
-            return static_cast<double>(v);
-        }
-    }
-
-    template <class T>
-    static storage from_integer(T v) noexcept {
-        // Unsigned values above INT64_MAX do not fit the int64 JSON integer readers expect; they
-        // are kept as the nearest double rather than wrapped to a negative number.
-        if constexpr (std::is_unsigned_v<T>) {
-            if (static_cast<std::uint64_t>(v) >
-                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-                return static_cast<double>(v);
-        }
-        return static_cast<std::int64_t>(v);
-    }
-
-    static storage from_list(std::initializer_list<value> list) {
-        bool is_object_list = list.size() > 0;
-        for (const auto& item : list) {
-            if (!item.is_array() || item.as_array().size() != 2 ||
-                !item.as_array()[0].is_string()) {
-                is_object_list = false;
-                break;
-            }
-        }
-        if (!is_object_list) return array_type(list.begin(), list.end());
-        object_type members;
-        members.reserve(list.size());
-        for (const auto& item : list) {
-            const auto& pair = item.as_array();
-            members.emplace_back(pair[0].as_string(), pair[1]);
-        }
-        return members;
-    }
-
-    storage data_;
-};
-
-/// The `a/b/c` view of nested objects: one entry per leaf (arrays are leaves), in order.
-inline void flatten_into(const value& v, const std::string& prefix, char separator,
-                         value::object_type& out) {
-    if (v.is_object() && v.size() > 0) {
-        for (const auto& [key, item] : v.as_object()) {
-            flatten_into(item, prefix.empty() ? key : prefix + separator + key, separator, out);
-        }
-    } else {
-        out.emplace_back(prefix, v);
-    }
-}
-
-inline value::object_type flatten(const value& v, char separator = '/') {
-    value::object_type out;
-    if (v.is_object()) {
-        flatten_into(v, std::string(), separator, out);
-    } else {
-        out.emplace_back(std::string(), v);
-    }
-    return out;
-}
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/value.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -1768,10 +1914,285 @@ class image : public media {
     }
 };
 
+namespace detail {
+
+class image_list_data final : public media_source {
+  public:
+    std::vector<image> images_;
+    std::vector<std::string> captions_;
+    std::string error_;
+
+    const std::string& error() const noexcept override { return error_; }
+
+    value encode(std::string_view, std::int64_t,
+                 const std::function<value(media_file&&)>& write) const override {
+        value paths = value::array();
+        for (const auto& img : images_) {
+            const value written = write(static_cast<const image_data&>(*img.source()).file());
+            paths.push_back(*written.find("path"));
+        }
+        const auto& first = images_.front();
+        value out = {{"_type", "images/separated"},
+                     {"width", first.width()},
+                     {"height", first.height()},
+                     {"format", static_cast<const image_data&>(*first.source()).format_},
+                     {"count", images_.size()},
+                     {"filenames", paths}};
+        bool any_caption = false;
+        for (const auto& c : captions_) any_caption = any_caption || !c.empty();
+        if (any_caption) {
+            value captions = value::array();
+            for (const auto& c : captions_) captions.push_back(c);
+            out["captions"] = std::move(captions);
+        }
+        return out;
+    }
+};
+
+}  // namespace detail
+
+/// Several images under one key (W&B's "images/separated"): one file each, with captions. The
+/// value's width, height and format are the first image's.
+class image_list : public media {
+  public:
+    static constexpr std::size_t max_images = 108;  // W&B's limit per key
+
+    /// `captions`, when given, must have one entry per image and replaces the images' own.
+    explicit image_list(std::vector<image> images, std::vector<std::string> captions = {}) {
+        auto d = std::make_shared<detail::image_list_data>();
+        if (images.empty() || images.size() > max_images) {
+            d->error_ = "an image list holds 1 to 108 images, got " + std::to_string(images.size());
+        } else if (!captions.empty() && captions.size() != images.size()) {
+            d->error_ = std::to_string(images.size()) + " images but " +
+                        std::to_string(captions.size()) + " captions";
+        }
+        for (std::size_t i = 0; i < images.size() && d->error_.empty(); ++i)
+            if (!images[i].ok())
+                d->error_ = "image " + std::to_string(i) + ": " + images[i].error();
+        if (captions.empty())
+            for (const auto& img : images) captions.push_back(img.caption());
+        d->images_ = std::move(images);
+        d->captions_ = std::move(captions);
+        source_ = std::move(d);
+    }
+};
+
 }  // namespace v0
 }  // namespace runlog
 // end runlog/media/image.hpp
 // #include "media/media.hpp"
+// #include "media/table.hpp"
+// begin runlog/media/table.hpp
+// SPDX-License-Identifier: MIT
+// runlog::table — named columns and rows of typed cells (number, string, bool, null, image),
+// logged as W&B's run-file table: media/table/<key>_<step>_<sha20>.table.json holding
+// {"columns": [...], "data": [[...], ...]}, and a {"_type": "table-file", ...} value in history.
+// Image cells are written as their own PNG files and appear in the table as image-file objects.
+//
+//     runlog::table t({"id", "prediction", "label", "input"});
+//     t.add_row({17, "cat", "dog", img});
+//     run.log({{"samples", t}});          // or run.log_table("samples", t)
+//     std::string csv = t.to_csv();      // RFC 4180
+//
+// A ragged row or a bad column set puts the table in an error state (ok() false, error() says
+// which row); logging it reports the error and drops the field. A table may grow after it was
+// logged: the logged version is a snapshot (copy on write).
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+// #include "image.hpp"
+// #include "media.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+/// One table cell: a number, string, bool, null or image.
+class table_cell {
+  public:
+    table_cell() = default;
+    table_cell(std::nullptr_t) {}
+    table_cell(bool b) : v_(b) {}
+    template <class T,
+              std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, int> = 0>
+    table_cell(T x) : v_(x) {}
+    table_cell(const char* s) : v_(s) {}
+    table_cell(std::string s) : v_(std::move(s)) {}
+    table_cell(const runlog::image& img) : image_(img) {}
+
+    bool is_image() const noexcept { return image_.source() != nullptr; }
+    const value& scalar() const noexcept { return v_; }
+    const runlog::image& image() const noexcept { return image_; }
+
+  private:
+    value v_;
+    runlog::image image_;
+};
+
+namespace detail {
+
+inline void append_csv_field(std::string& out, const std::string& text) {
+    if (text.find_first_of(",\"\r\n") == std::string::npos) {
+        out += text;
+        return;
+    }
+    out.push_back('"');
+    for (char c : text) {
+        if (c == '"') out.push_back('"');
+        out.push_back(c);
+    }
+    out.push_back('"');
+}
+
+class table_data final : public media_source {
+  public:
+    std::vector<std::string> columns_;
+    std::vector<std::vector<table_cell>> rows_;
+    std::string error_;
+
+    const std::string& error() const noexcept override { return error_; }
+
+    value encode(std::string_view, std::int64_t,
+                 const std::function<value(media_file&&)>& write) const override {
+        value columns = value::array();
+        for (const auto& c : columns_) columns.push_back(c);
+        value data = value::array();
+        for (const auto& row : rows_) {
+            value cells = value::array();
+            for (const auto& cell : row) {
+                if (cell.is_image()) {
+                    const auto& img = cell.image();
+                    cells.push_back(
+                        img.ok() ? write(static_cast<const image_data&>(*img.source()).file())
+                                 : value());
+                } else {
+                    cells.push_back(cell.scalar());
+                }
+            }
+            data.push_back(std::move(cells));
+        }
+        const value content = {{"columns", columns}, {"data", data}};
+        media_file f;
+        f.kind = "table";
+        f.extension = ".table.json";
+        const std::string text = content.dump();
+        f.bytes.assign(text.begin(), text.end());
+        f.description = {{"_type", "table-file"},
+                         {"ncols", columns_.size()},
+                         {"nrows", rows_.size()},
+                         {"log_mode", "IMMUTABLE"}};
+        return write(std::move(f));
+    }
+};
+
+}  // namespace detail
+
+class table : public media {
+  public:
+    table() : table(std::vector<std::string>{}) {}
+    explicit table(std::vector<std::string> columns) {
+        auto d = std::make_shared<detail::table_data>();
+        if (columns.empty()) d->error_ = "a table needs at least one column";
+        for (std::size_t i = 0; i < columns.size() && d->error_.empty(); ++i)
+            for (std::size_t k = 0; k < i; ++k)
+                if (columns[i] == columns[k])
+                    d->error_ = "table column '" + columns[i] + "' appears twice";
+        d->columns_ = std::move(columns);
+        source_ = std::move(d);
+    }
+
+    /// Appends a row; it must have one cell per column.
+    table& add_row(std::vector<table_cell> cells) {
+        detail::table_data& d = writable();
+        if (!d.error_.empty()) return *this;
+        if (cells.size() != d.columns_.size()) {
+            d.error_ = "table row " + std::to_string(d.rows_.size()) + " has " +
+                       std::to_string(cells.size()) + " cells; the table has " +
+                       std::to_string(d.columns_.size()) + " columns";
+            return *this;
+        }
+        d.rows_.push_back(std::move(cells));
+        return *this;
+    }
+
+    /// A table from columns of equal length.
+    static table from_columns(std::vector<std::string> names,
+                              const std::vector<std::vector<table_cell>>& columns) {
+        table t(std::move(names));
+        detail::table_data& d = t.writable();
+        if (!d.error_.empty()) return t;
+        if (columns.size() != d.columns_.size()) {
+            d.error_ = "table has " + std::to_string(d.columns_.size()) + " column names but " +
+                       std::to_string(columns.size()) + " columns of data";
+            return t;
+        }
+        const std::size_t n = columns.front().size();
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+            if (columns[c].size() != n) {
+                d.error_ = "table column '" + d.columns_[c] + "' has " +
+                           std::to_string(columns[c].size()) + " cells; column '" + d.columns_[0] +
+                           "' has " + std::to_string(n);
+                return t;
+            }
+        }
+        for (std::size_t r = 0; r < n; ++r) {
+            std::vector<table_cell> row;
+            for (const auto& column : columns) row.push_back(column[r]);
+            d.rows_.push_back(std::move(row));
+        }
+        return t;
+    }
+
+    std::size_t ncols() const noexcept { return data().columns_.size(); }
+    std::size_t nrows() const noexcept { return data().rows_.size(); }
+    const std::vector<std::string>& columns() const noexcept { return data().columns_; }
+
+    /// RFC 4180 CSV: a header line, then one line per row, CRLF line ends; null is an empty
+    /// field, an image its caption (or "image").
+    std::string to_csv() const {
+        std::string out;
+        const auto& d = data();
+        for (std::size_t c = 0; c < d.columns_.size(); ++c) {
+            if (c > 0) out.push_back(',');
+            detail::append_csv_field(out, d.columns_[c]);
+        }
+        out += "\r\n";
+        for (const auto& row : d.rows_) {
+            for (std::size_t c = 0; c < row.size(); ++c) {
+                if (c > 0) out.push_back(',');
+                const table_cell& cell = row[c];
+                if (cell.is_image()) {
+                    const std::string caption = cell.image().caption();
+                    detail::append_csv_field(out, caption.empty() ? "image" : caption);
+                } else if (cell.scalar().is_string()) {
+                    detail::append_csv_field(out, cell.scalar().as_string());
+                } else if (!cell.scalar().is_null()) {
+                    out += cell.scalar().dump();
+                }
+            }
+            out += "\r\n";
+        }
+        return out;
+    }
+
+  private:
+    const detail::table_data& data() const noexcept {
+        return static_cast<const detail::table_data&>(*source_);
+    }
+    /// Copy on write: a logged snapshot is shared with the writer thread and never changes.
+    detail::table_data& writable() {
+        if (source_.use_count() > 1) source_ = std::make_shared<detail::table_data>(data());
+        return const_cast<detail::table_data&>(data());
+    }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/media/table.hpp
 // #include "metric.hpp"
 // begin runlog/metric.hpp
 // SPDX-License-Identifier: MIT
@@ -3141,7 +3562,16 @@ static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
 
 enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
-enum class item_kind : std::uint8_t { integer, floating, float32, boolean, complex, media };
+// invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
+enum class item_kind : std::uint8_t {
+    integer,
+    floating,
+    float32,
+    boolean,
+    complex,
+    media,
+    invalid
+};
 
 struct field_item {
     const key_entry* key;
@@ -3199,6 +3629,15 @@ struct event {
         add_item(item);
     }
 
+    void add_invalid(const key_entry* key, std::string reason) {
+        add_complex(key, value(std::move(reason)));
+        if (payload->items.empty()) {
+            items[inline_count - 1].kind = item_kind::invalid;
+        } else {
+            payload->items.back().kind = item_kind::invalid;
+        }
+    }
+
     void add_media(const key_entry* key, std::shared_ptr<const media_source> source) {
         auto& p = ensure_payload();
         field_item item{};
@@ -3229,7 +3668,8 @@ struct event {
             case item_kind::complex:
                 return payload->complex[item.complex_index];
             case item_kind::media:
-                break;  // encoded by the dispatcher
+            case item_kind::invalid:
+                break;  // handled by the dispatcher
         }
         return {};
     }
@@ -3353,16 +3793,16 @@ class dispatcher {
                 reject(*item.key);
                 return;
             }
+            if (item.kind == item_kind::invalid) {
+                counters::bump(counts_.dropped_fields);
+                reporter_.report(errc::invalid_value,
+                                 "field '" + item.key->name + "' dropped: " +
+                                     e.payload->complex[item.complex_index].as_string());
+                return;
+            }
             if (item.kind == item_kind::media) {
-                const auto& source = e.payload->media[item.complex_index];
-                if (!source || !source->error().empty()) {
-                    counters::bump(counts_.dropped_fields);
-                    reporter_.report(errc::invalid_value,
-                                     "field '" + item.key->name + "' dropped: " +
-                                         (source ? source->error() : std::string("empty media")));
-                    return;
-                }
-                merge_into_pending(item.key, encode_media(*source, item.key->name));
+                merge_into_pending(
+                    item.key, encode_media(*e.payload->media[item.complex_index], item.key->name));
                 return;
             }
             merge_into_pending(item.key, e.item_value(item));
@@ -3824,7 +4264,10 @@ struct run_state {
 }  // namespace runlog
 // end runlog/detail/run_state.hpp
 // #include "error.hpp"
+// #include "media/histogram.hpp"
+// #include "media/image.hpp"
 // #include "media/media.hpp"
+// #include "media/table.hpp"
 // #include "metric.hpp"
 // #include "settings.hpp"
 // #include "sinks/jsonl.hpp"
@@ -4121,10 +4564,21 @@ class field {
     field(std::string_view key, const value& v) noexcept : key_(key), kind_(kind::nested), v_(&v) {}
     /// An image, image list or table (media/).
     field(std::string_view key, const media& m) noexcept : key_(key), kind_(kind::media), m_(&m) {}
+    field(std::string_view key, const histogram& h) noexcept
+        : key_(key), kind_(kind::histogram), h_(&h) {}
 
   private:
     friend class run;
-    enum class kind : std::uint8_t { integer, floating, float32, boolean, string, nested, media };
+    enum class kind : std::uint8_t {
+        integer,
+        floating,
+        float32,
+        boolean,
+        string,
+        nested,
+        media,
+        histogram
+    };
     struct text {
         const char* data;
         std::size_t size;
@@ -4140,6 +4594,7 @@ class field {
         text s_;
         const value* v_;
         const media* m_;
+        const histogram* h_;
     };
 };
 
@@ -4237,6 +4692,32 @@ class run {
         detail::event e = start_row(*s, step, commit);
         for (const auto& [key, v] : row.as_object()) add_field(*s, e, as_field(key, v));
         s->enqueue(e);
+    }
+
+    /// Lightning's log_image: several images under one key, with optional per-image captions
+    /// (one per image, or none). A length mismatch is reported and the call dropped.
+    void log_image(std::string_view key, std::vector<image> images,
+                   std::vector<std::string> captions = {},
+                   std::optional<std::int64_t> step = std::nullopt) noexcept {
+        if (accepting() == nullptr) return;
+        const image_list list(std::move(images), std::move(captions));
+        log({{key, list}}, step);
+    }
+
+    /// Logs a table under `key` (the same as log({{key, t}}, step)).
+    void log_table(std::string_view key, const table& t,
+                   std::optional<std::int64_t> step = std::nullopt) noexcept {
+        log({{key, t}}, step);
+    }
+
+    /// Lightning's log_text: a table of strings.
+    void log_text(std::string_view key, std::vector<std::string> columns,
+                  const std::vector<std::vector<std::string>>& rows,
+                  std::optional<std::int64_t> step = std::nullopt) noexcept {
+        if (accepting() == nullptr) return;
+        table t(std::move(columns));
+        for (const auto& row : rows) t.add_row(std::vector<table_cell>(row.begin(), row.end()));
+        log({{key, t}}, step);
     }
 
     /// Defines how a metric (or a trailing-'*' glob) is plotted and summarised; see metric.hpp.
@@ -4374,7 +4855,20 @@ class run {
                 e.add_complex(item.key, *f.v_);
                 return;
             case field::kind::media:
-                e.add_media(item.key, f.m_->source());
+                // Validation errors are known here; the dispatcher reports them in order.
+                if (f.m_->ok()) {
+                    e.add_media(item.key, f.m_->source());
+                } else {
+                    e.add_invalid(item.key, f.m_->error());
+                }
+                return;
+            case field::kind::histogram:
+                if (f.h_->ok()) {
+                    e.add_complex(item.key, f.h_->to_value());
+                } else {
+                    e.add_invalid(item.key,
+                                  f.h_->error().empty() ? "empty histogram" : f.h_->error());
+                }
                 return;
         }
         e.add_item(item);

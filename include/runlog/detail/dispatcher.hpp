@@ -146,16 +146,16 @@ class dispatcher {
                 reject(*item.key);
                 return;
             }
+            if (item.kind == item_kind::invalid) {
+                counters::bump(counts_.dropped_fields);
+                reporter_.report(errc::invalid_value,
+                                 "field '" + item.key->name + "' dropped: " +
+                                     e.payload->complex[item.complex_index].as_string());
+                return;
+            }
             if (item.kind == item_kind::media) {
-                const auto& source = e.payload->media[item.complex_index];
-                if (!source || !source->error().empty()) {
-                    counters::bump(counts_.dropped_fields);
-                    reporter_.report(errc::invalid_value,
-                                     "field '" + item.key->name + "' dropped: " +
-                                         (source ? source->error() : std::string("empty media")));
-                    return;
-                }
-                merge_into_pending(item.key, encode_media(*source, item.key->name));
+                merge_into_pending(
+                    item.key, encode_media(*e.payload->media[item.complex_index], item.key->name));
                 return;
             }
             merge_into_pending(item.key, e.item_value(item));

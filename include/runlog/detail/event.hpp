@@ -25,7 +25,16 @@ static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
 
 enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
-enum class item_kind : std::uint8_t { integer, floating, float32, boolean, complex, media };
+// invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
+enum class item_kind : std::uint8_t {
+    integer,
+    floating,
+    float32,
+    boolean,
+    complex,
+    media,
+    invalid
+};
 
 struct field_item {
     const key_entry* key;
@@ -83,6 +92,15 @@ struct event {
         add_item(item);
     }
 
+    void add_invalid(const key_entry* key, std::string reason) {
+        add_complex(key, value(std::move(reason)));
+        if (payload->items.empty()) {
+            items[inline_count - 1].kind = item_kind::invalid;
+        } else {
+            payload->items.back().kind = item_kind::invalid;
+        }
+    }
+
     void add_media(const key_entry* key, std::shared_ptr<const media_source> source) {
         auto& p = ensure_payload();
         field_item item{};
@@ -113,7 +131,8 @@ struct event {
             case item_kind::complex:
                 return payload->complex[item.complex_index];
             case item_kind::media:
-                break;  // encoded by the dispatcher
+            case item_kind::invalid:
+                break;  // handled by the dispatcher
         }
         return {};
     }

@@ -241,5 +241,68 @@ class image : public media {
     }
 };
 
+namespace detail {
+
+class image_list_data final : public media_source {
+  public:
+    std::vector<image> images_;
+    std::vector<std::string> captions_;
+    std::string error_;
+
+    const std::string& error() const noexcept override { return error_; }
+
+    value encode(std::string_view, std::int64_t,
+                 const std::function<value(media_file&&)>& write) const override {
+        value paths = value::array();
+        for (const auto& img : images_) {
+            const value written = write(static_cast<const image_data&>(*img.source()).file());
+            paths.push_back(*written.find("path"));
+        }
+        const auto& first = images_.front();
+        value out = {{"_type", "images/separated"},
+                     {"width", first.width()},
+                     {"height", first.height()},
+                     {"format", static_cast<const image_data&>(*first.source()).format_},
+                     {"count", images_.size()},
+                     {"filenames", paths}};
+        bool any_caption = false;
+        for (const auto& c : captions_) any_caption = any_caption || !c.empty();
+        if (any_caption) {
+            value captions = value::array();
+            for (const auto& c : captions_) captions.push_back(c);
+            out["captions"] = std::move(captions);
+        }
+        return out;
+    }
+};
+
+}  // namespace detail
+
+/// Several images under one key (W&B's "images/separated"): one file each, with captions. The
+/// value's width, height and format are the first image's.
+class image_list : public media {
+  public:
+    static constexpr std::size_t max_images = 108;  // W&B's limit per key
+
+    /// `captions`, when given, must have one entry per image and replaces the images' own.
+    explicit image_list(std::vector<image> images, std::vector<std::string> captions = {}) {
+        auto d = std::make_shared<detail::image_list_data>();
+        if (images.empty() || images.size() > max_images) {
+            d->error_ = "an image list holds 1 to 108 images, got " + std::to_string(images.size());
+        } else if (!captions.empty() && captions.size() != images.size()) {
+            d->error_ = std::to_string(images.size()) + " images but " +
+                        std::to_string(captions.size()) + " captions";
+        }
+        for (std::size_t i = 0; i < images.size() && d->error_.empty(); ++i)
+            if (!images[i].ok())
+                d->error_ = "image " + std::to_string(i) + ": " + images[i].error();
+        if (captions.empty())
+            for (const auto& img : images) captions.push_back(img.caption());
+        d->images_ = std::move(images);
+        d->captions_ = std::move(captions);
+        source_ = std::move(d);
+    }
+};
+
 }  // namespace v0
 }  // namespace runlog
