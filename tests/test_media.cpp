@@ -451,3 +451,25 @@ TEST_CASE("media: tables, image lists and histograms in history and summary", "[
     CHECK(run.stats().dropped_fields == 2);
     for (const auto& m : sink->media()) CHECK(fs::exists(run.dir() / m.first));
 }
+
+TEST_CASE("media: queued images are bounded by media_queue_bytes, drops counted",
+          "[media][queue]") {
+    test::temp_dir dir;
+    auto blocker = std::make_shared<test::blocking_sink>();
+    auto s = test::quiet_settings(dir);
+    s.native_files = false;
+    s.sinks = {blocker};
+    s.media_queue_bytes = 1000;
+    s.overflow = runlog::overflow_policy::drop_newest;
+    auto run = runlog::init(s);
+    const bytes f = letter_f_rgb();  // 90 bytes of pixels
+    const auto img = runlog::image::from_pixels(f.data(), f.size(), 5, 6, 3);
+    run.log({{"img", img}});
+    REQUIRE(
+        blocker->wait_entered(std::chrono::seconds(10)));  // writer stuck on row 0, 90 bytes held
+    for (int i = 0; i < 20; ++i) run.log({{"img", img}});  // 10 more fit in 1000 bytes
+    CHECK(run.stats().dropped_queue_full == 10);
+    blocker->release();
+    REQUIRE(run.finish() == runlog::status::ok);
+    CHECK(run.stats().rows_committed == 11);
+}

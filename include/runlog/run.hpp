@@ -217,7 +217,7 @@ class run {
         if (s == nullptr) return;
         detail::event e = start_row(*s, step, commit);
         for (const field& f : fields) add_field(*s, e, f);
-        s->enqueue(e);
+        push_row(*s, e);
     }
 
     /// Logs the members of an object built at run time (nested objects stay nested).
@@ -231,7 +231,7 @@ class run {
         }
         detail::event e = start_row(*s, step, commit);
         for (const auto& [key, v] : row.as_object()) add_field(*s, e, as_field(key, v));
-        s->enqueue(e);
+        push_row(*s, e);
     }
 
     /// Lightning's log_image: several images under one key, with optional per-image captions
@@ -358,6 +358,13 @@ class run {
         e.commit = commit.has_value() ? static_cast<std::int8_t>(*commit ? 1 : 0)
                                       : static_cast<std::int8_t>(-1);
         return e;
+    }
+
+    /// Queues a row event; media in it first reserve their bytes against the media budget.
+    static void push_row(detail::run_state& s, detail::event& e) noexcept {
+        const std::size_t media_bytes = e.payload ? e.payload->media_bytes : 0;
+        if (media_bytes > 0 && !s.reserve_media(media_bytes)) return;
+        if (!s.enqueue(e) && media_bytes > 0) s.release_media(media_bytes);
     }
 
     /// Scalars of a run-time row travel inline like typed fields; the rest is copied.

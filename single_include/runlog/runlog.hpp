@@ -1632,6 +1632,8 @@ class media_source {
     virtual ~media_source() = default;
     /// The validation error, or "" when the object is usable.
     virtual const std::string& error() const noexcept = 0;
+    /// Memory it holds, counted against settings::media_queue_bytes while it waits for the writer.
+    virtual std::size_t size_bytes() const noexcept = 0;
     /// Encodes (writer thread). `write` stores a file and returns the description to embed
     /// (with _type, path, sha256, size); the source returns the final JSON value for the field.
     virtual value encode(std::string_view key, std::int64_t step,
@@ -1725,6 +1727,9 @@ class image_data final : public media_source {
     std::vector<std::uint8_t> file_bytes_;  // the file as read (from_file)
 
     const std::string& error() const noexcept override { return error_; }
+    std::size_t size_bytes() const noexcept override {
+        return pixels_.size() + file_bytes_.size() + caption_.size();
+    }
 
     media_file file() const {
         media_file f;
@@ -1923,6 +1928,11 @@ class image_list_data final : public media_source {
     std::string error_;
 
     const std::string& error() const noexcept override { return error_; }
+    std::size_t size_bytes() const noexcept override {
+        std::size_t n = 0;
+        for (const auto& img : images_) n += img.source() ? img.source()->size_bytes() : 0;
+        return n;
+    }
 
     value encode(std::string_view, std::int64_t,
                  const std::function<value(media_file&&)>& write) const override {
@@ -2055,6 +2065,14 @@ class table_data final : public media_source {
     std::string error_;
 
     const std::string& error() const noexcept override { return error_; }
+    std::size_t size_bytes() const noexcept override {
+        std::size_t n = 0;
+        for (const auto& row : rows_)
+            for (const auto& cell : row)
+                n += cell.is_image() && cell.image().source() ? cell.image().source()->size_bytes()
+                                                              : sizeof(table_cell);
+        return n;
+    }
 
     value encode(std::string_view, std::int64_t,
                  const std::function<value(media_file&&)>& write) const override {
@@ -2473,6 +2491,7 @@ struct settings {
     std::chrono::milliseconds flush_interval{1000};   // writer flushes files at least this often
     std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
     std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
+    std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
 
     bool quiet = false;                          // no end-of-run summary on stderr
     bool all_ranks = false;                      // log on every rank, not only rank 0
@@ -2496,6 +2515,7 @@ struct settings {
     settings& with_flush_interval(std::chrono::milliseconds v) { return flush_interval = v, *this; }
     settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
     settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
+    settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
     settings& with_quiet(bool v) { return quiet = v, *this; }
     settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
     settings& with_native_files(bool v) { return native_files = v, *this; }
@@ -2737,6 +2757,9 @@ inline setup_error apply_environment(settings& s) {
         return {errc::invalid_setting, "settings.queue_capacity " +
                                            std::to_string(s.queue_capacity) +
                                            " is out of range (2 to 16777216 events)"};
+    }
+    if (s.media_queue_bytes == 0) {
+        return {errc::invalid_setting, "settings.media_queue_bytes must be positive"};
     }
     if (s.flush_interval.count() <= 0) {
         return {errc::invalid_setting, "settings.flush_interval must be positive"};
@@ -3589,7 +3612,8 @@ struct event_payload {
     std::vector<field_item> items;                           // fields beyond the inline ones
     std::vector<value> complex;                              // non-scalar field values
     std::vector<std::shared_ptr<const media_source>> media;  // images, tables
-    value data;  // config (whole, merged) or summary_set value
+    std::size_t media_bytes = 0;  // their size_bytes(), reserved against the media budget
+    value data;                   // config (whole, merged) or summary_set value
     metric_definition definition;
     bool overwrite = false;  // define_metric(..., overwrite)
     std::string key;         // summary_set key
@@ -3644,6 +3668,7 @@ struct event {
         item.key = key;
         item.kind = item_kind::media;
         item.complex_index = static_cast<std::uint32_t>(p.media.size());
+        p.media_bytes += source->size_bytes();
         p.media.push_back(std::move(source));
         add_item(item);
     }
@@ -4043,6 +4068,7 @@ struct run_state {
           block_timeout(s.block_timeout),
           flush_interval(s.flush_interval),
           finish_timeout(s.finish_timeout),
+          media_budget(s.media_queue_bytes),
           quiet(s.quiet),
           clock(s.clock),
           reporter(s.on_error),
@@ -4071,6 +4097,32 @@ struct run_state {
             return false;
         }
         return push_waiting(e, block_timeout);
+    }
+
+    /// Reserves `bytes` of queued media against settings::media_queue_bytes, applying the overflow
+    /// policy when the budget is spent (a single item larger than the budget passes alone).
+    bool reserve_media(std::size_t bytes) noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + block_timeout;
+        for (;;) {
+            std::size_t current = media_in_flight.load(std::memory_order_relaxed);
+            while (current == 0 || current + bytes <= media_budget) {
+                if (media_in_flight.compare_exchange_weak(current, current + bytes,
+                                                          std::memory_order_relaxed))
+                    return true;
+            }
+            wake();
+            if (overflow == overflow_policy::drop_newest ||
+                abandoned.load(std::memory_order_relaxed) ||
+                std::chrono::steady_clock::now() >= deadline) {
+                counters::bump(counts.dropped_queue_full);
+                return false;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+    }
+
+    void release_media(std::size_t bytes) noexcept {
+        media_in_flight.fetch_sub(bytes, std::memory_order_relaxed);
     }
 
     /// Control events (config, define_metric, summary_set, flush) are rare and must not be lost
@@ -4134,6 +4186,7 @@ struct run_state {
     const std::chrono::milliseconds block_timeout;
     const std::chrono::milliseconds flush_interval;
     const std::chrono::milliseconds finish_timeout;
+    const std::size_t media_budget;
     const bool quiet;
     double (*const clock)();
 
@@ -4147,6 +4200,7 @@ struct run_state {
     std::atomic<bool> closed{false};  // finish() has begun: further calls are dropped
     std::atomic<bool> abandoned{false};
     std::atomic<std::uint64_t> next_ticket{0};
+    std::atomic<std::size_t> media_in_flight{0};  // bytes of media queued, not yet encoded
 
     std::mutex wake_mutex;
     std::condition_variable wake_cv;
@@ -4186,6 +4240,7 @@ struct run_state {
 
     void apply(const event& e) {
         dispatch.apply(e);
+        if (e.payload && e.payload->media_bytes > 0) release_media(e.payload->media_bytes);
         if (e.kind == event_kind::flush) {
             {
                 std::lock_guard<std::mutex> lock(done_mutex);
@@ -4677,7 +4732,7 @@ class run {
         if (s == nullptr) return;
         detail::event e = start_row(*s, step, commit);
         for (const field& f : fields) add_field(*s, e, f);
-        s->enqueue(e);
+        push_row(*s, e);
     }
 
     /// Logs the members of an object built at run time (nested objects stay nested).
@@ -4691,7 +4746,7 @@ class run {
         }
         detail::event e = start_row(*s, step, commit);
         for (const auto& [key, v] : row.as_object()) add_field(*s, e, as_field(key, v));
-        s->enqueue(e);
+        push_row(*s, e);
     }
 
     /// Lightning's log_image: several images under one key, with optional per-image captions
@@ -4818,6 +4873,13 @@ class run {
         e.commit = commit.has_value() ? static_cast<std::int8_t>(*commit ? 1 : 0)
                                       : static_cast<std::int8_t>(-1);
         return e;
+    }
+
+    /// Queues a row event; media in it first reserve their bytes against the media budget.
+    static void push_row(detail::run_state& s, detail::event& e) noexcept {
+        const std::size_t media_bytes = e.payload ? e.payload->media_bytes : 0;
+        if (media_bytes > 0 && !s.reserve_media(media_bytes)) return;
+        if (!s.enqueue(e) && media_bytes > 0) s.release_media(media_bytes);
     }
 
     /// Scalars of a run-time row travel inline like typed fields; the rest is copied.

@@ -82,6 +82,9 @@ inline setup_error apply_environment(settings& s) {
                                            std::to_string(s.queue_capacity) +
                                            " is out of range (2 to 16777216 events)"};
     }
+    if (s.media_queue_bytes == 0) {
+        return {errc::invalid_setting, "settings.media_queue_bytes must be positive"};
+    }
     if (s.flush_interval.count() <= 0) {
         return {errc::invalid_setting, "settings.flush_interval must be positive"};
     }

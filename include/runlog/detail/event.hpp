@@ -52,7 +52,8 @@ struct event_payload {
     std::vector<field_item> items;                           // fields beyond the inline ones
     std::vector<value> complex;                              // non-scalar field values
     std::vector<std::shared_ptr<const media_source>> media;  // images, tables
-    value data;  // config (whole, merged) or summary_set value
+    std::size_t media_bytes = 0;  // their size_bytes(), reserved against the media budget
+    value data;                   // config (whole, merged) or summary_set value
     metric_definition definition;
     bool overwrite = false;  // define_metric(..., overwrite)
     std::string key;         // summary_set key
@@ -107,6 +108,7 @@ struct event {
         item.key = key;
         item.kind = item_kind::media;
         item.complex_index = static_cast<std::uint32_t>(p.media.size());
+        p.media_bytes += source->size_bytes();
         p.media.push_back(std::move(source));
         add_item(item);
     }

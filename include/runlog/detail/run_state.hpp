@@ -41,6 +41,7 @@ struct run_state {
           block_timeout(s.block_timeout),
           flush_interval(s.flush_interval),
           finish_timeout(s.finish_timeout),
+          media_budget(s.media_queue_bytes),
           quiet(s.quiet),
           clock(s.clock),
           reporter(s.on_error),
@@ -69,6 +70,32 @@ struct run_state {
             return false;
         }
         return push_waiting(e, block_timeout);
+    }
+
+    /// Reserves `bytes` of queued media against settings::media_queue_bytes, applying the overflow
+    /// policy when the budget is spent (a single item larger than the budget passes alone).
+    bool reserve_media(std::size_t bytes) noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + block_timeout;
+        for (;;) {
+            std::size_t current = media_in_flight.load(std::memory_order_relaxed);
+            while (current == 0 || current + bytes <= media_budget) {
+                if (media_in_flight.compare_exchange_weak(current, current + bytes,
+                                                          std::memory_order_relaxed))
+                    return true;
+            }
+            wake();
+            if (overflow == overflow_policy::drop_newest ||
+                abandoned.load(std::memory_order_relaxed) ||
+                std::chrono::steady_clock::now() >= deadline) {
+                counters::bump(counts.dropped_queue_full);
+                return false;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+    }
+
+    void release_media(std::size_t bytes) noexcept {
+        media_in_flight.fetch_sub(bytes, std::memory_order_relaxed);
     }
 
     /// Control events (config, define_metric, summary_set, flush) are rare and must not be lost
@@ -132,6 +159,7 @@ struct run_state {
     const std::chrono::milliseconds block_timeout;
     const std::chrono::milliseconds flush_interval;
     const std::chrono::milliseconds finish_timeout;
+    const std::size_t media_budget;
     const bool quiet;
     double (*const clock)();
 
@@ -145,6 +173,7 @@ struct run_state {
     std::atomic<bool> closed{false};  // finish() has begun: further calls are dropped
     std::atomic<bool> abandoned{false};
     std::atomic<std::uint64_t> next_ticket{0};
+    std::atomic<std::size_t> media_in_flight{0};  // bytes of media queued, not yet encoded
 
     std::mutex wake_mutex;
     std::condition_variable wake_cv;
@@ -184,6 +213,7 @@ struct run_state {
 
     void apply(const event& e) {
         dispatch.apply(e);
+        if (e.payload && e.payload->media_bytes > 0) release_media(e.payload->media_bytes);
         if (e.kind == event_kind::flush) {
             {
                 std::lock_guard<std::mutex> lock(done_mutex);

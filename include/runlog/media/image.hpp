@@ -52,6 +52,9 @@ class image_data final : public media_source {
     std::vector<std::uint8_t> file_bytes_;  // the file as read (from_file)
 
     const std::string& error() const noexcept override { return error_; }
+    std::size_t size_bytes() const noexcept override {
+        return pixels_.size() + file_bytes_.size() + caption_.size();
+    }
 
     media_file file() const {
         media_file f;
@@ -250,6 +253,11 @@ class image_list_data final : public media_source {
     std::string error_;
 
     const std::string& error() const noexcept override { return error_; }
+    std::size_t size_bytes() const noexcept override {
+        std::size_t n = 0;
+        for (const auto& img : images_) n += img.source() ? img.source()->size_bytes() : 0;
+        return n;
+    }
 
     value encode(std::string_view, std::int64_t,
                  const std::function<value(media_file&&)>& write) const override {

@@ -35,6 +35,8 @@ class media_source {
     virtual ~media_source() = default;
     /// The validation error, or "" when the object is usable.
     virtual const std::string& error() const noexcept = 0;
+    /// Memory it holds, counted against settings::media_queue_bytes while it waits for the writer.
+    virtual std::size_t size_bytes() const noexcept = 0;
     /// Encodes (writer thread). `write` stores a file and returns the description to embed
     /// (with _type, path, sha256, size); the source returns the final JSON value for the field.
     virtual value encode(std::string_view key, std::int64_t step,

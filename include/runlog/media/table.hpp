@@ -71,6 +71,14 @@ class table_data final : public media_source {
     std::string error_;
 
     const std::string& error() const noexcept override { return error_; }
+    std::size_t size_bytes() const noexcept override {
+        std::size_t n = 0;
+        for (const auto& row : rows_)
+            for (const auto& cell : row)
+                n += cell.is_image() && cell.image().source() ? cell.image().source()->size_bytes()
+                                                              : sizeof(table_cell);
+        return n;
+    }
 
     value encode(std::string_view, std::int64_t,
                  const std::function<value(media_file&&)>& write) const override {
