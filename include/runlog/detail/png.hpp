@@ -48,32 +48,22 @@ inline std::uint8_t paeth(int a, int b, int c) noexcept {
     return static_cast<std::uint8_t>(pb <= pc ? b : c);
 }
 
-/// Writes `row` filtered with `filter` into `out` (without the filter byte); returns the sum of
-/// absolute values of the output read as signed bytes.
-inline std::uint64_t filter_row(int filter, const std::uint8_t* row, const std::uint8_t* above,
-                                std::size_t n, std::size_t bpp, std::uint8_t* out) noexcept {
+/// Writes `row` filtered with `Filter` into `out` (without the filter byte); returns the sum of
+/// absolute values of the output read as signed bytes. A template per filter keeps the inner
+/// loop free of branches.
+template <int Filter>
+std::uint64_t filter_row(const std::uint8_t* row, const std::uint8_t* above, std::size_t n,
+                         std::size_t bpp, std::uint8_t* out) noexcept {
     std::uint64_t cost = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const int a = i >= bpp ? row[i - bpp] : 0;
         const int b = above ? above[i] : 0;
-        const int c = (i >= bpp && above) ? above[i - bpp] : 0;
         int predicted = 0;
-        switch (filter) {
-            case 1:
-                predicted = a;
-                break;
-            case 2:
-                predicted = b;
-                break;
-            case 3:
-                predicted = (a + b) / 2;
-                break;
-            case 4:
-                predicted = paeth(a, b, c);
-                break;
-            default:
-                break;
-        }
+        if constexpr (Filter == 1) predicted = a;
+        if constexpr (Filter == 2) predicted = b;
+        if constexpr (Filter == 3) predicted = (a + b) / 2;
+        if constexpr (Filter == 4)
+            predicted = paeth(a, b, (i >= bpp && above) ? above[i - bpp] : 0);
         const auto v = static_cast<std::uint8_t>(row[i] - predicted);
         out[i] = v;
         cost += static_cast<std::uint64_t>(std::abs(static_cast<int>(static_cast<std::int8_t>(v))));
@@ -81,10 +71,26 @@ inline std::uint64_t filter_row(int filter, const std::uint8_t* row, const std::
     return cost;
 }
 
+inline std::uint64_t filter_row(int filter, const std::uint8_t* row, const std::uint8_t* above,
+                                std::size_t n, std::size_t bpp, std::uint8_t* out) noexcept {
+    switch (filter) {
+        case 1:
+            return filter_row<1>(row, above, n, bpp, out);
+        case 2:
+            return filter_row<2>(row, above, n, bpp, out);
+        case 3:
+            return filter_row<3>(row, above, n, bpp, out);
+        case 4:
+            return filter_row<4>(row, above, n, bpp, out);
+        default:
+            return filter_row<0>(row, above, n, bpp, out);
+    }
+}
+
 }  // namespace png_impl
 
-/// The PNG file for `v`. The caller guarantees the view is valid (media/image.hpp validates).
-inline std::vector<std::uint8_t> encode_png(const png_view& v) {
+/// The filtered scanlines of `v`: per row a filter byte, then the filtered bytes.
+inline std::vector<std::uint8_t> filter_scanlines(const png_view& v) {
     using namespace png_impl;
     const std::size_t row_bytes = std::size_t{v.width} * v.channels;
     std::vector<std::uint8_t> filtered((row_bytes + 1) * v.height);
@@ -105,6 +111,13 @@ inline std::vector<std::uint8_t> encode_png(const png_view& v) {
             }
         }
     }
+    return filtered;
+}
+
+/// A PNG file around an already compressed IDAT stream (zlib format) of `v`'s scanlines.
+inline std::vector<std::uint8_t> png_file(const png_view& v,
+                                          const std::vector<std::uint8_t>& idat) {
+    using namespace png_impl;
     std::vector<std::uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     std::vector<std::uint8_t> header;
     put_u32(header, v.width);
@@ -112,9 +125,15 @@ inline std::vector<std::uint8_t> encode_png(const png_view& v) {
     const std::uint8_t color_type = v.channels == 1 ? 0 : v.channels == 3 ? 2 : 6;
     header.insert(header.end(), {8, color_type, 0, 0, 0});
     put_chunk(out, "IHDR", header);
-    put_chunk(out, "IDAT", zlib_compress(filtered.data(), filtered.size()));
+    put_chunk(out, "IDAT", idat);
     put_chunk(out, "IEND", {});
     return out;
+}
+
+/// The PNG file for `v`. The caller guarantees the view is valid (media/image.hpp validates).
+inline std::vector<std::uint8_t> encode_png(const png_view& v) {
+    const std::vector<std::uint8_t> filtered = filter_scanlines(v);
+    return png_file(v, zlib_compress(filtered.data(), filtered.size()));
 }
 
 }  // namespace detail
