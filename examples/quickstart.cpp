@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The demo: logistic regression trained by minibatch SGD on generated data, logged with runlog.
 // It writes ./runlog/run-<time>-<id>/ (or under $RUNLOG_DIR): config, per-step training metrics,
-// per-epoch validation metrics on an `epoch` axis, and a summary with the best validation accuracy.
+// per-epoch validation metrics on an `epoch` axis, a picture of the decision boundary and a
+// histogram of predictions each epoch, a table of sample predictions, and a summary with the best
+// validation accuracy.
 //
 //     ./quickstart            then: jq . runlog/latest-run/summary.json
 #include <runlog/runlog.hpp>
@@ -53,6 +55,34 @@ scores evaluate(const model& m, const std::vector<example>& data) {
     s.loss /= static_cast<double>(data.size());
     s.accuracy /= static_cast<double>(data.size());
     return s;
+}
+
+// The model's probability over [-4, 4]^2 as a 64x64 RGB picture (blue = class 0, red = class 1),
+// with the validation points drawn on top.
+runlog::image boundary_picture(const model& m, const std::vector<example>& points, int epoch) {
+    const std::uint32_t side = 64;
+    std::vector<float> rgb(std::size_t{side} * side * 3);
+    auto at = [&](std::uint32_t x, std::uint32_t y) {
+        return &rgb[(std::size_t{y} * side + x) * 3];
+    };
+    for (std::uint32_t y = 0; y < side; ++y)
+        for (std::uint32_t x = 0; x < side; ++x) {
+            const double p = m.predict({x / 8.0 - 4.0, 4.0 - y / 8.0, 0});
+            float* px = at(x, y);
+            px[0] = static_cast<float>(0.3 + 0.7 * p);
+            px[1] = 0.3f;
+            px[2] = static_cast<float>(1.0 - 0.7 * p);
+        }
+    for (std::size_t i = 0; i < points.size(); i += 8) {
+        const int x = static_cast<int>((points[i].x0 + 4.0) * 8.0);
+        const int y = static_cast<int>((4.0 - points[i].x1) * 8.0);
+        if (x < 0 || y < 0 || x >= static_cast<int>(side) || y >= static_cast<int>(side)) continue;
+        float* px = at(static_cast<std::uint32_t>(x), static_cast<std::uint32_t>(y));
+        px[0] = px[1] = px[2] = points[i].label ? 1.0f : 0.0f;
+    }
+    return runlog::image::from_pixels(rgb.data(), rgb.size(), side, side, 3,
+                                      runlog::image_layout::hwc, 0,
+                                      "decision boundary after epoch " + std::to_string(epoch));
 }
 
 }  // namespace
@@ -109,9 +139,22 @@ int main() {
             run.log({{"train/loss", loss / n}, {"train/acc", correct / n}, {"lr", lr}}, step);
         }
         const scores v = evaluate(m, val);
-        run.log({{"val/loss", v.loss}, {"val/acc", v.accuracy}, {"epoch", epoch}}, step);
+        std::vector<double> probabilities;
+        for (const auto& e : val) probabilities.push_back(m.predict(e));
+        run.log({{"val/loss", v.loss},
+                 {"val/acc", v.accuracy},
+                 {"epoch", epoch},
+                 {"val/boundary", boundary_picture(m, val, epoch)},
+                 {"val/p_hist", runlog::histogram(probabilities, 20)}},
+                step);
         std::printf("epoch %d  val/loss %.4f  val/acc %.4f\n", epoch, v.loss, v.accuracy);
     }
+    runlog::table samples({"x0", "x1", "label", "p(label=1)", "correct"});
+    for (std::size_t i = 0; i < 10; ++i) {
+        const double p = m.predict(val[i]);
+        samples.add_row({val[i].x0, val[i].x1, val[i].label, p, (p >= 0.5) == (val[i].label == 1)});
+    }
+    run.log_table("val/samples", samples, step);
     run.summary_set("weights", {{"w0", m.w0}, {"w1", m.w1}, {"b", m.b}});
     return run.finish() == runlog::status::ok ? 0 : 1;
 }

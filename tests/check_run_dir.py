@@ -74,6 +74,17 @@ def check(run_dir, check_name):
         if not isinstance(r["_step"], int) or not isinstance(r["_runtime"], float):
             fail(f"bad _step/_runtime types in {r}")
 
+    media = 0
+    for r in rows:
+        for value in r.values():
+            if isinstance(value, dict):
+                paths = ([value["path"]] if "path" in value else []) + value.get("filenames", [])
+                for p in paths:
+                    if not (run_dir / p).is_file() or ".." in p.split("/"):
+                        fail(f"media file {p} is missing or escapes the run directory")
+                    media += 1
+                if value.get("_type") == "image-file" and not (run_dir / value["path"]).read_bytes().startswith(b"\x89PNG"):
+                    fail(f"{value['path']} is not a PNG")
     summary = json.loads((run_dir / "summary.json").read_text())
     config = json.loads((run_dir / "config.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -81,7 +92,8 @@ def check(run_dir, check_name):
         fail("summary _step is not the last row's step")
     if not isinstance(config, dict) or not isinstance(metrics, list):
         fail("config.json must be an object and metrics.json an array")
-    print(f"json: {len(rows)} rows, {len(summary)} summary keys, {len(metrics)} metric definitions")
+    print(f"json: {len(rows)} rows, {len(summary)} summary keys, {len(metrics)} metric definitions, "
+          f"{media} media files")
 
     try:
         import pandas

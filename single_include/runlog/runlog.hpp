@@ -4995,6 +4995,15 @@ class run {
         return s != nullptr && s->accepting() ? s : nullptr;
     }
 
+    /// A summary value for one line of the end-of-run report: media as <type>, long text cut.
+    static std::string short_text(const value& v) {
+        if (const value* type = v.find("_type"); type && type->is_string())
+            return "<" + type->as_string() + ">";
+        std::string text = v.dump();
+        if (text.size() > 60) text = text.substr(0, 57) + "...";
+        return text;
+    }
+
     static void print_finish(detail::run_state& s, int exit_code, bool done) {
         const run_stats st = s.counts.snapshot();
         std::fprintf(stderr, "runlog: run '%s' (%s) %s, exit code %d\n", s.info.name.c_str(),
@@ -5017,7 +5026,7 @@ class run {
                 line += "  ...";
                 break;
             }
-            line += "  " + key + "=" + v.dump();
+            line += "  " + key + "=" + short_text(v);
         }
         if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
     }
