@@ -102,7 +102,8 @@ TEST_CASE("deflate: zlib inflates every stream back to the input", "[media][defl
     inputs.emplace_back("text", to_bytes(text));
     bytes runs;
     for (int i = 0; i < 100000; ++i)
-        runs.push_back(static_cast<std::uint8_t>((i / 300) % 5 == 0 ? rng() : i / 1000));
+        runs.push_back(static_cast<std::uint8_t>(
+            (i / 300) % 5 == 0 ? rng() : static_cast<unsigned>(i / 1000)));
     inputs.emplace_back("runs and noise", runs);
     bytes far;  // matches at the far end of the window
     for (int i = 0; i < 40000; ++i) far.push_back(static_cast<std::uint8_t>(rng()));
@@ -472,4 +473,13 @@ TEST_CASE("media: queued images are bounded by media_queue_bytes, drops counted"
     blocker->release();
     REQUIRE(run.finish() == runlog::status::ok);
     CHECK(run.stats().rows_committed == 11);
+}
+
+TEST_CASE("table: an invalid image cell is an error, not a silent null", "[media][table]") {
+    runlog::table t({"id", "img"});
+    t.add_row({1, runlog::image()});
+    CHECK_FALSE(t.ok());
+    CHECK(t.error() == "table row 0 column 'img': empty media object");
+    const double a[] = {1, 2, 3};
+    CHECK(runlog::histogram(a, 3).counts().size() == 64);  // 3 samples, default bins
 }

@@ -199,7 +199,10 @@ struct run_stats;
 
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 // #include "../value.hpp"
@@ -704,7 +707,10 @@ class histogram {
         }
     }
 
-    template <class Container, class = decltype(std::data(std::declval<const Container&>()))>
+    /// Any contiguous container (std::vector, std::array, std::span...); C arrays go through the
+    /// pointer-and-count constructor, so histogram(array, n) always means n samples.
+    template <class Container, class = decltype(std::data(std::declval<const Container&>())),
+              std::enable_if_t<!std::is_array_v<Container>, int> = 0>
     explicit histogram(const Container& samples, int num_bins = default_bins)
         : histogram(std::data(samples), std::size(samples), num_bins) {}
 
@@ -1326,8 +1332,8 @@ class compressor {
 
     void add_match(int length, int dist) {
         symbols_.push_back({static_cast<std::uint16_t>(dist), static_cast<std::uint16_t>(length)});
-        ++lit_freq_[257 + length_code(length)];
-        ++dist_freq_[dist_code(dist)];
+        ++lit_freq_[static_cast<std::size_t>(257 + length_code(length))];
+        ++dist_freq_[static_cast<std::size_t>(dist_code(dist))];
         covered_ += static_cast<std::size_t>(length) - 1;
         if (symbols_.size() >= block_symbols) flush_block(false);
     }
@@ -2084,15 +2090,16 @@ class table_cell {
     table_cell(T x) : v_(x) {}
     table_cell(const char* s) : v_(s) {}
     table_cell(std::string s) : v_(std::move(s)) {}
-    table_cell(const runlog::image& img) : image_(img) {}
+    table_cell(const runlog::image& img) : image_(img), is_image_(true) {}
 
-    bool is_image() const noexcept { return image_.source() != nullptr; }
+    bool is_image() const noexcept { return is_image_; }
     const value& scalar() const noexcept { return v_; }
     const runlog::image& image() const noexcept { return image_; }
 
   private:
     value v_;
     runlog::image image_;
+    bool is_image_ = false;
 };
 
 namespace detail {
@@ -2185,6 +2192,13 @@ class table : public media {
                        std::to_string(d.columns_.size()) + " columns";
             return *this;
         }
+        for (std::size_t c = 0; c < cells.size(); ++c) {
+            if (cells[c].is_image() && !cells[c].image().ok()) {
+                d.error_ = "table row " + std::to_string(d.rows_.size()) + " column '" +
+                           d.columns_[c] + "': " + cells[c].image().error();
+                return *this;
+            }
+        }
         d.rows_.push_back(std::move(cells));
         return *this;
     }
@@ -2209,10 +2223,10 @@ class table : public media {
                 return t;
             }
         }
-        for (std::size_t r = 0; r < n; ++r) {
+        for (std::size_t r = 0; r < n && t.ok(); ++r) {
             std::vector<table_cell> row;
             for (const auto& column : columns) row.push_back(column[r]);
-            d.rows_.push_back(std::move(row));
+            t.add_row(std::move(row));
         }
         return t;
     }
@@ -2690,7 +2704,7 @@ inline std::string describe(const std::error_code& ec) {
 
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix: the
 /// bytes go to a temporary file beside it, which is then renamed over the target.
-inline io_result write_file_atomically(const fs::path& path, const std::string& bytes) {
+inline io_result write_file_atomically(const fs::path& path, std::string_view bytes) {
     fs::path temp = path;
     temp += ".tmp";
     std::FILE* f = std::fopen(temp.string().c_str(), "wb");
@@ -4554,7 +4568,9 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 errc::sink_write_failed,
                 "cannot create '" + path.parent_path().string() + "': " + ec.message());
         }
-        return detail::write_file_atomically(path, std::string(m.bytes->begin(), m.bytes->end()));
+        return detail::write_file_atomically(
+            path,
+            std::string_view(reinterpret_cast<const char*>(m.bytes->data()), m.bytes->size()));
     }
 
     io_result write_metric(const metric_definition& def) {

@@ -340,8 +340,8 @@ class compressor {
 
     void add_match(int length, int dist) {
         symbols_.push_back({static_cast<std::uint16_t>(dist), static_cast<std::uint16_t>(length)});
-        ++lit_freq_[257 + length_code(length)];
-        ++dist_freq_[dist_code(dist)];
+        ++lit_freq_[static_cast<std::size_t>(257 + length_code(length))];
+        ++dist_freq_[static_cast<std::size_t>(dist_code(dist))];
         covered_ += static_cast<std::size_t>(length) - 1;
         if (symbols_.size() >= block_symbols) flush_block(false);
     }

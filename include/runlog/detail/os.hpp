@@ -108,7 +108,7 @@ inline std::string describe(const std::error_code& ec) {
 
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix: the
 /// bytes go to a temporary file beside it, which is then renamed over the target.
-inline io_result write_file_atomically(const fs::path& path, const std::string& bytes) {
+inline io_result write_file_atomically(const fs::path& path, std::string_view bytes) {
     fs::path temp = path;
     temp += ".tmp";
     std::FILE* f = std::fopen(temp.string().c_str(), "wb");

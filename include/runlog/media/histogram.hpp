@@ -13,7 +13,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../value.hpp"
@@ -75,7 +78,10 @@ class histogram {
         }
     }
 
-    template <class Container, class = decltype(std::data(std::declval<const Container&>()))>
+    /// Any contiguous container (std::vector, std::array, std::span...); C arrays go through the
+    /// pointer-and-count constructor, so histogram(array, n) always means n samples.
+    template <class Container, class = decltype(std::data(std::declval<const Container&>())),
+              std::enable_if_t<!std::is_array_v<Container>, int> = 0>
     explicit histogram(const Container& samples, int num_bins = default_bins)
         : histogram(std::data(samples), std::size(samples), num_bins) {}
 

@@ -38,15 +38,16 @@ class table_cell {
     table_cell(T x) : v_(x) {}
     table_cell(const char* s) : v_(s) {}
     table_cell(std::string s) : v_(std::move(s)) {}
-    table_cell(const runlog::image& img) : image_(img) {}
+    table_cell(const runlog::image& img) : image_(img), is_image_(true) {}
 
-    bool is_image() const noexcept { return image_.source() != nullptr; }
+    bool is_image() const noexcept { return is_image_; }
     const value& scalar() const noexcept { return v_; }
     const runlog::image& image() const noexcept { return image_; }
 
   private:
     value v_;
     runlog::image image_;
+    bool is_image_ = false;
 };
 
 namespace detail {
@@ -139,6 +140,13 @@ class table : public media {
                        std::to_string(d.columns_.size()) + " columns";
             return *this;
         }
+        for (std::size_t c = 0; c < cells.size(); ++c) {
+            if (cells[c].is_image() && !cells[c].image().ok()) {
+                d.error_ = "table row " + std::to_string(d.rows_.size()) + " column '" +
+                           d.columns_[c] + "': " + cells[c].image().error();
+                return *this;
+            }
+        }
         d.rows_.push_back(std::move(cells));
         return *this;
     }
@@ -163,10 +171,10 @@ class table : public media {
                 return t;
             }
         }
-        for (std::size_t r = 0; r < n; ++r) {
+        for (std::size_t r = 0; r < n && t.ok(); ++r) {
             std::vector<table_cell> row;
             for (const auto& column : columns) row.push_back(column[r]);
-            d.rows_.push_back(std::move(row));
+            t.add_row(std::move(row));
         }
         return t;
     }

@@ -163,7 +163,9 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 errc::sink_write_failed,
                 "cannot create '" + path.parent_path().string() + "': " + ec.message());
         }
-        return detail::write_file_atomically(path, std::string(m.bytes->begin(), m.bytes->end()));
+        return detail::write_file_atomically(
+            path,
+            std::string_view(reinterpret_cast<const char*>(m.bytes->data()), m.bytes->size()));
     }
 
     io_result write_metric(const metric_definition& def) {
