@@ -16,6 +16,7 @@
 #include "sinks/jsonl.hpp"
 #include "sinks/memory.hpp"
 #include "sinks/sink.hpp"
+#include "sinks/wandb.hpp"
 #include "stats.hpp"
 #include "summary.hpp"
 #include "value.hpp"

@@ -2510,8 +2510,9 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
 //
 // Environment variables override these fields, so an unattended job can be redirected without a
 // rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
-// (comma-separated) and RUNLOG_MODE (offline | disabled). Precedence: environment, then these
-// settings, then the defaults below.
+// (comma-separated), RUNLOG_MODE (offline | disabled) and RUNLOG_SINKS (a comma list of jsonl and
+// wandb: the file formats to write). Precedence: environment, then these settings, then the
+// defaults below.
 
 #include <chrono>
 #include <cstddef>
@@ -2559,9 +2560,12 @@ struct settings {
     std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
     std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
 
-    bool quiet = false;                          // no end-of-run summary on stderr
-    bool all_ranks = false;                      // log on every rank, not only rank 0
-    bool native_files = true;                    // write the native run directory (jsonl sink)
+    bool quiet = false;        // no end-of-run summary on stderr
+    bool all_ranks = false;    // log on every rank, not only rank 0
+    bool native_files = true;  // write the native run directory (jsonl sink)
+    bool wandb_offline =
+        false;             // also write a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
+    std::string entity{};  // W&B entity for the offline run; default: the syncing user's
     std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
     error_handler on_error{};                    // default: one line on stderr per report
     double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
@@ -2585,6 +2589,8 @@ struct settings {
     settings& with_quiet(bool v) { return quiet = v, *this; }
     settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
     settings& with_native_files(bool v) { return native_files = v, *this; }
+    settings& with_wandb_offline(bool v) { return wandb_offline = v, *this; }
+    settings& with_entity(std::string v) { return entity = std::move(v), *this; }
     settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
     settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }
     settings& with_clock(double (*v)()) { return clock = v, *this; }
@@ -2813,6 +2819,20 @@ inline setup_error apply_environment(settings& s) {
         } else {
             return {errc::invalid_environment,
                     "RUNLOG_MODE='" + *v + "' is not a mode (use offline or disabled)"};
+        }
+    }
+    if (auto v = get_env("RUNLOG_SINKS")) {
+        s.native_files = false;
+        s.wandb_offline = false;
+        for (const auto& name : split_tags(*v)) {
+            if (name == "jsonl") {
+                s.native_files = true;
+            } else if (name == "wandb") {
+                s.wandb_offline = true;
+            } else {
+                return {errc::invalid_environment, "RUNLOG_SINKS='" + *v + "' names '" + name +
+                                                       "'; the file formats are jsonl and wandb"};
+            }
         }
     }
     if (!s.id.empty() && !is_valid_run_id(s.id)) {
@@ -4623,6 +4643,494 @@ class jsonl_sink final : public base_sink<null_mutex> {
 }  // namespace runlog
 // end runlog/sinks/jsonl.hpp
 // #include "sinks/sink.hpp"
+// #include "sinks/wandb.hpp"
+// begin runlog/sinks/wandb.hpp
+// SPDX-License-Identifier: MIT
+// The W&B sink: an offline run directory that the official `wandb sync` uploads
+// (wandb-offline-format.md), written beside the native one.
+//
+//   <dir>/wandb/latest-run -> offline-run-YYYYMMDD_HHMMSS-<id>
+//   <dir>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>/
+//     run-<id>.wandb        header, run, config*, metric*, files*, summary*, history*, ..., exit,
+//     final files/media/...       media files, each announced by a files record before its row
+//     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
+//
+// Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
+// a killed job leaves a file whose records are all complete. The summary is written as one
+// summary record (one item per top-level key, whole values) at each flush point and at finish,
+// rather than before every history row as the Python client does: sync reads only the summary
+// records, and the last one wins.
+//
+// Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+// #include "../detail/leveldb_log.hpp"
+// begin runlog/detail/leveldb_log.hpp
+// SPDX-License-Identifier: MIT
+// The framing of W&B's .wandb transaction log: LevelDB's log format with a 7-byte W&B header and
+// plain CRC-32 (IEEE, unmasked) over the chunk type byte and payload
+// (wandb-offline-format.md §2).
+//
+// The file is a sequence of 32 KiB blocks (the 7-byte file header counts as the start of block 0).
+// A record becomes one FULL chunk if it fits in what is left of the block, else FIRST (filling the
+// block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
+// than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
+// Pure: the writer appends framed bytes to a buffer and tracks the file offset; writing the bytes
+// to disk is the caller's business.
+
+#include <cstdint>
+#include <vector>
+
+// #include "checksums.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class leveldb_log_writer {
+  public:
+    static constexpr std::size_t block_size = 32768;
+    static constexpr std::size_t header_size = 7;
+    enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
+
+    /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
+    void write_file_header(std::vector<std::uint8_t>& out) {
+        static const std::uint8_t header[7] = {0x3A, 0x57, 0x26, 0x42, 0xE1, 0xBE, 0x00};
+        out.insert(out.end(), header, header + 7);
+        offset_ += 7;
+    }
+
+    /// Appends one record's chunks to `out`.
+    void write_record(const std::uint8_t* payload, std::size_t n, std::vector<std::uint8_t>& out) {
+        bool begun = false;
+        do {
+            std::size_t left = block_size - offset_ % block_size;
+            if (left < header_size) {
+                out.insert(out.end(), left, std::uint8_t{0});  // trailer: only before another chunk
+                offset_ += left;
+                left = block_size;
+            }
+            const std::size_t room = left - header_size;
+            const std::size_t take = n < room ? n : room;
+            const bool ends = take == n;
+            const std::uint8_t type = !begun ? (ends ? full : first) : (ends ? last : middle);
+            write_chunk(type, payload, take, out);
+            payload += take;
+            n -= take;
+            begun = true;
+            if (ends) break;
+        } while (true);
+    }
+
+    std::uint64_t offset() const noexcept { return offset_; }
+
+  private:
+    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n,
+                     std::vector<std::uint8_t>& out) {
+        const std::uint32_t crc = crc32(data, n, crc32(&type, 1));
+        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
+        out.push_back(static_cast<std::uint8_t>(n & 0xFFu));
+        out.push_back(static_cast<std::uint8_t>(n >> 8u));
+        out.push_back(type);
+        out.insert(out.end(), data, data + n);
+        offset_ += header_size + n;
+    }
+
+    std::uint64_t offset_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/leveldb_log.hpp
+// #include "../detail/os.hpp"
+// #include "../detail/wandb_records.hpp"
+// begin runlog/detail/wandb_records.hpp
+// SPDX-License-Identifier: MIT
+// Encoders for the W&B `Record` protobufs a run needs (wandb-offline-format.md §3): pure
+// functions from values to the serialized Record bytes. Field numbers are W&B's persistent ones.
+// Only long-standing record types are produced, and `control` is never set.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// #include "../metric.hpp"
+// #include "../sinks/sink.hpp"
+// #include "../value.hpp"
+// #include "../version.hpp"
+// #include "protobuf.hpp"
+// begin runlog/detail/protobuf.hpp
+// SPDX-License-Identifier: MIT
+// A protobuf wire-format writer: the few wire types W&B's records need — varint (0), fixed64 (1)
+// and length-delimited (2) — appended to a byte buffer. Nested messages are written by building
+// them in their own writer and adding the bytes, which keeps the code obvious; the records are
+// small. Pure: no schema, no reflection, no allocation beyond the buffer.
+//
+//     proto_writer history;
+//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
+//     proto_writer record;
+//     record.int64(1, 2).message(2, history);
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class proto_writer {
+  public:
+    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
+    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
+        tag(field, 0);
+        raw_varint(v);
+        return *this;
+    }
+    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
+    proto_writer& int64(std::uint32_t field, std::int64_t v) {
+        return uint64(field, static_cast<std::uint64_t>(v));
+    }
+    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
+    proto_writer& fixed64_double(std::uint32_t field, double v) {
+        tag(field, 1);
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    proto_writer& string(std::uint32_t field, std::string_view s) {
+        tag(field, 2);
+        raw_varint(s.size());
+        bytes_.insert(bytes_.end(), s.begin(), s.end());
+        return *this;
+    }
+    /// A nested message, written even when empty (an empty oneof member still names the type).
+    proto_writer& message(std::uint32_t field, const proto_writer& m) {
+        tag(field, 2);
+        raw_varint(m.bytes_.size());
+        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
+        return *this;
+    }
+
+    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+    std::size_t size() const noexcept { return bytes_.size(); }
+
+  private:
+    void tag(std::uint32_t field, std::uint32_t wire_type) {
+        raw_varint((std::uint64_t{field} << 3u) | wire_type);
+    }
+    void raw_varint(std::uint64_t v) {
+        while (v >= 0x80u) {
+            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
+            v >>= 7u;
+        }
+        bytes_.push_back(static_cast<std::uint8_t>(v));
+    }
+
+    std::vector<std::uint8_t> bytes_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/protobuf.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+namespace wandb {
+
+// Record oneof field numbers.
+enum record_field : std::uint32_t {
+    history = 2,
+    summary = 3,
+    config = 5,
+    files = 6,
+    metric = 12,
+    run = 17,
+    exit = 18,
+    final_record = 20,
+    header = 21,
+};
+
+/// Record{num, <field>: body}.
+inline std::vector<std::uint8_t> record(std::int64_t num, record_field field,
+                                        const proto_writer& body) {
+    proto_writer r;
+    r.int64(1, num).message(field, body);
+    return r.bytes();
+}
+
+inline proto_writer header_body() {
+    return proto_writer().message(1, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
+}
+
+/// ConfigRecord / SummaryRecord body: one `update` item per top-level key with its whole value
+/// (legacy sync merges only top-level keys, so values are never split).
+inline proto_writer items_body(const value& object) {
+    proto_writer body;
+    for (const auto& [key, v] : object.as_object())
+        body.message(1, proto_writer().string(1, key).string(16, v.dump()));
+    return body;
+}
+
+inline proto_writer timestamp(double unix_seconds) {
+    const double whole = std::floor(unix_seconds);
+    return proto_writer()
+        .int64(1, static_cast<std::int64_t>(whole))
+        .int64(2, static_cast<std::int64_t>((unix_seconds - whole) * 1e9));
+}
+
+inline proto_writer run_body(const run_info& info, const std::string& entity) {
+    proto_writer run;
+    run.string(1, info.id);
+    if (!entity.empty()) run.string(2, entity);
+    run.string(3, info.project);
+    if (info.config.is_object() && info.config.size() > 0) run.message(4, items_body(info.config));
+    if (!info.group.empty()) run.string(6, info.group);
+    if (!info.job_type.empty()) run.string(7, info.job_type);
+    run.string(8, info.name);
+    if (!info.notes.empty()) run.string(9, info.notes);
+    for (const auto& tag : info.tags) run.string(10, tag);
+    run.string(13, info.host);
+    run.message(17, timestamp(info.start_time));
+    return run;
+}
+
+/// MetricRecord. A definition materialised from a glob is written as the client writes it:
+/// named for the key, `defined` false, overwrite, expanded_from_glob.
+inline proto_writer metric_body(const metric_definition& def) {
+    proto_writer m;
+    const bool expanded = !def.from_glob.empty();
+    if (def.is_glob() && !expanded) {
+        m.string(2, def.name);
+    } else {
+        m.string(1, def.name);
+    }
+    if (!def.step_metric.empty()) m.string(4, def.step_metric);
+    proto_writer options;
+    if (def.step_sync) options.boolean(1, true);
+    if (def.hidden) options.boolean(2, true);
+    if (!expanded) options.boolean(3, true);
+    m.message(6, options);
+    proto_writer summary;
+    if (def.summary & summary_min) summary.boolean(1, true);
+    if (def.summary & summary_max) summary.boolean(2, true);
+    if (def.summary & summary_mean) summary.boolean(3, true);
+    if (def.summary & summary_last) summary.boolean(5, true);
+    if (def.summary & summary_none) summary.boolean(6, true);
+    if (def.summary & summary_first) summary.boolean(8, true);
+    if (summary.size() > 0) m.message(7, summary);
+    if (def.goal != metric_goal::none) m.int64(8, def.goal == metric_goal::minimize ? 1 : 2);
+    if (expanded) {
+        m.message(9, proto_writer().boolean(1, true));
+        m.boolean(10, true);
+    }
+    return m;
+}
+
+/// FilesRecord for one file; type MEDIA (2) for media, WANDB (1) for W&B's own files.
+inline proto_writer files_body(std::string_view path, int type) {
+    proto_writer item;
+    item.string(1, path);
+    if (type != 0) item.int64(3, type);
+    return proto_writer().message(1, item);
+}
+
+/// HistoryRecord: one item per member of the row (which holds _step, _runtime, _timestamp).
+inline proto_writer history_body(const value& row, std::int64_t step) {
+    proto_writer h = items_body(row);
+    h.message(2, proto_writer().int64(1, step));
+    return h;
+}
+
+/// summary {_wandb: {runtime}, _runtime}: the client writes the runtime pair this way.
+inline proto_writer runtime_summary_body(std::int64_t seconds) {
+    proto_writer body;
+    body.message(1, proto_writer()
+                        .string(2, "_wandb")
+                        .string(2, "runtime")
+                        .string(16, std::to_string(seconds)));
+    body.message(1, proto_writer().string(1, "_runtime").string(16, std::to_string(seconds)));
+    return body;
+}
+
+inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {
+    proto_writer e;
+    if (exit_code != 0) e.int64(1, exit_code);
+    if (runtime_seconds != 0) e.int64(2, runtime_seconds);
+    return e;
+}
+
+}  // namespace wandb
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/wandb_records.hpp
+// #include "sink.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+class wandb_sink final : public base_sink<null_mutex> {
+  public:
+    explicit wandb_sink(std::string entity = {}) : entity_(std::move(entity)) {}
+    ~wandb_sink() override {
+        if (file_ != nullptr) std::fclose(file_);
+    }
+
+    /// The offline run directory (set by start).
+    const std::filesystem::path& directory() const noexcept { return dir_; }
+
+  protected:
+    io_result start_(const run_info& info) override {
+        namespace fs = std::filesystem;
+        info_ = info;
+        const fs::path base = info.root_dir / "wandb";
+        dir_ =
+            base / ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+        std::error_code ec;
+        fs::create_directories(dir_ / "files", ec);
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot create '" + dir_.string() + "': " + ec.message());
+        }
+        const fs::path path = dir_ / ("run-" + info.id + ".wandb");
+        file_ = std::fopen(path.string().c_str(), "wbx");  // never append to another run's log
+        if (file_ == nullptr) {
+            return io_result::failure(
+                errc::sink_start_failed,
+                "cannot create '" + path.string() +
+                    "': " + std::error_code(errno, std::generic_category()).message());
+        }
+        std::setvbuf(file_, nullptr, _IONBF, 0);
+        (void)detail::replace_symlink(base / "latest-run", dir_.filename());
+        log_.write_file_header(pending_);
+        append(detail::wandb::header, detail::wandb::header_body());
+        append(detail::wandb::run, detail::wandb::run_body(info, entity_));
+        config_ = info.config;
+        return write_pending();
+    }
+
+    io_result event_(const sink_event& e) override {
+        namespace w = detail::wandb;
+        switch (e.type) {
+            case sink_event_type::config:
+                config_ = *e.config;
+                append(w::config, w::items_body(*e.config));
+                break;
+            case sink_event_type::metric:
+                append(w::metric, w::metric_body(*e.metric));
+                break;
+            case sink_event_type::media: {
+                const auto path = dir_ / "files" / e.media->path;
+                std::error_code ec;
+                std::filesystem::create_directories(path.parent_path(), ec);
+                io_result r = detail::write_file_atomically(
+                    path, std::string_view(reinterpret_cast<const char*>(e.media->bytes->data()),
+                                           e.media->bytes->size()));
+                if (!r.ok()) return r;
+                append(w::files, w::files_body(e.media->path, 2));
+                break;
+            }
+            case sink_event_type::summary:
+                append(w::summary, w::items_body(*e.summary));
+                break;
+            case sink_event_type::row:
+                append(w::history, w::history_body(e.row->data, e.row->step));
+                if (pending_.size() >= 64 * 1024) return write_pending();
+                break;
+        }
+        return {};
+    }
+
+    io_result flush_() override { return write_pending(); }
+
+    io_result finish_(const finish_info& end) override {
+        namespace w = detail::wandb;
+        const auto runtime = static_cast<std::int64_t>(end.runtime);
+        append(w::summary, w::runtime_summary_body(runtime));
+        append(w::summary, w::items_body(end.summary));
+        io_result r = write_files(end);
+        append(w::exit, w::exit_body(end.exit_code, runtime));
+        append(w::final_record, detail::proto_writer());
+        io_result written = write_pending();
+        if (file_ != nullptr) {
+            std::fclose(file_);
+            file_ = nullptr;
+        }
+        return r.ok() ? written : r;
+    }
+
+  private:
+    void append(detail::wandb::record_field field, const detail::proto_writer& body) {
+        const auto bytes = detail::wandb::record(++num_, field, body);
+        log_.write_record(bytes.data(), bytes.size(), pending_);
+    }
+
+    /// Writes the framed bytes buffered so far: whole chunks only.
+    io_result write_pending() {
+        if (pending_.empty() || file_ == nullptr) return {};
+        const std::size_t n = std::fwrite(pending_.data(), 1, pending_.size(), file_);
+        const int error = errno;
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+        if (pending_.empty()) return {};
+        std::clearerr(file_);
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot append to '" + (dir_ / ("run-" + info_.id + ".wandb")).string() +
+                "': " + std::error_code(error, std::generic_category()).message() +
+                "; kept in memory and retried at the next flush");
+    }
+
+    /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
+    /// reading the directory (sync regenerates them); each announced by a files record.
+    io_result write_files(const finish_info& end) {
+        const auto files = dir_ / "files";
+        io_result r =
+            detail::write_file_atomically(files / "wandb-summary.json", end.summary.dump() + "\n");
+        std::string yaml = "wandb_version: 1\n\n";
+        for (const auto& [key, v] : config_.as_object()) {
+            std::string quoted;
+            detail::write_json_string(quoted, key);
+            yaml += quoted + ":\n  desc: null\n  value: " + v.dump() + "\n";
+        }
+        if (r.ok()) r = detail::write_file_atomically(files / "config.yaml", yaml);
+        const value metadata = {{"os", "runlog"},
+                                {"program", "runlog " RUNLOG_VERSION_STRING},
+                                {"startedAt", detail::iso8601_utc(info_.start_time)},
+                                {"host", info_.host}};
+        if (r.ok())
+            r = detail::write_file_atomically(files / "wandb-metadata.json",
+                                              metadata.dump() + "\n");
+        if (r.ok()) {
+            for (const char* name : {"wandb-summary.json", "config.yaml", "wandb-metadata.json"})
+                append(detail::wandb::files, detail::wandb::files_body(name, 1));
+        }
+        return r;
+    }
+
+    std::string entity_;
+    run_info info_;
+    std::filesystem::path dir_;
+    std::FILE* file_ = nullptr;
+    detail::leveldb_log_writer log_;
+    std::vector<std::uint8_t> pending_;
+    std::int64_t num_ = 0;
+    value config_ = value::object();
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/sinks/wandb.hpp
 // #include "stats.hpp"
 // #include "value.hpp"
 
@@ -5089,6 +5597,7 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
 
     std::vector<std::shared_ptr<sink>> sinks;
     if (s.native_files) sinks.push_back(std::make_shared<jsonl_sink>());
+    if (s.wandb_offline) sinks.push_back(std::make_shared<wandb_sink>(s.entity));
     sinks.insert(sinks.end(), s.sinks.begin(), s.sinks.end());
     for (const auto& target : sinks) {
         io_result started;
@@ -5229,6 +5738,7 @@ class memory_sink final : public base_sink<std::mutex> {
 }  // namespace runlog
 // end runlog/sinks/memory.hpp
 // #include "sinks/sink.hpp"
+// #include "sinks/wandb.hpp"
 // #include "stats.hpp"
 // #include "summary.hpp"
 // #include "value.hpp"

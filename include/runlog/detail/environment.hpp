@@ -73,6 +73,20 @@ inline setup_error apply_environment(settings& s) {
                     "RUNLOG_MODE='" + *v + "' is not a mode (use offline or disabled)"};
         }
     }
+    if (auto v = get_env("RUNLOG_SINKS")) {
+        s.native_files = false;
+        s.wandb_offline = false;
+        for (const auto& name : split_tags(*v)) {
+            if (name == "jsonl") {
+                s.native_files = true;
+            } else if (name == "wandb") {
+                s.wandb_offline = true;
+            } else {
+                return {errc::invalid_environment, "RUNLOG_SINKS='" + *v + "' names '" + name +
+                                                       "'; the file formats are jsonl and wandb"};
+            }
+        }
+    }
     if (!s.id.empty() && !is_valid_run_id(s.id)) {
         return {errc::invalid_setting,
                 "settings.id '" + s.id + "' is not a valid run id (1 to 64 of A-Z a-z 0-9 _ -)"};

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The framing of W&B's .wandb transaction log: LevelDB's log format with a 7-byte W&B header and
+// plain CRC-32 (IEEE, unmasked) over the chunk type byte and payload
+// (wandb-offline-format.md §2).
+//
+// The file is a sequence of 32 KiB blocks (the 7-byte file header counts as the start of block 0).
+// A record becomes one FULL chunk if it fits in what is left of the block, else FIRST (filling the
+// block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
+// than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
+// Pure: the writer appends framed bytes to a buffer and tracks the file offset; writing the bytes
+// to disk is the caller's business.
+
+#include <cstdint>
+#include <vector>
+
+#include "checksums.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class leveldb_log_writer {
+  public:
+    static constexpr std::size_t block_size = 32768;
+    static constexpr std::size_t header_size = 7;
+    enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
+
+    /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
+    void write_file_header(std::vector<std::uint8_t>& out) {
+        static const std::uint8_t header[7] = {0x3A, 0x57, 0x26, 0x42, 0xE1, 0xBE, 0x00};
+        out.insert(out.end(), header, header + 7);
+        offset_ += 7;
+    }
+
+    /// Appends one record's chunks to `out`.
+    void write_record(const std::uint8_t* payload, std::size_t n, std::vector<std::uint8_t>& out) {
+        bool begun = false;
+        do {
+            std::size_t left = block_size - offset_ % block_size;
+            if (left < header_size) {
+                out.insert(out.end(), left, std::uint8_t{0});  // trailer: only before another chunk
+                offset_ += left;
+                left = block_size;
+            }
+            const std::size_t room = left - header_size;
+            const std::size_t take = n < room ? n : room;
+            const bool ends = take == n;
+            const std::uint8_t type = !begun ? (ends ? full : first) : (ends ? last : middle);
+            write_chunk(type, payload, take, out);
+            payload += take;
+            n -= take;
+            begun = true;
+            if (ends) break;
+        } while (true);
+    }
+
+    std::uint64_t offset() const noexcept { return offset_; }
+
+  private:
+    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n,
+                     std::vector<std::uint8_t>& out) {
+        const std::uint32_t crc = crc32(data, n, crc32(&type, 1));
+        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
+        out.push_back(static_cast<std::uint8_t>(n & 0xFFu));
+        out.push_back(static_cast<std::uint8_t>(n >> 8u));
+        out.push_back(type);
+        out.insert(out.end(), data, data + n);
+        offset_ += header_size + n;
+    }
+
+    std::uint64_t offset_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Encoders for the W&B `Record` protobufs a run needs (wandb-offline-format.md §3): pure
+// functions from values to the serialized Record bytes. Field numbers are W&B's persistent ones.
+// Only long-standing record types are produced, and `control` is never set.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../metric.hpp"
+#include "../sinks/sink.hpp"
+#include "../value.hpp"
+#include "../version.hpp"
+#include "protobuf.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+namespace wandb {
+
+// Record oneof field numbers.
+enum record_field : std::uint32_t {
+    history = 2,
+    summary = 3,
+    config = 5,
+    files = 6,
+    metric = 12,
+    run = 17,
+    exit = 18,
+    final_record = 20,
+    header = 21,
+};
+
+/// Record{num, <field>: body}.
+inline std::vector<std::uint8_t> record(std::int64_t num, record_field field,
+                                        const proto_writer& body) {
+    proto_writer r;
+    r.int64(1, num).message(field, body);
+    return r.bytes();
+}
+
+inline proto_writer header_body() {
+    return proto_writer().message(1, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
+}
+
+/// ConfigRecord / SummaryRecord body: one `update` item per top-level key with its whole value
+/// (legacy sync merges only top-level keys, so values are never split).
+inline proto_writer items_body(const value& object) {
+    proto_writer body;
+    for (const auto& [key, v] : object.as_object())
+        body.message(1, proto_writer().string(1, key).string(16, v.dump()));
+    return body;
+}
+
+inline proto_writer timestamp(double unix_seconds) {
+    const double whole = std::floor(unix_seconds);
+    return proto_writer()
+        .int64(1, static_cast<std::int64_t>(whole))
+        .int64(2, static_cast<std::int64_t>((unix_seconds - whole) * 1e9));
+}
+
+inline proto_writer run_body(const run_info& info, const std::string& entity) {
+    proto_writer run;
+    run.string(1, info.id);
+    if (!entity.empty()) run.string(2, entity);
+    run.string(3, info.project);
+    if (info.config.is_object() && info.config.size() > 0) run.message(4, items_body(info.config));
+    if (!info.group.empty()) run.string(6, info.group);
+    if (!info.job_type.empty()) run.string(7, info.job_type);
+    run.string(8, info.name);
+    if (!info.notes.empty()) run.string(9, info.notes);
+    for (const auto& tag : info.tags) run.string(10, tag);
+    run.string(13, info.host);
+    run.message(17, timestamp(info.start_time));
+    return run;
+}
+
+/// MetricRecord. A definition materialised from a glob is written as the client writes it:
+/// named for the key, `defined` false, overwrite, expanded_from_glob.
+inline proto_writer metric_body(const metric_definition& def) {
+    proto_writer m;
+    const bool expanded = !def.from_glob.empty();
+    if (def.is_glob() && !expanded) {
+        m.string(2, def.name);
+    } else {
+        m.string(1, def.name);
+    }
+    if (!def.step_metric.empty()) m.string(4, def.step_metric);
+    proto_writer options;
+    if (def.step_sync) options.boolean(1, true);
+    if (def.hidden) options.boolean(2, true);
+    if (!expanded) options.boolean(3, true);
+    m.message(6, options);
+    proto_writer summary;
+    if (def.summary & summary_min) summary.boolean(1, true);
+    if (def.summary & summary_max) summary.boolean(2, true);
+    if (def.summary & summary_mean) summary.boolean(3, true);
+    if (def.summary & summary_last) summary.boolean(5, true);
+    if (def.summary & summary_none) summary.boolean(6, true);
+    if (def.summary & summary_first) summary.boolean(8, true);
+    if (summary.size() > 0) m.message(7, summary);
+    if (def.goal != metric_goal::none) m.int64(8, def.goal == metric_goal::minimize ? 1 : 2);
+    if (expanded) {
+        m.message(9, proto_writer().boolean(1, true));
+        m.boolean(10, true);
+    }
+    return m;
+}
+
+/// FilesRecord for one file; type MEDIA (2) for media, WANDB (1) for W&B's own files.
+inline proto_writer files_body(std::string_view path, int type) {
+    proto_writer item;
+    item.string(1, path);
+    if (type != 0) item.int64(3, type);
+    return proto_writer().message(1, item);
+}
+
+/// HistoryRecord: one item per member of the row (which holds _step, _runtime, _timestamp).
+inline proto_writer history_body(const value& row, std::int64_t step) {
+    proto_writer h = items_body(row);
+    h.message(2, proto_writer().int64(1, step));
+    return h;
+}
+
+/// summary {_wandb: {runtime}, _runtime}: the client writes the runtime pair this way.
+inline proto_writer runtime_summary_body(std::int64_t seconds) {
+    proto_writer body;
+    body.message(1, proto_writer()
+                        .string(2, "_wandb")
+                        .string(2, "runtime")
+                        .string(16, std::to_string(seconds)));
+    body.message(1, proto_writer().string(1, "_runtime").string(16, std::to_string(seconds)));
+    return body;
+}
+
+inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {
+    proto_writer e;
+    if (exit_code != 0) e.int64(1, exit_code);
+    if (runtime_seconds != 0) e.int64(2, runtime_seconds);
+    return e;
+}
+
+}  // namespace wandb
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The W&B sink: an offline run directory that the official `wandb sync` uploads
+// (wandb-offline-format.md), written beside the native one.
+//
+//   <dir>/wandb/latest-run -> offline-run-YYYYMMDD_HHMMSS-<id>
+//   <dir>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>/
+//     run-<id>.wandb        header, run, config*, metric*, files*, summary*, history*, ..., exit,
+//     final files/media/...       media files, each announced by a files record before its row
+//     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
+//
+// Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
+// a killed job leaves a file whose records are all complete. The summary is written as one
+// summary record (one item per top-level key, whole values) at each flush point and at finish,
+// rather than before every history row as the Python client does: sync reads only the summary
+// records, and the last one wins.
+//
+// Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "../detail/leveldb_log.hpp"
+#include "../detail/os.hpp"
+#include "../detail/wandb_records.hpp"
+#include "sink.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+class wandb_sink final : public base_sink<null_mutex> {
+  public:
+    explicit wandb_sink(std::string entity = {}) : entity_(std::move(entity)) {}
+    ~wandb_sink() override {
+        if (file_ != nullptr) std::fclose(file_);
+    }
+
+    /// The offline run directory (set by start).
+    const std::filesystem::path& directory() const noexcept { return dir_; }
+
+  protected:
+    io_result start_(const run_info& info) override {
+        namespace fs = std::filesystem;
+        info_ = info;
+        const fs::path base = info.root_dir / "wandb";
+        dir_ =
+            base / ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+        std::error_code ec;
+        fs::create_directories(dir_ / "files", ec);
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot create '" + dir_.string() + "': " + ec.message());
+        }
+        const fs::path path = dir_ / ("run-" + info.id + ".wandb");
+        file_ = std::fopen(path.string().c_str(), "wbx");  // never append to another run's log
+        if (file_ == nullptr) {
+            return io_result::failure(
+                errc::sink_start_failed,
+                "cannot create '" + path.string() +
+                    "': " + std::error_code(errno, std::generic_category()).message());
+        }
+        std::setvbuf(file_, nullptr, _IONBF, 0);
+        (void)detail::replace_symlink(base / "latest-run", dir_.filename());
+        log_.write_file_header(pending_);
+        append(detail::wandb::header, detail::wandb::header_body());
+        append(detail::wandb::run, detail::wandb::run_body(info, entity_));
+        config_ = info.config;
+        return write_pending();
+    }
+
+    io_result event_(const sink_event& e) override {
+        namespace w = detail::wandb;
+        switch (e.type) {
+            case sink_event_type::config:
+                config_ = *e.config;
+                append(w::config, w::items_body(*e.config));
+                break;
+            case sink_event_type::metric:
+                append(w::metric, w::metric_body(*e.metric));
+                break;
+            case sink_event_type::media: {
+                const auto path = dir_ / "files" / e.media->path;
+                std::error_code ec;
+                std::filesystem::create_directories(path.parent_path(), ec);
+                io_result r = detail::write_file_atomically(
+                    path, std::string_view(reinterpret_cast<const char*>(e.media->bytes->data()),
+                                           e.media->bytes->size()));
+                if (!r.ok()) return r;
+                append(w::files, w::files_body(e.media->path, 2));
+                break;
+            }
+            case sink_event_type::summary:
+                append(w::summary, w::items_body(*e.summary));
+                break;
+            case sink_event_type::row:
+                append(w::history, w::history_body(e.row->data, e.row->step));
+                if (pending_.size() >= 64 * 1024) return write_pending();
+                break;
+        }
+        return {};
+    }
+
+    io_result flush_() override { return write_pending(); }
+
+    io_result finish_(const finish_info& end) override {
+        namespace w = detail::wandb;
+        const auto runtime = static_cast<std::int64_t>(end.runtime);
+        append(w::summary, w::runtime_summary_body(runtime));
+        append(w::summary, w::items_body(end.summary));
+        io_result r = write_files(end);
+        append(w::exit, w::exit_body(end.exit_code, runtime));
+        append(w::final_record, detail::proto_writer());
+        io_result written = write_pending();
+        if (file_ != nullptr) {
+            std::fclose(file_);
+            file_ = nullptr;
+        }
+        return r.ok() ? written : r;
+    }
+
+  private:
+    void append(detail::wandb::record_field field, const detail::proto_writer& body) {
+        const auto bytes = detail::wandb::record(++num_, field, body);
+        log_.write_record(bytes.data(), bytes.size(), pending_);
+    }
+
+    /// Writes the framed bytes buffered so far: whole chunks only.
+    io_result write_pending() {
+        if (pending_.empty() || file_ == nullptr) return {};
+        const std::size_t n = std::fwrite(pending_.data(), 1, pending_.size(), file_);
+        const int error = errno;
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+        if (pending_.empty()) return {};
+        std::clearerr(file_);
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot append to '" + (dir_ / ("run-" + info_.id + ".wandb")).string() +
+                "': " + std::error_code(error, std::generic_category()).message() +
+                "; kept in memory and retried at the next flush");
+    }
+
+    /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
+    /// reading the directory (sync regenerates them); each announced by a files record.
+    io_result write_files(const finish_info& end) {
+        const auto files = dir_ / "files";
+        io_result r =
+            detail::write_file_atomically(files / "wandb-summary.json", end.summary.dump() + "\n");
+        std::string yaml = "wandb_version: 1\n\n";
+        for (const auto& [key, v] : config_.as_object()) {
+            std::string quoted;
+            detail::write_json_string(quoted, key);
+            yaml += quoted + ":\n  desc: null\n  value: " + v.dump() + "\n";
+        }
+        if (r.ok()) r = detail::write_file_atomically(files / "config.yaml", yaml);
+        const value metadata = {{"os", "runlog"},
+                                {"program", "runlog " RUNLOG_VERSION_STRING},
+                                {"startedAt", detail::iso8601_utc(info_.start_time)},
+                                {"host", info_.host}};
+        if (r.ok())
+            r = detail::write_file_atomically(files / "wandb-metadata.json",
+                                              metadata.dump() + "\n");
+        if (r.ok()) {
+            for (const char* name : {"wandb-summary.json", "config.yaml", "wandb-metadata.json"})
+                append(detail::wandb::files, detail::wandb::files_body(name, 1));
+        }
+        return r;
+    }
+
+    std::string entity_;
+    run_info info_;
+    std::filesystem::path dir_;
+    std::FILE* file_ = nullptr;
+    detail::leveldb_log_writer log_;
+    std::vector<std::uint8_t> pending_;
+    std::int64_t num_ = 0;
+    value config_ = value::object();
+};
+
+}  // namespace v0
+}  // namespace runlog
