@@ -26,6 +26,7 @@ def main():
     ap.add_argument("--run", help="program to run")
     ap.add_argument("--workdir", help="fresh directory used as RUNLOG_DIR (with --run)")
     ap.add_argument("--dir", help="check this run directory instead of running a program")
+    ap.add_argument("--export", help="the runlog tool: also check `runlog export --to wandb`")
     args = ap.parse_args()
     if args.dir:
         check(pathlib.Path(args.dir), check_name=False)
@@ -49,6 +50,26 @@ def main():
     if not latest.is_symlink():
         fail("runlog/latest-run is not a symlink")
     check(latest.resolve(), check_name=True)
+    if args.export:
+        check_export(args.export, latest, work)
+
+
+def check_export(tool, latest, work):
+    proc = subprocess.run([tool, "export", "--to", "wandb", str(latest)], capture_output=True, text=True)
+    print(proc.stdout + proc.stderr)
+    if proc.returncode != 0 or not proc.stdout.startswith("exported "):
+        fail(f"runlog export failed with {proc.returncode}")
+    run_id = json.loads((latest / "run.json").read_text())["id"]
+    wandb_file = work / "wandb" / "latest-run" / f"run-{run_id}.wandb"
+    if not wandb_file.is_file() or wandb_file.read_bytes()[:7] != b":W&B\xe1\xbe\x00":
+        fail(f"{wandb_file} is missing or has no W&B header")
+    again = subprocess.run([tool, "export", "--to", "wandb", str(latest)], capture_output=True, text=True)
+    if again.returncode != 1 or "already exists" not in again.stderr:
+        fail("a second export was not refused")
+    usage = subprocess.run([tool, "export", "--to", "tensorboard", str(latest)], capture_output=True, text=True)
+    if usage.returncode != 2 or "usage:" not in usage.stderr:
+        fail("an unknown target did not print the usage")
+    print(f"export: {wandb_file.stat().st_size} bytes in {wandb_file.name}")
 
 
 def check(run_dir, check_name):

@@ -5,6 +5,7 @@
 
 #include "config.hpp"
 #include "error.hpp"
+#include "export.hpp"
 #include "fwd.hpp"
 #include "media/histogram.hpp"
 #include "media/image.hpp"

@@ -166,44 +166,42 @@ struct io_result {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/error.hpp
-// #include "fwd.hpp"
-// begin runlog/fwd.hpp
+// #include "export.hpp"
+// begin runlog/export.hpp
 // SPDX-License-Identifier: MIT
-// Forward declarations, for headers that only pass runlog types around.
-
-namespace runlog {
-inline namespace v0 {
-class value;
-class run;
-class sink;
-struct settings;
-struct metric_options;
-struct metric_definition;
-struct run_stats;
-}  // namespace v0
-}  // namespace runlog
-// end runlog/fwd.hpp
-// #include "media/histogram.hpp"
-// begin runlog/media/histogram.hpp
-// SPDX-License-Identifier: MIT
-// runlog::histogram — W&B's histogram value ({"_type": "histogram", "values": counts, "bins":
-// edges}), binned like numpy.histogram: num_bins equal-width bins over [min, max] (default 64,
-// at most 512); when min == max the range is [v - 0.5, v + 0.5]; every bin is half-open except
-// the last, which includes max. Non-finite samples are excluded and counted (excluded()).
+// Turning a native run directory (finished or crashed) into a W&B offline run after the fact —
+// the library side of `runlog export --to wandb RUN_DIR`. The run is read completely and checked
+// before anything is written; the input is never modified.
 //
-//     run.log({{"weights", runlog::histogram(w.data(), w.size())}});
-//     auto h = runlog::histogram::from_counts({3, 5}, {0.0, 0.5, 1.0});
+//     auto result = runlog::export_to_wandb("runlog/latest-run", {});
+//     if (!result.ok) std::fprintf(stderr, "%s\n", result.message.c_str());
 //
-// A histogram is an ordinary value (no file); an invalid one (bad bins, counts/edges mismatch)
-// has ok() false and error() says why, and logging it reports that and drops the field.
+// A crashed run (run.json still says "running") is exported with exit code 1 unless
+// `exit_code` says otherwise; a torn last line of history.jsonl is skipped. The native format
+// keeps the final config, not its history, so the W&B run gets the final config at start.
 
-#include <cmath>
 #include <cstdint>
-#include <iterator>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
 #include <string>
-#include <type_traits>
-#include <utility>
 #include <vector>
+
+// #include "detail/json_reader.hpp"
+// begin runlog/detail/json_reader.hpp
+// SPDX-License-Identifier: MIT
+// A JSON reader for what runlog writes (and any standard JSON): objects keep member order,
+// integers that fit stay int64, other numbers are doubles, and the bare tokens NaN, Infinity and
+// -Infinity are accepted, as Python's json module accepts them. Nesting is limited to 256 levels
+// so hostile input cannot exhaust the stack. Errors name the byte offset.
+
+#include <charconv>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
 
 // #include "../value.hpp"
 // begin runlog/value.hpp
@@ -652,6 +650,1806 @@ inline value::object_type flatten(const value& v, char separator = '/') {
 
 namespace runlog {
 inline namespace v0 {
+namespace detail {
+
+class json_reader {
+  public:
+    explicit json_reader(std::string_view text) : s_(text) {}
+
+    /// Parses the whole text into `out`; false with `error()` set on failure.
+    bool parse(value& out) {
+        skip_space();
+        if (!parse_value(out, 0)) return false;
+        skip_space();
+        if (i_ != s_.size()) return fail("unexpected text after the value");
+        return true;
+    }
+    const std::string& error() const noexcept { return error_; }
+
+  private:
+    bool fail(const std::string& what) {
+        if (error_.empty()) error_ = what + " at byte " + std::to_string(i_);
+        return false;
+    }
+    void skip_space() {
+        while (i_ < s_.size() &&
+               (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+            ++i_;
+    }
+    bool literal(std::string_view word) {
+        if (s_.substr(i_, word.size()) != word) return false;
+        i_ += word.size();
+        return true;
+    }
+
+    bool parse_value(value& out, int depth) {
+        if (depth > 256) return fail("nesting deeper than 256 levels");
+        if (i_ >= s_.size()) return fail("unexpected end of input");
+        const char c = s_[i_];
+        if (c == '{') return parse_object(out, depth);
+        if (c == '[') return parse_array(out, depth);
+        if (c == '"') {
+            std::string text;
+            if (!parse_string(text)) return false;
+            out = value(std::move(text));
+            return true;
+        }
+        if (literal("true")) return out = value(true), true;
+        if (literal("false")) return out = value(false), true;
+        if (literal("null")) return out = value(), true;
+        if (literal("NaN")) return out = value(std::numeric_limits<double>::quiet_NaN()), true;
+        if (literal("Infinity")) return out = value(std::numeric_limits<double>::infinity()), true;
+        if (literal("-Infinity"))
+            return out = value(-std::numeric_limits<double>::infinity()), true;
+        return parse_number(out);
+    }
+
+    bool parse_number(value& out) {
+        const std::size_t start = i_;
+        if (i_ < s_.size() && s_[i_] == '-') ++i_;
+        bool is_float = false;
+        while (i_ < s_.size()) {
+            const char c = s_[i_];
+            if (c >= '0' && c <= '9') {
+                ++i_;
+            } else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
+                is_float = true;
+                ++i_;
+            } else {
+                break;
+            }
+        }
+        const char* first = s_.data() + start;
+        const char* last = s_.data() + i_;
+        if (first == last || (last - first == 1 && *first == '-')) return fail("expected a value");
+        if (!is_float) {
+            std::int64_t n = 0;
+            const auto r = std::from_chars(first, last, n);
+            if (r.ec == std::errc() && r.ptr == last) return out = value(n), true;
+        }
+        double d = 0.0;
+        const auto r = std::from_chars(first, last, d);
+        if (r.ptr != last || (r.ec != std::errc() && r.ec != std::errc::result_out_of_range))
+            return fail("bad number");
+        out = value(d);
+        return true;
+    }
+
+    static void append_utf8(std::string& out, std::uint32_t cp) {
+        if (cp < 0x80) {
+            out.push_back(static_cast<char>(cp));
+        } else if (cp < 0x800) {
+            out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else if (cp < 0x10000) {
+            out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else {
+            out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        }
+    }
+
+    bool hex4(std::uint32_t& out) {
+        if (i_ + 4 > s_.size()) return fail("truncated \\u escape");
+        out = 0;
+        for (int k = 0; k < 4; ++k) {
+            const char c = s_[i_++];
+            out <<= 4u;
+            if (c >= '0' && c <= '9')
+                out |= static_cast<std::uint32_t>(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                out |= static_cast<std::uint32_t>(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                out |= static_cast<std::uint32_t>(c - 'A' + 10);
+            else
+                return fail("bad \\u escape");
+        }
+        return true;
+    }
+
+    bool parse_string(std::string& out) {
+        ++i_;  // opening quote
+        while (i_ < s_.size()) {
+            const char c = s_[i_++];
+            if (c == '"') return true;
+            if (static_cast<unsigned char>(c) < 0x20) return fail("control character in a string");
+            if (c != '\\') {
+                out.push_back(c);
+                continue;
+            }
+            if (i_ >= s_.size()) break;
+            const char e = s_[i_++];
+            switch (e) {
+                case '"':
+                    out.push_back('"');
+                    break;
+                case '\\':
+                    out.push_back('\\');
+                    break;
+                case '/':
+                    out.push_back('/');
+                    break;
+                case 'b':
+                    out.push_back('\b');
+                    break;
+                case 'f':
+                    out.push_back('\f');
+                    break;
+                case 'n':
+                    out.push_back('\n');
+                    break;
+                case 'r':
+                    out.push_back('\r');
+                    break;
+                case 't':
+                    out.push_back('\t');
+                    break;
+                case 'u': {
+                    std::uint32_t cp;
+                    if (!hex4(cp)) return false;
+                    if (cp >= 0xD800 && cp <= 0xDBFF && s_.substr(i_, 2) == "\\u") {
+                        i_ += 2;
+                        std::uint32_t low;
+                        if (!hex4(low)) return false;
+                        if (low >= 0xDC00 && low <= 0xDFFF) {
+                            cp = 0x10000 + ((cp - 0xD800) << 10u) + (low - 0xDC00);
+                        } else {
+                            append_utf8(out, 0xFFFD);
+                            cp = low;
+                        }
+                    }
+                    if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;  // lone surrogate
+                    append_utf8(out, cp);
+                    break;
+                }
+                default:
+                    return fail("bad escape");
+            }
+        }
+        return fail("unterminated string");
+    }
+
+    bool parse_array(value& out, int depth) {
+        ++i_;
+        out = value::array();
+        skip_space();
+        if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
+        for (;;) {
+            value item;
+            skip_space();
+            if (!parse_value(item, depth + 1)) return false;
+            out.push_back(std::move(item));
+            skip_space();
+            if (i_ < s_.size() && s_[i_] == ',') {
+                ++i_;
+                continue;
+            }
+            if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
+            return fail("expected ',' or ']'");
+        }
+    }
+
+    bool parse_object(value& out, int depth) {
+        ++i_;
+        out = value::object();
+        skip_space();
+        if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
+        for (;;) {
+            skip_space();
+            if (i_ >= s_.size() || s_[i_] != '"') return fail("expected a member name");
+            std::string key;
+            if (!parse_string(key)) return false;
+            skip_space();
+            if (i_ >= s_.size() || s_[i_] != ':') return fail("expected ':'");
+            ++i_;
+            skip_space();
+            value item;
+            if (!parse_value(item, depth + 1)) return false;
+            out.as_object().emplace_back(std::move(key), std::move(item));
+            skip_space();
+            if (i_ < s_.size() && s_[i_] == ',') {
+                ++i_;
+                continue;
+            }
+            if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
+            return fail("expected ',' or '}'");
+        }
+    }
+
+    std::string_view s_;
+    std::size_t i_ = 0;
+    std::string error_;
+};
+
+/// Parses `text`; on failure returns false and sets `error`.
+inline bool parse_json(std::string_view text, value& out, std::string& error) {
+    json_reader reader(text);
+    if (reader.parse(out)) return true;
+    error = reader.error();
+    return false;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/json_reader.hpp
+// #include "sinks/wandb.hpp"
+// begin runlog/sinks/wandb.hpp
+// SPDX-License-Identifier: MIT
+// The W&B sink: an offline run directory that the official `wandb sync` uploads
+// (wandb-offline-format.md), written beside the native one.
+//
+//   <dir>/wandb/latest-run -> offline-run-YYYYMMDD_HHMMSS-<id>
+//   <dir>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>/
+//     run-<id>.wandb        header, run, config*, metric*, files*, summary*, history*, ..., exit,
+//     final files/media/...       media files, each announced by a files record before its row
+//     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
+//
+// Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
+// a killed job leaves a file whose records are all complete. The summary is written as one
+// summary record (one item per top-level key, whole values) at each flush point and at finish,
+// rather than before every history row as the Python client does: sync reads only the summary
+// records, and the last one wins.
+//
+// Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+// #include "../detail/leveldb_log.hpp"
+// begin runlog/detail/leveldb_log.hpp
+// SPDX-License-Identifier: MIT
+// The framing of W&B's .wandb transaction log: LevelDB's log format with a 7-byte W&B header and
+// plain CRC-32 (IEEE, unmasked) over the chunk type byte and payload
+// (wandb-offline-format.md §2).
+//
+// The file is a sequence of 32 KiB blocks (the 7-byte file header counts as the start of block 0).
+// A record becomes one FULL chunk if it fits in what is left of the block, else FIRST (filling the
+// block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
+// than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
+// Pure: the writer appends framed bytes to a buffer and tracks the file offset; writing the bytes
+// to disk is the caller's business.
+
+#include <cstdint>
+#include <vector>
+
+// #include "checksums.hpp"
+// begin runlog/detail/checksums.hpp
+// SPDX-License-Identifier: MIT
+// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), Adler-32 (zlib streams) and SHA-256
+// (media file names and digests). Pure functions over bytes; each can be fed incrementally.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
+            t[i] = c;
+        }
+        return t;
+    }();
+    return table;
+}
+
+/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
+inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto& table = crc32_table();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
+}
+
+/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
+inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
+    while (n > 0) {
+        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
+        n -= chunk;
+        for (std::size_t i = 0; i < chunk; ++i) {
+            a += p[i];
+            b += a;
+        }
+        p += chunk;
+        a %= 65521u;
+        b %= 65521u;
+    }
+    return (b << 16u) | a;
+}
+
+class sha256 {
+  public:
+    sha256& update(const void* data, std::size_t n) noexcept {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        total_ += n;
+        while (n > 0) {
+            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
+            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
+            used_ += take;
+            p += take;
+            n -= take;
+            if (used_ == 64) {
+                compress(block_.data());
+                used_ = 0;
+            }
+        }
+        return *this;
+    }
+
+    std::array<std::uint8_t, 32> digest() noexcept {
+        const std::uint64_t bits = total_ * 8u;
+        const std::uint8_t pad = 0x80;
+        update(&pad, 1);
+        const std::uint8_t zero = 0;
+        while (used_ != 56) update(&zero, 1);
+        std::uint8_t length[8];
+        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+        update(length, 8);
+        std::array<std::uint8_t, 32> out{};
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t k = 0; k < 4; ++k)
+                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
+        return out;
+    }
+
+    std::string hex_digest() {
+        static const char hex[] = "0123456789abcdef";
+        std::string s;
+        for (std::uint8_t byte : digest()) {
+            s.push_back(hex[byte >> 4u]);
+            s.push_back(hex[byte & 0xFu]);
+        }
+        return s;
+    }
+
+  private:
+    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
+        return (x >> n) | (x << (32u - n));
+    }
+
+    void compress(const std::uint8_t* chunk) noexcept {
+        static const std::uint32_t k[64] = {
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2};
+        std::uint32_t w[64];
+        for (std::size_t i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
+                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
+        for (std::size_t i = 16; i < 64; ++i) {
+            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
+            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
+                      f = state_[5], g = state_[6], h = state_[7];
+        for (std::size_t i = 0; i < 64; ++i) {
+            const std::uint32_t t1 =
+                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+            const std::uint32_t t2 =
+                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            h = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = b;
+            b = a;
+            a = t1 + t2;
+        }
+        state_[0] += a;
+        state_[1] += b;
+        state_[2] += c;
+        state_[3] += d;
+        state_[4] += e;
+        state_[5] += f;
+        state_[6] += g;
+        state_[7] += h;
+    }
+
+    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    std::array<std::uint8_t, 64> block_{};
+    std::size_t used_ = 0;
+    std::uint64_t total_ = 0;
+};
+
+inline std::string sha256_hex(const void* data, std::size_t n) {
+    return sha256().update(data, n).hex_digest();
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/checksums.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class leveldb_log_writer {
+  public:
+    static constexpr std::size_t block_size = 32768;
+    static constexpr std::size_t header_size = 7;
+    enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
+
+    /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
+    void write_file_header(std::vector<std::uint8_t>& out) {
+        static const std::uint8_t header[7] = {0x3A, 0x57, 0x26, 0x42, 0xE1, 0xBE, 0x00};
+        out.insert(out.end(), header, header + 7);
+        offset_ += 7;
+    }
+
+    /// Appends one record's chunks to `out`.
+    void write_record(const std::uint8_t* payload, std::size_t n, std::vector<std::uint8_t>& out) {
+        bool begun = false;
+        do {
+            std::size_t left = block_size - offset_ % block_size;
+            if (left < header_size) {
+                out.insert(out.end(), left, std::uint8_t{0});  // trailer: only before another chunk
+                offset_ += left;
+                left = block_size;
+            }
+            const std::size_t room = left - header_size;
+            const std::size_t take = n < room ? n : room;
+            const bool ends = take == n;
+            const std::uint8_t type = !begun ? (ends ? full : first) : (ends ? last : middle);
+            write_chunk(type, payload, take, out);
+            payload += take;
+            n -= take;
+            begun = true;
+            if (ends) break;
+        } while (true);
+    }
+
+    std::uint64_t offset() const noexcept { return offset_; }
+
+  private:
+    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n,
+                     std::vector<std::uint8_t>& out) {
+        const std::uint32_t crc = crc32(data, n, crc32(&type, 1));
+        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
+        out.push_back(static_cast<std::uint8_t>(n & 0xFFu));
+        out.push_back(static_cast<std::uint8_t>(n >> 8u));
+        out.push_back(type);
+        out.insert(out.end(), data, data + n);
+        offset_ += header_size + n;
+    }
+
+    std::uint64_t offset_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/leveldb_log.hpp
+// #include "../detail/os.hpp"
+// begin runlog/detail/os.hpp
+// SPDX-License-Identifier: MIT
+// The little the library needs from the OS: clocks, environment, host and process identity, a
+// real random source for run ids, and file operations that report errors as values. POSIX first;
+// the Windows branches keep the header compiling there but are not tested yet.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>  // std::getenv
+#include <ctime>
+#include <filesystem>
+#include <optional>
+#include <random>
+#include <string>
+#include <system_error>
+
+// #include "../error.hpp"
+
+#if defined(_WIN32)
+#include <process.h>  // _getpid
+#else
+#include <unistd.h>  // gethostname, getpid
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+namespace fs = std::filesystem;
+
+/// Seconds since the Unix epoch. system_clock reads the vDSO on Linux: no system call.
+inline double unix_time_now() noexcept {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+inline std::optional<std::string> get_env(const char* name) {
+    const char* v = std::getenv(name);
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+}
+
+inline std::string host_name() {
+#if defined(_WIN32)
+    return get_env("COMPUTERNAME").value_or("unknown");
+#else
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+    return buf;
+#endif
+}
+
+inline int process_id() noexcept {
+#if defined(_WIN32)
+    return _getpid();
+#else
+    return static_cast<int>(getpid());
+#endif
+}
+
+/// 8 characters of [a-z0-9] from std::random_device (getrandom/urandom on Linux), never from the
+/// time: two runs started in the same second must not share an id.
+inline std::string random_run_id() {
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    std::random_device source;
+    std::uniform_int_distribution<int> pick(0, 35);
+    std::string id(8, 'a');
+    for (char& c : id) c = alphabet[pick(source)];
+    return id;
+}
+
+inline std::tm to_tm(double unix_seconds, bool local) noexcept {
+    const auto t = static_cast<std::time_t>(unix_seconds);
+    std::tm out{};
+#if defined(_WIN32)
+    local ? localtime_s(&out, &t) : gmtime_s(&out, &t);
+#else
+    local ? localtime_r(&t, &out) : gmtime_r(&t, &out);
+#endif
+    return out;
+}
+
+/// "YYYYMMDD_HHMMSS" in local time, as wandb names run directories.
+inline std::string directory_timestamp(double unix_seconds) {
+    const std::tm tm = to_tm(unix_seconds, true);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%d_%H%M%S", &tm);
+    return buf;
+}
+
+/// RFC 3339 UTC with milliseconds, e.g. "2026-11-29T06:22:29.123Z".
+inline std::string iso8601_utc(double unix_seconds) {
+    const std::tm tm = to_tm(unix_seconds, false);
+    char buf[40];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    const auto whole = static_cast<double>(static_cast<std::time_t>(unix_seconds));
+    auto ms = static_cast<int>((unix_seconds - whole) * 1000.0);
+    if (ms < 0) ms = 0;
+    if (ms > 999) ms = 999;
+    char out[48];
+    std::snprintf(out, sizeof out, "%s.%03dZ", buf, ms);
+    return out;
+}
+
+inline std::string describe(const std::error_code& ec) {
+    return ec.message();
+}
+
+/// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix: the
+/// bytes go to a temporary file beside it, which is then renamed over the target.
+inline io_result write_file_atomically(const fs::path& path, std::string_view bytes) {
+    fs::path temp = path;
+    temp += ".tmp";
+    std::FILE* f = std::fopen(temp.string().c_str(), "wb");
+    if (f == nullptr) {
+        return io_result::failure(errc::sink_write_failed,
+                                  "cannot open '" + temp.string() + "' for writing: " +
+                                      describe({errno, std::generic_category()}));
+    }
+    const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    const int write_errno = errno;
+    const bool closed = std::fclose(f) == 0;
+    if (!written || !closed) {
+        std::error_code ignored;
+        fs::remove(temp, ignored);
+        return io_result::failure(errc::sink_write_failed,
+                                  "cannot write '" + temp.string() +
+                                      "': " + describe({write_errno, std::generic_category()}));
+    }
+    std::error_code ec;
+    fs::rename(temp, path, ec);
+    if (ec) {
+        return io_result::failure(errc::sink_write_failed,
+                                  "cannot replace '" + path.string() + "': " + describe(ec));
+    }
+    return {};
+}
+
+/// Points `link` at `target` (a path relative to the link's directory) atomically: a temporary
+/// link is made and renamed over the old one, so readers never see the link missing.
+inline io_result replace_symlink(const fs::path& link, const fs::path& target) {
+    fs::path temp = link;
+    temp += "." + std::to_string(process_id()) + ".tmp";
+    std::error_code ec;
+    fs::remove(temp, ec);
+    fs::create_directory_symlink(target, temp, ec);
+    if (!ec) fs::rename(temp, link, ec);
+    if (ec) {
+        std::string reason = describe(ec);
+        fs::remove(temp, ec);
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot point '" + link.string() + "' at '" + target.string() + "': " + reason);
+    }
+    return {};
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/os.hpp
+// #include "../detail/wandb_records.hpp"
+// begin runlog/detail/wandb_records.hpp
+// SPDX-License-Identifier: MIT
+// Encoders for the W&B `Record` protobufs a run needs (wandb-offline-format.md §3): pure
+// functions from values to the serialized Record bytes. Field numbers are W&B's persistent ones.
+// Only long-standing record types are produced, and `control` is never set.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// #include "../metric.hpp"
+// begin runlog/metric.hpp
+// SPDX-License-Identifier: MIT
+// define_metric: how a metric is plotted and summarised, with wandb-core's semantics.
+//
+//     run.define_metric("val/*", {.step_metric = "epoch"});          // C++20
+//     run.define_metric("val/acc", runlog::metric_options{}.with_summary("max,last"));  // C++17
+//
+// - A name ending in `*` is a glob matching every key that starts with the part before it; a `*`
+//   anywhere else is an error. Keys starting with `_` never match. The first matching glob wins,
+//   and an explicit definition of a key wins over every glob (it is not merged with the glob).
+// - Defining the same name again merges: options can be switched on, never off, unless
+//   `overwrite` is set.
+// - `summary` is a comma list of min, max, mean, first, last, none. Without it a metric's summary
+//   is its last value; with it, an object holding exactly the requested aggregates; `none` removes
+//   the metric from the summary.
+// - `goal` (minimize | maximize; "min"/"max" accepted) adds `best` and `best_step` to the summary
+//   object, beyond W&B, which only records the goal. With a goal but no `summary`, `last` is kept.
+// - `step_metric` names the x-axis key; `step_sync` (default true when step_metric is set) copies
+//   the last committed value of that key into rows that lack it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// #include "error.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+enum class metric_goal : std::uint8_t { none, minimize, maximize };
+
+inline const char* to_string(metric_goal g) noexcept {
+    switch (g) {
+        case metric_goal::minimize:
+            return "minimize";
+        case metric_goal::maximize:
+            return "maximize";
+        case metric_goal::none:
+            break;
+    }
+    return "none";
+}
+
+/// Bits of metric_definition::summary.
+enum summary_flag : std::uint8_t {
+    summary_min = 1u << 0u,
+    summary_max = 1u << 1u,
+    summary_mean = 1u << 2u,
+    summary_first = 1u << 3u,
+    summary_last = 1u << 4u,
+    summary_none = 1u << 5u,
+};
+
+/// What define_metric() takes. Designated initializers (C++20) or the with_* setters (C++17).
+struct metric_options {
+    std::string step_metric{};
+    std::optional<bool> step_sync{};
+    bool hidden = false;
+    std::string summary{};  // "min,max,mean,first,last,none", any subset
+    std::string goal{};     // "minimize" | "maximize" | ""
+    bool overwrite = false;
+
+    metric_options& with_step_metric(std::string v) { return step_metric = std::move(v), *this; }
+    metric_options& with_step_sync(bool v) { return step_sync = v, *this; }
+    metric_options& with_hidden(bool v) { return hidden = v, *this; }
+    metric_options& with_summary(std::string v) { return summary = std::move(v), *this; }
+    metric_options& with_goal(std::string v) { return goal = std::move(v), *this; }
+    metric_options& with_overwrite(bool v) { return overwrite = v, *this; }
+};
+
+/// A parsed, validated definition, as the dispatcher applies it and sinks receive it.
+struct metric_definition {
+    std::string name;       // a key, or a glob ending in '*'
+    std::string from_glob;  // set when this definition was materialised for a key from a glob
+    std::string step_metric;
+    bool step_sync = false;
+    bool hidden = false;
+    std::uint8_t summary = 0;  // summary_flag bits
+    metric_goal goal = metric_goal::none;
+
+    bool is_glob() const noexcept { return !name.empty() && name.back() == '*'; }
+
+    /// Glob match: the key starts with the part before '*' and is not internal ('_...').
+    bool matches(std::string_view key) const noexcept {
+        if (!is_glob() || key.empty() || key.front() == '_') return false;
+        const std::string_view prefix(name.data(), name.size() - 1);
+        return key.substr(0, prefix.size()) == prefix;
+    }
+
+    /// Merge a later definition of the same name: options are switched on, never off.
+    void merge(const metric_definition& later) {
+        if (!later.step_metric.empty()) step_metric = later.step_metric;
+        step_sync = step_sync || later.step_sync;
+        hidden = hidden || later.hidden;
+        summary = static_cast<std::uint8_t>(summary | later.summary);
+        if (later.goal != metric_goal::none) goal = later.goal;
+    }
+};
+
+namespace detail {
+struct summary_flag_name {
+    std::uint8_t bit;
+    const char* name;
+};
+inline constexpr summary_flag_name summary_flag_names[] = {
+    {summary_min, "min"},     {summary_max, "max"},   {summary_mean, "mean"},
+    {summary_first, "first"}, {summary_last, "last"}, {summary_none, "none"}};
+}  // namespace detail
+
+/// "min,last" for summary_min | summary_last.
+inline std::string summary_to_string(std::uint8_t flags) {
+    std::string out;
+    for (const auto& [bit, name] : detail::summary_flag_names) {
+        if ((flags & bit) == 0) continue;
+        if (!out.empty()) out.push_back(',');
+        out.append(name);
+    }
+    return out;
+}
+
+/// Validates `options` for `name`; on success fills `out` and returns an ok result.
+inline io_result parse_metric_definition(std::string_view name, const metric_options& options,
+                                         metric_definition& out) {
+    const std::string quoted = "'" + std::string(name) + "'";
+    if (name.empty())
+        return io_result::failure(errc::invalid_metric_definition, "define_metric: empty name");
+    const auto star = name.find('*');
+    if (star != std::string_view::npos && star + 1 != name.size()) {
+        return io_result::failure(
+            errc::invalid_metric_definition,
+            "define_metric " + quoted +
+                ": '*' is only allowed at the end (a prefix glob like 'val/*')");
+    }
+    metric_definition def;
+    def.name = std::string(name);
+    def.step_metric = options.step_metric;
+    def.step_sync = options.step_sync.value_or(!options.step_metric.empty());
+    def.hidden = options.hidden;
+    std::string_view rest = options.summary;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (item.empty()) continue;
+        std::uint8_t bit = 0;
+        for (const auto& flag : detail::summary_flag_names)
+            if (item == flag.name) bit = flag.bit;
+        def.summary = static_cast<std::uint8_t>(def.summary | bit);
+        if (bit == 0)
+            return io_result::failure(errc::invalid_metric_definition,
+                                      "define_metric " + quoted + ": unknown summary '" +
+                                          std::string(item) +
+                                          "' (use min, max, mean, first, last or none)");
+    }
+    const std::string_view goal = options.goal;
+    if (goal.empty()) {
+        def.goal = metric_goal::none;
+    } else if (goal.substr(0, 3) == "min") {
+        def.goal = metric_goal::minimize;
+    } else if (goal.substr(0, 3) == "max") {
+        def.goal = metric_goal::maximize;
+    } else {
+        return io_result::failure(errc::invalid_metric_definition,
+                                  "define_metric " + quoted + ": unknown goal '" +
+                                      std::string(goal) + "' (use minimize or maximize)");
+    }
+    out = std::move(def);
+    return {};
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/metric.hpp
+// #include "../sinks/sink.hpp"
+// begin runlog/sinks/sink.hpp
+// SPDX-License-Identifier: MIT
+// The sink interface: where a run's finished events go. Sinks are called from the run's writer
+// thread only, in the order the dispatcher applied the events, and see finished data: committed
+// rows (with _step, _runtime, _timestamp), the whole config after each change, metric definitions
+// (glob definitions materialised per key, too) and the summary at flush points. Step rules,
+// reducers and step_sync have already been applied, so every format agrees.
+//
+// A new sink derives from base_sink<Mutex> and overrides event_() (and flush_() if it buffers):
+//
+//     struct csv_sink : runlog::base_sink<runlog::null_mutex> {
+//         runlog::io_result event_(const runlog::sink_event& e) override { ... }
+//     };
+//
+// base_sink takes the mutex around every hook, so a sink read from other threads (the memory sink
+// in tests) uses std::mutex, and a sink only the writer touches uses null_mutex for free.
+// Hooks return io_result; a failure is counted and reported once, and the other sinks go on.
+
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+// #include "../error.hpp"
+// #include "../metric.hpp"
+// #include "../settings.hpp"
+// begin runlog/settings.hpp
+// SPDX-License-Identifier: MIT
+// What init() takes. An aggregate, so C++20 code can use designated initializers; C++17 code
+// chains the with_* setters:
+//
+//     auto run = runlog::init({.project = "mnist", .name = "baseline"});                  // C++20
+//     auto run = runlog::init(runlog::settings{}.with_project("mnist").with_name("baseline"));
+//
+// Environment variables override these fields, so an unattended job can be redirected without a
+// rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
+// (comma-separated), RUNLOG_MODE (offline | disabled) and RUNLOG_SINKS (a comma list of jsonl and
+// wandb: the file formats to write). Precedence: environment, then these settings, then the
+// defaults below.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+// #include "config.hpp"
+// #include "error.hpp"
+// #include "fwd.hpp"
+// begin runlog/fwd.hpp
+// SPDX-License-Identifier: MIT
+// Forward declarations, for headers that only pass runlog types around.
+
+namespace runlog {
+inline namespace v0 {
+class value;
+class run;
+class sink;
+struct settings;
+struct metric_options;
+struct metric_definition;
+struct run_stats;
+}  // namespace v0
+}  // namespace runlog
+// end runlog/fwd.hpp
+// #include "value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+enum class run_mode { offline, disabled };
+enum class overflow_policy {
+    block,       // log() waits for room (at most settings::block_timeout, then drops and counts)
+    drop_newest  // log() drops the call and counts it
+};
+
+inline const char* to_string(run_mode m) noexcept {
+    return m == run_mode::offline ? "offline" : "disabled";
+}
+inline const char* to_string(overflow_policy p) noexcept {
+    return p == overflow_policy::block ? "block" : "drop_newest";
+}
+
+struct settings {
+    std::string project{};   // default "uncategorized"
+    std::string name{};      // display name; default: the run id
+    std::string id{};        // [A-Za-z0-9_-]{1,64}; default: 8 random characters of [a-z0-9]
+    std::string group{};     // e.g. one job's ranks
+    std::string job_type{};  // e.g. "train", "eval"
+    std::vector<std::string> tags{};
+    std::string notes{};
+    std::string dir{};  // the run goes to <dir>/runlog/run-<time>-<id>/; default "."
+    run_mode mode = run_mode::offline;
+    value config{};  // initial config (an object)
+
+    std::size_t queue_capacity = RUNLOG_DEFAULT_QUEUE_CAPACITY;
+    overflow_policy overflow = overflow_policy::block;
+    std::chrono::milliseconds flush_interval{1000};   // writer flushes files at least this often
+    std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
+    std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
+    std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
+
+    bool quiet = false;        // no end-of-run summary on stderr
+    bool all_ranks = false;    // log on every rank, not only rank 0
+    bool native_files = true;  // write the native run directory (jsonl sink)
+    bool wandb_offline =
+        false;             // also write a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
+    std::string entity{};  // W&B entity for the offline run; default: the syncing user's
+    std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
+    error_handler on_error{};                    // default: one line on stderr per report
+    double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
+
+    settings& with_project(std::string v) { return project = std::move(v), *this; }
+    settings& with_name(std::string v) { return name = std::move(v), *this; }
+    settings& with_id(std::string v) { return id = std::move(v), *this; }
+    settings& with_group(std::string v) { return group = std::move(v), *this; }
+    settings& with_job_type(std::string v) { return job_type = std::move(v), *this; }
+    settings& with_tags(std::vector<std::string> v) { return tags = std::move(v), *this; }
+    settings& with_notes(std::string v) { return notes = std::move(v), *this; }
+    settings& with_dir(std::string v) { return dir = std::move(v), *this; }
+    settings& with_mode(run_mode v) { return mode = v, *this; }
+    settings& with_config(value v) { return config = std::move(v), *this; }
+    settings& with_queue_capacity(std::size_t v) { return queue_capacity = v, *this; }
+    settings& with_overflow(overflow_policy v) { return overflow = v, *this; }
+    settings& with_flush_interval(std::chrono::milliseconds v) { return flush_interval = v, *this; }
+    settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
+    settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
+    settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
+    settings& with_quiet(bool v) { return quiet = v, *this; }
+    settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
+    settings& with_native_files(bool v) { return native_files = v, *this; }
+    settings& with_wandb_offline(bool v) { return wandb_offline = v, *this; }
+    settings& with_entity(std::string v) { return entity = std::move(v), *this; }
+    settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
+    settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }
+    settings& with_clock(double (*v)()) { return clock = v, *this; }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/settings.hpp
+// #include "../stats.hpp"
+// begin runlog/stats.hpp
+// SPDX-License-Identifier: MIT
+// Counters a run keeps: what was written and every way data was dropped. Nothing is dropped
+// without a counter here; finish() prints the totals.
+
+#include <cstdint>
+
+namespace runlog {
+inline namespace v0 {
+
+struct run_stats {
+    std::uint64_t log_calls = 0;             // log() calls that reached the writer
+    std::uint64_t rows_committed = 0;        // rows written to history
+    std::uint64_t dropped_queue_full = 0;    // log() calls dropped: queue full (drop_newest, or
+                                             // block policy past settings::block_timeout)
+    std::uint64_t dropped_step = 0;          // log() calls dropped: step lower than the current one
+    std::uint64_t dropped_fields = 0;        // fields dropped: reserved ('_') or invalid keys
+    std::uint64_t dropped_after_finish = 0;  // calls made after finish() began
+    std::uint64_t write_errors = 0;          // sink failures (each reported, the others go on)
+    std::uint64_t errors_reported = 0;       // reports sent to the error handler ...
+    std::uint64_t errors_suppressed = 0;     // ... and those held back by its rate limit
+
+    /// Log calls that did not make it into history whole.
+    std::uint64_t dropped() const noexcept {
+        return dropped_queue_full + dropped_step + dropped_after_finish;
+    }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/stats.hpp
+// #include "../value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+/// Identity and settings of a run, given to every sink at start.
+struct run_info {
+    std::string id;
+    std::string project;
+    std::string name;
+    std::string group;
+    std::string job_type;
+    std::vector<std::string> tags;
+    std::string notes;
+    std::filesystem::path root_dir;  // settings::dir
+    std::filesystem::path run_dir;   // <root>/runlog/run-<time>-<id>, created before start
+    std::string host;
+    int pid = 0;
+    int rank = 0;
+    std::string rank_source;  // the environment variable the rank came from, or ""
+    double start_time = 0.0;  // Unix seconds
+    value config;             // initial config
+    std::size_t queue_capacity = 0;
+    overflow_policy overflow = overflow_policy::block;
+    double flush_interval = 0.0;  // seconds
+};
+
+/// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,
+/// `_runtime` and `_timestamp`.
+struct history_row {
+    std::int64_t step = 0;
+    double runtime = 0.0;
+    double timestamp = 0.0;
+    const value& data;
+};
+
+/// How a run ended.
+struct finish_info {
+    int exit_code = 0;
+    std::string status;  // "finished" (exit code 0) or "failed"
+    double end_time = 0.0;
+    double runtime = 0.0;
+    run_stats stats;
+    const value& summary;
+};
+
+/// A media file to store, relative to the run directory ("media/images/x_3_<sha20>.png"). It
+/// arrives before the row that refers to it.
+struct media_event {
+    std::string path;
+    const std::vector<std::uint8_t>* bytes = nullptr;
+};
+
+enum class sink_event_type { config, metric, row, summary, media };
+
+/// One event; exactly the member named by `type` is set.
+struct sink_event {
+    sink_event_type type = sink_event_type::row;
+    const value* config = nullptr;              // the whole config after a change
+    const metric_definition* metric = nullptr;  // a definition (new or merged)
+    const history_row* row = nullptr;
+    const value* summary = nullptr;  // the whole summary, at flush points
+    const media_event* media = nullptr;
+};
+
+class sink {
+  public:
+    virtual ~sink() = default;
+    /// Called on the thread that calls init(); a failure there fails init.
+    virtual io_result start(const run_info& info) = 0;
+    virtual io_result event(const sink_event& e) = 0;
+    virtual io_result flush() = 0;
+    virtual io_result finish(const finish_info& info) = 0;
+};
+
+/// A mutex that does nothing, for sinks that only the writer thread touches.
+struct null_mutex {
+    void lock() noexcept {}
+    void unlock() noexcept {}
+};
+
+template <class Mutex>
+class base_sink : public sink {
+  public:
+    io_result start(const run_info& info) final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return start_(info);
+    }
+    io_result event(const sink_event& e) final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return event_(e);
+    }
+    io_result flush() final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return flush_();
+    }
+    io_result finish(const finish_info& info) final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return finish_(info);
+    }
+
+  protected:
+    virtual io_result start_(const run_info&) { return {}; }
+    virtual io_result event_(const sink_event& e) = 0;
+    virtual io_result flush_() { return {}; }
+    virtual io_result finish_(const finish_info&) { return {}; }
+
+    mutable Mutex mutex_;  // mutable: const readers of a sink lock it too
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/sinks/sink.hpp
+// #include "../value.hpp"
+// #include "../version.hpp"
+// begin runlog/version.hpp
+// SPDX-License-Identifier: MIT
+
+#define RUNLOG_VERSION_MAJOR 0
+#define RUNLOG_VERSION_MINOR 1
+#define RUNLOG_VERSION_PATCH 0
+#define RUNLOG_VERSION_STRING "0.1.0"
+
+// The on-disk format written by the native sink (docs/format.md).
+#define RUNLOG_FORMAT_VERSION "runlog/1"
+// end runlog/version.hpp
+// #include "protobuf.hpp"
+// begin runlog/detail/protobuf.hpp
+// SPDX-License-Identifier: MIT
+// A protobuf wire-format writer: the few wire types W&B's records need — varint (0), fixed64 (1)
+// and length-delimited (2) — appended to a byte buffer. Nested messages are written by building
+// them in their own writer and adding the bytes, which keeps the code obvious; the records are
+// small. Pure: no schema, no reflection, no allocation beyond the buffer.
+//
+//     proto_writer history;
+//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
+//     proto_writer record;
+//     record.int64(1, 2).message(2, history);
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class proto_writer {
+  public:
+    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
+    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
+        tag(field, 0);
+        raw_varint(v);
+        return *this;
+    }
+    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
+    proto_writer& int64(std::uint32_t field, std::int64_t v) {
+        return uint64(field, static_cast<std::uint64_t>(v));
+    }
+    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
+    proto_writer& fixed64_double(std::uint32_t field, double v) {
+        tag(field, 1);
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    proto_writer& string(std::uint32_t field, std::string_view s) {
+        tag(field, 2);
+        raw_varint(s.size());
+        bytes_.insert(bytes_.end(), s.begin(), s.end());
+        return *this;
+    }
+    /// A nested message, written even when empty (an empty oneof member still names the type).
+    proto_writer& message(std::uint32_t field, const proto_writer& m) {
+        tag(field, 2);
+        raw_varint(m.bytes_.size());
+        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
+        return *this;
+    }
+
+    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+    std::size_t size() const noexcept { return bytes_.size(); }
+
+  private:
+    void tag(std::uint32_t field, std::uint32_t wire_type) {
+        raw_varint((std::uint64_t{field} << 3u) | wire_type);
+    }
+    void raw_varint(std::uint64_t v) {
+        while (v >= 0x80u) {
+            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
+            v >>= 7u;
+        }
+        bytes_.push_back(static_cast<std::uint8_t>(v));
+    }
+
+    std::vector<std::uint8_t> bytes_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/protobuf.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+namespace wandb {
+
+// Record oneof field numbers.
+enum record_field : std::uint32_t {
+    history = 2,
+    summary = 3,
+    config = 5,
+    files = 6,
+    metric = 12,
+    run = 17,
+    exit = 18,
+    final_record = 20,
+    header = 21,
+};
+
+/// Record{num, <field>: body}.
+inline std::vector<std::uint8_t> record(std::int64_t num, record_field field,
+                                        const proto_writer& body) {
+    proto_writer r;
+    r.int64(1, num).message(field, body);
+    return r.bytes();
+}
+
+inline proto_writer header_body() {
+    return proto_writer().message(1, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
+}
+
+/// ConfigRecord / SummaryRecord body: one `update` item per top-level key with its whole value
+/// (legacy sync merges only top-level keys, so values are never split).
+inline proto_writer items_body(const value& object) {
+    proto_writer body;
+    for (const auto& [key, v] : object.as_object())
+        body.message(1, proto_writer().string(1, key).string(16, v.dump()));
+    return body;
+}
+
+inline proto_writer timestamp(double unix_seconds) {
+    const double whole = std::floor(unix_seconds);
+    return proto_writer()
+        .int64(1, static_cast<std::int64_t>(whole))
+        .int64(2, static_cast<std::int64_t>((unix_seconds - whole) * 1e9));
+}
+
+inline proto_writer run_body(const run_info& info, const std::string& entity) {
+    proto_writer run;
+    run.string(1, info.id);
+    if (!entity.empty()) run.string(2, entity);
+    run.string(3, info.project);
+    if (info.config.is_object() && info.config.size() > 0) run.message(4, items_body(info.config));
+    if (!info.group.empty()) run.string(6, info.group);
+    if (!info.job_type.empty()) run.string(7, info.job_type);
+    run.string(8, info.name);
+    if (!info.notes.empty()) run.string(9, info.notes);
+    for (const auto& tag : info.tags) run.string(10, tag);
+    run.string(13, info.host);
+    run.message(17, timestamp(info.start_time));
+    return run;
+}
+
+/// MetricRecord. A definition materialised from a glob is written as the client writes it:
+/// named for the key, `defined` false, overwrite, expanded_from_glob.
+inline proto_writer metric_body(const metric_definition& def) {
+    proto_writer m;
+    const bool expanded = !def.from_glob.empty();
+    if (def.is_glob() && !expanded) {
+        m.string(2, def.name);
+    } else {
+        m.string(1, def.name);
+    }
+    if (!def.step_metric.empty()) m.string(4, def.step_metric);
+    proto_writer options;
+    if (def.step_sync) options.boolean(1, true);
+    if (def.hidden) options.boolean(2, true);
+    if (!expanded) options.boolean(3, true);
+    m.message(6, options);
+    proto_writer summary;
+    if (def.summary & summary_min) summary.boolean(1, true);
+    if (def.summary & summary_max) summary.boolean(2, true);
+    if (def.summary & summary_mean) summary.boolean(3, true);
+    if (def.summary & summary_last) summary.boolean(5, true);
+    if (def.summary & summary_none) summary.boolean(6, true);
+    if (def.summary & summary_first) summary.boolean(8, true);
+    if (summary.size() > 0) m.message(7, summary);
+    if (def.goal != metric_goal::none) m.int64(8, def.goal == metric_goal::minimize ? 1 : 2);
+    if (expanded) {
+        m.message(9, proto_writer().boolean(1, true));
+        m.boolean(10, true);
+    }
+    return m;
+}
+
+/// FilesRecord for one file; type MEDIA (2) for media, WANDB (1) for W&B's own files.
+inline proto_writer files_body(std::string_view path, int type) {
+    proto_writer item;
+    item.string(1, path);
+    if (type != 0) item.int64(3, type);
+    return proto_writer().message(1, item);
+}
+
+/// HistoryRecord: one item per member of the row (which holds _step, _runtime, _timestamp).
+inline proto_writer history_body(const value& row, std::int64_t step) {
+    proto_writer h = items_body(row);
+    h.message(2, proto_writer().int64(1, step));
+    return h;
+}
+
+/// summary {_wandb: {runtime}, _runtime}: the client writes the runtime pair this way.
+inline proto_writer runtime_summary_body(std::int64_t seconds) {
+    proto_writer body;
+    body.message(1, proto_writer()
+                        .string(2, "_wandb")
+                        .string(2, "runtime")
+                        .string(16, std::to_string(seconds)));
+    body.message(1, proto_writer().string(1, "_runtime").string(16, std::to_string(seconds)));
+    return body;
+}
+
+inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {
+    proto_writer e;
+    if (exit_code != 0) e.int64(1, exit_code);
+    if (runtime_seconds != 0) e.int64(2, runtime_seconds);
+    return e;
+}
+
+}  // namespace wandb
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/wandb_records.hpp
+// #include "sink.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+class wandb_sink final : public base_sink<null_mutex> {
+  public:
+    explicit wandb_sink(std::string entity = {}) : entity_(std::move(entity)) {}
+    ~wandb_sink() override {
+        if (file_ != nullptr) std::fclose(file_);
+    }
+
+    /// The offline run directory (set by start).
+    const std::filesystem::path& directory() const noexcept { return dir_; }
+
+  protected:
+    io_result start_(const run_info& info) override {
+        namespace fs = std::filesystem;
+        info_ = info;
+        const fs::path base = info.root_dir / "wandb";
+        dir_ =
+            base / ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+        std::error_code ec;
+        fs::create_directories(dir_ / "files", ec);
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot create '" + dir_.string() + "': " + ec.message());
+        }
+        const fs::path path = dir_ / ("run-" + info.id + ".wandb");
+        file_ = std::fopen(path.string().c_str(), "wbx");  // never append to another run's log
+        if (file_ == nullptr) {
+            return io_result::failure(
+                errc::sink_start_failed,
+                "cannot create '" + path.string() +
+                    "': " + std::error_code(errno, std::generic_category()).message());
+        }
+        std::setvbuf(file_, nullptr, _IONBF, 0);
+        (void)detail::replace_symlink(base / "latest-run", dir_.filename());
+        log_.write_file_header(pending_);
+        append(detail::wandb::header, detail::wandb::header_body());
+        append(detail::wandb::run, detail::wandb::run_body(info, entity_));
+        config_ = info.config;
+        return write_pending();
+    }
+
+    io_result event_(const sink_event& e) override {
+        namespace w = detail::wandb;
+        switch (e.type) {
+            case sink_event_type::config:
+                config_ = *e.config;
+                append(w::config, w::items_body(*e.config));
+                break;
+            case sink_event_type::metric:
+                append(w::metric, w::metric_body(*e.metric));
+                break;
+            case sink_event_type::media: {
+                const auto path = dir_ / "files" / e.media->path;
+                std::error_code ec;
+                std::filesystem::create_directories(path.parent_path(), ec);
+                io_result r = detail::write_file_atomically(
+                    path, std::string_view(reinterpret_cast<const char*>(e.media->bytes->data()),
+                                           e.media->bytes->size()));
+                if (!r.ok()) return r;
+                append(w::files, w::files_body(e.media->path, 2));
+                break;
+            }
+            case sink_event_type::summary:
+                append(w::summary, w::items_body(*e.summary));
+                break;
+            case sink_event_type::row:
+                append(w::history, w::history_body(e.row->data, e.row->step));
+                if (pending_.size() >= 64 * 1024) return write_pending();
+                break;
+        }
+        return {};
+    }
+
+    io_result flush_() override { return write_pending(); }
+
+    io_result finish_(const finish_info& end) override {
+        namespace w = detail::wandb;
+        const auto runtime = static_cast<std::int64_t>(end.runtime);
+        append(w::summary, w::runtime_summary_body(runtime));
+        append(w::summary, w::items_body(end.summary));
+        io_result r = write_files(end);
+        append(w::exit, w::exit_body(end.exit_code, runtime));
+        append(w::final_record, detail::proto_writer());
+        io_result written = write_pending();
+        if (file_ != nullptr) {
+            std::fclose(file_);
+            file_ = nullptr;
+        }
+        return r.ok() ? written : r;
+    }
+
+  private:
+    void append(detail::wandb::record_field field, const detail::proto_writer& body) {
+        const auto bytes = detail::wandb::record(++num_, field, body);
+        log_.write_record(bytes.data(), bytes.size(), pending_);
+    }
+
+    /// Writes the framed bytes buffered so far: whole chunks only.
+    io_result write_pending() {
+        if (pending_.empty() || file_ == nullptr) return {};
+        const std::size_t n = std::fwrite(pending_.data(), 1, pending_.size(), file_);
+        const int error = errno;
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+        if (pending_.empty()) return {};
+        std::clearerr(file_);
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot append to '" + (dir_ / ("run-" + info_.id + ".wandb")).string() +
+                "': " + std::error_code(error, std::generic_category()).message() +
+                "; kept in memory and retried at the next flush");
+    }
+
+    /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
+    /// reading the directory (sync regenerates them); each announced by a files record.
+    io_result write_files(const finish_info& end) {
+        const auto files = dir_ / "files";
+        io_result r =
+            detail::write_file_atomically(files / "wandb-summary.json", end.summary.dump() + "\n");
+        std::string yaml = "wandb_version: 1\n\n";
+        for (const auto& [key, v] : config_.as_object()) {
+            std::string quoted;
+            detail::write_json_string(quoted, key);
+            yaml += quoted + ":\n  desc: null\n  value: " + v.dump() + "\n";
+        }
+        if (r.ok()) r = detail::write_file_atomically(files / "config.yaml", yaml);
+        const value metadata = {{"os", "runlog"},
+                                {"program", "runlog " RUNLOG_VERSION_STRING},
+                                {"startedAt", detail::iso8601_utc(info_.start_time)},
+                                {"host", info_.host}};
+        if (r.ok())
+            r = detail::write_file_atomically(files / "wandb-metadata.json",
+                                              metadata.dump() + "\n");
+        if (r.ok()) {
+            for (const char* name : {"wandb-summary.json", "config.yaml", "wandb-metadata.json"})
+                append(detail::wandb::files, detail::wandb::files_body(name, 1));
+        }
+        return r;
+    }
+
+    std::string entity_;
+    run_info info_;
+    std::filesystem::path dir_;
+    std::FILE* file_ = nullptr;
+    detail::leveldb_log_writer log_;
+    std::vector<std::uint8_t> pending_;
+    std::int64_t num_ = 0;
+    value config_ = value::object();
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/sinks/wandb.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+struct export_options {
+    std::filesystem::path output_root;  // W&B dir goes to <output_root>/wandb/; default: the
+                                        // directory that holds the run's runlog/ directory
+    std::optional<int> exit_code;       // for crashed runs; default 1
+    std::function<void(std::uint64_t rows)> progress;  // called every 10,000 rows
+};
+
+struct export_result {
+    bool ok = false;
+    std::string message;  // what went wrong, or a one-line report
+    std::filesystem::path wandb_dir;
+    std::uint64_t rows = 0;
+    std::uint64_t media_files = 0;
+    bool crashed = false;
+    std::vector<std::string> warnings;  // e.g. a missing media file, a torn last line
+};
+
+namespace detail {
+
+inline bool read_json_file(const std::filesystem::path& path, value& out, std::string& error) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = "cannot read '" + path.string() + "'";
+        return false;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!parse_json(ss.str(), out, error)) {
+        error = "'" + path.string() + "' is not valid JSON: " + error;
+        return false;
+    }
+    return true;
+}
+
+inline metric_definition definition_from_json(const value& v) {
+    metric_definition def;
+    def.name = v.find("name") ? v.find("name")->as_string() : std::string();
+    if (const value* s = v.find("step_metric")) def.step_metric = s->as_string();
+    if (const value* s = v.find("step_sync")) def.step_sync = s->as_bool();
+    if (const value* s = v.find("hidden")) def.hidden = s->as_bool();
+    if (const value* s = v.find("glob")) def.from_glob = s->as_string();
+    metric_options options;
+    if (const value* s = v.find("summary")) options.summary = s->as_string();
+    if (const value* g = v.find("goal"); g && g->as_string() != "none")
+        options.goal = g->as_string();
+    metric_definition parsed;
+    if (parse_metric_definition(def.name.empty() ? "?" : def.name, options, parsed).ok()) {
+        def.summary = parsed.summary;
+        def.goal = parsed.goal;
+    }
+    return def;
+}
+
+/// Media paths a history value refers to (image-file, table-file, images/separated, and the
+/// image cells inside a table file).
+inline void media_paths(const value& v, const std::filesystem::path& run_dir,
+                        std::vector<std::string>& out) {
+    const value* type = v.find("_type");
+    if (type == nullptr) return;
+    if (const value* path = v.find("path"); path && path->is_string()) {
+        if (type->as_string() == "table-file") {
+            value table;
+            std::string ignored;
+            if (read_json_file(run_dir / path->as_string(), table, ignored))
+                if (const value* data = table.find("data"))
+                    for (const auto& row : data->as_array())
+                        for (const auto& cell : row.as_array()) media_paths(cell, run_dir, out);
+        }
+        out.push_back(path->as_string());
+    }
+    if (const value* names = v.find("filenames"))
+        for (const auto& name : names->as_array()) out.push_back(name.as_string());
+}
+
+}  // namespace detail
+
+inline export_result export_to_wandb(const std::filesystem::path& run_path,
+                                     const export_options& options = {}) {
+    namespace fs = std::filesystem;
+    export_result result;
+    std::error_code ec;
+    const fs::path run_dir = fs::canonical(run_path, ec);
+    if (ec || !fs::is_directory(run_dir)) {
+        result.message = "'" + run_path.string() + "' is not a directory";
+        return result;
+    }
+    // Read and check everything first: nothing is written for a run that cannot be read.
+    value run_json, config, metrics, summary;
+    std::string error;
+    if (!fs::exists(run_dir / "run.json")) {
+        result.message = "'" + run_dir.string() + "' has no run.json: not a runlog run directory";
+        return result;
+    }
+    if (!detail::read_json_file(run_dir / "run.json", run_json, error))
+        return result.message = error, result;
+    const value* format = run_json.find("format");
+    if (format == nullptr || format->as_string() != RUNLOG_FORMAT_VERSION) {
+        result.message = "'" + run_dir.string() + "' is format '" +
+                         (format ? format->as_string() : std::string("?")) +
+                         "'; this runlog reads " RUNLOG_FORMAT_VERSION;
+        return result;
+    }
+    if (!detail::read_json_file(run_dir / "config.json", config, error))
+        return result.message = error, result;
+    if (!detail::read_json_file(run_dir / "metrics.json", metrics, error))
+        return result.message = error, result;
+    if (!detail::read_json_file(run_dir / "summary.json", summary, error))
+        return result.message = error, result;
+
+    std::vector<value> rows;
+    {
+        std::ifstream history(run_dir / "history.jsonl", std::ios::binary);
+        if (!history) {
+            result.message = "cannot read '" + (run_dir / "history.jsonl").string() + "'";
+            return result;
+        }
+        std::string line;
+        std::uint64_t number = 0;
+        bool torn = false;
+        while (std::getline(history, line)) {
+            ++number;
+            if (torn) {
+                result.message = "history.jsonl line " + std::to_string(number - 1) +
+                                 " is not valid JSON and is not the last line";
+                return result;
+            }
+            value row;
+            if (!detail::parse_json(line, row, error) || !row.is_object() || !row.find("_step")) {
+                torn = true;  // acceptable only as the last line (a killed writer)
+                continue;
+            }
+            rows.push_back(std::move(row));
+        }
+        if (torn) result.warnings.push_back("skipped a torn last line of history.jsonl");
+    }
+
+    auto text = [&](const char* key) {
+        const value* v = run_json.find(key);
+        return v ? v->as_string() : std::string();
+    };
+    run_info info;
+    info.id = text("id");
+    info.project = text("project");
+    info.name = text("name");
+    info.group = text("group");
+    info.job_type = text("job_type");
+    info.notes = text("notes");
+    info.host = text("host");
+    if (const value* tags = run_json.find("tags"))
+        for (const auto& t : tags->as_array()) info.tags.push_back(t.as_string());
+    info.start_time = run_json.find("start_time") ? run_json.find("start_time")->as_double() : 0.0;
+    info.config = config.is_object() ? config : value::object();
+    info.root_dir =
+        options.output_root.empty() ? run_dir.parent_path().parent_path() : options.output_root;
+    info.run_dir = run_dir;
+
+    const std::string status = text("status");
+    result.crashed = status == "running";
+    const int exit_code =
+        result.crashed ? options.exit_code.value_or(1)
+                       : static_cast<int>(
+                             run_json.find("exit_code") ? run_json.find("exit_code")->as_int() : 0);
+    double end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
+    if (end_time == 0.0)
+        end_time = rows.empty() ? info.start_time
+                                : rows.back().find("_timestamp")->as_double(info.start_time);
+
+    const fs::path target =
+        info.root_dir / "wandb" /
+        ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+    if (fs::exists(target)) {
+        result.message = "'" + target.string() +
+                         "' already exists (exported before?); remove it or choose --out";
+        return result;
+    }
+    wandb_sink sink;
+    io_result r = sink.start(info);
+    if (!r.ok()) return result.message = r.message, result;
+    result.wandb_dir = sink.directory();
+    for (const auto& def : metrics.as_array()) {
+        const metric_definition d = detail::definition_from_json(def);
+        sink_event e;
+        e.type = sink_event_type::metric;
+        e.metric = &d;
+        if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+    }
+    for (const auto& row : rows) {
+        std::vector<std::string> paths;
+        for (const auto& member : row.as_object())
+            detail::media_paths(member.second, run_dir, paths);
+        for (const auto& path : paths) {
+            std::ifstream in(run_dir / path, std::ios::binary);
+            if (!in || path.find("..") != std::string::npos) {
+                result.warnings.push_back("media file '" + path + "' is missing; not exported");
+                continue;
+            }
+            const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                                  std::istreambuf_iterator<char>());
+            const media_event m{path, &bytes};
+            sink_event e;
+            e.type = sink_event_type::media;
+            e.media = &m;
+            if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+            ++result.media_files;
+        }
+        const history_row h{row.find("_step")->as_int(),
+                            row.find("_runtime") ? row.find("_runtime")->as_double() : 0.0,
+                            row.find("_timestamp") ? row.find("_timestamp")->as_double() : 0.0,
+                            row};
+        sink_event e;
+        e.type = sink_event_type::row;
+        e.row = &h;
+        if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+        if (++result.rows % 10000 == 0 && options.progress) options.progress(result.rows);
+    }
+    run_stats stats;
+    stats.rows_committed = result.rows;
+    const finish_info end{exit_code, exit_code == 0 ? "finished" : "failed",
+                          end_time,  end_time - info.start_time,
+                          stats,     summary};
+    if (!(r = sink.finish(end)).ok()) return result.message = r.message, result;
+    result.ok = true;
+    result.message =
+        "exported " + run_dir.string() + " -> " + result.wandb_dir.string() + " (" +
+        std::to_string(result.rows) + " rows, " + std::to_string(result.media_files) +
+        " media files" +
+        (result.crashed ? ", crashed run: exit code " + std::to_string(exit_code) : "") + ")";
+    return result;
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/export.hpp
+// #include "fwd.hpp"
+// #include "media/histogram.hpp"
+// begin runlog/media/histogram.hpp
+// SPDX-License-Identifier: MIT
+// runlog::histogram — W&B's histogram value ({"_type": "histogram", "values": counts, "bins":
+// edges}), binned like numpy.histogram: num_bins equal-width bins over [min, max] (default 64,
+// at most 512); when min == max the range is [v - 0.5, v + 0.5]; every bin is half-open except
+// the last, which includes max. Non-finite samples are excluded and counted (excluded()).
+//
+//     run.log({{"weights", runlog::histogram(w.data(), w.size())}});
+//     auto h = runlog::histogram::from_counts({3, 5}, {0.0, 0.5, 1.0});
+//
+// A histogram is an ordinary value (no file); an invalid one (bad bins, counts/edges mismatch)
+// has ok() false and error() says why, and logging it reports that and drops the field.
+
+#include <cmath>
+#include <cstdint>
+#include <iterator>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// #include "../value.hpp"
+
+namespace runlog {
+inline namespace v0 {
 
 class histogram {
   public:
@@ -823,172 +2621,6 @@ inline value to_value(const histogram& h) {
 #include <vector>
 
 // #include "checksums.hpp"
-// begin runlog/detail/checksums.hpp
-// SPDX-License-Identifier: MIT
-// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), Adler-32 (zlib streams) and SHA-256
-// (media file names and digests). Pure functions over bytes; each can be fed incrementally.
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <string>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
-            t[i] = c;
-        }
-        return t;
-    }();
-    return table;
-}
-
-/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
-inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-    const auto& table = crc32_table();
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
-    return ~crc;
-}
-
-/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
-inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
-    while (n > 0) {
-        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
-        n -= chunk;
-        for (std::size_t i = 0; i < chunk; ++i) {
-            a += p[i];
-            b += a;
-        }
-        p += chunk;
-        a %= 65521u;
-        b %= 65521u;
-    }
-    return (b << 16u) | a;
-}
-
-class sha256 {
-  public:
-    sha256& update(const void* data, std::size_t n) noexcept {
-        const auto* p = static_cast<const std::uint8_t*>(data);
-        total_ += n;
-        while (n > 0) {
-            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
-            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
-            used_ += take;
-            p += take;
-            n -= take;
-            if (used_ == 64) {
-                compress(block_.data());
-                used_ = 0;
-            }
-        }
-        return *this;
-    }
-
-    std::array<std::uint8_t, 32> digest() noexcept {
-        const std::uint64_t bits = total_ * 8u;
-        const std::uint8_t pad = 0x80;
-        update(&pad, 1);
-        const std::uint8_t zero = 0;
-        while (used_ != 56) update(&zero, 1);
-        std::uint8_t length[8];
-        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-        update(length, 8);
-        std::array<std::uint8_t, 32> out{};
-        for (std::size_t i = 0; i < 8; ++i)
-            for (std::size_t k = 0; k < 4; ++k)
-                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
-        return out;
-    }
-
-    std::string hex_digest() {
-        static const char hex[] = "0123456789abcdef";
-        std::string s;
-        for (std::uint8_t byte : digest()) {
-            s.push_back(hex[byte >> 4u]);
-            s.push_back(hex[byte & 0xFu]);
-        }
-        return s;
-    }
-
-  private:
-    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
-        return (x >> n) | (x << (32u - n));
-    }
-
-    void compress(const std::uint8_t* chunk) noexcept {
-        static const std::uint32_t k[64] = {
-            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-            0xc67178f2};
-        std::uint32_t w[64];
-        for (std::size_t i = 0; i < 16; ++i)
-            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
-                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
-        for (std::size_t i = 16; i < 64; ++i) {
-            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
-            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
-                      f = state_[5], g = state_[6], h = state_[7];
-        for (std::size_t i = 0; i < 64; ++i) {
-            const std::uint32_t t1 =
-                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
-            const std::uint32_t t2 =
-                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-            h = g;
-            g = f;
-            f = e;
-            e = d + t1;
-            d = c;
-            c = b;
-            b = a;
-            a = t1 + t2;
-        }
-        state_[0] += a;
-        state_[1] += b;
-        state_[2] += c;
-        state_[3] += d;
-        state_[4] += e;
-        state_[5] += f;
-        state_[6] += g;
-        state_[7] += h;
-    }
-
-    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    std::array<std::uint8_t, 64> block_{};
-    std::size_t used_ = 0;
-    std::uint64_t total_ = 0;
-};
-
-inline std::string sha256_hex(const void* data, std::size_t n) {
-    return sha256().update(data, n).hex_digest();
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/checksums.hpp
 // #include "deflate.hpp"
 // begin runlog/detail/deflate.hpp
 // SPDX-License-Identifier: MIT
@@ -2278,182 +3910,6 @@ class table : public media {
 }  // namespace runlog
 // end runlog/media/table.hpp
 // #include "metric.hpp"
-// begin runlog/metric.hpp
-// SPDX-License-Identifier: MIT
-// define_metric: how a metric is plotted and summarised, with wandb-core's semantics.
-//
-//     run.define_metric("val/*", {.step_metric = "epoch"});          // C++20
-//     run.define_metric("val/acc", runlog::metric_options{}.with_summary("max,last"));  // C++17
-//
-// - A name ending in `*` is a glob matching every key that starts with the part before it; a `*`
-//   anywhere else is an error. Keys starting with `_` never match. The first matching glob wins,
-//   and an explicit definition of a key wins over every glob (it is not merged with the glob).
-// - Defining the same name again merges: options can be switched on, never off, unless
-//   `overwrite` is set.
-// - `summary` is a comma list of min, max, mean, first, last, none. Without it a metric's summary
-//   is its last value; with it, an object holding exactly the requested aggregates; `none` removes
-//   the metric from the summary.
-// - `goal` (minimize | maximize; "min"/"max" accepted) adds `best` and `best_step` to the summary
-//   object, beyond W&B, which only records the goal. With a goal but no `summary`, `last` is kept.
-// - `step_metric` names the x-axis key; `step_sync` (default true when step_metric is set) copies
-//   the last committed value of that key into rows that lack it.
-
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-
-// #include "error.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-enum class metric_goal : std::uint8_t { none, minimize, maximize };
-
-inline const char* to_string(metric_goal g) noexcept {
-    switch (g) {
-        case metric_goal::minimize:
-            return "minimize";
-        case metric_goal::maximize:
-            return "maximize";
-        case metric_goal::none:
-            break;
-    }
-    return "none";
-}
-
-/// Bits of metric_definition::summary.
-enum summary_flag : std::uint8_t {
-    summary_min = 1u << 0u,
-    summary_max = 1u << 1u,
-    summary_mean = 1u << 2u,
-    summary_first = 1u << 3u,
-    summary_last = 1u << 4u,
-    summary_none = 1u << 5u,
-};
-
-/// What define_metric() takes. Designated initializers (C++20) or the with_* setters (C++17).
-struct metric_options {
-    std::string step_metric{};
-    std::optional<bool> step_sync{};
-    bool hidden = false;
-    std::string summary{};  // "min,max,mean,first,last,none", any subset
-    std::string goal{};     // "minimize" | "maximize" | ""
-    bool overwrite = false;
-
-    metric_options& with_step_metric(std::string v) { return step_metric = std::move(v), *this; }
-    metric_options& with_step_sync(bool v) { return step_sync = v, *this; }
-    metric_options& with_hidden(bool v) { return hidden = v, *this; }
-    metric_options& with_summary(std::string v) { return summary = std::move(v), *this; }
-    metric_options& with_goal(std::string v) { return goal = std::move(v), *this; }
-    metric_options& with_overwrite(bool v) { return overwrite = v, *this; }
-};
-
-/// A parsed, validated definition, as the dispatcher applies it and sinks receive it.
-struct metric_definition {
-    std::string name;       // a key, or a glob ending in '*'
-    std::string from_glob;  // set when this definition was materialised for a key from a glob
-    std::string step_metric;
-    bool step_sync = false;
-    bool hidden = false;
-    std::uint8_t summary = 0;  // summary_flag bits
-    metric_goal goal = metric_goal::none;
-
-    bool is_glob() const noexcept { return !name.empty() && name.back() == '*'; }
-
-    /// Glob match: the key starts with the part before '*' and is not internal ('_...').
-    bool matches(std::string_view key) const noexcept {
-        if (!is_glob() || key.empty() || key.front() == '_') return false;
-        const std::string_view prefix(name.data(), name.size() - 1);
-        return key.substr(0, prefix.size()) == prefix;
-    }
-
-    /// Merge a later definition of the same name: options are switched on, never off.
-    void merge(const metric_definition& later) {
-        if (!later.step_metric.empty()) step_metric = later.step_metric;
-        step_sync = step_sync || later.step_sync;
-        hidden = hidden || later.hidden;
-        summary = static_cast<std::uint8_t>(summary | later.summary);
-        if (later.goal != metric_goal::none) goal = later.goal;
-    }
-};
-
-namespace detail {
-struct summary_flag_name {
-    std::uint8_t bit;
-    const char* name;
-};
-inline constexpr summary_flag_name summary_flag_names[] = {
-    {summary_min, "min"},     {summary_max, "max"},   {summary_mean, "mean"},
-    {summary_first, "first"}, {summary_last, "last"}, {summary_none, "none"}};
-}  // namespace detail
-
-/// "min,last" for summary_min | summary_last.
-inline std::string summary_to_string(std::uint8_t flags) {
-    std::string out;
-    for (const auto& [bit, name] : detail::summary_flag_names) {
-        if ((flags & bit) == 0) continue;
-        if (!out.empty()) out.push_back(',');
-        out.append(name);
-    }
-    return out;
-}
-
-/// Validates `options` for `name`; on success fills `out` and returns an ok result.
-inline io_result parse_metric_definition(std::string_view name, const metric_options& options,
-                                         metric_definition& out) {
-    const std::string quoted = "'" + std::string(name) + "'";
-    if (name.empty())
-        return io_result::failure(errc::invalid_metric_definition, "define_metric: empty name");
-    const auto star = name.find('*');
-    if (star != std::string_view::npos && star + 1 != name.size()) {
-        return io_result::failure(
-            errc::invalid_metric_definition,
-            "define_metric " + quoted +
-                ": '*' is only allowed at the end (a prefix glob like 'val/*')");
-    }
-    metric_definition def;
-    def.name = std::string(name);
-    def.step_metric = options.step_metric;
-    def.step_sync = options.step_sync.value_or(!options.step_metric.empty());
-    def.hidden = options.hidden;
-    std::string_view rest = options.summary;
-    while (!rest.empty()) {
-        const auto comma = rest.find(',');
-        std::string_view item = rest.substr(0, comma);
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        if (item.empty()) continue;
-        std::uint8_t bit = 0;
-        for (const auto& flag : detail::summary_flag_names)
-            if (item == flag.name) bit = flag.bit;
-        def.summary = static_cast<std::uint8_t>(def.summary | bit);
-        if (bit == 0)
-            return io_result::failure(errc::invalid_metric_definition,
-                                      "define_metric " + quoted + ": unknown summary '" +
-                                          std::string(item) +
-                                          "' (use min, max, mean, first, last or none)");
-    }
-    const std::string_view goal = options.goal;
-    if (goal.empty()) {
-        def.goal = metric_goal::none;
-    } else if (goal.substr(0, 3) == "min") {
-        def.goal = metric_goal::minimize;
-    } else if (goal.substr(0, 3) == "max") {
-        def.goal = metric_goal::maximize;
-    } else {
-        return io_result::failure(errc::invalid_metric_definition,
-                                  "define_metric " + quoted + ": unknown goal '" +
-                                      std::string(goal) + "' (use minimize or maximize)");
-    }
-    out = std::move(def);
-    return {};
-}
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/metric.hpp
 // #include "run.hpp"
 // begin runlog/run.hpp
 // SPDX-License-Identifier: MIT
@@ -2500,267 +3956,7 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
 #include <vector>
 
 // #include "../settings.hpp"
-// begin runlog/settings.hpp
-// SPDX-License-Identifier: MIT
-// What init() takes. An aggregate, so C++20 code can use designated initializers; C++17 code
-// chains the with_* setters:
-//
-//     auto run = runlog::init({.project = "mnist", .name = "baseline"});                  // C++20
-//     auto run = runlog::init(runlog::settings{}.with_project("mnist").with_name("baseline"));
-//
-// Environment variables override these fields, so an unattended job can be redirected without a
-// rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
-// (comma-separated), RUNLOG_MODE (offline | disabled) and RUNLOG_SINKS (a comma list of jsonl and
-// wandb: the file formats to write). Precedence: environment, then these settings, then the
-// defaults below.
-
-#include <chrono>
-#include <cstddef>
-#include <memory>
-#include <string>
-#include <vector>
-
-// #include "config.hpp"
-// #include "error.hpp"
-// #include "fwd.hpp"
-// #include "value.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-enum class run_mode { offline, disabled };
-enum class overflow_policy {
-    block,       // log() waits for room (at most settings::block_timeout, then drops and counts)
-    drop_newest  // log() drops the call and counts it
-};
-
-inline const char* to_string(run_mode m) noexcept {
-    return m == run_mode::offline ? "offline" : "disabled";
-}
-inline const char* to_string(overflow_policy p) noexcept {
-    return p == overflow_policy::block ? "block" : "drop_newest";
-}
-
-struct settings {
-    std::string project{};   // default "uncategorized"
-    std::string name{};      // display name; default: the run id
-    std::string id{};        // [A-Za-z0-9_-]{1,64}; default: 8 random characters of [a-z0-9]
-    std::string group{};     // e.g. one job's ranks
-    std::string job_type{};  // e.g. "train", "eval"
-    std::vector<std::string> tags{};
-    std::string notes{};
-    std::string dir{};  // the run goes to <dir>/runlog/run-<time>-<id>/; default "."
-    run_mode mode = run_mode::offline;
-    value config{};  // initial config (an object)
-
-    std::size_t queue_capacity = RUNLOG_DEFAULT_QUEUE_CAPACITY;
-    overflow_policy overflow = overflow_policy::block;
-    std::chrono::milliseconds flush_interval{1000};   // writer flushes files at least this often
-    std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
-    std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
-    std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
-
-    bool quiet = false;        // no end-of-run summary on stderr
-    bool all_ranks = false;    // log on every rank, not only rank 0
-    bool native_files = true;  // write the native run directory (jsonl sink)
-    bool wandb_offline =
-        false;             // also write a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
-    std::string entity{};  // W&B entity for the offline run; default: the syncing user's
-    std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
-    error_handler on_error{};                    // default: one line on stderr per report
-    double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
-
-    settings& with_project(std::string v) { return project = std::move(v), *this; }
-    settings& with_name(std::string v) { return name = std::move(v), *this; }
-    settings& with_id(std::string v) { return id = std::move(v), *this; }
-    settings& with_group(std::string v) { return group = std::move(v), *this; }
-    settings& with_job_type(std::string v) { return job_type = std::move(v), *this; }
-    settings& with_tags(std::vector<std::string> v) { return tags = std::move(v), *this; }
-    settings& with_notes(std::string v) { return notes = std::move(v), *this; }
-    settings& with_dir(std::string v) { return dir = std::move(v), *this; }
-    settings& with_mode(run_mode v) { return mode = v, *this; }
-    settings& with_config(value v) { return config = std::move(v), *this; }
-    settings& with_queue_capacity(std::size_t v) { return queue_capacity = v, *this; }
-    settings& with_overflow(overflow_policy v) { return overflow = v, *this; }
-    settings& with_flush_interval(std::chrono::milliseconds v) { return flush_interval = v, *this; }
-    settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
-    settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
-    settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
-    settings& with_quiet(bool v) { return quiet = v, *this; }
-    settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
-    settings& with_native_files(bool v) { return native_files = v, *this; }
-    settings& with_wandb_offline(bool v) { return wandb_offline = v, *this; }
-    settings& with_entity(std::string v) { return entity = std::move(v), *this; }
-    settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
-    settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }
-    settings& with_clock(double (*v)()) { return clock = v, *this; }
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/settings.hpp
 // #include "os.hpp"
-// begin runlog/detail/os.hpp
-// SPDX-License-Identifier: MIT
-// The little the library needs from the OS: clocks, environment, host and process identity, a
-// real random source for run ids, and file operations that report errors as values. POSIX first;
-// the Windows branches keep the header compiling there but are not tested yet.
-
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>  // std::getenv
-#include <ctime>
-#include <filesystem>
-#include <optional>
-#include <random>
-#include <string>
-#include <system_error>
-
-// #include "../error.hpp"
-
-#if defined(_WIN32)
-#include <process.h>  // _getpid
-#else
-#include <unistd.h>  // gethostname, getpid
-#endif
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-namespace fs = std::filesystem;
-
-/// Seconds since the Unix epoch. system_clock reads the vDSO on Linux: no system call.
-inline double unix_time_now() noexcept {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-inline std::optional<std::string> get_env(const char* name) {
-    const char* v = std::getenv(name);
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-}
-
-inline std::string host_name() {
-#if defined(_WIN32)
-    return get_env("COMPUTERNAME").value_or("unknown");
-#else
-    char buf[256] = {};
-    if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-    return buf;
-#endif
-}
-
-inline int process_id() noexcept {
-#if defined(_WIN32)
-    return _getpid();
-#else
-    return static_cast<int>(getpid());
-#endif
-}
-
-/// 8 characters of [a-z0-9] from std::random_device (getrandom/urandom on Linux), never from the
-/// time: two runs started in the same second must not share an id.
-inline std::string random_run_id() {
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    std::random_device source;
-    std::uniform_int_distribution<int> pick(0, 35);
-    std::string id(8, 'a');
-    for (char& c : id) c = alphabet[pick(source)];
-    return id;
-}
-
-inline std::tm to_tm(double unix_seconds, bool local) noexcept {
-    const auto t = static_cast<std::time_t>(unix_seconds);
-    std::tm out{};
-#if defined(_WIN32)
-    local ? localtime_s(&out, &t) : gmtime_s(&out, &t);
-#else
-    local ? localtime_r(&t, &out) : gmtime_r(&t, &out);
-#endif
-    return out;
-}
-
-/// "YYYYMMDD_HHMMSS" in local time, as wandb names run directories.
-inline std::string directory_timestamp(double unix_seconds) {
-    const std::tm tm = to_tm(unix_seconds, true);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%d_%H%M%S", &tm);
-    return buf;
-}
-
-/// RFC 3339 UTC with milliseconds, e.g. "2026-11-29T06:22:29.123Z".
-inline std::string iso8601_utc(double unix_seconds) {
-    const std::tm tm = to_tm(unix_seconds, false);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    const auto whole = static_cast<double>(static_cast<std::time_t>(unix_seconds));
-    auto ms = static_cast<int>((unix_seconds - whole) * 1000.0);
-    if (ms < 0) ms = 0;
-    if (ms > 999) ms = 999;
-    char out[48];
-    std::snprintf(out, sizeof out, "%s.%03dZ", buf, ms);
-    return out;
-}
-
-inline std::string describe(const std::error_code& ec) {
-    return ec.message();
-}
-
-/// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix: the
-/// bytes go to a temporary file beside it, which is then renamed over the target.
-inline io_result write_file_atomically(const fs::path& path, std::string_view bytes) {
-    fs::path temp = path;
-    temp += ".tmp";
-    std::FILE* f = std::fopen(temp.string().c_str(), "wb");
-    if (f == nullptr) {
-        return io_result::failure(errc::sink_write_failed,
-                                  "cannot open '" + temp.string() + "' for writing: " +
-                                      describe({errno, std::generic_category()}));
-    }
-    const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-    const int write_errno = errno;
-    const bool closed = std::fclose(f) == 0;
-    if (!written || !closed) {
-        std::error_code ignored;
-        fs::remove(temp, ignored);
-        return io_result::failure(errc::sink_write_failed,
-                                  "cannot write '" + temp.string() +
-                                      "': " + describe({write_errno, std::generic_category()}));
-    }
-    std::error_code ec;
-    fs::rename(temp, path, ec);
-    if (ec) {
-        return io_result::failure(errc::sink_write_failed,
-                                  "cannot replace '" + path.string() + "': " + describe(ec));
-    }
-    return {};
-}
-
-/// Points `link` at `target` (a path relative to the link's directory) atomically: a temporary
-/// link is made and renamed over the old one, so readers never see the link missing.
-inline io_result replace_symlink(const fs::path& link, const fs::path& target) {
-    fs::path temp = link;
-    temp += "." + std::to_string(process_id()) + ".tmp";
-    std::error_code ec;
-    fs::remove(temp, ec);
-    fs::create_directory_symlink(target, temp, ec);
-    if (!ec) fs::rename(temp, link, ec);
-    if (ec) {
-        std::string reason = describe(ec);
-        fs::remove(temp, ec);
-        return io_result::failure(
-            errc::sink_write_failed,
-            "cannot point '" + link.string() + "' at '" + target.string() + "': " + reason);
-    }
-    return {};
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/os.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -3097,37 +4293,6 @@ class bounded_queue {
 #include <cstdint>
 
 // #include "../stats.hpp"
-// begin runlog/stats.hpp
-// SPDX-License-Identifier: MIT
-// Counters a run keeps: what was written and every way data was dropped. Nothing is dropped
-// without a counter here; finish() prints the totals.
-
-#include <cstdint>
-
-namespace runlog {
-inline namespace v0 {
-
-struct run_stats {
-    std::uint64_t log_calls = 0;             // log() calls that reached the writer
-    std::uint64_t rows_committed = 0;        // rows written to history
-    std::uint64_t dropped_queue_full = 0;    // log() calls dropped: queue full (drop_newest, or
-                                             // block policy past settings::block_timeout)
-    std::uint64_t dropped_step = 0;          // log() calls dropped: step lower than the current one
-    std::uint64_t dropped_fields = 0;        // fields dropped: reserved ('_') or invalid keys
-    std::uint64_t dropped_after_finish = 0;  // calls made after finish() began
-    std::uint64_t write_errors = 0;          // sink failures (each reported, the others go on)
-    std::uint64_t errors_reported = 0;       // reports sent to the error handler ...
-    std::uint64_t errors_suppressed = 0;     // ... and those held back by its rate limit
-
-    /// Log calls that did not make it into history whole.
-    std::uint64_t dropped() const noexcept {
-        return dropped_queue_full + dropped_step + dropped_after_finish;
-    }
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/stats.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -3196,147 +4361,6 @@ struct counters {
 
 // #include "../media/media.hpp"
 // #include "../sinks/sink.hpp"
-// begin runlog/sinks/sink.hpp
-// SPDX-License-Identifier: MIT
-// The sink interface: where a run's finished events go. Sinks are called from the run's writer
-// thread only, in the order the dispatcher applied the events, and see finished data: committed
-// rows (with _step, _runtime, _timestamp), the whole config after each change, metric definitions
-// (glob definitions materialised per key, too) and the summary at flush points. Step rules,
-// reducers and step_sync have already been applied, so every format agrees.
-//
-// A new sink derives from base_sink<Mutex> and overrides event_() (and flush_() if it buffers):
-//
-//     struct csv_sink : runlog::base_sink<runlog::null_mutex> {
-//         runlog::io_result event_(const runlog::sink_event& e) override { ... }
-//     };
-//
-// base_sink takes the mutex around every hook, so a sink read from other threads (the memory sink
-// in tests) uses std::mutex, and a sink only the writer touches uses null_mutex for free.
-// Hooks return io_result; a failure is counted and reported once, and the other sinks go on.
-
-#include <cstdint>
-#include <filesystem>
-#include <mutex>
-#include <string>
-#include <vector>
-
-// #include "../error.hpp"
-// #include "../metric.hpp"
-// #include "../settings.hpp"
-// #include "../stats.hpp"
-// #include "../value.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-/// Identity and settings of a run, given to every sink at start.
-struct run_info {
-    std::string id;
-    std::string project;
-    std::string name;
-    std::string group;
-    std::string job_type;
-    std::vector<std::string> tags;
-    std::string notes;
-    std::filesystem::path root_dir;  // settings::dir
-    std::filesystem::path run_dir;   // <root>/runlog/run-<time>-<id>, created before start
-    std::string host;
-    int pid = 0;
-    int rank = 0;
-    std::string rank_source;  // the environment variable the rank came from, or ""
-    double start_time = 0.0;  // Unix seconds
-    value config;             // initial config
-    std::size_t queue_capacity = 0;
-    overflow_policy overflow = overflow_policy::block;
-    double flush_interval = 0.0;  // seconds
-};
-
-/// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,
-/// `_runtime` and `_timestamp`.
-struct history_row {
-    std::int64_t step = 0;
-    double runtime = 0.0;
-    double timestamp = 0.0;
-    const value& data;
-};
-
-/// How a run ended.
-struct finish_info {
-    int exit_code = 0;
-    std::string status;  // "finished" (exit code 0) or "failed"
-    double end_time = 0.0;
-    double runtime = 0.0;
-    run_stats stats;
-    const value& summary;
-};
-
-/// A media file to store, relative to the run directory ("media/images/x_3_<sha20>.png"). It
-/// arrives before the row that refers to it.
-struct media_event {
-    std::string path;
-    const std::vector<std::uint8_t>* bytes = nullptr;
-};
-
-enum class sink_event_type { config, metric, row, summary, media };
-
-/// One event; exactly the member named by `type` is set.
-struct sink_event {
-    sink_event_type type = sink_event_type::row;
-    const value* config = nullptr;              // the whole config after a change
-    const metric_definition* metric = nullptr;  // a definition (new or merged)
-    const history_row* row = nullptr;
-    const value* summary = nullptr;  // the whole summary, at flush points
-    const media_event* media = nullptr;
-};
-
-class sink {
-  public:
-    virtual ~sink() = default;
-    /// Called on the thread that calls init(); a failure there fails init.
-    virtual io_result start(const run_info& info) = 0;
-    virtual io_result event(const sink_event& e) = 0;
-    virtual io_result flush() = 0;
-    virtual io_result finish(const finish_info& info) = 0;
-};
-
-/// A mutex that does nothing, for sinks that only the writer thread touches.
-struct null_mutex {
-    void lock() noexcept {}
-    void unlock() noexcept {}
-};
-
-template <class Mutex>
-class base_sink : public sink {
-  public:
-    io_result start(const run_info& info) final {
-        std::lock_guard<Mutex> lock(mutex_);
-        return start_(info);
-    }
-    io_result event(const sink_event& e) final {
-        std::lock_guard<Mutex> lock(mutex_);
-        return event_(e);
-    }
-    io_result flush() final {
-        std::lock_guard<Mutex> lock(mutex_);
-        return flush_();
-    }
-    io_result finish(const finish_info& info) final {
-        std::lock_guard<Mutex> lock(mutex_);
-        return finish_(info);
-    }
-
-  protected:
-    virtual io_result start_(const run_info&) { return {}; }
-    virtual io_result event_(const sink_event& e) = 0;
-    virtual io_result flush_() { return {}; }
-    virtual io_result finish_(const finish_info&) { return {}; }
-
-    mutable Mutex mutex_;  // mutable: const readers of a sink lock it too
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/sinks/sink.hpp
 // #include "../summary.hpp"
 // begin runlog/summary.hpp
 // SPDX-License-Identifier: MIT
@@ -4435,17 +5459,6 @@ struct run_state {
 
 // #include "../detail/os.hpp"
 // #include "../version.hpp"
-// begin runlog/version.hpp
-// SPDX-License-Identifier: MIT
-
-#define RUNLOG_VERSION_MAJOR 0
-#define RUNLOG_VERSION_MINOR 1
-#define RUNLOG_VERSION_PATCH 0
-#define RUNLOG_VERSION_STRING "0.1.0"
-
-// The on-disk format written by the native sink (docs/format.md).
-#define RUNLOG_FORMAT_VERSION "runlog/1"
-// end runlog/version.hpp
 // #include "sink.hpp"
 
 namespace runlog {
@@ -4644,493 +5657,6 @@ class jsonl_sink final : public base_sink<null_mutex> {
 // end runlog/sinks/jsonl.hpp
 // #include "sinks/sink.hpp"
 // #include "sinks/wandb.hpp"
-// begin runlog/sinks/wandb.hpp
-// SPDX-License-Identifier: MIT
-// The W&B sink: an offline run directory that the official `wandb sync` uploads
-// (wandb-offline-format.md), written beside the native one.
-//
-//   <dir>/wandb/latest-run -> offline-run-YYYYMMDD_HHMMSS-<id>
-//   <dir>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>/
-//     run-<id>.wandb        header, run, config*, metric*, files*, summary*, history*, ..., exit,
-//     final files/media/...       media files, each announced by a files record before its row
-//     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
-//
-// Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
-// a killed job leaves a file whose records are all complete. The summary is written as one
-// summary record (one item per top-level key, whole values) at each flush point and at finish,
-// rather than before every history row as the Python client does: sync reads only the summary
-// records, and the last one wins.
-//
-// Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
-
-#include <cstdio>
-#include <string>
-#include <vector>
-
-// #include "../detail/leveldb_log.hpp"
-// begin runlog/detail/leveldb_log.hpp
-// SPDX-License-Identifier: MIT
-// The framing of W&B's .wandb transaction log: LevelDB's log format with a 7-byte W&B header and
-// plain CRC-32 (IEEE, unmasked) over the chunk type byte and payload
-// (wandb-offline-format.md §2).
-//
-// The file is a sequence of 32 KiB blocks (the 7-byte file header counts as the start of block 0).
-// A record becomes one FULL chunk if it fits in what is left of the block, else FIRST (filling the
-// block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
-// than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
-// Pure: the writer appends framed bytes to a buffer and tracks the file offset; writing the bytes
-// to disk is the caller's business.
-
-#include <cstdint>
-#include <vector>
-
-// #include "checksums.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-class leveldb_log_writer {
-  public:
-    static constexpr std::size_t block_size = 32768;
-    static constexpr std::size_t header_size = 7;
-    enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
-
-    /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
-    void write_file_header(std::vector<std::uint8_t>& out) {
-        static const std::uint8_t header[7] = {0x3A, 0x57, 0x26, 0x42, 0xE1, 0xBE, 0x00};
-        out.insert(out.end(), header, header + 7);
-        offset_ += 7;
-    }
-
-    /// Appends one record's chunks to `out`.
-    void write_record(const std::uint8_t* payload, std::size_t n, std::vector<std::uint8_t>& out) {
-        bool begun = false;
-        do {
-            std::size_t left = block_size - offset_ % block_size;
-            if (left < header_size) {
-                out.insert(out.end(), left, std::uint8_t{0});  // trailer: only before another chunk
-                offset_ += left;
-                left = block_size;
-            }
-            const std::size_t room = left - header_size;
-            const std::size_t take = n < room ? n : room;
-            const bool ends = take == n;
-            const std::uint8_t type = !begun ? (ends ? full : first) : (ends ? last : middle);
-            write_chunk(type, payload, take, out);
-            payload += take;
-            n -= take;
-            begun = true;
-            if (ends) break;
-        } while (true);
-    }
-
-    std::uint64_t offset() const noexcept { return offset_; }
-
-  private:
-    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n,
-                     std::vector<std::uint8_t>& out) {
-        const std::uint32_t crc = crc32(data, n, crc32(&type, 1));
-        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
-        out.push_back(static_cast<std::uint8_t>(n & 0xFFu));
-        out.push_back(static_cast<std::uint8_t>(n >> 8u));
-        out.push_back(type);
-        out.insert(out.end(), data, data + n);
-        offset_ += header_size + n;
-    }
-
-    std::uint64_t offset_ = 0;
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/leveldb_log.hpp
-// #include "../detail/os.hpp"
-// #include "../detail/wandb_records.hpp"
-// begin runlog/detail/wandb_records.hpp
-// SPDX-License-Identifier: MIT
-// Encoders for the W&B `Record` protobufs a run needs (wandb-offline-format.md §3): pure
-// functions from values to the serialized Record bytes. Field numbers are W&B's persistent ones.
-// Only long-standing record types are produced, and `control` is never set.
-
-#include <cmath>
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <vector>
-
-// #include "../metric.hpp"
-// #include "../sinks/sink.hpp"
-// #include "../value.hpp"
-// #include "../version.hpp"
-// #include "protobuf.hpp"
-// begin runlog/detail/protobuf.hpp
-// SPDX-License-Identifier: MIT
-// A protobuf wire-format writer: the few wire types W&B's records need — varint (0), fixed64 (1)
-// and length-delimited (2) — appended to a byte buffer. Nested messages are written by building
-// them in their own writer and adding the bytes, which keeps the code obvious; the records are
-// small. Pure: no schema, no reflection, no allocation beyond the buffer.
-//
-//     proto_writer history;
-//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
-//     proto_writer record;
-//     record.int64(1, 2).message(2, history);
-
-#include <cstdint>
-#include <cstring>
-#include <string_view>
-#include <vector>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-class proto_writer {
-  public:
-    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
-    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
-        tag(field, 0);
-        raw_varint(v);
-        return *this;
-    }
-    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
-    proto_writer& int64(std::uint32_t field, std::int64_t v) {
-        return uint64(field, static_cast<std::uint64_t>(v));
-    }
-    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
-    proto_writer& fixed64_double(std::uint32_t field, double v) {
-        tag(field, 1);
-        std::uint64_t bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
-        return *this;
-    }
-    proto_writer& string(std::uint32_t field, std::string_view s) {
-        tag(field, 2);
-        raw_varint(s.size());
-        bytes_.insert(bytes_.end(), s.begin(), s.end());
-        return *this;
-    }
-    /// A nested message, written even when empty (an empty oneof member still names the type).
-    proto_writer& message(std::uint32_t field, const proto_writer& m) {
-        tag(field, 2);
-        raw_varint(m.bytes_.size());
-        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
-        return *this;
-    }
-
-    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
-    std::size_t size() const noexcept { return bytes_.size(); }
-
-  private:
-    void tag(std::uint32_t field, std::uint32_t wire_type) {
-        raw_varint((std::uint64_t{field} << 3u) | wire_type);
-    }
-    void raw_varint(std::uint64_t v) {
-        while (v >= 0x80u) {
-            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
-            v >>= 7u;
-        }
-        bytes_.push_back(static_cast<std::uint8_t>(v));
-    }
-
-    std::vector<std::uint8_t> bytes_;
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/protobuf.hpp
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-namespace wandb {
-
-// Record oneof field numbers.
-enum record_field : std::uint32_t {
-    history = 2,
-    summary = 3,
-    config = 5,
-    files = 6,
-    metric = 12,
-    run = 17,
-    exit = 18,
-    final_record = 20,
-    header = 21,
-};
-
-/// Record{num, <field>: body}.
-inline std::vector<std::uint8_t> record(std::int64_t num, record_field field,
-                                        const proto_writer& body) {
-    proto_writer r;
-    r.int64(1, num).message(field, body);
-    return r.bytes();
-}
-
-inline proto_writer header_body() {
-    return proto_writer().message(1, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
-}
-
-/// ConfigRecord / SummaryRecord body: one `update` item per top-level key with its whole value
-/// (legacy sync merges only top-level keys, so values are never split).
-inline proto_writer items_body(const value& object) {
-    proto_writer body;
-    for (const auto& [key, v] : object.as_object())
-        body.message(1, proto_writer().string(1, key).string(16, v.dump()));
-    return body;
-}
-
-inline proto_writer timestamp(double unix_seconds) {
-    const double whole = std::floor(unix_seconds);
-    return proto_writer()
-        .int64(1, static_cast<std::int64_t>(whole))
-        .int64(2, static_cast<std::int64_t>((unix_seconds - whole) * 1e9));
-}
-
-inline proto_writer run_body(const run_info& info, const std::string& entity) {
-    proto_writer run;
-    run.string(1, info.id);
-    if (!entity.empty()) run.string(2, entity);
-    run.string(3, info.project);
-    if (info.config.is_object() && info.config.size() > 0) run.message(4, items_body(info.config));
-    if (!info.group.empty()) run.string(6, info.group);
-    if (!info.job_type.empty()) run.string(7, info.job_type);
-    run.string(8, info.name);
-    if (!info.notes.empty()) run.string(9, info.notes);
-    for (const auto& tag : info.tags) run.string(10, tag);
-    run.string(13, info.host);
-    run.message(17, timestamp(info.start_time));
-    return run;
-}
-
-/// MetricRecord. A definition materialised from a glob is written as the client writes it:
-/// named for the key, `defined` false, overwrite, expanded_from_glob.
-inline proto_writer metric_body(const metric_definition& def) {
-    proto_writer m;
-    const bool expanded = !def.from_glob.empty();
-    if (def.is_glob() && !expanded) {
-        m.string(2, def.name);
-    } else {
-        m.string(1, def.name);
-    }
-    if (!def.step_metric.empty()) m.string(4, def.step_metric);
-    proto_writer options;
-    if (def.step_sync) options.boolean(1, true);
-    if (def.hidden) options.boolean(2, true);
-    if (!expanded) options.boolean(3, true);
-    m.message(6, options);
-    proto_writer summary;
-    if (def.summary & summary_min) summary.boolean(1, true);
-    if (def.summary & summary_max) summary.boolean(2, true);
-    if (def.summary & summary_mean) summary.boolean(3, true);
-    if (def.summary & summary_last) summary.boolean(5, true);
-    if (def.summary & summary_none) summary.boolean(6, true);
-    if (def.summary & summary_first) summary.boolean(8, true);
-    if (summary.size() > 0) m.message(7, summary);
-    if (def.goal != metric_goal::none) m.int64(8, def.goal == metric_goal::minimize ? 1 : 2);
-    if (expanded) {
-        m.message(9, proto_writer().boolean(1, true));
-        m.boolean(10, true);
-    }
-    return m;
-}
-
-/// FilesRecord for one file; type MEDIA (2) for media, WANDB (1) for W&B's own files.
-inline proto_writer files_body(std::string_view path, int type) {
-    proto_writer item;
-    item.string(1, path);
-    if (type != 0) item.int64(3, type);
-    return proto_writer().message(1, item);
-}
-
-/// HistoryRecord: one item per member of the row (which holds _step, _runtime, _timestamp).
-inline proto_writer history_body(const value& row, std::int64_t step) {
-    proto_writer h = items_body(row);
-    h.message(2, proto_writer().int64(1, step));
-    return h;
-}
-
-/// summary {_wandb: {runtime}, _runtime}: the client writes the runtime pair this way.
-inline proto_writer runtime_summary_body(std::int64_t seconds) {
-    proto_writer body;
-    body.message(1, proto_writer()
-                        .string(2, "_wandb")
-                        .string(2, "runtime")
-                        .string(16, std::to_string(seconds)));
-    body.message(1, proto_writer().string(1, "_runtime").string(16, std::to_string(seconds)));
-    return body;
-}
-
-inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {
-    proto_writer e;
-    if (exit_code != 0) e.int64(1, exit_code);
-    if (runtime_seconds != 0) e.int64(2, runtime_seconds);
-    return e;
-}
-
-}  // namespace wandb
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/wandb_records.hpp
-// #include "sink.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-class wandb_sink final : public base_sink<null_mutex> {
-  public:
-    explicit wandb_sink(std::string entity = {}) : entity_(std::move(entity)) {}
-    ~wandb_sink() override {
-        if (file_ != nullptr) std::fclose(file_);
-    }
-
-    /// The offline run directory (set by start).
-    const std::filesystem::path& directory() const noexcept { return dir_; }
-
-  protected:
-    io_result start_(const run_info& info) override {
-        namespace fs = std::filesystem;
-        info_ = info;
-        const fs::path base = info.root_dir / "wandb";
-        dir_ =
-            base / ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
-        std::error_code ec;
-        fs::create_directories(dir_ / "files", ec);
-        if (ec) {
-            return io_result::failure(errc::sink_start_failed,
-                                      "cannot create '" + dir_.string() + "': " + ec.message());
-        }
-        const fs::path path = dir_ / ("run-" + info.id + ".wandb");
-        file_ = std::fopen(path.string().c_str(), "wbx");  // never append to another run's log
-        if (file_ == nullptr) {
-            return io_result::failure(
-                errc::sink_start_failed,
-                "cannot create '" + path.string() +
-                    "': " + std::error_code(errno, std::generic_category()).message());
-        }
-        std::setvbuf(file_, nullptr, _IONBF, 0);
-        (void)detail::replace_symlink(base / "latest-run", dir_.filename());
-        log_.write_file_header(pending_);
-        append(detail::wandb::header, detail::wandb::header_body());
-        append(detail::wandb::run, detail::wandb::run_body(info, entity_));
-        config_ = info.config;
-        return write_pending();
-    }
-
-    io_result event_(const sink_event& e) override {
-        namespace w = detail::wandb;
-        switch (e.type) {
-            case sink_event_type::config:
-                config_ = *e.config;
-                append(w::config, w::items_body(*e.config));
-                break;
-            case sink_event_type::metric:
-                append(w::metric, w::metric_body(*e.metric));
-                break;
-            case sink_event_type::media: {
-                const auto path = dir_ / "files" / e.media->path;
-                std::error_code ec;
-                std::filesystem::create_directories(path.parent_path(), ec);
-                io_result r = detail::write_file_atomically(
-                    path, std::string_view(reinterpret_cast<const char*>(e.media->bytes->data()),
-                                           e.media->bytes->size()));
-                if (!r.ok()) return r;
-                append(w::files, w::files_body(e.media->path, 2));
-                break;
-            }
-            case sink_event_type::summary:
-                append(w::summary, w::items_body(*e.summary));
-                break;
-            case sink_event_type::row:
-                append(w::history, w::history_body(e.row->data, e.row->step));
-                if (pending_.size() >= 64 * 1024) return write_pending();
-                break;
-        }
-        return {};
-    }
-
-    io_result flush_() override { return write_pending(); }
-
-    io_result finish_(const finish_info& end) override {
-        namespace w = detail::wandb;
-        const auto runtime = static_cast<std::int64_t>(end.runtime);
-        append(w::summary, w::runtime_summary_body(runtime));
-        append(w::summary, w::items_body(end.summary));
-        io_result r = write_files(end);
-        append(w::exit, w::exit_body(end.exit_code, runtime));
-        append(w::final_record, detail::proto_writer());
-        io_result written = write_pending();
-        if (file_ != nullptr) {
-            std::fclose(file_);
-            file_ = nullptr;
-        }
-        return r.ok() ? written : r;
-    }
-
-  private:
-    void append(detail::wandb::record_field field, const detail::proto_writer& body) {
-        const auto bytes = detail::wandb::record(++num_, field, body);
-        log_.write_record(bytes.data(), bytes.size(), pending_);
-    }
-
-    /// Writes the framed bytes buffered so far: whole chunks only.
-    io_result write_pending() {
-        if (pending_.empty() || file_ == nullptr) return {};
-        const std::size_t n = std::fwrite(pending_.data(), 1, pending_.size(), file_);
-        const int error = errno;
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
-        if (pending_.empty()) return {};
-        std::clearerr(file_);
-        return io_result::failure(
-            errc::sink_write_failed,
-            "cannot append to '" + (dir_ / ("run-" + info_.id + ".wandb")).string() +
-                "': " + std::error_code(error, std::generic_category()).message() +
-                "; kept in memory and retried at the next flush");
-    }
-
-    /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
-    /// reading the directory (sync regenerates them); each announced by a files record.
-    io_result write_files(const finish_info& end) {
-        const auto files = dir_ / "files";
-        io_result r =
-            detail::write_file_atomically(files / "wandb-summary.json", end.summary.dump() + "\n");
-        std::string yaml = "wandb_version: 1\n\n";
-        for (const auto& [key, v] : config_.as_object()) {
-            std::string quoted;
-            detail::write_json_string(quoted, key);
-            yaml += quoted + ":\n  desc: null\n  value: " + v.dump() + "\n";
-        }
-        if (r.ok()) r = detail::write_file_atomically(files / "config.yaml", yaml);
-        const value metadata = {{"os", "runlog"},
-                                {"program", "runlog " RUNLOG_VERSION_STRING},
-                                {"startedAt", detail::iso8601_utc(info_.start_time)},
-                                {"host", info_.host}};
-        if (r.ok())
-            r = detail::write_file_atomically(files / "wandb-metadata.json",
-                                              metadata.dump() + "\n");
-        if (r.ok()) {
-            for (const char* name : {"wandb-summary.json", "config.yaml", "wandb-metadata.json"})
-                append(detail::wandb::files, detail::wandb::files_body(name, 1));
-        }
-        return r;
-    }
-
-    std::string entity_;
-    run_info info_;
-    std::filesystem::path dir_;
-    std::FILE* file_ = nullptr;
-    detail::leveldb_log_writer log_;
-    std::vector<std::uint8_t> pending_;
-    std::int64_t num_ = 0;
-    value config_ = value::object();
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/sinks/wandb.hpp
 // #include "stats.hpp"
 // #include "value.hpp"
 

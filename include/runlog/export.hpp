@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Turning a native run directory (finished or crashed) into a W&B offline run after the fact —
+// the library side of `runlog export --to wandb RUN_DIR`. The run is read completely and checked
+// before anything is written; the input is never modified.
+//
+//     auto result = runlog::export_to_wandb("runlog/latest-run", {});
+//     if (!result.ok) std::fprintf(stderr, "%s\n", result.message.c_str());
+//
+// A crashed run (run.json still says "running") is exported with exit code 1 unless
+// `exit_code` says otherwise; a torn last line of history.jsonl is skipped. The native format
+// keeps the final config, not its history, so the W&B run gets the final config at start.
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "detail/json_reader.hpp"
+#include "sinks/wandb.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+struct export_options {
+    std::filesystem::path output_root;  // W&B dir goes to <output_root>/wandb/; default: the
+                                        // directory that holds the run's runlog/ directory
+    std::optional<int> exit_code;       // for crashed runs; default 1
+    std::function<void(std::uint64_t rows)> progress;  // called every 10,000 rows
+};
+
+struct export_result {
+    bool ok = false;
+    std::string message;  // what went wrong, or a one-line report
+    std::filesystem::path wandb_dir;
+    std::uint64_t rows = 0;
+    std::uint64_t media_files = 0;
+    bool crashed = false;
+    std::vector<std::string> warnings;  // e.g. a missing media file, a torn last line
+};
+
+namespace detail {
+
+inline bool read_json_file(const std::filesystem::path& path, value& out, std::string& error) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = "cannot read '" + path.string() + "'";
+        return false;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!parse_json(ss.str(), out, error)) {
+        error = "'" + path.string() + "' is not valid JSON: " + error;
+        return false;
+    }
+    return true;
+}
+
+inline metric_definition definition_from_json(const value& v) {
+    metric_definition def;
+    def.name = v.find("name") ? v.find("name")->as_string() : std::string();
+    if (const value* s = v.find("step_metric")) def.step_metric = s->as_string();
+    if (const value* s = v.find("step_sync")) def.step_sync = s->as_bool();
+    if (const value* s = v.find("hidden")) def.hidden = s->as_bool();
+    if (const value* s = v.find("glob")) def.from_glob = s->as_string();
+    metric_options options;
+    if (const value* s = v.find("summary")) options.summary = s->as_string();
+    if (const value* g = v.find("goal"); g && g->as_string() != "none")
+        options.goal = g->as_string();
+    metric_definition parsed;
+    if (parse_metric_definition(def.name.empty() ? "?" : def.name, options, parsed).ok()) {
+        def.summary = parsed.summary;
+        def.goal = parsed.goal;
+    }
+    return def;
+}
+
+/// Media paths a history value refers to (image-file, table-file, images/separated, and the
+/// image cells inside a table file).
+inline void media_paths(const value& v, const std::filesystem::path& run_dir,
+                        std::vector<std::string>& out) {
+    const value* type = v.find("_type");
+    if (type == nullptr) return;
+    if (const value* path = v.find("path"); path && path->is_string()) {
+        if (type->as_string() == "table-file") {
+            value table;
+            std::string ignored;
+            if (read_json_file(run_dir / path->as_string(), table, ignored))
+                if (const value* data = table.find("data"))
+                    for (const auto& row : data->as_array())
+                        for (const auto& cell : row.as_array()) media_paths(cell, run_dir, out);
+        }
+        out.push_back(path->as_string());
+    }
+    if (const value* names = v.find("filenames"))
+        for (const auto& name : names->as_array()) out.push_back(name.as_string());
+}
+
+}  // namespace detail
+
+inline export_result export_to_wandb(const std::filesystem::path& run_path,
+                                     const export_options& options = {}) {
+    namespace fs = std::filesystem;
+    export_result result;
+    std::error_code ec;
+    const fs::path run_dir = fs::canonical(run_path, ec);
+    if (ec || !fs::is_directory(run_dir)) {
+        result.message = "'" + run_path.string() + "' is not a directory";
+        return result;
+    }
+    // Read and check everything first: nothing is written for a run that cannot be read.
+    value run_json, config, metrics, summary;
+    std::string error;
+    if (!fs::exists(run_dir / "run.json")) {
+        result.message = "'" + run_dir.string() + "' has no run.json: not a runlog run directory";
+        return result;
+    }
+    if (!detail::read_json_file(run_dir / "run.json", run_json, error))
+        return result.message = error, result;
+    const value* format = run_json.find("format");
+    if (format == nullptr || format->as_string() != RUNLOG_FORMAT_VERSION) {
+        result.message = "'" + run_dir.string() + "' is format '" +
+                         (format ? format->as_string() : std::string("?")) +
+                         "'; this runlog reads " RUNLOG_FORMAT_VERSION;
+        return result;
+    }
+    if (!detail::read_json_file(run_dir / "config.json", config, error))
+        return result.message = error, result;
+    if (!detail::read_json_file(run_dir / "metrics.json", metrics, error))
+        return result.message = error, result;
+    if (!detail::read_json_file(run_dir / "summary.json", summary, error))
+        return result.message = error, result;
+
+    std::vector<value> rows;
+    {
+        std::ifstream history(run_dir / "history.jsonl", std::ios::binary);
+        if (!history) {
+            result.message = "cannot read '" + (run_dir / "history.jsonl").string() + "'";
+            return result;
+        }
+        std::string line;
+        std::uint64_t number = 0;
+        bool torn = false;
+        while (std::getline(history, line)) {
+            ++number;
+            if (torn) {
+                result.message = "history.jsonl line " + std::to_string(number - 1) +
+                                 " is not valid JSON and is not the last line";
+                return result;
+            }
+            value row;
+            if (!detail::parse_json(line, row, error) || !row.is_object() || !row.find("_step")) {
+                torn = true;  // acceptable only as the last line (a killed writer)
+                continue;
+            }
+            rows.push_back(std::move(row));
+        }
+        if (torn) result.warnings.push_back("skipped a torn last line of history.jsonl");
+    }
+
+    auto text = [&](const char* key) {
+        const value* v = run_json.find(key);
+        return v ? v->as_string() : std::string();
+    };
+    run_info info;
+    info.id = text("id");
+    info.project = text("project");
+    info.name = text("name");
+    info.group = text("group");
+    info.job_type = text("job_type");
+    info.notes = text("notes");
+    info.host = text("host");
+    if (const value* tags = run_json.find("tags"))
+        for (const auto& t : tags->as_array()) info.tags.push_back(t.as_string());
+    info.start_time = run_json.find("start_time") ? run_json.find("start_time")->as_double() : 0.0;
+    info.config = config.is_object() ? config : value::object();
+    info.root_dir =
+        options.output_root.empty() ? run_dir.parent_path().parent_path() : options.output_root;
+    info.run_dir = run_dir;
+
+    const std::string status = text("status");
+    result.crashed = status == "running";
+    const int exit_code =
+        result.crashed ? options.exit_code.value_or(1)
+                       : static_cast<int>(
+                             run_json.find("exit_code") ? run_json.find("exit_code")->as_int() : 0);
+    double end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
+    if (end_time == 0.0)
+        end_time = rows.empty() ? info.start_time
+                                : rows.back().find("_timestamp")->as_double(info.start_time);
+
+    const fs::path target =
+        info.root_dir / "wandb" /
+        ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+    if (fs::exists(target)) {
+        result.message = "'" + target.string() +
+                         "' already exists (exported before?); remove it or choose --out";
+        return result;
+    }
+    wandb_sink sink;
+    io_result r = sink.start(info);
+    if (!r.ok()) return result.message = r.message, result;
+    result.wandb_dir = sink.directory();
+    for (const auto& def : metrics.as_array()) {
+        const metric_definition d = detail::definition_from_json(def);
+        sink_event e;
+        e.type = sink_event_type::metric;
+        e.metric = &d;
+        if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+    }
+    for (const auto& row : rows) {
+        std::vector<std::string> paths;
+        for (const auto& member : row.as_object())
+            detail::media_paths(member.second, run_dir, paths);
+        for (const auto& path : paths) {
+            std::ifstream in(run_dir / path, std::ios::binary);
+            if (!in || path.find("..") != std::string::npos) {
+                result.warnings.push_back("media file '" + path + "' is missing; not exported");
+                continue;
+            }
+            const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                                  std::istreambuf_iterator<char>());
+            const media_event m{path, &bytes};
+            sink_event e;
+            e.type = sink_event_type::media;
+            e.media = &m;
+            if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+            ++result.media_files;
+        }
+        const history_row h{row.find("_step")->as_int(),
+                            row.find("_runtime") ? row.find("_runtime")->as_double() : 0.0,
+                            row.find("_timestamp") ? row.find("_timestamp")->as_double() : 0.0,
+                            row};
+        sink_event e;
+        e.type = sink_event_type::row;
+        e.row = &h;
+        if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+        if (++result.rows % 10000 == 0 && options.progress) options.progress(result.rows);
+    }
+    run_stats stats;
+    stats.rows_committed = result.rows;
+    const finish_info end{exit_code, exit_code == 0 ? "finished" : "failed",
+                          end_time,  end_time - info.start_time,
+                          stats,     summary};
+    if (!(r = sink.finish(end)).ok()) return result.message = r.message, result;
+    result.ok = true;
+    result.message =
+        "exported " + run_dir.string() + " -> " + result.wandb_dir.string() + " (" +
+        std::to_string(result.rows) + " rows, " + std::to_string(result.media_files) +
+        " media files" +
+        (result.crashed ? ", crashed run: exit code " + std::to_string(exit_code) : "") + ")";
+    return result;
+}
+
+}  // namespace v0
+}  // namespace runlog
