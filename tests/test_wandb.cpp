@@ -142,11 +142,11 @@ TEST_CASE("wandb sink: records in the order sync expects, with the values logged
         CHECK(records[i].varint(1) == i + 1);  // num 1, 2, 3, ...
         types.push_back(test::record_type(records[i]));
     }
-    // header, run, metric(glob), metric, config, files(img), history, metric(val/loss expansion),
-    // history, summary (flush at finish), summary runtime pair, summary final, files x3, exit,
-    // final
-    const std::vector<std::uint32_t> expected = {21, 17, 12, 12, 5, 6, 2,  12,
-                                                 2,  3,  3,  6,  6, 6, 18, 20};
+    // header, run, metric(glob), metric, config, files(img), summary+history of row 0,
+    // metric(val/loss expansion), summary+history of row 1, summary runtime pair, summary (final,
+    // whole), files x3, exit, final
+    const std::vector<std::uint32_t> expected = {21, 17, 12, 12, 5, 6, 3, 2,  12,
+                                                 3,  2,  3,  3,  6, 6, 6, 18, 20};
     CHECK(types == expected);
 
     const auto run_record = test::decode_proto(records[1].str(17));
@@ -171,7 +171,7 @@ TEST_CASE("wandb sink: records in the order sync expects, with the values logged
     CHECK(acc.str(1) == "acc");
     CHECK(test::decode_proto(acc.str(7)).varint(2) == 1);  // summary max
     CHECK(acc.varint(8) == 2);                             // GOAL_MAXIMIZE
-    const auto expansion = test::decode_proto(records[7].str(12));
+    const auto expansion = test::decode_proto(records[8].str(12));
     CHECK(expansion.str(1) == "val/loss");
     CHECK(expansion.varint(10) == 1);                            // expanded_from_glob
     CHECK(test::decode_proto(expansion.str(9)).varint(1) == 1);  // overwrite
@@ -183,26 +183,32 @@ TEST_CASE("wandb sink: records in the order sync expects, with the values logged
     CHECK(fs::exists(wdir / "files" / media_path));
 
     std::map<std::string, std::string> row;
-    for (const auto& item : test::decode_proto(records[6].str(2)).all(1))
+    for (const auto& item : test::decode_proto(records[7].str(2)).all(1))
         row[test::decode_proto(item).str(1)] = test::decode_proto(item).str(16);
     CHECK(row["loss"] == "0.5");
     CHECK(row["_step"] == "0");
     CHECK_THAT(row["img"], Catch::StartsWith(R"({"_type":"image-file","path":")" + media_path));
     std::map<std::string, std::string> row2;
-    for (const auto& item : test::decode_proto(records[8].str(2)).all(1))
+    for (const auto& item : test::decode_proto(records[10].str(2)).all(1))
         row2[test::decode_proto(item).str(1)] = test::decode_proto(item).str(16);
     CHECK(row2["val/loss"] == "NaN");
     CHECK(row2["_step"] == "5");
 
     std::map<std::string, std::string> summary;
-    for (const auto& item : test::decode_proto(records[10].str(3)).all(1))
+    for (const auto& item : test::decode_proto(records[12].str(3)).all(1))
         summary[test::decode_proto(item).str(1)] = test::decode_proto(item).str(16);
     CHECK(summary["acc"] == R"({"max":0.25,"best":0.25,"best_step":0})");
     CHECK(summary["_step"] == "5");
-    const auto exit_record = test::decode_proto(records[14].str(18));
+    const auto exit_record = test::decode_proto(records[16].str(18));
     CHECK(exit_record.varint(1) == 3);
-    CHECK(records[15].bytes.count(20) == 1);
-    CHECK(test::decode_proto(records[9].str(3)).all(1).size() == 2);  // _wandb.runtime, _runtime
+    CHECK(records[17].bytes.count(20) == 1);
+    CHECK(test::decode_proto(records[11].str(3)).all(1).size() == 2);  // _wandb.runtime, _runtime
+    std::map<std::string, std::string> row_summary;  // before row 0: each key's new summary value
+    for (const auto& item : test::decode_proto(records[6].str(3)).all(1))
+        row_summary[test::decode_proto(item).str(1)] = test::decode_proto(item).str(16);
+    CHECK(row_summary["acc"] == R"({"max":0.25,"best":0.25,"best_step":0})");
+    CHECK(row_summary["loss"] == "0.5");
+    CHECK(row_summary["_step"] == "0");
     CHECK(fs::exists(wdir / "files" / "wandb-summary.json"));
     CHECK_THAT(test::read_file(wdir / "files" / "config.yaml"),
                Catch::Contains("\"batch\":\n  desc: null\n  value: 32\n"));

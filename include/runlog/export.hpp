@@ -201,7 +201,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
                          "' already exists (exported before?); remove it or choose --out";
         return result;
     }
-    wandb_sink sink;
+    wandb_sink sink({}, false);
     io_result r = sink.start(info);
     if (!r.ok()) return result.message = r.message, result;
     result.wandb_dir = sink.directory();

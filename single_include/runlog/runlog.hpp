@@ -910,10 +910,9 @@ inline bool parse_json(std::string_view text, value& out, std::string& error) {
 //     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
 //
 // Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
-// a killed job leaves a file whose records are all complete. The summary is written as one
-// summary record (one item per top-level key, whole values) at each flush point and at finish,
-// rather than before every history row as the Python client does: sync reads only the summary
-// records, and the last one wins.
+// a killed job leaves a file whose records are all complete. Before each history record comes a
+// summary record with the new summary value of every key of that row (one item per top-level key,
+// whole values, as legacy sync needs); the whole summary is written again at finish.
 //
 // Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
 
@@ -1182,6 +1181,7 @@ class leveldb_log_writer {
 #include <random>
 #include <string>
 #include <system_error>
+#include <vector>
 
 // #include "../error.hpp"
 
@@ -1225,6 +1225,24 @@ inline int process_id() noexcept {
 #else
     return static_cast<int>(getpid());
 #endif
+}
+
+/// The process's command line (Linux: /proc/self/cmdline); empty where unknown.
+inline std::vector<std::string> command_line() {
+    std::vector<std::string> args;
+    std::FILE* f = std::fopen("/proc/self/cmdline", "rb");
+    if (f == nullptr) return args;
+    std::string current;
+    for (int c; (c = std::fgetc(f)) != EOF;) {
+        if (c == 0) {
+            args.push_back(current);
+            current.clear();
+        } else {
+            current.push_back(static_cast<char>(c));
+        }
+    }
+    std::fclose(f);
+    return args;
 }
 
 /// 8 characters of [a-z0-9] from std::random_device (getrandom/urandom on Linux), never from the
@@ -1727,6 +1745,9 @@ struct history_row {
     double runtime = 0.0;
     double timestamp = 0.0;
     const value& data;
+    /// The new summary entries of this row's keys (and _step, _runtime, _timestamp), when a sink
+    /// asked for them with wants_row_summaries(); otherwise nullptr.
+    const value* summary = nullptr;
 };
 
 /// How a run ended.
@@ -1766,6 +1787,9 @@ class sink {
     virtual io_result event(const sink_event& e) = 0;
     virtual io_result flush() = 0;
     virtual io_result finish(const finish_info& info) = 0;
+    /// True for a sink that needs each row's summary changes with the row (the W&B format writes
+    /// them before every history record); the dispatcher then computes them.
+    virtual bool wants_row_summaries() const noexcept { return false; }
 };
 
 /// A mutex that does nothing, for sinks that only the writer thread touches.
@@ -2037,10 +2061,15 @@ inline namespace v0 {
 
 class wandb_sink final : public base_sink<null_mutex> {
   public:
-    explicit wandb_sink(std::string entity = {}) : entity_(std::move(entity)) {}
+    /// `describe_process`: put this process's command line in wandb-metadata.json (false when
+    /// converting a run after the fact, as `runlog export` does).
+    explicit wandb_sink(std::string entity = {}, bool describe_process = true)
+        : entity_(std::move(entity)), describe_process_(describe_process) {}
     ~wandb_sink() override {
         if (file_ != nullptr) std::fclose(file_);
     }
+
+    bool wants_row_summaries() const noexcept override { return true; }
 
     /// The offline run directory (set by start).
     const std::filesystem::path& directory() const noexcept { return dir_; }
@@ -2049,6 +2078,7 @@ class wandb_sink final : public base_sink<null_mutex> {
     io_result start_(const run_info& info) override {
         namespace fs = std::filesystem;
         info_ = info;
+        if (describe_process_) args_ = detail::command_line();
         const fs::path base = info.root_dir / "wandb";
         dir_ =
             base / ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
@@ -2097,9 +2127,10 @@ class wandb_sink final : public base_sink<null_mutex> {
                 break;
             }
             case sink_event_type::summary:
-                append(w::summary, w::items_body(*e.summary));
-                break;
+                break;  // per-row summaries and the final one cover it
             case sink_event_type::row:
+                // As the client does: the row's new summary values, then the row.
+                if (e.row->summary) append(w::summary, w::items_body(*e.row->summary));
                 append(w::history, w::history_body(e.row->data, e.row->step));
                 if (pending_.size() >= 64 * 1024) return write_pending();
                 break;
@@ -2159,10 +2190,14 @@ class wandb_sink final : public base_sink<null_mutex> {
             yaml += quoted + ":\n  desc: null\n  value: " + v.dump() + "\n";
         }
         if (r.ok()) r = detail::write_file_atomically(files / "config.yaml", yaml);
-        const value metadata = {{"os", "runlog"},
-                                {"program", "runlog " RUNLOG_VERSION_STRING},
+        // What is known of the process; args are read when the run starts (Linux only).
+        value args = value::array();
+        for (std::size_t i = 1; i < args_.size(); ++i) args.push_back(args_[i]);
+        const value metadata = {{"program", args_.empty() ? std::string() : args_.front()},
+                                {"args", args},
                                 {"startedAt", detail::iso8601_utc(info_.start_time)},
-                                {"host", info_.host}};
+                                {"host", info_.host},
+                                {"writer", "runlog " RUNLOG_VERSION_STRING}};
         if (r.ok())
             r = detail::write_file_atomically(files / "wandb-metadata.json",
                                               metadata.dump() + "\n");
@@ -2175,6 +2210,8 @@ class wandb_sink final : public base_sink<null_mutex> {
 
     std::string entity_;
     run_info info_;
+    bool describe_process_;
+    std::vector<std::string> args_;
     std::filesystem::path dir_;
     std::FILE* file_ = nullptr;
     detail::leveldb_log_writer log_;
@@ -2365,7 +2402,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
                          "' already exists (exported before?); remove it or choose --out";
         return result;
     }
-    wandb_sink sink;
+    wandb_sink sink({}, false);
     io_result r = sink.start(info);
     if (!r.ok()) return result.message = r.message, result;
     result.wandb_dir = sink.directory();
@@ -4351,6 +4388,7 @@ struct counters {
 //
 // Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <string>
@@ -4825,6 +4863,8 @@ class dispatcher {
                double start_time)
         : sinks_(std::move(sinks)),
           sink_failing_(sinks_.size(), false),
+          row_summaries_(std::any_of(sinks_.begin(), sinks_.end(),
+                                     [](const auto& s) { return s->wants_row_summaries(); })),
           reporter_(reporter),
           counts_(counts),
           start_time_(start_time) {}
@@ -5021,7 +5061,19 @@ class dispatcher {
         members.emplace_back("_runtime", pending_time_ - start_time_);
         members.emplace_back("_timestamp", pending_time_);
 
-        const history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row};
+        value row_summary;
+        if (row_summaries_) {
+            row_summary = value::object();
+            for (const auto& [key, v] : members) {
+                if (key.front() == '_') {
+                    row_summary.as_object().emplace_back(key, v);
+                } else if (auto entry = summary_for(key).build(resolve(key))) {
+                    row_summary.as_object().emplace_back(key, std::move(*entry));
+                }
+            }
+        }
+        history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row};
+        if (row_summaries_) out_row.summary = &row_summary;
         sink_event out;
         out.type = sink_event_type::row;
         out.row = &out_row;
@@ -5134,6 +5186,7 @@ class dispatcher {
 
     std::vector<std::shared_ptr<sink>> sinks_;
     std::vector<bool> sink_failing_;
+    const bool row_summaries_;
     error_reporter& reporter_;
     counters& counts_;
     const double start_time_;

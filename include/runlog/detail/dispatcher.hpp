@@ -17,6 +17,7 @@
 //
 // Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <string>
@@ -43,6 +44,8 @@ class dispatcher {
                double start_time)
         : sinks_(std::move(sinks)),
           sink_failing_(sinks_.size(), false),
+          row_summaries_(std::any_of(sinks_.begin(), sinks_.end(),
+                                     [](const auto& s) { return s->wants_row_summaries(); })),
           reporter_(reporter),
           counts_(counts),
           start_time_(start_time) {}
@@ -239,7 +242,19 @@ class dispatcher {
         members.emplace_back("_runtime", pending_time_ - start_time_);
         members.emplace_back("_timestamp", pending_time_);
 
-        const history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row};
+        value row_summary;
+        if (row_summaries_) {
+            row_summary = value::object();
+            for (const auto& [key, v] : members) {
+                if (key.front() == '_') {
+                    row_summary.as_object().emplace_back(key, v);
+                } else if (auto entry = summary_for(key).build(resolve(key))) {
+                    row_summary.as_object().emplace_back(key, std::move(*entry));
+                }
+            }
+        }
+        history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row};
+        if (row_summaries_) out_row.summary = &row_summary;
         sink_event out;
         out.type = sink_event_type::row;
         out.row = &out_row;
@@ -352,6 +367,7 @@ class dispatcher {
 
     std::vector<std::shared_ptr<sink>> sinks_;
     std::vector<bool> sink_failing_;
+    const bool row_summaries_;
     error_reporter& reporter_;
     counters& counts_;
     const double start_time_;

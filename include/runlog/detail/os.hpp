@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "../error.hpp"
 
@@ -56,6 +57,24 @@ inline int process_id() noexcept {
 #else
     return static_cast<int>(getpid());
 #endif
+}
+
+/// The process's command line (Linux: /proc/self/cmdline); empty where unknown.
+inline std::vector<std::string> command_line() {
+    std::vector<std::string> args;
+    std::FILE* f = std::fopen("/proc/self/cmdline", "rb");
+    if (f == nullptr) return args;
+    std::string current;
+    for (int c; (c = std::fgetc(f)) != EOF;) {
+        if (c == 0) {
+            args.push_back(current);
+            current.clear();
+        } else {
+            current.push_back(static_cast<char>(c));
+        }
+    }
+    std::fclose(f);
+    return args;
 }
 
 /// 8 characters of [a-z0-9] from std::random_device (getrandom/urandom on Linux), never from the

@@ -10,10 +10,9 @@
 //     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
 //
 // Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
-// a killed job leaves a file whose records are all complete. The summary is written as one
-// summary record (one item per top-level key, whole values) at each flush point and at finish,
-// rather than before every history row as the Python client does: sync reads only the summary
-// records, and the last one wins.
+// a killed job leaves a file whose records are all complete. Before each history record comes a
+// summary record with the new summary value of every key of that row (one item per top-level key,
+// whole values, as legacy sync needs); the whole summary is written again at finish.
 //
 // Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
 
@@ -31,10 +30,15 @@ inline namespace v0 {
 
 class wandb_sink final : public base_sink<null_mutex> {
   public:
-    explicit wandb_sink(std::string entity = {}) : entity_(std::move(entity)) {}
+    /// `describe_process`: put this process's command line in wandb-metadata.json (false when
+    /// converting a run after the fact, as `runlog export` does).
+    explicit wandb_sink(std::string entity = {}, bool describe_process = true)
+        : entity_(std::move(entity)), describe_process_(describe_process) {}
     ~wandb_sink() override {
         if (file_ != nullptr) std::fclose(file_);
     }
+
+    bool wants_row_summaries() const noexcept override { return true; }
 
     /// The offline run directory (set by start).
     const std::filesystem::path& directory() const noexcept { return dir_; }
@@ -43,6 +47,7 @@ class wandb_sink final : public base_sink<null_mutex> {
     io_result start_(const run_info& info) override {
         namespace fs = std::filesystem;
         info_ = info;
+        if (describe_process_) args_ = detail::command_line();
         const fs::path base = info.root_dir / "wandb";
         dir_ =
             base / ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
@@ -91,9 +96,10 @@ class wandb_sink final : public base_sink<null_mutex> {
                 break;
             }
             case sink_event_type::summary:
-                append(w::summary, w::items_body(*e.summary));
-                break;
+                break;  // per-row summaries and the final one cover it
             case sink_event_type::row:
+                // As the client does: the row's new summary values, then the row.
+                if (e.row->summary) append(w::summary, w::items_body(*e.row->summary));
                 append(w::history, w::history_body(e.row->data, e.row->step));
                 if (pending_.size() >= 64 * 1024) return write_pending();
                 break;
@@ -153,10 +159,14 @@ class wandb_sink final : public base_sink<null_mutex> {
             yaml += quoted + ":\n  desc: null\n  value: " + v.dump() + "\n";
         }
         if (r.ok()) r = detail::write_file_atomically(files / "config.yaml", yaml);
-        const value metadata = {{"os", "runlog"},
-                                {"program", "runlog " RUNLOG_VERSION_STRING},
+        // What is known of the process; args are read when the run starts (Linux only).
+        value args = value::array();
+        for (std::size_t i = 1; i < args_.size(); ++i) args.push_back(args_[i]);
+        const value metadata = {{"program", args_.empty() ? std::string() : args_.front()},
+                                {"args", args},
                                 {"startedAt", detail::iso8601_utc(info_.start_time)},
-                                {"host", info_.host}};
+                                {"host", info_.host},
+                                {"writer", "runlog " RUNLOG_VERSION_STRING}};
         if (r.ok())
             r = detail::write_file_atomically(files / "wandb-metadata.json",
                                               metadata.dump() + "\n");
@@ -169,6 +179,8 @@ class wandb_sink final : public base_sink<null_mutex> {
 
     std::string entity_;
     run_info info_;
+    bool describe_process_;
+    std::vector<std::string> args_;
     std::filesystem::path dir_;
     std::FILE* file_ = nullptr;
     detail::leveldb_log_writer log_;
