@@ -154,6 +154,16 @@ TEST_CASE("export: unreadable input is refused with a clear message", "[export]"
     std::ofstream(dir.path / "config.json") << "{}";
     std::ofstream(dir.path / "metrics.json") << "[]";
     std::ofstream(dir.path / "summary.json") << "{}";
+    std::ofstream(dir.path / "history.jsonl")
+        << R"({"_step":0,"x":{"_type":"image-file","path":"/etc/passwd"}})"
+        << "\n"
+        << R"({"_step":1,"y":{"_type":"image-file","path":"media/../../secret"}})"
+        << "\n";
+    const auto hostile = runlog::export_to_wandb(dir.path, {dir.path / "out", {}, {}});
+    REQUIRE(hostile.ok);
+    CHECK(hostile.media_files == 0);
+    CHECK(hostile.warnings.size() == 2);
+    CHECK_THAT(hostile.warnings[0], Catch::Contains("'/etc/passwd' is outside media/"));
     std::ofstream(dir.path / "history.jsonl") << "{\"_step\":0}\nnot json\n{\"_step\":1}\n";
     const auto r = runlog::export_to_wandb(dir.path);
     CHECK_FALSE(r.ok);

@@ -189,9 +189,11 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
                        : static_cast<int>(
                              run_json.find("exit_code") ? run_json.find("exit_code")->as_int() : 0);
     double end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
-    if (end_time == 0.0)
-        end_time = rows.empty() ? info.start_time
-                                : rows.back().find("_timestamp")->as_double(info.start_time);
+    if (end_time == 0.0 && !rows.empty()) {
+        const value* last = rows.back().find("_timestamp");
+        end_time = last ? last->as_double(info.start_time) : info.start_time;
+    }
+    if (end_time == 0.0) end_time = info.start_time;
 
     const fs::path target =
         info.root_dir / "wandb" /
@@ -217,8 +219,16 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
         for (const auto& member : row.as_object())
             detail::media_paths(member.second, run_dir, paths);
         for (const auto& path : paths) {
+            // Only files under the run's media/: a crafted history line must not make export
+            // copy (and sync upload) anything else.
+            if (path.rfind("media/", 0) != 0 || path.find("..") != std::string::npos ||
+                path.find('\\') != std::string::npos) {
+                result.warnings.push_back("media path '" + path +
+                                          "' is outside media/; not exported");
+                continue;
+            }
             std::ifstream in(run_dir / path, std::ios::binary);
-            if (!in || path.find("..") != std::string::npos) {
+            if (!in) {
                 result.warnings.push_back("media file '" + path + "' is missing; not exported");
                 continue;
             }
