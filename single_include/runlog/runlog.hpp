@@ -809,11 +809,11 @@ class json_reader {
                     out.push_back('\t');
                     break;
                 case 'u': {
-                    std::uint32_t cp;
+                    std::uint32_t cp = 0;
                     if (!hex4(cp)) return false;
                     if (cp >= 0xD800 && cp <= 0xDBFF && s_.substr(i_, 2) == "\\u") {
                         i_ += 2;
-                        std::uint32_t low;
+                        std::uint32_t low = 0;
                         if (!hex4(low)) return false;
                         if (low >= 0xDC00 && low <= 0xDFFF) {
                             cp = 0x10000 + ((cp - 0xD800) << 10u) + (low - 0xDC00);
