@@ -21,4 +21,11 @@ echo
 echo "The run is in runlog/latest-run/ ($(readlink runlog/latest-run)):"
 ls runlog/latest-run/
 echo "summary.json:"
-cat runlog/latest-run/summary.json
+if command -v python3 >/dev/null 2>&1; then
+  python3 -m json.tool runlog/latest-run/summary.json
+else
+  cat runlog/latest-run/summary.json
+fi
+echo
+echo "To turn it into a W&B offline run: build the runlog tool (cmake --build build-demo --target"
+echo "runlog_cli) and run build-demo/runlog export --to wandb runlog/latest-run; then wandb sync."
