@@ -4,6 +4,8 @@
 // This umbrella header includes everything that needs no external library.
 
 #include "config.hpp"
+#include "detail/tensorboard_events.hpp"
+#include "detail/tfrecord.hpp"
 #include "error.hpp"
 #include "export.hpp"
 #include "fwd.hpp"

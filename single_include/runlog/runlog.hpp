@@ -47,6 +47,405 @@
 #define RUNLOG_WITH_HTTPLIB 0
 #endif
 // end runlog/config.hpp
+// #include "detail/tensorboard_events.hpp"
+// begin runlog/detail/tensorboard_events.hpp
+// SPDX-License-Identifier: MIT
+// Encoders for TensorBoard `Event` protobufs (tensorboard-format.md §4–6): pure functions from
+// values to serialized Event bytes. So far: the first record (file_version "brain.Event:2" with
+// the writer's name) and legacy scalars (float32 simple_value), the smallest form both loaders
+// read.
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+// #include "../version.hpp"
+// begin runlog/version.hpp
+// SPDX-License-Identifier: MIT
+
+#define RUNLOG_VERSION_MAJOR 0
+#define RUNLOG_VERSION_MINOR 1
+#define RUNLOG_VERSION_PATCH 0
+#define RUNLOG_VERSION_STRING "0.1.0"
+
+// The on-disk format written by the native sink (docs/format.md).
+#define RUNLOG_FORMAT_VERSION "runlog/1"
+// end runlog/version.hpp
+// #include "protobuf.hpp"
+// begin runlog/detail/protobuf.hpp
+// SPDX-License-Identifier: MIT
+// A protobuf wire-format writer: the wire types W&B's records and TensorBoard's events need —
+// varint (0), fixed64 (1), length-delimited (2) and fixed32 (5) — appended to a byte buffer. Nested
+// messages are written by building them in their own writer and adding the bytes, which keeps the
+// code obvious; the records are small. Pure: no schema, no reflection, no allocation beyond the
+// buffer.
+//
+//     proto_writer history;
+//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
+//     proto_writer record;
+//     record.int64(1, 2).message(2, history);
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class proto_writer {
+  public:
+    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
+    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
+        tag(field, 0);
+        raw_varint(v);
+        return *this;
+    }
+    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
+    proto_writer& int64(std::uint32_t field, std::int64_t v) {
+        return uint64(field, static_cast<std::uint64_t>(v));
+    }
+    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
+    proto_writer& fixed64_double(std::uint32_t field, double v) {
+        tag(field, 1);
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    proto_writer& fixed32_float(std::uint32_t field, float v) {
+        tag(field, 5);
+        std::uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    proto_writer& string(std::uint32_t field, std::string_view s) {
+        tag(field, 2);
+        raw_varint(s.size());
+        bytes_.insert(bytes_.end(), s.begin(), s.end());
+        return *this;
+    }
+    /// A nested message, written even when empty (an empty oneof member still names the type).
+    proto_writer& message(std::uint32_t field, const proto_writer& m) {
+        tag(field, 2);
+        raw_varint(m.bytes_.size());
+        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
+        return *this;
+    }
+
+    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+    std::size_t size() const noexcept { return bytes_.size(); }
+
+  private:
+    void tag(std::uint32_t field, std::uint32_t wire_type) {
+        raw_varint((std::uint64_t{field} << 3u) | wire_type);
+    }
+    void raw_varint(std::uint64_t v) {
+        while (v >= 0x80u) {
+            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
+            v >>= 7u;
+        }
+        bytes_.push_back(static_cast<std::uint8_t>(v));
+    }
+
+    std::vector<std::uint8_t> bytes_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/protobuf.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+namespace tensorboard {
+
+/// Event{wall_time, file_version: "brain.Event:2", source_metadata{writer}}.
+inline std::vector<std::uint8_t> file_version_event(double wall_time) {
+    proto_writer e;
+    e.fixed64_double(1, wall_time)
+        .string(3, "brain.Event:2")
+        .message(10, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
+    return e.bytes();
+}
+
+/// Event{wall_time, step, summary{value{tag, simple_value}}}.
+inline std::vector<std::uint8_t> scalar_event(double wall_time, std::int64_t step,
+                                              std::string_view tag, float v) {
+    proto_writer value;
+    value.string(1, tag).fixed32_float(2, v);
+    proto_writer e;
+    e.fixed64_double(1, wall_time);
+    if (step != 0) e.int64(2, step);
+    e.message(5, proto_writer().message(1, value));
+    return e.bytes();
+}
+
+}  // namespace tensorboard
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/tensorboard_events.hpp
+// #include "detail/tfrecord.hpp"
+// begin runlog/detail/tfrecord.hpp
+// SPDX-License-Identifier: MIT
+// TFRecord framing, the container of TensorBoard event files (tensorboard-format.md §2):
+// uint64 little-endian length, masked CRC-32C of those 8 bytes, the payload, masked CRC-32C of
+// the payload. No file header or trailer. Pure: appends one framed record to a buffer.
+
+#include <cstdint>
+#include <vector>
+
+// #include "checksums.hpp"
+// begin runlog/detail/checksums.hpp
+// SPDX-License-Identifier: MIT
+// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), Adler-32 (zlib streams) and SHA-256
+// (media file names and digests). Pure functions over bytes; each can be fed incrementally.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
+            t[i] = c;
+        }
+        return t;
+    }();
+    return table;
+}
+
+/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
+inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto& table = crc32_table();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
+}
+
+/// CRC-32C (Castagnoli; TFRecord framing), portable table version.
+/// crc32c("123456789") == 0xE3069283.
+inline std::uint32_t crc32c_portable(const void* data, std::size_t n,
+                                     std::uint32_t crc = 0) noexcept {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0x82F63B78u ^ (c >> 1u) : c >> 1u;
+            t[i] = c;
+        }
+        return t;
+    }();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define RUNLOG_HAVE_CRC32C_SSE42 1
+/// CRC-32C with the SSE4.2 crc32 instruction; call only where the CPU has it.
+__attribute__((target("sse4.2"))) inline std::uint32_t crc32c_sse42(
+    const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint64_t c = ~crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+        c = __builtin_ia32_crc32di(c, word);
+    }
+    auto c32 = static_cast<std::uint32_t>(c);
+    for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
+    return ~c32;
+}
+inline bool cpu_has_sse42() noexcept {
+    static const bool has = __builtin_cpu_supports("sse4.2");
+    return has;
+}
+#else
+#define RUNLOG_HAVE_CRC32C_SSE42 0
+#endif
+
+/// CRC-32C, with the CPU's instruction where there is one (chosen at run time).
+inline std::uint32_t crc32c(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+#if RUNLOG_HAVE_CRC32C_SSE42
+    if (cpu_has_sse42()) return crc32c_sse42(data, n, crc);
+#endif
+    return crc32c_portable(data, n, crc);
+}
+
+/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
+inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
+    while (n > 0) {
+        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
+        n -= chunk;
+        for (std::size_t i = 0; i < chunk; ++i) {
+            a += p[i];
+            b += a;
+        }
+        p += chunk;
+        a %= 65521u;
+        b %= 65521u;
+    }
+    return (b << 16u) | a;
+}
+
+class sha256 {
+  public:
+    sha256& update(const void* data, std::size_t n) noexcept {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        total_ += n;
+        while (n > 0) {
+            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
+            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
+            used_ += take;
+            p += take;
+            n -= take;
+            if (used_ == 64) {
+                compress(block_.data());
+                used_ = 0;
+            }
+        }
+        return *this;
+    }
+
+    std::array<std::uint8_t, 32> digest() noexcept {
+        const std::uint64_t bits = total_ * 8u;
+        const std::uint8_t pad = 0x80;
+        update(&pad, 1);
+        const std::uint8_t zero = 0;
+        while (used_ != 56) update(&zero, 1);
+        std::uint8_t length[8];
+        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+        update(length, 8);
+        std::array<std::uint8_t, 32> out{};
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t k = 0; k < 4; ++k)
+                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
+        return out;
+    }
+
+    std::string hex_digest() {
+        static const char hex[] = "0123456789abcdef";
+        std::string s;
+        for (std::uint8_t byte : digest()) {
+            s.push_back(hex[byte >> 4u]);
+            s.push_back(hex[byte & 0xFu]);
+        }
+        return s;
+    }
+
+  private:
+    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
+        return (x >> n) | (x << (32u - n));
+    }
+
+    void compress(const std::uint8_t* chunk) noexcept {
+        static const std::uint32_t k[64] = {
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2};
+        std::uint32_t w[64];
+        for (std::size_t i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
+                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
+        for (std::size_t i = 16; i < 64; ++i) {
+            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
+            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
+                      f = state_[5], g = state_[6], h = state_[7];
+        for (std::size_t i = 0; i < 64; ++i) {
+            const std::uint32_t t1 =
+                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+            const std::uint32_t t2 =
+                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            h = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = b;
+            b = a;
+            a = t1 + t2;
+        }
+        state_[0] += a;
+        state_[1] += b;
+        state_[2] += c;
+        state_[3] += d;
+        state_[4] += e;
+        state_[5] += f;
+        state_[6] += g;
+        state_[7] += h;
+    }
+
+    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    std::array<std::uint8_t, 64> block_{};
+    std::size_t used_ = 0;
+    std::uint64_t total_ = 0;
+};
+
+inline std::string sha256_hex(const void* data, std::size_t n) {
+    return sha256().update(data, n).hex_digest();
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/checksums.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// TFRecord's CRC mask: rotate right by 15, add 0xA282EAD8.
+inline std::uint32_t masked_crc32c(const void* data, std::size_t n) noexcept {
+    const std::uint32_t c = crc32c(data, n);
+    return ((c >> 15u) | (c << 17u)) + 0xA282EAD8u;
+}
+
+inline void append_tfrecord(const std::uint8_t* payload, std::size_t n,
+                            std::vector<std::uint8_t>& out) {
+    std::uint8_t length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (8 * i));
+    auto put32 = [&](std::uint32_t v) {
+        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    };
+    out.insert(out.end(), length, length + 8);
+    put32(masked_crc32c(length, 8));
+    out.insert(out.end(), payload, payload + n);
+    put32(masked_crc32c(payload, n));
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/tfrecord.hpp
 // #include "error.hpp"
 // begin runlog/error.hpp
 // SPDX-License-Identifier: MIT
@@ -938,172 +1337,6 @@ inline bool parse_json(std::string_view text, value& out, std::string& error) {
 #include <vector>
 
 // #include "checksums.hpp"
-// begin runlog/detail/checksums.hpp
-// SPDX-License-Identifier: MIT
-// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), Adler-32 (zlib streams) and SHA-256
-// (media file names and digests). Pure functions over bytes; each can be fed incrementally.
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <string>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
-            t[i] = c;
-        }
-        return t;
-    }();
-    return table;
-}
-
-/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
-inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-    const auto& table = crc32_table();
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
-    return ~crc;
-}
-
-/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
-inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
-    while (n > 0) {
-        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
-        n -= chunk;
-        for (std::size_t i = 0; i < chunk; ++i) {
-            a += p[i];
-            b += a;
-        }
-        p += chunk;
-        a %= 65521u;
-        b %= 65521u;
-    }
-    return (b << 16u) | a;
-}
-
-class sha256 {
-  public:
-    sha256& update(const void* data, std::size_t n) noexcept {
-        const auto* p = static_cast<const std::uint8_t*>(data);
-        total_ += n;
-        while (n > 0) {
-            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
-            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
-            used_ += take;
-            p += take;
-            n -= take;
-            if (used_ == 64) {
-                compress(block_.data());
-                used_ = 0;
-            }
-        }
-        return *this;
-    }
-
-    std::array<std::uint8_t, 32> digest() noexcept {
-        const std::uint64_t bits = total_ * 8u;
-        const std::uint8_t pad = 0x80;
-        update(&pad, 1);
-        const std::uint8_t zero = 0;
-        while (used_ != 56) update(&zero, 1);
-        std::uint8_t length[8];
-        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-        update(length, 8);
-        std::array<std::uint8_t, 32> out{};
-        for (std::size_t i = 0; i < 8; ++i)
-            for (std::size_t k = 0; k < 4; ++k)
-                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
-        return out;
-    }
-
-    std::string hex_digest() {
-        static const char hex[] = "0123456789abcdef";
-        std::string s;
-        for (std::uint8_t byte : digest()) {
-            s.push_back(hex[byte >> 4u]);
-            s.push_back(hex[byte & 0xFu]);
-        }
-        return s;
-    }
-
-  private:
-    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
-        return (x >> n) | (x << (32u - n));
-    }
-
-    void compress(const std::uint8_t* chunk) noexcept {
-        static const std::uint32_t k[64] = {
-            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-            0xc67178f2};
-        std::uint32_t w[64];
-        for (std::size_t i = 0; i < 16; ++i)
-            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
-                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
-        for (std::size_t i = 16; i < 64; ++i) {
-            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
-            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
-                      f = state_[5], g = state_[6], h = state_[7];
-        for (std::size_t i = 0; i < 64; ++i) {
-            const std::uint32_t t1 =
-                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
-            const std::uint32_t t2 =
-                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-            h = g;
-            g = f;
-            f = e;
-            e = d + t1;
-            d = c;
-            c = b;
-            b = a;
-            a = t1 + t2;
-        }
-        state_[0] += a;
-        state_[1] += b;
-        state_[2] += c;
-        state_[3] += d;
-        state_[4] += e;
-        state_[5] += f;
-        state_[6] += g;
-        state_[7] += h;
-    }
-
-    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    std::array<std::uint8_t, 64> block_{};
-    std::size_t used_ = 0;
-    std::uint64_t total_ = 0;
-};
-
-inline std::string sha256_hex(const void* data, std::size_t n) {
-    return sha256().update(data, n).hex_digest();
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/checksums.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -1832,95 +2065,7 @@ class base_sink : public sink {
 // end runlog/sinks/sink.hpp
 // #include "../value.hpp"
 // #include "../version.hpp"
-// begin runlog/version.hpp
-// SPDX-License-Identifier: MIT
-
-#define RUNLOG_VERSION_MAJOR 0
-#define RUNLOG_VERSION_MINOR 1
-#define RUNLOG_VERSION_PATCH 0
-#define RUNLOG_VERSION_STRING "0.1.0"
-
-// The on-disk format written by the native sink (docs/format.md).
-#define RUNLOG_FORMAT_VERSION "runlog/1"
-// end runlog/version.hpp
 // #include "protobuf.hpp"
-// begin runlog/detail/protobuf.hpp
-// SPDX-License-Identifier: MIT
-// A protobuf wire-format writer: the few wire types W&B's records need — varint (0), fixed64 (1)
-// and length-delimited (2) — appended to a byte buffer. Nested messages are written by building
-// them in their own writer and adding the bytes, which keeps the code obvious; the records are
-// small. Pure: no schema, no reflection, no allocation beyond the buffer.
-//
-//     proto_writer history;
-//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
-//     proto_writer record;
-//     record.int64(1, 2).message(2, history);
-
-#include <cstdint>
-#include <cstring>
-#include <string_view>
-#include <vector>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-class proto_writer {
-  public:
-    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
-    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
-        tag(field, 0);
-        raw_varint(v);
-        return *this;
-    }
-    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
-    proto_writer& int64(std::uint32_t field, std::int64_t v) {
-        return uint64(field, static_cast<std::uint64_t>(v));
-    }
-    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
-    proto_writer& fixed64_double(std::uint32_t field, double v) {
-        tag(field, 1);
-        std::uint64_t bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
-        return *this;
-    }
-    proto_writer& string(std::uint32_t field, std::string_view s) {
-        tag(field, 2);
-        raw_varint(s.size());
-        bytes_.insert(bytes_.end(), s.begin(), s.end());
-        return *this;
-    }
-    /// A nested message, written even when empty (an empty oneof member still names the type).
-    proto_writer& message(std::uint32_t field, const proto_writer& m) {
-        tag(field, 2);
-        raw_varint(m.bytes_.size());
-        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
-        return *this;
-    }
-
-    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
-    std::size_t size() const noexcept { return bytes_.size(); }
-
-  private:
-    void tag(std::uint32_t field, std::uint32_t wire_type) {
-        raw_varint((std::uint64_t{field} << 3u) | wire_type);
-    }
-    void raw_varint(std::uint64_t v) {
-        while (v >= 0x80u) {
-            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
-            v >>= 7u;
-        }
-        bytes_.push_back(static_cast<std::uint8_t>(v));
-    }
-
-    std::vector<std::uint8_t> bytes_;
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/protobuf.hpp
 
 namespace runlog {
 inline namespace v0 {

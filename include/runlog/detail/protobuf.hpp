@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// A protobuf wire-format writer: the few wire types W&B's records need — varint (0), fixed64 (1)
-// and length-delimited (2) — appended to a byte buffer. Nested messages are written by building
-// them in their own writer and adding the bytes, which keeps the code obvious; the records are
-// small. Pure: no schema, no reflection, no allocation beyond the buffer.
+// A protobuf wire-format writer: the wire types W&B's records and TensorBoard's events need —
+// varint (0), fixed64 (1), length-delimited (2) and fixed32 (5) — appended to a byte buffer. Nested
+// messages are written by building them in their own writer and adding the bytes, which keeps the
+// code obvious; the records are small. Pure: no schema, no reflection, no allocation beyond the
+// buffer.
 //
 //     proto_writer history;
 //     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
@@ -37,6 +38,13 @@ class proto_writer {
         std::uint64_t bits;
         std::memcpy(&bits, &v, sizeof bits);
         for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    proto_writer& fixed32_float(std::uint32_t field, float v) {
+        tag(field, 5);
+        std::uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
         return *this;
     }
     proto_writer& string(std::uint32_t field, std::string_view s) {
