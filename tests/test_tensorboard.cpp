@@ -2,13 +2,18 @@
 // TensorBoard event encoding (issue 5, first part): CRC-32C on both paths, TFRecord framing, and
 // the spec's worked scalar example byte for byte.
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
 #include <random>
 
 #include <runlog/detail/checksums.hpp>
 #include <runlog/detail/tensorboard_events.hpp>
 #include <runlog/detail/tfrecord.hpp>
 
+#include "support/test_support.hpp"
 #include "support/wandb_reader.hpp"  // decode_proto
+
+namespace fs = std::filesystem;
 
 namespace {
 std::string as_string(const std::vector<std::uint8_t>& b) {
@@ -54,4 +59,77 @@ TEST_CASE("tfrecord: the first event names the file version and the writer", "[t
     CHECK(event.str(3) == "brain.Event:2");
     CHECK_THAT(test::decode_proto(event.str(10)).str(1), Catch::StartsWith("runlog "));
     CHECK(event.bytes.count(1) == 1);  // wall_time present (fixed64)
+}
+
+namespace {
+/// Test-only TFRecord reader: checks both masked CRCs of every record.
+std::vector<std::string> read_tfrecords(const std::string& file) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    auto u32 = [&](std::size_t i) {
+        std::uint32_t v = 0;
+        for (int k = 3; k >= 0; --k)
+            v = (v << 8u) | static_cast<std::uint8_t>(file[i + static_cast<std::size_t>(k)]);
+        return v;
+    };
+    while (at < file.size()) {
+        REQUIRE(at + 12 <= file.size());
+        std::uint64_t n = 0;
+        for (int k = 7; k >= 0; --k)
+            n = (n << 8u) | static_cast<std::uint8_t>(file[at + static_cast<std::size_t>(k)]);
+        REQUIRE(u32(at + 8) == runlog::detail::masked_crc32c(file.data() + at, 8));
+        REQUIRE(at + 16 + n <= file.size());
+        const std::string payload = file.substr(at + 12, static_cast<std::size_t>(n));
+        REQUIRE(u32(at + 12 + static_cast<std::size_t>(n)) ==
+                runlog::detail::masked_crc32c(payload.data(), payload.size()));
+        out.push_back(payload);
+        at += 16 + static_cast<std::size_t>(n);
+    }
+    return out;
+}
+
+float as_float(const std::string& four) {
+    float f;
+    std::memcpy(&f, four.data(), 4);
+    return f;
+}
+}  // namespace
+
+TEST_CASE("tensorboard sink: an event file per run with the numeric values as scalars",
+          "[tensorboard][sink]") {
+    test::temp_dir dir;
+    auto s = test::quiet_settings(dir);
+    s.tensorboard = true;
+    s.name = "baseline";
+    s.id = "tb000001";
+    auto run = runlog::init(s);
+    run.log({{"loss", 0.5}, {"acc", 1}, {"note", "text"}, {"flag", true}});
+    run.log({{"loss", std::nan("")}}, 7);
+    run.log({{"note", "no numbers"}}, 8);
+    REQUIRE(run.finish() == runlog::status::ok);
+
+    const fs::path tb = dir.path / "tensorboard" / "baseline_tb000001";
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(tb)) files.push_back(entry.path());
+    REQUIRE(files.size() == 1);
+    CHECK_THAT(files[0].filename().string(),
+               Catch::Matches(R"(events\.out\.tfevents\.\d{10}\.[^.]+\.\d+\.\d+)"));
+    const auto records = read_tfrecords(test::read_file(files[0]));
+    REQUIRE(records.size() == 3);  // file_version + two rows with numbers
+    CHECK(test::decode_proto(records[0]).str(3) == "brain.Event:2");
+    const auto first = test::decode_proto(records[1]);
+    CHECK(first.varint(2) == 0);
+    double wall_time;
+    std::memcpy(&wall_time, first.str(1).data(), 8);
+    CHECK(wall_time > 1.7e9);
+    const auto values = test::decode_proto(first.str(5)).all(1);
+    REQUIRE(values.size() == 2);  // loss and acc; the string and the bool are not scalars
+    CHECK(test::decode_proto(values[0]).str(1) == "loss");
+    CHECK(as_float(test::decode_proto(values[0]).str(2)) == 0.5f);
+    CHECK(test::decode_proto(values[1]).str(1) == "acc");
+    CHECK(as_float(test::decode_proto(values[1]).str(2)) == 1.0f);
+    const auto second = test::decode_proto(records[2]);
+    CHECK(second.varint(2) == 7);
+    CHECK(
+        std::isnan(as_float(test::decode_proto(test::decode_proto(second.str(5)).str(1)).str(2))));
 }

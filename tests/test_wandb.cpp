@@ -223,10 +223,10 @@ TEST_CASE("wandb sink: RUNLOG_SINKS picks the formats", "[wandb][env]") {
         CHECK(fs::exists(dir.path / "wandb" / "latest-run"));
         CHECK_FALSE(fs::exists(run.dir() / "history.jsonl"));
     }
-    test::env_guard sinks("RUNLOG_SINKS", "jsonl,tensorboard");
+    test::env_guard sinks("RUNLOG_SINKS", "jsonl,csv");
     CHECK_THROWS_WITH(runlog::init(test::quiet_settings(dir)),
-                      "[runlog.102] RUNLOG_SINKS='jsonl,tensorboard' names 'tensorboard'; the file "
-                      "formats are jsonl and wandb");
+                      "[runlog.102] RUNLOG_SINKS='jsonl,csv' names 'csv'; the file formats are "
+                      "jsonl, wandb and tensorboard");
 }
 
 TEST_CASE("wandb sink: a killed writer leaves only complete records", "[wandb][crash]") {

@@ -40,6 +40,7 @@
 #include "settings.hpp"
 #include "sinks/jsonl.hpp"
 #include "sinks/sink.hpp"
+#include "sinks/tensorboard.hpp"
 #include "sinks/wandb.hpp"
 #include "stats.hpp"
 #include "value.hpp"
@@ -508,6 +509,7 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
     std::vector<std::shared_ptr<sink>> sinks;
     if (s.native_files) sinks.push_back(std::make_shared<jsonl_sink>());
     if (s.wandb_offline) sinks.push_back(std::make_shared<wandb_sink>(s.entity));
+    if (s.tensorboard) sinks.push_back(std::make_shared<tensorboard_sink>());
     sinks.insert(sinks.end(), s.sinks.begin(), s.sinks.end());
     for (const auto& target : sinks) {
         io_result started;

@@ -4,8 +4,6 @@
 // This umbrella header includes everything that needs no external library.
 
 #include "config.hpp"
-#include "detail/tensorboard_events.hpp"
-#include "detail/tfrecord.hpp"
 #include "error.hpp"
 #include "export.hpp"
 #include "fwd.hpp"
@@ -19,6 +17,7 @@
 #include "sinks/jsonl.hpp"
 #include "sinks/memory.hpp"
 #include "sinks/sink.hpp"
+#include "sinks/tensorboard.hpp"
 #include "sinks/wandb.hpp"
 #include "stats.hpp"
 #include "summary.hpp"

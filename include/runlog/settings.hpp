@@ -8,9 +8,9 @@
 //
 // Environment variables override these fields, so an unattended job can be redirected without a
 // rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
-// (comma-separated), RUNLOG_MODE (offline | disabled) and RUNLOG_SINKS (a comma list of jsonl and
-// wandb: the file formats to write). Precedence: environment, then these settings, then the
-// defaults below.
+// (comma-separated), RUNLOG_MODE (offline | disabled) and RUNLOG_SINKS (a comma list of jsonl,
+// wandb and tensorboard: the file formats to write). Precedence: environment, then these settings,
+// then the defaults below.
 
 #include <chrono>
 #include <cstddef>
@@ -58,12 +58,12 @@ struct settings {
     std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
     std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
 
-    bool quiet = false;        // no end-of-run summary on stderr
-    bool all_ranks = false;    // log on every rank, not only rank 0
-    bool native_files = true;  // write the native run directory (jsonl sink)
-    bool wandb_offline =
-        false;             // also write a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
-    std::string entity{};  // W&B entity for the offline run; default: the syncing user's
+    bool quiet = false;          // no end-of-run summary on stderr
+    bool all_ranks = false;      // log on every rank, not only rank 0
+    bool native_files = true;    // write the native run directory (jsonl sink)
+    bool wandb_offline = false;  // also a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
+    bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/ (scalars)
+    std::string entity{};        // W&B entity for the offline run; default: the syncing user's
     std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
     error_handler on_error{};                    // default: one line on stderr per report
     double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
@@ -88,6 +88,7 @@ struct settings {
     settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
     settings& with_native_files(bool v) { return native_files = v, *this; }
     settings& with_wandb_offline(bool v) { return wandb_offline = v, *this; }
+    settings& with_tensorboard(bool v) { return tensorboard = v, *this; }
     settings& with_entity(std::string v) { return entity = std::move(v), *this; }
     settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
     settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }

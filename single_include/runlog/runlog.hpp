@@ -47,405 +47,6 @@
 #define RUNLOG_WITH_HTTPLIB 0
 #endif
 // end runlog/config.hpp
-// #include "detail/tensorboard_events.hpp"
-// begin runlog/detail/tensorboard_events.hpp
-// SPDX-License-Identifier: MIT
-// Encoders for TensorBoard `Event` protobufs (tensorboard-format.md §4–6): pure functions from
-// values to serialized Event bytes. So far: the first record (file_version "brain.Event:2" with
-// the writer's name) and legacy scalars (float32 simple_value), the smallest form both loaders
-// read.
-
-#include <cstdint>
-#include <string_view>
-#include <vector>
-
-// #include "../version.hpp"
-// begin runlog/version.hpp
-// SPDX-License-Identifier: MIT
-
-#define RUNLOG_VERSION_MAJOR 0
-#define RUNLOG_VERSION_MINOR 1
-#define RUNLOG_VERSION_PATCH 0
-#define RUNLOG_VERSION_STRING "0.1.0"
-
-// The on-disk format written by the native sink (docs/format.md).
-#define RUNLOG_FORMAT_VERSION "runlog/1"
-// end runlog/version.hpp
-// #include "protobuf.hpp"
-// begin runlog/detail/protobuf.hpp
-// SPDX-License-Identifier: MIT
-// A protobuf wire-format writer: the wire types W&B's records and TensorBoard's events need —
-// varint (0), fixed64 (1), length-delimited (2) and fixed32 (5) — appended to a byte buffer. Nested
-// messages are written by building them in their own writer and adding the bytes, which keeps the
-// code obvious; the records are small. Pure: no schema, no reflection, no allocation beyond the
-// buffer.
-//
-//     proto_writer history;
-//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
-//     proto_writer record;
-//     record.int64(1, 2).message(2, history);
-
-#include <cstdint>
-#include <cstring>
-#include <string_view>
-#include <vector>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-class proto_writer {
-  public:
-    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
-    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
-        tag(field, 0);
-        raw_varint(v);
-        return *this;
-    }
-    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
-    proto_writer& int64(std::uint32_t field, std::int64_t v) {
-        return uint64(field, static_cast<std::uint64_t>(v));
-    }
-    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
-    proto_writer& fixed64_double(std::uint32_t field, double v) {
-        tag(field, 1);
-        std::uint64_t bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
-        return *this;
-    }
-    proto_writer& fixed32_float(std::uint32_t field, float v) {
-        tag(field, 5);
-        std::uint32_t bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
-        return *this;
-    }
-    proto_writer& string(std::uint32_t field, std::string_view s) {
-        tag(field, 2);
-        raw_varint(s.size());
-        bytes_.insert(bytes_.end(), s.begin(), s.end());
-        return *this;
-    }
-    /// A nested message, written even when empty (an empty oneof member still names the type).
-    proto_writer& message(std::uint32_t field, const proto_writer& m) {
-        tag(field, 2);
-        raw_varint(m.bytes_.size());
-        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
-        return *this;
-    }
-
-    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
-    std::size_t size() const noexcept { return bytes_.size(); }
-
-  private:
-    void tag(std::uint32_t field, std::uint32_t wire_type) {
-        raw_varint((std::uint64_t{field} << 3u) | wire_type);
-    }
-    void raw_varint(std::uint64_t v) {
-        while (v >= 0x80u) {
-            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
-            v >>= 7u;
-        }
-        bytes_.push_back(static_cast<std::uint8_t>(v));
-    }
-
-    std::vector<std::uint8_t> bytes_;
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/protobuf.hpp
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-namespace tensorboard {
-
-/// Event{wall_time, file_version: "brain.Event:2", source_metadata{writer}}.
-inline std::vector<std::uint8_t> file_version_event(double wall_time) {
-    proto_writer e;
-    e.fixed64_double(1, wall_time)
-        .string(3, "brain.Event:2")
-        .message(10, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
-    return e.bytes();
-}
-
-/// Event{wall_time, step, summary{value{tag, simple_value}}}.
-inline std::vector<std::uint8_t> scalar_event(double wall_time, std::int64_t step,
-                                              std::string_view tag, float v) {
-    proto_writer value;
-    value.string(1, tag).fixed32_float(2, v);
-    proto_writer e;
-    e.fixed64_double(1, wall_time);
-    if (step != 0) e.int64(2, step);
-    e.message(5, proto_writer().message(1, value));
-    return e.bytes();
-}
-
-}  // namespace tensorboard
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/tensorboard_events.hpp
-// #include "detail/tfrecord.hpp"
-// begin runlog/detail/tfrecord.hpp
-// SPDX-License-Identifier: MIT
-// TFRecord framing, the container of TensorBoard event files (tensorboard-format.md §2):
-// uint64 little-endian length, masked CRC-32C of those 8 bytes, the payload, masked CRC-32C of
-// the payload. No file header or trailer. Pure: appends one framed record to a buffer.
-
-#include <cstdint>
-#include <vector>
-
-// #include "checksums.hpp"
-// begin runlog/detail/checksums.hpp
-// SPDX-License-Identifier: MIT
-// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), Adler-32 (zlib streams) and SHA-256
-// (media file names and digests). Pure functions over bytes; each can be fed incrementally.
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <string>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
-            t[i] = c;
-        }
-        return t;
-    }();
-    return table;
-}
-
-/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
-inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-    const auto& table = crc32_table();
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
-    return ~crc;
-}
-
-/// CRC-32C (Castagnoli; TFRecord framing), portable table version.
-/// crc32c("123456789") == 0xE3069283.
-inline std::uint32_t crc32c_portable(const void* data, std::size_t n,
-                                     std::uint32_t crc = 0) noexcept {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0x82F63B78u ^ (c >> 1u) : c >> 1u;
-            t[i] = c;
-        }
-        return t;
-    }();
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
-    return ~crc;
-}
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define RUNLOG_HAVE_CRC32C_SSE42 1
-/// CRC-32C with the SSE4.2 crc32 instruction; call only where the CPU has it.
-__attribute__((target("sse4.2"))) inline std::uint32_t crc32c_sse42(
-    const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    std::uint64_t c = ~crc;
-    for (; n >= 8; n -= 8, p += 8) {
-        std::uint64_t word;
-        std::memcpy(&word, p, 8);
-        c = __builtin_ia32_crc32di(c, word);
-    }
-    auto c32 = static_cast<std::uint32_t>(c);
-    for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
-    return ~c32;
-}
-inline bool cpu_has_sse42() noexcept {
-    static const bool has = __builtin_cpu_supports("sse4.2");
-    return has;
-}
-#else
-#define RUNLOG_HAVE_CRC32C_SSE42 0
-#endif
-
-/// CRC-32C, with the CPU's instruction where there is one (chosen at run time).
-inline std::uint32_t crc32c(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-#if RUNLOG_HAVE_CRC32C_SSE42
-    if (cpu_has_sse42()) return crc32c_sse42(data, n, crc);
-#endif
-    return crc32c_portable(data, n, crc);
-}
-
-/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
-inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
-    while (n > 0) {
-        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
-        n -= chunk;
-        for (std::size_t i = 0; i < chunk; ++i) {
-            a += p[i];
-            b += a;
-        }
-        p += chunk;
-        a %= 65521u;
-        b %= 65521u;
-    }
-    return (b << 16u) | a;
-}
-
-class sha256 {
-  public:
-    sha256& update(const void* data, std::size_t n) noexcept {
-        const auto* p = static_cast<const std::uint8_t*>(data);
-        total_ += n;
-        while (n > 0) {
-            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
-            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
-            used_ += take;
-            p += take;
-            n -= take;
-            if (used_ == 64) {
-                compress(block_.data());
-                used_ = 0;
-            }
-        }
-        return *this;
-    }
-
-    std::array<std::uint8_t, 32> digest() noexcept {
-        const std::uint64_t bits = total_ * 8u;
-        const std::uint8_t pad = 0x80;
-        update(&pad, 1);
-        const std::uint8_t zero = 0;
-        while (used_ != 56) update(&zero, 1);
-        std::uint8_t length[8];
-        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-        update(length, 8);
-        std::array<std::uint8_t, 32> out{};
-        for (std::size_t i = 0; i < 8; ++i)
-            for (std::size_t k = 0; k < 4; ++k)
-                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
-        return out;
-    }
-
-    std::string hex_digest() {
-        static const char hex[] = "0123456789abcdef";
-        std::string s;
-        for (std::uint8_t byte : digest()) {
-            s.push_back(hex[byte >> 4u]);
-            s.push_back(hex[byte & 0xFu]);
-        }
-        return s;
-    }
-
-  private:
-    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
-        return (x >> n) | (x << (32u - n));
-    }
-
-    void compress(const std::uint8_t* chunk) noexcept {
-        static const std::uint32_t k[64] = {
-            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-            0xc67178f2};
-        std::uint32_t w[64];
-        for (std::size_t i = 0; i < 16; ++i)
-            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
-                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
-        for (std::size_t i = 16; i < 64; ++i) {
-            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
-            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
-                      f = state_[5], g = state_[6], h = state_[7];
-        for (std::size_t i = 0; i < 64; ++i) {
-            const std::uint32_t t1 =
-                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
-            const std::uint32_t t2 =
-                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-            h = g;
-            g = f;
-            f = e;
-            e = d + t1;
-            d = c;
-            c = b;
-            b = a;
-            a = t1 + t2;
-        }
-        state_[0] += a;
-        state_[1] += b;
-        state_[2] += c;
-        state_[3] += d;
-        state_[4] += e;
-        state_[5] += f;
-        state_[6] += g;
-        state_[7] += h;
-    }
-
-    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    std::array<std::uint8_t, 64> block_{};
-    std::size_t used_ = 0;
-    std::uint64_t total_ = 0;
-};
-
-inline std::string sha256_hex(const void* data, std::size_t n) {
-    return sha256().update(data, n).hex_digest();
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/checksums.hpp
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-/// TFRecord's CRC mask: rotate right by 15, add 0xA282EAD8.
-inline std::uint32_t masked_crc32c(const void* data, std::size_t n) noexcept {
-    const std::uint32_t c = crc32c(data, n);
-    return ((c >> 15u) | (c << 17u)) + 0xA282EAD8u;
-}
-
-inline void append_tfrecord(const std::uint8_t* payload, std::size_t n,
-                            std::vector<std::uint8_t>& out) {
-    std::uint8_t length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (8 * i));
-    auto put32 = [&](std::uint32_t v) {
-        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-    };
-    out.insert(out.end(), length, length + 8);
-    put32(masked_crc32c(length, 8));
-    out.insert(out.end(), payload, payload + n);
-    put32(masked_crc32c(payload, n));
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/tfrecord.hpp
 // #include "error.hpp"
 // begin runlog/error.hpp
 // SPDX-License-Identifier: MIT
@@ -1337,6 +938,224 @@ inline bool parse_json(std::string_view text, value& out, std::string& error) {
 #include <vector>
 
 // #include "checksums.hpp"
+// begin runlog/detail/checksums.hpp
+// SPDX-License-Identifier: MIT
+// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), Adler-32 (zlib streams) and SHA-256
+// (media file names and digests). Pure functions over bytes; each can be fed incrementally.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
+            t[i] = c;
+        }
+        return t;
+    }();
+    return table;
+}
+
+/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
+inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto& table = crc32_table();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
+}
+
+/// CRC-32C (Castagnoli; TFRecord framing), portable table version.
+/// crc32c("123456789") == 0xE3069283.
+inline std::uint32_t crc32c_portable(const void* data, std::size_t n,
+                                     std::uint32_t crc = 0) noexcept {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0x82F63B78u ^ (c >> 1u) : c >> 1u;
+            t[i] = c;
+        }
+        return t;
+    }();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define RUNLOG_HAVE_CRC32C_SSE42 1
+/// CRC-32C with the SSE4.2 crc32 instruction; call only where the CPU has it.
+__attribute__((target("sse4.2"))) inline std::uint32_t crc32c_sse42(
+    const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint64_t c = ~crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+        c = __builtin_ia32_crc32di(c, word);
+    }
+    auto c32 = static_cast<std::uint32_t>(c);
+    for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
+    return ~c32;
+}
+inline bool cpu_has_sse42() noexcept {
+    static const bool has = __builtin_cpu_supports("sse4.2");
+    return has;
+}
+#else
+#define RUNLOG_HAVE_CRC32C_SSE42 0
+#endif
+
+/// CRC-32C, with the CPU's instruction where there is one (chosen at run time).
+inline std::uint32_t crc32c(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+#if RUNLOG_HAVE_CRC32C_SSE42
+    if (cpu_has_sse42()) return crc32c_sse42(data, n, crc);
+#endif
+    return crc32c_portable(data, n, crc);
+}
+
+/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
+inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
+    while (n > 0) {
+        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
+        n -= chunk;
+        for (std::size_t i = 0; i < chunk; ++i) {
+            a += p[i];
+            b += a;
+        }
+        p += chunk;
+        a %= 65521u;
+        b %= 65521u;
+    }
+    return (b << 16u) | a;
+}
+
+class sha256 {
+  public:
+    sha256& update(const void* data, std::size_t n) noexcept {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        total_ += n;
+        while (n > 0) {
+            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
+            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
+            used_ += take;
+            p += take;
+            n -= take;
+            if (used_ == 64) {
+                compress(block_.data());
+                used_ = 0;
+            }
+        }
+        return *this;
+    }
+
+    std::array<std::uint8_t, 32> digest() noexcept {
+        const std::uint64_t bits = total_ * 8u;
+        const std::uint8_t pad = 0x80;
+        update(&pad, 1);
+        const std::uint8_t zero = 0;
+        while (used_ != 56) update(&zero, 1);
+        std::uint8_t length[8];
+        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+        update(length, 8);
+        std::array<std::uint8_t, 32> out{};
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t k = 0; k < 4; ++k)
+                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
+        return out;
+    }
+
+    std::string hex_digest() {
+        static const char hex[] = "0123456789abcdef";
+        std::string s;
+        for (std::uint8_t byte : digest()) {
+            s.push_back(hex[byte >> 4u]);
+            s.push_back(hex[byte & 0xFu]);
+        }
+        return s;
+    }
+
+  private:
+    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
+        return (x >> n) | (x << (32u - n));
+    }
+
+    void compress(const std::uint8_t* chunk) noexcept {
+        static const std::uint32_t k[64] = {
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2};
+        std::uint32_t w[64];
+        for (std::size_t i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
+                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
+        for (std::size_t i = 16; i < 64; ++i) {
+            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
+            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
+                      f = state_[5], g = state_[6], h = state_[7];
+        for (std::size_t i = 0; i < 64; ++i) {
+            const std::uint32_t t1 =
+                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+            const std::uint32_t t2 =
+                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            h = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = b;
+            b = a;
+            a = t1 + t2;
+        }
+        state_[0] += a;
+        state_[1] += b;
+        state_[2] += c;
+        state_[3] += d;
+        state_[4] += e;
+        state_[5] += f;
+        state_[6] += g;
+        state_[7] += h;
+    }
+
+    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    std::array<std::uint8_t, 64> block_{};
+    std::size_t used_ = 0;
+    std::uint64_t total_ = 0;
+};
+
+inline std::string sha256_hex(const void* data, std::size_t n) {
+    return sha256().update(data, n).hex_digest();
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/checksums.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -1807,9 +1626,9 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
 //
 // Environment variables override these fields, so an unattended job can be redirected without a
 // rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
-// (comma-separated), RUNLOG_MODE (offline | disabled) and RUNLOG_SINKS (a comma list of jsonl and
-// wandb: the file formats to write). Precedence: environment, then these settings, then the
-// defaults below.
+// (comma-separated), RUNLOG_MODE (offline | disabled) and RUNLOG_SINKS (a comma list of jsonl,
+// wandb and tensorboard: the file formats to write). Precedence: environment, then these settings,
+// then the defaults below.
 
 #include <chrono>
 #include <cstddef>
@@ -1873,12 +1692,12 @@ struct settings {
     std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
     std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
 
-    bool quiet = false;        // no end-of-run summary on stderr
-    bool all_ranks = false;    // log on every rank, not only rank 0
-    bool native_files = true;  // write the native run directory (jsonl sink)
-    bool wandb_offline =
-        false;             // also write a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
-    std::string entity{};  // W&B entity for the offline run; default: the syncing user's
+    bool quiet = false;          // no end-of-run summary on stderr
+    bool all_ranks = false;      // log on every rank, not only rank 0
+    bool native_files = true;    // write the native run directory (jsonl sink)
+    bool wandb_offline = false;  // also a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
+    bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/ (scalars)
+    std::string entity{};        // W&B entity for the offline run; default: the syncing user's
     std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
     error_handler on_error{};                    // default: one line on stderr per report
     double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
@@ -1903,6 +1722,7 @@ struct settings {
     settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
     settings& with_native_files(bool v) { return native_files = v, *this; }
     settings& with_wandb_offline(bool v) { return wandb_offline = v, *this; }
+    settings& with_tensorboard(bool v) { return tensorboard = v, *this; }
     settings& with_entity(std::string v) { return entity = std::move(v), *this; }
     settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
     settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }
@@ -2065,7 +1885,103 @@ class base_sink : public sink {
 // end runlog/sinks/sink.hpp
 // #include "../value.hpp"
 // #include "../version.hpp"
+// begin runlog/version.hpp
+// SPDX-License-Identifier: MIT
+
+#define RUNLOG_VERSION_MAJOR 0
+#define RUNLOG_VERSION_MINOR 1
+#define RUNLOG_VERSION_PATCH 0
+#define RUNLOG_VERSION_STRING "0.1.0"
+
+// The on-disk format written by the native sink (docs/format.md).
+#define RUNLOG_FORMAT_VERSION "runlog/1"
+// end runlog/version.hpp
 // #include "protobuf.hpp"
+// begin runlog/detail/protobuf.hpp
+// SPDX-License-Identifier: MIT
+// A protobuf wire-format writer: the wire types W&B's records and TensorBoard's events need —
+// varint (0), fixed64 (1), length-delimited (2) and fixed32 (5) — appended to a byte buffer. Nested
+// messages are written by building them in their own writer and adding the bytes, which keeps the
+// code obvious; the records are small. Pure: no schema, no reflection, no allocation beyond the
+// buffer.
+//
+//     proto_writer history;
+//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
+//     proto_writer record;
+//     record.int64(1, 2).message(2, history);
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class proto_writer {
+  public:
+    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
+    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
+        tag(field, 0);
+        raw_varint(v);
+        return *this;
+    }
+    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
+    proto_writer& int64(std::uint32_t field, std::int64_t v) {
+        return uint64(field, static_cast<std::uint64_t>(v));
+    }
+    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
+    proto_writer& fixed64_double(std::uint32_t field, double v) {
+        tag(field, 1);
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    proto_writer& fixed32_float(std::uint32_t field, float v) {
+        tag(field, 5);
+        std::uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    proto_writer& string(std::uint32_t field, std::string_view s) {
+        tag(field, 2);
+        raw_varint(s.size());
+        bytes_.insert(bytes_.end(), s.begin(), s.end());
+        return *this;
+    }
+    /// A nested message, written even when empty (an empty oneof member still names the type).
+    proto_writer& message(std::uint32_t field, const proto_writer& m) {
+        tag(field, 2);
+        raw_varint(m.bytes_.size());
+        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
+        return *this;
+    }
+
+    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+    std::size_t size() const noexcept { return bytes_.size(); }
+
+  private:
+    void tag(std::uint32_t field, std::uint32_t wire_type) {
+        raw_varint((std::uint64_t{field} << 3u) | wire_type);
+    }
+    void raw_varint(std::uint64_t v) {
+        while (v >= 0x80u) {
+            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
+            v >>= 7u;
+        }
+        bytes_.push_back(static_cast<std::uint8_t>(v));
+    }
+
+    std::vector<std::uint8_t> bytes_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/protobuf.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -4212,14 +4128,18 @@ inline setup_error apply_environment(settings& s) {
     if (auto v = get_env("RUNLOG_SINKS")) {
         s.native_files = false;
         s.wandb_offline = false;
+        s.tensorboard = false;
         for (const auto& name : split_tags(*v)) {
             if (name == "jsonl") {
                 s.native_files = true;
             } else if (name == "wandb") {
                 s.wandb_offline = true;
+            } else if (name == "tensorboard") {
+                s.tensorboard = true;
             } else {
-                return {errc::invalid_environment, "RUNLOG_SINKS='" + *v + "' names '" + name +
-                                                       "'; the file formats are jsonl and wandb"};
+                return {errc::invalid_environment,
+                        "RUNLOG_SINKS='" + *v + "' names '" + name +
+                            "'; the file formats are jsonl, wandb and tensorboard"};
             }
         }
     }
@@ -5864,6 +5784,214 @@ class jsonl_sink final : public base_sink<null_mutex> {
 }  // namespace runlog
 // end runlog/sinks/jsonl.hpp
 // #include "sinks/sink.hpp"
+// #include "sinks/tensorboard.hpp"
+// begin runlog/sinks/tensorboard.hpp
+// SPDX-License-Identifier: MIT
+// The TensorBoard sink: an event file per run that `tensorboard --logdir <dir>/tensorboard` shows,
+// written beside the native run directory (tensorboard-format.md).
+//
+//   <dir>/tensorboard/<name>_<id>/events.out.tfevents.<10-digit seconds>.<host>.<pid>.<n>
+//
+// First record: file_version "brain.Event:2" with the writer's name. Then one Event per committed
+// row holding every numeric value of the row as a float32 scalar (`simple_value`) at the row's
+// `_step` and `_timestamp`. Records are TFRecord-framed into a buffer and written whole at flush
+// points. So far scalars only: images, histograms, text and hparams are not written yet.
+//
+// Enable with settings::tensorboard or RUNLOG_SINKS=...,tensorboard.
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+// #include "../detail/os.hpp"
+// #include "../detail/tensorboard_events.hpp"
+// begin runlog/detail/tensorboard_events.hpp
+// SPDX-License-Identifier: MIT
+// Encoders for TensorBoard `Event` protobufs (tensorboard-format.md §4–6): pure functions from
+// values to serialized Event bytes. So far: the first record (file_version "brain.Event:2" with
+// the writer's name) and legacy scalars (float32 simple_value), the smallest form both loaders
+// read.
+
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// #include "../version.hpp"
+// #include "protobuf.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+namespace tensorboard {
+
+/// Event{wall_time, file_version: "brain.Event:2", source_metadata{writer}}.
+inline std::vector<std::uint8_t> file_version_event(double wall_time) {
+    proto_writer e;
+    e.fixed64_double(1, wall_time)
+        .string(3, "brain.Event:2")
+        .message(10, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
+    return e.bytes();
+}
+
+/// Event{wall_time, step, summary{value{tag, simple_value}...}}: several scalars of one step.
+inline std::vector<std::uint8_t> scalars_event(
+    double wall_time, std::int64_t step,
+    const std::vector<std::pair<std::string_view, float>>& scalars) {
+    proto_writer summary;
+    for (const auto& [tag, v] : scalars)
+        summary.message(1, proto_writer().string(1, tag).fixed32_float(2, v));
+    proto_writer e;
+    e.fixed64_double(1, wall_time);
+    if (step != 0) e.int64(2, step);
+    e.message(5, summary);
+    return e.bytes();
+}
+
+inline std::vector<std::uint8_t> scalar_event(double wall_time, std::int64_t step,
+                                              std::string_view tag, float v) {
+    return scalars_event(wall_time, step, {{tag, v}});
+}
+
+}  // namespace tensorboard
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/tensorboard_events.hpp
+// #include "../detail/tfrecord.hpp"
+// begin runlog/detail/tfrecord.hpp
+// SPDX-License-Identifier: MIT
+// TFRecord framing, the container of TensorBoard event files (tensorboard-format.md §2):
+// uint64 little-endian length, masked CRC-32C of those 8 bytes, the payload, masked CRC-32C of
+// the payload. No file header or trailer. Pure: appends one framed record to a buffer.
+
+#include <cstdint>
+#include <vector>
+
+// #include "checksums.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// TFRecord's CRC mask: rotate right by 15, add 0xA282EAD8.
+inline std::uint32_t masked_crc32c(const void* data, std::size_t n) noexcept {
+    const std::uint32_t c = crc32c(data, n);
+    return ((c >> 15u) | (c << 17u)) + 0xA282EAD8u;
+}
+
+inline void append_tfrecord(const std::uint8_t* payload, std::size_t n,
+                            std::vector<std::uint8_t>& out) {
+    std::uint8_t length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (8 * i));
+    auto put32 = [&](std::uint32_t v) {
+        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    };
+    out.insert(out.end(), length, length + 8);
+    put32(masked_crc32c(length, 8));
+    out.insert(out.end(), payload, payload + n);
+    put32(masked_crc32c(payload, n));
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/tfrecord.hpp
+// #include "../media/media.hpp"
+// #include "sink.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+class tensorboard_sink final : public base_sink<null_mutex> {
+  public:
+    ~tensorboard_sink() override {
+        if (file_ != nullptr) std::fclose(file_);
+    }
+
+    const std::filesystem::path& file_path() const noexcept { return path_; }
+
+  protected:
+    io_result start_(const run_info& info) override {
+        namespace fs = std::filesystem;
+        // One directory per run, named for the run (TensorBoard lists runs by directory).
+        std::string run_name = info.name == info.id ? info.id : info.name + "_" + info.id;
+        for (char& c : run_name) c = c == '/' ? '_' : c;
+        const fs::path dir = info.root_dir / "tensorboard" / detail::safe_media_stem(run_name);
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot create '" + dir.string() + "': " + ec.message());
+        }
+        static std::atomic<int> writers{0};
+        char stamp[16];
+        std::snprintf(stamp, sizeof stamp, "%010lld", static_cast<long long>(info.start_time));
+        path_ = dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
+                       std::to_string(info.pid) + "." + std::to_string(writers++));
+        file_ = std::fopen(path_.string().c_str(), "wbx");
+        if (file_ == nullptr) {
+            return io_result::failure(
+                errc::sink_start_failed,
+                "cannot create '" + path_.string() +
+                    "': " + std::error_code(errno, std::generic_category()).message());
+        }
+        std::setvbuf(file_, nullptr, _IONBF, 0);
+        append(detail::tensorboard::file_version_event(info.start_time));
+        return write_pending();
+    }
+
+    io_result event_(const sink_event& e) override {
+        if (e.type != sink_event_type::row) return {};
+        std::vector<std::pair<std::string_view, float>> scalars;
+        for (const auto& [key, v] : e.row->data.as_object()) {
+            if (key.empty() || key.front() == '_' || !v.is_number()) continue;
+            scalars.emplace_back(key, static_cast<float>(v.as_double()));
+        }
+        if (scalars.empty()) return {};
+        append(detail::tensorboard::scalars_event(e.row->timestamp, e.row->step, scalars));
+        return pending_.size() >= 64 * 1024 ? write_pending() : io_result{};
+    }
+
+    io_result flush_() override { return write_pending(); }
+
+    io_result finish_(const finish_info&) override {
+        io_result r = write_pending();
+        if (file_ != nullptr) {
+            std::fclose(file_);
+            file_ = nullptr;
+        }
+        return r;
+    }
+
+  private:
+    void append(const std::vector<std::uint8_t>& event) {
+        detail::append_tfrecord(event.data(), event.size(), pending_);
+    }
+
+    io_result write_pending() {
+        if (pending_.empty() || file_ == nullptr) return {};
+        const std::size_t n = std::fwrite(pending_.data(), 1, pending_.size(), file_);
+        const int error = errno;
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+        if (pending_.empty()) return {};
+        std::clearerr(file_);
+        return io_result::failure(errc::sink_write_failed,
+                                  "cannot append to '" + path_.string() + "': " +
+                                      std::error_code(error, std::generic_category()).message() +
+                                      "; kept in memory and retried at the next flush");
+    }
+
+    std::filesystem::path path_;
+    std::FILE* file_ = nullptr;
+    std::vector<std::uint8_t> pending_;
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/sinks/tensorboard.hpp
 // #include "sinks/wandb.hpp"
 // #include "stats.hpp"
 // #include "value.hpp"
@@ -6332,6 +6460,7 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
     std::vector<std::shared_ptr<sink>> sinks;
     if (s.native_files) sinks.push_back(std::make_shared<jsonl_sink>());
     if (s.wandb_offline) sinks.push_back(std::make_shared<wandb_sink>(s.entity));
+    if (s.tensorboard) sinks.push_back(std::make_shared<tensorboard_sink>());
     sinks.insert(sinks.end(), s.sinks.begin(), s.sinks.end());
     for (const auto& target : sinks) {
         io_result started;
@@ -6472,6 +6601,7 @@ class memory_sink final : public base_sink<std::mutex> {
 }  // namespace runlog
 // end runlog/sinks/memory.hpp
 // #include "sinks/sink.hpp"
+// #include "sinks/tensorboard.hpp"
 // #include "sinks/wandb.hpp"
 // #include "stats.hpp"
 // #include "summary.hpp"

@@ -68,6 +68,11 @@ inline proto_message decode_proto(const std::string& data) {
                 i += static_cast<std::size_t>(n);
                 break;
             }
+            case 5:
+                if (i + 4 > data.size()) throw std::runtime_error("truncated fixed32");
+                m.bytes[field].push_back(data.substr(i, 4));
+                i += 4;
+                break;
             default:
                 throw std::runtime_error("unexpected wire type " + std::to_string(key & 7u));
         }

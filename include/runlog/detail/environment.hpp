@@ -76,14 +76,18 @@ inline setup_error apply_environment(settings& s) {
     if (auto v = get_env("RUNLOG_SINKS")) {
         s.native_files = false;
         s.wandb_offline = false;
+        s.tensorboard = false;
         for (const auto& name : split_tags(*v)) {
             if (name == "jsonl") {
                 s.native_files = true;
             } else if (name == "wandb") {
                 s.wandb_offline = true;
+            } else if (name == "tensorboard") {
+                s.tensorboard = true;
             } else {
-                return {errc::invalid_environment, "RUNLOG_SINKS='" + *v + "' names '" + name +
-                                                       "'; the file formats are jsonl and wandb"};
+                return {errc::invalid_environment,
+                        "RUNLOG_SINKS='" + *v + "' names '" + name +
+                            "'; the file formats are jsonl, wandb and tensorboard"};
             }
         }
     }

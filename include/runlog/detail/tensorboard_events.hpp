@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "../version.hpp"
@@ -26,16 +27,23 @@ inline std::vector<std::uint8_t> file_version_event(double wall_time) {
     return e.bytes();
 }
 
-/// Event{wall_time, step, summary{value{tag, simple_value}}}.
-inline std::vector<std::uint8_t> scalar_event(double wall_time, std::int64_t step,
-                                              std::string_view tag, float v) {
-    proto_writer value;
-    value.string(1, tag).fixed32_float(2, v);
+/// Event{wall_time, step, summary{value{tag, simple_value}...}}: several scalars of one step.
+inline std::vector<std::uint8_t> scalars_event(
+    double wall_time, std::int64_t step,
+    const std::vector<std::pair<std::string_view, float>>& scalars) {
+    proto_writer summary;
+    for (const auto& [tag, v] : scalars)
+        summary.message(1, proto_writer().string(1, tag).fixed32_float(2, v));
     proto_writer e;
     e.fixed64_double(1, wall_time);
     if (step != 0) e.int64(2, step);
-    e.message(5, proto_writer().message(1, value));
+    e.message(5, summary);
     return e.bytes();
+}
+
+inline std::vector<std::uint8_t> scalar_event(double wall_time, std::int64_t step,
+                                              std::string_view tag, float v) {
+    return scalars_event(wall_time, step, {{tag, v}});
 }
 
 }  // namespace tensorboard
