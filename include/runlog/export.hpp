@@ -195,9 +195,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
     }
     if (end_time == 0.0) end_time = info.start_time;
 
-    const fs::path target =
-        info.root_dir / "wandb" /
-        ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+    const fs::path target = wandb_sink::directory_for(info);
     if (fs::exists(target)) {
         result.message = "'" + target.string() +
                          "' already exists (exported before?); remove it or choose --out";

@@ -920,6 +920,90 @@ inline bool parse_json(std::string_view text, value& out, std::string& error) {
 #include <string>
 #include <vector>
 
+// #include "../detail/append_file.hpp"
+// begin runlog/detail/append_file.hpp
+// SPDX-License-Identifier: MIT
+// The one way sinks write their streams (history.jsonl, run-<id>.wandb, tfevents): bytes are
+// gathered in a buffer and appended to an unbuffered file at flush points, so what reaches the
+// disk is always whole lines or whole records. When a write fails (disk full), the unwritten bytes
+// stay buffered and are retried at the next write; past 64 MiB they are dropped and the loss is
+// reported.
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+// #include "../error.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class append_file {
+  public:
+    static constexpr std::size_t max_buffered = 64 * 1024 * 1024;
+
+    append_file() = default;
+    append_file(const append_file&) = delete;
+    append_file& operator=(const append_file&) = delete;
+    ~append_file() { close(); }
+
+    /// Opens `path` for appending; `exclusive` refuses an existing file (never append to another
+    /// run's stream).
+    io_result open(const std::filesystem::path& path, bool exclusive) {
+        path_ = path;
+        file_ = std::fopen(path.string().c_str(), exclusive ? "wbx" : "ab");
+        if (file_ == nullptr) {
+            return io_result::failure(
+                errc::sink_start_failed,
+                std::string(exclusive ? "cannot create '" : "cannot open '") + path.string() +
+                    "': " + std::error_code(errno, std::generic_category()).message());
+        }
+        std::setvbuf(file_, nullptr, _IONBF, 0);  // the buffer below is the only buffer
+        return {};
+    }
+
+    /// The bytes waiting for the next write().
+    std::string& buffer() noexcept { return buffer_; }
+
+    /// Appends the buffer to the file; keeps what could not be written.
+    io_result write() {
+        if (buffer_.empty() || file_ == nullptr) return {};
+        const std::size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), file_);
+        const int error = errno;
+        buffer_.erase(0, written);
+        if (buffer_.empty()) return {};
+        std::clearerr(file_);
+        std::string message = "cannot append to '" + path_.string() +
+                              "': " + std::error_code(error, std::generic_category()).message();
+        if (buffer_.size() > max_buffered) {
+            message += "; " + std::to_string(buffer_.size()) + " buffered bytes dropped";
+            buffer_.clear();
+        } else {
+            message += "; kept in memory and retried at the next flush";
+        }
+        return io_result::failure(errc::sink_write_failed, message);
+    }
+
+    void close() noexcept {
+        if (file_ != nullptr) std::fclose(file_);
+        file_ = nullptr;
+    }
+
+    const std::filesystem::path& path() const noexcept { return path_; }
+
+  private:
+    std::filesystem::path path_;
+    std::FILE* file_ = nullptr;
+    std::string buffer_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/append_file.hpp
 // #include "../detail/leveldb_log.hpp"
 // begin runlog/detail/leveldb_log.hpp
 // SPDX-License-Identifier: MIT
@@ -931,8 +1015,8 @@ inline bool parse_json(std::string_view text, value& out, std::string& error) {
 // A record becomes one FULL chunk if it fits in what is left of the block, else FIRST (filling the
 // block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
 // than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
-// Pure: the writer appends framed bytes to a buffer and tracks the file offset; writing the bytes
-// to disk is the caller's business.
+// Pure: the writer appends framed bytes to a byte buffer (std::string or std::vector) and tracks
+// the file offset; writing the bytes to disk is the caller's business.
 
 #include <cstdint>
 #include <vector>
@@ -1168,19 +1252,22 @@ class leveldb_log_writer {
     enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
 
     /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
-    void write_file_header(std::vector<std::uint8_t>& out) {
+    template <class Buffer>
+    void write_file_header(Buffer& out) {
         static const std::uint8_t header[7] = {0x3A, 0x57, 0x26, 0x42, 0xE1, 0xBE, 0x00};
         out.insert(out.end(), header, header + 7);
         offset_ += 7;
     }
 
     /// Appends one record's chunks to `out`.
-    void write_record(const std::uint8_t* payload, std::size_t n, std::vector<std::uint8_t>& out) {
+    template <class Buffer>
+    void write_record(const std::uint8_t* payload, std::size_t n, Buffer& out) {
         bool begun = false;
         do {
             std::size_t left = block_size - offset_ % block_size;
             if (left < header_size) {
-                out.insert(out.end(), left, std::uint8_t{0});  // trailer: only before another chunk
+                out.insert(out.end(), left,
+                           typename Buffer::value_type{0});  // trailer: only before another chunk
                 offset_ += left;
                 left = block_size;
             }
@@ -1199,13 +1286,14 @@ class leveldb_log_writer {
     std::uint64_t offset() const noexcept { return offset_; }
 
   private:
-    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n,
-                     std::vector<std::uint8_t>& out) {
+    template <class Buffer>
+    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n, Buffer& out) {
         const std::uint32_t crc = crc32(data, n, crc32(&type, 1));
-        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
-        out.push_back(static_cast<std::uint8_t>(n & 0xFFu));
-        out.push_back(static_cast<std::uint8_t>(n >> 8u));
-        out.push_back(type);
+        using byte = typename Buffer::value_type;
+        for (int i = 0; i < 4; ++i) out.push_back(static_cast<byte>(crc >> (8 * i)));
+        out.push_back(static_cast<byte>(n & 0xFFu));
+        out.push_back(static_cast<byte>(n >> 8u));
+        out.push_back(static_cast<byte>(type));
         out.insert(out.end(), data, data + n);
         offset_ += header_size + n;
     }
@@ -1373,6 +1461,20 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
                                   "cannot replace '" + path.string() + "': " + describe(ec));
     }
     return {};
+}
+
+/// write_file_atomically for a new file whose directories may not exist yet (media files).
+inline io_result write_file_creating_directories(const fs::path& path,
+                                                 const std::vector<std::uint8_t>& bytes) {
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) {
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot create '" + path.parent_path().string() + "': " + ec.message());
+    }
+    return write_file_atomically(
+        path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 /// Points `link` at `target` (a path relative to the link's directory) atomically: a temporary
@@ -2126,11 +2228,13 @@ class wandb_sink final : public base_sink<null_mutex> {
     /// converting a run after the fact, as `runlog export` does).
     explicit wandb_sink(std::string entity = {}, bool describe_process = true)
         : entity_(std::move(entity)), describe_process_(describe_process) {}
-    ~wandb_sink() override {
-        if (file_ != nullptr) std::fclose(file_);
-    }
-
     bool wants_row_summaries() const noexcept override { return true; }
+
+    /// <root>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>: where a run's W&B directory goes.
+    static std::filesystem::path directory_for(const run_info& info) {
+        return info.root_dir / "wandb" /
+               ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+    }
 
     /// The offline run directory (set by start).
     const std::filesystem::path& directory() const noexcept { return dir_; }
@@ -2141,29 +2245,22 @@ class wandb_sink final : public base_sink<null_mutex> {
         info_ = info;
         if (describe_process_) args_ = detail::command_line();
         const fs::path base = info.root_dir / "wandb";
-        dir_ =
-            base / ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+        dir_ = directory_for(info);
         std::error_code ec;
         fs::create_directories(dir_ / "files", ec);
         if (ec) {
             return io_result::failure(errc::sink_start_failed,
                                       "cannot create '" + dir_.string() + "': " + ec.message());
         }
-        const fs::path path = dir_ / ("run-" + info.id + ".wandb");
-        file_ = std::fopen(path.string().c_str(), "wbx");  // never append to another run's log
-        if (file_ == nullptr) {
-            return io_result::failure(
-                errc::sink_start_failed,
-                "cannot create '" + path.string() +
-                    "': " + std::error_code(errno, std::generic_category()).message());
-        }
-        std::setvbuf(file_, nullptr, _IONBF, 0);
+        // Exclusive: never append to another run's log.
+        if (io_result opened = file_.open(dir_ / ("run-" + info.id + ".wandb"), true); !opened.ok())
+            return opened;
         (void)detail::replace_symlink(base / "latest-run", dir_.filename());
-        log_.write_file_header(pending_);
+        log_.write_file_header(file_.buffer());
         append(detail::wandb::header, detail::wandb::header_body());
         append(detail::wandb::run, detail::wandb::run_body(info, entity_));
         config_ = info.config;
-        return write_pending();
+        return file_.write();
     }
 
     io_result event_(const sink_event& e) override {
@@ -2177,12 +2274,8 @@ class wandb_sink final : public base_sink<null_mutex> {
                 append(w::metric, w::metric_body(*e.metric));
                 break;
             case sink_event_type::media: {
-                const auto path = dir_ / "files" / e.media->path;
-                std::error_code ec;
-                std::filesystem::create_directories(path.parent_path(), ec);
-                io_result r = detail::write_file_atomically(
-                    path, std::string_view(reinterpret_cast<const char*>(e.media->bytes->data()),
-                                           e.media->bytes->size()));
+                const io_result r = detail::write_file_creating_directories(
+                    dir_ / "files" / e.media->path, *e.media->bytes);
                 if (!r.ok()) return r;
                 append(w::files, w::files_body(e.media->path, 2));
                 break;
@@ -2193,13 +2286,13 @@ class wandb_sink final : public base_sink<null_mutex> {
                 // As the client does: the row's new summary values, then the row.
                 if (e.row->summary) append(w::summary, w::items_body(*e.row->summary));
                 append(w::history, w::history_body(e.row->data, e.row->step));
-                if (pending_.size() >= 64 * 1024) return write_pending();
+                if (file_.buffer().size() >= 64 * 1024) return file_.write();
                 break;
         }
         return {};
     }
 
-    io_result flush_() override { return write_pending(); }
+    io_result flush_() override { return file_.write(); }
 
     io_result finish_(const finish_info& end) override {
         namespace w = detail::wandb;
@@ -2209,33 +2302,15 @@ class wandb_sink final : public base_sink<null_mutex> {
         io_result r = write_files(end);
         append(w::exit, w::exit_body(end.exit_code, runtime));
         append(w::final_record, detail::proto_writer());
-        io_result written = write_pending();
-        if (file_ != nullptr) {
-            std::fclose(file_);
-            file_ = nullptr;
-        }
+        io_result written = file_.write();
+        file_.close();
         return r.ok() ? written : r;
     }
 
   private:
     void append(detail::wandb::record_field field, const detail::proto_writer& body) {
         const auto bytes = detail::wandb::record(++num_, field, body);
-        log_.write_record(bytes.data(), bytes.size(), pending_);
-    }
-
-    /// Writes the framed bytes buffered so far: whole chunks only.
-    io_result write_pending() {
-        if (pending_.empty() || file_ == nullptr) return {};
-        const std::size_t n = std::fwrite(pending_.data(), 1, pending_.size(), file_);
-        const int error = errno;
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
-        if (pending_.empty()) return {};
-        std::clearerr(file_);
-        return io_result::failure(
-            errc::sink_write_failed,
-            "cannot append to '" + (dir_ / ("run-" + info_.id + ".wandb")).string() +
-                "': " + std::error_code(error, std::generic_category()).message() +
-                "; kept in memory and retried at the next flush");
+        log_.write_record(bytes.data(), bytes.size(), file_.buffer());
     }
 
     /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
@@ -2274,9 +2349,8 @@ class wandb_sink final : public base_sink<null_mutex> {
     bool describe_process_;
     std::vector<std::string> args_;
     std::filesystem::path dir_;
-    std::FILE* file_ = nullptr;
+    detail::append_file file_;
     detail::leveldb_log_writer log_;
-    std::vector<std::uint8_t> pending_;
     std::int64_t num_ = 0;
     value config_ = value::object();
 };
@@ -2457,9 +2531,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
     }
     if (end_time == 0.0) end_time = info.start_time;
 
-    const fs::path target =
-        info.root_dir / "wandb" /
-        ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+    const fs::path target = wandb_sink::directory_for(info);
     if (fs::exists(target)) {
         result.message = "'" + target.string() +
                          "' already exists (exported before?); remove it or choose --out";
@@ -5577,14 +5649,14 @@ struct run_state {
 //
 // Append-only history plus atomically replaced snapshots: a crash leaves at most a torn last line
 // of history.jsonl; every snapshot is either the old or the new version. Rows are buffered and
-// written at flush points (settings::flush_interval, flush(), finish) or when 64 KiB accumulate.
-// When a write fails (disk full), the unwritten bytes stay buffered and are retried at the next
-// flush; past 64 MiB they are dropped and the loss is reported.
+// written at flush points (settings::flush_interval, flush(), finish) or when 64 KiB accumulate;
+// failed writes are retried as detail/append_file.hpp describes.
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
+// #include "../detail/append_file.hpp"
 // #include "../detail/os.hpp"
 // #include "../version.hpp"
 // #include "sink.hpp"
@@ -5594,10 +5666,6 @@ inline namespace v0 {
 
 class jsonl_sink final : public base_sink<null_mutex> {
   public:
-    ~jsonl_sink() override {
-        if (history_ != nullptr) std::fclose(history_);
-    }
-
     /// run.json's content; `end` is null while the run is live.
     static value run_json(const run_info& info, const finish_info* end) {
         value tags = value::array();
@@ -5652,15 +5720,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 errc::sink_start_failed,
                 "cannot create '" + (dir_ / "media").string() + "': " + ec.message());
         }
-        const auto history_path = dir_ / "history.jsonl";
-        history_ = std::fopen(history_path.string().c_str(), "ab");
-        if (history_ == nullptr) {
-            return io_result::failure(
-                errc::sink_start_failed,
-                "cannot open '" + history_path.string() +
-                    "': " + std::error_code(errno, std::generic_category()).message());
-        }
-        std::setvbuf(history_, nullptr, _IONBF, 0);  // our buffer is the only buffer
+        if (io_result opened = history_.open(dir_ / "history.jsonl", false); !opened.ok())
+            return opened;
         io_result r = write_snapshot("run.json", run_json(info, nullptr));
         if (r.ok()) r = write_snapshot("config.json", info.config);
         if (r.ok()) r = write_snapshot("metrics.json", value::array());
@@ -5671,9 +5732,9 @@ class jsonl_sink final : public base_sink<null_mutex> {
     io_result event_(const sink_event& e) override {
         switch (e.type) {
             case sink_event_type::row:
-                e.row->data.dump(pending_);
-                pending_.push_back('\n');
-                return pending_.size() >= flush_threshold ? write_history() : io_result{};
+                e.row->data.dump(history_.buffer());
+                history_.buffer().push_back('\n');
+                return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
             case sink_event_type::config:
                 return write_snapshot("config.json", *e.config);
             case sink_event_type::metric:
@@ -5683,13 +5744,14 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 summary_dirty_ = true;
                 return {};
             case sink_event_type::media:
-                return write_media(*e.media);
+                return detail::write_file_creating_directories(dir_ / e.media->path,
+                                                               *e.media->bytes);
         }
         return {};
     }
 
     io_result flush_() override {
-        io_result r = write_history();
+        io_result r = history_.write();
         if (summary_dirty_) {
             io_result s = write_snapshot("summary.json", summary_);
             if (s.ok()) summary_dirty_ = false;
@@ -5702,36 +5764,18 @@ class jsonl_sink final : public base_sink<null_mutex> {
         summary_ = end.summary;
         summary_dirty_ = true;
         io_result r = flush_();
-        if (history_ != nullptr) {
-            std::fclose(history_);
-            history_ = nullptr;
-        }
+        history_.close();
         io_result s = write_snapshot("run.json", run_json(info_, &end));
         return r.ok() ? s : r;
     }
 
   private:
     static constexpr std::size_t flush_threshold = 64 * 1024;
-    static constexpr std::size_t max_pending = 64 * 1024 * 1024;
 
     io_result write_snapshot(const char* name, const value& v) {
         std::string text = v.dump();
         text.push_back('\n');
         return detail::write_file_atomically(dir_ / name, text);
-    }
-
-    io_result write_media(const media_event& m) {
-        const auto path = dir_ / m.path;
-        std::error_code ec;
-        std::filesystem::create_directories(path.parent_path(), ec);
-        if (ec) {
-            return io_result::failure(
-                errc::sink_write_failed,
-                "cannot create '" + path.parent_path().string() + "': " + ec.message());
-        }
-        return detail::write_file_atomically(
-            path,
-            std::string_view(reinterpret_cast<const char*>(m.bytes->data()), m.bytes->size()));
     }
 
     io_result write_metric(const metric_definition& def) {
@@ -5753,28 +5797,9 @@ class jsonl_sink final : public base_sink<null_mutex> {
         return write_snapshot("metrics.json", metrics_);
     }
 
-    io_result write_history() {
-        if (pending_.empty() || history_ == nullptr) return {};
-        const std::size_t written = std::fwrite(pending_.data(), 1, pending_.size(), history_);
-        const int error = errno;
-        pending_.erase(0, written);
-        if (pending_.empty()) return {};
-        std::string message = "cannot append to '" + (dir_ / "history.jsonl").string() +
-                              "': " + std::error_code(error, std::generic_category()).message();
-        std::clearerr(history_);
-        if (pending_.size() > max_pending) {
-            message += "; " + std::to_string(pending_.size()) + " buffered bytes of rows dropped";
-            pending_.clear();
-        } else {
-            message += "; rows kept in memory and retried at the next flush";
-        }
-        return io_result::failure(errc::sink_write_failed, message);
-    }
-
     run_info info_;
     std::filesystem::path dir_;
-    std::FILE* history_ = nullptr;
-    std::string pending_;
+    detail::append_file history_;
     value metrics_ = value::array();
     value summary_ = value::object();
     bool summary_dirty_ = false;
@@ -5805,6 +5830,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
 #include <utility>
 #include <vector>
 
+// #include "../detail/append_file.hpp"
 // #include "../detail/os.hpp"
 // #include "../detail/tensorboard_events.hpp"
 // begin runlog/detail/tensorboard_events.hpp
@@ -5865,7 +5891,8 @@ inline std::vector<std::uint8_t> scalar_event(double wall_time, std::int64_t ste
 // SPDX-License-Identifier: MIT
 // TFRecord framing, the container of TensorBoard event files (tensorboard-format.md §2):
 // uint64 little-endian length, masked CRC-32C of those 8 bytes, the payload, masked CRC-32C of
-// the payload. No file header or trailer. Pure: appends one framed record to a buffer.
+// the payload. No file header or trailer. Pure: appends one framed record to a byte buffer
+// (std::string or std::vector).
 
 #include <cstdint>
 #include <vector>
@@ -5882,12 +5909,13 @@ inline std::uint32_t masked_crc32c(const void* data, std::size_t n) noexcept {
     return ((c >> 15u) | (c << 17u)) + 0xA282EAD8u;
 }
 
-inline void append_tfrecord(const std::uint8_t* payload, std::size_t n,
-                            std::vector<std::uint8_t>& out) {
+template <class Buffer>
+void append_tfrecord(const std::uint8_t* payload, std::size_t n, Buffer& out) {
     std::uint8_t length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (8 * i));
     auto put32 = [&](std::uint32_t v) {
-        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+        for (int i = 0; i < 4; ++i)
+            out.push_back(static_cast<typename Buffer::value_type>(v >> (8 * i)));
     };
     out.insert(out.end(), length, length + 8);
     put32(masked_crc32c(length, 8));
@@ -5907,11 +5935,7 @@ inline namespace v0 {
 
 class tensorboard_sink final : public base_sink<null_mutex> {
   public:
-    ~tensorboard_sink() override {
-        if (file_ != nullptr) std::fclose(file_);
-    }
-
-    const std::filesystem::path& file_path() const noexcept { return path_; }
+    const std::filesystem::path& file_path() const noexcept { return file_.path(); }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -5929,18 +5953,12 @@ class tensorboard_sink final : public base_sink<null_mutex> {
         static std::atomic<int> writers{0};
         char stamp[16];
         std::snprintf(stamp, sizeof stamp, "%010lld", static_cast<long long>(info.start_time));
-        path_ = dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
-                       std::to_string(info.pid) + "." + std::to_string(writers++));
-        file_ = std::fopen(path_.string().c_str(), "wbx");
-        if (file_ == nullptr) {
-            return io_result::failure(
-                errc::sink_start_failed,
-                "cannot create '" + path_.string() +
-                    "': " + std::error_code(errno, std::generic_category()).message());
-        }
-        std::setvbuf(file_, nullptr, _IONBF, 0);
+        const fs::path path =
+            dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
+                   std::to_string(info.pid) + "." + std::to_string(writers++));
+        if (io_result opened = file_.open(path, true); !opened.ok()) return opened;
         append(detail::tensorboard::file_version_event(info.start_time));
-        return write_pending();
+        return file_.write();
     }
 
     io_result event_(const sink_event& e) override {
@@ -5952,41 +5970,23 @@ class tensorboard_sink final : public base_sink<null_mutex> {
         }
         if (scalars.empty()) return {};
         append(detail::tensorboard::scalars_event(e.row->timestamp, e.row->step, scalars));
-        return pending_.size() >= 64 * 1024 ? write_pending() : io_result{};
+        return file_.buffer().size() >= 64 * 1024 ? file_.write() : io_result{};
     }
 
-    io_result flush_() override { return write_pending(); }
+    io_result flush_() override { return file_.write(); }
 
     io_result finish_(const finish_info&) override {
-        io_result r = write_pending();
-        if (file_ != nullptr) {
-            std::fclose(file_);
-            file_ = nullptr;
-        }
+        io_result r = file_.write();
+        file_.close();
         return r;
     }
 
   private:
     void append(const std::vector<std::uint8_t>& event) {
-        detail::append_tfrecord(event.data(), event.size(), pending_);
+        detail::append_tfrecord(event.data(), event.size(), file_.buffer());
     }
 
-    io_result write_pending() {
-        if (pending_.empty() || file_ == nullptr) return {};
-        const std::size_t n = std::fwrite(pending_.data(), 1, pending_.size(), file_);
-        const int error = errno;
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
-        if (pending_.empty()) return {};
-        std::clearerr(file_);
-        return io_result::failure(errc::sink_write_failed,
-                                  "cannot append to '" + path_.string() + "': " +
-                                      std::error_code(error, std::generic_category()).message() +
-                                      "; kept in memory and retried at the next flush");
-    }
-
-    std::filesystem::path path_;
-    std::FILE* file_ = nullptr;
-    std::vector<std::uint8_t> pending_;
+    detail::append_file file_;
 };
 
 }  // namespace v0

@@ -8,8 +8,8 @@
 // A record becomes one FULL chunk if it fits in what is left of the block, else FIRST (filling the
 // block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
 // than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
-// Pure: the writer appends framed bytes to a buffer and tracks the file offset; writing the bytes
-// to disk is the caller's business.
+// Pure: the writer appends framed bytes to a byte buffer (std::string or std::vector) and tracks
+// the file offset; writing the bytes to disk is the caller's business.
 
 #include <cstdint>
 #include <vector>
@@ -27,19 +27,22 @@ class leveldb_log_writer {
     enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
 
     /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
-    void write_file_header(std::vector<std::uint8_t>& out) {
+    template <class Buffer>
+    void write_file_header(Buffer& out) {
         static const std::uint8_t header[7] = {0x3A, 0x57, 0x26, 0x42, 0xE1, 0xBE, 0x00};
         out.insert(out.end(), header, header + 7);
         offset_ += 7;
     }
 
     /// Appends one record's chunks to `out`.
-    void write_record(const std::uint8_t* payload, std::size_t n, std::vector<std::uint8_t>& out) {
+    template <class Buffer>
+    void write_record(const std::uint8_t* payload, std::size_t n, Buffer& out) {
         bool begun = false;
         do {
             std::size_t left = block_size - offset_ % block_size;
             if (left < header_size) {
-                out.insert(out.end(), left, std::uint8_t{0});  // trailer: only before another chunk
+                out.insert(out.end(), left,
+                           typename Buffer::value_type{0});  // trailer: only before another chunk
                 offset_ += left;
                 left = block_size;
             }
@@ -58,13 +61,14 @@ class leveldb_log_writer {
     std::uint64_t offset() const noexcept { return offset_; }
 
   private:
-    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n,
-                     std::vector<std::uint8_t>& out) {
+    template <class Buffer>
+    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n, Buffer& out) {
         const std::uint32_t crc = crc32(data, n, crc32(&type, 1));
-        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
-        out.push_back(static_cast<std::uint8_t>(n & 0xFFu));
-        out.push_back(static_cast<std::uint8_t>(n >> 8u));
-        out.push_back(type);
+        using byte = typename Buffer::value_type;
+        for (int i = 0; i < 4; ++i) out.push_back(static_cast<byte>(crc >> (8 * i)));
+        out.push_back(static_cast<byte>(n & 0xFFu));
+        out.push_back(static_cast<byte>(n >> 8u));
+        out.push_back(static_cast<byte>(type));
         out.insert(out.end(), data, data + n);
         offset_ += header_size + n;
     }

@@ -155,6 +155,20 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
     return {};
 }
 
+/// write_file_atomically for a new file whose directories may not exist yet (media files).
+inline io_result write_file_creating_directories(const fs::path& path,
+                                                 const std::vector<std::uint8_t>& bytes) {
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) {
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot create '" + path.parent_path().string() + "': " + ec.message());
+    }
+    return write_file_atomically(
+        path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
 /// Points `link` at `target` (a path relative to the link's directory) atomically: a temporary
 /// link is made and renamed over the old one, so readers never see the link missing.
 inline io_result replace_symlink(const fs::path& link, const fs::path& target) {

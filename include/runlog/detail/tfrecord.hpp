@@ -2,7 +2,8 @@
 #pragma once
 // TFRecord framing, the container of TensorBoard event files (tensorboard-format.md §2):
 // uint64 little-endian length, masked CRC-32C of those 8 bytes, the payload, masked CRC-32C of
-// the payload. No file header or trailer. Pure: appends one framed record to a buffer.
+// the payload. No file header or trailer. Pure: appends one framed record to a byte buffer
+// (std::string or std::vector).
 
 #include <cstdint>
 #include <vector>
@@ -19,12 +20,13 @@ inline std::uint32_t masked_crc32c(const void* data, std::size_t n) noexcept {
     return ((c >> 15u) | (c << 17u)) + 0xA282EAD8u;
 }
 
-inline void append_tfrecord(const std::uint8_t* payload, std::size_t n,
-                            std::vector<std::uint8_t>& out) {
+template <class Buffer>
+void append_tfrecord(const std::uint8_t* payload, std::size_t n, Buffer& out) {
     std::uint8_t length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (8 * i));
     auto put32 = [&](std::uint32_t v) {
-        for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+        for (int i = 0; i < 4; ++i)
+            out.push_back(static_cast<typename Buffer::value_type>(v >> (8 * i)));
     };
     out.insert(out.end(), length, length + 8);
     put32(masked_crc32c(length, 8));

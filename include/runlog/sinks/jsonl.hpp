@@ -11,14 +11,14 @@
 //
 // Append-only history plus atomically replaced snapshots: a crash leaves at most a torn last line
 // of history.jsonl; every snapshot is either the old or the new version. Rows are buffered and
-// written at flush points (settings::flush_interval, flush(), finish) or when 64 KiB accumulate.
-// When a write fails (disk full), the unwritten bytes stay buffered and are retried at the next
-// flush; past 64 MiB they are dropped and the loss is reported.
+// written at flush points (settings::flush_interval, flush(), finish) or when 64 KiB accumulate;
+// failed writes are retried as detail/append_file.hpp describes.
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "../detail/append_file.hpp"
 #include "../detail/os.hpp"
 #include "../version.hpp"
 #include "sink.hpp"
@@ -28,10 +28,6 @@ inline namespace v0 {
 
 class jsonl_sink final : public base_sink<null_mutex> {
   public:
-    ~jsonl_sink() override {
-        if (history_ != nullptr) std::fclose(history_);
-    }
-
     /// run.json's content; `end` is null while the run is live.
     static value run_json(const run_info& info, const finish_info* end) {
         value tags = value::array();
@@ -86,15 +82,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 errc::sink_start_failed,
                 "cannot create '" + (dir_ / "media").string() + "': " + ec.message());
         }
-        const auto history_path = dir_ / "history.jsonl";
-        history_ = std::fopen(history_path.string().c_str(), "ab");
-        if (history_ == nullptr) {
-            return io_result::failure(
-                errc::sink_start_failed,
-                "cannot open '" + history_path.string() +
-                    "': " + std::error_code(errno, std::generic_category()).message());
-        }
-        std::setvbuf(history_, nullptr, _IONBF, 0);  // our buffer is the only buffer
+        if (io_result opened = history_.open(dir_ / "history.jsonl", false); !opened.ok())
+            return opened;
         io_result r = write_snapshot("run.json", run_json(info, nullptr));
         if (r.ok()) r = write_snapshot("config.json", info.config);
         if (r.ok()) r = write_snapshot("metrics.json", value::array());
@@ -105,9 +94,9 @@ class jsonl_sink final : public base_sink<null_mutex> {
     io_result event_(const sink_event& e) override {
         switch (e.type) {
             case sink_event_type::row:
-                e.row->data.dump(pending_);
-                pending_.push_back('\n');
-                return pending_.size() >= flush_threshold ? write_history() : io_result{};
+                e.row->data.dump(history_.buffer());
+                history_.buffer().push_back('\n');
+                return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
             case sink_event_type::config:
                 return write_snapshot("config.json", *e.config);
             case sink_event_type::metric:
@@ -117,13 +106,14 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 summary_dirty_ = true;
                 return {};
             case sink_event_type::media:
-                return write_media(*e.media);
+                return detail::write_file_creating_directories(dir_ / e.media->path,
+                                                               *e.media->bytes);
         }
         return {};
     }
 
     io_result flush_() override {
-        io_result r = write_history();
+        io_result r = history_.write();
         if (summary_dirty_) {
             io_result s = write_snapshot("summary.json", summary_);
             if (s.ok()) summary_dirty_ = false;
@@ -136,36 +126,18 @@ class jsonl_sink final : public base_sink<null_mutex> {
         summary_ = end.summary;
         summary_dirty_ = true;
         io_result r = flush_();
-        if (history_ != nullptr) {
-            std::fclose(history_);
-            history_ = nullptr;
-        }
+        history_.close();
         io_result s = write_snapshot("run.json", run_json(info_, &end));
         return r.ok() ? s : r;
     }
 
   private:
     static constexpr std::size_t flush_threshold = 64 * 1024;
-    static constexpr std::size_t max_pending = 64 * 1024 * 1024;
 
     io_result write_snapshot(const char* name, const value& v) {
         std::string text = v.dump();
         text.push_back('\n');
         return detail::write_file_atomically(dir_ / name, text);
-    }
-
-    io_result write_media(const media_event& m) {
-        const auto path = dir_ / m.path;
-        std::error_code ec;
-        std::filesystem::create_directories(path.parent_path(), ec);
-        if (ec) {
-            return io_result::failure(
-                errc::sink_write_failed,
-                "cannot create '" + path.parent_path().string() + "': " + ec.message());
-        }
-        return detail::write_file_atomically(
-            path,
-            std::string_view(reinterpret_cast<const char*>(m.bytes->data()), m.bytes->size()));
     }
 
     io_result write_metric(const metric_definition& def) {
@@ -187,28 +159,9 @@ class jsonl_sink final : public base_sink<null_mutex> {
         return write_snapshot("metrics.json", metrics_);
     }
 
-    io_result write_history() {
-        if (pending_.empty() || history_ == nullptr) return {};
-        const std::size_t written = std::fwrite(pending_.data(), 1, pending_.size(), history_);
-        const int error = errno;
-        pending_.erase(0, written);
-        if (pending_.empty()) return {};
-        std::string message = "cannot append to '" + (dir_ / "history.jsonl").string() +
-                              "': " + std::error_code(error, std::generic_category()).message();
-        std::clearerr(history_);
-        if (pending_.size() > max_pending) {
-            message += "; " + std::to_string(pending_.size()) + " buffered bytes of rows dropped";
-            pending_.clear();
-        } else {
-            message += "; rows kept in memory and retried at the next flush";
-        }
-        return io_result::failure(errc::sink_write_failed, message);
-    }
-
     run_info info_;
     std::filesystem::path dir_;
-    std::FILE* history_ = nullptr;
-    std::string pending_;
+    detail::append_file history_;
     value metrics_ = value::array();
     value summary_ = value::object();
     bool summary_dirty_ = false;

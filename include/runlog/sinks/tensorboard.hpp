@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/append_file.hpp"
 #include "../detail/os.hpp"
 #include "../detail/tensorboard_events.hpp"
 #include "../detail/tfrecord.hpp"
@@ -29,11 +30,7 @@ inline namespace v0 {
 
 class tensorboard_sink final : public base_sink<null_mutex> {
   public:
-    ~tensorboard_sink() override {
-        if (file_ != nullptr) std::fclose(file_);
-    }
-
-    const std::filesystem::path& file_path() const noexcept { return path_; }
+    const std::filesystem::path& file_path() const noexcept { return file_.path(); }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -51,18 +48,12 @@ class tensorboard_sink final : public base_sink<null_mutex> {
         static std::atomic<int> writers{0};
         char stamp[16];
         std::snprintf(stamp, sizeof stamp, "%010lld", static_cast<long long>(info.start_time));
-        path_ = dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
-                       std::to_string(info.pid) + "." + std::to_string(writers++));
-        file_ = std::fopen(path_.string().c_str(), "wbx");
-        if (file_ == nullptr) {
-            return io_result::failure(
-                errc::sink_start_failed,
-                "cannot create '" + path_.string() +
-                    "': " + std::error_code(errno, std::generic_category()).message());
-        }
-        std::setvbuf(file_, nullptr, _IONBF, 0);
+        const fs::path path =
+            dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
+                   std::to_string(info.pid) + "." + std::to_string(writers++));
+        if (io_result opened = file_.open(path, true); !opened.ok()) return opened;
         append(detail::tensorboard::file_version_event(info.start_time));
-        return write_pending();
+        return file_.write();
     }
 
     io_result event_(const sink_event& e) override {
@@ -74,41 +65,23 @@ class tensorboard_sink final : public base_sink<null_mutex> {
         }
         if (scalars.empty()) return {};
         append(detail::tensorboard::scalars_event(e.row->timestamp, e.row->step, scalars));
-        return pending_.size() >= 64 * 1024 ? write_pending() : io_result{};
+        return file_.buffer().size() >= 64 * 1024 ? file_.write() : io_result{};
     }
 
-    io_result flush_() override { return write_pending(); }
+    io_result flush_() override { return file_.write(); }
 
     io_result finish_(const finish_info&) override {
-        io_result r = write_pending();
-        if (file_ != nullptr) {
-            std::fclose(file_);
-            file_ = nullptr;
-        }
+        io_result r = file_.write();
+        file_.close();
         return r;
     }
 
   private:
     void append(const std::vector<std::uint8_t>& event) {
-        detail::append_tfrecord(event.data(), event.size(), pending_);
+        detail::append_tfrecord(event.data(), event.size(), file_.buffer());
     }
 
-    io_result write_pending() {
-        if (pending_.empty() || file_ == nullptr) return {};
-        const std::size_t n = std::fwrite(pending_.data(), 1, pending_.size(), file_);
-        const int error = errno;
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
-        if (pending_.empty()) return {};
-        std::clearerr(file_);
-        return io_result::failure(errc::sink_write_failed,
-                                  "cannot append to '" + path_.string() + "': " +
-                                      std::error_code(error, std::generic_category()).message() +
-                                      "; kept in memory and retried at the next flush");
-    }
-
-    std::filesystem::path path_;
-    std::FILE* file_ = nullptr;
-    std::vector<std::uint8_t> pending_;
+    detail::append_file file_;
 };
 
 }  // namespace v0

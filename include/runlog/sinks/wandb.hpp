@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "../detail/append_file.hpp"
 #include "../detail/leveldb_log.hpp"
 #include "../detail/os.hpp"
 #include "../detail/wandb_records.hpp"
@@ -34,11 +35,13 @@ class wandb_sink final : public base_sink<null_mutex> {
     /// converting a run after the fact, as `runlog export` does).
     explicit wandb_sink(std::string entity = {}, bool describe_process = true)
         : entity_(std::move(entity)), describe_process_(describe_process) {}
-    ~wandb_sink() override {
-        if (file_ != nullptr) std::fclose(file_);
-    }
-
     bool wants_row_summaries() const noexcept override { return true; }
+
+    /// <root>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>: where a run's W&B directory goes.
+    static std::filesystem::path directory_for(const run_info& info) {
+        return info.root_dir / "wandb" /
+               ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+    }
 
     /// The offline run directory (set by start).
     const std::filesystem::path& directory() const noexcept { return dir_; }
@@ -49,29 +52,22 @@ class wandb_sink final : public base_sink<null_mutex> {
         info_ = info;
         if (describe_process_) args_ = detail::command_line();
         const fs::path base = info.root_dir / "wandb";
-        dir_ =
-            base / ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+        dir_ = directory_for(info);
         std::error_code ec;
         fs::create_directories(dir_ / "files", ec);
         if (ec) {
             return io_result::failure(errc::sink_start_failed,
                                       "cannot create '" + dir_.string() + "': " + ec.message());
         }
-        const fs::path path = dir_ / ("run-" + info.id + ".wandb");
-        file_ = std::fopen(path.string().c_str(), "wbx");  // never append to another run's log
-        if (file_ == nullptr) {
-            return io_result::failure(
-                errc::sink_start_failed,
-                "cannot create '" + path.string() +
-                    "': " + std::error_code(errno, std::generic_category()).message());
-        }
-        std::setvbuf(file_, nullptr, _IONBF, 0);
+        // Exclusive: never append to another run's log.
+        if (io_result opened = file_.open(dir_ / ("run-" + info.id + ".wandb"), true); !opened.ok())
+            return opened;
         (void)detail::replace_symlink(base / "latest-run", dir_.filename());
-        log_.write_file_header(pending_);
+        log_.write_file_header(file_.buffer());
         append(detail::wandb::header, detail::wandb::header_body());
         append(detail::wandb::run, detail::wandb::run_body(info, entity_));
         config_ = info.config;
-        return write_pending();
+        return file_.write();
     }
 
     io_result event_(const sink_event& e) override {
@@ -85,12 +81,8 @@ class wandb_sink final : public base_sink<null_mutex> {
                 append(w::metric, w::metric_body(*e.metric));
                 break;
             case sink_event_type::media: {
-                const auto path = dir_ / "files" / e.media->path;
-                std::error_code ec;
-                std::filesystem::create_directories(path.parent_path(), ec);
-                io_result r = detail::write_file_atomically(
-                    path, std::string_view(reinterpret_cast<const char*>(e.media->bytes->data()),
-                                           e.media->bytes->size()));
+                const io_result r = detail::write_file_creating_directories(
+                    dir_ / "files" / e.media->path, *e.media->bytes);
                 if (!r.ok()) return r;
                 append(w::files, w::files_body(e.media->path, 2));
                 break;
@@ -101,13 +93,13 @@ class wandb_sink final : public base_sink<null_mutex> {
                 // As the client does: the row's new summary values, then the row.
                 if (e.row->summary) append(w::summary, w::items_body(*e.row->summary));
                 append(w::history, w::history_body(e.row->data, e.row->step));
-                if (pending_.size() >= 64 * 1024) return write_pending();
+                if (file_.buffer().size() >= 64 * 1024) return file_.write();
                 break;
         }
         return {};
     }
 
-    io_result flush_() override { return write_pending(); }
+    io_result flush_() override { return file_.write(); }
 
     io_result finish_(const finish_info& end) override {
         namespace w = detail::wandb;
@@ -117,33 +109,15 @@ class wandb_sink final : public base_sink<null_mutex> {
         io_result r = write_files(end);
         append(w::exit, w::exit_body(end.exit_code, runtime));
         append(w::final_record, detail::proto_writer());
-        io_result written = write_pending();
-        if (file_ != nullptr) {
-            std::fclose(file_);
-            file_ = nullptr;
-        }
+        io_result written = file_.write();
+        file_.close();
         return r.ok() ? written : r;
     }
 
   private:
     void append(detail::wandb::record_field field, const detail::proto_writer& body) {
         const auto bytes = detail::wandb::record(++num_, field, body);
-        log_.write_record(bytes.data(), bytes.size(), pending_);
-    }
-
-    /// Writes the framed bytes buffered so far: whole chunks only.
-    io_result write_pending() {
-        if (pending_.empty() || file_ == nullptr) return {};
-        const std::size_t n = std::fwrite(pending_.data(), 1, pending_.size(), file_);
-        const int error = errno;
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
-        if (pending_.empty()) return {};
-        std::clearerr(file_);
-        return io_result::failure(
-            errc::sink_write_failed,
-            "cannot append to '" + (dir_ / ("run-" + info_.id + ".wandb")).string() +
-                "': " + std::error_code(error, std::generic_category()).message() +
-                "; kept in memory and retried at the next flush");
+        log_.write_record(bytes.data(), bytes.size(), file_.buffer());
     }
 
     /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
@@ -182,9 +156,8 @@ class wandb_sink final : public base_sink<null_mutex> {
     bool describe_process_;
     std::vector<std::string> args_;
     std::filesystem::path dir_;
-    std::FILE* file_ = nullptr;
+    detail::append_file file_;
     detail::leveldb_log_writer log_;
-    std::vector<std::uint8_t> pending_;
     std::int64_t num_ = 0;
     value config_ = value::object();
 };
