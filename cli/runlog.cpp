@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The runlog command-line tool. For now one command:
 //
-//   runlog export --to wandb [--out DIR] [--exit-code N] RUN_DIR...
+//   runlog export --to wandb|tensorboard [--out DIR] [--exit-code N] RUN_DIR...
 //
 // converts native run directories (finished or crashed) into W&B offline runs that `wandb sync`
-// uploads. RUN_DIR may be runlog/latest-run. Exit status 0 if every run was exported.
+// uploads, or into TensorBoard event files. RUN_DIR may be runlog/latest-run. Exit status 0 if
+// every run was exported.
 #include <runlog/export.hpp>
 #include <runlog/runlog.hpp>
 
@@ -16,10 +17,13 @@
 namespace {
 int usage() {
     std::fprintf(stderr,
-                 "usage: runlog export --to wandb [--out DIR] [--exit-code N] RUN_DIR...\n"
-                 "  --to wandb      write a W&B offline run (the only target so far)\n"
-                 "  --out DIR       put it under DIR/wandb/ (default: beside the run's runlog/)\n"
-                 "  --exit-code N   exit code for crashed runs (default 1)\n");
+                 "usage: runlog export --to wandb|tensorboard [--out DIR] [--exit-code N] "
+                 "RUN_DIR...\n"
+                 "  --to wandb        write a W&B offline run (for wandb sync)\n"
+                 "  --to tensorboard  write TensorBoard event files\n"
+                 "  --out DIR         put them under DIR/wandb/ or DIR/tensorboard/\n"
+                 "                    (default: beside the run's runlog/ directory)\n"
+                 "  --exit-code N     exit code for crashed runs (default 1)\n");
     return 2;
 }
 }  // namespace
@@ -48,13 +52,15 @@ int main(int argc, char** argv) {
             runs.push_back(a);
         }
     }
-    if (target != "wandb" || runs.empty()) return usage();
+    if ((target != "wandb" && target != "tensorboard") || runs.empty()) return usage();
     options.progress = [](std::uint64_t rows) {
         std::fprintf(stderr, "  ... %llu rows\n", static_cast<unsigned long long>(rows));
     };
     int failures = 0;
     for (const auto& run : runs) {
-        const runlog::export_result r = runlog::export_to_wandb(run, options);
+        const runlog::export_result r = target == "wandb"
+                                            ? runlog::export_to_wandb(run, options)
+                                            : runlog::export_to_tensorboard(run, options);
         for (const auto& w : r.warnings)
             std::fprintf(stderr, "runlog export: warning: %s\n", w.c_str());
         if (r.ok) {

@@ -66,7 +66,7 @@ def check_export(tool, latest, work):
     again = subprocess.run([tool, "export", "--to", "wandb", str(latest)], capture_output=True, text=True)
     if again.returncode != 1 or "already exists" not in again.stderr:
         fail("a second export was not refused")
-    usage = subprocess.run([tool, "export", "--to", "tensorboard", str(latest)], capture_output=True, text=True)
+    usage = subprocess.run([tool, "export", "--to", "csv", str(latest)], capture_output=True, text=True)
     if usage.returncode != 2 or "usage:" not in usage.stderr:
         fail("an unknown target did not print the usage")
     print(f"export: {wandb_file.stat().st_size} bytes in {wandb_file.name}")

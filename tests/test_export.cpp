@@ -88,8 +88,8 @@ TEST_CASE("export: a finished run becomes a W&B offline run with its rows and me
     CHECK(result.rows == 26);
     CHECK(result.media_files == 1);
     CHECK_FALSE(result.crashed);
-    CHECK(result.wandb_dir.parent_path() == dir.path / "wandb");
-    const auto types = record_types(result.wandb_dir);
+    CHECK(result.output_dir.parent_path() == dir.path / "wandb");
+    const auto types = record_types(result.output_dir);
     CHECK(types.front() == 21);
     CHECK(types[1] == 17);
     CHECK(std::count(types.begin(), types.end(), 2u) == 26);  // history
@@ -125,7 +125,7 @@ TEST_CASE("export: a crashed run (torn last line) exports with exit code 1", "[e
     CHECK(result.rows == 10);
     CHECK(result.warnings == std::vector<std::string>{"skipped a torn last line of history.jsonl"});
     CHECK_THAT(result.message, Catch::EndsWith("crashed run: exit code 1)"));
-    for (const auto& entry : fs::directory_iterator(result.wandb_dir)) {
+    for (const auto& entry : fs::directory_iterator(result.output_dir)) {
         if (entry.path().extension() != ".wandb") continue;
         const auto records = test::read_wandb_records(test::read_file(entry.path()));
         const auto exit_record = test::decode_proto(records[records.size() - 2]);
@@ -138,7 +138,7 @@ TEST_CASE("export: a crashed run (torn last line) exports with exit code 1", "[e
     options.output_root = dir.path / "elsewhere";
     const auto as_success = runlog::export_to_wandb(rd, options);
     REQUIRE(as_success.ok);
-    CHECK(as_success.wandb_dir.parent_path() == dir.path / "elsewhere" / "wandb");
+    CHECK(as_success.output_dir.parent_path() == dir.path / "elsewhere" / "wandb");
 }
 
 TEST_CASE("export: unreadable input is refused with a clear message", "[export]") {

@@ -355,7 +355,8 @@ TEST_CASE("histogram: numpy's binning rules", "[media][histogram]") {
           std::vector<double>{0.0, 0.5, 1.0});
     CHECK(runlog::histogram(std::vector<double>(100, 1.0)).counts().size() == 64);
     CHECK(runlog::to_value(h).dump() ==
-          R"({"_type":"histogram","values":[4,0,1],"bins":[1.0,4.0,7.0,10.0]})");
+          R"({"_type":"histogram","values":[4,0,1],"bins":[1.0,4.0,7.0,10.0],)"
+          R"("stats":{"num":5,"min":1.0,"max":10.0,"sum":18.0,"sum_squares":118.0}})");
     CHECK_THAT(runlog::histogram(a, 5, 513).error(),
                Catch::Contains("num_bins 513 is out of range"));
     CHECK_THAT(runlog::histogram(a, 5, 0).error(), Catch::Contains("out of range"));
@@ -443,7 +444,8 @@ TEST_CASE("media: tables, image lists and histograms in history and summary", "[
                Catch::Contains("field 'mismatch' dropped: 2 images but 1 captions"));
 
     CHECK(rows[2].find("weights")->dump() ==
-          R"({"_type":"histogram","values":[1,3],"bins":[0.0,1.0,2.0]})");
+          R"({"_type":"histogram","values":[1,3],"bins":[0.0,1.0,2.0],)"
+          R"("stats":{"num":4,"min":0.0,"max":2.0,"sum":4.0,"sum_squares":6.0}})");
     CHECK(rows[2].find("notes")->find("nrows")->as_int() == 2);
     CHECK_FALSE(rows[2].contains("bad_hist"));
     CHECK_THAT(errors.all_text(),

@@ -14,7 +14,8 @@ jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 stage() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
 
 packages=(g++ clang libclang-rt-14-dev cmake ninja-build meson pkg-config catch2 python3
-          python3-pandas jq clang-format zlib1g-dev libpng-dev pngcheck)
+          python3-pandas jq clang-format zlib1g-dev libpng-dev pngcheck protobuf-compiler
+          python3-protobuf g++-aarch64-linux-gnu qemu-user)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -44,6 +45,16 @@ stage "clang++ build and tests"
 cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build build-clang -j "$jobs"
 ctest --test-dir build-clang -j "$jobs" --output-on-failure --no-tests=error | tail -n 3
+
+stage "aarch64 (under qemu): the ARMv8 CRC-32C path against the table, g++ and clang++"
+mkdir -p build-aarch64
+for cxx in aarch64-linux-gnu-g++ "clang++ --target=aarch64-linux-gnu"; do
+  for march in "" -march=armv8-a+crc; do  # run-time detection, then compile-time
+    $cxx -std=c++17 -O2 -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror $march -Iinclude \
+      tests/crc32c_check.cpp -o build-aarch64/crc32c_check
+    qemu-aarch64 -L /usr/aarch64-linux-gnu build-aarch64/crc32c_check
+  done
+done
 
 stage "ThreadSanitizer: concurrency tests"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNLOG_SANITIZE=thread \

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Turning a native run directory (finished or crashed) into a W&B offline run after the fact —
-// the library side of `runlog export --to wandb RUN_DIR`. The run is read completely and checked
-// before anything is written; the input is never modified.
+// Converting a native run directory (finished or crashed) after the fact — the library side of
+// `runlog export --to wandb|tensorboard RUN_DIR`. The run is read completely and checked before
+// anything is written; the input is never modified. Both targets replay the run through the same
+// sink the live run would have used, so a converted run matches a live one.
 //
 //     auto result = runlog::export_to_wandb("runlog/latest-run", {});
 //     if (!result.ok) std::fprintf(stderr, "%s\n", result.message.c_str());
 //
 // A crashed run (run.json still says "running") is exported with exit code 1 unless
 // `exit_code` says otherwise; a torn last line of history.jsonl is skipped. The native format
-// keeps the final config, not its history, so the W&B run gets the final config at start.
+// keeps the final config, not its history, so the exported run gets the final config at start.
 
 #include <cstdint>
 #include <filesystem>
@@ -21,22 +22,23 @@
 #include <vector>
 
 #include "detail/json_reader.hpp"
+#include "sinks/tensorboard.hpp"
 #include "sinks/wandb.hpp"
 
 namespace runlog {
 inline namespace v0 {
 
 struct export_options {
-    std::filesystem::path output_root;  // W&B dir goes to <output_root>/wandb/; default: the
-                                        // directory that holds the run's runlog/ directory
+    std::filesystem::path output_root;  // output goes to <output_root>/wandb/ or /tensorboard/;
+                                        // default: the directory holding the run's runlog/
     std::optional<int> exit_code;       // for crashed runs; default 1
     std::function<void(std::uint64_t rows)> progress;  // called every 10,000 rows
 };
 
 struct export_result {
     bool ok = false;
-    std::string message;  // what went wrong, or a one-line report
-    std::filesystem::path wandb_dir;
+    std::string message;               // what went wrong, or a one-line report
+    std::filesystem::path output_dir;  // the W&B run directory or the TensorBoard run directory
     std::uint64_t rows = 0;
     std::uint64_t media_files = 0;
     bool crashed = false;
@@ -100,47 +102,52 @@ inline void media_paths(const value& v, const std::filesystem::path& run_dir,
         for (const auto& name : names->as_array()) out.push_back(name.as_string());
 }
 
-}  // namespace detail
+/// A native run read back: what an exporting sink is fed.
+struct native_run {
+    std::filesystem::path dir;
+    run_info info;
+    value metrics, summary;
+    std::vector<value> rows;
+    int exit_code = 0;
+    double end_time = 0.0;
+};
 
-inline export_result export_to_wandb(const std::filesystem::path& run_path,
-                                     const export_options& options = {}) {
+/// Reads and checks the whole run; false (with result.message) when it cannot be read.
+inline bool read_native_run(const std::filesystem::path& run_path, const export_options& options,
+                            native_run& out, export_result& result) {
     namespace fs = std::filesystem;
-    export_result result;
     std::error_code ec;
     const fs::path run_dir = fs::canonical(run_path, ec);
     if (ec || !fs::is_directory(run_dir)) {
         result.message = "'" + run_path.string() + "' is not a directory";
-        return result;
+        return false;
     }
-    // Read and check everything first: nothing is written for a run that cannot be read.
-    value run_json, config, metrics, summary;
+    value run_json, config;
     std::string error;
     if (!fs::exists(run_dir / "run.json")) {
         result.message = "'" + run_dir.string() + "' has no run.json: not a runlog run directory";
-        return result;
+        return false;
     }
-    if (!detail::read_json_file(run_dir / "run.json", run_json, error))
-        return result.message = error, result;
+    if (!read_json_file(run_dir / "run.json", run_json, error))
+        return result.message = error, false;
     const value* format = run_json.find("format");
     if (format == nullptr || format->as_string() != RUNLOG_FORMAT_VERSION) {
         result.message = "'" + run_dir.string() + "' is format '" +
                          (format ? format->as_string() : std::string("?")) +
                          "'; this runlog reads " RUNLOG_FORMAT_VERSION;
-        return result;
+        return false;
     }
-    if (!detail::read_json_file(run_dir / "config.json", config, error))
-        return result.message = error, result;
-    if (!detail::read_json_file(run_dir / "metrics.json", metrics, error))
-        return result.message = error, result;
-    if (!detail::read_json_file(run_dir / "summary.json", summary, error))
-        return result.message = error, result;
-
-    std::vector<value> rows;
+    if (!read_json_file(run_dir / "config.json", config, error))
+        return result.message = error, false;
+    if (!read_json_file(run_dir / "metrics.json", out.metrics, error))
+        return result.message = error, false;
+    if (!read_json_file(run_dir / "summary.json", out.summary, error))
+        return result.message = error, false;
     {
         std::ifstream history(run_dir / "history.jsonl", std::ios::binary);
         if (!history) {
             result.message = "cannot read '" + (run_dir / "history.jsonl").string() + "'";
-            return result;
+            return false;
         }
         std::string line;
         std::uint64_t number = 0;
@@ -150,14 +157,14 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
             if (torn) {
                 result.message = "history.jsonl line " + std::to_string(number - 1) +
                                  " is not valid JSON and is not the last line";
-                return result;
+                return false;
             }
             value row;
-            if (!detail::parse_json(line, row, error) || !row.is_object() || !row.find("_step")) {
+            if (!parse_json(line, row, error) || !row.is_object() || !row.find("_step")) {
                 torn = true;  // acceptable only as the last line (a killed writer)
                 continue;
             }
-            rows.push_back(std::move(row));
+            out.rows.push_back(std::move(row));
         }
         if (torn) result.warnings.push_back("skipped a torn last line of history.jsonl");
     }
@@ -166,7 +173,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
         const value* v = run_json.find(key);
         return v ? v->as_string() : std::string();
     };
-    run_info info;
+    run_info& info = out.info;
     info.id = text("id");
     info.project = text("project");
     info.name = text("name");
@@ -174,6 +181,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
     info.job_type = text("job_type");
     info.notes = text("notes");
     info.host = text("host");
+    info.pid = process_id();  // the process writing the converted files
     if (const value* tags = run_json.find("tags"))
         for (const auto& t : tags->as_array()) info.tags.push_back(t.as_string());
     info.start_time = run_json.find("start_time") ? run_json.find("start_time")->as_double() : 0.0;
@@ -181,41 +189,44 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
     info.root_dir =
         options.output_root.empty() ? run_dir.parent_path().parent_path() : options.output_root;
     info.run_dir = run_dir;
+    out.dir = run_dir;
 
-    const std::string status = text("status");
-    result.crashed = status == "running";
-    const int exit_code =
-        result.crashed ? options.exit_code.value_or(1)
-                       : static_cast<int>(
-                             run_json.find("exit_code") ? run_json.find("exit_code")->as_int() : 0);
-    double end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
-    if (end_time == 0.0 && !rows.empty()) {
-        const value* last = rows.back().find("_timestamp");
-        end_time = last ? last->as_double(info.start_time) : info.start_time;
+    result.crashed = text("status") == "running";
+    out.exit_code = result.crashed ? options.exit_code.value_or(1)
+                                   : static_cast<int>(run_json.find("exit_code")
+                                                          ? run_json.find("exit_code")->as_int()
+                                                          : 0);
+    out.end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
+    if (out.end_time == 0.0 && !out.rows.empty()) {
+        const value* last = out.rows.back().find("_timestamp");
+        out.end_time = last ? last->as_double(info.start_time) : info.start_time;
     }
-    if (end_time == 0.0) end_time = info.start_time;
+    if (out.end_time == 0.0) out.end_time = info.start_time;
+    return true;
+}
 
-    const fs::path target = wandb_sink::directory_for(info);
-    if (fs::exists(target)) {
-        result.message = "'" + target.string() +
+/// Feeds `run` to `target` as the live run would have: start, metric definitions, each row's
+/// media files then the row, finish. Refuses to overwrite `output_dir`.
+inline void replay(const native_run& run, sink& target, const std::filesystem::path& output_dir,
+                   const export_options& options, export_result& result) {
+    if (std::filesystem::exists(output_dir)) {
+        result.message = "'" + output_dir.string() +
                          "' already exists (exported before?); remove it or choose --out";
-        return result;
+        return;
     }
-    wandb_sink sink({}, false);
-    io_result r = sink.start(info);
-    if (!r.ok()) return result.message = r.message, result;
-    result.wandb_dir = sink.directory();
-    for (const auto& def : metrics.as_array()) {
-        const metric_definition d = detail::definition_from_json(def);
+    io_result r = target.start(run.info);
+    if (!r.ok()) return void(result.message = r.message);
+    result.output_dir = output_dir;
+    for (const auto& def : run.metrics.as_array()) {
+        const metric_definition d = definition_from_json(def);
         sink_event e;
         e.type = sink_event_type::metric;
         e.metric = &d;
-        if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
     }
-    for (const auto& row : rows) {
+    for (const auto& row : run.rows) {
         std::vector<std::string> paths;
-        for (const auto& member : row.as_object())
-            detail::media_paths(member.second, run_dir, paths);
+        for (const auto& member : row.as_object()) media_paths(member.second, run.dir, paths);
         for (const auto& path : paths) {
             // Only files under the run's media/: a crafted history line must not make export
             // copy (and sync upload) anything else.
@@ -225,7 +236,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
                                           "' is outside media/; not exported");
                 continue;
             }
-            std::ifstream in(run_dir / path, std::ios::binary);
+            std::ifstream in(run.dir / path, std::ios::binary);
             if (!in) {
                 result.warnings.push_back("media file '" + path + "' is missing; not exported");
                 continue;
@@ -236,7 +247,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
             sink_event e;
             e.type = sink_event_type::media;
             e.media = &m;
-            if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+            if (!(r = target.event(e)).ok()) return void(result.message = r.message);
             ++result.media_files;
         }
         const history_row h{row.find("_step")->as_int(),
@@ -246,21 +257,44 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
         sink_event e;
         e.type = sink_event_type::row;
         e.row = &h;
-        if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
         if (++result.rows % 10000 == 0 && options.progress) options.progress(result.rows);
     }
     run_stats stats;
     stats.rows_committed = result.rows;
-    const finish_info end{exit_code, exit_code == 0 ? "finished" : "failed",
-                          end_time,  end_time - info.start_time,
-                          stats,     summary};
-    if (!(r = sink.finish(end)).ok()) return result.message = r.message, result;
+    const finish_info end{run.exit_code, run.exit_code == 0 ? "finished" : "failed",
+                          run.end_time,  run.end_time - run.info.start_time,
+                          stats,         run.summary};
+    if (!(r = target.finish(end)).ok()) return void(result.message = r.message);
     result.ok = true;
     result.message =
-        "exported " + run_dir.string() + " -> " + result.wandb_dir.string() + " (" +
+        "exported " + run.dir.string() + " -> " + result.output_dir.string() + " (" +
         std::to_string(result.rows) + " rows, " + std::to_string(result.media_files) +
         " media files" +
-        (result.crashed ? ", crashed run: exit code " + std::to_string(exit_code) : "") + ")";
+        (result.crashed ? ", crashed run: exit code " + std::to_string(run.exit_code) : "") + ")";
+}
+
+}  // namespace detail
+
+/// The run as a W&B offline run under <output_root>/wandb/, for `wandb sync`.
+inline export_result export_to_wandb(const std::filesystem::path& run_path,
+                                     const export_options& options = {}) {
+    export_result result;
+    detail::native_run run;
+    if (!detail::read_native_run(run_path, options, run, result)) return result;
+    wandb_sink sink({}, false);
+    detail::replay(run, sink, wandb_sink::directory_for(run.info), options, result);
+    return result;
+}
+
+/// The run as TensorBoard event files under <output_root>/tensorboard/<name>_<id>/.
+inline export_result export_to_tensorboard(const std::filesystem::path& run_path,
+                                           const export_options& options = {}) {
+    export_result result;
+    detail::native_run run;
+    if (!detail::read_native_run(run_path, options, run, result)) return result;
+    tensorboard_sink sink;
+    detail::replay(run, sink, tensorboard_sink::directory_for(run.info), options, result);
     return result;
 }
 

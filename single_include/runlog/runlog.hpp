@@ -169,16 +169,17 @@ struct io_result {
 // #include "export.hpp"
 // begin runlog/export.hpp
 // SPDX-License-Identifier: MIT
-// Turning a native run directory (finished or crashed) into a W&B offline run after the fact —
-// the library side of `runlog export --to wandb RUN_DIR`. The run is read completely and checked
-// before anything is written; the input is never modified.
+// Converting a native run directory (finished or crashed) after the fact — the library side of
+// `runlog export --to wandb|tensorboard RUN_DIR`. The run is read completely and checked before
+// anything is written; the input is never modified. Both targets replay the run through the same
+// sink the live run would have used, so a converted run matches a live one.
 //
 //     auto result = runlog::export_to_wandb("runlog/latest-run", {});
 //     if (!result.ok) std::fprintf(stderr, "%s\n", result.message.c_str());
 //
 // A crashed run (run.json still says "running") is exported with exit code 1 unless
 // `exit_code` says otherwise; a torn last line of history.jsonl is skipped. The native format
-// keeps the final config, not its history, so the W&B run gets the final config at start.
+// keeps the final config, not its history, so the exported run gets the final config at start.
 
 #include <cstdint>
 #include <filesystem>
@@ -897,27 +898,51 @@ inline bool parse_json(std::string_view text, value& out, std::string& error) {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/json_reader.hpp
-// #include "sinks/wandb.hpp"
-// begin runlog/sinks/wandb.hpp
+// #include "sinks/tensorboard.hpp"
+// begin runlog/sinks/tensorboard.hpp
 // SPDX-License-Identifier: MIT
-// The W&B sink: an offline run directory that the official `wandb sync` uploads
-// (wandb-offline-format.md), written beside the native one.
+// The TensorBoard sink: an event file per run that `tensorboard --logdir <dir>/tensorboard` shows,
+// written beside the native run directory (tensorboard-format.md).
 //
-//   <dir>/wandb/latest-run -> offline-run-YYYYMMDD_HHMMSS-<id>
-//   <dir>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>/
-//     run-<id>.wandb        header, run, config*, metric*, files*, summary*, history*, ..., exit,
-//     final files/media/...       media files, each announced by a files record before its row
-//     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
+//   <dir>/tensorboard/<name>_<id>/events.out.tfevents.<10-digit seconds>.<host>.<pid>.<n>
 //
-// Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
-// a killed job leaves a file whose records are all complete. Before each history record comes a
-// summary record with the new summary value of every key of that row (one item per top-level key,
-// whole values, as legacy sync needs); the whole summary is written again at finish.
+// What goes in, in order: the file_version record (with the writer's name); before the first
+// row, `_hparams_/session_start_info` with the flattened config (later config changes do not
+// reach TensorBoard: it keeps the first copy); then per committed row, at the row's `_timestamp`:
 //
-// Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
+//   number, bool        float32 scalar (simple_value); bools as 0/1
+//   string              text plugin, one Markdown string
+//   histogram           HistogramProto: the samples' true min, max, num, sum, sum_squares when the
+//                       histogram was built from samples (else derived from the bins: outer edges
+//                       of the non-empty bins, bin midpoints); buckets from the first to the last
+//                       non-empty bin — empty bins inside are kept, so every bucket keeps its
+//                       true width when TensorBoard draws it
+//   image, image list   images plugin, the PNG (or JPEG) files as written to the run's media/
+//   table (log_text)    text plugin, a rank-2 table: the column names, then the rows
+//   nested object       each leaf as <key>/<leaf>
+//
+// and at finish `_hparams_/session_end_info` (SUCCESS for exit code 0, else FAILURE). Arrays and
+// nulls are not written (TensorBoard has no view for them; the native run keeps them). Steps are
+// the row's `_step`, or, for a metric defined with a step_metric, that metric's value in the
+// row (falling back to `_step` in a row without it).
+//
+// No `_hparams_/experiment` record is written: TensorBoard takes one experiment for the whole
+// logdir from whichever run has it, which would hide other runs' hyperparameters. Without it,
+// the dashboard takes the union of every run's session_start_info as columns and every scalar
+// tag as a metric.
+//
+// Records are TFRecord-framed into a buffer and written whole at flush points, so a killed job
+// leaves only complete records (plus at most one torn record at the end, which readers treat as
+// not yet written). Enable with settings::tensorboard or RUNLOG_SINKS=...,tensorboard.
 
+#include <atomic>
+#include <cmath>
 #include <cstdio>
+#include <deque>
+#include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 // #include "../detail/append_file.hpp"
@@ -1004,307 +1029,7 @@ class append_file {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/append_file.hpp
-// #include "../detail/leveldb_log.hpp"
-// begin runlog/detail/leveldb_log.hpp
-// SPDX-License-Identifier: MIT
-// The framing of W&B's .wandb transaction log: LevelDB's log format with a 7-byte W&B header and
-// plain CRC-32 (IEEE, unmasked) over the chunk type byte and payload
-// (wandb-offline-format.md §2).
-//
-// The file is a sequence of 32 KiB blocks (the 7-byte file header counts as the start of block 0).
-// A record becomes one FULL chunk if it fits in what is left of the block, else FIRST (filling the
-// block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
-// than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
-// Pure: the writer appends framed bytes to a byte buffer (std::string or std::vector) and tracks
-// the file offset; writing the bytes to disk is the caller's business.
-
-#include <cstdint>
-#include <vector>
-
-// #include "checksums.hpp"
-// begin runlog/detail/checksums.hpp
-// SPDX-License-Identifier: MIT
-// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), Adler-32 (zlib streams) and SHA-256
-// (media file names and digests). Pure functions over bytes; each can be fed incrementally.
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <string>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
-            t[i] = c;
-        }
-        return t;
-    }();
-    return table;
-}
-
-/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
-inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-    const auto& table = crc32_table();
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
-    return ~crc;
-}
-
-/// CRC-32C (Castagnoli; TFRecord framing), portable table version.
-/// crc32c("123456789") == 0xE3069283.
-inline std::uint32_t crc32c_portable(const void* data, std::size_t n,
-                                     std::uint32_t crc = 0) noexcept {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0x82F63B78u ^ (c >> 1u) : c >> 1u;
-            t[i] = c;
-        }
-        return t;
-    }();
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
-    return ~crc;
-}
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define RUNLOG_HAVE_CRC32C_SSE42 1
-/// CRC-32C with the SSE4.2 crc32 instruction; call only where the CPU has it.
-__attribute__((target("sse4.2"))) inline std::uint32_t crc32c_sse42(
-    const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    std::uint64_t c = ~crc;
-    for (; n >= 8; n -= 8, p += 8) {
-        std::uint64_t word;
-        std::memcpy(&word, p, 8);
-        c = __builtin_ia32_crc32di(c, word);
-    }
-    auto c32 = static_cast<std::uint32_t>(c);
-    for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
-    return ~c32;
-}
-inline bool cpu_has_sse42() noexcept {
-    static const bool has = __builtin_cpu_supports("sse4.2");
-    return has;
-}
-#else
-#define RUNLOG_HAVE_CRC32C_SSE42 0
-#endif
-
-/// CRC-32C, with the CPU's instruction where there is one (chosen at run time).
-inline std::uint32_t crc32c(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-#if RUNLOG_HAVE_CRC32C_SSE42
-    if (cpu_has_sse42()) return crc32c_sse42(data, n, crc);
-#endif
-    return crc32c_portable(data, n, crc);
-}
-
-/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
-inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
-    while (n > 0) {
-        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
-        n -= chunk;
-        for (std::size_t i = 0; i < chunk; ++i) {
-            a += p[i];
-            b += a;
-        }
-        p += chunk;
-        a %= 65521u;
-        b %= 65521u;
-    }
-    return (b << 16u) | a;
-}
-
-class sha256 {
-  public:
-    sha256& update(const void* data, std::size_t n) noexcept {
-        const auto* p = static_cast<const std::uint8_t*>(data);
-        total_ += n;
-        while (n > 0) {
-            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
-            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
-            used_ += take;
-            p += take;
-            n -= take;
-            if (used_ == 64) {
-                compress(block_.data());
-                used_ = 0;
-            }
-        }
-        return *this;
-    }
-
-    std::array<std::uint8_t, 32> digest() noexcept {
-        const std::uint64_t bits = total_ * 8u;
-        const std::uint8_t pad = 0x80;
-        update(&pad, 1);
-        const std::uint8_t zero = 0;
-        while (used_ != 56) update(&zero, 1);
-        std::uint8_t length[8];
-        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-        update(length, 8);
-        std::array<std::uint8_t, 32> out{};
-        for (std::size_t i = 0; i < 8; ++i)
-            for (std::size_t k = 0; k < 4; ++k)
-                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
-        return out;
-    }
-
-    std::string hex_digest() {
-        static const char hex[] = "0123456789abcdef";
-        std::string s;
-        for (std::uint8_t byte : digest()) {
-            s.push_back(hex[byte >> 4u]);
-            s.push_back(hex[byte & 0xFu]);
-        }
-        return s;
-    }
-
-  private:
-    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
-        return (x >> n) | (x << (32u - n));
-    }
-
-    void compress(const std::uint8_t* chunk) noexcept {
-        static const std::uint32_t k[64] = {
-            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-            0xc67178f2};
-        std::uint32_t w[64];
-        for (std::size_t i = 0; i < 16; ++i)
-            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
-                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
-        for (std::size_t i = 16; i < 64; ++i) {
-            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
-            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
-                      f = state_[5], g = state_[6], h = state_[7];
-        for (std::size_t i = 0; i < 64; ++i) {
-            const std::uint32_t t1 =
-                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
-            const std::uint32_t t2 =
-                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-            h = g;
-            g = f;
-            f = e;
-            e = d + t1;
-            d = c;
-            c = b;
-            b = a;
-            a = t1 + t2;
-        }
-        state_[0] += a;
-        state_[1] += b;
-        state_[2] += c;
-        state_[3] += d;
-        state_[4] += e;
-        state_[5] += f;
-        state_[6] += g;
-        state_[7] += h;
-    }
-
-    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    std::array<std::uint8_t, 64> block_{};
-    std::size_t used_ = 0;
-    std::uint64_t total_ = 0;
-};
-
-inline std::string sha256_hex(const void* data, std::size_t n) {
-    return sha256().update(data, n).hex_digest();
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/checksums.hpp
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-class leveldb_log_writer {
-  public:
-    static constexpr std::size_t block_size = 32768;
-    static constexpr std::size_t header_size = 7;
-    enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
-
-    /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
-    template <class Buffer>
-    void write_file_header(Buffer& out) {
-        static const std::uint8_t header[7] = {0x3A, 0x57, 0x26, 0x42, 0xE1, 0xBE, 0x00};
-        out.insert(out.end(), header, header + 7);
-        offset_ += 7;
-    }
-
-    /// Appends one record's chunks to `out`.
-    template <class Buffer>
-    void write_record(const std::uint8_t* payload, std::size_t n, Buffer& out) {
-        bool begun = false;
-        do {
-            std::size_t left = block_size - offset_ % block_size;
-            if (left < header_size) {
-                out.insert(out.end(), left,
-                           typename Buffer::value_type{0});  // trailer: only before another chunk
-                offset_ += left;
-                left = block_size;
-            }
-            const std::size_t room = left - header_size;
-            const std::size_t take = n < room ? n : room;
-            const bool ends = take == n;
-            const std::uint8_t type = !begun ? (ends ? full : first) : (ends ? last : middle);
-            write_chunk(type, payload, take, out);
-            payload += take;
-            n -= take;
-            begun = true;
-            if (ends) break;
-        } while (true);
-    }
-
-    std::uint64_t offset() const noexcept { return offset_; }
-
-  private:
-    template <class Buffer>
-    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n, Buffer& out) {
-        const std::uint32_t crc = crc32(data, n, crc32(&type, 1));
-        using byte = typename Buffer::value_type;
-        for (int i = 0; i < 4; ++i) out.push_back(static_cast<byte>(crc >> (8 * i)));
-        out.push_back(static_cast<byte>(n & 0xFFu));
-        out.push_back(static_cast<byte>(n >> 8u));
-        out.push_back(static_cast<byte>(type));
-        out.insert(out.end(), data, data + n);
-        offset_ += header_size + n;
-    }
-
-    std::uint64_t offset_ = 0;
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/leveldb_log.hpp
+// #include "../detail/json_reader.hpp"
 // #include "../detail/os.hpp"
 // begin runlog/detail/os.hpp
 // SPDX-License-Identifier: MIT
@@ -1500,19 +1225,822 @@ inline io_result replace_symlink(const fs::path& link, const fs::path& target) {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/os.hpp
-// #include "../detail/wandb_records.hpp"
-// begin runlog/detail/wandb_records.hpp
+// #include "../detail/tensorboard_events.hpp"
+// begin runlog/detail/tensorboard_events.hpp
 // SPDX-License-Identifier: MIT
-// Encoders for the W&B `Record` protobufs a run needs (wandb-offline-format.md §3): pure
-// functions from values to the serialized Record bytes. Field numbers are W&B's persistent ones.
-// Only long-standing record types are produced, and `control` is never set.
+// Encoders for TensorBoard `Event` protobufs (tensorboard-format.md §4–10): pure functions from
+// values to serialized bytes. The forms chosen are the ones both TensorBoard loaders read:
+//
+// - scalars: legacy float32 `simple_value` — the smallest, needs no metadata. The hot path,
+//   append_scalars_record(), writes the framed record straight into the output buffer in one pass
+//   (same bytes as append_tfrecord(summary_event(...)), which the tests check);
+// - histograms: legacy `HistogramProto` (min, max, num, sum, sum_squares, bucket limits, counts);
+// - images: the `images` plugin's rank-1 string tensor [width, height, png...];
+// - text: the `text` plugin's string tensor (rank 0 for one string, rank 2 for a table);
+// - hparams: `session_start_info` / `session_end_info` carried in the `hparams` plugin's metadata,
+//   with the null tensor as value.
+//
+// Whether a value carries its plugin metadata is the caller's choice (the loaders keep the first
+// metadata per tag, so the sink attaches it to the first value of each tag in a file).
 
-#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
+// #include "../value.hpp"
+// #include "../version.hpp"
+// begin runlog/version.hpp
+// SPDX-License-Identifier: MIT
+
+#define RUNLOG_VERSION_MAJOR 0
+#define RUNLOG_VERSION_MINOR 1
+#define RUNLOG_VERSION_PATCH 0
+#define RUNLOG_VERSION_STRING "0.1.0"
+
+// The on-disk format written by the native sink (docs/format.md).
+#define RUNLOG_FORMAT_VERSION "runlog/1"
+// end runlog/version.hpp
+// #include "protobuf.hpp"
+// begin runlog/detail/protobuf.hpp
+// SPDX-License-Identifier: MIT
+// A protobuf wire-format writer: the wire types W&B's records and TensorBoard's events need —
+// varint (0), fixed64 (1), length-delimited (2) and fixed32 (5) — appended to a byte buffer. Nested
+// messages are written by building them in their own writer and adding the bytes, which keeps the
+// code obvious; the records are small. Pure: no schema, no reflection, no allocation beyond the
+// buffer.
+//
+//     proto_writer history;
+//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
+//     proto_writer record;
+//     record.int64(1, 2).message(2, history);
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class proto_writer {
+  public:
+    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
+    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
+        tag(field, 0);
+        raw_varint(v);
+        return *this;
+    }
+    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
+    proto_writer& int64(std::uint32_t field, std::int64_t v) {
+        return uint64(field, static_cast<std::uint64_t>(v));
+    }
+    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
+    proto_writer& fixed64_double(std::uint32_t field, double v) {
+        tag(field, 1);
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    proto_writer& fixed32_float(std::uint32_t field, float v) {
+        tag(field, 5);
+        std::uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    /// A packed repeated double field (one length-delimited field of 8-byte values).
+    proto_writer& packed_doubles(std::uint32_t field, const std::vector<double>& values) {
+        tag(field, 2);
+        raw_varint(values.size() * 8);
+        for (double v : values) {
+            std::uint64_t bits;
+            std::memcpy(&bits, &v, sizeof bits);
+            for (int i = 0; i < 8; ++i)
+                bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        }
+        return *this;
+    }
+    proto_writer& binary(std::uint32_t field, const std::vector<std::uint8_t>& b) {
+        return string(field, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+    }
+    proto_writer& string(std::uint32_t field, std::string_view s) {
+        tag(field, 2);
+        raw_varint(s.size());
+        bytes_.insert(bytes_.end(), s.begin(), s.end());
+        return *this;
+    }
+    /// A nested message, written even when empty (an empty oneof member still names the type).
+    proto_writer& message(std::uint32_t field, const proto_writer& m) {
+        tag(field, 2);
+        raw_varint(m.bytes_.size());
+        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
+        return *this;
+    }
+
+    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+    std::size_t size() const noexcept { return bytes_.size(); }
+
+  private:
+    void tag(std::uint32_t field, std::uint32_t wire_type) {
+        raw_varint((std::uint64_t{field} << 3u) | wire_type);
+    }
+    void raw_varint(std::uint64_t v) {
+        while (v >= 0x80u) {
+            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
+            v >>= 7u;
+        }
+        bytes_.push_back(static_cast<std::uint8_t>(v));
+    }
+
+    std::vector<std::uint8_t> bytes_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/protobuf.hpp
+// #include "tfrecord.hpp"
+// begin runlog/detail/tfrecord.hpp
+// SPDX-License-Identifier: MIT
+// TFRecord framing, the container of TensorBoard event files (tensorboard-format.md §2):
+// uint64 little-endian length, masked CRC-32C of those 8 bytes, the payload, masked CRC-32C of
+// the payload. No file header or trailer. Pure: appends one framed record to a byte buffer
+// (std::string or std::vector).
+
+#include <cstdint>
+#include <vector>
+
+// #include "checksums.hpp"
+// begin runlog/detail/checksums.hpp
+// SPDX-License-Identifier: MIT
+// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), CRC-32C (TFRecord framing; table,
+// SSE4.2 and ARMv8 versions), Adler-32 (zlib streams) and SHA-256 (media file names and digests).
+// Pure functions over bytes; each can be fed incrementally.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#if defined(__aarch64__) && defined(__linux__) && !defined(__ARM_FEATURE_CRC32)
+#include <sys/auxv.h>  // getauxval: does this CPU have the CRC32 instructions?
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
+            t[i] = c;
+        }
+        return t;
+    }();
+    return table;
+}
+
+/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
+inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto& table = crc32_table();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
+}
+
+/// CRC-32C (Castagnoli; TFRecord framing), portable table version.
+/// crc32c("123456789") == 0xE3069283.
+inline std::uint32_t crc32c_portable(const void* data, std::size_t n,
+                                     std::uint32_t crc = 0) noexcept {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0x82F63B78u ^ (c >> 1u) : c >> 1u;
+            t[i] = c;
+        }
+        return t;
+    }();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define RUNLOG_HAVE_CRC32C_SSE42 1
+/// CRC-32C with the SSE4.2 crc32 instruction; call only where the CPU has it.
+__attribute__((target("sse4.2"))) inline std::uint32_t crc32c_sse42(
+    const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint64_t c = ~crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+        c = __builtin_ia32_crc32di(c, word);
+    }
+    auto c32 = static_cast<std::uint32_t>(c);
+    for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
+    return ~c32;
+}
+inline bool cpu_has_sse42() noexcept {
+    static const bool has = __builtin_cpu_supports("sse4.2");
+    return has;
+}
+#else
+#define RUNLOG_HAVE_CRC32C_SSE42 0
+#endif
+
+#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(__ARM_FEATURE_CRC32) || defined(__linux__))
+#define RUNLOG_HAVE_CRC32C_ARMV8 1
+#if defined(__clang__)
+#define RUNLOG_TARGET_ARMV8_CRC __attribute__((target("crc")))
+#else
+#define RUNLOG_TARGET_ARMV8_CRC __attribute__((target("+crc")))
+#endif
+/// CRC-32C with the ARMv8 CRC32C instructions; call only where the CPU has them.
+RUNLOG_TARGET_ARMV8_CRC inline std::uint32_t crc32c_armv8(const void* data, std::size_t n,
+                                                          std::uint32_t crc = 0) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint32_t c = ~crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+#if defined(__clang__)
+        c = __builtin_arm_crc32cd(c, word);
+#else
+        c = __builtin_aarch64_crc32cx(c, word);
+#endif
+    }
+    for (; n > 0; --n, ++p) {
+#if defined(__clang__)
+        c = __builtin_arm_crc32cb(c, *p);
+#else
+        c = __builtin_aarch64_crc32cb(c, *p);
+#endif
+    }
+    return ~c;
+}
+/// Built for a CPU with CRC (e.g. -march=armv8.1-a), or Linux says it has it (HWCAP_CRC32).
+inline bool cpu_has_armv8_crc() noexcept {
+#if defined(__ARM_FEATURE_CRC32)
+    return true;
+#else
+    static const bool has = (getauxval(AT_HWCAP) & (1ul << 7u)) != 0;
+    return has;
+#endif
+}
+#else
+#define RUNLOG_HAVE_CRC32C_ARMV8 0
+#endif
+
+/// CRC-32C, with the CPU's instruction where there is one (SSE4.2 or ARMv8 CRC, chosen at run
+/// time unless the compiler already knows).
+inline std::uint32_t crc32c(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+#if RUNLOG_HAVE_CRC32C_SSE42
+    if (cpu_has_sse42()) return crc32c_sse42(data, n, crc);
+#endif
+#if RUNLOG_HAVE_CRC32C_ARMV8
+    if (cpu_has_armv8_crc()) return crc32c_armv8(data, n, crc);
+#endif
+    return crc32c_portable(data, n, crc);
+}
+
+/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
+inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
+    while (n > 0) {
+        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
+        n -= chunk;
+        for (std::size_t i = 0; i < chunk; ++i) {
+            a += p[i];
+            b += a;
+        }
+        p += chunk;
+        a %= 65521u;
+        b %= 65521u;
+    }
+    return (b << 16u) | a;
+}
+
+class sha256 {
+  public:
+    sha256& update(const void* data, std::size_t n) noexcept {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        total_ += n;
+        while (n > 0) {
+            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
+            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
+            used_ += take;
+            p += take;
+            n -= take;
+            if (used_ == 64) {
+                compress(block_.data());
+                used_ = 0;
+            }
+        }
+        return *this;
+    }
+
+    std::array<std::uint8_t, 32> digest() noexcept {
+        const std::uint64_t bits = total_ * 8u;
+        const std::uint8_t pad = 0x80;
+        update(&pad, 1);
+        const std::uint8_t zero = 0;
+        while (used_ != 56) update(&zero, 1);
+        std::uint8_t length[8];
+        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+        update(length, 8);
+        std::array<std::uint8_t, 32> out{};
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t k = 0; k < 4; ++k)
+                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
+        return out;
+    }
+
+    std::string hex_digest() {
+        static const char hex[] = "0123456789abcdef";
+        std::string s;
+        for (std::uint8_t byte : digest()) {
+            s.push_back(hex[byte >> 4u]);
+            s.push_back(hex[byte & 0xFu]);
+        }
+        return s;
+    }
+
+  private:
+    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
+        return (x >> n) | (x << (32u - n));
+    }
+
+    void compress(const std::uint8_t* chunk) noexcept {
+        static const std::uint32_t k[64] = {
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2};
+        std::uint32_t w[64];
+        for (std::size_t i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
+                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
+        for (std::size_t i = 16; i < 64; ++i) {
+            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
+            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
+                      f = state_[5], g = state_[6], h = state_[7];
+        for (std::size_t i = 0; i < 64; ++i) {
+            const std::uint32_t t1 =
+                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+            const std::uint32_t t2 =
+                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            h = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = b;
+            b = a;
+            a = t1 + t2;
+        }
+        state_[0] += a;
+        state_[1] += b;
+        state_[2] += c;
+        state_[3] += d;
+        state_[4] += e;
+        state_[5] += f;
+        state_[6] += g;
+        state_[7] += h;
+    }
+
+    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    std::array<std::uint8_t, 64> block_{};
+    std::size_t used_ = 0;
+    std::uint64_t total_ = 0;
+};
+
+inline std::string sha256_hex(const void* data, std::size_t n) {
+    return sha256().update(data, n).hex_digest();
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/checksums.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// TFRecord's CRC mask: rotate right by 15, add 0xA282EAD8.
+inline std::uint32_t masked_crc32c(const void* data, std::size_t n) noexcept {
+    const std::uint32_t c = crc32c(data, n);
+    return ((c >> 15u) | (c << 17u)) + 0xA282EAD8u;
+}
+
+template <class Buffer>
+void append_tfrecord(const std::uint8_t* payload, std::size_t n, Buffer& out) {
+    std::uint8_t length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (8 * i));
+    auto put32 = [&](std::uint32_t v) {
+        for (int i = 0; i < 4; ++i)
+            out.push_back(static_cast<typename Buffer::value_type>(v >> (8 * i)));
+    };
+    out.insert(out.end(), length, length + 8);
+    put32(masked_crc32c(length, 8));
+    out.insert(out.end(), payload, payload + n);
+    put32(masked_crc32c(payload, n));
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/tfrecord.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+namespace tensorboard {
+
+enum class data_class : int { unknown = 0, scalar = 1, tensor = 2, blob_sequence = 3 };
+enum class session_status : int { unknown = 0, success = 1, failure = 2, running = 3 };
+constexpr int dt_float = 1;
+constexpr int dt_string = 7;
+
+/// Event{wall_time, file_version: "brain.Event:2", source_metadata{writer}}.
+inline std::vector<std::uint8_t> file_version_event(double wall_time) {
+    proto_writer e;
+    e.fixed64_double(1, wall_time)
+        .string(3, "brain.Event:2")
+        .message(10, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
+    return e.bytes();
+}
+
+/// Event{wall_time, step, summary}; `summary` holds Summary.Value messages (field 1 each).
+inline std::vector<std::uint8_t> summary_event(double wall_time, std::int64_t step,
+                                               const proto_writer& summary) {
+    proto_writer e;
+    e.fixed64_double(1, wall_time);
+    if (step != 0) e.int64(2, step);
+    e.message(5, summary);
+    return e.bytes();
+}
+
+/// SummaryMetadata{plugin_data{plugin_name, content}, data_class}; empty content and an unknown
+/// data class are left out, as proto3 does.
+inline proto_writer plugin_metadata(std::string_view plugin, data_class kind,
+                                    const proto_writer& content = proto_writer()) {
+    proto_writer data;
+    data.string(1, plugin);
+    if (content.size() > 0) data.message(2, content);
+    proto_writer m;
+    m.message(1, data);
+    if (kind != data_class::unknown) m.int64(4, static_cast<int>(kind));
+    return m;
+}
+
+/// Summary.Value{tag, simple_value}.
+inline proto_writer scalar_value(std::string_view tag, float v) {
+    return proto_writer().string(1, tag).fixed32_float(2, v);
+}
+
+struct histogram_proto {
+    double min = 0.0, max = 0.0, num = 0.0, sum = 0.0, sum_squares = 0.0;
+    std::vector<double> bucket_limit;  // right edge of each bucket
+    std::vector<double> bucket;        // count in each bucket
+};
+
+/// Summary.Value{tag, histo: HistogramProto}.
+inline proto_writer histogram_value(std::string_view tag, const histogram_proto& h) {
+    proto_writer histo;
+    histo.fixed64_double(1, h.min)
+        .fixed64_double(2, h.max)
+        .fixed64_double(3, h.num)
+        .fixed64_double(4, h.sum)
+        .fixed64_double(5, h.sum_squares);
+    if (!h.bucket.empty()) histo.packed_doubles(6, h.bucket_limit).packed_doubles(7, h.bucket);
+    return proto_writer().string(1, tag).message(5, histo);
+}
+
+/// TensorProto{dtype: DT_STRING, tensor_shape{dim...}, string_val...}; no dims is rank 0.
+template <class Strings>
+proto_writer string_tensor(const Strings& strings, const std::vector<std::int64_t>& dims) {
+    proto_writer shape;
+    for (std::int64_t d : dims) shape.message(2, proto_writer().int64(1, d));
+    proto_writer t;
+    t.int64(1, dt_string).message(2, shape);
+    for (const auto& s : strings) t.string(8, std::string_view(s.data(), s.size()));
+    return t;
+}
+
+/// Summary.Value{tag, [metadata], tensor}.
+inline proto_writer tensor_value(std::string_view tag, const proto_writer* metadata,
+                                 const proto_writer& tensor) {
+    proto_writer v;
+    v.string(1, tag);
+    if (metadata != nullptr) v.message(9, *metadata);
+    v.message(8, tensor);
+    return v;
+}
+
+/// The images plugin's value: a rank-1 string tensor [width, height, image bytes...].
+inline proto_writer images_value(std::string_view tag, bool with_metadata, std::uint32_t width,
+                                 std::uint32_t height,
+                                 const std::vector<std::string_view>& encoded_images) {
+    std::vector<std::string_view> elements;
+    const std::string w = std::to_string(width), h = std::to_string(height);
+    elements.push_back(w);
+    elements.push_back(h);
+    elements.insert(elements.end(), encoded_images.begin(), encoded_images.end());
+    const proto_writer metadata = plugin_metadata("images", data_class::blob_sequence);
+    return tensor_value(tag, with_metadata ? &metadata : nullptr,
+                        string_tensor(elements, {static_cast<std::int64_t>(elements.size())}));
+}
+
+/// The text plugin's value: Markdown strings, rank 0 (one string, no dims) or a table.
+inline proto_writer text_value(std::string_view tag, bool with_metadata,
+                               const std::vector<std::string>& strings,
+                               const std::vector<std::int64_t>& dims) {
+    const proto_writer metadata = plugin_metadata("text", data_class::tensor);
+    return tensor_value(tag, with_metadata ? &metadata : nullptr, string_tensor(strings, dims));
+}
+
+/// google.protobuf.Value for one hyperparameter: number, string or bool; other values (arrays,
+/// null) become their JSON text, since the HParams dashboard shows scalars only.
+inline proto_writer hparam_value(const value& v) {
+    proto_writer out;
+    if (v.is_number()) {
+        out.fixed64_double(2, v.as_double());
+    } else if (v.is_string()) {
+        out.string(3, v.as_string());
+    } else if (v.is_bool()) {
+        out.boolean(4, v.as_bool());
+    } else {
+        out.string(3, v.dump());
+    }
+    return out;
+}
+
+/// Summary.Value for the hparams plugin: HParamsPluginData in the metadata, the null tensor
+/// (DT_FLOAT, shape [0]) as value.
+inline proto_writer hparams_value(std::string_view tag, const proto_writer& plugin_data) {
+    const proto_writer null_tensor =
+        proto_writer().int64(1, dt_float).message(2, proto_writer().message(2, proto_writer()));
+    const proto_writer metadata = plugin_metadata("hparams", data_class::unknown, plugin_data);
+    return tensor_value(tag, &metadata, null_tensor);
+}
+
+/// `_hparams_/session_start_info`: the flattened config as the trial's hyperparameters.
+inline proto_writer session_start_value(const value::object_type& hparams, double start_time) {
+    proto_writer info;
+    for (const auto& [name, v] : hparams)
+        info.message(1, proto_writer().string(1, name).message(2, hparam_value(v)));
+    info.fixed64_double(5, start_time);
+    return hparams_value("_hparams_/session_start_info", proto_writer().message(3, info));
+}
+
+/// `_hparams_/session_end_info`: how the trial ended.
+inline proto_writer session_end_value(session_status status, double end_time) {
+    proto_writer info;
+    info.int64(1, static_cast<int>(status)).fixed64_double(2, end_time);
+    return hparams_value("_hparams_/session_end_info", proto_writer().message(4, info));
+}
+
+/// One scalar of a row, for append_scalars_record().
+struct scalar {
+    std::string_view tag;
+    float value = 0.0f;
+};
+
+inline std::size_t varint_size(std::uint64_t v) noexcept {
+    std::size_t n = 1;
+    while (v >= 0x80u) v >>= 7u, ++n;
+    return n;
+}
+
+inline std::uint8_t* put_varint(std::uint8_t* p, std::uint64_t v) noexcept {
+    while (v >= 0x80u) {
+        *p++ = static_cast<std::uint8_t>(v | 0x80u);
+        v >>= 7u;
+    }
+    *p++ = static_cast<std::uint8_t>(v);
+    return p;
+}
+
+inline std::uint8_t* put_le(std::uint8_t* p, std::uint64_t v, int bytes) noexcept {
+    for (int i = 0; i < bytes; ++i) *p++ = static_cast<std::uint8_t>(v >> (8 * i));
+    return p;
+}
+
+/// Appends the framed record of Event{wall_time, step, summary{value{tag, simple_value}...}} to
+/// `out` in one pass: sizes first, then the bytes in place, then the two CRCs.
+template <class Buffer>
+void append_scalars_record(Buffer& out, double wall_time, std::int64_t step, const scalar* scalars,
+                           std::size_t n) {
+    std::size_t summary_size = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t value_size =
+            1 + varint_size(scalars[i].tag.size()) + scalars[i].tag.size() + 5;
+        summary_size += 1 + varint_size(value_size) + value_size;
+    }
+    const auto step_bits = static_cast<std::uint64_t>(step);
+    const std::size_t payload_size = 9 + (step != 0 ? 1 + varint_size(step_bits) : 0) + 1 +
+                                     varint_size(summary_size) + summary_size;
+    const std::size_t start = out.size();
+    out.resize(start + 12 + payload_size + 4);
+    auto* const record = reinterpret_cast<std::uint8_t*>(&out[start]);
+    put_le(record, payload_size, 8);
+    put_le(record + 8, masked_crc32c(record, 8), 4);
+    std::uint8_t* p = record + 12;
+    std::uint64_t wall_bits;
+    std::memcpy(&wall_bits, &wall_time, 8);
+    *p++ = 0x09;  // field 1, fixed64
+    p = put_le(p, wall_bits, 8);
+    if (step != 0) {
+        *p++ = 0x10;  // field 2, varint
+        p = put_varint(p, step_bits);
+    }
+    *p++ = 0x2a;  // field 5, length-delimited
+    p = put_varint(p, summary_size);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string_view tag = scalars[i].tag;
+        *p++ = 0x0a;  // Summary.value
+        p = put_varint(p, 1 + varint_size(tag.size()) + tag.size() + 5);
+        *p++ = 0x0a;  // Value.tag
+        p = put_varint(p, tag.size());
+        std::memcpy(p, tag.data(), tag.size());
+        p += tag.size();
+        std::uint32_t bits;
+        std::memcpy(&bits, &scalars[i].value, 4);
+        *p++ = 0x15;  // Value.simple_value, fixed32
+        p = put_le(p, bits, 4);
+    }
+    put_le(p, masked_crc32c(record + 12, payload_size), 4);
+}
+
+}  // namespace tensorboard
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/tensorboard_events.hpp
+// #include "../detail/tfrecord.hpp"
+// #include "../media/media.hpp"
+// begin runlog/media/media.hpp
+// SPDX-License-Identifier: MIT
+// What images, tables and other file-backed media have in common: they are logged as a value,
+// encoded on the writer thread (never on the caller's), written to the run's media/<kind>/ under
+// a name built from the key, the step and the SHA-256 of the bytes, and replaced in history and
+// summary by a W&B-shaped JSON description (wandb-offline-format.md §5).
+//
+// A media object that failed validation carries its error instead of throwing: logging it reports
+// the error through the run's handler and drops that field (counted), like any bad field.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// #include "../value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+/// One encoded file and the description that goes with it.
+struct media_file {
+    std::string kind;       // directory under media/: "images", "table"
+    std::string extension;  // ".png", ".jpg", ".table.json"
+    std::vector<std::uint8_t> bytes;
+    value description;  // W&B fields besides path/sha256/size, e.g. {"_type","format","width",...}
+};
+
+/// Something logged as one or more files. Implementations are immutable once built and shared
+/// between the caller and the writer thread.
+class media_source {
+  public:
+    virtual ~media_source() = default;
+    /// The validation error, or "" when the object is usable.
+    virtual const std::string& error() const noexcept = 0;
+    /// Memory it holds, counted against settings::media_queue_bytes while it waits for the writer.
+    virtual std::size_t size_bytes() const noexcept = 0;
+    /// Encodes (writer thread). `write` stores a file and returns the description to embed
+    /// (with _type, path, sha256, size); the source returns the final JSON value for the field.
+    virtual value encode(std::string_view key, std::int64_t step,
+                         const std::function<value(media_file&&)>& write) const = 0;
+};
+
+/// Base of the media value types (image, image_list, table): a shared, immutable source, so
+/// logging one costs a reference count, not a copy of its pixels.
+class media {
+  public:
+    bool ok() const noexcept { return source_ && source_->error().empty(); }
+    const std::string& error() const noexcept {
+        static const std::string empty_media = "empty media object";
+        return source_ ? source_->error() : empty_media;
+    }
+    const std::shared_ptr<const media_source>& source() const noexcept { return source_; }
+
+  protected:
+    std::shared_ptr<const media_source> source_;
+};
+
+namespace detail {
+
+/// A file-name stem for `key` that cannot leave the media directory: '/' separates directories
+/// (as in W&B), every component keeps only [A-Za-z0-9._-] (others become '_'), "." and ".." and
+/// empty components are replaced, Windows device names are prefixed, and the whole stem is at
+/// most 120 characters (uniqueness comes from the SHA-256 suffix, not the key).
+inline std::string safe_media_stem(std::string_view key) {
+    std::vector<std::string> parts;
+    std::string current;
+    auto finish_part = [&] {
+        if (current.empty()) return;
+        if (current == ".") current = "_";
+        if (current == "..") current = "__";
+        std::string upper;
+        for (char c : current.substr(0, current.find('.')))
+            upper.push_back(static_cast<char>((c >= 'a' && c <= 'z') ? c - 32 : c));
+        static const char* const reserved[] = {"CON", "PRN", "AUX", "NUL"};
+        bool is_reserved = false;
+        for (const char* r : reserved) is_reserved = is_reserved || upper == r;
+        if (upper.size() == 4 && (upper.rfind("COM", 0) == 0 || upper.rfind("LPT", 0) == 0) &&
+            upper[3] >= '0' && upper[3] <= '9')
+            is_reserved = true;
+        if (is_reserved) current = "_" + current;
+        parts.push_back(current);
+        current.clear();
+    };
+    for (char c : key) {
+        if (c == '/') {
+            finish_part();
+            continue;
+        }
+        const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        current.push_back(safe ? c : '_');
+    }
+    finish_part();
+    std::string stem;
+    for (const auto& part : parts) {
+        if (!stem.empty()) stem.push_back('/');
+        stem += part;
+    }
+    if (stem.empty()) stem = "_";
+    if (stem.size() > 120) stem.resize(120);
+    while (!stem.empty() && (stem.back() == '/' || stem.back() == '.')) stem.back() = '_';
+    return stem;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/media/media.hpp
+// #include "sink.hpp"
+// begin runlog/sinks/sink.hpp
+// SPDX-License-Identifier: MIT
+// The sink interface: where a run's finished events go. Sinks are called from the run's writer
+// thread only, in the order the dispatcher applied the events, and see finished data: committed
+// rows (with _step, _runtime, _timestamp), the whole config after each change, metric definitions
+// (glob definitions materialised per key, too) and the summary at flush points. Step rules,
+// reducers and step_sync have already been applied, so every format agrees.
+//
+// A new sink derives from base_sink<Mutex> and overrides event_() (and flush_() if it buffers):
+//
+//     struct csv_sink : runlog::base_sink<runlog::null_mutex> {
+//         runlog::io_result event_(const runlog::sink_event& e) override { ... }
+//     };
+//
+// base_sink takes the mutex around every hook, so a sink read from other threads (the memory sink
+// in tests) uses std::mutex, and a sink only the writer touches uses null_mutex for free.
+// Hooks return io_result; a failure is counted and reported once, and the other sinks go on.
+
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+// #include "../error.hpp"
 // #include "../metric.hpp"
 // begin runlog/metric.hpp
 // SPDX-License-Identifier: MIT
@@ -1690,33 +2218,6 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
 }  // namespace v0
 }  // namespace runlog
 // end runlog/metric.hpp
-// #include "../sinks/sink.hpp"
-// begin runlog/sinks/sink.hpp
-// SPDX-License-Identifier: MIT
-// The sink interface: where a run's finished events go. Sinks are called from the run's writer
-// thread only, in the order the dispatcher applied the events, and see finished data: committed
-// rows (with _step, _runtime, _timestamp), the whole config after each change, metric definitions
-// (glob definitions materialised per key, too) and the summary at flush points. Step rules,
-// reducers and step_sync have already been applied, so every format agrees.
-//
-// A new sink derives from base_sink<Mutex> and overrides event_() (and flush_() if it buffers):
-//
-//     struct csv_sink : runlog::base_sink<runlog::null_mutex> {
-//         runlog::io_result event_(const runlog::sink_event& e) override { ... }
-//     };
-//
-// base_sink takes the mutex around every hook, so a sink read from other threads (the memory sink
-// in tests) uses std::mutex, and a sink only the writer touches uses null_mutex for free.
-// Hooks return io_result; a failure is counted and reported once, and the other sinks go on.
-
-#include <cstdint>
-#include <filesystem>
-#include <mutex>
-#include <string>
-#include <vector>
-
-// #include "../error.hpp"
-// #include "../metric.hpp"
 // #include "../settings.hpp"
 // begin runlog/settings.hpp
 // SPDX-License-Identifier: MIT
@@ -1985,105 +2486,420 @@ class base_sink : public sink {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/sinks/sink.hpp
-// #include "../value.hpp"
-// #include "../version.hpp"
-// begin runlog/version.hpp
-// SPDX-License-Identifier: MIT
 
-#define RUNLOG_VERSION_MAJOR 0
-#define RUNLOG_VERSION_MINOR 1
-#define RUNLOG_VERSION_PATCH 0
-#define RUNLOG_VERSION_STRING "0.1.0"
+namespace runlog {
+inline namespace v0 {
 
-// The on-disk format written by the native sink (docs/format.md).
-#define RUNLOG_FORMAT_VERSION "runlog/1"
-// end runlog/version.hpp
-// #include "protobuf.hpp"
-// begin runlog/detail/protobuf.hpp
+class tensorboard_sink final : public base_sink<null_mutex> {
+  public:
+    /// <root>/tensorboard/<name>_<id> (or <id> for an unnamed run): where a run's event file goes.
+    static std::filesystem::path directory_for(const run_info& info) {
+        std::string run_name =
+            info.name.empty() || info.name == info.id ? info.id : info.name + "_" + info.id;
+        for (char& c : run_name) c = c == '/' ? '_' : c;
+        return info.root_dir / "tensorboard" / detail::safe_media_stem(run_name);
+    }
+
+    const std::filesystem::path& file_path() const noexcept { return file_.path(); }
+
+  protected:
+    io_result start_(const run_info& info) override {
+        namespace fs = std::filesystem;
+        const fs::path dir = directory_for(info);
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot create '" + dir.string() + "': " + ec.message());
+        }
+        static std::atomic<int> writers{0};
+        char stamp[24];
+        std::snprintf(stamp, sizeof stamp, "%010lld", static_cast<long long>(info.start_time));
+        const fs::path path =
+            dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
+                   std::to_string(info.pid) + "." + std::to_string(writers++));
+        if (io_result opened = file_.open(path, true); !opened.ok()) return opened;
+        start_time_ = wall_time(info.start_time);
+        config_ = info.config;
+        append(detail::tensorboard::file_version_event(start_time_));
+        return file_.write();
+    }
+
+    io_result event_(const sink_event& e) override {
+        switch (e.type) {
+            case sink_event_type::config:
+                config_ = *e.config;
+                break;
+            case sink_event_type::metric:
+                if (!e.metric->step_metric.empty() && !e.metric->is_glob())
+                    step_metric_[e.metric->name] = e.metric->step_metric;
+                break;
+            case sink_event_type::media:
+                media_[e.media->path] = *e.media->bytes;
+                break;
+            case sink_event_type::summary:
+                break;
+            case sink_event_type::row:
+                write_row(*e.row);
+                media_.clear();
+                if (file_.buffer().size() >= 64 * 1024) return file_.write();
+                break;
+        }
+        return {};
+    }
+
+    io_result flush_() override { return file_.write(); }
+
+    io_result finish_(const finish_info& end) override {
+        namespace tb = detail::tensorboard;
+        if (!session_started_) start_session();
+        detail::proto_writer summary;
+        summary.message(1, tb::session_end_value(end.exit_code == 0 ? tb::session_status::success
+                                                                    : tb::session_status::failure,
+                                                 wall_time(end.end_time)));
+        append(tb::summary_event(wall_time(end.end_time), 0, summary));
+        io_result r = file_.write();
+        file_.close();
+        return r;
+    }
+
+  private:
+    /// A row's values of one step: scalars (the fast path) and everything else.
+    struct step_group {
+        std::int64_t step = 0;
+        std::vector<detail::tensorboard::scalar> scalars;
+        detail::proto_writer others;
+    };
+
+    /// v[key], or null.
+    static const value& member(const value& v, std::string_view key) {
+        static const value null;
+        const value* m = v.find(key);
+        return m != nullptr ? *m : null;
+    }
+
+    static double wall_time(double t) {
+        // A wall time of 0 would drag the run's start to 1970 (and NaN kills the file).
+        return t > 0.0 && std::isfinite(t) ? t : detail::unix_time_now();
+    }
+
+    void append(const std::vector<std::uint8_t>& event) {
+        detail::append_tfrecord(event.data(), event.size(), file_.buffer());
+    }
+
+    void start_session() {
+        namespace tb = detail::tensorboard;
+        session_started_ = true;
+        detail::proto_writer summary;
+        summary.message(1, tb::session_start_value(flatten(config_), start_time_));
+        append(tb::summary_event(start_time_, 0, summary));
+    }
+
+    void write_row(const history_row& row) {
+        if (!session_started_) start_session();
+        groups_used_ = 0;
+        nested_tags_.clear();
+        for (const auto& [key, v] : row.data.as_object()) {
+            if (key.empty() || key.front() == '_') continue;
+            add(key, v, row);
+        }
+        const double wall = wall_time(row.timestamp);
+        for (std::size_t i = 0; i < groups_used_; ++i) {
+            step_group& g = groups_[i];
+            if (!g.scalars.empty()) {
+                detail::tensorboard::append_scalars_record(file_.buffer(), wall, g.step,
+                                                           g.scalars.data(), g.scalars.size());
+            }
+            if (g.others.size() > 0) {
+                append(detail::tensorboard::summary_event(wall, g.step, g.others));
+            }
+        }
+    }
+
+    step_group& group(std::int64_t step) {
+        for (std::size_t i = 0; i < groups_used_; ++i)
+            if (groups_[i].step == step) return groups_[i];
+        if (groups_used_ == groups_.size()) groups_.emplace_back();
+        step_group& g = groups_[groups_used_++];
+        g.step = step;
+        g.scalars.clear();
+        g.others = detail::proto_writer();
+        return g;
+    }
+
+    std::int64_t step_of(std::string_view tag, const history_row& row) const {
+        if (step_metric_.empty()) return row.step;
+        const auto it = step_metric_.find(tag);
+        if (it == step_metric_.end()) return row.step;
+        const value* s = row.data.find(it->second);
+        if (s == nullptr || !s->is_number()) return row.step;
+        const double d = std::floor(s->as_double());
+        return std::isfinite(d) && std::fabs(d) < 9.2e18 ? static_cast<std::int64_t>(d) : row.step;
+    }
+
+    /// True the first time `tag` is seen in this file: its value then carries plugin metadata.
+    bool first_use(std::string_view tag) { return described_.emplace(tag).second; }
+
+    void add(std::string_view tag, const value& v, const history_row& row) {
+        namespace tb = detail::tensorboard;
+        if (v.is_number() || v.is_bool()) {
+            const float x =
+                v.is_bool() ? (v.as_bool() ? 1.0f : 0.0f) : static_cast<float>(v.as_double());
+            group(step_of(tag, row)).scalars.push_back({tag, x});
+        } else if (v.is_string()) {
+            group(step_of(tag, row))
+                .others.message(1, tb::text_value(tag, first_use(tag), {v.as_string()}, {}));
+        } else if (v.is_object()) {
+            const value* type = v.find("_type");
+            if (type == nullptr) {
+                for (const auto& [key, member] : v.as_object()) {
+                    nested_tags_.push_back(std::string(tag) + "/" + key);
+                    add(nested_tags_.back(), member, row);
+                }
+            } else if (type->as_string() == "histogram") {
+                add_histogram(tag, v, row);
+            } else if (type->as_string() == "image-file" ||
+                       type->as_string() == "images/separated") {
+                add_images(tag, v, row);
+            } else if (type->as_string() == "table-file") {
+                add_table(tag, v, row);
+            }
+        }
+    }
+
+    void add_histogram(std::string_view tag, const value& v, const history_row& row) {
+        const auto& counts = member(v, "values").as_array();
+        const auto& edges = member(v, "bins").as_array();
+        if (counts.empty() || edges.size() != counts.size() + 1) return;
+        std::size_t first = 0, last = counts.size();
+        while (first < counts.size() && counts[first].as_double() <= 0.0) ++first;
+        while (last > first && counts[last - 1].as_double() <= 0.0) --last;
+        detail::tensorboard::histogram_proto h;
+        for (std::size_t i = first; i < last; ++i) {
+            const double c = counts[i].as_double();
+            const double mid = 0.5 * (edges[i].as_double() + edges[i + 1].as_double());
+            h.bucket_limit.push_back(edges[i + 1].as_double());
+            h.bucket.push_back(c);
+            h.num += c;
+            h.sum += c * mid;
+            h.sum_squares += c * mid * mid;
+        }
+        if (first < last) {
+            h.min = edges[first].as_double();
+            h.max = edges[last].as_double();
+        }
+        if (const value* stats = v.find("stats")) {  // the samples' own statistics
+            h.num = member(*stats, "num").as_double(h.num);
+            h.min = member(*stats, "min").as_double(h.min);
+            h.max = member(*stats, "max").as_double(h.max);
+            h.sum = member(*stats, "sum").as_double(h.sum);
+            h.sum_squares = member(*stats, "sum_squares").as_double(h.sum_squares);
+        }
+        group(step_of(tag, row)).others.message(1, detail::tensorboard::histogram_value(tag, h));
+    }
+
+    /// The bytes of a media file of this row, or nullptr (not written: reported by the media
+    /// writer already).
+    const std::vector<std::uint8_t>* media_bytes(const value* path) const {
+        if (path == nullptr) return nullptr;
+        const auto it = media_.find(path->as_string());
+        return it == media_.end() ? nullptr : &it->second;
+    }
+
+    void add_images(std::string_view tag, const value& v, const history_row& row) {
+        std::vector<std::string_view> images;
+        auto add_file = [&](const value* path) {
+            if (const auto* bytes = media_bytes(path))
+                images.emplace_back(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+        };
+        add_file(v.find("path"));
+        if (const value* names = v.find("filenames"))
+            for (const auto& name : names->as_array()) add_file(&name);
+        if (images.empty()) return;
+        const auto side = [&](const char* key) {
+            return static_cast<std::uint32_t>(member(v, key).as_int());
+        };
+        group(step_of(tag, row))
+            .others.message(1, detail::tensorboard::images_value(tag, first_use(tag), side("width"),
+                                                                 side("height"), images));
+    }
+
+    void add_table(std::string_view tag, const value& v, const history_row& row) {
+        const auto* bytes = media_bytes(v.find("path"));
+        if (bytes == nullptr) return;
+        value content;
+        std::string error;
+        if (!detail::parse_json(
+                std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()),
+                content, error))
+            return;
+        const auto& columns = member(content, "columns").as_array();
+        const auto& data = member(content, "data").as_array();
+        std::vector<std::string> cells;
+        for (const auto& c : columns) cells.push_back(c.as_string());
+        static const value missing;
+        for (const auto& r : data) {
+            for (std::size_t i = 0; i < columns.size(); ++i) {
+                const value& cell = i < r.size() ? r.as_array()[i] : missing;
+                if (cell.is_string()) {
+                    cells.push_back(cell.as_string());
+                } else if (cell.is_null()) {
+                    cells.emplace_back();
+                } else if (const value* path = cell.find("path")) {
+                    cells.push_back("(image " + path->as_string() + ")");
+                } else {
+                    cells.push_back(cell.dump());
+                }
+            }
+        }
+        const auto rows = static_cast<std::int64_t>(data.size() + 1);
+        const auto cols = static_cast<std::int64_t>(columns.size());
+        group(step_of(tag, row))
+            .others.message(
+                1, detail::tensorboard::text_value(tag, first_use(tag), cells, {rows, cols}));
+    }
+
+    detail::append_file file_;
+    double start_time_ = 0.0;
+    value config_ = value::object();
+    bool session_started_ = false;
+    std::map<std::string, std::string, std::less<>> step_metric_;
+    std::map<std::string, std::vector<std::uint8_t>> media_;  // this row's media files
+    std::set<std::string, std::less<>> described_;            // tags given metadata in this file
+    std::vector<step_group> groups_;                          // reused from row to row
+    std::size_t groups_used_ = 0;
+    std::deque<std::string> nested_tags_;  // "a/b" tags of this row (stable addresses)
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/sinks/tensorboard.hpp
+// #include "sinks/wandb.hpp"
+// begin runlog/sinks/wandb.hpp
 // SPDX-License-Identifier: MIT
-// A protobuf wire-format writer: the wire types W&B's records and TensorBoard's events need —
-// varint (0), fixed64 (1), length-delimited (2) and fixed32 (5) — appended to a byte buffer. Nested
-// messages are written by building them in their own writer and adding the bytes, which keeps the
-// code obvious; the records are small. Pure: no schema, no reflection, no allocation beyond the
-// buffer.
+// The W&B sink: an offline run directory that the official `wandb sync` uploads
+// (wandb-offline-format.md), written beside the native one.
 //
-//     proto_writer history;
-//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
-//     proto_writer record;
-//     record.int64(1, 2).message(2, history);
+//   <dir>/wandb/latest-run -> offline-run-YYYYMMDD_HHMMSS-<id>
+//   <dir>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>/
+//     run-<id>.wandb        header, run, config*, metric*, files*, summary*, history*, ..., exit,
+//     final files/media/...       media files, each announced by a files record before its row
+//     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
+//
+// Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
+// a killed job leaves a file whose records are all complete. Before each history record comes a
+// summary record with the new summary value of every key of that row (one item per top-level key,
+// whole values, as legacy sync needs); the whole summary is written again at finish.
+//
+// Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+// #include "../detail/append_file.hpp"
+// #include "../detail/leveldb_log.hpp"
+// begin runlog/detail/leveldb_log.hpp
+// SPDX-License-Identifier: MIT
+// The framing of W&B's .wandb transaction log: LevelDB's log format with a 7-byte W&B header and
+// plain CRC-32 (IEEE, unmasked) over the chunk type byte and payload
+// (wandb-offline-format.md §2).
+//
+// The file is a sequence of 32 KiB blocks (the 7-byte file header counts as the start of block 0).
+// A record becomes one FULL chunk if it fits in what is left of the block, else FIRST (filling the
+// block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
+// than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
+// Pure: the writer appends framed bytes to a byte buffer (std::string or std::vector) and tracks
+// the file offset; writing the bytes to disk is the caller's business.
 
 #include <cstdint>
-#include <cstring>
-#include <string_view>
 #include <vector>
+
+// #include "checksums.hpp"
 
 namespace runlog {
 inline namespace v0 {
 namespace detail {
 
-class proto_writer {
+class leveldb_log_writer {
   public:
-    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
-    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
-        tag(field, 0);
-        raw_varint(v);
-        return *this;
-    }
-    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
-    proto_writer& int64(std::uint32_t field, std::int64_t v) {
-        return uint64(field, static_cast<std::uint64_t>(v));
-    }
-    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
-    proto_writer& fixed64_double(std::uint32_t field, double v) {
-        tag(field, 1);
-        std::uint64_t bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
-        return *this;
-    }
-    proto_writer& fixed32_float(std::uint32_t field, float v) {
-        tag(field, 5);
-        std::uint32_t bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
-        return *this;
-    }
-    proto_writer& string(std::uint32_t field, std::string_view s) {
-        tag(field, 2);
-        raw_varint(s.size());
-        bytes_.insert(bytes_.end(), s.begin(), s.end());
-        return *this;
-    }
-    /// A nested message, written even when empty (an empty oneof member still names the type).
-    proto_writer& message(std::uint32_t field, const proto_writer& m) {
-        tag(field, 2);
-        raw_varint(m.bytes_.size());
-        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
-        return *this;
+    static constexpr std::size_t block_size = 32768;
+    static constexpr std::size_t header_size = 7;
+    enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
+
+    /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
+    template <class Buffer>
+    void write_file_header(Buffer& out) {
+        static const std::uint8_t header[7] = {0x3A, 0x57, 0x26, 0x42, 0xE1, 0xBE, 0x00};
+        out.insert(out.end(), header, header + 7);
+        offset_ += 7;
     }
 
-    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
-    std::size_t size() const noexcept { return bytes_.size(); }
+    /// Appends one record's chunks to `out`.
+    template <class Buffer>
+    void write_record(const std::uint8_t* payload, std::size_t n, Buffer& out) {
+        bool begun = false;
+        do {
+            std::size_t left = block_size - offset_ % block_size;
+            if (left < header_size) {
+                out.insert(out.end(), left,
+                           typename Buffer::value_type{0});  // trailer: only before another chunk
+                offset_ += left;
+                left = block_size;
+            }
+            const std::size_t room = left - header_size;
+            const std::size_t take = n < room ? n : room;
+            const bool ends = take == n;
+            const std::uint8_t type = !begun ? (ends ? full : first) : (ends ? last : middle);
+            write_chunk(type, payload, take, out);
+            payload += take;
+            n -= take;
+            begun = true;
+            if (ends) break;
+        } while (true);
+    }
+
+    std::uint64_t offset() const noexcept { return offset_; }
 
   private:
-    void tag(std::uint32_t field, std::uint32_t wire_type) {
-        raw_varint((std::uint64_t{field} << 3u) | wire_type);
-    }
-    void raw_varint(std::uint64_t v) {
-        while (v >= 0x80u) {
-            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
-            v >>= 7u;
-        }
-        bytes_.push_back(static_cast<std::uint8_t>(v));
+    template <class Buffer>
+    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n, Buffer& out) {
+        const std::uint32_t crc = crc32(data, n, crc32(&type, 1));
+        using byte = typename Buffer::value_type;
+        for (int i = 0; i < 4; ++i) out.push_back(static_cast<byte>(crc >> (8 * i)));
+        out.push_back(static_cast<byte>(n & 0xFFu));
+        out.push_back(static_cast<byte>(n >> 8u));
+        out.push_back(static_cast<byte>(type));
+        out.insert(out.end(), data, data + n);
+        offset_ += header_size + n;
     }
 
-    std::vector<std::uint8_t> bytes_;
+    std::uint64_t offset_ = 0;
 };
 
 }  // namespace detail
 }  // namespace v0
 }  // namespace runlog
-// end runlog/detail/protobuf.hpp
+// end runlog/detail/leveldb_log.hpp
+// #include "../detail/os.hpp"
+// #include "../detail/wandb_records.hpp"
+// begin runlog/detail/wandb_records.hpp
+// SPDX-License-Identifier: MIT
+// Encoders for the W&B `Record` protobufs a run needs (wandb-offline-format.md §3): pure
+// functions from values to the serialized Record bytes. Field numbers are W&B's persistent ones.
+// Only long-standing record types are produced, and `control` is never set.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// #include "../metric.hpp"
+// #include "../sinks/sink.hpp"
+// #include "../value.hpp"
+// #include "../version.hpp"
+// #include "protobuf.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -2115,12 +2931,38 @@ inline proto_writer header_body() {
     return proto_writer().message(1, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
 }
 
+inline bool is_histogram(const value& v) {
+    const value* type = v.find("_type");
+    return type != nullptr && type->as_string() == "histogram";
+}
+
+/// True when `v` holds a histogram with runlog's "stats" member (at any depth).
+inline bool has_histogram_stats(const value& v) {
+    if (!v.is_object()) return false;
+    if (is_histogram(v)) return v.contains("stats");
+    for (const auto& member : v.as_object())
+        if (has_histogram_stats(member.second)) return true;
+    return false;
+}
+
+/// `v` in W&B's shapes: histograms lose runlog's "stats" member, which W&B's histogram lacks.
+inline value wandb_shaped(const value& v) {
+    if (!has_histogram_stats(v)) return v;
+    const bool histogram = is_histogram(v);
+    value out = value::object();
+    for (const auto& [key, member] : v.as_object())
+        if (!histogram || key != "stats") out[key] = wandb_shaped(member);
+    return out;
+}
+
 /// ConfigRecord / SummaryRecord body: one `update` item per top-level key with its whole value
 /// (legacy sync merges only top-level keys, so values are never split).
 inline proto_writer items_body(const value& object) {
     proto_writer body;
-    for (const auto& [key, v] : object.as_object())
-        body.message(1, proto_writer().string(1, key).string(16, v.dump()));
+    for (const auto& [key, v] : object.as_object()) {
+        body.message(1, proto_writer().string(1, key).string(
+                            16, has_histogram_stats(v) ? wandb_shaped(v).dump() : v.dump()));
+    }
     return body;
 }
 
@@ -2363,16 +3205,16 @@ namespace runlog {
 inline namespace v0 {
 
 struct export_options {
-    std::filesystem::path output_root;  // W&B dir goes to <output_root>/wandb/; default: the
-                                        // directory that holds the run's runlog/ directory
+    std::filesystem::path output_root;  // output goes to <output_root>/wandb/ or /tensorboard/;
+                                        // default: the directory holding the run's runlog/
     std::optional<int> exit_code;       // for crashed runs; default 1
     std::function<void(std::uint64_t rows)> progress;  // called every 10,000 rows
 };
 
 struct export_result {
     bool ok = false;
-    std::string message;  // what went wrong, or a one-line report
-    std::filesystem::path wandb_dir;
+    std::string message;               // what went wrong, or a one-line report
+    std::filesystem::path output_dir;  // the W&B run directory or the TensorBoard run directory
     std::uint64_t rows = 0;
     std::uint64_t media_files = 0;
     bool crashed = false;
@@ -2436,47 +3278,52 @@ inline void media_paths(const value& v, const std::filesystem::path& run_dir,
         for (const auto& name : names->as_array()) out.push_back(name.as_string());
 }
 
-}  // namespace detail
+/// A native run read back: what an exporting sink is fed.
+struct native_run {
+    std::filesystem::path dir;
+    run_info info;
+    value metrics, summary;
+    std::vector<value> rows;
+    int exit_code = 0;
+    double end_time = 0.0;
+};
 
-inline export_result export_to_wandb(const std::filesystem::path& run_path,
-                                     const export_options& options = {}) {
+/// Reads and checks the whole run; false (with result.message) when it cannot be read.
+inline bool read_native_run(const std::filesystem::path& run_path, const export_options& options,
+                            native_run& out, export_result& result) {
     namespace fs = std::filesystem;
-    export_result result;
     std::error_code ec;
     const fs::path run_dir = fs::canonical(run_path, ec);
     if (ec || !fs::is_directory(run_dir)) {
         result.message = "'" + run_path.string() + "' is not a directory";
-        return result;
+        return false;
     }
-    // Read and check everything first: nothing is written for a run that cannot be read.
-    value run_json, config, metrics, summary;
+    value run_json, config;
     std::string error;
     if (!fs::exists(run_dir / "run.json")) {
         result.message = "'" + run_dir.string() + "' has no run.json: not a runlog run directory";
-        return result;
+        return false;
     }
-    if (!detail::read_json_file(run_dir / "run.json", run_json, error))
-        return result.message = error, result;
+    if (!read_json_file(run_dir / "run.json", run_json, error))
+        return result.message = error, false;
     const value* format = run_json.find("format");
     if (format == nullptr || format->as_string() != RUNLOG_FORMAT_VERSION) {
         result.message = "'" + run_dir.string() + "' is format '" +
                          (format ? format->as_string() : std::string("?")) +
                          "'; this runlog reads " RUNLOG_FORMAT_VERSION;
-        return result;
+        return false;
     }
-    if (!detail::read_json_file(run_dir / "config.json", config, error))
-        return result.message = error, result;
-    if (!detail::read_json_file(run_dir / "metrics.json", metrics, error))
-        return result.message = error, result;
-    if (!detail::read_json_file(run_dir / "summary.json", summary, error))
-        return result.message = error, result;
-
-    std::vector<value> rows;
+    if (!read_json_file(run_dir / "config.json", config, error))
+        return result.message = error, false;
+    if (!read_json_file(run_dir / "metrics.json", out.metrics, error))
+        return result.message = error, false;
+    if (!read_json_file(run_dir / "summary.json", out.summary, error))
+        return result.message = error, false;
     {
         std::ifstream history(run_dir / "history.jsonl", std::ios::binary);
         if (!history) {
             result.message = "cannot read '" + (run_dir / "history.jsonl").string() + "'";
-            return result;
+            return false;
         }
         std::string line;
         std::uint64_t number = 0;
@@ -2486,14 +3333,14 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
             if (torn) {
                 result.message = "history.jsonl line " + std::to_string(number - 1) +
                                  " is not valid JSON and is not the last line";
-                return result;
+                return false;
             }
             value row;
-            if (!detail::parse_json(line, row, error) || !row.is_object() || !row.find("_step")) {
+            if (!parse_json(line, row, error) || !row.is_object() || !row.find("_step")) {
                 torn = true;  // acceptable only as the last line (a killed writer)
                 continue;
             }
-            rows.push_back(std::move(row));
+            out.rows.push_back(std::move(row));
         }
         if (torn) result.warnings.push_back("skipped a torn last line of history.jsonl");
     }
@@ -2502,7 +3349,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
         const value* v = run_json.find(key);
         return v ? v->as_string() : std::string();
     };
-    run_info info;
+    run_info& info = out.info;
     info.id = text("id");
     info.project = text("project");
     info.name = text("name");
@@ -2510,6 +3357,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
     info.job_type = text("job_type");
     info.notes = text("notes");
     info.host = text("host");
+    info.pid = process_id();  // the process writing the converted files
     if (const value* tags = run_json.find("tags"))
         for (const auto& t : tags->as_array()) info.tags.push_back(t.as_string());
     info.start_time = run_json.find("start_time") ? run_json.find("start_time")->as_double() : 0.0;
@@ -2517,41 +3365,44 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
     info.root_dir =
         options.output_root.empty() ? run_dir.parent_path().parent_path() : options.output_root;
     info.run_dir = run_dir;
+    out.dir = run_dir;
 
-    const std::string status = text("status");
-    result.crashed = status == "running";
-    const int exit_code =
-        result.crashed ? options.exit_code.value_or(1)
-                       : static_cast<int>(
-                             run_json.find("exit_code") ? run_json.find("exit_code")->as_int() : 0);
-    double end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
-    if (end_time == 0.0 && !rows.empty()) {
-        const value* last = rows.back().find("_timestamp");
-        end_time = last ? last->as_double(info.start_time) : info.start_time;
+    result.crashed = text("status") == "running";
+    out.exit_code = result.crashed ? options.exit_code.value_or(1)
+                                   : static_cast<int>(run_json.find("exit_code")
+                                                          ? run_json.find("exit_code")->as_int()
+                                                          : 0);
+    out.end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
+    if (out.end_time == 0.0 && !out.rows.empty()) {
+        const value* last = out.rows.back().find("_timestamp");
+        out.end_time = last ? last->as_double(info.start_time) : info.start_time;
     }
-    if (end_time == 0.0) end_time = info.start_time;
+    if (out.end_time == 0.0) out.end_time = info.start_time;
+    return true;
+}
 
-    const fs::path target = wandb_sink::directory_for(info);
-    if (fs::exists(target)) {
-        result.message = "'" + target.string() +
+/// Feeds `run` to `target` as the live run would have: start, metric definitions, each row's
+/// media files then the row, finish. Refuses to overwrite `output_dir`.
+inline void replay(const native_run& run, sink& target, const std::filesystem::path& output_dir,
+                   const export_options& options, export_result& result) {
+    if (std::filesystem::exists(output_dir)) {
+        result.message = "'" + output_dir.string() +
                          "' already exists (exported before?); remove it or choose --out";
-        return result;
+        return;
     }
-    wandb_sink sink({}, false);
-    io_result r = sink.start(info);
-    if (!r.ok()) return result.message = r.message, result;
-    result.wandb_dir = sink.directory();
-    for (const auto& def : metrics.as_array()) {
-        const metric_definition d = detail::definition_from_json(def);
+    io_result r = target.start(run.info);
+    if (!r.ok()) return void(result.message = r.message);
+    result.output_dir = output_dir;
+    for (const auto& def : run.metrics.as_array()) {
+        const metric_definition d = definition_from_json(def);
         sink_event e;
         e.type = sink_event_type::metric;
         e.metric = &d;
-        if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
     }
-    for (const auto& row : rows) {
+    for (const auto& row : run.rows) {
         std::vector<std::string> paths;
-        for (const auto& member : row.as_object())
-            detail::media_paths(member.second, run_dir, paths);
+        for (const auto& member : row.as_object()) media_paths(member.second, run.dir, paths);
         for (const auto& path : paths) {
             // Only files under the run's media/: a crafted history line must not make export
             // copy (and sync upload) anything else.
@@ -2561,7 +3412,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
                                           "' is outside media/; not exported");
                 continue;
             }
-            std::ifstream in(run_dir / path, std::ios::binary);
+            std::ifstream in(run.dir / path, std::ios::binary);
             if (!in) {
                 result.warnings.push_back("media file '" + path + "' is missing; not exported");
                 continue;
@@ -2572,7 +3423,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
             sink_event e;
             e.type = sink_event_type::media;
             e.media = &m;
-            if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+            if (!(r = target.event(e)).ok()) return void(result.message = r.message);
             ++result.media_files;
         }
         const history_row h{row.find("_step")->as_int(),
@@ -2582,21 +3433,44 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
         sink_event e;
         e.type = sink_event_type::row;
         e.row = &h;
-        if (!(r = sink.event(e)).ok()) return result.message = r.message, result;
+        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
         if (++result.rows % 10000 == 0 && options.progress) options.progress(result.rows);
     }
     run_stats stats;
     stats.rows_committed = result.rows;
-    const finish_info end{exit_code, exit_code == 0 ? "finished" : "failed",
-                          end_time,  end_time - info.start_time,
-                          stats,     summary};
-    if (!(r = sink.finish(end)).ok()) return result.message = r.message, result;
+    const finish_info end{run.exit_code, run.exit_code == 0 ? "finished" : "failed",
+                          run.end_time,  run.end_time - run.info.start_time,
+                          stats,         run.summary};
+    if (!(r = target.finish(end)).ok()) return void(result.message = r.message);
     result.ok = true;
     result.message =
-        "exported " + run_dir.string() + " -> " + result.wandb_dir.string() + " (" +
+        "exported " + run.dir.string() + " -> " + result.output_dir.string() + " (" +
         std::to_string(result.rows) + " rows, " + std::to_string(result.media_files) +
         " media files" +
-        (result.crashed ? ", crashed run: exit code " + std::to_string(exit_code) : "") + ")";
+        (result.crashed ? ", crashed run: exit code " + std::to_string(run.exit_code) : "") + ")";
+}
+
+}  // namespace detail
+
+/// The run as a W&B offline run under <output_root>/wandb/, for `wandb sync`.
+inline export_result export_to_wandb(const std::filesystem::path& run_path,
+                                     const export_options& options = {}) {
+    export_result result;
+    detail::native_run run;
+    if (!detail::read_native_run(run_path, options, run, result)) return result;
+    wandb_sink sink({}, false);
+    detail::replay(run, sink, wandb_sink::directory_for(run.info), options, result);
+    return result;
+}
+
+/// The run as TensorBoard event files under <output_root>/tensorboard/<name>_<id>/.
+inline export_result export_to_tensorboard(const std::filesystem::path& run_path,
+                                           const export_options& options = {}) {
+    export_result result;
+    detail::native_run run;
+    if (!detail::read_native_run(run_path, options, run, result)) return result;
+    tensorboard_sink sink;
+    detail::replay(run, sink, tensorboard_sink::directory_for(run.info), options, result);
     return result;
 }
 
@@ -2614,6 +3488,10 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
 //
 //     run.log({{"weights", runlog::histogram(w.data(), w.size())}});
 //     auto h = runlog::histogram::from_counts({3, 5}, {0.0, 0.5, 1.0});
+//
+// A histogram built from samples also keeps their true statistics (count, min, max, sum, sum of
+// squares of the finite samples), stored as "stats" beside W&B's fields: TensorBoard's
+// HistogramProto shows them, and the W&B export leaves them out (W&B's shape has no such field).
 //
 // A histogram is an ordinary value (no file); an invalid one (bad bins, counts/edges mismatch)
 // has ok() false and error() says why, and logging it reports that and drops the field.
@@ -2653,7 +3531,12 @@ class histogram {
             lo = any ? std::min(lo, x) : x;
             hi = any ? std::max(hi, x) : x;
             any = true;
+            stats_.sum += x;
+            stats_.sum_squares += x * x;
+            ++stats_.num;
         }
+        stats_.min = lo;
+        stats_.max = hi;
         if (!any) {
             lo = 0.0;
             hi = 1.0;  // numpy's range for no data
@@ -2726,6 +3609,13 @@ class histogram {
     const std::vector<double>& edges() const noexcept { return edges_; }
     std::uint64_t excluded() const noexcept { return excluded_; }
 
+    /// Statistics of the finite samples; num is 0 for a histogram made from counts.
+    struct sample_stats {
+        std::uint64_t num = 0;
+        double min = 0.0, max = 0.0, sum = 0.0, sum_squares = 0.0;
+    };
+    const sample_stats& stats() const noexcept { return stats_; }
+
     /// W&B's shape; an invalid histogram gives {"_type": "histogram", "error": ...}.
     value to_value() const {
         value out = {{"_type", "histogram"}};
@@ -2738,6 +3628,13 @@ class histogram {
         for (auto e : edges_) edges.push_back(e);
         out["values"] = std::move(counts);
         out["bins"] = std::move(edges);
+        if (stats_.num > 0) {
+            out["stats"] = {{"num", stats_.num},
+                            {"min", stats_.min},
+                            {"max", stats_.max},
+                            {"sum", stats_.sum},
+                            {"sum_squares", stats_.sum_squares}};
+        }
         return out;
     }
 
@@ -2745,6 +3642,7 @@ class histogram {
     std::vector<std::int64_t> counts_;
     std::vector<double> edges_;
     std::uint64_t excluded_ = 0;
+    sample_stats stats_;
     std::string error_;
 };
 
@@ -3465,117 +4363,6 @@ inline std::vector<std::uint8_t> encode_png(const png_view& v) {
 }  // namespace runlog
 // end runlog/detail/png.hpp
 // #include "media.hpp"
-// begin runlog/media/media.hpp
-// SPDX-License-Identifier: MIT
-// What images, tables and other file-backed media have in common: they are logged as a value,
-// encoded on the writer thread (never on the caller's), written to the run's media/<kind>/ under
-// a name built from the key, the step and the SHA-256 of the bytes, and replaced in history and
-// summary by a W&B-shaped JSON description (wandb-offline-format.md §5).
-//
-// A media object that failed validation carries its error instead of throwing: logging it reports
-// the error through the run's handler and drops that field (counted), like any bad field.
-
-#include <cstdint>
-#include <functional>
-#include <memory>
-#include <string>
-#include <string_view>
-#include <vector>
-
-// #include "../value.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-/// One encoded file and the description that goes with it.
-struct media_file {
-    std::string kind;       // directory under media/: "images", "table"
-    std::string extension;  // ".png", ".jpg", ".table.json"
-    std::vector<std::uint8_t> bytes;
-    value description;  // W&B fields besides path/sha256/size, e.g. {"_type","format","width",...}
-};
-
-/// Something logged as one or more files. Implementations are immutable once built and shared
-/// between the caller and the writer thread.
-class media_source {
-  public:
-    virtual ~media_source() = default;
-    /// The validation error, or "" when the object is usable.
-    virtual const std::string& error() const noexcept = 0;
-    /// Memory it holds, counted against settings::media_queue_bytes while it waits for the writer.
-    virtual std::size_t size_bytes() const noexcept = 0;
-    /// Encodes (writer thread). `write` stores a file and returns the description to embed
-    /// (with _type, path, sha256, size); the source returns the final JSON value for the field.
-    virtual value encode(std::string_view key, std::int64_t step,
-                         const std::function<value(media_file&&)>& write) const = 0;
-};
-
-/// Base of the media value types (image, image_list, table): a shared, immutable source, so
-/// logging one costs a reference count, not a copy of its pixels.
-class media {
-  public:
-    bool ok() const noexcept { return source_ && source_->error().empty(); }
-    const std::string& error() const noexcept {
-        static const std::string empty_media = "empty media object";
-        return source_ ? source_->error() : empty_media;
-    }
-    const std::shared_ptr<const media_source>& source() const noexcept { return source_; }
-
-  protected:
-    std::shared_ptr<const media_source> source_;
-};
-
-namespace detail {
-
-/// A file-name stem for `key` that cannot leave the media directory: '/' separates directories
-/// (as in W&B), every component keeps only [A-Za-z0-9._-] (others become '_'), "." and ".." and
-/// empty components are replaced, Windows device names are prefixed, and the whole stem is at
-/// most 120 characters (uniqueness comes from the SHA-256 suffix, not the key).
-inline std::string safe_media_stem(std::string_view key) {
-    std::vector<std::string> parts;
-    std::string current;
-    auto finish_part = [&] {
-        if (current.empty()) return;
-        if (current == ".") current = "_";
-        if (current == "..") current = "__";
-        std::string upper;
-        for (char c : current.substr(0, current.find('.')))
-            upper.push_back(static_cast<char>((c >= 'a' && c <= 'z') ? c - 32 : c));
-        static const char* const reserved[] = {"CON", "PRN", "AUX", "NUL"};
-        bool is_reserved = false;
-        for (const char* r : reserved) is_reserved = is_reserved || upper == r;
-        if (upper.size() == 4 && (upper.rfind("COM", 0) == 0 || upper.rfind("LPT", 0) == 0) &&
-            upper[3] >= '0' && upper[3] <= '9')
-            is_reserved = true;
-        if (is_reserved) current = "_" + current;
-        parts.push_back(current);
-        current.clear();
-    };
-    for (char c : key) {
-        if (c == '/') {
-            finish_part();
-            continue;
-        }
-        const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        current.push_back(safe ? c : '_');
-    }
-    finish_part();
-    std::string stem;
-    for (const auto& part : parts) {
-        if (!stem.empty()) stem.push_back('/');
-        stem += part;
-    }
-    if (stem.empty()) stem = "_";
-    if (stem.size() > 120) stem.resize(120);
-    while (!stem.empty() && (stem.back() == '/' || stem.back() == '.')) stem.back() = '_';
-    return stem;
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/media/media.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -5810,188 +6597,6 @@ class jsonl_sink final : public base_sink<null_mutex> {
 // end runlog/sinks/jsonl.hpp
 // #include "sinks/sink.hpp"
 // #include "sinks/tensorboard.hpp"
-// begin runlog/sinks/tensorboard.hpp
-// SPDX-License-Identifier: MIT
-// The TensorBoard sink: an event file per run that `tensorboard --logdir <dir>/tensorboard` shows,
-// written beside the native run directory (tensorboard-format.md).
-//
-//   <dir>/tensorboard/<name>_<id>/events.out.tfevents.<10-digit seconds>.<host>.<pid>.<n>
-//
-// First record: file_version "brain.Event:2" with the writer's name. Then one Event per committed
-// row holding every numeric value of the row as a float32 scalar (`simple_value`) at the row's
-// `_step` and `_timestamp`. Records are TFRecord-framed into a buffer and written whole at flush
-// points. So far scalars only: images, histograms, text and hparams are not written yet.
-//
-// Enable with settings::tensorboard or RUNLOG_SINKS=...,tensorboard.
-
-#include <atomic>
-#include <cstdio>
-#include <string>
-#include <utility>
-#include <vector>
-
-// #include "../detail/append_file.hpp"
-// #include "../detail/os.hpp"
-// #include "../detail/tensorboard_events.hpp"
-// begin runlog/detail/tensorboard_events.hpp
-// SPDX-License-Identifier: MIT
-// Encoders for TensorBoard `Event` protobufs (tensorboard-format.md §4–6): pure functions from
-// values to serialized Event bytes. So far: the first record (file_version "brain.Event:2" with
-// the writer's name) and legacy scalars (float32 simple_value), the smallest form both loaders
-// read.
-
-#include <cstdint>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-// #include "../version.hpp"
-// #include "protobuf.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-namespace tensorboard {
-
-/// Event{wall_time, file_version: "brain.Event:2", source_metadata{writer}}.
-inline std::vector<std::uint8_t> file_version_event(double wall_time) {
-    proto_writer e;
-    e.fixed64_double(1, wall_time)
-        .string(3, "brain.Event:2")
-        .message(10, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
-    return e.bytes();
-}
-
-/// Event{wall_time, step, summary{value{tag, simple_value}...}}: several scalars of one step.
-inline std::vector<std::uint8_t> scalars_event(
-    double wall_time, std::int64_t step,
-    const std::vector<std::pair<std::string_view, float>>& scalars) {
-    proto_writer summary;
-    for (const auto& [tag, v] : scalars)
-        summary.message(1, proto_writer().string(1, tag).fixed32_float(2, v));
-    proto_writer e;
-    e.fixed64_double(1, wall_time);
-    if (step != 0) e.int64(2, step);
-    e.message(5, summary);
-    return e.bytes();
-}
-
-inline std::vector<std::uint8_t> scalar_event(double wall_time, std::int64_t step,
-                                              std::string_view tag, float v) {
-    return scalars_event(wall_time, step, {{tag, v}});
-}
-
-}  // namespace tensorboard
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/tensorboard_events.hpp
-// #include "../detail/tfrecord.hpp"
-// begin runlog/detail/tfrecord.hpp
-// SPDX-License-Identifier: MIT
-// TFRecord framing, the container of TensorBoard event files (tensorboard-format.md §2):
-// uint64 little-endian length, masked CRC-32C of those 8 bytes, the payload, masked CRC-32C of
-// the payload. No file header or trailer. Pure: appends one framed record to a byte buffer
-// (std::string or std::vector).
-
-#include <cstdint>
-#include <vector>
-
-// #include "checksums.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-/// TFRecord's CRC mask: rotate right by 15, add 0xA282EAD8.
-inline std::uint32_t masked_crc32c(const void* data, std::size_t n) noexcept {
-    const std::uint32_t c = crc32c(data, n);
-    return ((c >> 15u) | (c << 17u)) + 0xA282EAD8u;
-}
-
-template <class Buffer>
-void append_tfrecord(const std::uint8_t* payload, std::size_t n, Buffer& out) {
-    std::uint8_t length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (8 * i));
-    auto put32 = [&](std::uint32_t v) {
-        for (int i = 0; i < 4; ++i)
-            out.push_back(static_cast<typename Buffer::value_type>(v >> (8 * i)));
-    };
-    out.insert(out.end(), length, length + 8);
-    put32(masked_crc32c(length, 8));
-    out.insert(out.end(), payload, payload + n);
-    put32(masked_crc32c(payload, n));
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/tfrecord.hpp
-// #include "../media/media.hpp"
-// #include "sink.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-class tensorboard_sink final : public base_sink<null_mutex> {
-  public:
-    const std::filesystem::path& file_path() const noexcept { return file_.path(); }
-
-  protected:
-    io_result start_(const run_info& info) override {
-        namespace fs = std::filesystem;
-        // One directory per run, named for the run (TensorBoard lists runs by directory).
-        std::string run_name = info.name == info.id ? info.id : info.name + "_" + info.id;
-        for (char& c : run_name) c = c == '/' ? '_' : c;
-        const fs::path dir = info.root_dir / "tensorboard" / detail::safe_media_stem(run_name);
-        std::error_code ec;
-        fs::create_directories(dir, ec);
-        if (ec) {
-            return io_result::failure(errc::sink_start_failed,
-                                      "cannot create '" + dir.string() + "': " + ec.message());
-        }
-        static std::atomic<int> writers{0};
-        char stamp[16];
-        std::snprintf(stamp, sizeof stamp, "%010lld", static_cast<long long>(info.start_time));
-        const fs::path path =
-            dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
-                   std::to_string(info.pid) + "." + std::to_string(writers++));
-        if (io_result opened = file_.open(path, true); !opened.ok()) return opened;
-        append(detail::tensorboard::file_version_event(info.start_time));
-        return file_.write();
-    }
-
-    io_result event_(const sink_event& e) override {
-        if (e.type != sink_event_type::row) return {};
-        std::vector<std::pair<std::string_view, float>> scalars;
-        for (const auto& [key, v] : e.row->data.as_object()) {
-            if (key.empty() || key.front() == '_' || !v.is_number()) continue;
-            scalars.emplace_back(key, static_cast<float>(v.as_double()));
-        }
-        if (scalars.empty()) return {};
-        append(detail::tensorboard::scalars_event(e.row->timestamp, e.row->step, scalars));
-        return file_.buffer().size() >= 64 * 1024 ? file_.write() : io_result{};
-    }
-
-    io_result flush_() override { return file_.write(); }
-
-    io_result finish_(const finish_info&) override {
-        io_result r = file_.write();
-        file_.close();
-        return r;
-    }
-
-  private:
-    void append(const std::vector<std::uint8_t>& event) {
-        detail::append_tfrecord(event.data(), event.size(), file_.buffer());
-    }
-
-    detail::append_file file_;
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/sinks/tensorboard.hpp
 // #include "sinks/wandb.hpp"
 // #include "stats.hpp"
 // #include "value.hpp"

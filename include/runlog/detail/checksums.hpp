@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), Adler-32 (zlib streams) and SHA-256
-// (media file names and digests). Pure functions over bytes; each can be fed incrementally.
+// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), CRC-32C (TFRecord framing; table,
+// SSE4.2 and ARMv8 versions), Adler-32 (zlib streams) and SHA-256 (media file names and digests).
+// Pure functions over bytes; each can be fed incrementally.
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
+
+#if defined(__aarch64__) && defined(__linux__) && !defined(__ARM_FEATURE_CRC32)
+#include <sys/auxv.h>  // getauxval: does this CPU have the CRC32 instructions?
+#endif
 
 namespace runlog {
 inline namespace v0 {
@@ -78,10 +83,58 @@ inline bool cpu_has_sse42() noexcept {
 #define RUNLOG_HAVE_CRC32C_SSE42 0
 #endif
 
-/// CRC-32C, with the CPU's instruction where there is one (chosen at run time).
+#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(__ARM_FEATURE_CRC32) || defined(__linux__))
+#define RUNLOG_HAVE_CRC32C_ARMV8 1
+#if defined(__clang__)
+#define RUNLOG_TARGET_ARMV8_CRC __attribute__((target("crc")))
+#else
+#define RUNLOG_TARGET_ARMV8_CRC __attribute__((target("+crc")))
+#endif
+/// CRC-32C with the ARMv8 CRC32C instructions; call only where the CPU has them.
+RUNLOG_TARGET_ARMV8_CRC inline std::uint32_t crc32c_armv8(const void* data, std::size_t n,
+                                                          std::uint32_t crc = 0) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint32_t c = ~crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+#if defined(__clang__)
+        c = __builtin_arm_crc32cd(c, word);
+#else
+        c = __builtin_aarch64_crc32cx(c, word);
+#endif
+    }
+    for (; n > 0; --n, ++p) {
+#if defined(__clang__)
+        c = __builtin_arm_crc32cb(c, *p);
+#else
+        c = __builtin_aarch64_crc32cb(c, *p);
+#endif
+    }
+    return ~c;
+}
+/// Built for a CPU with CRC (e.g. -march=armv8.1-a), or Linux says it has it (HWCAP_CRC32).
+inline bool cpu_has_armv8_crc() noexcept {
+#if defined(__ARM_FEATURE_CRC32)
+    return true;
+#else
+    static const bool has = (getauxval(AT_HWCAP) & (1ul << 7u)) != 0;
+    return has;
+#endif
+}
+#else
+#define RUNLOG_HAVE_CRC32C_ARMV8 0
+#endif
+
+/// CRC-32C, with the CPU's instruction where there is one (SSE4.2 or ARMv8 CRC, chosen at run
+/// time unless the compiler already knows).
 inline std::uint32_t crc32c(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
 #if RUNLOG_HAVE_CRC32C_SSE42
     if (cpu_has_sse42()) return crc32c_sse42(data, n, crc);
+#endif
+#if RUNLOG_HAVE_CRC32C_ARMV8
+    if (cpu_has_armv8_crc()) return crc32c_armv8(data, n, crc);
 #endif
     return crc32c_portable(data, n, crc);
 }

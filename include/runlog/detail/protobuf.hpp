@@ -47,6 +47,21 @@ class proto_writer {
         for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
         return *this;
     }
+    /// A packed repeated double field (one length-delimited field of 8-byte values).
+    proto_writer& packed_doubles(std::uint32_t field, const std::vector<double>& values) {
+        tag(field, 2);
+        raw_varint(values.size() * 8);
+        for (double v : values) {
+            std::uint64_t bits;
+            std::memcpy(&bits, &v, sizeof bits);
+            for (int i = 0; i < 8; ++i)
+                bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        }
+        return *this;
+    }
+    proto_writer& binary(std::uint32_t field, const std::vector<std::uint8_t>& b) {
+        return string(field, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+    }
     proto_writer& string(std::uint32_t field, std::string_view s) {
         tag(field, 2);
         raw_varint(s.size());

@@ -46,12 +46,38 @@ inline proto_writer header_body() {
     return proto_writer().message(1, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
 }
 
+inline bool is_histogram(const value& v) {
+    const value* type = v.find("_type");
+    return type != nullptr && type->as_string() == "histogram";
+}
+
+/// True when `v` holds a histogram with runlog's "stats" member (at any depth).
+inline bool has_histogram_stats(const value& v) {
+    if (!v.is_object()) return false;
+    if (is_histogram(v)) return v.contains("stats");
+    for (const auto& member : v.as_object())
+        if (has_histogram_stats(member.second)) return true;
+    return false;
+}
+
+/// `v` in W&B's shapes: histograms lose runlog's "stats" member, which W&B's histogram lacks.
+inline value wandb_shaped(const value& v) {
+    if (!has_histogram_stats(v)) return v;
+    const bool histogram = is_histogram(v);
+    value out = value::object();
+    for (const auto& [key, member] : v.as_object())
+        if (!histogram || key != "stats") out[key] = wandb_shaped(member);
+    return out;
+}
+
 /// ConfigRecord / SummaryRecord body: one `update` item per top-level key with its whole value
 /// (legacy sync merges only top-level keys, so values are never split).
 inline proto_writer items_body(const value& object) {
     proto_writer body;
-    for (const auto& [key, v] : object.as_object())
-        body.message(1, proto_writer().string(1, key).string(16, v.dump()));
+    for (const auto& [key, v] : object.as_object()) {
+        body.message(1, proto_writer().string(1, key).string(
+                            16, has_histogram_stats(v) ? wandb_shaped(v).dump() : v.dump()));
+    }
     return body;
 }
 

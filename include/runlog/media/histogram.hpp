@@ -8,6 +8,10 @@
 //     run.log({{"weights", runlog::histogram(w.data(), w.size())}});
 //     auto h = runlog::histogram::from_counts({3, 5}, {0.0, 0.5, 1.0});
 //
+// A histogram built from samples also keeps their true statistics (count, min, max, sum, sum of
+// squares of the finite samples), stored as "stats" beside W&B's fields: TensorBoard's
+// HistogramProto shows them, and the W&B export leaves them out (W&B's shape has no such field).
+//
 // A histogram is an ordinary value (no file); an invalid one (bad bins, counts/edges mismatch)
 // has ok() false and error() says why, and logging it reports that and drops the field.
 
@@ -46,7 +50,12 @@ class histogram {
             lo = any ? std::min(lo, x) : x;
             hi = any ? std::max(hi, x) : x;
             any = true;
+            stats_.sum += x;
+            stats_.sum_squares += x * x;
+            ++stats_.num;
         }
+        stats_.min = lo;
+        stats_.max = hi;
         if (!any) {
             lo = 0.0;
             hi = 1.0;  // numpy's range for no data
@@ -119,6 +128,13 @@ class histogram {
     const std::vector<double>& edges() const noexcept { return edges_; }
     std::uint64_t excluded() const noexcept { return excluded_; }
 
+    /// Statistics of the finite samples; num is 0 for a histogram made from counts.
+    struct sample_stats {
+        std::uint64_t num = 0;
+        double min = 0.0, max = 0.0, sum = 0.0, sum_squares = 0.0;
+    };
+    const sample_stats& stats() const noexcept { return stats_; }
+
     /// W&B's shape; an invalid histogram gives {"_type": "histogram", "error": ...}.
     value to_value() const {
         value out = {{"_type", "histogram"}};
@@ -131,6 +147,13 @@ class histogram {
         for (auto e : edges_) edges.push_back(e);
         out["values"] = std::move(counts);
         out["bins"] = std::move(edges);
+        if (stats_.num > 0) {
+            out["stats"] = {{"num", stats_.num},
+                            {"min", stats_.min},
+                            {"max", stats_.max},
+                            {"sum", stats_.sum},
+                            {"sum_squares", stats_.sum_squares}};
+        }
         return out;
     }
 
@@ -138,6 +161,7 @@ class histogram {
     std::vector<std::int64_t> counts_;
     std::vector<double> edges_;
     std::uint64_t excluded_ = 0;
+    sample_stats stats_;
     std::string error_;
 };
 
