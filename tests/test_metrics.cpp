@@ -164,6 +164,23 @@ TEST_CASE("define_metric: step_sync copies the last step-metric value into rows"
     CHECK_FALSE(all[5].contains("epoch"));
 }
 
+TEST_CASE("define_metric: a definition made after a key was logged applies from then on",
+          "[metrics][step_sync]") {
+    // The writer caches each key's definition; a later define_metric (exact or glob) must win.
+    fixture f;
+    f.run.log({{"epoch", 1}, {"loss", 3.0}});
+    f.run.log({{"val/acc", 0.1}, {"loss", 1.0}});
+    f.run.define_metric("loss", metric_options{}.with_summary("min"));
+    f.run.define_metric("val/*", metric_options{}.with_step_metric("epoch"));
+    f.run.log({{"val/acc", 0.2}, {"loss", 2.0}});
+    const value s = f.finish();
+    CHECK(s.find("loss")->dump() == R"({"min":1.0})");
+    const auto all = f.sink->rows();
+    REQUIRE(all.size() == 3);
+    CHECK_FALSE(all[1].contains("epoch"));
+    CHECK(all[2].find("epoch")->as_int() == 1);  // step_sync, known only after the definition
+}
+
 TEST_CASE("define_metric: step_sync can be switched off", "[metrics][step_sync]") {
     fixture f;
     f.run.define_metric("val/*", metric_options{}.with_step_metric("epoch").with_step_sync(false));

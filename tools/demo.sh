@@ -27,5 +27,7 @@ else
   cat runlog/latest-run/summary.json
 fi
 echo
-echo "To turn it into a W&B offline run: build the runlog tool (cmake --build build-demo --target"
-echo "runlog_cli) and run build-demo/runlog export --to wandb runlog/latest-run; then wandb sync."
+echo "To turn it into a W&B offline run or TensorBoard files: build the runlog tool (cmake --build"
+echo "build-demo --target runlog_cli), then build-demo/runlog export --to wandb runlog/latest-run"
+echo "(then wandb sync), or --to tensorboard (then tensorboard --logdir tensorboard/). Or run the"
+echo "demo with RUNLOG_SINKS=jsonl,wandb,tensorboard to write all three while it trains."

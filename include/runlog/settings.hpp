@@ -62,7 +62,7 @@ struct settings {
     bool all_ranks = false;      // log on every rank, not only rank 0
     bool native_files = true;    // write the native run directory (jsonl sink)
     bool wandb_offline = false;  // also a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
-    bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/ (scalars)
+    bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/
     std::string entity{};        // W&B entity for the offline run; default: the syncing user's
     std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
     error_handler on_error{};                    // default: one line on stderr per report

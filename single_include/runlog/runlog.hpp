@@ -2299,7 +2299,7 @@ struct settings {
     bool all_ranks = false;      // log on every rank, not only rank 0
     bool native_files = true;    // write the native run directory (jsonl sink)
     bool wandb_offline = false;  // also a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
-    bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/ (scalars)
+    bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/
     std::string entity{};        // W&B entity for the offline run; default: the syncing user's
     std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
     error_handler on_error{};                    // default: one line on stderr per report
@@ -5558,6 +5558,9 @@ class error_reporter {
 
 namespace runlog {
 inline namespace v0 {
+
+struct metric_definition;
+
 namespace detail {
 
 enum class key_status : std::uint8_t { ok, reserved, empty, invalid_utf8 };
@@ -5566,6 +5569,14 @@ struct key_entry {
     std::string name;
     std::uint64_t hash = 0;
     key_status status = key_status::ok;
+
+    // The writer's caches, so a row costs no string lookups: read and written only by the run's
+    // dispatcher (callers read the fields above), so they are separate memory locations and race
+    // with nothing. `definition` is valid while `definition_generation` matches the dispatcher's.
+    static constexpr std::size_t no_slot = ~std::size_t{0};
+    mutable std::size_t summary_slot = no_slot;
+    mutable const metric_definition* definition = nullptr;
+    mutable std::uint64_t definition_generation = 0;
 };
 
 inline std::uint64_t hash_key(std::string_view s) noexcept {
@@ -5987,10 +5998,18 @@ class dispatcher {
         value row = value::object();
         auto& members = row.as_object();
         members.reserve(pending_.size() + 4);
+        // Members [0, logged) are the pending keys (looked up through their key_entry caches);
+        // step_sync may append step metrics after them (looked up by name).
+        const std::size_t logged = pending_.size();
         for (auto& [key, v] : pending_) members.emplace_back(key->name, std::move(v));
-        for (std::size_t i = 0, n = members.size(); i < n; ++i) insert_step_metric(row, i);
+        for (std::size_t i = 0; i < logged; ++i)
+            insert_step_metric(row, resolve(*pending_[i].first));
+        auto summary_of = [&](std::size_t i) -> metric_summary& {
+            return i < logged ? summary_for(*pending_[i].first) : summary_for(members[i].first);
+        };
         for (std::size_t i = 0, n = members.size(); i < n; ++i)
-            summary_for(members[i].first).add(members[i].second, current_step_);
+            summary_of(i).add(members[i].second, current_step_);
+        const std::size_t user_members = members.size();
         members.emplace_back("_step", current_step_);
         members.emplace_back("_runtime", pending_time_ - start_time_);
         members.emplace_back("_timestamp", pending_time_);
@@ -5998,10 +6017,12 @@ class dispatcher {
         value row_summary;
         if (row_summaries_) {
             row_summary = value::object();
-            for (const auto& [key, v] : members) {
-                if (key.front() == '_') {
-                    row_summary.as_object().emplace_back(key, v);
-                } else if (auto entry = summary_for(key).build(resolve(key))) {
+            for (std::size_t i = 0; i < members.size(); ++i) {
+                const auto& [key, v] = members[i];
+                if (i >= user_members) {
+                    row_summary.as_object().emplace_back(key, v);  // _step, _runtime, _timestamp
+                } else if (auto entry = summary_of(i).build(i < logged ? resolve(*pending_[i].first)
+                                                                       : resolve(key))) {
                     row_summary.as_object().emplace_back(key, std::move(*entry));
                 }
             }
@@ -6023,8 +6044,7 @@ class dispatcher {
     }
 
     /// step_sync: copy the step metric's last value into a row that lacks it.
-    void insert_step_metric(value& row, std::size_t member_index) {
-        const metric_definition* def = resolve(row.as_object()[member_index].first);
+    void insert_step_metric(value& row, const metric_definition* def) {
         if (def == nullptr || !def->step_sync || def->step_metric.empty()) return;
         if (row.contains(def->step_metric)) return;
         const auto it = summary_index_.find(def->step_metric);
@@ -6032,12 +6052,30 @@ class dispatcher {
         row.as_object().emplace_back(def->step_metric, summaries_[it->second].summary.last());
     }
 
-    metric_summary& summary_for(const std::string& key) {
+    std::size_t summary_slot_of(const std::string& key) {
         const auto it = summary_index_.find(key);
-        if (it != summary_index_.end()) return summaries_[it->second].summary;
+        if (it != summary_index_.end()) return it->second;
         summary_index_.emplace(key, summaries_.size());
         summaries_.push_back(summary_slot{key, metric_summary{}});
-        return summaries_.back().summary;
+        return summaries_.size() - 1;
+    }
+
+    metric_summary& summary_for(const std::string& key) {
+        return summaries_[summary_slot_of(key)].summary;
+    }
+
+    /// The same through the key's cache: no string hashing once the key has been seen.
+    metric_summary& summary_for(const key_entry& key) {
+        if (key.summary_slot == key_entry::no_slot) key.summary_slot = summary_slot_of(key.name);
+        return summaries_[key.summary_slot].summary;
+    }
+
+    const metric_definition* resolve(const key_entry& key) {
+        if (key.definition_generation != definitions_generation_) {
+            key.definition = resolve(key.name);
+            key.definition_generation = definitions_generation_;
+        }
+        return key.definition;
     }
 
     /// The definition that applies to `key`, materialising a glob's on first use.
@@ -6061,7 +6099,8 @@ class dispatcher {
 
     void define(const metric_definition& def, bool overwrite) {
         undefined_.clear();
-        summary_dirty_ = true;  // the summary's shape may change
+        ++definitions_generation_;  // every key_entry's cached definition is stale
+        summary_dirty_ = true;      // the summary's shape may change
         if (const auto it = by_name_.find(def.name); it != by_name_.end()) {
             metric_definition& existing = *it->second;
             if (overwrite) {
@@ -6136,6 +6175,7 @@ class dispatcher {
     std::unordered_map<std::string, metric_definition*> by_name_;
     std::vector<const metric_definition*> globs_;
     std::unordered_set<std::string> undefined_;  // keys known to match no definition
+    std::uint64_t definitions_generation_ = 1;   // see key_entry::definition_generation
 
     std::vector<summary_slot> summaries_;
     std::unordered_map<std::string, std::size_t> summary_index_;

@@ -20,6 +20,9 @@
 
 namespace runlog {
 inline namespace v0 {
+
+struct metric_definition;
+
 namespace detail {
 
 enum class key_status : std::uint8_t { ok, reserved, empty, invalid_utf8 };
@@ -28,6 +31,14 @@ struct key_entry {
     std::string name;
     std::uint64_t hash = 0;
     key_status status = key_status::ok;
+
+    // The writer's caches, so a row costs no string lookups: read and written only by the run's
+    // dispatcher (callers read the fields above), so they are separate memory locations and race
+    // with nothing. `definition` is valid while `definition_generation` matches the dispatcher's.
+    static constexpr std::size_t no_slot = ~std::size_t{0};
+    mutable std::size_t summary_slot = no_slot;
+    mutable const metric_definition* definition = nullptr;
+    mutable std::uint64_t definition_generation = 0;
 };
 
 inline std::uint64_t hash_key(std::string_view s) noexcept {
