@@ -184,3 +184,29 @@ TEST_CASE("steps: log(value) takes a row built at run time", "[steps]") {
     CHECK(rows[0].find("grad_norm/layer2")->as_int() == 2);
     CHECK(f.errors.count(runlog::errc::invalid_value) == 1);
 }
+
+TEST_CASE("rows: floats read back as their shortest form, row after row, sign of zero kept",
+          "[steps][float]") {
+    // The writer caches each key's last float conversion and reuses the previous row's storage;
+    // neither may leak a stale value into a row.
+    fixture f;
+    const float values[] = {0.1f, 0.1f, 0.0f, -0.0f, -0.0f, 0.3f, 1e-7f, 0.1f};
+    for (float v : values) f.run.log({{"lr", v}, {"other", 1}});
+    f.run.log({{"other", 2}, {"lr", 0.5f}});  // same keys, other order
+    f.run.log({{"lr", 0.5f}});                // fewer keys
+    const auto rows = f.finish();
+    REQUIRE(rows.size() == 10);
+    const char* expected[] = {"0.1", "0.1", "0.0", "-0.0", "-0.0", "0.3", "1e-07", "0.1"};
+    for (std::size_t i = 0; i < 8; ++i) {
+        INFO("row " << i);
+        CHECK(rows[i].find("lr")->dump() == expected[i]);
+        CHECK(rows[i].find("other")->as_int() == 1);
+        CHECK(step_of(rows[i]) == static_cast<std::int64_t>(i));
+    }
+    CHECK(test::keys_of(rows[8]) ==
+          std::vector<std::string>{"other", "lr", "_step", "_runtime", "_timestamp"});
+    CHECK(rows[8].find("other")->as_int() == 2);
+    CHECK(test::keys_of(rows[9]) ==
+          std::vector<std::string>{"lr", "_step", "_runtime", "_timestamp"});
+    CHECK(rows[9].find("lr")->dump() == "0.5");
+}

@@ -5282,6 +5282,12 @@ struct counters {
         c.fetch_add(1, std::memory_order_relaxed);
     }
 
+    /// For counters only the writer thread changes (log_calls, rows_committed): a plain load and
+    /// store, no locked read-modify-write, on the per-row path. Readers still see whole values.
+    static void bump_single_writer(std::atomic<std::uint64_t>& c) noexcept {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+
     run_stats snapshot() const noexcept {
         auto get = [](const std::atomic<std::uint64_t>& c) {
             return c.load(std::memory_order_relaxed);
@@ -5323,6 +5329,7 @@ struct counters {
 // Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <string>
@@ -5577,6 +5584,11 @@ struct key_entry {
     mutable std::size_t summary_slot = no_slot;
     mutable const metric_definition* definition = nullptr;
     mutable std::uint64_t definition_generation = 0;
+    // The last float logged under this key and its shortest-round-trip double (a learning rate
+    // is the same float for thousands of rows; the conversion costs a to_chars/from_chars pair).
+    // Bits 0 are +0.0f, whose double is 0.0: the initial entry is already correct.
+    mutable std::uint32_t last_float_bits = 0;
+    mutable double last_float_as_double = 0.0;
 };
 
 inline std::uint64_t hash_key(std::string_view s) noexcept {
@@ -5894,7 +5906,7 @@ class dispatcher {
     };
 
     void apply_row(const event& e) {
-        counters::bump(counts_.log_calls);
+        counters::bump_single_writer(counts_.log_calls);
         if (e.has_step && e.step < current_step_) {
             counters::bump(counts_.dropped_step);
             reporter_.report(errc::step_not_increasing,
@@ -5925,12 +5937,27 @@ class dispatcher {
                     item.key, encode_media(*e.payload->media[item.complex_index], item.key->name));
                 return;
             }
+            if (item.kind == item_kind::float32) {
+                merge_into_pending(item.key, float_value(*item.key, item.f));
+                return;
+            }
             merge_into_pending(item.key, e.item_value(item));
         });
         pending_active_ = true;
         pending_time_ = e.time;
         const bool commit = e.commit < 0 ? !e.has_step : e.commit > 0;
         if (commit) commit_pending();
+    }
+
+    /// value(f) (the double that prints as f's shortest form), through the key's one-entry cache.
+    static value float_value(const key_entry& key, float f) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &f, sizeof bits);  // bitwise: -0.0f and NaN payloads stay distinct
+        if (bits != key.last_float_bits) {
+            key.last_float_bits = bits;
+            key.last_float_as_double = value(f).as_double();
+        }
+        return key.last_float_as_double;
     }
 
     /// Encodes a media field for the pending row's step, hands each file to the sinks, and
@@ -5995,24 +6022,43 @@ class dispatcher {
     }
 
     void commit_pending() {
-        value row = value::object();
-        auto& members = row.as_object();
-        members.reserve(pending_.size() + 4);
-        // Members [0, logged) are the pending keys (looked up through their key_entry caches);
-        // step_sync may append step metrics after them (looked up by name).
+        // The row: the pending keys [0, logged), then step metrics step_sync adds, then _step,
+        // _runtime, _timestamp. It lives in storage kept from row to row (sinks only borrow it
+        // during send), and a row with the same keys as the previous one — a training loop's
+        // usual row — keeps the member names and only replaces the values.
         const std::size_t logged = pending_.size();
-        for (auto& [key, v] : pending_) members.emplace_back(key->name, std::move(v));
-        for (std::size_t i = 0; i < logged; ++i)
-            insert_step_metric(row, resolve(*pending_[i].first));
+        step_inserts_.clear();
+        for (std::size_t i = 0; i < logged; ++i) add_step_metric(resolve(*pending_[i].first));
+        auto& members = row_.as_object();
+        const bool same_keys =
+            step_inserts_.empty() && members.size() == logged + 3 && row_keys_.size() == logged &&
+            std::equal(pending_.begin(), pending_.end(), row_keys_.begin(),
+                       [](const auto& p, const key_entry* k) { return p.first == k; });
+        if (same_keys) {
+            for (std::size_t i = 0; i < logged; ++i)
+                members[i].second = std::move(pending_[i].second);
+            members[logged].second = current_step_;
+            members[logged + 1].second = pending_time_ - start_time_;
+            members[logged + 2].second = pending_time_;
+        } else {
+            members.clear();
+            row_keys_.clear();
+            members.reserve(logged + step_inserts_.size() + 3);
+            for (auto& [key, v] : pending_) {
+                members.emplace_back(key->name, std::move(v));
+                row_keys_.push_back(key);
+            }
+            for (auto& inserted : step_inserts_) members.push_back(std::move(inserted));
+            members.emplace_back("_step", current_step_);
+            members.emplace_back("_runtime", pending_time_ - start_time_);
+            members.emplace_back("_timestamp", pending_time_);
+        }
+        const std::size_t user_members = members.size() - 3;
         auto summary_of = [&](std::size_t i) -> metric_summary& {
             return i < logged ? summary_for(*pending_[i].first) : summary_for(members[i].first);
         };
-        for (std::size_t i = 0, n = members.size(); i < n; ++i)
+        for (std::size_t i = 0; i < user_members; ++i)
             summary_of(i).add(members[i].second, current_step_);
-        const std::size_t user_members = members.size();
-        members.emplace_back("_step", current_step_);
-        members.emplace_back("_runtime", pending_time_ - start_time_);
-        members.emplace_back("_timestamp", pending_time_);
 
         value row_summary;
         if (row_summaries_) {
@@ -6027,14 +6073,14 @@ class dispatcher {
                 }
             }
         }
-        history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row};
+        history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row_};
         if (row_summaries_) out_row.summary = &row_summary;
         sink_event out;
         out.type = sink_event_type::row;
         out.row = &out_row;
         send(out);
 
-        counters::bump(counts_.rows_committed);
+        counters::bump_single_writer(counts_.rows_committed);
         summary_dirty_ = true;
         last_step_ = current_step_;
         last_time_ = pending_time_;
@@ -6043,13 +6089,16 @@ class dispatcher {
         ++current_step_;
     }
 
-    /// step_sync: copy the step metric's last value into a row that lacks it.
-    void insert_step_metric(value& row, const metric_definition* def) {
+    /// step_sync: the step metric's last value, for a row that lacks it (to step_inserts_).
+    void add_step_metric(const metric_definition* def) {
         if (def == nullptr || !def->step_sync || def->step_metric.empty()) return;
-        if (row.contains(def->step_metric)) return;
+        for (const auto& p : pending_)
+            if (p.first->name == def->step_metric) return;
+        for (const auto& inserted : step_inserts_)
+            if (inserted.first == def->step_metric) return;
         const auto it = summary_index_.find(def->step_metric);
         if (it == summary_index_.end() || !summaries_[it->second].summary.seen()) return;
-        row.as_object().emplace_back(def->step_metric, summaries_[it->second].summary.last());
+        step_inserts_.emplace_back(def->step_metric, summaries_[it->second].summary.last());
     }
 
     std::size_t summary_slot_of(const std::string& key) {
@@ -6166,6 +6215,9 @@ class dispatcher {
 
     std::int64_t current_step_ = 0;
     std::vector<std::pair<const key_entry*, value>> pending_;
+    value row_ = value::object();             // the committed row, reused
+    std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members
+    value::object_type step_inserts_;         // this row's step_sync additions
     bool pending_active_ = false;
     double pending_time_ = 0.0;
     std::int64_t last_step_ = 0;

@@ -25,6 +25,12 @@ struct counters {
         c.fetch_add(1, std::memory_order_relaxed);
     }
 
+    /// For counters only the writer thread changes (log_calls, rows_committed): a plain load and
+    /// store, no locked read-modify-write, on the per-row path. Readers still see whole values.
+    static void bump_single_writer(std::atomic<std::uint64_t>& c) noexcept {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+
     run_stats snapshot() const noexcept {
         auto get = [](const std::atomic<std::uint64_t>& c) {
             return c.load(std::memory_order_relaxed);

@@ -39,6 +39,11 @@ struct key_entry {
     mutable std::size_t summary_slot = no_slot;
     mutable const metric_definition* definition = nullptr;
     mutable std::uint64_t definition_generation = 0;
+    // The last float logged under this key and its shortest-round-trip double (a learning rate
+    // is the same float for thousands of rows; the conversion costs a to_chars/from_chars pair).
+    // Bits 0 are +0.0f, whose double is 0.0: the initial entry is already correct.
+    mutable std::uint32_t last_float_bits = 0;
+    mutable double last_float_as_double = 0.0;
 };
 
 inline std::uint64_t hash_key(std::string_view s) noexcept {
