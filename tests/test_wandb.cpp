@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The W&B offline format: protobuf wire encoding, LevelDB-log framing (the spec's worked example
 // byte for byte, block-boundary cases), the sink's record order and values, and a killed writer.
-#include <sys/wait.h>
-#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <csignal>
 
@@ -231,9 +229,7 @@ TEST_CASE("wandb sink: RUNLOG_SINKS picks the formats", "[wandb][env]") {
 
 TEST_CASE("wandb sink: a killed writer leaves only complete records", "[wandb][crash]") {
     test::temp_dir dir;
-    const pid_t child = fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
+    REQUIRE(test::run_in_killed_child([&] {
         auto s = test::quiet_settings(dir);
         s.wandb_offline = true;
         s.id = "crashed1";
@@ -245,11 +241,8 @@ TEST_CASE("wandb sink: a killed writer leaves only complete records", "[wandb][c
         }
         run.flush();
         for (int i = 0; i < 500; ++i) run.log({{"loss", 0.0}});
-        std::raise(SIGKILL);
-    }
-    int status = 0;
-    REQUIRE(waitpid(child, &status, 0) == child);
-    REQUIRE(WIFSIGNALED(status));
+        std::raise(SIGKILL);  // while the run is alive: no finish, no destructor
+    }));
     const fs::path wdir = dir.path / "wandb" / fs::read_symlink(dir.path / "wandb" / "latest-run");
     const auto records = decode_file(wdir / "run-crashed1.wandb", true);  // may end mid-chunk
     std::size_t history = 0;

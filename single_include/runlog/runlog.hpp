@@ -2395,7 +2395,8 @@ struct run_info {
 };
 
 /// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,
-/// `_runtime` and `_timestamp`.
+/// `_runtime` and `_timestamp`. It is lent for the event call only (the writer reuses its
+/// storage for the next row); a sink that keeps rows copies them.
 struct history_row {
     std::int64_t step = 0;
     double runtime = 0.0;
@@ -2530,9 +2531,13 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             case sink_event_type::config:
                 config_ = *e.config;
                 break;
-            case sink_event_type::metric:
-                if (!e.metric->step_metric.empty() && !e.metric->is_glob())
+            case sink_event_type::metric:  // globs arrive materialised per key, too
+                if (e.metric->is_glob()) break;
+                if (e.metric->step_metric.empty()) {
+                    step_metric_.erase(e.metric->name);  // an overwrite may remove it
+                } else {
                     step_metric_[e.metric->name] = e.metric->step_metric;
+                }
                 break;
             case sink_event_type::media:
                 media_[e.media->path] = *e.media->bytes;

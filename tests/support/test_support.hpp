@@ -3,9 +3,13 @@
 // Shared helpers for the tests: temporary directories, environment guards, an error collector,
 // and sink doubles built on the public extension point (base_sink).
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -116,6 +120,22 @@ inline runlog::settings quiet_settings(const temp_dir& dir, error_log* errors = 
 }
 
 /// A run that writes only to a memory sink (plus its run directory under `dir`).
+/// Runs `body` in a child process that dies by SIGKILL, as a job killed mid-run does; true when
+/// the child died of that signal. `body` should raise SIGKILL itself while its run is still alive
+/// (returning would destroy, and so finish, the run first); the raise here is only a fallback.
+template <class Body>
+bool run_in_killed_child(Body body) {
+    const pid_t child = fork();
+    if (child < 0) return false;
+    if (child == 0) {
+        body();
+        std::raise(SIGKILL);
+    }
+    int status = 0;
+    return waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
+           WTERMSIG(status) == SIGKILL;
+}
+
 inline runlog::run memory_run(const temp_dir& dir, std::shared_ptr<runlog::memory_sink>& sink,
                               error_log* errors = nullptr) {
     sink = std::make_shared<runlog::memory_sink>();

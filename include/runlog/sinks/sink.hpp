@@ -54,7 +54,8 @@ struct run_info {
 };
 
 /// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,
-/// `_runtime` and `_timestamp`.
+/// `_runtime` and `_timestamp`. It is lent for the event call only (the writer reuses its
+/// storage for the next row); a sink that keeps rows copies them.
 struct history_row {
     std::int64_t step = 0;
     double runtime = 0.0;

@@ -95,9 +95,13 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             case sink_event_type::config:
                 config_ = *e.config;
                 break;
-            case sink_event_type::metric:
-                if (!e.metric->step_metric.empty() && !e.metric->is_glob())
+            case sink_event_type::metric:  // globs arrive materialised per key, too
+                if (e.metric->is_glob()) break;
+                if (e.metric->step_metric.empty()) {
+                    step_metric_.erase(e.metric->name);  // an overwrite may remove it
+                } else {
                     step_metric_[e.metric->name] = e.metric->step_metric;
+                }
                 break;
             case sink_event_type::media:
                 media_[e.media->path] = *e.media->bytes;
