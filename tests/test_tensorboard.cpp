@@ -227,6 +227,21 @@ TEST_CASE("tensorboard sink: a metric with a step_metric is plotted against it",
     CHECK(values_of(events, "train/loss").back().step == 16);
 }
 
+TEST_CASE("tensorboard sink: a definition overwritten without its step_metric stops using it",
+          "[tensorboard][sink]") {
+    test::temp_dir dir;
+    auto run = runlog::init(tensorboard_settings(dir, "tb000007"));
+    run.define_metric("val/acc", runlog::metric_options{}.with_step_metric("epoch"));
+    run.log({{"epoch", 5}, {"val/acc", 0.5}});  // row 0: step 5
+    run.define_metric("val/acc", runlog::metric_options{}.with_overwrite(true));
+    run.log({{"epoch", 6}, {"val/acc", 0.6}});  // row 1: step 1
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto acc = values_of(events_of(dir.path, "baseline_tb000007"), "val/acc");
+    REQUIRE(acc.size() == 2);
+    CHECK(acc[0].step == 5);
+    CHECK(acc[1].step == 1);
+}
+
 TEST_CASE("tensorboard sink: images decode back to the logged pixels", "[tensorboard][media]") {
     test::temp_dir dir;
     auto run = runlog::init(tensorboard_settings(dir, "tb000003"));
