@@ -529,6 +529,8 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
     }
     auto state = std::make_shared<run_state>(s, std::move(info), std::move(sinks));
     state->writer = std::thread(&run_state::writer_main, state);
+    if (s.system_metrics && s.system_interval.count() > 0)
+        run_state::start_sampler(state, s.system_interval);
     return state;
 }
 

@@ -57,6 +57,8 @@ struct settings {
     std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
     std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
     std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
+    bool system_metrics = true;  // sample CPU, memory, disk and network on a low-priority thread
+    std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
 
     bool quiet = false;          // no end-of-run summary on stderr
     bool all_ranks = false;      // log on every rank, not only rank 0
@@ -84,6 +86,10 @@ struct settings {
     settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
     settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
     settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
+    settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
+    settings& with_system_interval(std::chrono::milliseconds v) {
+        return system_interval = v, *this;
+    }
     settings& with_quiet(bool v) { return quiet = v, *this; }
     settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
     settings& with_native_files(bool v) { return native_files = v, *this; }

@@ -1055,6 +1055,10 @@ class append_file {
 #else
 #include <unistd.h>  // gethostname, getpid
 #endif
+#if defined(__linux__)
+#include <sys/resource.h>  // setpriority
+#include <sys/syscall.h>   // SYS_gettid
+#endif
 
 namespace runlog {
 inline namespace v0 {
@@ -1089,6 +1093,14 @@ inline int process_id() noexcept {
     return _getpid();
 #else
     return static_cast<int>(getpid());
+#endif
+}
+
+/// Makes the calling thread yield to the job's threads (Linux: nice +10 for this thread only;
+/// elsewhere nothing). Used by the system sampler.
+inline void lower_this_thread_priority() noexcept {
+#if defined(__linux__)
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
 #endif
 }
 
@@ -2294,6 +2306,8 @@ struct settings {
     std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
     std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
     std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
+    bool system_metrics = true;  // sample CPU, memory, disk and network on a low-priority thread
+    std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
 
     bool quiet = false;          // no end-of-run summary on stderr
     bool all_ranks = false;      // log on every rank, not only rank 0
@@ -2321,6 +2335,10 @@ struct settings {
     settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
     settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
     settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
+    settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
+    settings& with_system_interval(std::chrono::milliseconds v) {
+        return system_interval = v, *this;
+    }
     settings& with_quiet(bool v) { return quiet = v, *this; }
     settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
     settings& with_native_files(bool v) { return native_files = v, *this; }
@@ -2424,7 +2442,16 @@ struct media_event {
     const std::vector<std::uint8_t>* bytes = nullptr;
 };
 
-enum class sink_event_type { config, metric, row, summary, media };
+/// One reading of the system sampler: W&B's stats keys ("cpu", "proc.memory.rssMB",
+/// "network.sent", ...) with numbers; `index` counts samples from 0.
+struct system_sample {
+    std::int64_t index = 0;
+    double runtime = 0.0;
+    double timestamp = 0.0;
+    const value& values;
+};
+
+enum class sink_event_type { config, metric, row, summary, media, system };
 
 /// One event; exactly the member named by `type` is set.
 struct sink_event {
@@ -2434,6 +2461,7 @@ struct sink_event {
     const history_row* row = nullptr;
     const value* summary = nullptr;  // the whole summary, at flush points
     const media_event* media = nullptr;
+    const system_sample* system = nullptr;
 };
 
 class sink {
@@ -2544,6 +2572,9 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 break;
             case sink_event_type::summary:
                 break;
+            case sink_event_type::system:
+                write_system(*e.system);
+                break;
             case sink_event_type::row:
                 write_row(*e.row);
                 media_.clear();
@@ -2619,6 +2650,21 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 append(detail::tensorboard::summary_event(wall, g.step, g.others));
             }
         }
+    }
+
+    /// System metrics as scalars `system/<key>`, at the sample's number as step.
+    void write_system(const system_sample& sample) {
+        std::vector<detail::tensorboard::scalar> scalars;
+        std::vector<std::string> tags;
+        tags.reserve(sample.values.size());
+        for (const auto& [key, v] : sample.values.as_object()) {
+            if (!v.is_number()) continue;
+            tags.push_back("system/" + key);
+            scalars.push_back({tags.back(), static_cast<float>(v.as_double())});
+        }
+        if (scalars.empty()) return;
+        detail::tensorboard::append_scalars_record(file_.buffer(), wall_time(sample.timestamp),
+                                                   sample.index, scalars.data(), scalars.size());
     }
 
     step_group& group(std::int64_t step) {
@@ -2917,6 +2963,7 @@ enum record_field : std::uint32_t {
     summary = 3,
     config = 5,
     files = 6,
+    stats = 7,
     metric = 12,
     run = 17,
     exit = 18,
@@ -3052,6 +3099,16 @@ inline proto_writer runtime_summary_body(std::int64_t seconds) {
     return body;
 }
 
+/// StatsRecord{stats_type SYSTEM (0, omitted), timestamp, item{key, value_json}...}; sync shows
+/// each item as `system.<key>`.
+inline proto_writer stats_body(double unix_seconds, const value& values) {
+    proto_writer body;
+    body.message(2, timestamp(unix_seconds));
+    for (const auto& [key, v] : values.as_object())
+        body.message(3, proto_writer().string(1, key).string(16, v.dump()));
+    return body;
+}
+
 inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {
     proto_writer e;
     if (exit_code != 0) e.int64(1, exit_code);
@@ -3129,6 +3186,9 @@ class wandb_sink final : public base_sink<null_mutex> {
             }
             case sink_event_type::summary:
                 break;  // per-row summaries and the final one cover it
+            case sink_event_type::system:
+                append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
+                break;
             case sink_event_type::row:
                 // As the client does: the row's new summary values, then the row.
                 if (e.row->summary) append(w::summary, w::items_body(*e.row->summary));
@@ -5693,7 +5753,7 @@ namespace detail {
 static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
               "RUNLOG_INLINE_FIELDS must be between 1 and 255");
 
-enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush };
+enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush, system };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
 // invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
 enum class item_kind : std::uint8_t {
@@ -5723,7 +5783,7 @@ struct event_payload {
     std::vector<value> complex;                              // non-scalar field values
     std::vector<std::shared_ptr<const media_source>> media;  // images, tables
     std::size_t media_bytes = 0;  // their size_bytes(), reserved against the media budget
-    value data;                   // config (whole, merged) or summary_set value
+    value data;                   // config (whole, merged), summary_set value, system sample
     metric_definition definition;
     bool overwrite = false;  // define_metric(..., overwrite)
     std::string key;         // summary_set key
@@ -5853,6 +5913,15 @@ class dispatcher {
             case event_kind::flush:
                 flush();
                 break;
+            case event_kind::system: {
+                const system_sample sample{system_samples_++, e.time - start_time_, e.time,
+                                           e.payload->data};
+                sink_event out;
+                out.type = sink_event_type::system;
+                out.system = &sample;
+                send(out);
+                break;
+            }
         }
     }
 
@@ -6219,6 +6288,7 @@ class dispatcher {
     const double start_time_;
 
     std::int64_t current_step_ = 0;
+    std::int64_t system_samples_ = 0;
     std::vector<std::pair<const key_entry*, value>> pending_;
     value row_ = value::object();             // the committed row, reused
     std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members
@@ -6248,6 +6318,300 @@ class dispatcher {
 // #include "event.hpp"
 // #include "key_table.hpp"
 // #include "os.hpp"
+// #include "proc_stats.hpp"
+// begin runlog/detail/proc_stats.hpp
+// SPDX-License-Identifier: MIT
+// Readers of Linux's /proc text for the system-metrics sampler: pure functions from the files'
+// text to numbers (testable on fixed text), and `system_probe`, which reads the files and turns
+// two readings into one sample with W&B's key names (wandb-offline-format.md §3.9).
+//
+// Elsewhere (macOS, Windows, BSD) the files do not exist and a sample holds only what portable
+// calls give: the run directory's disk usage (std::filesystem::space). Documented in
+// docs/format.md.
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+// #include "../value.hpp"
+
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// The whitespace-separated fields of `line`.
+inline std::vector<std::string_view> split_fields(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+        const std::size_t start = i;
+        while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\n') ++i;
+        if (i > start) out.push_back(line.substr(start, i - start));
+        if (i < line.size() && line[i] == '\n') break;
+    }
+    return out;
+}
+
+inline std::uint64_t to_u64(std::string_view s) noexcept {
+    std::uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') break;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return v;
+}
+
+/// /proc/self/stat: CPU ticks used by the process, its threads and resident pages.
+struct process_stat {
+    std::uint64_t cpu_ticks = 0;  // utime + stime
+    std::uint64_t threads = 0;
+    std::uint64_t rss_pages = 0;
+};
+
+inline bool parse_process_stat(std::string_view text, process_stat& out) {
+    // "pid (comm) state ..." — comm may hold spaces and parentheses: fields start after the last
+    // ')'.
+    const std::size_t close = text.rfind(')');
+    if (close == std::string_view::npos) return false;
+    const auto f = split_fields(text.substr(close + 1));
+    // After ')': f[0] is field 3 (state); utime is field 14, stime 15, num_threads 20, rss 24.
+    if (f.size() < 22) return false;
+    out.cpu_ticks = to_u64(f[11]) + to_u64(f[12]);
+    out.threads = to_u64(f[17]);
+    out.rss_pages = to_u64(f[21]);
+    return true;
+}
+
+/// The first line of /proc/stat: all CPUs' ticks, and the idle part (idle + iowait).
+struct cpu_times {
+    std::uint64_t total = 0;
+    std::uint64_t idle = 0;
+};
+
+inline bool parse_cpu_times(std::string_view text, cpu_times& out) {
+    if (text.rfind("cpu ", 0) != 0) return false;
+    const auto f = split_fields(text);
+    if (f.size() < 6) return false;
+    out = {};
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    for (std::size_t i = 1; i < f.size() && i <= 8; ++i) out.total += to_u64(f[i]);
+    out.idle = to_u64(f[4]) + to_u64(f[5]);
+    return true;
+}
+
+/// /proc/meminfo: MemTotal and MemAvailable, in kB.
+struct memory_info {
+    std::uint64_t total_kb = 0;
+    std::uint64_t available_kb = 0;
+};
+
+inline bool parse_meminfo(std::string_view text, memory_info& out) {
+    out = {};
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string_view::npos) end = text.size();
+        const auto f = split_fields(text.substr(at, end - at));
+        if (f.size() >= 2 && f[0] == "MemTotal:") out.total_kb = to_u64(f[1]);
+        if (f.size() >= 2 && f[0] == "MemAvailable:") out.available_kb = to_u64(f[1]);
+        at = end + 1;
+    }
+    return out.total_kb > 0;
+}
+
+/// /proc/net/dev: bytes received and sent by every interface but loopback.
+struct network_bytes {
+    std::uint64_t recv = 0;
+    std::uint64_t sent = 0;
+};
+
+inline bool parse_net_dev(std::string_view text, network_bytes& out) {
+    out = {};
+    bool any = false;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string_view line = text.substr(at, end - at);
+        at = end + 1;
+        const std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos) continue;  // the two header lines
+        const auto name = split_fields(line.substr(0, colon));
+        if (name.empty() || name[0] == "lo") continue;
+        const auto f = split_fields(line.substr(colon + 1));
+        if (f.size() < 9) continue;
+        out.recv +=
+            to_u64(f[0]);  // receive: bytes packets errs drop fifo frame compressed multicast
+        out.sent += to_u64(f[8]);  // transmit: bytes ...
+        any = true;
+    }
+    return any;
+}
+
+/// /proc/diskstats: sectors (512 bytes) read and written by the devices named in `disks` (whole
+/// disks, so partitions are not counted twice).
+struct disk_bytes {
+    std::uint64_t read = 0;
+    std::uint64_t written = 0;
+};
+
+inline bool parse_diskstats(std::string_view text, const std::unordered_set<std::string>& disks,
+                            disk_bytes& out) {
+    out = {};
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string_view::npos) end = text.size();
+        const auto f = split_fields(text.substr(at, end - at));
+        at = end + 1;
+        // major minor name reads merged sectors_read ms writes merged sectors_written ...
+        if (f.size() < 10 || disks.count(std::string(f[2])) == 0) continue;
+        out.read += to_u64(f[5]) * 512;
+        out.written += to_u64(f[9]) * 512;
+    }
+    return true;
+}
+
+inline std::string read_small_file(const char* path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return {};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+/// Reads the system's counters and turns consecutive readings into samples.
+class system_probe {
+  public:
+    /// `disk_path`: a directory on the file system whose usage is reported (the run's root).
+    explicit system_probe(std::filesystem::path disk_path) : disk_path_(std::move(disk_path)) {
+#if defined(__linux__)
+        ticks_per_second_ = static_cast<double>(sysconf(_SC_CLK_TCK));
+        page_size_ = static_cast<double>(sysconf(_SC_PAGESIZE));
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
+            const std::string name = entry.path().filename().string();
+            const bool virtual_disk = name.rfind("loop", 0) == 0 || name.rfind("ram", 0) == 0 ||
+                                      name.rfind("zram", 0) == 0;  // zram: swap in RAM
+            if (!virtual_disk) disks_.insert(name);
+        }
+#endif
+        read(first_);
+        last_ = first_;
+    }
+
+    /// One sample: the counters now, rates since the previous sample, totals since the first.
+    value sample(double now) {
+        reading current;
+        read(current);
+        current.time = now;
+        value out = value::object();
+        const double elapsed = current.time - last_.time;
+        if (current.has_process && last_.has_process && elapsed > 0 && ticks_per_second_ > 0) {
+            const double cpu_seconds =
+                static_cast<double>(current.process.cpu_ticks - last_.process.cpu_ticks) /
+                ticks_per_second_;
+            out["cpu"] = round2(100.0 * cpu_seconds / elapsed);
+        }
+        if (current.has_cpu && last_.has_cpu && current.cpu.total > last_.cpu.total) {
+            const auto total = static_cast<double>(current.cpu.total - last_.cpu.total);
+            const auto idle = static_cast<double>(current.cpu.idle - last_.cpu.idle);
+            out["cpu.system_percent"] = round2(100.0 * (total - idle) / total);
+        }
+        if (current.has_memory) {
+            const double total = static_cast<double>(current.memory.total_kb);
+            const double available = static_cast<double>(current.memory.available_kb);
+            out["memory_percent"] = round2(100.0 * (total - available) / total);
+            out["proc.memory.availableMB"] = round2(available / 1024.0);
+            if (current.has_process) {
+                const double rss_kb =
+                    static_cast<double>(current.process.rss_pages) * page_size_ / 1024.0;
+                out["proc.memory.rssMB"] = round2(rss_kb / 1024.0);
+                out["proc.memory.percent"] = round2(100.0 * rss_kb / total);
+            }
+        }
+        if (current.has_process) out["proc.cpu.threads"] = current.process.threads;
+        std::error_code ec;
+        const auto space = std::filesystem::space(disk_path_, ec);
+        if (!ec && space.capacity > 0) {
+            const auto used = static_cast<double>(space.capacity - space.free);
+            const std::string prefix = "disk." + disk_path_.string();
+            out[prefix + ".usagePercent"] =
+                round2(100.0 * used / static_cast<double>(space.capacity));
+            out[prefix + ".usageGB"] = round2(used / 1e9);
+        }
+        if (current.has_disk && first_.has_disk) {
+            out["disk.in"] =
+                round2(static_cast<double>(current.disk.read - first_.disk.read) / 1e6);
+            out["disk.out"] =
+                round2(static_cast<double>(current.disk.written - first_.disk.written) / 1e6);
+        }
+        if (current.has_network && first_.has_network) {
+            out["network.sent"] = current.network.sent - first_.network.sent;
+            out["network.recv"] = current.network.recv - first_.network.recv;
+        }
+        last_ = current;
+        return out;
+    }
+
+    /// Sets the time of the first reading (the baseline for the first sample's rates).
+    void start(double now) {
+        first_.time = last_.time = now;
+    }
+
+  private:
+    struct reading {
+        double time = 0.0;
+        process_stat process;
+        cpu_times cpu;
+        memory_info memory;
+        network_bytes network;
+        disk_bytes disk;
+        bool has_process = false, has_cpu = false, has_memory = false, has_network = false,
+             has_disk = false;
+    };
+
+    static double round2(double v) {
+        return static_cast<double>(static_cast<std::int64_t>(v * 100.0 + (v < 0 ? -0.5 : 0.5))) /
+               100.0;
+    }
+
+    void read(reading& r) const {
+#if defined(__linux__)
+        r.has_process = parse_process_stat(read_small_file("/proc/self/stat"), r.process);
+        r.has_cpu = parse_cpu_times(read_small_file("/proc/stat"), r.cpu);
+        r.has_memory = parse_meminfo(read_small_file("/proc/meminfo"), r.memory);
+        r.has_network = parse_net_dev(read_small_file("/proc/net/dev"), r.network);
+        r.has_disk =
+            !disks_.empty() && parse_diskstats(read_small_file("/proc/diskstats"), disks_, r.disk);
+#else
+        (void)r;
+#endif
+    }
+
+    std::filesystem::path disk_path_;
+    double ticks_per_second_ = 0.0;
+    double page_size_ = 0.0;
+    std::unordered_set<std::string> disks_;
+    reading first_, last_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/proc_stats.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -6350,8 +6714,27 @@ struct run_state {
         return flushed_ticket >= ticket ? wait_result::done : wait_result::finished;
     }
 
+    /// Starts the system sampler: its own low-priority thread, samples into the same queue.
+    static void start_sampler(const std::shared_ptr<run_state>& self,
+                              std::chrono::milliseconds interval) {
+        self->sampler = std::thread(&run_state::sampler_main, self, interval);
+    }
+
+    /// Stops the sampler (after a last sample, unless one was taken within the last second).
+    /// It never waits on the queue, so this returns promptly.
+    void stop_sampler() noexcept {
+        if (!sampler.joinable()) return;
+        {
+            std::lock_guard<std::mutex> lock(sampler_mutex);
+            sampler_stop = true;
+        }
+        sampler_cv.notify_one();
+        sampler.join();
+    }
+
     /// Stops the writer after it has drained the queue; true if it finished within `timeout`.
     bool finish(int code, std::chrono::milliseconds timeout) noexcept {
+        stop_sampler();
         {
             std::lock_guard<std::mutex> lock(wake_mutex);
             exit_code = code;
@@ -6374,6 +6757,9 @@ struct run_state {
     }
 
     static void writer_main(std::shared_ptr<run_state> self) { self->run_writer(); }
+    static void sampler_main(std::shared_ptr<run_state> self, std::chrono::milliseconds interval) {
+        self->run_sampler(interval);
+    }
 
     run_info info;
     const overflow_policy overflow;
@@ -6411,6 +6797,11 @@ struct run_state {
 
     std::mutex config_mutex;  // callers' copy of the config, merged in call order
     value config;
+
+    std::thread sampler;
+    std::mutex sampler_mutex;
+    std::condition_variable sampler_cv;
+    bool sampler_stop = false;
 
   private:
     bool push_waiting(event& e, std::chrono::milliseconds timeout) noexcept {
@@ -6454,6 +6845,31 @@ struct run_state {
                 " log calls dropped: the queue was full (raise settings.queue_capacity, "
                 "log less often, or use overflow_policy::block)");
         reported_drops_ = drops;
+    }
+
+    void run_sampler(std::chrono::milliseconds interval) {
+        lower_this_thread_priority();
+        std::error_code ec;
+        system_probe probe(std::filesystem::absolute(info.root_dir, ec).lexically_normal());
+        double last = now();
+        probe.start(last);
+        std::unique_lock<std::mutex> lock(sampler_mutex);
+        for (;;) {
+            const bool stopping = sampler_cv.wait_for(lock, interval, [&] { return sampler_stop; });
+            lock.unlock();
+            const double t = now();
+            if (!stopping || t - last >= 1.0) {
+                event e;
+                e.kind = event_kind::system;
+                e.time = t;
+                e.ensure_payload().data = probe.sample(t);
+                // Never waits: a sample that finds the queue full is dropped and counted.
+                if (!queue.try_push(e)) counters::bump(counts.dropped_queue_full);
+                last = t;
+            }
+            if (stopping) return;
+            lock.lock();
+        }
     }
 
     void run_writer() {
@@ -6528,6 +6944,7 @@ struct run_state {
 //   config.json    the nested config, replaced atomically whenever it changes
 //   metrics.json   define_metric definitions, replaced atomically when one is added or merged
 //   history.jsonl  one JSON object per committed row, appended
+//   system.jsonl   one JSON object per system sample, appended (created with the first sample)
 //   summary.json   the summary, replaced atomically at flush points and at finish
 //   media/         images and tables, one file each, written when logged
 //
@@ -6630,12 +7047,15 @@ class jsonl_sink final : public base_sink<null_mutex> {
             case sink_event_type::media:
                 return detail::write_file_creating_directories(dir_ / e.media->path,
                                                                *e.media->bytes);
+            case sink_event_type::system:
+                return write_system(*e.system);
         }
         return {};
     }
 
     io_result flush_() override {
         io_result r = history_.write();
+        if (io_result s = system_.write(); r.ok()) r = s;
         if (summary_dirty_) {
             io_result s = write_snapshot("summary.json", summary_);
             if (s.ok()) summary_dirty_ = false;
@@ -6649,6 +7069,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
         summary_dirty_ = true;
         io_result r = flush_();
         history_.close();
+        system_.close();
         io_result s = write_snapshot("run.json", run_json(info_, &end));
         return r.ok() ? s : r;
     }
@@ -6660,6 +7081,19 @@ class jsonl_sink final : public base_sink<null_mutex> {
         std::string text = v.dump();
         text.push_back('\n');
         return detail::write_file_atomically(dir_ / name, text);
+    }
+
+    /// {"_timestamp": t, "_runtime": r, <sample's keys>} to system.jsonl.
+    io_result write_system(const system_sample& sample) {
+        if (system_.path().empty()) {
+            if (io_result opened = system_.open(dir_ / "system.jsonl", false); !opened.ok())
+                return opened;
+        }
+        value line = {{"_timestamp", sample.timestamp}, {"_runtime", sample.runtime}};
+        for (const auto& [key, v] : sample.values.as_object()) line[key] = v;
+        line.dump(system_.buffer());
+        system_.buffer().push_back('\n');
+        return {};
     }
 
     io_result write_metric(const metric_definition& def) {
@@ -6684,6 +7118,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     run_info info_;
     std::filesystem::path dir_;
     detail::append_file history_;
+    detail::append_file system_;
     value metrics_ = value::array();
     value summary_ = value::object();
     bool summary_dirty_ = false;
@@ -7182,6 +7617,8 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
     }
     auto state = std::make_shared<run_state>(s, std::move(info), std::move(sinks));
     state->writer = std::thread(&run_state::writer_main, state);
+    if (s.system_metrics && s.system_interval.count() > 0)
+        run_state::start_sampler(state, s.system_interval);
     return state;
 }
 
@@ -7245,6 +7682,8 @@ class memory_sink final : public base_sink<std::mutex> {
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media() const {
         return copy(media_);
     }
+    /// System samples received (their values).
+    std::vector<value> system() const { return copy(system_); }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -7268,6 +7707,9 @@ class memory_sink final : public base_sink<std::mutex> {
                 break;
             case sink_event_type::media:
                 media_.emplace_back(e.media->path, *e.media->bytes);
+                break;
+            case sink_event_type::system:
+                system_.push_back(e.system->values);
                 break;
         }
         return {};
@@ -7293,6 +7735,7 @@ class memory_sink final : public base_sink<std::mutex> {
     value config_;
     value summary_;
     std::vector<value> rows_;
+    std::vector<value> system_;
     std::vector<metric_definition> metrics_;
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media_;
     std::optional<int> exit_code_;

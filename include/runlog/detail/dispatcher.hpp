@@ -73,6 +73,15 @@ class dispatcher {
             case event_kind::flush:
                 flush();
                 break;
+            case event_kind::system: {
+                const system_sample sample{system_samples_++, e.time - start_time_, e.time,
+                                           e.payload->data};
+                sink_event out;
+                out.type = sink_event_type::system;
+                out.system = &sample;
+                send(out);
+                break;
+            }
         }
     }
 
@@ -439,6 +448,7 @@ class dispatcher {
     const double start_time_;
 
     std::int64_t current_step_ = 0;
+    std::int64_t system_samples_ = 0;
     std::vector<std::pair<const key_entry*, value>> pending_;
     value row_ = value::object();             // the committed row, reused
     std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members

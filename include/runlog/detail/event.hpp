@@ -23,7 +23,7 @@ namespace detail {
 static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
               "RUNLOG_INLINE_FIELDS must be between 1 and 255");
 
-enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush };
+enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush, system };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
 // invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
 enum class item_kind : std::uint8_t {
@@ -53,7 +53,7 @@ struct event_payload {
     std::vector<value> complex;                              // non-scalar field values
     std::vector<std::shared_ptr<const media_source>> media;  // images, tables
     std::size_t media_bytes = 0;  // their size_bytes(), reserved against the media budget
-    value data;                   // config (whole, merged) or summary_set value
+    value data;                   // config (whole, merged), summary_set value, system sample
     metric_definition definition;
     bool overwrite = false;  // define_metric(..., overwrite)
     std::string key;         // summary_set key

@@ -22,6 +22,10 @@
 #else
 #include <unistd.h>  // gethostname, getpid
 #endif
+#if defined(__linux__)
+#include <sys/resource.h>  // setpriority
+#include <sys/syscall.h>   // SYS_gettid
+#endif
 
 namespace runlog {
 inline namespace v0 {
@@ -56,6 +60,14 @@ inline int process_id() noexcept {
     return _getpid();
 #else
     return static_cast<int>(getpid());
+#endif
+}
+
+/// Makes the calling thread yield to the job's threads (Linux: nice +10 for this thread only;
+/// elsewhere nothing). Used by the system sampler.
+inline void lower_this_thread_priority() noexcept {
+#if defined(__linux__)
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
 #endif
 }
 

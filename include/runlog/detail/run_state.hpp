@@ -27,6 +27,7 @@
 #include "event.hpp"
 #include "key_table.hpp"
 #include "os.hpp"
+#include "proc_stats.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -129,8 +130,27 @@ struct run_state {
         return flushed_ticket >= ticket ? wait_result::done : wait_result::finished;
     }
 
+    /// Starts the system sampler: its own low-priority thread, samples into the same queue.
+    static void start_sampler(const std::shared_ptr<run_state>& self,
+                              std::chrono::milliseconds interval) {
+        self->sampler = std::thread(&run_state::sampler_main, self, interval);
+    }
+
+    /// Stops the sampler (after a last sample, unless one was taken within the last second).
+    /// It never waits on the queue, so this returns promptly.
+    void stop_sampler() noexcept {
+        if (!sampler.joinable()) return;
+        {
+            std::lock_guard<std::mutex> lock(sampler_mutex);
+            sampler_stop = true;
+        }
+        sampler_cv.notify_one();
+        sampler.join();
+    }
+
     /// Stops the writer after it has drained the queue; true if it finished within `timeout`.
     bool finish(int code, std::chrono::milliseconds timeout) noexcept {
+        stop_sampler();
         {
             std::lock_guard<std::mutex> lock(wake_mutex);
             exit_code = code;
@@ -153,6 +173,9 @@ struct run_state {
     }
 
     static void writer_main(std::shared_ptr<run_state> self) { self->run_writer(); }
+    static void sampler_main(std::shared_ptr<run_state> self, std::chrono::milliseconds interval) {
+        self->run_sampler(interval);
+    }
 
     run_info info;
     const overflow_policy overflow;
@@ -190,6 +213,11 @@ struct run_state {
 
     std::mutex config_mutex;  // callers' copy of the config, merged in call order
     value config;
+
+    std::thread sampler;
+    std::mutex sampler_mutex;
+    std::condition_variable sampler_cv;
+    bool sampler_stop = false;
 
   private:
     bool push_waiting(event& e, std::chrono::milliseconds timeout) noexcept {
@@ -233,6 +261,31 @@ struct run_state {
                 " log calls dropped: the queue was full (raise settings.queue_capacity, "
                 "log less often, or use overflow_policy::block)");
         reported_drops_ = drops;
+    }
+
+    void run_sampler(std::chrono::milliseconds interval) {
+        lower_this_thread_priority();
+        std::error_code ec;
+        system_probe probe(std::filesystem::absolute(info.root_dir, ec).lexically_normal());
+        double last = now();
+        probe.start(last);
+        std::unique_lock<std::mutex> lock(sampler_mutex);
+        for (;;) {
+            const bool stopping = sampler_cv.wait_for(lock, interval, [&] { return sampler_stop; });
+            lock.unlock();
+            const double t = now();
+            if (!stopping || t - last >= 1.0) {
+                event e;
+                e.kind = event_kind::system;
+                e.time = t;
+                e.ensure_payload().data = probe.sample(t);
+                // Never waits: a sample that finds the queue full is dropped and counted.
+                if (!queue.try_push(e)) counters::bump(counts.dropped_queue_full);
+                last = t;
+            }
+            if (stopping) return;
+            lock.lock();
+        }
     }
 
     void run_writer() {

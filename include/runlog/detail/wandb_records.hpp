@@ -27,6 +27,7 @@ enum record_field : std::uint32_t {
     summary = 3,
     config = 5,
     files = 6,
+    stats = 7,
     metric = 12,
     run = 17,
     exit = 18,
@@ -159,6 +160,16 @@ inline proto_writer runtime_summary_body(std::int64_t seconds) {
                         .string(2, "runtime")
                         .string(16, std::to_string(seconds)));
     body.message(1, proto_writer().string(1, "_runtime").string(16, std::to_string(seconds)));
+    return body;
+}
+
+/// StatsRecord{stats_type SYSTEM (0, omitted), timestamp, item{key, value_json}...}; sync shows
+/// each item as `system.<key>`.
+inline proto_writer stats_body(double unix_seconds, const value& values) {
+    proto_writer body;
+    body.message(2, timestamp(unix_seconds));
+    for (const auto& [key, v] : values.as_object())
+        body.message(3, proto_writer().string(1, key).string(16, v.dump()));
     return body;
 }
 

@@ -6,6 +6,7 @@
 //   config.json    the nested config, replaced atomically whenever it changes
 //   metrics.json   define_metric definitions, replaced atomically when one is added or merged
 //   history.jsonl  one JSON object per committed row, appended
+//   system.jsonl   one JSON object per system sample, appended (created with the first sample)
 //   summary.json   the summary, replaced atomically at flush points and at finish
 //   media/         images and tables, one file each, written when logged
 //
@@ -108,12 +109,15 @@ class jsonl_sink final : public base_sink<null_mutex> {
             case sink_event_type::media:
                 return detail::write_file_creating_directories(dir_ / e.media->path,
                                                                *e.media->bytes);
+            case sink_event_type::system:
+                return write_system(*e.system);
         }
         return {};
     }
 
     io_result flush_() override {
         io_result r = history_.write();
+        if (io_result s = system_.write(); r.ok()) r = s;
         if (summary_dirty_) {
             io_result s = write_snapshot("summary.json", summary_);
             if (s.ok()) summary_dirty_ = false;
@@ -127,6 +131,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
         summary_dirty_ = true;
         io_result r = flush_();
         history_.close();
+        system_.close();
         io_result s = write_snapshot("run.json", run_json(info_, &end));
         return r.ok() ? s : r;
     }
@@ -138,6 +143,19 @@ class jsonl_sink final : public base_sink<null_mutex> {
         std::string text = v.dump();
         text.push_back('\n');
         return detail::write_file_atomically(dir_ / name, text);
+    }
+
+    /// {"_timestamp": t, "_runtime": r, <sample's keys>} to system.jsonl.
+    io_result write_system(const system_sample& sample) {
+        if (system_.path().empty()) {
+            if (io_result opened = system_.open(dir_ / "system.jsonl", false); !opened.ok())
+                return opened;
+        }
+        value line = {{"_timestamp", sample.timestamp}, {"_runtime", sample.runtime}};
+        for (const auto& [key, v] : sample.values.as_object()) line[key] = v;
+        line.dump(system_.buffer());
+        system_.buffer().push_back('\n');
+        return {};
     }
 
     io_result write_metric(const metric_definition& def) {
@@ -162,6 +180,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     run_info info_;
     std::filesystem::path dir_;
     detail::append_file history_;
+    detail::append_file system_;
     value metrics_ = value::array();
     value summary_ = value::object();
     bool summary_dirty_ = false;

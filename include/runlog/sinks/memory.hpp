@@ -28,6 +28,8 @@ class memory_sink final : public base_sink<std::mutex> {
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media() const {
         return copy(media_);
     }
+    /// System samples received (their values).
+    std::vector<value> system() const { return copy(system_); }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -51,6 +53,9 @@ class memory_sink final : public base_sink<std::mutex> {
                 break;
             case sink_event_type::media:
                 media_.emplace_back(e.media->path, *e.media->bytes);
+                break;
+            case sink_event_type::system:
+                system_.push_back(e.system->values);
                 break;
         }
         return {};
@@ -76,6 +81,7 @@ class memory_sink final : public base_sink<std::mutex> {
     value config_;
     value summary_;
     std::vector<value> rows_;
+    std::vector<value> system_;
     std::vector<metric_definition> metrics_;
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media_;
     std::optional<int> exit_code_;

@@ -83,7 +83,16 @@ struct media_event {
     const std::vector<std::uint8_t>* bytes = nullptr;
 };
 
-enum class sink_event_type { config, metric, row, summary, media };
+/// One reading of the system sampler: W&B's stats keys ("cpu", "proc.memory.rssMB",
+/// "network.sent", ...) with numbers; `index` counts samples from 0.
+struct system_sample {
+    std::int64_t index = 0;
+    double runtime = 0.0;
+    double timestamp = 0.0;
+    const value& values;
+};
+
+enum class sink_event_type { config, metric, row, summary, media, system };
 
 /// One event; exactly the member named by `type` is set.
 struct sink_event {
@@ -93,6 +102,7 @@ struct sink_event {
     const history_row* row = nullptr;
     const value* summary = nullptr;  // the whole summary, at flush points
     const media_event* media = nullptr;
+    const system_sample* system = nullptr;
 };
 
 class sink {

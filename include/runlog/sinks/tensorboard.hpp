@@ -108,6 +108,9 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 break;
             case sink_event_type::summary:
                 break;
+            case sink_event_type::system:
+                write_system(*e.system);
+                break;
             case sink_event_type::row:
                 write_row(*e.row);
                 media_.clear();
@@ -183,6 +186,21 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 append(detail::tensorboard::summary_event(wall, g.step, g.others));
             }
         }
+    }
+
+    /// System metrics as scalars `system/<key>`, at the sample's number as step.
+    void write_system(const system_sample& sample) {
+        std::vector<detail::tensorboard::scalar> scalars;
+        std::vector<std::string> tags;
+        tags.reserve(sample.values.size());
+        for (const auto& [key, v] : sample.values.as_object()) {
+            if (!v.is_number()) continue;
+            tags.push_back("system/" + key);
+            scalars.push_back({tags.back(), static_cast<float>(v.as_double())});
+        }
+        if (scalars.empty()) return;
+        detail::tensorboard::append_scalars_record(file_.buffer(), wall_time(sample.timestamp),
+                                                   sample.index, scalars.data(), scalars.size());
     }
 
     step_group& group(std::int64_t step) {

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Readers of Linux's /proc text for the system-metrics sampler: pure functions from the files'
+// text to numbers (testable on fixed text), and `system_probe`, which reads the files and turns
+// two readings into one sample with W&B's key names (wandb-offline-format.md §3.9).
+//
+// Elsewhere (macOS, Windows, BSD) the files do not exist and a sample holds only what portable
+// calls give: the run directory's disk usage (std::filesystem::space). Documented in
+// docs/format.md.
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "../value.hpp"
+
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// The whitespace-separated fields of `line`.
+inline std::vector<std::string_view> split_fields(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+        const std::size_t start = i;
+        while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\n') ++i;
+        if (i > start) out.push_back(line.substr(start, i - start));
+        if (i < line.size() && line[i] == '\n') break;
+    }
+    return out;
+}
+
+inline std::uint64_t to_u64(std::string_view s) noexcept {
+    std::uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') break;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return v;
+}
+
+/// /proc/self/stat: CPU ticks used by the process, its threads and resident pages.
+struct process_stat {
+    std::uint64_t cpu_ticks = 0;  // utime + stime
+    std::uint64_t threads = 0;
+    std::uint64_t rss_pages = 0;
+};
+
+inline bool parse_process_stat(std::string_view text, process_stat& out) {
+    // "pid (comm) state ..." — comm may hold spaces and parentheses: fields start after the last
+    // ')'.
+    const std::size_t close = text.rfind(')');
+    if (close == std::string_view::npos) return false;
+    const auto f = split_fields(text.substr(close + 1));
+    // After ')': f[0] is field 3 (state); utime is field 14, stime 15, num_threads 20, rss 24.
+    if (f.size() < 22) return false;
+    out.cpu_ticks = to_u64(f[11]) + to_u64(f[12]);
+    out.threads = to_u64(f[17]);
+    out.rss_pages = to_u64(f[21]);
+    return true;
+}
+
+/// The first line of /proc/stat: all CPUs' ticks, and the idle part (idle + iowait).
+struct cpu_times {
+    std::uint64_t total = 0;
+    std::uint64_t idle = 0;
+};
+
+inline bool parse_cpu_times(std::string_view text, cpu_times& out) {
+    if (text.rfind("cpu ", 0) != 0) return false;
+    const auto f = split_fields(text);
+    if (f.size() < 6) return false;
+    out = {};
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    for (std::size_t i = 1; i < f.size() && i <= 8; ++i) out.total += to_u64(f[i]);
+    out.idle = to_u64(f[4]) + to_u64(f[5]);
+    return true;
+}
+
+/// /proc/meminfo: MemTotal and MemAvailable, in kB.
+struct memory_info {
+    std::uint64_t total_kb = 0;
+    std::uint64_t available_kb = 0;
+};
+
+inline bool parse_meminfo(std::string_view text, memory_info& out) {
+    out = {};
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string_view::npos) end = text.size();
+        const auto f = split_fields(text.substr(at, end - at));
+        if (f.size() >= 2 && f[0] == "MemTotal:") out.total_kb = to_u64(f[1]);
+        if (f.size() >= 2 && f[0] == "MemAvailable:") out.available_kb = to_u64(f[1]);
+        at = end + 1;
+    }
+    return out.total_kb > 0;
+}
+
+/// /proc/net/dev: bytes received and sent by every interface but loopback.
+struct network_bytes {
+    std::uint64_t recv = 0;
+    std::uint64_t sent = 0;
+};
+
+inline bool parse_net_dev(std::string_view text, network_bytes& out) {
+    out = {};
+    bool any = false;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string_view line = text.substr(at, end - at);
+        at = end + 1;
+        const std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos) continue;  // the two header lines
+        const auto name = split_fields(line.substr(0, colon));
+        if (name.empty() || name[0] == "lo") continue;
+        const auto f = split_fields(line.substr(colon + 1));
+        if (f.size() < 9) continue;
+        out.recv +=
+            to_u64(f[0]);  // receive: bytes packets errs drop fifo frame compressed multicast
+        out.sent += to_u64(f[8]);  // transmit: bytes ...
+        any = true;
+    }
+    return any;
+}
+
+/// /proc/diskstats: sectors (512 bytes) read and written by the devices named in `disks` (whole
+/// disks, so partitions are not counted twice).
+struct disk_bytes {
+    std::uint64_t read = 0;
+    std::uint64_t written = 0;
+};
+
+inline bool parse_diskstats(std::string_view text, const std::unordered_set<std::string>& disks,
+                            disk_bytes& out) {
+    out = {};
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string_view::npos) end = text.size();
+        const auto f = split_fields(text.substr(at, end - at));
+        at = end + 1;
+        // major minor name reads merged sectors_read ms writes merged sectors_written ...
+        if (f.size() < 10 || disks.count(std::string(f[2])) == 0) continue;
+        out.read += to_u64(f[5]) * 512;
+        out.written += to_u64(f[9]) * 512;
+    }
+    return true;
+}
+
+inline std::string read_small_file(const char* path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return {};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+/// Reads the system's counters and turns consecutive readings into samples.
+class system_probe {
+  public:
+    /// `disk_path`: a directory on the file system whose usage is reported (the run's root).
+    explicit system_probe(std::filesystem::path disk_path) : disk_path_(std::move(disk_path)) {
+#if defined(__linux__)
+        ticks_per_second_ = static_cast<double>(sysconf(_SC_CLK_TCK));
+        page_size_ = static_cast<double>(sysconf(_SC_PAGESIZE));
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
+            const std::string name = entry.path().filename().string();
+            const bool virtual_disk = name.rfind("loop", 0) == 0 || name.rfind("ram", 0) == 0 ||
+                                      name.rfind("zram", 0) == 0;  // zram: swap in RAM
+            if (!virtual_disk) disks_.insert(name);
+        }
+#endif
+        read(first_);
+        last_ = first_;
+    }
+
+    /// One sample: the counters now, rates since the previous sample, totals since the first.
+    value sample(double now) {
+        reading current;
+        read(current);
+        current.time = now;
+        value out = value::object();
+        const double elapsed = current.time - last_.time;
+        if (current.has_process && last_.has_process && elapsed > 0 && ticks_per_second_ > 0) {
+            const double cpu_seconds =
+                static_cast<double>(current.process.cpu_ticks - last_.process.cpu_ticks) /
+                ticks_per_second_;
+            out["cpu"] = round2(100.0 * cpu_seconds / elapsed);
+        }
+        if (current.has_cpu && last_.has_cpu && current.cpu.total > last_.cpu.total) {
+            const auto total = static_cast<double>(current.cpu.total - last_.cpu.total);
+            const auto idle = static_cast<double>(current.cpu.idle - last_.cpu.idle);
+            out["cpu.system_percent"] = round2(100.0 * (total - idle) / total);
+        }
+        if (current.has_memory) {
+            const double total = static_cast<double>(current.memory.total_kb);
+            const double available = static_cast<double>(current.memory.available_kb);
+            out["memory_percent"] = round2(100.0 * (total - available) / total);
+            out["proc.memory.availableMB"] = round2(available / 1024.0);
+            if (current.has_process) {
+                const double rss_kb =
+                    static_cast<double>(current.process.rss_pages) * page_size_ / 1024.0;
+                out["proc.memory.rssMB"] = round2(rss_kb / 1024.0);
+                out["proc.memory.percent"] = round2(100.0 * rss_kb / total);
+            }
+        }
+        if (current.has_process) out["proc.cpu.threads"] = current.process.threads;
+        std::error_code ec;
+        const auto space = std::filesystem::space(disk_path_, ec);
+        if (!ec && space.capacity > 0) {
+            const auto used = static_cast<double>(space.capacity - space.free);
+            const std::string prefix = "disk." + disk_path_.string();
+            out[prefix + ".usagePercent"] =
+                round2(100.0 * used / static_cast<double>(space.capacity));
+            out[prefix + ".usageGB"] = round2(used / 1e9);
+        }
+        if (current.has_disk && first_.has_disk) {
+            out["disk.in"] =
+                round2(static_cast<double>(current.disk.read - first_.disk.read) / 1e6);
+            out["disk.out"] =
+                round2(static_cast<double>(current.disk.written - first_.disk.written) / 1e6);
+        }
+        if (current.has_network && first_.has_network) {
+            out["network.sent"] = current.network.sent - first_.network.sent;
+            out["network.recv"] = current.network.recv - first_.network.recv;
+        }
+        last_ = current;
+        return out;
+    }
+
+    /// Sets the time of the first reading (the baseline for the first sample's rates).
+    void start(double now) {
+        first_.time = last_.time = now;
+    }
+
+  private:
+    struct reading {
+        double time = 0.0;
+        process_stat process;
+        cpu_times cpu;
+        memory_info memory;
+        network_bytes network;
+        disk_bytes disk;
+        bool has_process = false, has_cpu = false, has_memory = false, has_network = false,
+             has_disk = false;
+    };
+
+    static double round2(double v) {
+        return static_cast<double>(static_cast<std::int64_t>(v * 100.0 + (v < 0 ? -0.5 : 0.5))) /
+               100.0;
+    }
+
+    void read(reading& r) const {
+#if defined(__linux__)
+        r.has_process = parse_process_stat(read_small_file("/proc/self/stat"), r.process);
+        r.has_cpu = parse_cpu_times(read_small_file("/proc/stat"), r.cpu);
+        r.has_memory = parse_meminfo(read_small_file("/proc/meminfo"), r.memory);
+        r.has_network = parse_net_dev(read_small_file("/proc/net/dev"), r.network);
+        r.has_disk =
+            !disks_.empty() && parse_diskstats(read_small_file("/proc/diskstats"), disks_, r.disk);
+#else
+        (void)r;
+#endif
+    }
+
+    std::filesystem::path disk_path_;
+    double ticks_per_second_ = 0.0;
+    double page_size_ = 0.0;
+    std::unordered_set<std::string> disks_;
+    reading first_, last_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
