@@ -13,6 +13,7 @@
 
 #include <runlog/detail/json_reader.hpp>
 #include <runlog/detail/proc_stats.hpp>
+#include <runlog/export.hpp>
 
 #include "support/test_support.hpp"
 #include "support/tfevents_reader.hpp"
@@ -229,4 +230,51 @@ TEST_CASE("system sampler: nothing when off, disabled, or the run is short", "[s
         CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
         CHECK(memory->system().empty());
     }
+}
+
+TEST_CASE("system samples: runlog export carries system.jsonl to W&B and TensorBoard",
+          "[system][export]") {
+    test::temp_dir dir;
+    auto s = test::quiet_settings(dir);
+    s.id = "system02";
+    s.system_interval = std::chrono::milliseconds(100);
+    auto run = runlog::init(s);
+    for (int i = 0; i < 4; ++i) {
+        run.log({{"loss", 1.0 / (i + 1)}});
+        burn_cpu(std::chrono::milliseconds(120));
+    }
+    const fs::path run_dir = run.dir();
+    REQUIRE(run.finish() == runlog::status::ok);
+    std::size_t lines = 0;
+    {
+        std::ifstream in(run_dir / "system.jsonl");
+        for (std::string line; std::getline(in, line);) ++lines;
+    }
+    REQUIRE(lines >= 3);
+
+    runlog::export_options options;
+    options.output_root = dir.path / "out";
+    const auto wandb = runlog::export_to_wandb(run_dir, options);
+    REQUIRE(wandb.ok);
+    std::size_t stats = 0;
+    std::vector<std::uint32_t> order;
+    for (const auto& r :
+         test::read_wandb_records(test::read_file(wandb.output_dir / "run-system02.wandb"))) {
+        const auto type = test::record_type(test::decode_proto(r));
+        stats += type == 7 ? 1 : 0;
+        if (type == 7 || type == 2) order.push_back(type);
+    }
+    CHECK(stats == lines);
+    CHECK(order.front() == 2);  // the first row came before the first sample (100 ms in)
+    CHECK(std::count(order.begin(), order.end(), 2u) == 4);
+
+    const auto tb = runlog::export_to_tensorboard(run_dir, options);
+    REQUIRE(tb.ok);
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(tb.output_dir)) files.push_back(e.path());
+    REQUIRE(files.size() == 1);
+    std::size_t cpu = 0;
+    for (const auto& event : test::read_events(test::read_file(files[0])))
+        for (const auto& v : event.values) cpu += v.tag == "system/cpu" ? 1 : 0;
+    CHECK(cpu == lines);
 }

@@ -12,6 +12,7 @@
 // `exit_code` says otherwise; a torn last line of history.jsonl is skipped. The native format
 // keeps the final config, not its history, so the exported run gets the final config at start.
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -108,6 +109,7 @@ struct native_run {
     run_info info;
     value metrics, summary;
     std::vector<value> rows;
+    std::vector<value> system;  // system.jsonl lines (absent file: none)
     int exit_code = 0;
     double end_time = 0.0;
 };
@@ -169,6 +171,17 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
         if (torn) result.warnings.push_back("skipped a torn last line of history.jsonl");
     }
 
+    {
+        // System samples: optional; a torn last line (a killed writer) is skipped.
+        std::ifstream system(run_dir / "system.jsonl", std::ios::binary);
+        std::string line;
+        while (std::getline(system, line)) {
+            value sample;
+            if (parse_json(line, sample, error) && sample.is_object() && sample.find("_timestamp"))
+                out.system.push_back(std::move(sample));
+        }
+    }
+
     auto text = [&](const char* key) {
         const value* v = run_json.find(key);
         return v ? v->as_string() : std::string();
@@ -224,7 +237,28 @@ inline void replay(const native_run& run, sink& target, const std::filesystem::p
         e.metric = &d;
         if (!(r = target.event(e)).ok()) return void(result.message = r.message);
     }
+    // System samples go in between the rows, by time, as the live run interleaved them.
+    std::size_t next_sample = 0;
+    auto samples_until = [&](double time) {
+        for (; next_sample < run.system.size(); ++next_sample) {
+            const value& line = run.system[next_sample];
+            const double t = line.find("_timestamp")->as_double();
+            if (t > time) return io_result{};
+            value values = value::object();
+            for (const auto& [key, v] : line.as_object())
+                if (key != "_timestamp" && key != "_runtime") values[key] = v;
+            const system_sample sample{static_cast<std::int64_t>(next_sample),
+                                       t - run.info.start_time, t, values};
+            sink_event e;
+            e.type = sink_event_type::system;
+            e.system = &sample;
+            if (io_result r = target.event(e); !r.ok()) return r;
+        }
+        return io_result{};
+    };
     for (const auto& row : run.rows) {
+        if (const value* t = row.find("_timestamp"))
+            if (!(r = samples_until(t->as_double())).ok()) return void(result.message = r.message);
         std::vector<std::string> paths;
         for (const auto& member : row.as_object()) media_paths(member.second, run.dir, paths);
         for (const auto& path : paths) {
@@ -260,6 +294,7 @@ inline void replay(const native_run& run, sink& target, const std::filesystem::p
         if (!(r = target.event(e)).ok()) return void(result.message = r.message);
         if (++result.rows % 10000 == 0 && options.progress) options.progress(result.rows);
     }
+    if (!(r = samples_until(INFINITY)).ok()) return void(result.message = r.message);
     run_stats stats;
     stats.rows_committed = result.rows;
     const finish_info end{run.exit_code, run.exit_code == 0 ? "finished" : "failed",
