@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <runlog/detail/json_reader.hpp>
+#include <runlog/detail/nvml.hpp>
 #include <runlog/detail/proc_stats.hpp>
 #include <runlog/export.hpp>
 
@@ -277,4 +278,63 @@ TEST_CASE("system samples: runlog export carries system.jsonl to W&B and TensorB
     for (const auto& event : test::read_events(test::read_file(files[0])))
         for (const auto& v : event.values) cpu += v.tag == "system/cpu" ? 1 : 0;
     CHECK(cpu == lines);
+}
+
+namespace {
+/// GPU keys of one sample taken through the fake NVML in `mode`.
+value fake_gpu_sample(const char* library, const char* mode) {
+    test::env_guard lib("RUNLOG_NVML_LIBRARY", library);
+    test::env_guard fake_mode("FAKE_NVML_MODE", mode);
+    const runlog::detail::nvml_gpus gpus;
+    value out = value::object();
+    gpus.sample(out);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("gpu: NVML opened at run time; present, absent, failing", "[system][gpu]") {
+    SECTION("two GPUs") {
+        const value v = fake_gpu_sample(RUNLOG_FAKE_NVML_PATH, "ok");
+        INFO(v.dump());
+        CHECK(v.find("gpu.0.gpu")->as_int() == 40);
+        CHECK(v.find("gpu.1.gpu")->as_int() == 50);
+        CHECK(v.find("gpu.0.memory")->as_int() == 20);
+        CHECK(v.find("gpu.0.memoryAllocated")->as_double() == 25.0);
+        CHECK(v.find("gpu.1.memoryAllocated")->as_double() == 50.0);
+        CHECK(v.find("gpu.1.memoryAllocatedBytes")->as_int() == 8LL << 30);
+        CHECK(v.find("gpu.0.memoryTotalBytes")->as_int() == 16LL << 30);
+        CHECK(v.find("gpu.0.temp")->as_int() == 60);
+        CHECK(v.find("gpu.1.powerWatts")->as_double() == 151.5);
+        CHECK(v.size() == 14);  // 7 keys x 2 GPUs
+    }
+    SECTION("nvmlInit fails: no GPU keys") {
+        CHECK(fake_gpu_sample(RUNLOG_FAKE_NVML_PATH, "init_fails").size() == 0);
+    }
+    SECTION("a failing query leaves out that key only") {
+        const value v = fake_gpu_sample(RUNLOG_FAKE_NVML_PATH, "queries_fail");
+        INFO(v.dump());
+        CHECK(v.contains("gpu.0.gpu"));
+        CHECK_FALSE(v.contains("gpu.1.gpu"));
+        CHECK_FALSE(v.contains("gpu.1.powerWatts"));
+        CHECK(v.find("gpu.1.temp")->as_int() == 61);
+    }
+    SECTION("no library: no GPU keys") {
+        CHECK(fake_gpu_sample("/nonexistent/libnvidia-ml.so.1", "ok").size() == 0);
+    }
+}
+
+TEST_CASE("gpu: a live run's samples carry the GPU keys", "[system][gpu]") {
+    test::env_guard lib("RUNLOG_NVML_LIBRARY", RUNLOG_FAKE_NVML_PATH);
+    test::env_guard fake_mode("FAKE_NVML_MODE", "ok");
+    test::temp_dir dir;
+    auto memory = std::make_shared<runlog::memory_sink>();
+    auto s = test::quiet_settings(dir);
+    s.sinks.push_back(memory);
+    s.system_interval = std::chrono::milliseconds(50);
+    auto run = runlog::init(s);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto samples = memory->system();
+    REQUIRE_FALSE(samples.empty());
+    for (const auto& sample : samples) CHECK(sample.find("gpu.1.temp")->as_int() == 61);
 }

@@ -252,7 +252,7 @@ inline void replay(const native_run& run, sink& target, const std::filesystem::p
             sink_event e;
             e.type = sink_event_type::system;
             e.system = &sample;
-            if (io_result r = target.event(e); !r.ok()) return r;
+            if (io_result sent = target.event(e); !sent.ok()) return sent;
         }
         return io_result{};
     };

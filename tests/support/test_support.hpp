@@ -31,8 +31,9 @@ inline void clear_runlog_environment() {
     static const bool done = [] {
         for (const char* name :
              {"RUNLOG_DIR", "RUNLOG_PROJECT", "RUNLOG_NAME", "RUNLOG_RUN_ID", "RUNLOG_GROUP",
-              "RUNLOG_TAGS", "RUNLOG_MODE", "RUNLOG_SINKS", "RANK", "SLURM_PROCID",
-              "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "JSM_NAMESPACE_RANK", "LOCAL_RANK"})
+              "RUNLOG_TAGS", "RUNLOG_MODE", "RUNLOG_SINKS", "RUNLOG_NVML_LIBRARY", "RANK",
+              "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "JSM_NAMESPACE_RANK",
+              "LOCAL_RANK"})
             unsetenv(name);
         return true;
     }();

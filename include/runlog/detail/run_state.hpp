@@ -26,6 +26,7 @@
 #include "error_reporter.hpp"
 #include "event.hpp"
 #include "key_table.hpp"
+#include "nvml.hpp"
 #include "os.hpp"
 #include "proc_stats.hpp"
 
@@ -269,6 +270,7 @@ struct run_state {
         system_probe probe(std::filesystem::absolute(info.root_dir, ec).lexically_normal());
         double last = now();
         probe.start(last);
+        const nvml_gpus gpus;  // loaded here, not on the caller's thread
         std::unique_lock<std::mutex> lock(sampler_mutex);
         for (;;) {
             const bool stopping = sampler_cv.wait_for(lock, interval, [&] { return sampler_stop; });
@@ -278,7 +280,9 @@ struct run_state {
                 event e;
                 e.kind = event_kind::system;
                 e.time = t;
-                e.ensure_payload().data = probe.sample(t);
+                value sample = probe.sample(t);
+                gpus.sample(sample);
+                e.ensure_payload().data = std::move(sample);
                 // Never waits: a sample that finds the queue full is dropped and counted.
                 if (!queue.try_push(e)) counters::bump(counts.dropped_queue_full);
                 last = t;
