@@ -15,7 +15,7 @@ stage() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
 
 packages=(g++ clang libclang-rt-14-dev cmake ninja-build meson pkg-config catch2 python3
           python3-pandas jq clang-format zlib1g-dev libpng-dev pngcheck protobuf-compiler
-          python3-protobuf g++-aarch64-linux-gnu qemu-user)
+          python3-protobuf g++-aarch64-linux-gnu qemu-user git)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

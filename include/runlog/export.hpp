@@ -199,6 +199,8 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
         for (const auto& t : tags->as_array()) info.tags.push_back(t.as_string());
     info.start_time = run_json.find("start_time") ? run_json.find("start_time")->as_double() : 0.0;
     info.config = config.is_object() ? config : value::object();
+    if (const value* env = run_json.find("environment")) info.environment = *env;
+    if (const value* git = run_json.find("git")) info.git = *git;
     info.root_dir =
         options.output_root.empty() ? run_dir.parent_path().parent_path() : options.output_root;
     info.run_dir = run_dir;

@@ -29,6 +29,8 @@
 #include <vector>
 
 #include "detail/environment.hpp"
+#include "detail/git_state.hpp"
+#include "detail/machine_info.hpp"
 #include "detail/run_dir.hpp"
 #include "detail/run_state.hpp"
 #include "error.hpp"
@@ -502,6 +504,11 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
     info.rank = rank.rank;
     info.rank_source = rank.source;
     info.config = s.config.is_object() ? s.config : value::object();
+    if (s.capture_environment) info.environment = describe_machine(s.capture_environment_variables);
+    if (s.capture_git) {
+        std::error_code ec;
+        info.git = read_git_state(std::filesystem::current_path(ec)).to_value();
+    }
     info.queue_capacity = round_up_to_power_of_two(s.queue_capacity);
     info.overflow = s.overflow;
     info.flush_interval = std::chrono::duration<double>(s.flush_interval).count();

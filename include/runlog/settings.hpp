@@ -57,6 +57,9 @@ struct settings {
     std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
     std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
     std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
+    bool capture_environment = true;             // OS, CPU, memory, program, scheduler in run.json
+    bool capture_environment_variables = false;  // ... and the environment, secrets left out
+    bool capture_git = true;     // commit, branch, remote, dirty flag of the working directory
     bool system_metrics = true;  // sample CPU, memory, disk and network on a low-priority thread
     std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
 
@@ -86,6 +89,11 @@ struct settings {
     settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
     settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
     settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
+    settings& with_capture_environment(bool v) { return capture_environment = v, *this; }
+    settings& with_capture_environment_variables(bool v) {
+        return capture_environment_variables = v, *this;
+    }
+    settings& with_capture_git(bool v) { return capture_git = v, *this; }
     settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
     settings& with_system_interval(std::chrono::milliseconds v) {
         return system_interval = v, *this;

@@ -1043,8 +1043,10 @@ class append_file {
 #include <cstdlib>  // std::getenv
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -1095,6 +1097,15 @@ inline int process_id() noexcept {
 #else
     return static_cast<int>(getpid());
 #endif
+}
+
+/// A small file's whole content ("" when it cannot be read): /proc files, git's refs.
+inline std::string read_small_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return {};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
 }
 
 /// Makes the calling thread yield to the job's threads (Linux: nice +10 for this thread only;
@@ -1391,8 +1402,9 @@ class proto_writer {
 // begin runlog/detail/checksums.hpp
 // SPDX-License-Identifier: MIT
 // CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), CRC-32C (TFRecord framing; table,
-// SSE4.2 and ARMv8 versions), Adler-32 (zlib streams) and SHA-256 (media file names and digests).
-// Pure functions over bytes; each can be fed incrementally.
+// SSE4.2 and ARMv8 versions), Adler-32 (zlib streams), SHA-256 (media file names and digests) and
+// SHA-1 (git object ids).
+// Pure functions over bytes (all but SHA-1 can be fed incrementally).
 
 #include <array>
 #include <cstddef>
@@ -1653,6 +1665,58 @@ class sha256 {
 
 inline std::string sha256_hex(const void* data, std::size_t n) {
     return sha256().update(data, n).hex_digest();
+}
+
+/// SHA-1, for git's object ids only (git_state.hpp compares working files with the index).
+/// sha1_hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d".
+inline std::string sha1_hex(const void* data, std::size_t n) {
+    auto rotl = [](std::uint32_t x, unsigned k) { return (x << k) | (x >> (32u - k)); };
+    std::uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    const auto* bytes = static_cast<const std::uint8_t*>(data);
+    // The message, the 0x80 byte, zeros, and the 64-bit big-endian bit length, in 64-byte blocks.
+    const std::size_t padded = ((n + 8) / 64 + 1) * 64;
+    auto byte_at = [&](std::size_t i) -> std::uint8_t {
+        if (i < n) return bytes[i];
+        if (i == n) return 0x80;
+        if (i >= padded - 8)
+            return static_cast<std::uint8_t>((std::uint64_t{n} * 8u) >> (8u * (padded - 1 - i)));
+        return 0;
+    };
+    for (std::size_t block = 0; block < padded; block += 64) {
+        std::uint32_t w[80];
+        for (std::size_t i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t{byte_at(block + 4 * i)} << 24u) |
+                   (std::uint32_t{byte_at(block + 4 * i + 1)} << 16u) |
+                   (std::uint32_t{byte_at(block + 4 * i + 2)} << 8u) |
+                   std::uint32_t{byte_at(block + 4 * i + 3)};
+        for (std::size_t i = 16; i < 80; ++i)
+            w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+        for (std::size_t i = 0; i < 80; ++i) {
+            std::uint32_t f, k;
+            if (i < 20) {
+                f = (b & c) | (~b & d), k = 0x5A827999;
+            } else if (i < 40) {
+                f = b ^ c ^ d, k = 0x6ED9EBA1;
+            } else if (i < 60) {
+                f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+            } else {
+                f = b ^ c ^ d, k = 0xCA62C1D6;
+            }
+            const std::uint32_t t = rotl(a, 5) + f + e + k + w[i];
+            e = d;
+            d = c;
+            c = rotl(b, 30);
+            b = a;
+            a = t;
+        }
+        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+    }
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    for (std::uint32_t word : h)
+        for (int shift = 28; shift >= 0; shift -= 4) out.push_back(hex[(word >> shift) & 0xFu]);
+    return out;
 }
 
 }  // namespace detail
@@ -2307,6 +2371,9 @@ struct settings {
     std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
     std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
     std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
+    bool capture_environment = true;             // OS, CPU, memory, program, scheduler in run.json
+    bool capture_environment_variables = false;  // ... and the environment, secrets left out
+    bool capture_git = true;     // commit, branch, remote, dirty flag of the working directory
     bool system_metrics = true;  // sample CPU, memory, disk and network on a low-priority thread
     std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
 
@@ -2336,6 +2403,11 @@ struct settings {
     settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
     settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
     settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
+    settings& with_capture_environment(bool v) { return capture_environment = v, *this; }
+    settings& with_capture_environment_variables(bool v) {
+        return capture_environment_variables = v, *this;
+    }
+    settings& with_capture_git(bool v) { return capture_git = v, *this; }
     settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
     settings& with_system_interval(std::chrono::milliseconds v) {
         return system_interval = v, *this;
@@ -2408,6 +2480,8 @@ struct run_info {
     std::string rank_source;  // the environment variable the rank came from, or ""
     double start_time = 0.0;  // Unix seconds
     value config;             // initial config
+    value environment;        // machine_info.hpp's description, or null (not captured)
+    value git;                // git_state.hpp's {commit, branch, remote, dirty, root}, or null
     std::size_t queue_capacity = 0;
     overflow_policy overflow = overflow_policy::block;
     double flush_interval = 0.0;  // seconds
@@ -3237,11 +3311,37 @@ class wandb_sink final : public base_sink<null_mutex> {
         // What is known of the process; args are read when the run starts (Linux only).
         value args = value::array();
         for (std::size_t i = 1; i < args_.size(); ++i) args.push_back(args_[i]);
-        const value metadata = {{"program", args_.empty() ? std::string() : args_.front()},
-                                {"args", args},
-                                {"startedAt", detail::iso8601_utc(info_.start_time)},
-                                {"host", info_.host},
-                                {"writer", "runlog " RUNLOG_VERSION_STRING}};
+        value metadata = {{"program", args_.empty() ? std::string() : args_.front()},
+                          {"args", args},
+                          {"startedAt", detail::iso8601_utc(info_.start_time)},
+                          {"host", info_.host},
+                          {"writer", "runlog " RUNLOG_VERSION_STRING}};
+        // W&B's environment fields, from what the run recorded (docs/wandb.md).
+        const value& env = info_.environment;
+        auto copy = [&](const char* from, const char* to) {
+            if (const value* v = env.find(from)) metadata[to] = *v;
+        };
+        copy("os", "os");
+        copy("executable", "executable");
+        copy("cpu_count", "cpu_count");
+        copy("cpu_count_logical", "cpu_count_logical");
+        if (const value* total = env.find("memory_total_bytes"))
+            metadata["memory"] = {{"total", *total}};
+        if (const value* scheduler = env.find("scheduler")) {
+            value slurm = value::object();
+            for (const auto& [key, v] : scheduler->as_object()) {
+                if (key.rfind("SLURM_", 0) != 0) continue;
+                std::string name = key.substr(6);  // SLURM_JOB_ID -> job_id, as wandb writes it
+                for (char& c : name) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+                slurm[name] = v;
+            }
+            if (slurm.size() > 0) metadata["slurm"] = std::move(slurm);
+        }
+        if (const value* commit = info_.git.find("commit")) {
+            metadata["git"] = {{"remote", info_.git.find("remote")->as_string()},
+                               {"commit", commit->as_string()}};
+            metadata["root"] = info_.git.find("root")->as_string();
+        }
         if (r.ok())
             r = detail::write_file_atomically(files / "wandb-metadata.json",
                                               metadata.dump() + "\n");
@@ -3440,6 +3540,8 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
         for (const auto& t : tags->as_array()) info.tags.push_back(t.as_string());
     info.start_time = run_json.find("start_time") ? run_json.find("start_time")->as_double() : 0.0;
     info.config = config.is_object() ? config : value::object();
+    if (const value* env = run_json.find("environment")) info.environment = *env;
+    if (const value* git = run_json.find("git")) info.git = *git;
     info.root_dir =
         options.output_root.empty() ? run_dir.parent_path().parent_path() : options.output_root;
     info.run_dir = run_dir;
@@ -5165,6 +5267,412 @@ inline setup_error detect_rank(rank_info& out) {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/environment.hpp
+// #include "detail/git_state.hpp"
+// begin runlog/detail/git_state.hpp
+// SPDX-License-Identifier: MIT
+// The code state a run records: the git commit, branch, remote URL and whether the working tree
+// differs from the index — read from `.git` itself (HEAD, refs, packed-refs, config, index), so no
+// `git` binary is needed on the compute node.
+//
+//   commit   HEAD's commit (a symbolic ref is followed through refs/ then packed-refs)
+//   branch   the branch HEAD names; "" when detached
+//   remote   remote "origin"'s url (else the first remote's), user and password removed
+//   dirty    true when a tracked file is missing, or its size or content differs from the index
+//            (content checked with git's blob SHA-1 when only the time stamp differs), or the
+//            index holds a merge conflict; null when the index cannot be read (format v4, or
+//            more than 100,000 entries). Untracked files do not count, as in `git describe
+//            --dirty`. Staged changes (index differs from HEAD) are not detected: that needs
+//            git's compressed objects.
+//
+// Worktrees and submodules (a `.git` file "gitdir: <path>") are followed; refs shared through
+// `commondir` are read from the common directory.
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <system_error>
+
+// #include "../value.hpp"
+// #include "checksums.hpp"
+// #include "os.hpp"
+
+#if !defined(_WIN32)
+#include <sys/stat.h>  // stat: the index's time stamps are the file's st_mtime
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+struct git_state {
+    bool found = false;
+    std::filesystem::path work_tree;
+    std::string commit;
+    std::string branch;
+    std::string remote;
+    std::optional<bool> dirty;
+
+    /// {"commit", "branch", "remote", "dirty", "root"}; null when no repository was found.
+    value to_value() const {
+        if (!found) return value();
+        return {{"commit", commit},
+                {"branch", branch},
+                {"remote", remote},
+                {"dirty", dirty ? value(*dirty) : value()},
+                {"root", work_tree.string()}};
+    }
+};
+
+namespace git_detail {
+
+inline std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    std::size_t i = 0;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    return s.substr(i);
+}
+
+/// The commit a ref names: the loose ref file, else its line in packed-refs.
+inline std::string resolve_ref(const std::filesystem::path& common, const std::string& ref) {
+    std::string loose = trim(read_small_file(common / ref));
+    if (loose.rfind("ref: ", 0) == 0) return resolve_ref(common, loose.substr(5));
+    if (loose.size() >= 40) return loose.substr(0, 40);
+    std::istringstream packed(read_small_file(common / "packed-refs"));
+    for (std::string line; std::getline(packed, line);) {
+        if (line.size() > 41 && line[0] != '#' && line[0] != '^' && trim(line.substr(41)) == ref)
+            return line.substr(0, 40);
+    }
+    return {};
+}
+
+/// "https://user:secret@host/x.git" -> "https://host/x.git"; "user@host:x.git" (scp form) is
+/// kept: its user is a login name, not a secret.
+inline std::string strip_credentials(const std::string& url) {
+    const std::size_t scheme = url.find("://");
+    if (scheme == std::string::npos) return url;
+    const std::size_t host_start = scheme + 3;
+    const std::size_t path = url.find('/', host_start);
+    const std::size_t at = url.rfind('@', path == std::string::npos ? url.size() : path);
+    if (at == std::string::npos || at < host_start) return url;
+    return url.substr(0, host_start) + url.substr(at + 1);
+}
+
+/// The url of remote "origin" (or else the first remote) in a git config file.
+inline std::string remote_url(const std::string& config) {
+    std::istringstream in(config);
+    std::string section, first_url, origin_url;
+    for (std::string line; std::getline(in, line);) {
+        line = trim(line);
+        if (!line.empty() && line[0] == '[') {
+            section = line;
+            continue;
+        }
+        if (section.rfind("[remote ", 0) != 0 || line.rfind("url", 0) != 0) continue;
+        const std::size_t eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        const std::string url = trim(line.substr(eq + 1));
+        if (first_url.empty()) first_url = url;
+        if (section == "[remote \"origin\"]") origin_url = url;
+    }
+    return strip_credentials(origin_url.empty() ? first_url : origin_url);
+}
+
+inline std::uint32_t be16(const std::string& s, std::size_t at) {
+    return (std::uint32_t{static_cast<std::uint8_t>(s[at])} << 8u) |
+           std::uint32_t{static_cast<std::uint8_t>(s[at + 1])};
+}
+
+inline std::uint32_t be32(const std::string& s, std::size_t at) {
+    return (std::uint32_t{static_cast<std::uint8_t>(s[at])} << 24u) |
+           (std::uint32_t{static_cast<std::uint8_t>(s[at + 1])} << 16u) |
+           (std::uint32_t{static_cast<std::uint8_t>(s[at + 2])} << 8u) |
+           std::uint32_t{static_cast<std::uint8_t>(s[at + 3])};
+}
+
+/// Compares the working tree with the index (versions 2 and 3).
+inline std::optional<bool> working_tree_dirty(const std::filesystem::path& git_dir,
+                                              const std::filesystem::path& work_tree) {
+    namespace fs = std::filesystem;
+    const std::string index = read_small_file(git_dir / "index");
+    if (index.empty()) return false;  // a fresh repository: nothing tracked
+    if (index.size() < 12 || index.compare(0, 4, "DIRC") != 0) return std::nullopt;
+    const std::uint32_t version = be32(index, 4), entries = be32(index, 8);
+    if ((version != 2 && version != 3) || entries > 100000) return std::nullopt;
+    std::size_t at = 12;
+    for (std::uint32_t n = 0; n < entries; ++n) {
+        if (at + 62 > index.size()) return std::nullopt;
+        const std::uint32_t mtime = be32(index, at + 8), mode = be32(index, at + 24),
+                            size = be32(index, at + 36);
+        const std::string id = index.substr(at + 40, 20);
+        const std::uint32_t flags = be16(index, at + 60);
+        const bool extended = (flags & 0x4000u) != 0;
+        const std::size_t path_at = at + 62 + (extended ? 2 : 0);
+        const std::size_t path_end = index.find('\0', path_at);
+        if (path_end == std::string::npos) return std::nullopt;
+        const std::string path = index.substr(path_at, path_end - path_at);
+        at += ((path_end - at) + 8) & ~std::size_t{7};  // entries are NUL-padded to 8 bytes
+        if (((flags >> 12u) & 3u) != 0) return true;    // a merge conflict (stage 1-3)
+        const bool assume_unchanged = (flags & 0x8000u) != 0;
+        const bool skip_worktree = extended && (be16(index, path_at - 2) & 0x4000u) != 0;
+        const std::uint32_t type = mode >> 12u;
+        if (assume_unchanged || skip_worktree || type == 016) continue;  // 016: a submodule
+        std::error_code ec;
+        const fs::path file = work_tree / path;
+        const auto status = fs::symlink_status(file, ec);
+        if (ec || !fs::exists(status)) return true;  // deleted
+        if (type == 012) continue;                   // a symlink: its target is not compared
+        const auto file_size = fs::file_size(file, ec);
+        if (ec || static_cast<std::uint32_t>(file_size) != size) return true;
+#if !defined(_WIN32)
+        struct stat st {};
+        if (::stat(file.c_str(), &st) == 0 && static_cast<std::uint32_t>(st.st_mtime) == mtime)
+            continue;
+#else
+        (void)mtime;
+#endif
+        // The time stamp differs: compare contents as git does, by the blob's SHA-1.
+        const std::string content = read_small_file(file);
+        const std::string blob = "blob " + std::to_string(content.size()) + '\0' + content;
+        std::string hex_id;
+        static const char hex[] = "0123456789abcdef";
+        for (char c : id) {
+            hex_id.push_back(hex[static_cast<std::uint8_t>(c) >> 4u]);
+            hex_id.push_back(hex[static_cast<std::uint8_t>(c) & 0xFu]);
+        }
+        if (sha1_hex(blob.data(), blob.size()) != hex_id) return true;
+    }
+    return false;
+}
+
+}  // namespace git_detail
+
+/// The repository holding `start` (searching upwards), or found == false.
+inline git_state read_git_state(const std::filesystem::path& start) {
+    namespace fs = std::filesystem;
+    git_state out;
+    std::error_code ec;
+    fs::path dir = fs::absolute(start, ec);
+    if (ec) return out;
+    fs::path git_dir;
+    for (;; dir = dir.parent_path()) {
+        const fs::path candidate = dir / ".git";
+        if (fs::is_directory(candidate, ec)) {
+            git_dir = candidate;
+            break;
+        }
+        if (fs::is_regular_file(candidate, ec)) {  // worktree or submodule: "gitdir: <path>"
+            const std::string text = git_detail::trim(read_small_file(candidate));
+            if (text.rfind("gitdir: ", 0) == 0) {
+                git_dir = fs::path(text.substr(8));
+                if (git_dir.is_relative()) git_dir = dir / git_dir;
+                break;
+            }
+        }
+        if (dir == dir.parent_path()) return out;
+    }
+    fs::path common = git_dir;
+    const std::string common_text = git_detail::trim(read_small_file(git_dir / "commondir"));
+    if (!common_text.empty())
+        common =
+            fs::path(common_text).is_relative() ? git_dir / common_text : fs::path(common_text);
+    const std::string head = git_detail::trim(read_small_file(git_dir / "HEAD"));
+    if (head.empty()) return out;
+    out.found = true;
+    out.work_tree = dir;
+    if (head.rfind("ref: ", 0) == 0) {
+        const std::string ref = head.substr(5);
+        if (ref.rfind("refs/heads/", 0) == 0) out.branch = ref.substr(11);
+        out.commit = git_detail::resolve_ref(common, ref);  // "" on an unborn branch
+    } else {
+        out.commit = head.substr(0, 40);  // detached
+    }
+    out.remote = git_detail::remote_url(read_small_file(common / "config"));
+    out.dirty = git_detail::working_tree_dirty(git_dir, dir);
+    return out;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/git_state.hpp
+// #include "detail/machine_info.hpp"
+// begin runlog/detail/machine_info.hpp
+// SPDX-License-Identifier: MIT
+// What a run records about where it ran, once at init: OS and kernel, host, CPU model and counts,
+// memory, program, arguments, working directory, compiler and C++ standard, runlog's version,
+// the batch scheduler's context (SLURM, PBS, LSF, Kubernetes) and the world size. Environment
+// variables only when asked, and never one whose name looks like a secret. Goes into run.json
+// ("environment") and W&B's wandb-metadata.json.
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+// #include "../value.hpp"
+// #include "../version.hpp"
+// #include "os.hpp"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/utsname.h>
+#endif
+
+#if !defined(_WIN32)
+extern char** environ;
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// The compiler that built the program, e.g. "g++ 12.2.0" or "clang++ 14.0.6".
+inline std::string compiler_description() {
+#if defined(__clang__)
+    return "clang++ " __clang_version__;
+#elif defined(__GNUC__)
+    return "g++ " __VERSION__;
+#elif defined(_MSC_VER)
+    return "MSVC " + std::to_string(_MSC_VER);
+#else
+    return "unknown";
+#endif
+}
+
+/// True for names like AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, DB_PASSWORD, WANDB_API_KEY.
+inline bool looks_secret(const std::string& name) {
+    std::string upper;
+    for (char c : name) upper.push_back(static_cast<char>((c >= 'a' && c <= 'z') ? c - 32 : c));
+    for (const char* word : {"SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASS", "KEY", "CREDENTIAL",
+                             "AUTH", "PRIVATE", "SESSION", "COOKIE", "SIGNATURE", "CERT"})
+        if (upper.find(word) != std::string::npos) return true;
+    return false;
+}
+
+inline std::string first_line_value(const std::string& text, const std::string& label) {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(label, 0) != 0) continue;
+        const std::size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::size_t start = colon + 1;
+        while (start < line.size() && line[start] == ' ') ++start;
+        return line.substr(start);
+    }
+    return {};
+}
+
+/// The environment object of run.json. `with_variables`: also the process's environment,
+/// secrets left out.
+inline value describe_machine(bool with_variables) {
+    value env = value::object();
+#if defined(__unix__) || defined(__APPLE__)
+    utsname u{};
+    if (uname(&u) == 0) {
+        env["os"] = std::string(u.sysname) + "-" + u.release + "-" + u.machine;
+        env["kernel_version"] = u.version;
+    }
+#endif
+    env["host"] = host_name();
+    const std::string cpuinfo = read_small_file("/proc/cpuinfo");
+    if (!cpuinfo.empty()) {
+        env["cpu_model"] = first_line_value(cpuinfo, "model name");
+        // Physical cores: distinct (physical id, core id) pairs.
+        std::set<std::string> cores;
+        std::istringstream in(cpuinfo);
+        std::string physical;
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("physical id", 0) == 0) physical = line.substr(line.find(':') + 1);
+            if (line.rfind("core id", 0) == 0)
+                cores.insert(physical + "/" + line.substr(line.find(':') + 1));
+        }
+        if (!cores.empty()) env["cpu_count"] = cores.size();
+    }
+    env["cpu_count_logical"] = std::thread::hardware_concurrency();
+    const std::string meminfo = read_small_file("/proc/meminfo");
+    if (!meminfo.empty()) {
+        const std::string total = first_line_value(meminfo, "MemTotal");  // "16336472 kB"
+        env["memory_total_bytes"] = static_cast<std::uint64_t>(std::atoll(total.c_str())) * 1024u;
+    }
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) env["executable"] = exe.string();
+    const auto args = command_line();
+    value argv = value::array();
+    for (const auto& a : args) argv.push_back(a);
+    env["args"] = std::move(argv);
+    const auto cwd = std::filesystem::current_path(ec);
+    if (!ec) env["cwd"] = cwd.string();
+    env["compiler"] = compiler_description();
+    env["cplusplus"] = static_cast<std::int64_t>(__cplusplus);
+    env["runlog_version"] = RUNLOG_VERSION_STRING;
+
+    // Batch schedulers: what people debug a job with.
+    value scheduler = value::object();
+    for (const char* name : {"SLURM_JOB_ID",
+                             "SLURM_ARRAY_JOB_ID",
+                             "SLURM_ARRAY_TASK_ID",
+                             "SLURM_JOB_NAME",
+                             "SLURM_JOB_NODELIST",
+                             "SLURM_NNODES",
+                             "SLURM_NTASKS",
+                             "SLURM_PROCID",
+                             "SLURM_JOB_PARTITION",
+                             "SLURM_CLUSTER_NAME",
+                             "PBS_JOBID",
+                             "PBS_JOBNAME",
+                             "PBS_ARRAYID",
+                             "PBS_ARRAY_INDEX",
+                             "PBS_NODEFILE",
+                             "LSB_JOBID",
+                             "LSB_JOBNAME",
+                             "LSB_JOBINDEX",
+                             "LSB_HOSTS",
+                             "KUBERNETES_SERVICE_HOST",
+                             "JOB_ID",
+                             "SGE_TASK_ID"})
+        if (auto v = get_env(name)) scheduler[name] = *v;
+    if (scheduler.contains("KUBERNETES_SERVICE_HOST")) {
+        if (auto pod = get_env("HOSTNAME")) scheduler["kubernetes_pod"] = *pod;
+        const std::string ns =
+            read_small_file("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+        if (!ns.empty()) scheduler["kubernetes_namespace"] = ns;
+    }
+    if (scheduler.size() > 0) env["scheduler"] = std::move(scheduler);
+    for (const char* name :
+         {"WORLD_SIZE", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+        if (auto v = get_env(name)) {
+            env["world_size"] = std::atoll(v->c_str());
+            break;
+        }
+    }
+
+#if !defined(_WIN32)
+    if (with_variables) {
+        value vars = value::object();
+        for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+            const std::string entry = *e;
+            const std::size_t eq = entry.find('=');
+            if (eq == std::string::npos) continue;
+            const std::string name = entry.substr(0, eq);
+            if (!looks_secret(name)) vars[name] = entry.substr(eq + 1);
+        }
+        env["variables"] = std::move(vars);
+    }
+#else
+    (void)with_variables;
+#endif
+    return env;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/machine_info.hpp
 // #include "detail/run_dir.hpp"
 // begin runlog/detail/run_dir.hpp
 // SPDX-License-Identifier: MIT
@@ -6525,6 +7033,7 @@ class nvml_gpus {
 #include <vector>
 
 // #include "../value.hpp"
+// #include "os.hpp"
 
 #if defined(__linux__)
 #include <unistd.h>
@@ -6666,14 +7175,6 @@ inline bool parse_diskstats(std::string_view text, const std::unordered_set<std:
         out.written += to_u64(f[9]) * 512;
     }
     return true;
-}
-
-inline std::string read_small_file(const char* path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return {};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 /// Reads the system's counters and turns consecutive readings into samples.
@@ -7172,6 +7673,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                    {"rank", info.rank},
                    {"start_time", info.start_time},
                    {"start_time_utc", detail::iso8601_utc(info.start_time)}};
+        if (!info.environment.is_null()) v["environment"] = info.environment;
+        if (!info.git.is_null()) v["git"] = info.git;
         v["settings"] = {{"queue_capacity", info.queue_capacity},
                          {"overflow", to_string(info.overflow)},
                          {"flush_interval", info.flush_interval}};
@@ -7777,6 +8280,11 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
     info.rank = rank.rank;
     info.rank_source = rank.source;
     info.config = s.config.is_object() ? s.config : value::object();
+    if (s.capture_environment) info.environment = describe_machine(s.capture_environment_variables);
+    if (s.capture_git) {
+        std::error_code ec;
+        info.git = read_git_state(std::filesystem::current_path(ec)).to_value();
+    }
     info.queue_capacity = round_up_to_power_of_two(s.queue_capacity);
     info.overflow = s.overflow;
     info.flush_interval = std::chrono::duration<double>(s.flush_interval).count();

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), CRC-32C (TFRecord framing; table,
-// SSE4.2 and ARMv8 versions), Adler-32 (zlib streams) and SHA-256 (media file names and digests).
-// Pure functions over bytes; each can be fed incrementally.
+// SSE4.2 and ARMv8 versions), Adler-32 (zlib streams), SHA-256 (media file names and digests) and
+// SHA-1 (git object ids).
+// Pure functions over bytes (all but SHA-1 can be fed incrementally).
 
 #include <array>
 #include <cstddef>
@@ -263,6 +264,58 @@ class sha256 {
 
 inline std::string sha256_hex(const void* data, std::size_t n) {
     return sha256().update(data, n).hex_digest();
+}
+
+/// SHA-1, for git's object ids only (git_state.hpp compares working files with the index).
+/// sha1_hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d".
+inline std::string sha1_hex(const void* data, std::size_t n) {
+    auto rotl = [](std::uint32_t x, unsigned k) { return (x << k) | (x >> (32u - k)); };
+    std::uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    const auto* bytes = static_cast<const std::uint8_t*>(data);
+    // The message, the 0x80 byte, zeros, and the 64-bit big-endian bit length, in 64-byte blocks.
+    const std::size_t padded = ((n + 8) / 64 + 1) * 64;
+    auto byte_at = [&](std::size_t i) -> std::uint8_t {
+        if (i < n) return bytes[i];
+        if (i == n) return 0x80;
+        if (i >= padded - 8)
+            return static_cast<std::uint8_t>((std::uint64_t{n} * 8u) >> (8u * (padded - 1 - i)));
+        return 0;
+    };
+    for (std::size_t block = 0; block < padded; block += 64) {
+        std::uint32_t w[80];
+        for (std::size_t i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t{byte_at(block + 4 * i)} << 24u) |
+                   (std::uint32_t{byte_at(block + 4 * i + 1)} << 16u) |
+                   (std::uint32_t{byte_at(block + 4 * i + 2)} << 8u) |
+                   std::uint32_t{byte_at(block + 4 * i + 3)};
+        for (std::size_t i = 16; i < 80; ++i)
+            w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+        for (std::size_t i = 0; i < 80; ++i) {
+            std::uint32_t f, k;
+            if (i < 20) {
+                f = (b & c) | (~b & d), k = 0x5A827999;
+            } else if (i < 40) {
+                f = b ^ c ^ d, k = 0x6ED9EBA1;
+            } else if (i < 60) {
+                f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+            } else {
+                f = b ^ c ^ d, k = 0xCA62C1D6;
+            }
+            const std::uint32_t t = rotl(a, 5) + f + e + k + w[i];
+            e = d;
+            d = c;
+            c = rotl(b, 30);
+            b = a;
+            a = t;
+        }
+        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+    }
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    for (std::uint32_t word : h)
+        for (int shift = 28; shift >= 0; shift -= 4) out.push_back(hex[(word >> shift) & 0xFu]);
+    return out;
 }
 
 }  // namespace detail

@@ -9,8 +9,10 @@
 #include <cstdlib>  // std::getenv
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -61,6 +63,15 @@ inline int process_id() noexcept {
 #else
     return static_cast<int>(getpid());
 #endif
+}
+
+/// A small file's whole content ("" when it cannot be read): /proc files, git's refs.
+inline std::string read_small_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return {};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
 }
 
 /// Makes the calling thread yield to the job's threads (Linux: nice +10 for this thread only;

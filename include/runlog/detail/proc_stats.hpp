@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../value.hpp"
+#include "os.hpp"
 
 #if defined(__linux__)
 #include <unistd.h>
@@ -161,14 +162,6 @@ inline bool parse_diskstats(std::string_view text, const std::unordered_set<std:
         out.written += to_u64(f[9]) * 512;
     }
     return true;
-}
-
-inline std::string read_small_file(const char* path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return {};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 /// Reads the system's counters and turns consecutive readings into samples.

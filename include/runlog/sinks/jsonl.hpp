@@ -47,6 +47,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                    {"rank", info.rank},
                    {"start_time", info.start_time},
                    {"start_time_utc", detail::iso8601_utc(info.start_time)}};
+        if (!info.environment.is_null()) v["environment"] = info.environment;
+        if (!info.git.is_null()) v["git"] = info.git;
         v["settings"] = {{"queue_capacity", info.queue_capacity},
                          {"overflow", to_string(info.overflow)},
                          {"flush_interval", info.flush_interval}};

@@ -48,6 +48,8 @@ struct run_info {
     std::string rank_source;  // the environment variable the rank came from, or ""
     double start_time = 0.0;  // Unix seconds
     value config;             // initial config
+    value environment;        // machine_info.hpp's description, or null (not captured)
+    value git;                // git_state.hpp's {commit, branch, remote, dirty, root}, or null
     std::size_t queue_capacity = 0;
     overflow_policy overflow = overflow_policy::block;
     double flush_interval = 0.0;  // seconds

@@ -139,11 +139,37 @@ class wandb_sink final : public base_sink<null_mutex> {
         // What is known of the process; args are read when the run starts (Linux only).
         value args = value::array();
         for (std::size_t i = 1; i < args_.size(); ++i) args.push_back(args_[i]);
-        const value metadata = {{"program", args_.empty() ? std::string() : args_.front()},
-                                {"args", args},
-                                {"startedAt", detail::iso8601_utc(info_.start_time)},
-                                {"host", info_.host},
-                                {"writer", "runlog " RUNLOG_VERSION_STRING}};
+        value metadata = {{"program", args_.empty() ? std::string() : args_.front()},
+                          {"args", args},
+                          {"startedAt", detail::iso8601_utc(info_.start_time)},
+                          {"host", info_.host},
+                          {"writer", "runlog " RUNLOG_VERSION_STRING}};
+        // W&B's environment fields, from what the run recorded (docs/wandb.md).
+        const value& env = info_.environment;
+        auto copy = [&](const char* from, const char* to) {
+            if (const value* v = env.find(from)) metadata[to] = *v;
+        };
+        copy("os", "os");
+        copy("executable", "executable");
+        copy("cpu_count", "cpu_count");
+        copy("cpu_count_logical", "cpu_count_logical");
+        if (const value* total = env.find("memory_total_bytes"))
+            metadata["memory"] = {{"total", *total}};
+        if (const value* scheduler = env.find("scheduler")) {
+            value slurm = value::object();
+            for (const auto& [key, v] : scheduler->as_object()) {
+                if (key.rfind("SLURM_", 0) != 0) continue;
+                std::string name = key.substr(6);  // SLURM_JOB_ID -> job_id, as wandb writes it
+                for (char& c : name) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+                slurm[name] = v;
+            }
+            if (slurm.size() > 0) metadata["slurm"] = std::move(slurm);
+        }
+        if (const value* commit = info_.git.find("commit")) {
+            metadata["git"] = {{"remote", info_.git.find("remote")->as_string()},
+                               {"commit", commit->as_string()}};
+            metadata["root"] = info_.git.find("root")->as_string();
+        }
         if (r.ok())
             r = detail::write_file_atomically(files / "wandb-metadata.json",
                                               metadata.dump() + "\n");
