@@ -538,6 +538,7 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
     state->writer = std::thread(&run_state::writer_main, state);
     if (s.system_metrics && s.system_interval.count() > 0)
         run_state::start_sampler(state, s.system_interval);
+    if (s.capture_console) state->start_console();
     return state;
 }
 

@@ -285,6 +285,22 @@ inline bool is_valid_utf8(std::string_view s) noexcept {
     return true;
 }
 
+/// `s` with every byte that starts no valid UTF-8 sequence replaced by U+FFFD.
+inline std::string to_valid_utf8(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t n = utf8_sequence_length(s, i);
+        if (n == 0) {
+            out.append("\xEF\xBF\xBD");
+            ++i;
+        } else {
+            out.append(s.data() + i, n);
+            i += n;
+        }
+    }
+    return out;
+}
+
 inline void write_json_string(std::string& out, std::string_view s) {
     static const char hex[] = "0123456789abcdef";
     out.push_back('"');
@@ -2373,8 +2389,9 @@ struct settings {
     std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
     bool capture_environment = true;             // OS, CPU, memory, program, scheduler in run.json
     bool capture_environment_variables = false;  // ... and the environment, secrets left out
-    bool capture_git = true;     // commit, branch, remote, dirty flag of the working directory
-    bool system_metrics = true;  // sample CPU, memory, disk and network on a low-priority thread
+    bool capture_git = true;       // commit, branch, remote, dirty flag of the working directory
+    bool capture_console = false;  // tee stdout/stderr into output.log (one run per process)
+    bool system_metrics = true;    // sample CPU, memory, disk and network on a low-priority thread
     std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
 
     bool quiet = false;          // no end-of-run summary on stderr
@@ -2408,6 +2425,7 @@ struct settings {
         return capture_environment_variables = v, *this;
     }
     settings& with_capture_git(bool v) { return capture_git = v, *this; }
+    settings& with_capture_console(bool v) { return capture_console = v, *this; }
     settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
     settings& with_system_interval(std::chrono::milliseconds v) {
         return system_interval = v, *this;
@@ -2526,7 +2544,15 @@ struct system_sample {
     const value& values;
 };
 
-enum class sink_event_type { config, metric, row, summary, media, system };
+/// A chunk of the process's console output (settings::capture_console), as read: it may end
+/// mid-line and need not be valid UTF-8.
+struct console_output {
+    int stream = 1;  // 1 stdout, 2 stderr
+    double timestamp = 0.0;
+    const std::string& text;
+};
+
+enum class sink_event_type { config, metric, row, summary, media, system, console };
 
 /// One event; exactly the member named by `type` is set.
 struct sink_event {
@@ -2537,6 +2563,7 @@ struct sink_event {
     const value* summary = nullptr;  // the whole summary, at flush points
     const media_event* media = nullptr;
     const system_sample* system = nullptr;
+    const console_output* console = nullptr;
 };
 
 class sink {
@@ -2650,6 +2677,8 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             case sink_event_type::system:
                 write_system(*e.system);
                 break;
+            case sink_event_type::console:
+                break;  // TensorBoard has no console view
             case sink_event_type::row:
                 write_row(*e.row);
                 media_.clear();
@@ -3040,6 +3069,7 @@ enum record_field : std::uint32_t {
     files = 6,
     stats = 7,
     metric = 12,
+    output_raw = 13,
     run = 17,
     exit = 18,
     final_record = 20,
@@ -3184,6 +3214,16 @@ inline proto_writer stats_body(double unix_seconds, const value& values) {
     return body;
 }
 
+/// OutputRawRecord{output_type (STDERR 0, STDOUT 1), timestamp, line}. The text must be UTF-8
+/// in a proto string: invalid bytes become U+FFFD.
+inline proto_writer output_raw_body(const console_output& chunk) {
+    proto_writer body;
+    if (chunk.stream == 1) body.int64(1, 1);
+    body.message(2, timestamp(chunk.timestamp));
+    body.string(3, is_valid_utf8(chunk.text) ? chunk.text : to_valid_utf8(chunk.text));
+    return body;
+}
+
 inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {
     proto_writer e;
     if (exit_code != 0) e.int64(1, exit_code);
@@ -3263,6 +3303,9 @@ class wandb_sink final : public base_sink<null_mutex> {
                 break;  // per-row summaries and the final one cover it
             case sink_event_type::system:
                 append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
+                break;
+            case sink_event_type::console:
+                append(w::output_raw, w::output_raw_body(*e.console));
                 break;
             case sink_event_type::row:
                 // As the client does: the row's new summary values, then the row.
@@ -5862,6 +5905,198 @@ class bounded_queue {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/bounded_queue.hpp
+// #include "console_capture.hpp"
+// begin runlog/detail/console_capture.hpp
+// SPDX-License-Identifier: MIT
+// Console capture (settings::capture_console, opt-in): the process's stdout and stderr (file
+// descriptors 1 and 2, so printf, std::cout, write(2) and child processes alike) are redirected
+// into pipes; a reader thread copies every chunk to the original terminal or file and hands it
+// to the run. At stop, C stdio is flushed, the original descriptors are put back, and the pipes
+// are drained — so a last line without a newline is not lost.
+//
+// It never deadlocks the job: the reader writes to the terminal only once poll() says it can
+// take bytes; while the run is live a blocked terminal holds the reader (and then the program's
+// writes, as it would without capture), but once stop() has passed its drain deadline the
+// reader gives up on the terminal and on pipes that a still-running child holds open.
+// One capture per process (the descriptors are process-wide); POSIX only.
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+#define RUNLOG_HAVE_CONSOLE_CAPTURE 1
+#else
+#define RUNLOG_HAVE_CONSOLE_CAPTURE 0
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class console_capture {
+  public:
+    /// stream: 1 stdout, 2 stderr.
+    using chunk_handler = std::function<void(int stream, std::string chunk)>;
+
+    console_capture() = default;
+    console_capture(const console_capture&) = delete;
+    console_capture& operator=(const console_capture&) = delete;
+    ~console_capture() { stop(std::chrono::milliseconds(0)); }
+
+    /// Starts capturing; false with `error` set when it cannot (another capture is active, or a
+    /// pipe could not be made), and then nothing was changed.
+    bool start(chunk_handler handler, std::string& error) {
+#if RUNLOG_HAVE_CONSOLE_CAPTURE
+        if (active().exchange(true)) {
+            error = "console capture is already active for another run in this process";
+            return false;
+        }
+        std::fflush(stdout);
+        std::fflush(stderr);
+        for (int i = 0; i < 2; ++i) {
+            stream& s = streams_[i];
+            s.fd = i + 1;
+            int ends[2];
+            if (::pipe(ends) != 0 || (s.saved = ::dup(s.fd)) < 0) {
+                error = "cannot capture the console: pipe/dup failed";
+                undo(i);
+                return false;
+            }
+            ::fcntl(ends[0], F_SETFD, FD_CLOEXEC);
+            ::fcntl(s.saved, F_SETFD, FD_CLOEXEC);
+            s.read_end = ends[0];
+            ::dup2(ends[1], s.fd);  // children inherit the pipe as their stdout/stderr
+            ::close(ends[1]);
+        }
+        handler_ = std::move(handler);
+        reader_ = std::thread(&console_capture::run_reader, this);
+        return true;
+#else
+        (void)handler;
+        error = "console capture needs POSIX file descriptors";
+        return false;
+#endif
+    }
+
+    /// Flushes stdio, restores the descriptors, drains the pipes for up to `drain` (EOF comes
+    /// sooner unless a child still holds them), and joins the reader.
+    void stop(std::chrono::milliseconds drain) {
+#if RUNLOG_HAVE_CONSOLE_CAPTURE
+        if (!reader_.joinable()) return;
+        std::fflush(stdout);  // std::cout writes through stdio unless sync_with_stdio(false)
+        std::fflush(stderr);
+        for (stream& s : streams_) ::dup2(s.saved, s.fd);  // closes the pipes' write ends
+        deadline_.store(
+            std::chrono::steady_clock::now().time_since_epoch().count() +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(drain).count(),
+            std::memory_order_release);
+        stopping_.store(true, std::memory_order_release);
+        reader_.join();
+        undo(2);
+#else
+        (void)drain;
+#endif
+    }
+
+  private:
+    struct stream {
+        int fd = -1;
+        int saved = -1;
+        int read_end = -1;
+        bool open = true;
+    };
+
+    static std::atomic<bool>& active() {
+        static std::atomic<bool> flag{false};
+        return flag;
+    }
+
+#if RUNLOG_HAVE_CONSOLE_CAPTURE
+    bool past_deadline() const {
+        return stopping_.load(std::memory_order_acquire) &&
+               std::chrono::steady_clock::now().time_since_epoch().count() >=
+                   deadline_.load(std::memory_order_acquire);
+    }
+
+    /// Closes what start() opened for the first `count` streams and releases the capture.
+    void undo(int count) {
+        for (int i = 0; i < count; ++i) {
+            stream& s = streams_[i];
+            if (s.read_end >= 0) ::close(s.read_end);
+            if (s.saved >= 0) {
+                ::dup2(s.saved, s.fd);
+                ::close(s.saved);
+            }
+            s = stream{};
+        }
+        active().store(false);
+    }
+
+    /// Copies `data` to the original descriptor, waiting for it with poll() so that a blocked
+    /// terminal can be abandoned after stop()'s deadline.
+    void to_terminal(int fd, const char* data, std::size_t n) const {
+        while (n > 0) {
+            pollfd p{fd, POLLOUT, 0};
+            const int ready = ::poll(&p, 1, 100);
+            if (ready <= 0) {
+                if (past_deadline()) return;
+                continue;
+            }
+            const std::size_t piece = n < 4096 ? n : 4096;  // PIPE_BUF: POLLOUT promises this much
+            const ssize_t written = ::write(fd, data, piece);
+            if (written < 0) return;  // the terminal is gone: keep capturing for the run
+            data += written;
+            n -= static_cast<std::size_t>(written);
+        }
+    }
+
+    void run_reader() {
+        char buffer[65536];
+        for (;;) {
+            pollfd fds[2];
+            int watched = 0;
+            int index[2];
+            for (int i = 0; i < 2; ++i) {
+                if (!streams_[i].open) continue;
+                fds[watched] = pollfd{streams_[i].read_end, POLLIN, 0};
+                index[watched++] = i;
+            }
+            if (watched == 0 || past_deadline()) return;
+            if (::poll(fds, static_cast<nfds_t>(watched), 50) <= 0) continue;
+            for (int k = 0; k < watched; ++k) {
+                if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+                stream& s = streams_[index[k]];
+                const ssize_t got = ::read(s.read_end, buffer, sizeof buffer);
+                if (got <= 0) {
+                    s.open = false;  // EOF: every write end is closed
+                    continue;
+                }
+                const auto n = static_cast<std::size_t>(got);
+                to_terminal(s.saved, buffer, n);
+                handler_(s.fd, std::string(buffer, n));
+            }
+        }
+    }
+#endif
+
+    stream streams_[2];
+    chunk_handler handler_;
+    std::thread reader_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::int64_t> deadline_{0};
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/console_capture.hpp
 // #include "counters.hpp"
 // begin runlog/detail/counters.hpp
 // SPDX-License-Identifier: MIT
@@ -6296,7 +6531,15 @@ namespace detail {
 static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
               "RUNLOG_INLINE_FIELDS must be between 1 and 255");
 
-enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush, system };
+enum class event_kind : std::uint8_t {
+    row,
+    config,
+    define_metric,
+    summary_set,
+    flush,
+    system,
+    console
+};
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
 // invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
 enum class item_kind : std::uint8_t {
@@ -6329,7 +6572,8 @@ struct event_payload {
     value data;                   // config (whole, merged), summary_set value, system sample
     metric_definition definition;
     bool overwrite = false;  // define_metric(..., overwrite)
-    std::string key;         // summary_set key
+    std::string key;         // summary_set key; console: the text
+    int stream = 0;          // console: 1 stdout, 2 stderr
 };
 
 struct event {
@@ -6456,6 +6700,14 @@ class dispatcher {
             case event_kind::flush:
                 flush();
                 break;
+            case event_kind::console: {
+                const console_output chunk{e.payload->stream, e.time, e.payload->key};
+                sink_event out;
+                out.type = sink_event_type::console;
+                out.console = &chunk;
+                send(out);
+                break;
+            }
             case event_kind::system: {
                 const system_sample sample{system_samples_++, e.time - start_time_, e.time,
                                            e.payload->data};
@@ -7417,9 +7669,31 @@ struct run_state {
         sampler.join();
     }
 
+    /// Starts console capture; reports (and goes on without it) when it cannot.
+    void start_console() {
+        console = std::make_unique<console_capture>();
+        std::string error;
+        const bool started = console->start(
+            [this](int stream, std::string chunk) {
+                event e;
+                e.kind = event_kind::console;
+                e.time = now();
+                auto& p = e.ensure_payload();
+                p.stream = stream;
+                p.key = std::move(chunk);
+                enqueue_control(e, block_timeout);
+            },
+            error);
+        if (!started) {
+            console.reset();
+            reporter.report(errc::sink_start_failed, error);
+        }
+    }
+
     /// Stops the writer after it has drained the queue; true if it finished within `timeout`.
     bool finish(int code, std::chrono::milliseconds timeout) noexcept {
         stop_sampler();
+        if (console) console->stop(std::chrono::milliseconds(500));  // its chunks queue first
         {
             std::lock_guard<std::mutex> lock(wake_mutex);
             exit_code = code;
@@ -7487,6 +7761,9 @@ struct run_state {
     std::mutex sampler_mutex;
     std::condition_variable sampler_cv;
     bool sampler_stop = false;
+
+    // Last member: destroyed (its reader joined) before the queue its reader feeds.
+    std::unique_ptr<console_capture> console;
 
   private:
     bool push_waiting(event& e, std::chrono::milliseconds timeout) noexcept {
@@ -7633,6 +7910,7 @@ struct run_state {
 //   metrics.json   define_metric definitions, replaced atomically when one is added or merged
 //   history.jsonl  one JSON object per committed row, appended
 //   system.jsonl   one JSON object per system sample, appended (created with the first sample)
+//   output.log     the captured console, byte for byte (settings::capture_console)
 //   summary.json   the summary, replaced atomically at flush points and at finish
 //   media/         images and tables, one file each, written when logged
 //
@@ -7739,6 +8017,13 @@ class jsonl_sink final : public base_sink<null_mutex> {
                                                                *e.media->bytes);
             case sink_event_type::system:
                 return write_system(*e.system);
+            case sink_event_type::console:
+                if (output_.path().empty()) {
+                    if (io_result opened = output_.open(dir_ / "output.log", false); !opened.ok())
+                        return opened;
+                }
+                output_.buffer() += e.console->text;
+                return {};
         }
         return {};
     }
@@ -7746,6 +8031,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     io_result flush_() override {
         io_result r = history_.write();
         if (io_result s = system_.write(); r.ok()) r = s;
+        if (io_result o = output_.write(); r.ok()) r = o;
         if (summary_dirty_) {
             io_result s = write_snapshot("summary.json", summary_);
             if (s.ok()) summary_dirty_ = false;
@@ -7760,6 +8046,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
         io_result r = flush_();
         history_.close();
         system_.close();
+        output_.close();
         io_result s = write_snapshot("run.json", run_json(info_, &end));
         return r.ok() ? s : r;
     }
@@ -7809,6 +8096,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     std::filesystem::path dir_;
     detail::append_file history_;
     detail::append_file system_;
+    detail::append_file output_;
     value metrics_ = value::array();
     value summary_ = value::object();
     bool summary_dirty_ = false;
@@ -8314,6 +8602,7 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
     state->writer = std::thread(&run_state::writer_main, state);
     if (s.system_metrics && s.system_interval.count() > 0)
         run_state::start_sampler(state, s.system_interval);
+    if (s.capture_console) state->start_console();
     return state;
 }
 
@@ -8379,6 +8668,8 @@ class memory_sink final : public base_sink<std::mutex> {
     }
     /// System samples received (their values).
     std::vector<value> system() const { return copy(system_); }
+    /// Console chunks received: stream (1 stdout, 2 stderr) and text.
+    std::vector<std::pair<int, std::string>> console() const { return copy(console_); }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -8406,6 +8697,9 @@ class memory_sink final : public base_sink<std::mutex> {
             case sink_event_type::system:
                 system_.push_back(e.system->values);
                 break;
+            case sink_event_type::console:
+                console_.emplace_back(e.console->stream, e.console->text);
+                break;
         }
         return {};
     }
@@ -8431,6 +8725,7 @@ class memory_sink final : public base_sink<std::mutex> {
     value summary_;
     std::vector<value> rows_;
     std::vector<value> system_;
+    std::vector<std::pair<int, std::string>> console_;
     std::vector<metric_definition> metrics_;
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media_;
     std::optional<int> exit_code_;

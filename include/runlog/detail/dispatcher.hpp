@@ -73,6 +73,14 @@ class dispatcher {
             case event_kind::flush:
                 flush();
                 break;
+            case event_kind::console: {
+                const console_output chunk{e.payload->stream, e.time, e.payload->key};
+                sink_event out;
+                out.type = sink_event_type::console;
+                out.console = &chunk;
+                send(out);
+                break;
+            }
             case event_kind::system: {
                 const system_sample sample{system_samples_++, e.time - start_time_, e.time,
                                            e.payload->data};

@@ -23,7 +23,15 @@ namespace detail {
 static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
               "RUNLOG_INLINE_FIELDS must be between 1 and 255");
 
-enum class event_kind : std::uint8_t { row, config, define_metric, summary_set, flush, system };
+enum class event_kind : std::uint8_t {
+    row,
+    config,
+    define_metric,
+    summary_set,
+    flush,
+    system,
+    console
+};
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
 // invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
 enum class item_kind : std::uint8_t {
@@ -56,7 +64,8 @@ struct event_payload {
     value data;                   // config (whole, merged), summary_set value, system sample
     metric_definition definition;
     bool overwrite = false;  // define_metric(..., overwrite)
-    std::string key;         // summary_set key
+    std::string key;         // summary_set key; console: the text
+    int stream = 0;          // console: 1 stdout, 2 stderr
 };
 
 struct event {

@@ -50,6 +50,22 @@ inline bool is_valid_utf8(std::string_view s) noexcept {
     return true;
 }
 
+/// `s` with every byte that starts no valid UTF-8 sequence replaced by U+FFFD.
+inline std::string to_valid_utf8(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t n = utf8_sequence_length(s, i);
+        if (n == 0) {
+            out.append("\xEF\xBF\xBD");
+            ++i;
+        } else {
+            out.append(s.data() + i, n);
+            i += n;
+        }
+    }
+    return out;
+}
+
 inline void write_json_string(std::string& out, std::string_view s) {
     static const char hex[] = "0123456789abcdef";
     out.push_back('"');

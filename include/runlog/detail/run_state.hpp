@@ -21,6 +21,7 @@
 
 #include "../settings.hpp"
 #include "bounded_queue.hpp"
+#include "console_capture.hpp"
 #include "counters.hpp"
 #include "dispatcher.hpp"
 #include "error_reporter.hpp"
@@ -149,9 +150,31 @@ struct run_state {
         sampler.join();
     }
 
+    /// Starts console capture; reports (and goes on without it) when it cannot.
+    void start_console() {
+        console = std::make_unique<console_capture>();
+        std::string error;
+        const bool started = console->start(
+            [this](int stream, std::string chunk) {
+                event e;
+                e.kind = event_kind::console;
+                e.time = now();
+                auto& p = e.ensure_payload();
+                p.stream = stream;
+                p.key = std::move(chunk);
+                enqueue_control(e, block_timeout);
+            },
+            error);
+        if (!started) {
+            console.reset();
+            reporter.report(errc::sink_start_failed, error);
+        }
+    }
+
     /// Stops the writer after it has drained the queue; true if it finished within `timeout`.
     bool finish(int code, std::chrono::milliseconds timeout) noexcept {
         stop_sampler();
+        if (console) console->stop(std::chrono::milliseconds(500));  // its chunks queue first
         {
             std::lock_guard<std::mutex> lock(wake_mutex);
             exit_code = code;
@@ -219,6 +242,9 @@ struct run_state {
     std::mutex sampler_mutex;
     std::condition_variable sampler_cv;
     bool sampler_stop = false;
+
+    // Last member: destroyed (its reader joined) before the queue its reader feeds.
+    std::unique_ptr<console_capture> console;
 
   private:
     bool push_waiting(event& e, std::chrono::milliseconds timeout) noexcept {

@@ -29,6 +29,7 @@ enum record_field : std::uint32_t {
     files = 6,
     stats = 7,
     metric = 12,
+    output_raw = 13,
     run = 17,
     exit = 18,
     final_record = 20,
@@ -170,6 +171,16 @@ inline proto_writer stats_body(double unix_seconds, const value& values) {
     body.message(2, timestamp(unix_seconds));
     for (const auto& [key, v] : values.as_object())
         body.message(3, proto_writer().string(1, key).string(16, v.dump()));
+    return body;
+}
+
+/// OutputRawRecord{output_type (STDERR 0, STDOUT 1), timestamp, line}. The text must be UTF-8
+/// in a proto string: invalid bytes become U+FFFD.
+inline proto_writer output_raw_body(const console_output& chunk) {
+    proto_writer body;
+    if (chunk.stream == 1) body.int64(1, 1);
+    body.message(2, timestamp(chunk.timestamp));
+    body.string(3, is_valid_utf8(chunk.text) ? chunk.text : to_valid_utf8(chunk.text));
     return body;
 }
 

@@ -7,6 +7,7 @@
 //   metrics.json   define_metric definitions, replaced atomically when one is added or merged
 //   history.jsonl  one JSON object per committed row, appended
 //   system.jsonl   one JSON object per system sample, appended (created with the first sample)
+//   output.log     the captured console, byte for byte (settings::capture_console)
 //   summary.json   the summary, replaced atomically at flush points and at finish
 //   media/         images and tables, one file each, written when logged
 //
@@ -113,6 +114,13 @@ class jsonl_sink final : public base_sink<null_mutex> {
                                                                *e.media->bytes);
             case sink_event_type::system:
                 return write_system(*e.system);
+            case sink_event_type::console:
+                if (output_.path().empty()) {
+                    if (io_result opened = output_.open(dir_ / "output.log", false); !opened.ok())
+                        return opened;
+                }
+                output_.buffer() += e.console->text;
+                return {};
         }
         return {};
     }
@@ -120,6 +128,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     io_result flush_() override {
         io_result r = history_.write();
         if (io_result s = system_.write(); r.ok()) r = s;
+        if (io_result o = output_.write(); r.ok()) r = o;
         if (summary_dirty_) {
             io_result s = write_snapshot("summary.json", summary_);
             if (s.ok()) summary_dirty_ = false;
@@ -134,6 +143,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
         io_result r = flush_();
         history_.close();
         system_.close();
+        output_.close();
         io_result s = write_snapshot("run.json", run_json(info_, &end));
         return r.ok() ? s : r;
     }
@@ -183,6 +193,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     std::filesystem::path dir_;
     detail::append_file history_;
     detail::append_file system_;
+    detail::append_file output_;
     value metrics_ = value::array();
     value summary_ = value::object();
     bool summary_dirty_ = false;

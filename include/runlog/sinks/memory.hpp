@@ -30,6 +30,8 @@ class memory_sink final : public base_sink<std::mutex> {
     }
     /// System samples received (their values).
     std::vector<value> system() const { return copy(system_); }
+    /// Console chunks received: stream (1 stdout, 2 stderr) and text.
+    std::vector<std::pair<int, std::string>> console() const { return copy(console_); }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -57,6 +59,9 @@ class memory_sink final : public base_sink<std::mutex> {
             case sink_event_type::system:
                 system_.push_back(e.system->values);
                 break;
+            case sink_event_type::console:
+                console_.emplace_back(e.console->stream, e.console->text);
+                break;
         }
         return {};
     }
@@ -82,6 +87,7 @@ class memory_sink final : public base_sink<std::mutex> {
     value summary_;
     std::vector<value> rows_;
     std::vector<value> system_;
+    std::vector<std::pair<int, std::string>> console_;
     std::vector<metric_definition> metrics_;
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media_;
     std::optional<int> exit_code_;

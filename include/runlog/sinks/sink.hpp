@@ -94,7 +94,15 @@ struct system_sample {
     const value& values;
 };
 
-enum class sink_event_type { config, metric, row, summary, media, system };
+/// A chunk of the process's console output (settings::capture_console), as read: it may end
+/// mid-line and need not be valid UTF-8.
+struct console_output {
+    int stream = 1;  // 1 stdout, 2 stderr
+    double timestamp = 0.0;
+    const std::string& text;
+};
+
+enum class sink_event_type { config, metric, row, summary, media, system, console };
 
 /// One event; exactly the member named by `type` is set.
 struct sink_event {
@@ -105,6 +113,7 @@ struct sink_event {
     const value* summary = nullptr;  // the whole summary, at flush points
     const media_event* media = nullptr;
     const system_sample* system = nullptr;
+    const console_output* console = nullptr;
 };
 
 class sink {

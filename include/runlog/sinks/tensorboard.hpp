@@ -111,6 +111,8 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             case sink_event_type::system:
                 write_system(*e.system);
                 break;
+            case sink_event_type::console:
+                break;  // TensorBoard has no console view
             case sink_event_type::row:
                 write_row(*e.row);
                 media_.clear();

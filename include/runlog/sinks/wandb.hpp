@@ -92,6 +92,9 @@ class wandb_sink final : public base_sink<null_mutex> {
             case sink_event_type::system:
                 append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
                 break;
+            case sink_event_type::console:
+                append(w::output_raw, w::output_raw_body(*e.console));
+                break;
             case sink_event_type::row:
                 // As the client does: the row's new summary values, then the row.
                 if (e.row->summary) append(w::summary, w::items_body(*e.row->summary));
