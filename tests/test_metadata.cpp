@@ -240,3 +240,42 @@ TEST_CASE("environment: off by setting, variables off by default", "[metadata]")
         CHECK(text.find("\"git\"") == std::string::npos);
     }
 }
+
+TEST_CASE("git: diff.patch holds the uncommitted changes when asked", "[metadata][git]") {
+    test::temp_dir dir;
+    const fs::path repo = dir.path / "code";
+    fs::create_directories(repo);
+    sh(repo,
+       "git init -q -b main . && git config user.email t@example.com && "
+       "git config user.name t && git config commit.gpgsign false");
+    write(repo / "train.cpp", "int main() { return 0; }\n");
+    sh(repo, "git add train.cpp && git commit -q -m one");
+    write(repo / "train.cpp", "int main() { return 1; }  // an experiment\n");
+
+    auto s = test::quiet_settings(dir);
+    s.code_dir = (repo).string();
+    s.wandb_offline = true;
+    SECTION("capture_git_diff") {
+        s.capture_git_diff = true;
+        auto run = runlog::init(s);
+        const fs::path run_dir = run.dir();
+        REQUIRE(run.finish() == runlog::status::ok);
+        const std::string patch = test::read_file(run_dir / "diff.patch");
+        CHECK(patch == sh(repo, "git diff HEAD --no-color") + "\n");
+        CHECK(patch.find("+int main() { return 1; }  // an experiment") != std::string::npos);
+        const fs::path wdir =
+            dir.path / "wandb" / fs::read_symlink(dir.path / "wandb" / "latest-run");
+        CHECK(test::read_file(wdir / "files" / "diff.patch") == patch);
+        value run_json;
+        std::string error;
+        REQUIRE(runlog::detail::parse_json(test::read_file(run_dir / "run.json"), run_json, error));
+        CHECK(run_json.find("git")->find("dirty")->as_bool());
+        CHECK(run_json.find("git")->find("commit")->as_string() == sh(repo, "git rev-parse HEAD"));
+    }
+    SECTION("off by default") {
+        auto run = runlog::init(s);
+        const fs::path run_dir = run.dir();
+        REQUIRE(run.finish() == runlog::status::ok);
+        CHECK_FALSE(fs::exists(run_dir / "diff.patch"));
+    }
+}

@@ -507,7 +507,15 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
     if (s.capture_environment) info.environment = describe_machine(s.capture_environment_variables);
     if (s.capture_git) {
         std::error_code ec;
-        info.git = read_git_state(std::filesystem::current_path(ec)).to_value();
+        const git_state git =
+            read_git_state(s.code_dir.empty() ? std::filesystem::current_path(ec)
+                                              : std::filesystem::path(s.code_dir));
+        info.git = git.to_value();
+        if (git.found && s.capture_git_diff) {
+            bool truncated = false;
+            info.git_diff = git_diff(git.work_tree, std::size_t{1} << 20, truncated);
+            if (truncated) info.git["diff_truncated"] = true;
+        }
     }
     info.queue_capacity = round_up_to_power_of_two(s.queue_capacity);
     info.overflow = s.overflow;

@@ -59,9 +59,11 @@ struct settings {
     std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
     bool capture_environment = true;             // OS, CPU, memory, program, scheduler in run.json
     bool capture_environment_variables = false;  // ... and the environment, secrets left out
-    bool capture_git = true;       // commit, branch, remote, dirty flag of the working directory
-    bool capture_console = false;  // tee stdout/stderr into output.log (one run per process)
-    bool system_metrics = true;    // sample CPU, memory, disk and network on a low-priority thread
+    bool capture_git = true;        // commit, branch, remote, dirty flag of code_dir's repository
+    bool capture_git_diff = false;  // also diff.patch (`git diff HEAD`, needs git, 1 MiB at most)
+    std::string code_dir{};         // where the code is; default: the working directory
+    bool capture_console = false;   // tee stdout/stderr into output.log (one run per process)
+    bool system_metrics = true;     // sample CPU, memory, disk and network on a low-priority thread
     std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
 
     bool quiet = false;          // no end-of-run summary on stderr
@@ -95,6 +97,8 @@ struct settings {
         return capture_environment_variables = v, *this;
     }
     settings& with_capture_git(bool v) { return capture_git = v, *this; }
+    settings& with_capture_git_diff(bool v) { return capture_git_diff = v, *this; }
+    settings& with_code_dir(std::string v) { return code_dir = std::move(v), *this; }
     settings& with_capture_console(bool v) { return capture_console = v, *this; }
     settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
     settings& with_system_interval(std::chrono::milliseconds v) {

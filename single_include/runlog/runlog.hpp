@@ -2389,9 +2389,11 @@ struct settings {
     std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
     bool capture_environment = true;             // OS, CPU, memory, program, scheduler in run.json
     bool capture_environment_variables = false;  // ... and the environment, secrets left out
-    bool capture_git = true;       // commit, branch, remote, dirty flag of the working directory
-    bool capture_console = false;  // tee stdout/stderr into output.log (one run per process)
-    bool system_metrics = true;    // sample CPU, memory, disk and network on a low-priority thread
+    bool capture_git = true;        // commit, branch, remote, dirty flag of code_dir's repository
+    bool capture_git_diff = false;  // also diff.patch (`git diff HEAD`, needs git, 1 MiB at most)
+    std::string code_dir{};         // where the code is; default: the working directory
+    bool capture_console = false;   // tee stdout/stderr into output.log (one run per process)
+    bool system_metrics = true;     // sample CPU, memory, disk and network on a low-priority thread
     std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
 
     bool quiet = false;          // no end-of-run summary on stderr
@@ -2425,6 +2427,8 @@ struct settings {
         return capture_environment_variables = v, *this;
     }
     settings& with_capture_git(bool v) { return capture_git = v, *this; }
+    settings& with_capture_git_diff(bool v) { return capture_git_diff = v, *this; }
+    settings& with_code_dir(std::string v) { return code_dir = std::move(v), *this; }
     settings& with_capture_console(bool v) { return capture_console = v, *this; }
     settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
     settings& with_system_interval(std::chrono::milliseconds v) {
@@ -2500,6 +2504,7 @@ struct run_info {
     value config;             // initial config
     value environment;        // machine_info.hpp's description, or null (not captured)
     value git;                // git_state.hpp's {commit, branch, remote, dirty, root}, or null
+    std::string git_diff;     // `git diff HEAD` (settings::capture_git_diff), or empty
     std::size_t queue_capacity = 0;
     overflow_policy overflow = overflow_policy::block;
     double flush_interval = 0.0;  // seconds
@@ -3279,6 +3284,13 @@ class wandb_sink final : public base_sink<null_mutex> {
         append(detail::wandb::header, detail::wandb::header_body());
         append(detail::wandb::run, detail::wandb::run_body(info, entity_));
         config_ = info.config;
+        if (!info.git_diff.empty()) {  // as the W&B client saves uncommitted changes
+            if (io_result w =
+                    detail::write_file_atomically(dir_ / "files" / "diff.patch", info.git_diff);
+                !w.ok())
+                return w;
+            append(detail::wandb::files, detail::wandb::files_body("diff.patch", 1));
+        }
         return file_.write();
     }
 
@@ -5491,6 +5503,41 @@ inline std::optional<bool> working_tree_dirty(const std::filesystem::path& git_d
 }
 
 }  // namespace git_detail
+
+/// `git diff HEAD` of the work tree (uncommitted changes to tracked files), at most `cap`
+/// bytes; "" when git is not installed or fails. Runs the git binary: the one part of the code
+/// state that needs it (the diff needs git's compressed objects).
+inline std::string git_diff(const std::filesystem::path& work_tree, std::size_t cap,
+                            bool& truncated) {
+    truncated = false;
+#if !defined(_WIN32)
+    std::string quoted = "'";
+    for (char c : work_tree.string())
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    quoted += "'";
+    const std::string command =
+        "git -C " + quoted + " diff HEAD --no-color --no-ext-diff 2>/dev/null";
+    std::FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return {};
+    std::string out;
+    char buffer[8192];
+    for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) {
+        if (out.size() + got > cap) {
+            out.append(buffer, cap - out.size());
+            truncated = true;
+            break;  // closing the pipe ends git with SIGPIPE
+        }
+        out.append(buffer, got);
+    }
+    const int status = ::pclose(pipe);
+    if (status != 0 && !truncated) return {};
+    return out;
+#else
+    (void)work_tree;
+    (void)cap;
+    return {};
+#endif
+}
 
 /// The repository holding `start` (searching upwards), or found == false.
 inline git_state read_git_state(const std::filesystem::path& start) {
@@ -7995,6 +8042,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
         if (r.ok()) r = write_snapshot("config.json", info.config);
         if (r.ok()) r = write_snapshot("metrics.json", value::array());
         if (r.ok()) r = write_snapshot("summary.json", value::object());
+        if (r.ok() && !info.git_diff.empty())
+            r = detail::write_file_atomically(dir_ / "diff.patch", info.git_diff);
         return r;
     }
 
@@ -8571,7 +8620,15 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
     if (s.capture_environment) info.environment = describe_machine(s.capture_environment_variables);
     if (s.capture_git) {
         std::error_code ec;
-        info.git = read_git_state(std::filesystem::current_path(ec)).to_value();
+        const git_state git =
+            read_git_state(s.code_dir.empty() ? std::filesystem::current_path(ec)
+                                              : std::filesystem::path(s.code_dir));
+        info.git = git.to_value();
+        if (git.found && s.capture_git_diff) {
+            bool truncated = false;
+            info.git_diff = git_diff(git.work_tree, std::size_t{1} << 20, truncated);
+            if (truncated) info.git["diff_truncated"] = true;
+        }
     }
     info.queue_capacity = round_up_to_power_of_two(s.queue_capacity);
     info.overflow = s.overflow;

@@ -179,6 +179,41 @@ inline std::optional<bool> working_tree_dirty(const std::filesystem::path& git_d
 
 }  // namespace git_detail
 
+/// `git diff HEAD` of the work tree (uncommitted changes to tracked files), at most `cap`
+/// bytes; "" when git is not installed or fails. Runs the git binary: the one part of the code
+/// state that needs it (the diff needs git's compressed objects).
+inline std::string git_diff(const std::filesystem::path& work_tree, std::size_t cap,
+                            bool& truncated) {
+    truncated = false;
+#if !defined(_WIN32)
+    std::string quoted = "'";
+    for (char c : work_tree.string())
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    quoted += "'";
+    const std::string command =
+        "git -C " + quoted + " diff HEAD --no-color --no-ext-diff 2>/dev/null";
+    std::FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return {};
+    std::string out;
+    char buffer[8192];
+    for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) {
+        if (out.size() + got > cap) {
+            out.append(buffer, cap - out.size());
+            truncated = true;
+            break;  // closing the pipe ends git with SIGPIPE
+        }
+        out.append(buffer, got);
+    }
+    const int status = ::pclose(pipe);
+    if (status != 0 && !truncated) return {};
+    return out;
+#else
+    (void)work_tree;
+    (void)cap;
+    return {};
+#endif
+}
+
 /// The repository holding `start` (searching upwards), or found == false.
 inline git_state read_git_state(const std::filesystem::path& start) {
     namespace fs = std::filesystem;

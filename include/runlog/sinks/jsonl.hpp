@@ -92,6 +92,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
         if (r.ok()) r = write_snapshot("config.json", info.config);
         if (r.ok()) r = write_snapshot("metrics.json", value::array());
         if (r.ok()) r = write_snapshot("summary.json", value::object());
+        if (r.ok() && !info.git_diff.empty())
+            r = detail::write_file_atomically(dir_ / "diff.patch", info.git_diff);
         return r;
     }
 

@@ -50,6 +50,7 @@ struct run_info {
     value config;             // initial config
     value environment;        // machine_info.hpp's description, or null (not captured)
     value git;                // git_state.hpp's {commit, branch, remote, dirty, root}, or null
+    std::string git_diff;     // `git diff HEAD` (settings::capture_git_diff), or empty
     std::size_t queue_capacity = 0;
     overflow_policy overflow = overflow_policy::block;
     double flush_interval = 0.0;  // seconds

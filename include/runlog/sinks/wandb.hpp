@@ -67,6 +67,13 @@ class wandb_sink final : public base_sink<null_mutex> {
         append(detail::wandb::header, detail::wandb::header_body());
         append(detail::wandb::run, detail::wandb::run_body(info, entity_));
         config_ = info.config;
+        if (!info.git_diff.empty()) {  // as the W&B client saves uncommitted changes
+            if (io_result w =
+                    detail::write_file_atomically(dir_ / "files" / "diff.patch", info.git_diff);
+                !w.ok())
+                return w;
+            append(detail::wandb::files, detail::wandb::files_body("diff.patch", 1));
+        }
         return file_.write();
     }
 
