@@ -9,6 +9,7 @@
 #include <runlog/runlog.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -97,6 +98,9 @@ int main() {
                                 .with_project("quickstart")
                                 .with_name("logreg-sgd")
                                 .with_tags({"demo", "cpu"})
+                                // System samples (CPU, memory, ...) every 10 ms, as this demo
+                                // lasts a moment; a real job keeps the 15 s default.
+                                .with_system_interval(std::chrono::milliseconds(10))
                                 .with_config({{"model", "logistic_regression"},
                                               {"optimizer", {{"name", "sgd"}, {"lr", base_lr}}},
                                               {"batch_size", batch_size},

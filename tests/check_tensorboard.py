@@ -266,6 +266,23 @@ def check_events(pb, run_dir, tb_dir):
     if data.session_end_info.status != want_status:
         fail(f"session status {data.session_end_info.status} != {want_status}")
 
+    # System samples: system/<key> scalars, the sample's number as step.
+    system_file = run_dir / "system.jsonl"
+    samples = [json.loads(line) for line in system_file.read_text().splitlines()] \
+        if system_file.exists() else []
+    for index, sample in enumerate(samples):
+        for key, want in sample.items():
+            if key.startswith("_"):
+                continue
+            got = actual.get(f"system/{key}", [])
+            match = [v for step, _, v in got if step == index]
+            if len(match) != 1 or not same_float(match[0].simple_value, f32(float(want))):
+                fail(f"system/{key} at sample {index}: {match} != {want}")
+    for tag in [t for t in actual if t.startswith("system/")]:
+        if len(actual[tag]) != len(samples):
+            fail(f"{tag}: {len(actual[tag])} values, {len(samples)} samples")
+        del actual[tag]
+
     expected = expected_values(run_dir)
     if set(actual) != set(expected):
         fail(f"tags differ: only in file {sorted(set(actual) - set(expected))}, "

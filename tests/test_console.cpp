@@ -45,7 +45,6 @@ runlog::settings console_settings(const test::temp_dir& dir, const char* id) {
     auto s = test::quiet_settings(dir);
     s.id = id;
     s.capture_console = true;
-    s.system_metrics = false;
     return s;
 }
 }  // namespace

@@ -35,7 +35,6 @@ TEST_CASE("golden: a small training run's directory", "[golden][files]") {
     s.id = "golden01";
     s.tags = {"cpu", "smoke"};
     s.clock = fixed_clock;
-    s.system_metrics = false;       // its samples (and clock reads) vary from run to run
     s.capture_environment = false;  // machine-dependent
     s.capture_git = false;
     s.config = {{"lr", 1e-3}, {"optimizer", {{"name", "adam"}, {"beta1", 0.9}}}};

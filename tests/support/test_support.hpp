@@ -110,12 +110,15 @@ struct error_log {
     }
 };
 
-/// Settings for a quiet run in `dir` whose errors go to `errors`.
+/// Settings for a quiet run in `dir` whose errors go to `errors`. No system sampler: its samples
+/// arrive at times of their own, and tests that check exact event sequences must not see them
+/// (the sampler's tests switch it on).
 inline runlog::settings quiet_settings(const temp_dir& dir, error_log* errors = nullptr) {
     clear_runlog_environment();
     runlog::settings s;
     s.dir = dir.path.string();
     s.quiet = true;
+    s.system_metrics = false;
     if (errors) s.on_error = errors->handler();
     return s;
 }

@@ -295,6 +295,7 @@ struct run_state {
         std::error_code ec;
         system_probe probe(std::filesystem::absolute(info.root_dir, ec).lexically_normal());
         double last = now();
+        bool sampled = false;
         probe.start(last);
         const nvml_gpus gpus;  // loaded here, not on the caller's thread
         std::unique_lock<std::mutex> lock(sampler_mutex);
@@ -302,7 +303,9 @@ struct run_state {
             const bool stopping = sampler_cv.wait_for(lock, interval, [&] { return sampler_stop; });
             lock.unlock();
             const double t = now();
-            if (!stopping || t - last >= 1.0) {
+            // At finish: a last sample, unless one was taken within the last second (a run
+            // shorter than the interval still gets one).
+            if (!stopping || !sampled || t - last >= 1.0) {
                 event e;
                 e.kind = event_kind::system;
                 e.time = t;
@@ -312,6 +315,7 @@ struct run_state {
                 // Never waits: a sample that finds the queue full is dropped and counted.
                 if (!queue.try_push(e)) counters::bump(counts.dropped_queue_full);
                 last = t;
+                sampled = true;
             }
             if (stopping) return;
             lock.lock();
