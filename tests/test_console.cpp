@@ -150,3 +150,34 @@ TEST_CASE("console: one capture per process; disabled runs touch nothing", "[con
             CHECK_FALSE(fs::exists(entry.path() / "output.log"));
     }
 }
+
+TEST_CASE("console: a terminal that stops reading cannot hold finish", "[console]") {
+    test::temp_dir dir;
+    int terminal[2];
+    REQUIRE(::pipe(terminal) == 0);  // the "terminal": nobody reads it while the child runs
+    std::fflush(stdout);
+    const pid_t child = fork();
+    if (child == 0) {  // no test-framework macros in the child
+        ::dup2(terminal[1], 1);
+        ::close(terminal[0]);
+        auto run = runlog::init(console_settings(dir, "console6"));
+        // 160 KiB: the terminal pipe takes 64, the reader holds a chunk of up to 64 it cannot
+        // show, and the rest waits in the capture pipe — so the program's own writes complete,
+        // and finish must still record what sits in the pipe after giving up on the terminal.
+        const std::string line(1023, 'x');
+        for (int i = 0; i < 160; ++i) std::printf("%s\n", line.c_str());
+        const auto start = std::chrono::steady_clock::now();
+        const bool ok = run.finish() == runlog::status::ok;
+        const bool prompt = std::chrono::steady_clock::now() - start < std::chrono::seconds(3);
+        _exit(ok && prompt ? 0 : 1);
+    }
+    REQUIRE(child > 0);
+    ::close(terminal[1]);
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    ::close(terminal[0]);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    const fs::path run_dir =
+        dir.path / "runlog" / fs::read_symlink(dir.path / "runlog" / "latest-run");
+    CHECK(test::read_file(run_dir / "output.log").size() == 160u * 1024u);  // all of it
+}

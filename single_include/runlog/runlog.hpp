@@ -5964,7 +5964,8 @@ class bounded_queue {
 // It never deadlocks the job: the reader writes to the terminal only once poll() says it can
 // take bytes; while the run is live a blocked terminal holds the reader (and then the program's
 // writes, as it would without capture), but once stop() has passed its drain deadline the
-// reader gives up on the terminal and on pipes that a still-running child holds open.
+// reader gives up on the terminal (what it could not show is still recorded) and on pipes that
+// a still-running child holds open.
 // One capture per process (the descriptors are process-wide); POSIX only.
 
 #include <atomic>
@@ -6066,9 +6067,9 @@ class console_capture {
     }
 
 #if RUNLOG_HAVE_CONSOLE_CAPTURE
-    bool past_deadline() const {
+    bool past_deadline(std::chrono::steady_clock::duration grace = {}) const {
         return stopping_.load(std::memory_order_acquire) &&
-               std::chrono::steady_clock::now().time_since_epoch().count() >=
+               (std::chrono::steady_clock::now() - grace).time_since_epoch().count() >=
                    deadline_.load(std::memory_order_acquire);
     }
 
@@ -6115,8 +6116,16 @@ class console_capture {
                 fds[watched] = pollfd{streams_[i].read_end, POLLIN, 0};
                 index[watched++] = i;
             }
-            if (watched == 0 || past_deadline()) return;
-            if (::poll(fds, static_cast<nfds_t>(watched), 50) <= 0) continue;
+            if (watched == 0) return;
+            // Past stop()'s deadline, what is already in the pipes is still read (the terminal
+            // skipped), but no more waiting, and nothing after one more second (a child that
+            // keeps writing into an inherited pipe).
+            const bool late = past_deadline();
+            if (late && past_deadline(std::chrono::seconds(1))) return;
+            if (::poll(fds, static_cast<nfds_t>(watched), late ? 0 : 50) <= 0) {
+                if (late) return;
+                continue;
+            }
             for (int k = 0; k < watched; ++k) {
                 if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
                 stream& s = streams_[index[k]];
