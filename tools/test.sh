@@ -56,11 +56,11 @@ for cxx in aarch64-linux-gnu-g++ "clang++ --target=aarch64-linux-gnu"; do
   done
 done
 
-stage "ThreadSanitizer: concurrency tests"
+stage "ThreadSanitizer: concurrency and system-sampler tests (the console tests fork: not under TSan)"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNLOG_SANITIZE=thread \
   -DRUNLOG_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j "$jobs" --target runlog_tests
-TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/runlog_tests '[concurrency],[queue],[finish]'
+TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/runlog_tests '[concurrency],[queue],[finish],[system],[gpu]'
 
 stage "meson build and tests"
 meson setup build-meson --wipe -Dwerror=true >/dev/null 2>&1 || meson setup build-meson -Dwerror=true >/dev/null
