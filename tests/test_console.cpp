@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <runlog/export.hpp>
+
 #include "support/test_support.hpp"
 #include "support/wandb_reader.hpp"
 
@@ -94,6 +96,22 @@ TEST_CASE("console: stdout and stderr reach the terminal and output.log, byte fo
     }
     CHECK(out == captured_stdout);
     CHECK(err == "stderr line\n");
+
+    // runlog export carries output.log (streams merged, as stdout).
+    runlog::export_options options;
+    options.output_root = dir.path / "exported";
+    const auto exported = runlog::export_to_wandb(run_dir, options);
+    REQUIRE(exported.ok);
+    std::string all;
+    for (const auto& r :
+         test::read_wandb_records(test::read_file(exported.output_dir / "run-console1.wandb"))) {
+        const auto record = test::decode_proto(r);
+        if (test::record_type(record) != 13) continue;
+        const auto body = test::decode_proto(record.str(13));
+        CHECK(body.varint(1) == 1);
+        all += body.str(3);
+    }
+    CHECK(all == test::read_file(run_dir / "output.log"));
 }
 
 TEST_CASE("console: a child holding the pipe cannot hold finish", "[console]") {

@@ -110,6 +110,7 @@ struct native_run {
     value metrics, summary;
     std::vector<value> rows;
     std::vector<value> system;  // system.jsonl lines (absent file: none)
+    std::string console;        // output.log (absent file: empty)
     int exit_code = 0;
     double end_time = 0.0;
 };
@@ -181,6 +182,8 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
                 out.system.push_back(std::move(sample));
         }
     }
+
+    out.console = read_small_file(run_dir / "output.log");
 
     auto text = [&](const char* key) {
         const value* v = run_json.find(key);
@@ -297,6 +300,15 @@ inline void replay(const native_run& run, sink& target, const std::filesystem::p
         if (++result.rows % 10000 == 0 && options.progress) options.progress(result.rows);
     }
     if (!(r = samples_until(INFINITY)).ok()) return void(result.message = r.message);
+    if (!run.console.empty()) {
+        // output.log does not keep which stream a byte came from, nor when: all of it as stdout,
+        // at the run's end.
+        const console_output chunk{1, run.end_time, run.console};
+        sink_event e;
+        e.type = sink_event_type::console;
+        e.console = &chunk;
+        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
+    }
     run_stats stats;
     stats.rows_committed = result.rows;
     const finish_info end{run.exit_code, run.exit_code == 0 ? "finished" : "failed",
