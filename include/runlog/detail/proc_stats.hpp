@@ -44,6 +44,17 @@ inline std::vector<std::string_view> split_fields(std::string_view line) {
     return out;
 }
 
+/// Calls `fn(line)` for each line of `text` (without its '\n').
+template <class Fn>
+void for_each_line(std::string_view text, Fn fn) {
+    for (std::size_t at = 0; at < text.size();) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string_view::npos) end = text.size();
+        fn(text.substr(at, end - at));
+        at = end + 1;
+    }
+}
+
 inline std::uint64_t to_u64(std::string_view s) noexcept {
     std::uint64_t v = 0;
     for (char c : s) {
@@ -99,15 +110,11 @@ struct memory_info {
 
 inline bool parse_meminfo(std::string_view text, memory_info& out) {
     out = {};
-    std::size_t at = 0;
-    while (at < text.size()) {
-        std::size_t end = text.find('\n', at);
-        if (end == std::string_view::npos) end = text.size();
-        const auto f = split_fields(text.substr(at, end - at));
+    for_each_line(text, [&](std::string_view line) {
+        const auto f = split_fields(line);
         if (f.size() >= 2 && f[0] == "MemTotal:") out.total_kb = to_u64(f[1]);
         if (f.size() >= 2 && f[0] == "MemAvailable:") out.available_kb = to_u64(f[1]);
-        at = end + 1;
-    }
+    });
     return out.total_kb > 0;
 }
 
@@ -120,23 +127,18 @@ struct network_bytes {
 inline bool parse_net_dev(std::string_view text, network_bytes& out) {
     out = {};
     bool any = false;
-    std::size_t at = 0;
-    while (at < text.size()) {
-        std::size_t end = text.find('\n', at);
-        if (end == std::string_view::npos) end = text.size();
-        const std::string_view line = text.substr(at, end - at);
-        at = end + 1;
+    for_each_line(text, [&](std::string_view line) {
         const std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos) continue;  // the two header lines
+        if (colon == std::string_view::npos) return;  // the two header lines
         const auto name = split_fields(line.substr(0, colon));
-        if (name.empty() || name[0] == "lo") continue;
+        if (name.empty() || name[0] == "lo") return;
+        // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes ...
         const auto f = split_fields(line.substr(colon + 1));
-        if (f.size() < 9) continue;
-        out.recv +=
-            to_u64(f[0]);  // receive: bytes packets errs drop fifo frame compressed multicast
-        out.sent += to_u64(f[8]);  // transmit: bytes ...
+        if (f.size() < 9) return;
+        out.recv += to_u64(f[0]);
+        out.sent += to_u64(f[8]);
         any = true;
-    }
+    });
     return any;
 }
 
@@ -150,17 +152,13 @@ struct disk_bytes {
 inline bool parse_diskstats(std::string_view text, const std::unordered_set<std::string>& disks,
                             disk_bytes& out) {
     out = {};
-    std::size_t at = 0;
-    while (at < text.size()) {
-        std::size_t end = text.find('\n', at);
-        if (end == std::string_view::npos) end = text.size();
-        const auto f = split_fields(text.substr(at, end - at));
-        at = end + 1;
+    for_each_line(text, [&](std::string_view line) {
         // major minor name reads merged sectors_read ms writes merged sectors_written ...
-        if (f.size() < 10 || disks.count(std::string(f[2])) == 0) continue;
+        const auto f = split_fields(line);
+        if (f.size() < 10 || disks.count(std::string(f[2])) == 0) return;
         out.read += to_u64(f[5]) * 512;
         out.written += to_u64(f[9]) * 512;
-    }
+    });
     return true;
 }
 
