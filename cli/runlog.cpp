@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The runlog command-line tool. For now one command:
 //
-//   runlog export --to wandb|tensorboard [--out DIR] [--exit-code N] RUN_DIR...
+//   runlog export --to wandb|tensorboard [--out DIR] [--exit-code N] [--entity E]
+//                 [--sync-root DIR] RUN_DIR...
 //
 // converts native run directories (finished or crashed) into W&B offline runs that `wandb sync`
 // uploads, or into TensorBoard event files. RUN_DIR may be runlog/latest-run. Exit status 0 if
@@ -17,13 +18,17 @@
 namespace {
 int usage() {
     std::fprintf(stderr,
-                 "usage: runlog export --to wandb|tensorboard [--out DIR] [--exit-code N] "
-                 "RUN_DIR...\n"
+                 "usage: runlog export --to wandb|tensorboard [--out DIR] [--exit-code N]\n"
+                 "                     [--entity E] [--sync-root DIR] RUN_DIR...\n"
                  "  --to wandb        write a W&B offline run (for wandb sync)\n"
                  "  --to tensorboard  write TensorBoard event files\n"
                  "  --out DIR         put them under DIR/wandb/ or DIR/tensorboard/\n"
                  "                    (default: beside the run's runlog/ directory)\n"
-                 "  --exit-code N     exit code for crashed runs (default 1)\n");
+                 "  --exit-code N     exit code for crashed runs (default 1)\n"
+                 "  --entity E        W&B entity (artifacts need one; default: the syncer's)\n"
+                 "  --sync-root DIR   W&B artifact files are named by absolute path: write\n"
+                 "                    them as if the output (--out) were at DIR on the host\n"
+                 "                    that runs wandb sync\n");
     return 2;
 }
 }  // namespace
@@ -41,6 +46,10 @@ int main(int argc, char** argv) {
             target = args[++i];
         } else if (a == "--out" && has_value) {
             options.output_root = args[++i];
+        } else if (a == "--entity" && has_value) {
+            options.entity = args[++i];
+        } else if (a == "--sync-root" && has_value) {
+            options.sync_root = args[++i];
         } else if (a == "--exit-code" && has_value) {
             char* end = nullptr;
             const long code = std::strtol(args[++i].c_str(), &end, 10);

@@ -159,7 +159,9 @@ TEST_CASE("export: unreadable input is refused with a clear message", "[export]"
         << "\n"
         << R"({"_step":1,"y":{"_type":"image-file","path":"media/../../secret"}})"
         << "\n";
-    const auto hostile = runlog::export_to_wandb(dir.path, {dir.path / "out", {}, {}});
+    runlog::export_options to_out;
+    to_out.output_root = dir.path / "out";
+    const auto hostile = runlog::export_to_wandb(dir.path, to_out);
     REQUIRE(hostile.ok);
     CHECK(hostile.media_files == 0);
     CHECK(hostile.warnings.size() == 2);

@@ -22,6 +22,8 @@ enum class errc : int {
     invalid_environment = 102,
     run_dir_unwritable = 103,
     sink_start_failed = 104,
+    // artifacts: thrown by use_artifact()
+    artifact_not_found = 105,
     // logging: reported through the handler, counted in run::stats()
     reserved_key = 201,
     invalid_key = 202,
@@ -30,10 +32,12 @@ enum class errc : int {
     logged_after_finish = 205,
     invalid_metric_definition = 206,
     invalid_value = 207,
+    invalid_artifact = 208,  // log_artifact: bad name, alias or file
     // sinks and shutdown
     sink_write_failed = 301,
     finish_timed_out = 302,
     flush_timed_out = 303,
+    artifact_store_failed = 304,  // the artifact store could not be written
 };
 
 inline const char* to_string(errc code) noexcept {
@@ -48,6 +52,8 @@ inline const char* to_string(errc code) noexcept {
             return "run directory not writable";
         case errc::sink_start_failed:
             return "sink failed to start";
+        case errc::artifact_not_found:
+            return "artifact not found";
         case errc::reserved_key:
             return "reserved key";
         case errc::invalid_key:
@@ -62,12 +68,16 @@ inline const char* to_string(errc code) noexcept {
             return "invalid metric definition";
         case errc::invalid_value:
             return "invalid value";
+        case errc::invalid_artifact:
+            return "invalid artifact";
         case errc::sink_write_failed:
             return "sink write failed";
         case errc::finish_timed_out:
             return "finish timed out";
         case errc::flush_timed_out:
             return "flush timed out";
+        case errc::artifact_store_failed:
+            return "artifact store failed";
     }
     return "unknown error";
 }

@@ -11,6 +11,8 @@
 // A crashed run (run.json still says "running") is exported with exit code 1 unless
 // `exit_code` says otherwise; a torn last line of history.jsonl is skipped. The native format
 // keeps the final config, not its history, so the exported run gets the final config at start.
+// Artifact versions the run logged (artifacts.jsonl) go to W&B as artifact records if the store
+// still has them; W&B needs an entity for those (export_options::entity).
 
 #include <cmath>
 #include <cstdint>
@@ -18,10 +20,10 @@
 #include <fstream>
 #include <functional>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "artifacts.hpp"
 #include "detail/json_reader.hpp"
 #include "sinks/tensorboard.hpp"
 #include "sinks/wandb.hpp"
@@ -33,6 +35,10 @@ struct export_options {
     std::filesystem::path output_root;  // output goes to <output_root>/wandb/ or /tensorboard/;
                                         // default: the directory holding the run's runlog/
     std::optional<int> exit_code;       // for crashed runs; default 1
+    std::string entity;                 // W&B entity (needed for artifacts; default: the syncer's)
+    std::filesystem::path sync_root;    // W&B: where output_root will be on the host that runs
+                                        // `wandb sync` (artifact records name files by absolute
+                                        // path); default: where it is now
     std::function<void(std::uint64_t rows)> progress;  // called every 10,000 rows
 };
 
@@ -42,26 +48,13 @@ struct export_result {
     std::filesystem::path output_dir;  // the W&B run directory or the TensorBoard run directory
     std::uint64_t rows = 0;
     std::uint64_t media_files = 0;
+    std::uint64_t artifacts = 0;         // artifact versions exported (W&B) ...
+    std::uint64_t artifacts_pruned = 0;  // ... and left out: retention had deleted them
     bool crashed = false;
     std::vector<std::string> warnings;  // e.g. a missing media file, a torn last line
 };
 
 namespace detail {
-
-inline bool read_json_file(const std::filesystem::path& path, value& out, std::string& error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = "cannot read '" + path.string() + "'";
-        return false;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (!parse_json(ss.str(), out, error)) {
-        error = "'" + path.string() + "' is not valid JSON: " + error;
-        return false;
-    }
-    return true;
-}
 
 inline metric_definition definition_from_json(const value& v) {
     metric_definition def;
@@ -111,9 +104,60 @@ struct native_run {
     std::vector<value> rows;
     std::vector<value> system;  // system.jsonl lines (absent file: none)
     std::string console;        // output.log (absent file: empty)
+    struct artifact {
+        bool used = false;
+        double timestamp = 0.0;
+        value manifest;
+        std::vector<std::string> aliases;
+        std::filesystem::path dir;  // in the store
+    };
+    std::vector<artifact> artifacts;  // artifacts.jsonl, with the versions still stored
     int exit_code = 0;
     double end_time = 0.0;
 };
+
+/// artifacts.jsonl: each version logged or used, if its store still has it (retention may have
+/// deleted it: counted; a missing store or version: a warning). A torn last line is skipped.
+inline void read_artifacts(const std::filesystem::path& run_dir, native_run& out,
+                           export_result& result) {
+    std::ifstream in(run_dir / "artifacts.jsonl", std::ios::binary);
+    std::string line, error;
+    while (std::getline(in, line)) {
+        value v;
+        const value* manifest = nullptr;
+        if (!parse_json(line, v, error) || !(manifest = v.find("manifest")) ||
+            !valid_artifact_manifest(*manifest) || !v.find("store")) {
+            result.warnings.push_back("skipped an unreadable line of artifacts.jsonl");
+            continue;
+        }
+        native_run::artifact a;
+        a.used = v.find("action") && v.find("action")->as_string() == "use";
+        a.timestamp = v.find("_timestamp") ? v.find("_timestamp")->as_double() : 0.0;
+        a.manifest = *manifest;
+        if (const value* aliases = v.find("aliases"))
+            for (const auto& alias : aliases->as_array()) a.aliases.push_back(alias.as_string());
+        const std::filesystem::path store(v.find("store")->as_string());
+        const std::string ref = manifest->find("name")->as_string() + ":v" +
+                                std::to_string(manifest->find("version")->as_int());
+        a.dir = (store.is_relative() ? run_dir / store : store) /
+                manifest->find("name")->as_string() /
+                ("v" + std::to_string(manifest->find("version")->as_int()));
+        value now;
+        std::filesystem::path manifest_file = a.dir;
+        manifest_file += ".json";
+        if (!read_json_file(manifest_file, now, error)) {
+            result.warnings.push_back("artifact " + ref + " is not in the store '" +
+                                      (a.dir.parent_path().parent_path()).string() +
+                                      "' (was the store copied with the run?); not exported");
+            continue;
+        }
+        if (now.contains("deleted")) {
+            if (!a.used) ++result.artifacts_pruned;
+            continue;
+        }
+        out.artifacts.push_back(std::move(a));
+    }
+}
 
 /// Reads and checks the whole run; false (with result.message) when it cannot be read.
 inline bool read_native_run(const std::filesystem::path& run_path, const export_options& options,
@@ -184,6 +228,7 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
     }
 
     out.console = read_small_file(run_dir / "output.log");
+    read_artifacts(run_dir, out, result);
 
     auto text = [&](const char* key) {
         const value* v = run_json.find(key);
@@ -300,6 +345,14 @@ inline void replay(const native_run& run, sink& target, const std::filesystem::p
         if (++result.rows % 10000 == 0 && options.progress) options.progress(result.rows);
     }
     if (!(r = samples_until(INFINITY)).ok()) return void(result.message = r.message);
+    for (const auto& a : run.artifacts) {
+        const artifact_event artifact{a.used, a.timestamp, a.manifest, a.aliases, a.dir};
+        sink_event e;
+        e.type = sink_event_type::artifact;
+        e.artifact = &artifact;
+        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
+        if (!a.used) ++result.artifacts;
+    }
     if (!run.console.empty()) {
         // output.log does not keep which stream a byte came from, nor when: all of it as stdout,
         // at the run's end.
@@ -319,7 +372,10 @@ inline void replay(const native_run& run, sink& target, const std::filesystem::p
     result.message =
         "exported " + run.dir.string() + " -> " + result.output_dir.string() + " (" +
         std::to_string(result.rows) + " rows, " + std::to_string(result.media_files) +
-        " media files" +
+        " media files, " + std::to_string(result.artifacts) + " artifact versions" +
+        (result.artifacts_pruned > 0
+             ? " (" + std::to_string(result.artifacts_pruned) + " more were pruned)"
+             : std::string()) +
         (result.crashed ? ", crashed run: exit code " + std::to_string(run.exit_code) : "") + ")";
 }
 
@@ -331,7 +387,7 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
     export_result result;
     detail::native_run run;
     if (!detail::read_native_run(run_path, options, run, result)) return result;
-    wandb_sink sink({}, false);
+    wandb_sink sink(options.entity, false, options.sync_root);
     detail::replay(run, sink, wandb_sink::directory_for(run.info), options, result);
     return result;
 }

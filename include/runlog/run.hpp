@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "artifacts.hpp"
 #include "detail/environment.hpp"
 #include "detail/git_state.hpp"
 #include "detail/machine_info.hpp"
@@ -190,6 +191,7 @@ class run {
         if (this != &other) {
             close_on_destruction();
             state_ = std::move(other.state_);
+            artifact_dir_ = std::move(other.artifact_dir_);
             uncaught_at_start_ = other.uncaught_at_start_;
             config.state_ = state_.get();
             other.config.state_ = nullptr;
@@ -302,6 +304,46 @@ class run {
         s->enqueue_control(e, s->block_timeout);
     }
 
+    /// Stores `files` (files or directories) as the next version of artifact `name` in the run's
+    /// artifact store (settings::artifact_dir) and records it in the run: artifacts.jsonl, and
+    /// an artifact record in the W&B run. The version takes "latest" and `options.aliases`. The
+    /// files are copied (or linked: options.storage) now, on this thread, hashed in the same
+    /// read, so a checkpoint rewritten right after the call is stored as it was. Never throws:
+    /// the result's `error` says what went wrong (also reported, and counted in
+    /// stats().artifacts_failed); the store is then as it was.
+    ///
+    ///     run.log_artifact("model-" + run.id(), "model", {"ckpt/epoch3.pt"},
+    ///                      {.aliases = {"best"}, .metadata = {{"val_loss", 0.31}}});
+    artifact_version log_artifact(std::string_view name, std::string_view type,
+                                  const std::vector<artifact_file>& files,
+                                  const artifact_options& options = {}) noexcept {
+        return log_artifact_to(state_.get(), name, type, files, options);
+    }
+
+    /// The version `ref` names ("name:best", "name:v3", "name" for latest, or W&B's
+    /// "entity/project/name:alias") in the run's artifact store, with its files checked; recorded
+    /// in the run as used (W&B's lineage). Throws runlog::error naming the versions and aliases
+    /// that exist when nothing matches (with exceptions off: reports it and returns a version
+    /// whose `error` says so). Works on disabled runs too: every rank may load a checkpoint.
+    artifact_version use_artifact(std::string_view ref) {
+        artifact_version v = artifact_store(artifact_dir_).resolve(ref);
+        if (!v.ok()) {
+#if !RUNLOG_NO_EXCEPTIONS
+            throw error(v.code, v.error);
+#else
+            if (state_) state_->reporter.report(v.code, v.error);
+            return v;
+#endif
+        }
+        if (detail::run_state* s = accepting()) enqueue_artifact(*s, v, true);
+        return v;
+    }
+
+    /// Where this run's artifacts are stored.
+    const std::filesystem::path& artifact_dir() const noexcept {
+        return artifact_dir_;
+    }
+
     /// Writes everything logged so far (by this thread) to every sink; returns within `timeout`.
     status flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept {
         detail::run_state* s = state_.get();
@@ -352,6 +394,55 @@ class run {
 
   private:
     friend run init(settings s);
+    friend class checkpoint_logger;
+
+    void report(errc code, const std::string& message) noexcept {
+        if (state_) state_->reporter.report(code, message);
+    }
+
+    static artifact_version log_artifact_to(detail::run_state* s, std::string_view name,
+                                            std::string_view type,
+                                            const std::vector<artifact_file>& files,
+                                            const artifact_options& options) noexcept {
+        artifact_version v;
+        if (s == nullptr || !s->accepting()) {
+            v.error = s ? "the run has finished: nothing stored"
+                        : "the run is disabled (mode disabled or a rank other than 0): nothing "
+                          "stored";
+            return v;
+        }
+#if !RUNLOG_NO_EXCEPTIONS
+        try {
+            v = s->artifacts.add(name, type, files, options, s->info.id);
+        } catch (const std::exception& ex) {  // std::bad_alloc, say: reported like the rest
+            v.version = -1;
+            v.error = ex.what();
+            v.code = errc::artifact_store_failed;
+        }
+#else
+        v = s->artifacts.add(name, type, files, options, s->info.id);
+#endif
+        if (!v.ok()) {
+            detail::counters::bump(s->counts.artifacts_failed);
+            s->reporter.report(v.code, "log_artifact: " + v.error + "; nothing stored");
+            return v;
+        }
+        detail::counters::bump(s->counts.artifacts_logged);
+        enqueue_artifact(*s, v, false);
+        return v;
+    }
+
+    static void enqueue_artifact(detail::run_state& s, const artifact_version& v, bool used) {
+        detail::event e;
+        e.kind = detail::event_kind::artifact;
+        e.time = s.now();
+        auto& payload = e.ensure_payload();
+        payload.data = v.manifest;
+        payload.aliases = v.aliases;
+        payload.key = v.dir.string();
+        payload.stream = used ? 1 : 0;
+        s.enqueue_control(e, s.block_timeout);
+    }
 
     static detail::event start_row(detail::run_state& s, std::optional<std::int64_t> step,
                                    std::optional<bool> commit) noexcept {
@@ -454,6 +545,12 @@ class run {
                      static_cast<unsigned long long>(st.dropped()),
                      static_cast<unsigned long long>(st.dropped_fields),
                      static_cast<unsigned long long>(st.write_errors));
+        if (st.artifacts_logged + st.artifacts_failed > 0) {
+            std::fprintf(stderr, "runlog:   artifacts %llu versions stored, %llu failed, in %s\n",
+                         static_cast<unsigned long long>(st.artifacts_logged),
+                         static_cast<unsigned long long>(st.artifacts_failed),
+                         s.artifacts.dir().string().c_str());
+        }
         if (!done) return;
         std::string line;
         int shown = 0;
@@ -475,13 +572,20 @@ class run {
     }
 
     std::shared_ptr<detail::run_state> state_;
+    std::filesystem::path artifact_dir_ = std::filesystem::path("runlog") / "artifacts";
     int uncaught_at_start_ = std::uncaught_exceptions();
 };
 
 namespace detail {
 
-inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
+/// Starts the run described by `s` (after RUNLOG_* variables), or returns null for a disabled
+/// run or a setup error (`err`). `artifact_dir` is set either way: other ranks use artifacts too.
+inline std::shared_ptr<run_state> start_run(settings s, setup_error& err,
+                                            std::filesystem::path& artifact_dir) {
     if ((err = apply_environment(s))) return nullptr;
+    if (s.artifact_dir.empty())
+        s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
+    artifact_dir = s.artifact_dir;
     if (s.mode == run_mode::disabled) return nullptr;
     rank_info rank;
     if ((err = detect_rank(rank))) return nullptr;
@@ -557,8 +661,9 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
 inline run init(settings s = {}) {
     error_handler handler = s.on_error;
     detail::setup_error err;
-    std::shared_ptr<detail::run_state> state = detail::start_run(std::move(s), err);
     run r;
+    std::shared_ptr<detail::run_state> state =
+        detail::start_run(std::move(s), err, r.artifact_dir_);
     if (!state) {
         if (err) {
 #if !RUNLOG_NO_EXCEPTIONS

@@ -3,6 +3,8 @@
 // runlog: track machine-learning and simulation runs from C++ into offline files.
 // This umbrella header includes everything that needs no external library.
 
+#include "artifacts.hpp"
+#include "checkpoint_logger.hpp"
 #include "config.hpp"
 #include "error.hpp"
 #include "export.hpp"

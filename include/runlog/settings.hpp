@@ -8,9 +8,9 @@
 //
 // Environment variables override these fields, so an unattended job can be redirected without a
 // rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
-// (comma-separated), RUNLOG_MODE (offline | disabled) and RUNLOG_SINKS (a comma list of jsonl,
-// wandb and tensorboard: the file formats to write). Precedence: environment, then these settings,
-// then the defaults below.
+// (comma-separated), RUNLOG_MODE (offline | disabled), RUNLOG_SINKS (a comma list of jsonl,
+// wandb and tensorboard: the file formats to write), RUNLOG_ENTITY and RUNLOG_ARTIFACT_DIR.
+// Precedence: environment, then these settings, then the defaults below.
 
 #include <chrono>
 #include <cstddef>
@@ -72,6 +72,8 @@ struct settings {
     bool wandb_offline = false;  // also a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
     bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/
     std::string entity{};        // W&B entity for the offline run; default: the syncing user's
+                                 // (artifacts need one: W&B sync uses it verbatim)
+    std::string artifact_dir{};  // the artifact store; default <dir>/runlog/artifacts
     std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
     error_handler on_error{};                    // default: one line on stderr per report
     double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
@@ -110,6 +112,7 @@ struct settings {
     settings& with_wandb_offline(bool v) { return wandb_offline = v, *this; }
     settings& with_tensorboard(bool v) { return tensorboard = v, *this; }
     settings& with_entity(std::string v) { return entity = std::move(v), *this; }
+    settings& with_artifact_dir(std::string v) { return artifact_dir = std::move(v), *this; }
     settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
     settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }
     settings& with_clock(double (*v)()) { return clock = v, *this; }

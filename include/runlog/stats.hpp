@@ -17,6 +17,8 @@ struct run_stats {
     std::uint64_t dropped_fields = 0;        // fields dropped: reserved ('_') or invalid keys
     std::uint64_t dropped_after_finish = 0;  // calls made after finish() began
     std::uint64_t write_errors = 0;          // sink failures (each reported, the others go on)
+    std::uint64_t artifacts_logged = 0;      // artifact versions stored by log_artifact
+    std::uint64_t artifacts_failed = 0;      // log_artifact calls that stored nothing (reported)
     std::uint64_t errors_reported = 0;       // reports sent to the error handler ...
     std::uint64_t errors_suppressed = 0;     // ... and those held back by its rate limit
 

@@ -8,189 +8,489 @@
 // runlog: track machine-learning and simulation runs from C++ into offline files.
 // This umbrella header includes everything that needs no external library.
 
-// #include "config.hpp"
-// begin runlog/config.hpp
+// #include "artifacts.hpp"
+// begin runlog/artifacts.hpp
 // SPDX-License-Identifier: MIT
-// Every compile-time switch of runlog, each with its default, in one place. Define a macro before
-// including runlog (or on the compiler command line) to change it. Nothing that needs linking is
-// switched on by detection: the HTTP sink is enabled only by the build (RUNLOG_WITH_HTTPLIB).
+// Artifacts: versioned sets of files (checkpoints, datasets) with aliases, kept in a local store
+// that works offline and travels with the run directories (docs/artifacts.md).
+//
+//   <store>/                      default <dir>/runlog/artifacts/ (settings::artifact_dir)
+//     .lock                       held while a version commits, an alias moves or versions are
+//     pruned .staging/<host>-<pid>-<r>/  files being copied in, outside the lock <name>/
+//       aliases.json              {"latest": 4, "best": 2}, replaced atomically
+//       v0.json                   manifest of version 0 (its commit point)
+//       v0/                       its files at their entry paths
+//
+// A version commits in this order: its files are staged and hashed (SHA-256 and MD5 in one read);
+// then, under the lock, content already stored is hard-linked instead of kept twice, the staged
+// directory is renamed to vN/, vN.json is written (temp file + rename) and aliases.json replaced.
+// A crash at any point leaves every alias naming a committed version: the worst left over is a
+// vN/ without vN.json or a staging directory, which no reader looks at.
+//
+// The store never writes to, moves or deletes the files it is given: a copy is its own, a
+// hard link is its own name for the file, a reference is a symlink. Pruning removes only those.
 
-// 1 when the translation unit is built without exceptions (-fno-exceptions). Setup errors then go
-// to the error handler and init() returns a disabled run instead of throwing runlog::error.
-#ifndef RUNLOG_NO_EXCEPTIONS
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
-#define RUNLOG_NO_EXCEPTIONS 0
-#else
-#define RUNLOG_NO_EXCEPTIONS 1
-#endif
-#endif
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
-// Events the queue between the caller threads and the writer thread holds by default
-// (settings::queue_capacity overrides it per run). Rounded up to a power of two.
-#ifndef RUNLOG_DEFAULT_QUEUE_CAPACITY
-#define RUNLOG_DEFAULT_QUEUE_CAPACITY 8192
-#endif
-
-// Scalar fields one log() call carries without allocating; wider calls allocate once per call.
-#ifndef RUNLOG_INLINE_FIELDS
-#define RUNLOG_INLINE_FIELDS 8
-#endif
-
-// Error reports passed to the handler per second and run; the rest are counted and summarised.
-#ifndef RUNLOG_ERROR_REPORTS_PER_SECOND
-#define RUNLOG_ERROR_REPORTS_PER_SECOND 5
-#endif
-
-// 0 by default: set by the build (CMake target runlog::http, meson dependency runlog-http) together
-// with cpp-httplib's own pkg-config flags. Never guessed with __has_include.
-#ifndef RUNLOG_WITH_HTTPLIB
-#define RUNLOG_WITH_HTTPLIB 0
-#endif
-// end runlog/config.hpp
-// #include "error.hpp"
-// begin runlog/error.hpp
+// #include "detail/checksums.hpp"
+// begin runlog/detail/checksums.hpp
 // SPDX-License-Identifier: MIT
-// Errors. Setup (init, bad settings, bad environment) throws runlog::error; everything after init
-// reports through a replaceable, rate-limited handler and never throws into the caller. Each error
-// has a stable id that appears in its text ("[runlog.103] ...") so users and tests can match it.
+// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), CRC-32C (TFRecord framing; table,
+// SSE4.2 and ARMv8 versions), Adler-32 (zlib streams), SHA-256 (media file names, artifact
+// digests), SHA-1 (git object ids), MD5 and base64 (W&B artifact manifests).
+// Pure functions over bytes (all but SHA-1 can be fed incrementally).
 
-#include <cstdint>     // std::uint64_t
-#include <cstdio>      // std::fprintf
-#include <functional>  // std::function
-#include <stdexcept>   // std::runtime_error
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
-// #include "config.hpp"
+#if defined(__aarch64__) && defined(__linux__) && !defined(__ARM_FEATURE_CRC32)
+#include <sys/auxv.h>  // getauxval: does this CPU have the CRC32 instructions?
+#endif
 
 namespace runlog {
 inline namespace v0 {
+namespace detail {
 
-enum class errc : int {
-    ok = 0,
-    // setup: thrown by init()
-    invalid_setting = 101,
-    invalid_environment = 102,
-    run_dir_unwritable = 103,
-    sink_start_failed = 104,
-    // logging: reported through the handler, counted in run::stats()
-    reserved_key = 201,
-    invalid_key = 202,
-    step_not_increasing = 203,
-    queue_full = 204,
-    logged_after_finish = 205,
-    invalid_metric_definition = 206,
-    invalid_value = 207,
-    // sinks and shutdown
-    sink_write_failed = 301,
-    finish_timed_out = 302,
-    flush_timed_out = 303,
-};
-
-inline const char* to_string(errc code) noexcept {
-    switch (code) {
-        case errc::ok:
-            return "ok";
-        case errc::invalid_setting:
-            return "invalid setting";
-        case errc::invalid_environment:
-            return "invalid environment variable";
-        case errc::run_dir_unwritable:
-            return "run directory not writable";
-        case errc::sink_start_failed:
-            return "sink failed to start";
-        case errc::reserved_key:
-            return "reserved key";
-        case errc::invalid_key:
-            return "invalid key";
-        case errc::step_not_increasing:
-            return "step not increasing";
-        case errc::queue_full:
-            return "queue full";
-        case errc::logged_after_finish:
-            return "logged after finish";
-        case errc::invalid_metric_definition:
-            return "invalid metric definition";
-        case errc::invalid_value:
-            return "invalid value";
-        case errc::sink_write_failed:
-            return "sink write failed";
-        case errc::finish_timed_out:
-            return "finish timed out";
-        case errc::flush_timed_out:
-            return "flush timed out";
-    }
-    return "unknown error";
+inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
+            t[i] = c;
+        }
+        return t;
+    }();
+    return table;
 }
 
-/// The exception init() throws for setup errors. what() reads "[runlog.<id>] <message>".
-class error : public std::runtime_error {
+/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
+inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto& table = crc32_table();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
+}
+
+/// CRC-32C (Castagnoli; TFRecord framing), portable table version.
+/// crc32c("123456789") == 0xE3069283.
+inline std::uint32_t crc32c_portable(const void* data, std::size_t n,
+                                     std::uint32_t crc = 0) noexcept {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0x82F63B78u ^ (c >> 1u) : c >> 1u;
+            t[i] = c;
+        }
+        return t;
+    }();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define RUNLOG_HAVE_CRC32C_SSE42 1
+/// CRC-32C with the SSE4.2 crc32 instruction; call only where the CPU has it.
+__attribute__((target("sse4.2"))) inline std::uint32_t crc32c_sse42(
+    const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint64_t c = ~crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+        c = __builtin_ia32_crc32di(c, word);
+    }
+    auto c32 = static_cast<std::uint32_t>(c);
+    for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
+    return ~c32;
+}
+inline bool cpu_has_sse42() noexcept {
+    static const bool has = __builtin_cpu_supports("sse4.2");
+    return has;
+}
+#else
+#define RUNLOG_HAVE_CRC32C_SSE42 0
+#endif
+
+#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(__ARM_FEATURE_CRC32) || defined(__linux__))
+#define RUNLOG_HAVE_CRC32C_ARMV8 1
+#if defined(__clang__)
+#define RUNLOG_TARGET_ARMV8_CRC __attribute__((target("crc")))
+#else
+#define RUNLOG_TARGET_ARMV8_CRC __attribute__((target("+crc")))
+#endif
+/// CRC-32C with the ARMv8 CRC32C instructions; call only where the CPU has them.
+RUNLOG_TARGET_ARMV8_CRC inline std::uint32_t crc32c_armv8(const void* data, std::size_t n,
+                                                          std::uint32_t crc = 0) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint32_t c = ~crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+#if defined(__clang__)
+        c = __builtin_arm_crc32cd(c, word);
+#else
+        c = __builtin_aarch64_crc32cx(c, word);
+#endif
+    }
+    for (; n > 0; --n, ++p) {
+#if defined(__clang__)
+        c = __builtin_arm_crc32cb(c, *p);
+#else
+        c = __builtin_aarch64_crc32cb(c, *p);
+#endif
+    }
+    return ~c;
+}
+/// Built for a CPU with CRC (e.g. -march=armv8.1-a), or Linux says it has it (HWCAP_CRC32).
+inline bool cpu_has_armv8_crc() noexcept {
+#if defined(__ARM_FEATURE_CRC32)
+    return true;
+#else
+    static const bool has = (getauxval(AT_HWCAP) & (1ul << 7u)) != 0;
+    return has;
+#endif
+}
+#else
+#define RUNLOG_HAVE_CRC32C_ARMV8 0
+#endif
+
+/// CRC-32C, with the CPU's instruction where there is one (SSE4.2 or ARMv8 CRC, chosen at run
+/// time unless the compiler already knows).
+inline std::uint32_t crc32c(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
+#if RUNLOG_HAVE_CRC32C_SSE42
+    if (cpu_has_sse42()) return crc32c_sse42(data, n, crc);
+#endif
+#if RUNLOG_HAVE_CRC32C_ARMV8
+    if (cpu_has_armv8_crc()) return crc32c_armv8(data, n, crc);
+#endif
+    return crc32c_portable(data, n, crc);
+}
+
+/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
+inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
+    while (n > 0) {
+        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
+        n -= chunk;
+        for (std::size_t i = 0; i < chunk; ++i) {
+            a += p[i];
+            b += a;
+        }
+        p += chunk;
+        a %= 65521u;
+        b %= 65521u;
+    }
+    return (b << 16u) | a;
+}
+
+/// Lower-case hex of `n` bytes.
+inline std::string to_hex(const std::uint8_t* bytes, std::size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        s.push_back(hex[bytes[i] >> 4u]);
+        s.push_back(hex[bytes[i] & 0xFu]);
+    }
+    return s;
+}
+
+class sha256 {
   public:
-    error(errc code, const std::string& message)
-        : std::runtime_error("[runlog." + std::to_string(static_cast<int>(code)) + "] " + message),
-          code_(code) {}
-    errc code() const noexcept { return code_; }
-    int id() const noexcept { return static_cast<int>(code_); }
+    sha256& update(const void* data, std::size_t n) noexcept {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        total_ += n;
+        while (n > 0) {
+            if (used_ == 0 && n >= 64) {  // whole blocks straight from the input (large files)
+                compress(p);
+                p += 64;
+                n -= 64;
+                continue;
+            }
+            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
+            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
+            used_ += take;
+            p += take;
+            n -= take;
+            if (used_ == 64) {
+                compress(block_.data());
+                used_ = 0;
+            }
+        }
+        return *this;
+    }
+
+    std::array<std::uint8_t, 32> digest() noexcept {
+        const std::uint64_t bits = total_ * 8u;
+        const std::uint8_t pad = 0x80;
+        update(&pad, 1);
+        const std::uint8_t zero = 0;
+        while (used_ != 56) update(&zero, 1);
+        std::uint8_t length[8];
+        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+        update(length, 8);
+        std::array<std::uint8_t, 32> out{};
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t k = 0; k < 4; ++k)
+                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
+        return out;
+    }
+
+    std::string hex_digest() {
+        const auto d = digest();
+        return to_hex(d.data(), d.size());
+    }
 
   private:
-    errc code_;
-};
-
-/// What the error handler receives. `suppressed` counts reports the rate limit held back since the
-/// previous one.
-struct error_report {
-    errc code = errc::ok;
-    std::string message;  // "[runlog.<id>] ..." like error::what()
-    std::uint64_t suppressed = 0;
-};
-
-using error_handler = std::function<void(const error_report&)>;
-
-/// The default handler: one line on stderr per report.
-inline void print_error_to_stderr(const error_report& report) {
-    if (report.suppressed > 0) {
-        std::fprintf(stderr, "runlog: %s (%llu similar reports suppressed)\n",
-                     report.message.c_str(), static_cast<unsigned long long>(report.suppressed));
-    } else {
-        std::fprintf(stderr, "runlog: %s\n", report.message.c_str());
+    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
+        return (x >> n) | (x << (32u - n));
     }
+
+    void compress(const std::uint8_t* chunk) noexcept {
+        static const std::uint32_t k[64] = {
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2};
+        std::uint32_t w[64];
+        for (std::size_t i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
+                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
+        for (std::size_t i = 16; i < 64; ++i) {
+            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
+            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
+                      f = state_[5], g = state_[6], h = state_[7];
+        for (std::size_t i = 0; i < 64; ++i) {
+            const std::uint32_t t1 =
+                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+            const std::uint32_t t2 =
+                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            h = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = b;
+            b = a;
+            a = t1 + t2;
+        }
+        state_[0] += a;
+        state_[1] += b;
+        state_[2] += c;
+        state_[3] += d;
+        state_[4] += e;
+        state_[5] += f;
+        state_[6] += g;
+        state_[7] += h;
+    }
+
+    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    std::array<std::uint8_t, 64> block_{};
+    std::size_t used_ = 0;
+    std::uint64_t total_ = 0;
+};
+
+inline std::string sha256_hex(const void* data, std::size_t n) {
+    return sha256().update(data, n).hex_digest();
 }
 
-/// Result of an I/O step (a sink write, a file replace). Values, never exceptions.
-struct io_result {
-    errc code = errc::ok;
-    std::string message;
-    bool ok() const noexcept { return code == errc::ok; }
-    static io_result failure(errc c, std::string msg) { return io_result{c, std::move(msg)}; }
+/// MD5, for W&B's artifact manifests only (an entry's digest is the base64 of its MD5; the
+/// manifest digest is a hex MD5). md5 of "" is d41d8cd98f00b204e9800998ecf8427e.
+class md5 {
+  public:
+    md5& update(const void* data, std::size_t n) noexcept {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        total_ += n;
+        while (n > 0) {
+            if (used_ == 0 && n >= 64) {
+                compress(p);
+                p += 64;
+                n -= 64;
+                continue;
+            }
+            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
+            std::memcpy(block_ + used_, p, take);
+            used_ += take;
+            p += take;
+            n -= take;
+            if (used_ == 64) {
+                compress(block_);
+                used_ = 0;
+            }
+        }
+        return *this;
+    }
+
+    std::array<std::uint8_t, 16> digest() noexcept {
+        const std::uint64_t bits = total_ * 8u;
+        const std::uint8_t pad = 0x80, zero = 0;
+        update(&pad, 1);
+        while (used_ != 56) update(&zero, 1);
+        std::uint8_t length[8];
+        for (unsigned i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (8u * i));
+        update(length, 8);
+        std::array<std::uint8_t, 16> out{};
+        for (std::size_t i = 0; i < 4; ++i)
+            for (std::size_t k = 0; k < 4; ++k)
+                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (8 * k));
+        return out;
+    }
+
+  private:
+    void compress(const std::uint8_t* chunk) noexcept {
+        static const std::uint32_t k[64] = {
+            0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
+            0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
+            0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
+            0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+            0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
+            0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
+            0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
+            0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+            0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
+            0xeb86d391};
+        static const unsigned shift[16] = {7, 12, 17, 22, 5, 9,  14, 20,
+                                           4, 11, 16, 23, 6, 10, 15, 21};
+        std::uint32_t m[16];
+        for (std::size_t i = 0; i < 16; ++i)
+            m[i] = std::uint32_t{chunk[4 * i]} | (std::uint32_t{chunk[4 * i + 1]} << 8u) |
+                   (std::uint32_t{chunk[4 * i + 2]} << 16u) |
+                   (std::uint32_t{chunk[4 * i + 3]} << 24u);
+        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
+        for (std::size_t i = 0; i < 64; ++i) {
+            std::uint32_t f;
+            std::size_t g;
+            if (i < 16) {
+                f = (b & c) | (~b & d), g = i;
+            } else if (i < 32) {
+                f = (d & b) | (~d & c), g = (5 * i + 1) % 16;
+            } else if (i < 48) {
+                f = b ^ c ^ d, g = (3 * i + 5) % 16;
+            } else {
+                f = c ^ (b | ~d), g = (7 * i) % 16;
+            }
+            const unsigned s = shift[(i / 16) * 4 + i % 4];
+            const std::uint32_t sum = a + f + k[i] + m[g];
+            a = d;
+            d = c;
+            c = b;
+            b = b + ((sum << s) | (sum >> (32u - s)));
+        }
+        state_[0] += a;
+        state_[1] += b;
+        state_[2] += c;
+        state_[3] += d;
+    }
+
+    std::uint32_t state_[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    std::uint8_t block_[64] = {};
+    std::size_t used_ = 0;
+    std::uint64_t total_ = 0;
 };
 
+/// Standard base64 (RFC 4648, with '=' padding), as W&B writes manifest digests.
+inline std::string base64(const std::uint8_t* bytes, std::size_t n) {
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((n + 2) / 3 * 4);
+    for (std::size_t i = 0; i < n; i += 3) {
+        const std::uint32_t chunk = (std::uint32_t{bytes[i]} << 16u) |
+                                    (i + 1 < n ? std::uint32_t{bytes[i + 1]} << 8u : 0u) |
+                                    (i + 2 < n ? std::uint32_t{bytes[i + 2]} : 0u);
+        out.push_back(alphabet[(chunk >> 18u) & 63u]);
+        out.push_back(alphabet[(chunk >> 12u) & 63u]);
+        out.push_back(i + 1 < n ? alphabet[(chunk >> 6u) & 63u] : '=');
+        out.push_back(i + 2 < n ? alphabet[chunk & 63u] : '=');
+    }
+    return out;
+}
+
+/// SHA-1, for git's object ids only (git_state.hpp compares working files with the index).
+/// sha1_hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d".
+inline std::string sha1_hex(const void* data, std::size_t n) {
+    auto rotl = [](std::uint32_t x, unsigned k) { return (x << k) | (x >> (32u - k)); };
+    std::uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    const auto* bytes = static_cast<const std::uint8_t*>(data);
+    // The message, the 0x80 byte, zeros, and the 64-bit big-endian bit length, in 64-byte blocks.
+    const std::size_t padded = ((n + 8) / 64 + 1) * 64;
+    auto byte_at = [&](std::size_t i) -> std::uint8_t {
+        if (i < n) return bytes[i];
+        if (i == n) return 0x80;
+        if (i >= padded - 8)
+            return static_cast<std::uint8_t>((std::uint64_t{n} * 8u) >> (8u * (padded - 1 - i)));
+        return 0;
+    };
+    for (std::size_t block = 0; block < padded; block += 64) {
+        std::uint32_t w[80];
+        for (std::size_t i = 0; i < 16; ++i)
+            w[i] = (std::uint32_t{byte_at(block + 4 * i)} << 24u) |
+                   (std::uint32_t{byte_at(block + 4 * i + 1)} << 16u) |
+                   (std::uint32_t{byte_at(block + 4 * i + 2)} << 8u) |
+                   std::uint32_t{byte_at(block + 4 * i + 3)};
+        for (std::size_t i = 16; i < 80; ++i)
+            w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+        for (std::size_t i = 0; i < 80; ++i) {
+            std::uint32_t f, k;
+            if (i < 20) {
+                f = (b & c) | (~b & d), k = 0x5A827999;
+            } else if (i < 40) {
+                f = b ^ c ^ d, k = 0x6ED9EBA1;
+            } else if (i < 60) {
+                f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+            } else {
+                f = b ^ c ^ d, k = 0xCA62C1D6;
+            }
+            const std::uint32_t t = rotl(a, 5) + f + e + k + w[i];
+            e = d;
+            d = c;
+            c = rotl(b, 30);
+            b = a;
+            a = t;
+        }
+        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+    }
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    for (std::uint32_t word : h)
+        for (int shift = 28; shift >= 0; shift -= 4) out.push_back(hex[(word >> shift) & 0xFu]);
+    return out;
+}
+
+}  // namespace detail
 }  // namespace v0
 }  // namespace runlog
-// end runlog/error.hpp
-// #include "export.hpp"
-// begin runlog/export.hpp
-// SPDX-License-Identifier: MIT
-// Converting a native run directory (finished or crashed) after the fact — the library side of
-// `runlog export --to wandb|tensorboard RUN_DIR`. The run is read completely and checked before
-// anything is written; the input is never modified. Both targets replay the run through the same
-// sink the live run would have used, so a converted run matches a live one.
-//
-//     auto result = runlog::export_to_wandb("runlog/latest-run", {});
-//     if (!result.ok) std::fprintf(stderr, "%s\n", result.message.c_str());
-//
-// A crashed run (run.json still says "running") is exported with exit code 1 unless
-// `exit_code` says otherwise; a torn last line of history.jsonl is skipped. The native format
-// keeps the final config, not its history, so the exported run gets the final config at start.
-
-#include <cmath>
-#include <cstdint>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <optional>
-#include <sstream>
-#include <string>
-#include <vector>
-
+// end runlog/detail/checksums.hpp
 // #include "detail/json_reader.hpp"
 // begin runlog/detail/json_reader.hpp
 // SPDX-License-Identifier: MIT
@@ -201,6 +501,9 @@ struct io_result {
 
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -911,149 +1214,33 @@ inline bool parse_json(std::string_view text, value& out, std::string& error) {
     return false;
 }
 
+/// Reads and parses a whole JSON file; on failure returns false and sets `error` (naming it).
+inline bool read_json_file(const std::filesystem::path& path, value& out, std::string& error) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = "cannot read '" + path.string() + "'";
+        return false;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!parse_json(text, out, error)) {
+        error = "'" + path.string() + "' is not valid JSON: " + error;
+        return false;
+    }
+    return true;
+}
+
 }  // namespace detail
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/json_reader.hpp
-// #include "sinks/tensorboard.hpp"
-// begin runlog/sinks/tensorboard.hpp
-// SPDX-License-Identifier: MIT
-// The TensorBoard sink: an event file per run that `tensorboard --logdir <dir>/tensorboard` shows,
-// written beside the native run directory (tensorboard-format.md).
-//
-//   <dir>/tensorboard/<name>_<id>/events.out.tfevents.<10-digit seconds>.<host>.<pid>.<n>
-//
-// What goes in, in order: the file_version record (with the writer's name); before the first
-// row, `_hparams_/session_start_info` with the flattened config (later config changes do not
-// reach TensorBoard: it keeps the first copy); then per committed row, at the row's `_timestamp`:
-//
-//   number, bool        float32 scalar (simple_value); bools as 0/1
-//   string              text plugin, one Markdown string
-//   histogram           HistogramProto: the samples' true min, max, num, sum, sum_squares when the
-//                       histogram was built from samples (else derived from the bins: outer edges
-//                       of the non-empty bins, bin midpoints); buckets from the first to the last
-//                       non-empty bin — empty bins inside are kept, so every bucket keeps its
-//                       true width when TensorBoard draws it
-//   image, image list   images plugin, the PNG (or JPEG) files as written to the run's media/
-//   table (log_text)    text plugin, a rank-2 table: the column names, then the rows
-//   nested object       each leaf as <key>/<leaf>
-//
-// and at finish `_hparams_/session_end_info` (SUCCESS for exit code 0, else FAILURE). Arrays and
-// nulls are not written (TensorBoard has no view for them; the native run keeps them). Steps are
-// the row's `_step`, or, for a metric defined with a step_metric, that metric's value in the
-// row (falling back to `_step` in a row without it).
-//
-// No `_hparams_/experiment` record is written: TensorBoard takes one experiment for the whole
-// logdir from whichever run has it, which would hide other runs' hyperparameters. Without it,
-// the dashboard takes the union of every run's session_start_info as columns and every scalar
-// tag as a metric.
-//
-// Records are TFRecord-framed into a buffer and written whole at flush points, so a killed job
-// leaves only complete records (plus at most one torn record at the end, which readers treat as
-// not yet written). Enable with settings::tensorboard or RUNLOG_SINKS=...,tensorboard.
-
-#include <atomic>
-#include <cmath>
-#include <cstdio>
-#include <deque>
-#include <map>
-#include <set>
-#include <string>
-#include <utility>
-#include <vector>
-
-// #include "../detail/append_file.hpp"
-// begin runlog/detail/append_file.hpp
-// SPDX-License-Identifier: MIT
-// The one way sinks write their streams (history.jsonl, run-<id>.wandb, tfevents): bytes are
-// gathered in a buffer and appended to an unbuffered file at flush points, so what reaches the
-// disk is always whole lines or whole records. When a write fails (disk full), the unwritten bytes
-// stay buffered and are retried at the next write; past 64 MiB they are dropped and the loss is
-// reported.
-
-#include <cerrno>
-#include <cstdio>
-#include <filesystem>
-#include <string>
-#include <system_error>
-
-// #include "../error.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-class append_file {
-  public:
-    static constexpr std::size_t max_buffered = 64 * 1024 * 1024;
-
-    append_file() = default;
-    append_file(const append_file&) = delete;
-    append_file& operator=(const append_file&) = delete;
-    ~append_file() { close(); }
-
-    /// Opens `path` for appending; `exclusive` refuses an existing file (never append to another
-    /// run's stream).
-    io_result open(const std::filesystem::path& path, bool exclusive) {
-        path_ = path;
-        file_ = std::fopen(path.string().c_str(), exclusive ? "wbx" : "ab");
-        if (file_ == nullptr) {
-            return io_result::failure(
-                errc::sink_start_failed,
-                std::string(exclusive ? "cannot create '" : "cannot open '") + path.string() +
-                    "': " + std::error_code(errno, std::generic_category()).message());
-        }
-        std::setvbuf(file_, nullptr, _IONBF, 0);  // the buffer below is the only buffer
-        return {};
-    }
-
-    /// The bytes waiting for the next write().
-    std::string& buffer() noexcept { return buffer_; }
-
-    /// Appends the buffer to the file; keeps what could not be written.
-    io_result write() {
-        if (buffer_.empty() || file_ == nullptr) return {};
-        const std::size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), file_);
-        const int error = errno;
-        buffer_.erase(0, written);
-        if (buffer_.empty()) return {};
-        std::clearerr(file_);
-        std::string message = "cannot append to '" + path_.string() +
-                              "': " + std::error_code(error, std::generic_category()).message();
-        if (buffer_.size() > max_buffered) {
-            message += "; " + std::to_string(buffer_.size()) + " buffered bytes dropped";
-            buffer_.clear();
-        } else {
-            message += "; kept in memory and retried at the next flush";
-        }
-        return io_result::failure(errc::sink_write_failed, message);
-    }
-
-    void close() noexcept {
-        if (file_ != nullptr) std::fclose(file_);
-        file_ = nullptr;
-    }
-
-    const std::filesystem::path& path() const noexcept { return path_; }
-
-  private:
-    std::filesystem::path path_;
-    std::FILE* file_ = nullptr;
-    std::string buffer_;
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/append_file.hpp
-// #include "../detail/json_reader.hpp"
-// #include "../detail/os.hpp"
+// #include "detail/os.hpp"
 // begin runlog/detail/os.hpp
 // SPDX-License-Identifier: MIT
 // The little the library needs from the OS: clocks, environment, host and process identity, a
 // real random source for run ids, and file operations that report errors as values. POSIX first;
 // the Windows branches keep the header compiling there but are not tested yet.
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>  // std::getenv
@@ -1068,11 +1255,179 @@ class append_file {
 #include <vector>
 
 // #include "../error.hpp"
+// begin runlog/error.hpp
+// SPDX-License-Identifier: MIT
+// Errors. Setup (init, bad settings, bad environment) throws runlog::error; everything after init
+// reports through a replaceable, rate-limited handler and never throws into the caller. Each error
+// has a stable id that appears in its text ("[runlog.103] ...") so users and tests can match it.
+
+#include <cstdint>     // std::uint64_t
+#include <cstdio>      // std::fprintf
+#include <functional>  // std::function
+#include <stdexcept>   // std::runtime_error
+#include <string>
+
+// #include "config.hpp"
+// begin runlog/config.hpp
+// SPDX-License-Identifier: MIT
+// Every compile-time switch of runlog, each with its default, in one place. Define a macro before
+// including runlog (or on the compiler command line) to change it. Nothing that needs linking is
+// switched on by detection: the HTTP sink is enabled only by the build (RUNLOG_WITH_HTTPLIB).
+
+// 1 when the translation unit is built without exceptions (-fno-exceptions). Setup errors then go
+// to the error handler and init() returns a disabled run instead of throwing runlog::error.
+#ifndef RUNLOG_NO_EXCEPTIONS
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define RUNLOG_NO_EXCEPTIONS 0
+#else
+#define RUNLOG_NO_EXCEPTIONS 1
+#endif
+#endif
+
+// Events the queue between the caller threads and the writer thread holds by default
+// (settings::queue_capacity overrides it per run). Rounded up to a power of two.
+#ifndef RUNLOG_DEFAULT_QUEUE_CAPACITY
+#define RUNLOG_DEFAULT_QUEUE_CAPACITY 8192
+#endif
+
+// Scalar fields one log() call carries without allocating; wider calls allocate once per call.
+#ifndef RUNLOG_INLINE_FIELDS
+#define RUNLOG_INLINE_FIELDS 8
+#endif
+
+// Error reports passed to the handler per second and run; the rest are counted and summarised.
+#ifndef RUNLOG_ERROR_REPORTS_PER_SECOND
+#define RUNLOG_ERROR_REPORTS_PER_SECOND 5
+#endif
+
+// 0 by default: set by the build (CMake target runlog::http, meson dependency runlog-http) together
+// with cpp-httplib's own pkg-config flags. Never guessed with __has_include.
+#ifndef RUNLOG_WITH_HTTPLIB
+#define RUNLOG_WITH_HTTPLIB 0
+#endif
+// end runlog/config.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+enum class errc : int {
+    ok = 0,
+    // setup: thrown by init()
+    invalid_setting = 101,
+    invalid_environment = 102,
+    run_dir_unwritable = 103,
+    sink_start_failed = 104,
+    // artifacts: thrown by use_artifact()
+    artifact_not_found = 105,
+    // logging: reported through the handler, counted in run::stats()
+    reserved_key = 201,
+    invalid_key = 202,
+    step_not_increasing = 203,
+    queue_full = 204,
+    logged_after_finish = 205,
+    invalid_metric_definition = 206,
+    invalid_value = 207,
+    invalid_artifact = 208,  // log_artifact: bad name, alias or file
+    // sinks and shutdown
+    sink_write_failed = 301,
+    finish_timed_out = 302,
+    flush_timed_out = 303,
+    artifact_store_failed = 304,  // the artifact store could not be written
+};
+
+inline const char* to_string(errc code) noexcept {
+    switch (code) {
+        case errc::ok:
+            return "ok";
+        case errc::invalid_setting:
+            return "invalid setting";
+        case errc::invalid_environment:
+            return "invalid environment variable";
+        case errc::run_dir_unwritable:
+            return "run directory not writable";
+        case errc::sink_start_failed:
+            return "sink failed to start";
+        case errc::artifact_not_found:
+            return "artifact not found";
+        case errc::reserved_key:
+            return "reserved key";
+        case errc::invalid_key:
+            return "invalid key";
+        case errc::step_not_increasing:
+            return "step not increasing";
+        case errc::queue_full:
+            return "queue full";
+        case errc::logged_after_finish:
+            return "logged after finish";
+        case errc::invalid_metric_definition:
+            return "invalid metric definition";
+        case errc::invalid_value:
+            return "invalid value";
+        case errc::invalid_artifact:
+            return "invalid artifact";
+        case errc::sink_write_failed:
+            return "sink write failed";
+        case errc::finish_timed_out:
+            return "finish timed out";
+        case errc::flush_timed_out:
+            return "flush timed out";
+        case errc::artifact_store_failed:
+            return "artifact store failed";
+    }
+    return "unknown error";
+}
+
+/// The exception init() throws for setup errors. what() reads "[runlog.<id>] <message>".
+class error : public std::runtime_error {
+  public:
+    error(errc code, const std::string& message)
+        : std::runtime_error("[runlog." + std::to_string(static_cast<int>(code)) + "] " + message),
+          code_(code) {}
+    errc code() const noexcept { return code_; }
+    int id() const noexcept { return static_cast<int>(code_); }
+
+  private:
+    errc code_;
+};
+
+/// What the error handler receives. `suppressed` counts reports the rate limit held back since the
+/// previous one.
+struct error_report {
+    errc code = errc::ok;
+    std::string message;  // "[runlog.<id>] ..." like error::what()
+    std::uint64_t suppressed = 0;
+};
+
+using error_handler = std::function<void(const error_report&)>;
+
+/// The default handler: one line on stderr per report.
+inline void print_error_to_stderr(const error_report& report) {
+    if (report.suppressed > 0) {
+        std::fprintf(stderr, "runlog: %s (%llu similar reports suppressed)\n",
+                     report.message.c_str(), static_cast<unsigned long long>(report.suppressed));
+    } else {
+        std::fprintf(stderr, "runlog: %s\n", report.message.c_str());
+    }
+}
+
+/// Result of an I/O step (a sink write, a file replace). Values, never exceptions.
+struct io_result {
+    errc code = errc::ok;
+    std::string message;
+    bool ok() const noexcept { return code == errc::ok; }
+    static io_result failure(errc c, std::string msg) { return io_result{c, std::move(msg)}; }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/error.hpp
 
 #if defined(_WIN32)
 #include <process.h>  // _getpid
 #else
-#include <unistd.h>  // gethostname, getpid
+#include <fcntl.h>     // open
+#include <sys/file.h>  // flock
+#include <unistd.h>    // gethostname, getpid
 #endif
 #if defined(__linux__)
 #include <sys/resource.h>  // setpriority
@@ -1261,33 +1616,1461 @@ inline io_result replace_symlink(const fs::path& link, const fs::path& target) {
     return {};
 }
 
+/// An exclusive lock on a file (created if missing), held for the object's life: serialises
+/// processes sharing an artifact store. flock(2): local file systems and NFS (as fcntl locks,
+/// Linux >= 2.6.12). Windows: no lock yet.
+class file_lock {
+  public:
+    explicit file_lock(const fs::path& path) {
+#if !defined(_WIN32)
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) {
+            error_ = "cannot open lock file '" + path.string() +
+                     "': " + describe({errno, std::generic_category()});
+            return;
+        }
+        while (::flock(fd_, LOCK_EX) != 0) {
+            if (errno == EINTR) continue;
+            error_ = "cannot lock '" + path.string() +
+                     "': " + describe({errno, std::generic_category()});
+            break;
+        }
+#else
+        (void)path;
+#endif
+    }
+    ~file_lock() {
+#if !defined(_WIN32)
+        if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+#endif
+    }
+    file_lock(const file_lock&) = delete;
+    file_lock& operator=(const file_lock&) = delete;
+    /// Empty when the lock is held.
+    const std::string& error() const noexcept {
+        return error_;
+    }
+
+  private:
+    int fd_ = -1;
+    std::string error_;
+};
+
 }  // namespace detail
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/os.hpp
-// #include "../detail/tensorboard_events.hpp"
-// begin runlog/detail/tensorboard_events.hpp
-// SPDX-License-Identifier: MIT
-// Encoders for TensorBoard `Event` protobufs (tensorboard-format.md §4–10): pure functions from
-// values to serialized bytes. The forms chosen are the ones both TensorBoard loaders read:
-//
-// - scalars: legacy float32 `simple_value` — the smallest, needs no metadata. The hot path,
-//   append_scalars_record(), writes the framed record straight into the output buffer in one pass
-//   (same bytes as append_tfrecord(summary_event(...)), which the tests check);
-// - histograms: legacy `HistogramProto` (min, max, num, sum, sum_squares, bucket limits, counts);
-// - images: the `images` plugin's rank-1 string tensor [width, height, png...];
-// - text: the `text` plugin's string tensor (rank 0 for one string, rank 2 for a table);
-// - hparams: `session_start_info` / `session_end_info` carried in the `hparams` plugin's metadata,
-//   with the null tensor as value.
-//
-// Whether a value carries its plugin metadata is the caller's choice (the loaders keep the first
-// metadata per tag, so the sink attaches it to the first value of each tag in a file).
+// #include "error.hpp"
+// #include "value.hpp"
 
+#if !defined(_WIN32)
+#include <signal.h>  // kill(pid, 0): is a staging directory's owner alive?
+#include <unistd.h>  // link, fsync
+#endif
+
+namespace runlog {
+inline namespace v0 {
+
+/// How log_artifact keeps a file.
+enum class artifact_storage {
+    copy,      // the store's own copy (default): safe when the file is rewritten or deleted later
+    hardlink,  // a hard link: no copy, but a file rewritten in place changes the stored version
+               // too (torch::save truncates and rewrites). Across file systems: a copy.
+    reference  // digests and a symlink only: the file must stay where it is, unchanged
+};
+
+inline const char* to_string(artifact_storage s) noexcept {
+    switch (s) {
+        case artifact_storage::copy:
+            return "copy";
+        case artifact_storage::hardlink:
+            return "hardlink";
+        case artifact_storage::reference:
+            return "reference";
+    }
+    return "copy";
+}
+
+/// A file or directory to put in an artifact.
+struct artifact_file {
+    artifact_file(std::filesystem::path from, std::string entry_name = {})
+        : source(std::move(from)), name(std::move(entry_name)) {}
+    artifact_file(const char* from) : source(from) {}
+    artifact_file(const std::string& from) : source(from) {}
+
+    std::filesystem::path source;
+    /// Its path inside the artifact. Default: a file's own name; a directory's files go at the
+    /// artifact's root (a name given for a directory becomes their prefix).
+    std::string name;
+};
+
+struct artifact_options {
+    std::vector<std::string> aliases{};  // besides "latest", which every new version takes
+    value metadata{};                    // an object (or null)
+    std::string description{};
+    artifact_storage storage = artifact_storage::copy;
+};
+
+/// One version of an artifact, as logged or resolved.
+struct artifact_version {
+    std::string name;
+    std::string type;
+    std::int64_t version = -1;
+    std::vector<std::string> aliases;  // resolve(): held now; log_artifact(): taken when logged
+    std::filesystem::path dir;         // its files, at their entry paths
+    value manifest;                    // the content of vN.json
+    std::string error;                 // why there is no version (version < 0) ...
+    errc code = errc::ok;              // ... as a code: invalid_artifact, artifact_store_failed
+                                       // or artifact_not_found
+
+    bool ok() const noexcept { return version >= 0; }
+    /// "name:v3", which resolve() and use_artifact() accept.
+    std::string ref() const { return name + ":v" + std::to_string(version); }
+    /// Where entry `entry` is; with no argument, the only entry of a one-file artifact.
+    std::filesystem::path path(std::string_view entry = {}) const {
+        if (!entry.empty()) return dir / std::string(entry);
+        const value* entries = manifest.find("entries");
+        if (entries == nullptr || entries->size() != 1) return dir;
+        return dir / entries->as_array().front().find("path")->as_string();
+    }
+    const value& metadata() const noexcept {
+        static const value none = value::object();
+        const value* m = manifest.find("metadata");
+        return m ? *m : none;
+    }
+};
+
+namespace detail {
+
+inline bool is_artifact_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+}
+
+/// W&B's artifact name rule, [A-Za-z0-9_.-], not starting with '.' (the store's own files do).
+inline bool valid_artifact_name(std::string_view s) noexcept {
+    if (s.empty() || s.size() > 128 || s.front() == '.') return false;
+    return std::all_of(s.begin(), s.end(), is_artifact_char);
+}
+
+/// "v<digits>", a version written as a reference.
+inline bool is_version_text(std::string_view s) noexcept {
+    return s.size() >= 2 && s[0] == 'v' &&
+           std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// N of "vN" (is_version_text), saturating instead of overflowing.
+inline std::int64_t version_number(std::string_view s) noexcept {
+    std::int64_t n = 0;
+    for (char c : s.substr(1)) n = n > (INT64_MAX - 9) / 10 ? INT64_MAX : n * 10 + (c - '0');
+    return n;
+}
+
+/// An alias: like a name, and not "v3" (that is how a version is written).
+inline bool valid_alias(std::string_view s) noexcept {
+    return valid_artifact_name(s) && !is_version_text(s);
+}
+
+/// A relative path with '/' separators, no empty, "." or ".." segment: it cannot leave vN/.
+inline bool valid_entry_path(std::string_view s) noexcept {
+    if (s.empty() || s.front() == '/' || s.back() == '/' || !is_valid_utf8(s)) return false;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+        std::size_t end = s.find('/', start);
+        if (end == std::string_view::npos) end = s.size();
+        const std::string_view segment = s.substr(start, end - start);
+        if (segment.empty() || segment == "." || segment == "..") return false;
+        if (segment.find('\\') != std::string_view::npos ||
+            segment.find('\0') != std::string_view::npos)
+            return false;
+        start = end + 1;
+    }
+    return true;
+}
+
+/// True when `m` has what readers of a manifest rely on: a valid name, a version, and entries
+/// with a valid path, a size, a SHA-256 and an MD5 each. (export checks manifests it reads.)
+inline bool valid_artifact_manifest(const value& m) {
+    const value* name = m.find("name");
+    const value* version = m.find("version");
+    const value* entries = m.find("entries");
+    if (!name || !valid_artifact_name(name->as_string()) || !version || !version->is_int() ||
+        version->as_int() < 0 || !entries || !entries->is_array())
+        return false;
+    for (const auto& e : entries->as_array()) {
+        const value* path = e.find("path");
+        const value* size = e.find("size");
+        const value* sha = e.find("sha256");
+        const value* md5 = e.find("md5");
+        if (!path || !valid_entry_path(path->as_string()) || !size || !size->is_int() || !sha ||
+            sha->as_string().size() != 64 || !md5 || md5->as_string().size() != 24)
+            return false;
+        for (char c : sha->as_string())  // it names files (W&B export): hex only
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+}
+
+/// What one read of a file gives: its size, SHA-256 (hex) and MD5 (base64, as W&B wants it).
+struct file_digests {
+    std::uint64_t size = 0;
+    std::string sha256;
+    std::string md5_base64;
+};
+
+/// Reads `from` once, hashing it and, when `to` is not empty, copying it there (and fsync-ing the
+/// copy: a checkpoint the store says it has must survive a power cut). "" or what went wrong.
+inline std::string hash_file(const fs::path& from, const fs::path& to, file_digests& out) {
+    std::FILE* in = std::fopen(from.string().c_str(), "rb");
+    if (in == nullptr) {
+        return "cannot read '" + from.string() + "': " + describe({errno, std::generic_category()});
+    }
+    std::FILE* copy = nullptr;
+    if (!to.empty() && (copy = std::fopen(to.string().c_str(), "wb")) == nullptr) {
+        const int e = errno;
+        std::fclose(in);
+        return "cannot create '" + to.string() + "': " + describe({e, std::generic_category()});
+    }
+    std::vector<std::uint8_t> buffer(std::size_t{1} << 20);
+    sha256 sha;
+    md5 md;
+    std::string error;
+    out.size = 0;
+    for (;;) {
+        const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), in);
+        if (n > 0) {
+            sha.update(buffer.data(), n);
+            md.update(buffer.data(), n);
+            out.size += n;
+            if (copy != nullptr && std::fwrite(buffer.data(), 1, n, copy) != n) {
+                error = "cannot write '" + to.string() +
+                        "': " + describe({errno, std::generic_category()});
+                break;
+            }
+        }
+        if (n < buffer.size()) {
+            if (std::ferror(in)) error = "cannot read '" + from.string() + "'";
+            break;
+        }
+    }
+    std::fclose(in);
+    if (copy != nullptr) {
+        bool synced = std::fflush(copy) == 0;
+#if !defined(_WIN32)
+        synced = synced && ::fsync(fileno(copy)) == 0;
+#endif
+        if (std::fclose(copy) != 0 || !synced) {
+            if (error.empty())
+                error = "cannot write '" + to.string() +
+                        "': " + describe({errno, std::generic_category()});
+        }
+    }
+    if (!error.empty()) return error;
+    out.sha256 = sha.hex_digest();
+    const auto digest = md.digest();
+    out.md5_base64 = base64(digest.data(), digest.size());
+    return {};
+}
+
+/// Splits "entity/project/name:alias" (W&B's full form; entity and project are ignored) into
+/// name and version-or-alias ("latest" when there is no ':').
+inline std::pair<std::string, std::string> split_artifact_ref(std::string_view ref) {
+    if (const auto slash = ref.rfind('/'); slash != std::string_view::npos)
+        ref = ref.substr(slash + 1);
+    const auto colon = ref.find(':');
+    if (colon == std::string_view::npos) return {std::string(ref), "latest"};
+    return {std::string(ref.substr(0, colon)), std::string(ref.substr(colon + 1))};
+}
+
+}  // namespace detail
+
+/// A directory of artifacts. Cheap to construct (nothing is touched until used); safe to share
+/// between threads and processes (commits take an exclusive lock on <store>/.lock).
+class artifact_store {
+  public:
+    explicit artifact_store(std::filesystem::path dir) : dir_(std::move(dir)) {}
+    const std::filesystem::path& dir() const noexcept { return dir_; }
+
+    /// Commits `files` as the next version of `name`: it takes "latest" and `options.aliases`
+    /// (moving them from the versions that held them). On failure the result's `error` says
+    /// why and the store is as it was. `run_id` is recorded as the version's producer.
+    artifact_version add(std::string_view name, std::string_view type,
+                         const std::vector<artifact_file>& files,
+                         const artifact_options& options = {},
+                         const std::string& run_id = {}) const {
+        artifact_version out;
+        out.name = std::string(name);
+        out.type = std::string(type);
+        if (!detail::valid_artifact_name(name))
+            return fail(out, "artifact name '" + std::string(name) +
+                                 "' is not 1 to 128 of A-Z a-z 0-9 _ - . (not starting with .)");
+        if (!detail::valid_artifact_name(type))
+            return fail(out, "artifact type '" + std::string(type) + "' for '" + std::string(name) +
+                                 "' is not 1 to 128 of A-Z a-z 0-9 _ - .");
+        for (const auto& alias : options.aliases)
+            if (!detail::valid_alias(alias))
+                return fail(out, "alias '" + alias + "' for '" + std::string(name) +
+                                     "' is not 1 to 128 of A-Z a-z 0-9 _ - . (and not v<N>)");
+        if (!options.metadata.is_null() && !options.metadata.is_object())
+            return fail(out, "metadata for '" + std::string(name) + "' must be an object");
+        std::vector<planned> plan;
+        if (std::string e = plan_entries(files, plan); !e.empty())
+            return fail(out, "artifact '" + std::string(name) + "': " + e);
+
+        std::error_code ec;
+        const std::filesystem::path staging =
+            dir_ / ".staging" /
+            (detail::host_name() + "-" + std::to_string(detail::process_id()) + "-" +
+             detail::random_run_id());
+        std::filesystem::create_directories(staging, ec);
+        if (ec)
+            return fail(out, "cannot create '" + staging.string() + "': " + ec.message(),
+                        errc::artifact_store_failed);
+        value entries = value::array();
+        std::uint64_t total = 0;
+        const std::string error = stage(plan, staging, options.storage, entries, total);
+        if (!error.empty()) {
+            std::filesystem::remove_all(staging, ec);
+            return fail(out, "artifact '" + std::string(name) + "': " + error,
+                        errc::artifact_store_failed);
+        }
+
+        detail::file_lock lock(dir_ / ".lock");
+        if (!lock.error().empty()) {
+            std::filesystem::remove_all(staging, ec);
+            return fail(out, lock.error(), errc::artifact_store_failed);
+        }
+        remove_abandoned_staging();
+        deduplicate(entries, staging);
+        const std::filesystem::path name_dir = dir_ / std::string(name);
+        std::filesystem::create_directories(name_dir, ec);
+        const std::int64_t number = next_version(name_dir);
+        const std::filesystem::path version_dir = name_dir / ("v" + std::to_string(number));
+        if (!ec) std::filesystem::rename(staging, version_dir, ec);
+        if (ec) {
+            std::filesystem::remove_all(staging, ec);
+            return fail(out,
+                        "cannot store version " + std::to_string(number) + " of '" +
+                            std::string(name) + "' in '" + name_dir.string() + "': " + ec.message(),
+                        errc::artifact_store_failed);
+        }
+        std::vector<std::string> aliases{"latest"};
+        for (const auto& alias : options.aliases)
+            if (std::find(aliases.begin(), aliases.end(), alias) == aliases.end())
+                aliases.push_back(alias);
+        value alias_list = value::array();
+        for (const auto& alias : aliases) alias_list.push_back(alias);
+        value manifest = {
+            {"format", "runlog-artifact/1"},
+            {"name", out.name},
+            {"type", out.type},
+            {"version", number},
+            {"created_at", detail::unix_time_now()},
+            {"run_id", run_id},
+            {"description", options.description},
+            {"metadata", options.metadata.is_object() ? options.metadata : value::object()},
+            {"aliases", alias_list},
+            {"size", total},
+            {"entries", entries}};
+        if (io_result r = write_json(manifest_path(name_dir, number), manifest); !r.ok()) {
+            std::filesystem::remove_all(version_dir, ec);
+            return fail(out, r.message, errc::artifact_store_failed);
+        }
+        value current = read_aliases(name_dir);
+        for (const auto& alias : aliases) current[alias] = number;
+        if (io_result r = write_json(name_dir / "aliases.json", current); !r.ok())
+            return fail(out,
+                        "version " + std::to_string(number) + " of '" + out.name +
+                            "' is stored but its aliases were not moved: " + r.message,
+                        errc::artifact_store_failed);
+        out.version = number;
+        out.aliases = std::move(aliases);
+        out.dir = version_dir;
+        out.manifest = std::move(manifest);
+        return out;
+    }
+
+    /// The version `ref` names: "name:v3", "name:best", "name" (= "name:latest"), or W&B's
+    /// "entity/project/name:alias". Its files are checked (present, sizes as stored); `error`
+    /// says what exists when nothing matches.
+    artifact_version resolve(std::string_view ref) const {
+        artifact_version out;
+        auto [name, which] = detail::split_artifact_ref(ref);
+        out.name = name;
+        std::error_code ec;
+        if (!std::filesystem::is_directory(dir_, ec))
+            return fail(out,
+                        "no artifact store at '" + dir_.string() +
+                            "' (runs keep artifacts in <dir>/runlog/artifacts)",
+                        errc::artifact_not_found);
+        if (!detail::valid_artifact_name(name) || !std::filesystem::is_directory(dir_ / name, ec)) {
+            const auto all = names();
+            std::string known;
+            for (const auto& n : all) known += (known.empty() ? "" : ", ") + n;
+            return fail(out,
+                        "no artifact '" + name + "' in '" + dir_.string() + "'; " +
+                            (all.empty() ? "the store is empty" : "it holds " + known),
+                        errc::artifact_not_found);
+        }
+        const std::filesystem::path name_dir = dir_ / name;
+        const value aliases = read_aliases(name_dir);
+        std::int64_t number = -1;
+        if (detail::is_version_text(which)) {
+            number = detail::version_number(which);
+        } else if (const value* v = aliases.find(which)) {
+            number = v->as_int(-1);
+        }
+        value manifest;
+        std::string error;
+        if (number < 0 ||
+            !detail::read_json_file(manifest_path(name_dir, number), manifest, error)) {
+            return fail(
+                out,
+                "'" + name + ":" + which + "' " +
+                    (detail::is_version_text(which) ? "does not exist" : "names no version") +
+                    "; " + describe_versions(name_dir, aliases),
+                errc::artifact_not_found);
+        }
+        if (const value* deleted = manifest.find("deleted")) {
+            return fail(out,
+                        "'" + name + ":" + which + "' (v" + std::to_string(number) +
+                            ") was deleted (" + deleted->as_string() + "); " +
+                            describe_versions(name_dir, aliases),
+                        errc::artifact_not_found);
+        }
+        out.type = manifest.find("type") ? manifest.find("type")->as_string() : std::string();
+        out.dir = name_dir / ("v" + std::to_string(number));
+        if (std::string damage = check_files(out.dir, manifest); !damage.empty())
+            return fail(out,
+                        "'" + name + ":" + which + "' (v" + std::to_string(number) +
+                            ") is damaged: " + damage,
+                        errc::artifact_not_found);
+        for (const auto& [alias, v] : aliases.as_object())
+            if (v.as_int(-1) == number) out.aliases.push_back(alias);
+        out.version = number;
+        out.manifest = std::move(manifest);
+        return out;
+    }
+
+    /// Artifact names in the store, sorted.
+    std::vector<std::string> names() const {
+        std::vector<std::string> out;
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+            const std::string n = entry.path().filename().string();
+            if (entry.is_directory(ec) && detail::valid_artifact_name(n)) out.push_back(n);
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    /// The committed, not deleted versions of `name`, ascending.
+    std::vector<std::int64_t> versions(std::string_view name) const {
+        std::vector<std::int64_t> out;
+        const std::filesystem::path name_dir = dir_ / std::string(name);
+        for (std::int64_t n : manifest_numbers(name_dir)) {
+            value manifest;
+            std::string ignored;
+            if (detail::read_json_file(manifest_path(name_dir, n), manifest, ignored) &&
+                !manifest.contains("deleted"))
+                out.push_back(n);
+        }
+        return out;
+    }
+
+    /// The manifest of version `version` of `name` (deleted ones included), or null.
+    value manifest(std::string_view name, std::int64_t version) const {
+        value m;
+        std::string ignored;
+        if (!detail::read_json_file(manifest_path(dir_ / std::string(name), version), m, ignored))
+            return {};
+        return m;
+    }
+
+    /// {"latest": 4, "best": 2, ...}
+    value aliases(std::string_view name) const { return read_aliases(dir_ / std::string(name)); }
+
+    /// Moves `alias` to `version` of `name` (which must exist and not be deleted).
+    io_result set_alias(std::string_view name, std::int64_t version, std::string_view alias) const {
+        if (!detail::valid_alias(alias))
+            return io_result::failure(errc::invalid_artifact,
+                                      "alias '" + std::string(alias) + "' is not valid");
+        detail::file_lock lock(dir_ / ".lock");
+        if (!lock.error().empty())
+            return io_result::failure(errc::artifact_store_failed, lock.error());
+        const auto live = versions(name);
+        if (std::find(live.begin(), live.end(), version) == live.end())
+            return io_result::failure(
+                errc::artifact_not_found,
+                "'" + std::string(name) + ":v" + std::to_string(version) + "' does not exist");
+        const std::filesystem::path name_dir = dir_ / std::string(name);
+        value current = read_aliases(name_dir);
+        current[alias] = version;
+        return write_json(name_dir / "aliases.json", current);
+    }
+
+    /// Retention: deletes the stored files of every version of `name` that holds no alias and
+    /// that `keep(manifest)` rejects. Its manifest stays, marked deleted, so the number is never
+    /// reused and use_artifact can say what happened. Files the store was given are never touched
+    /// (copies are the store's, hard links and symlinks are only unlinked). Returns the deleted
+    /// version numbers; `error` is set if something could not be deleted.
+    std::vector<std::int64_t> prune(std::string_view name,
+                                    const std::function<bool(const value& manifest)>& keep,
+                                    std::string& error) const {
+        std::vector<std::int64_t> deleted;
+        detail::file_lock lock(dir_ / ".lock");
+        if (!lock.error().empty()) return error = lock.error(), deleted;
+        const std::filesystem::path name_dir = dir_ / std::string(name);
+        const value aliases = read_aliases(name_dir);
+        for (std::int64_t n : versions(name)) {
+            bool aliased = false;
+            for (const auto& member : aliases.as_object()) aliased |= member.second.as_int() == n;
+            value manifest;
+            std::string ignored;
+            if (aliased || !detail::read_json_file(manifest_path(name_dir, n), manifest, ignored) ||
+                keep(manifest))
+                continue;
+            // The tombstone first: a crash then leaves files nobody refers to, never a live
+            // version with missing files.
+            manifest["deleted"] = "retention, " + detail::iso8601_utc(detail::unix_time_now());
+            if (io_result r = write_json(manifest_path(name_dir, n), manifest); !r.ok()) {
+                error = r.message;
+                continue;
+            }
+            std::error_code ec;
+            std::filesystem::remove_all(name_dir / ("v" + std::to_string(n)),
+                                        ec);  // never follows symlinks
+            if (ec)
+                error = "cannot delete '" + (name_dir / ("v" + std::to_string(n))).string() +
+                        "': " + ec.message();
+            deleted.push_back(n);
+        }
+        return deleted;
+    }
+
+  private:
+    struct planned {
+        std::filesystem::path source;
+        std::string path;
+    };
+
+    static artifact_version& fail(artifact_version& v, std::string why,
+                                  errc code = errc::invalid_artifact) {
+        v.version = -1;
+        v.error = std::move(why);
+        v.code = code;
+        return v;
+    }
+
+    static std::filesystem::path manifest_path(const std::filesystem::path& name_dir,
+                                               std::int64_t n) {
+        return name_dir / ("v" + std::to_string(n) + ".json");
+    }
+
+    static io_result write_json(const std::filesystem::path& path, const value& v) {
+        io_result r = detail::write_file_atomically(path, v.dump() + "\n");
+        if (!r.ok()) r.code = errc::artifact_store_failed;
+        return r;
+    }
+
+    static value read_aliases(const std::filesystem::path& name_dir) {
+        value v;
+        std::string ignored;
+        if (!detail::read_json_file(name_dir / "aliases.json", v, ignored) || !v.is_object())
+            return value::object();
+        return v;
+    }
+
+    /// Numbers N with a vN.json, ascending.
+    static std::vector<std::int64_t> manifest_numbers(const std::filesystem::path& name_dir) {
+        std::vector<std::int64_t> out;
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(name_dir, ec)) {
+            const std::string file = entry.path().filename().string();
+            if (file.size() > 5 && file.compare(file.size() - 5, 5, ".json") == 0 &&
+                detail::is_version_text(std::string_view(file).substr(0, file.size() - 5)))
+                out.push_back(
+                    detail::version_number(std::string_view(file).substr(0, file.size() - 5)));
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    /// 1 + the highest N of any vN.json or vN/ (an uncommitted vN/ of a crash is skipped, not
+    /// reused).
+    static std::int64_t next_version(const std::filesystem::path& name_dir) {
+        std::int64_t next = 0;
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(name_dir, ec)) {
+            std::string file = entry.path().filename().string();
+            if (file.size() > 5 && file.compare(file.size() - 5, 5, ".json") == 0)
+                file.resize(file.size() - 5);
+            if (detail::is_version_text(file))
+                next = std::max(next, detail::version_number(file) + 1);
+        }
+        return next;
+    }
+
+    /// "versions v0, v2, v3; aliases latest -> v3, best -> v2" (or what is missing).
+    std::string describe_versions(const std::filesystem::path& name_dir,
+                                  const value& aliases) const {
+        std::string text;
+        for (std::int64_t n : versions(name_dir.filename().string()))
+            text += (text.empty() ? "versions v" : ", v") + std::to_string(n);
+        if (text.empty()) text = "no versions";
+        std::string alias_text;
+        for (const auto& [alias, v] : aliases.as_object())
+            alias_text += (alias_text.empty() ? "; aliases " : ", ") + alias + " -> v" +
+                          std::to_string(v.as_int());
+        return text + (alias_text.empty() ? "; no aliases" : alias_text);
+    }
+
+    /// "" if every entry is there with its size; else what is wrong.
+    static std::string check_files(const std::filesystem::path& version_dir,
+                                   const value& manifest) {
+        const value* entries = manifest.find("entries");
+        if (entries == nullptr) return "its manifest has no entries";
+        for (const auto& entry : entries->as_array()) {
+            const std::string& path = entry.find("path") ? entry.find("path")->as_string() : "";
+            std::error_code ec;
+            const auto size =
+                std::filesystem::file_size(version_dir / path, ec);  // follows a reference
+            const auto expected =
+                static_cast<std::uintmax_t>(entry.find("size") ? entry.find("size")->as_int() : -1);
+            const value* storage = entry.find("storage");
+            const std::string where =
+                storage && storage->as_string() == "reference"
+                    ? " (a reference to '" + entry.find("source")->as_string() + "')"
+                    : std::string();
+            if (ec) return "entry '" + path + "'" + where + " is missing";
+            if (size != expected)
+                return "entry '" + path + "'" + where + " has " + std::to_string(size) +
+                       " bytes, stored as " + std::to_string(expected) +
+                       " (changed since it was logged)";
+        }
+        return {};
+    }
+
+    /// Expands directories into files and checks the entry names; "" or what is wrong.
+    static std::string plan_entries(const std::vector<artifact_file>& files,
+                                    std::vector<planned>& plan) {
+        std::error_code ec;
+        for (const auto& f : files) {
+            if (std::filesystem::is_directory(f.source, ec)) {
+                const std::string prefix = f.name.empty() ? std::string() : f.name + "/";
+                for (auto it = std::filesystem::recursive_directory_iterator(f.source, ec);
+                     !ec && it != std::filesystem::recursive_directory_iterator();
+                     it.increment(ec)) {
+                    if (!it->is_regular_file(ec)) continue;
+                    plan.push_back(
+                        {it->path(),
+                         prefix + it->path().lexically_relative(f.source).generic_string()});
+                }
+                if (ec) return "cannot list '" + f.source.string() + "': " + ec.message();
+            } else if (std::filesystem::is_regular_file(f.source, ec)) {
+                plan.push_back({f.source, f.name.empty() ? f.source.filename().string() : f.name});
+            } else {
+                return "'" + f.source.string() + "' is not a file or directory";
+            }
+        }
+        if (plan.empty()) return "no files given";
+        std::sort(plan.begin(), plan.end(),
+                  [](const planned& a, const planned& b) { return a.path < b.path; });
+        for (std::size_t i = 0; i < plan.size(); ++i) {
+            if (!detail::valid_entry_path(plan[i].path))
+                return "entry name '" + plan[i].path + "' is not a relative path inside it";
+            if (i > 0 && plan[i].path == plan[i - 1].path)
+                return "two files are named '" + plan[i].path + "' in it ('" +
+                       plan[i - 1].source.string() + "' and '" + plan[i].source.string() + "')";
+        }
+        return {};
+    }
+
+    /// Copies, links or references every planned file into `staging`, hashing each once.
+    static std::string stage(const std::vector<planned>& plan, const std::filesystem::path& staging,
+                             artifact_storage storage, value& entries, std::uint64_t& total) {
+        for (const auto& p : plan) {
+            std::error_code ec;
+            const std::filesystem::path target = staging / p.path;
+            std::filesystem::create_directories(target.parent_path(), ec);
+            if (ec) return "cannot create '" + target.parent_path().string() + "': " + ec.message();
+            const std::filesystem::path source =
+                std::filesystem::absolute(p.source, ec).lexically_normal();
+            artifact_storage used = storage;
+            if (used == artifact_storage::hardlink) {
+                std::filesystem::create_hard_link(source, target, ec);
+                if (ec) used = artifact_storage::copy;  // another file system: copy instead
+            }
+            detail::file_digests d;
+            const bool copying = used == artifact_storage::copy;
+            if (std::string e =
+                    detail::hash_file(source, copying ? target : std::filesystem::path(), d);
+                !e.empty())
+                return e;
+            if (used == artifact_storage::reference) {
+                std::filesystem::create_symlink(source, target, ec);
+                if (ec) return "cannot link '" + target.string() + "': " + ec.message();
+            }
+            total += d.size;
+            entries.push_back({{"path", p.path},
+                               {"size", d.size},
+                               {"sha256", d.sha256},
+                               {"md5", d.md5_base64},
+                               {"storage", to_string(used)},
+                               {"source", source.string()}});
+        }
+        return {};
+    }
+
+    /// Replaces staged copies whose content the store already keeps as a copy by hard links to
+    /// it. Called under the lock.
+    void deduplicate(value& entries, const std::filesystem::path& staging) const {
+        std::map<std::string, std::filesystem::path> stored;  // sha256 -> a stored copy
+        bool indexed = false;
+        for (auto& entry : entries.as_array()) {
+            if (entry.find("storage")->as_string() != "copy") continue;
+            if (!indexed) {
+                index_copies(stored);
+                indexed = true;
+            }
+            const auto it = stored.find(entry.find("sha256")->as_string());
+            if (it == stored.end()) continue;
+            std::error_code ec;
+            if (std::filesystem::file_size(it->second, ec) !=
+                    static_cast<std::uintmax_t>(entry.find("size")->as_int()) ||
+                ec)
+                continue;
+            const std::filesystem::path target = staging / entry.find("path")->as_string();
+            std::filesystem::path temp = target;
+            temp += ".link";
+            std::filesystem::create_hard_link(it->second, temp, ec);
+            if (!ec) std::filesystem::rename(temp, target, ec);
+            if (ec) {
+                std::filesystem::remove(temp, ec);
+                continue;  // keep the staged copy
+            }
+            entry["deduplicated"] = true;
+        }
+    }
+
+    void index_copies(std::map<std::string, std::filesystem::path>& stored) const {
+        for (const auto& name : names()) {
+            const std::filesystem::path name_dir = dir_ / name;
+            for (std::int64_t n : manifest_numbers(name_dir)) {
+                value manifest;
+                std::string ignored;
+                if (!detail::read_json_file(manifest_path(name_dir, n), manifest, ignored) ||
+                    manifest.contains("deleted"))
+                    continue;
+                const value* entries = manifest.find("entries");
+                if (entries == nullptr) continue;
+                for (const auto& entry : entries->as_array()) {
+                    const value* storage = entry.find("storage");
+                    const value* sha = entry.find("sha256");
+                    const value* path = entry.find("path");
+                    if (storage && sha && path && storage->as_string() == "copy")
+                        stored.emplace(sha->as_string(),
+                                       name_dir / ("v" + std::to_string(n)) / path->as_string());
+                }
+            }
+        }
+    }
+
+    /// Staging directories this host's dead processes left (a job killed mid-copy).
+    void remove_abandoned_staging() const {
+#if !defined(_WIN32)
+        const std::string prefix = detail::host_name() + "-";
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(dir_ / ".staging", ec)) {
+            const std::string file = entry.path().filename().string();
+            if (file.rfind(prefix, 0) != 0) continue;
+            const long pid = std::strtol(file.c_str() + prefix.size(), nullptr, 10);
+            if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+                std::filesystem::remove_all(entry.path(), ec);
+        }
+#endif
+    }
+
+    std::filesystem::path dir_;
+};
+
+/// The store under `where`: <where>/runlog/artifacts (a run root, settings::dir), else
+/// <where>/artifacts (a runlog/ directory), else `where` itself.
+inline artifact_store find_artifact_store(const std::filesystem::path& where) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(where / "runlog" / "artifacts", ec))
+        return artifact_store(where / "runlog" / "artifacts");
+    if (std::filesystem::is_directory(where / "artifacts", ec))
+        return artifact_store(where / "artifacts");
+    return artifact_store(where);
+}
+
+/// Resolves `ref` ("name:best", "name:v3", "name") in the store under `where` (see
+/// find_artifact_store) to a local directory of files, W&B's `use_artifact(...).download()`.
+/// Throws runlog::error (artifact_not_found) naming what exists when nothing matches; with
+/// exceptions off, returns a version whose `error` says so.
+inline artifact_version use_artifact(const std::filesystem::path& where, std::string_view ref) {
+    artifact_version v = find_artifact_store(where).resolve(ref);
+#if !RUNLOG_NO_EXCEPTIONS
+    if (!v.ok()) throw error(v.code, v.error);
+#endif
+    return v;
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/artifacts.hpp
+// #include "checkpoint_logger.hpp"
+// begin runlog/checkpoint_logger.hpp
+// SPDX-License-Identifier: MIT
+// checkpoint_logger: Lightning's ModelCheckpoint + WandbLogger(log_model=...) for a C++ loop. The
+// loop saves its checkpoint however it likes, then reports it:
+//
+//     runlog::checkpoint_logger checkpoints(run, {.monitor = "val/loss", .mode = "min"});
+//     for (int epoch = 0; epoch < epochs; ++epoch) {
+//         ...
+//         torch::save(model, "ckpt/last.pt");
+//         checkpoints.saved("ckpt/last.pt", step, {{"val/loss", val_loss}});
+//     }
+//     // later, in another process: runlog::use_artifact(dir, "model-<run id>:best").path()
+//
+// Each report becomes a version of the artifact `name` (default "model-<run id>", as Lightning
+// names it), type "model", the file inside named `file_name` ("model.ckpt"), with metadata score,
+// original_filename, monitor, mode, step and the reported values. "latest" moves to every new
+// version; "best" to a version whose score beats every earlier one — strictly, so a tie keeps the
+// earlier, as ModelCheckpoint does; a NaN or missing score is never best.
+//
+// log_model_policy::all stores every report. last_and_best (Lightning's log_model=True) stores
+// each report too, then prunes, so that after every save the store holds the latest and the best
+// version: a crash, a kill or a requeue leaves both, where Lightning, which uploads in a
+// successful finalize only, leaves nothing. keep_top_k keeps the k best-scoring versions as well
+// (and turns pruning on for `all`). Pruning deletes only the store's own files (artifacts.hpp).
+//
+// A logger continues the artifact's history: a requeued job that resumes the run id starts from
+// the stored best. Calls come from one thread (the loop's); on other ranks (a disabled run) they
+// do nothing.
+
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
-#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+// #include "artifacts.hpp"
+// #include "run.hpp"
+// begin runlog/run.hpp
+// SPDX-License-Identifier: MIT
+// The front end: init() starts a run, and the run is what the training loop talks to.
+//
+//     auto run = runlog::init({.project = "mnist", .config = {{"lr", 1e-3}}});
+//     run.define_metric("val/acc", {.summary = "max,last", .goal = "maximize"});
+//     for (int step = 0; step < 100; ++step) run.log({{"train/loss", loss}});
+//     run.finish();  // or let the destructor do it
+//
+// init() may throw runlog::error (setup: bad settings, unwritable directory). After that, nothing
+// throws: log() validates nothing expensive, stamps the time, interns keys (lock-free once known)
+// and pushes one event into the queue; bad keys, decreasing steps and sink failures are counted
+// and reported from the writer thread through the rate-limited error handler.
+//
+// A disabled run (mode disabled, a non-zero rank, or a setup error with exceptions off) accepts
+// every call, does nothing and never blocks.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// #include "artifacts.hpp"
+// #include "detail/environment.hpp"
+// begin runlog/detail/environment.hpp
+// SPDX-License-Identifier: MIT
+// Settings from the environment, and the process's rank. Environment variables win over the
+// settings passed to init() (an unattended job can be redirected without a rebuild); a bad value
+// is a setup error that names the variable.
+
+#include <cctype>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+// #include "../settings.hpp"
+// begin runlog/settings.hpp
+// SPDX-License-Identifier: MIT
+// What init() takes. An aggregate, so C++20 code can use designated initializers; C++17 code
+// chains the with_* setters:
+//
+//     auto run = runlog::init({.project = "mnist", .name = "baseline"});                  // C++20
+//     auto run = runlog::init(runlog::settings{}.with_project("mnist").with_name("baseline"));
+//
+// Environment variables override these fields, so an unattended job can be redirected without a
+// rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
+// (comma-separated), RUNLOG_MODE (offline | disabled), RUNLOG_SINKS (a comma list of jsonl,
+// wandb and tensorboard: the file formats to write), RUNLOG_ENTITY and RUNLOG_ARTIFACT_DIR.
+// Precedence: environment, then these settings, then the defaults below.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+// #include "config.hpp"
+// #include "error.hpp"
+// #include "fwd.hpp"
+// begin runlog/fwd.hpp
+// SPDX-License-Identifier: MIT
+// Forward declarations, for headers that only pass runlog types around.
+
+namespace runlog {
+inline namespace v0 {
+class value;
+class run;
+class sink;
+struct settings;
+struct metric_options;
+struct metric_definition;
+struct run_stats;
+}  // namespace v0
+}  // namespace runlog
+// end runlog/fwd.hpp
+// #include "value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+enum class run_mode { offline, disabled };
+enum class overflow_policy {
+    block,       // log() waits for room (at most settings::block_timeout, then drops and counts)
+    drop_newest  // log() drops the call and counts it
+};
+
+inline const char* to_string(run_mode m) noexcept {
+    return m == run_mode::offline ? "offline" : "disabled";
+}
+inline const char* to_string(overflow_policy p) noexcept {
+    return p == overflow_policy::block ? "block" : "drop_newest";
+}
+
+struct settings {
+    std::string project{};   // default "uncategorized"
+    std::string name{};      // display name; default: the run id
+    std::string id{};        // [A-Za-z0-9_-]{1,64}; default: 8 random characters of [a-z0-9]
+    std::string group{};     // e.g. one job's ranks
+    std::string job_type{};  // e.g. "train", "eval"
+    std::vector<std::string> tags{};
+    std::string notes{};
+    std::string dir{};  // the run goes to <dir>/runlog/run-<time>-<id>/; default "."
+    run_mode mode = run_mode::offline;
+    value config{};  // initial config (an object)
+
+    std::size_t queue_capacity = RUNLOG_DEFAULT_QUEUE_CAPACITY;
+    overflow_policy overflow = overflow_policy::block;
+    std::chrono::milliseconds flush_interval{1000};   // writer flushes files at least this often
+    std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
+    std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
+    std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
+    bool capture_environment = true;             // OS, CPU, memory, program, scheduler in run.json
+    bool capture_environment_variables = false;  // ... and the environment, secrets left out
+    bool capture_git = true;        // commit, branch, remote, dirty flag of code_dir's repository
+    bool capture_git_diff = false;  // also diff.patch (`git diff HEAD`, needs git, 1 MiB at most)
+    std::string code_dir{};         // where the code is; default: the working directory
+    bool capture_console = false;   // tee stdout/stderr into output.log (one run per process)
+    bool system_metrics = true;     // sample CPU, memory, disk and network on a low-priority thread
+    std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
+
+    bool quiet = false;          // no end-of-run summary on stderr
+    bool all_ranks = false;      // log on every rank, not only rank 0
+    bool native_files = true;    // write the native run directory (jsonl sink)
+    bool wandb_offline = false;  // also a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
+    bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/
+    std::string entity{};        // W&B entity for the offline run; default: the syncing user's
+                                 // (artifacts need one: W&B sync uses it verbatim)
+    std::string artifact_dir{};  // the artifact store; default <dir>/runlog/artifacts
+    std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
+    error_handler on_error{};                    // default: one line on stderr per report
+    double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
+
+    settings& with_project(std::string v) { return project = std::move(v), *this; }
+    settings& with_name(std::string v) { return name = std::move(v), *this; }
+    settings& with_id(std::string v) { return id = std::move(v), *this; }
+    settings& with_group(std::string v) { return group = std::move(v), *this; }
+    settings& with_job_type(std::string v) { return job_type = std::move(v), *this; }
+    settings& with_tags(std::vector<std::string> v) { return tags = std::move(v), *this; }
+    settings& with_notes(std::string v) { return notes = std::move(v), *this; }
+    settings& with_dir(std::string v) { return dir = std::move(v), *this; }
+    settings& with_mode(run_mode v) { return mode = v, *this; }
+    settings& with_config(value v) { return config = std::move(v), *this; }
+    settings& with_queue_capacity(std::size_t v) { return queue_capacity = v, *this; }
+    settings& with_overflow(overflow_policy v) { return overflow = v, *this; }
+    settings& with_flush_interval(std::chrono::milliseconds v) { return flush_interval = v, *this; }
+    settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
+    settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
+    settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
+    settings& with_capture_environment(bool v) { return capture_environment = v, *this; }
+    settings& with_capture_environment_variables(bool v) {
+        return capture_environment_variables = v, *this;
+    }
+    settings& with_capture_git(bool v) { return capture_git = v, *this; }
+    settings& with_capture_git_diff(bool v) { return capture_git_diff = v, *this; }
+    settings& with_code_dir(std::string v) { return code_dir = std::move(v), *this; }
+    settings& with_capture_console(bool v) { return capture_console = v, *this; }
+    settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
+    settings& with_system_interval(std::chrono::milliseconds v) {
+        return system_interval = v, *this;
+    }
+    settings& with_quiet(bool v) { return quiet = v, *this; }
+    settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
+    settings& with_native_files(bool v) { return native_files = v, *this; }
+    settings& with_wandb_offline(bool v) { return wandb_offline = v, *this; }
+    settings& with_tensorboard(bool v) { return tensorboard = v, *this; }
+    settings& with_entity(std::string v) { return entity = std::move(v), *this; }
+    settings& with_artifact_dir(std::string v) { return artifact_dir = std::move(v), *this; }
+    settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
+    settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }
+    settings& with_clock(double (*v)()) { return clock = v, *this; }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/settings.hpp
+// #include "os.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+struct setup_error {
+    errc code = errc::ok;
+    std::string message;
+    explicit operator bool() const noexcept { return code != errc::ok; }
+};
+
+inline bool is_valid_run_id(std::string_view id) noexcept {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id) {
+        const auto u = static_cast<unsigned char>(c);
+        if (!std::isalnum(u) && c != '_' && c != '-') return false;
+    }
+    return true;
+}
+
+inline std::vector<std::string> split_tags(std::string_view text) {
+    std::vector<std::string> tags;
+    while (!text.empty()) {
+        const auto comma = text.find(',');
+        std::string_view tag = text.substr(0, comma);
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+        while (!tag.empty() && std::isspace(static_cast<unsigned char>(tag.front())))
+            tag.remove_prefix(1);
+        while (!tag.empty() && std::isspace(static_cast<unsigned char>(tag.back())))
+            tag.remove_suffix(1);
+        if (!tag.empty()) tags.emplace_back(tag);
+    }
+    return tags;
+}
+
+/// Applies RUNLOG_* variables to `s`, then validates the result.
+inline setup_error apply_environment(settings& s) {
+    if (auto v = get_env("RUNLOG_DIR")) s.dir = *v;
+    if (auto v = get_env("RUNLOG_PROJECT")) s.project = *v;
+    if (auto v = get_env("RUNLOG_NAME")) s.name = *v;
+    if (auto v = get_env("RUNLOG_GROUP")) s.group = *v;
+    if (auto v = get_env("RUNLOG_TAGS")) s.tags = split_tags(*v);
+    if (auto v = get_env("RUNLOG_ENTITY")) s.entity = *v;
+    if (auto v = get_env("RUNLOG_ARTIFACT_DIR")) s.artifact_dir = *v;
+    if (auto v = get_env("RUNLOG_RUN_ID")) {
+        if (!is_valid_run_id(*v)) {
+            return {
+                errc::invalid_environment,
+                "RUNLOG_RUN_ID='" + *v + "' is not a valid run id (1 to 64 of A-Z a-z 0-9 _ -)"};
+        }
+        s.id = *v;
+    }
+    if (auto v = get_env("RUNLOG_MODE")) {
+        if (*v == "offline") {
+            s.mode = run_mode::offline;
+        } else if (*v == "disabled") {
+            s.mode = run_mode::disabled;
+        } else {
+            return {errc::invalid_environment,
+                    "RUNLOG_MODE='" + *v + "' is not a mode (use offline or disabled)"};
+        }
+    }
+    if (auto v = get_env("RUNLOG_SINKS")) {
+        s.native_files = false;
+        s.wandb_offline = false;
+        s.tensorboard = false;
+        for (const auto& name : split_tags(*v)) {
+            if (name == "jsonl") {
+                s.native_files = true;
+            } else if (name == "wandb") {
+                s.wandb_offline = true;
+            } else if (name == "tensorboard") {
+                s.tensorboard = true;
+            } else {
+                return {errc::invalid_environment,
+                        "RUNLOG_SINKS='" + *v + "' names '" + name +
+                            "'; the file formats are jsonl, wandb and tensorboard"};
+            }
+        }
+    }
+    if (!s.id.empty() && !is_valid_run_id(s.id)) {
+        return {errc::invalid_setting,
+                "settings.id '" + s.id + "' is not a valid run id (1 to 64 of A-Z a-z 0-9 _ -)"};
+    }
+    if (s.queue_capacity < 2 || s.queue_capacity > (std::size_t{1} << 24)) {
+        return {errc::invalid_setting, "settings.queue_capacity " +
+                                           std::to_string(s.queue_capacity) +
+                                           " is out of range (2 to 16777216 events)"};
+    }
+    if (s.media_queue_bytes == 0) {
+        return {errc::invalid_setting, "settings.media_queue_bytes must be positive"};
+    }
+    if (s.flush_interval.count() <= 0) {
+        return {errc::invalid_setting, "settings.flush_interval must be positive"};
+    }
+    if (s.block_timeout.count() < 0 || s.finish_timeout.count() < 0) {
+        return {errc::invalid_setting,
+                "settings.block_timeout and finish_timeout must not be negative"};
+    }
+    if (!s.config.is_null() && !s.config.is_object()) {
+        return {errc::invalid_setting,
+                "settings.config must be an object (key/value pairs), got " + s.config.dump()};
+    }
+    for (const auto& sink_ptr : s.sinks) {
+        if (!sink_ptr) return {errc::invalid_setting, "settings.sinks holds a null sink"};
+    }
+    if (s.project.empty()) s.project = "uncategorized";
+    if (s.dir.empty()) s.dir = ".";
+    return {};
+}
+
+struct rank_info {
+    int rank = 0;
+    std::string source;  // the variable it came from, or ""
+};
+
+/// The first of RANK, SLURM_PROCID, OMPI_COMM_WORLD_RANK, PMI_RANK, PMIX_RANK, JSM_NAMESPACE_RANK
+/// that is set; LOCAL_RANK only when none is; else 0.
+inline setup_error detect_rank(rank_info& out) {
+    static const char* const variables[] = {"RANK",      "SLURM_PROCID", "OMPI_COMM_WORLD_RANK",
+                                            "PMI_RANK",  "PMIX_RANK",    "JSM_NAMESPACE_RANK",
+                                            "LOCAL_RANK"};
+    for (const char* name : variables) {
+        const auto v = get_env(name);
+        if (!v) continue;
+        char* end = nullptr;
+        const long rank = std::strtol(v->c_str(), &end, 10);
+        if (v->empty() || end == nullptr || *end != '\0' || rank < 0 || rank > 1000000000L) {
+            return {errc::invalid_environment,
+                    std::string(name) + "='" + *v + "' is not a rank (a non-negative integer)"};
+        }
+        out.rank = static_cast<int>(rank);
+        out.source = name;
+        return {};
+    }
+    out = rank_info{};
+    return {};
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/environment.hpp
+// #include "detail/git_state.hpp"
+// begin runlog/detail/git_state.hpp
+// SPDX-License-Identifier: MIT
+// The code state a run records: the git commit, branch, remote URL and whether the working tree
+// differs from the index — read from `.git` itself (HEAD, refs, packed-refs, config, index), so no
+// `git` binary is needed on the compute node.
+//
+//   commit   HEAD's commit (a symbolic ref is followed through refs/ then packed-refs)
+//   branch   the branch HEAD names; "" when detached
+//   remote   remote "origin"'s url (else the first remote's), user and password removed
+//   dirty    true when a tracked file is missing, or its size or content differs from the index
+//            (content checked with git's blob SHA-1 when only the time stamp differs), or the
+//            index holds a merge conflict; null when the index cannot be read (format v4, or
+//            more than 100,000 entries). Untracked files do not count, as in `git describe
+//            --dirty`. Staged changes (index differs from HEAD) are not detected: that needs
+//            git's compressed objects.
+//
+// Worktrees and submodules (a `.git` file "gitdir: <path>") are followed; refs shared through
+// `commondir` are read from the common directory.
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <system_error>
+
+// #include "../value.hpp"
+// #include "checksums.hpp"
+// #include "os.hpp"
+
+#if !defined(_WIN32)
+#include <sys/stat.h>  // stat: the index's time stamps are the file's st_mtime
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+struct git_state {
+    bool found = false;
+    std::filesystem::path work_tree;
+    std::string commit;
+    std::string branch;
+    std::string remote;
+    std::optional<bool> dirty;
+
+    /// {"commit", "branch", "remote", "dirty", "root"}; null when no repository was found.
+    value to_value() const {
+        if (!found) return value();
+        return {{"commit", commit},
+                {"branch", branch},
+                {"remote", remote},
+                {"dirty", dirty ? value(*dirty) : value()},
+                {"root", work_tree.string()}};
+    }
+};
+
+namespace git_detail {
+
+inline std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    std::size_t i = 0;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    return s.substr(i);
+}
+
+/// The commit a ref names: the loose ref file, else its line in packed-refs.
+inline std::string resolve_ref(const std::filesystem::path& common, const std::string& ref) {
+    std::string loose = trim(read_small_file(common / ref));
+    if (loose.rfind("ref: ", 0) == 0) return resolve_ref(common, loose.substr(5));
+    if (loose.size() >= 40) return loose.substr(0, 40);
+    std::istringstream packed(read_small_file(common / "packed-refs"));
+    for (std::string line; std::getline(packed, line);) {
+        if (line.size() > 41 && line[0] != '#' && line[0] != '^' && trim(line.substr(41)) == ref)
+            return line.substr(0, 40);
+    }
+    return {};
+}
+
+/// "https://user:secret@host/x.git" -> "https://host/x.git"; "user@host:x.git" (scp form) is
+/// kept: its user is a login name, not a secret.
+inline std::string strip_credentials(const std::string& url) {
+    const std::size_t scheme = url.find("://");
+    if (scheme == std::string::npos) return url;
+    const std::size_t host_start = scheme + 3;
+    const std::size_t path = url.find('/', host_start);
+    const std::size_t at = url.rfind('@', path == std::string::npos ? url.size() : path);
+    if (at == std::string::npos || at < host_start) return url;
+    return url.substr(0, host_start) + url.substr(at + 1);
+}
+
+/// The url of remote "origin" (or else the first remote) in a git config file.
+inline std::string remote_url(const std::string& config) {
+    std::istringstream in(config);
+    std::string section, first_url, origin_url;
+    for (std::string line; std::getline(in, line);) {
+        line = trim(line);
+        if (!line.empty() && line[0] == '[') {
+            section = line;
+            continue;
+        }
+        if (section.rfind("[remote ", 0) != 0 || line.rfind("url", 0) != 0) continue;
+        const std::size_t eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        const std::string url = trim(line.substr(eq + 1));
+        if (first_url.empty()) first_url = url;
+        if (section == "[remote \"origin\"]") origin_url = url;
+    }
+    return strip_credentials(origin_url.empty() ? first_url : origin_url);
+}
+
+inline std::uint32_t be16(const std::string& s, std::size_t at) {
+    return (std::uint32_t{static_cast<std::uint8_t>(s[at])} << 8u) |
+           std::uint32_t{static_cast<std::uint8_t>(s[at + 1])};
+}
+
+inline std::uint32_t be32(const std::string& s, std::size_t at) {
+    return (std::uint32_t{static_cast<std::uint8_t>(s[at])} << 24u) |
+           (std::uint32_t{static_cast<std::uint8_t>(s[at + 1])} << 16u) |
+           (std::uint32_t{static_cast<std::uint8_t>(s[at + 2])} << 8u) |
+           std::uint32_t{static_cast<std::uint8_t>(s[at + 3])};
+}
+
+/// Compares the working tree with the index (versions 2 and 3).
+inline std::optional<bool> working_tree_dirty(const std::filesystem::path& git_dir,
+                                              const std::filesystem::path& work_tree) {
+    namespace fs = std::filesystem;
+    const std::string index = read_small_file(git_dir / "index");
+    if (index.empty()) return false;  // a fresh repository: nothing tracked
+    if (index.size() < 12 || index.compare(0, 4, "DIRC") != 0) return std::nullopt;
+    const std::uint32_t version = be32(index, 4), entries = be32(index, 8);
+    if ((version != 2 && version != 3) || entries > 100000) return std::nullopt;
+    std::size_t at = 12;
+    for (std::uint32_t n = 0; n < entries; ++n) {
+        if (at + 62 > index.size()) return std::nullopt;
+        const std::uint32_t mtime = be32(index, at + 8), mode = be32(index, at + 24),
+                            size = be32(index, at + 36);
+        const std::string id = index.substr(at + 40, 20);
+        const std::uint32_t flags = be16(index, at + 60);
+        const bool extended = (flags & 0x4000u) != 0;
+        const std::size_t path_at = at + 62 + (extended ? 2 : 0);
+        const std::size_t path_end = index.find('\0', path_at);
+        if (path_end == std::string::npos) return std::nullopt;
+        const std::string path = index.substr(path_at, path_end - path_at);
+        at += ((path_end - at) + 8) & ~std::size_t{7};  // entries are NUL-padded to 8 bytes
+        if (((flags >> 12u) & 3u) != 0) return true;    // a merge conflict (stage 1-3)
+        const bool assume_unchanged = (flags & 0x8000u) != 0;
+        const bool skip_worktree = extended && (be16(index, path_at - 2) & 0x4000u) != 0;
+        const std::uint32_t type = mode >> 12u;
+        if (assume_unchanged || skip_worktree || type == 016) continue;  // 016: a submodule
+        std::error_code ec;
+        const fs::path file = work_tree / path;
+        const auto status = fs::symlink_status(file, ec);
+        if (ec || !fs::exists(status)) return true;  // deleted
+        if (type == 012) continue;                   // a symlink: its target is not compared
+        const auto file_size = fs::file_size(file, ec);
+        if (ec || static_cast<std::uint32_t>(file_size) != size) return true;
+#if !defined(_WIN32)
+        struct stat st {};
+        if (::stat(file.c_str(), &st) == 0 && static_cast<std::uint32_t>(st.st_mtime) == mtime)
+            continue;
+#else
+        (void)mtime;
+#endif
+        // The time stamp differs: compare contents as git does, by the blob's SHA-1.
+        const std::string content = read_small_file(file);
+        const std::string blob = "blob " + std::to_string(content.size()) + '\0' + content;
+        std::string hex_id;
+        static const char hex[] = "0123456789abcdef";
+        for (char c : id) {
+            hex_id.push_back(hex[static_cast<std::uint8_t>(c) >> 4u]);
+            hex_id.push_back(hex[static_cast<std::uint8_t>(c) & 0xFu]);
+        }
+        if (sha1_hex(blob.data(), blob.size()) != hex_id) return true;
+    }
+    return false;
+}
+
+}  // namespace git_detail
+
+/// `git diff HEAD` of the work tree (uncommitted changes to tracked files), at most `cap`
+/// bytes; "" when git is not installed or fails. Runs the git binary: the one part of the code
+/// state that needs it (the diff needs git's compressed objects).
+inline std::string git_diff(const std::filesystem::path& work_tree, std::size_t cap,
+                            bool& truncated) {
+    truncated = false;
+#if !defined(_WIN32)
+    std::string quoted = "'";
+    for (char c : work_tree.string())
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    quoted += "'";
+    const std::string command =
+        "git -C " + quoted + " diff HEAD --no-color --no-ext-diff 2>/dev/null";
+    std::FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return {};
+    std::string out;
+    char buffer[8192];
+    for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) {
+        if (out.size() + got > cap) {
+            out.append(buffer, cap - out.size());
+            truncated = true;
+            break;  // closing the pipe ends git with SIGPIPE
+        }
+        out.append(buffer, got);
+    }
+    const int status = ::pclose(pipe);
+    if (status != 0 && !truncated) return {};
+    return out;
+#else
+    (void)work_tree;
+    (void)cap;
+    return {};
+#endif
+}
+
+/// The repository holding `start` (searching upwards), or found == false.
+inline git_state read_git_state(const std::filesystem::path& start) {
+    namespace fs = std::filesystem;
+    git_state out;
+    std::error_code ec;
+    fs::path dir = fs::absolute(start, ec);
+    if (ec) return out;
+    fs::path git_dir;
+    for (;; dir = dir.parent_path()) {
+        const fs::path candidate = dir / ".git";
+        if (fs::is_directory(candidate, ec)) {
+            git_dir = candidate;
+            break;
+        }
+        if (fs::is_regular_file(candidate, ec)) {  // worktree or submodule: "gitdir: <path>"
+            const std::string text = git_detail::trim(read_small_file(candidate));
+            if (text.rfind("gitdir: ", 0) == 0) {
+                git_dir = fs::path(text.substr(8));
+                if (git_dir.is_relative()) git_dir = dir / git_dir;
+                break;
+            }
+        }
+        if (dir == dir.parent_path()) return out;
+    }
+    fs::path common = git_dir;
+    const std::string common_text = git_detail::trim(read_small_file(git_dir / "commondir"));
+    if (!common_text.empty())
+        common =
+            fs::path(common_text).is_relative() ? git_dir / common_text : fs::path(common_text);
+    const std::string head = git_detail::trim(read_small_file(git_dir / "HEAD"));
+    if (head.empty()) return out;
+    out.found = true;
+    out.work_tree = dir;
+    if (head.rfind("ref: ", 0) == 0) {
+        const std::string ref = head.substr(5);
+        if (ref.rfind("refs/heads/", 0) == 0) out.branch = ref.substr(11);
+        out.commit = git_detail::resolve_ref(common, ref);  // "" on an unborn branch
+    } else {
+        out.commit = head.substr(0, 40);  // detached
+    }
+    out.remote = git_detail::remote_url(read_small_file(common / "config"));
+    out.dirty = git_detail::working_tree_dirty(git_dir, dir);
+    return out;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/git_state.hpp
+// #include "detail/machine_info.hpp"
+// begin runlog/detail/machine_info.hpp
+// SPDX-License-Identifier: MIT
+// What a run records about where it ran, once at init: OS and kernel, host, CPU model and counts,
+// memory, program, arguments, working directory, compiler and C++ standard, runlog's version,
+// the batch scheduler's context (SLURM, PBS, LSF, Kubernetes) and the world size. Environment
+// variables only when asked, and never one whose name looks like a secret. Goes into run.json
+// ("environment") and W&B's wandb-metadata.json.
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
 
 // #include "../value.hpp"
 // #include "../version.hpp"
@@ -1302,700 +3085,675 @@ inline io_result replace_symlink(const fs::path& link, const fs::path& target) {
 // The on-disk format written by the native sink (docs/format.md).
 #define RUNLOG_FORMAT_VERSION "runlog/1"
 // end runlog/version.hpp
-// #include "protobuf.hpp"
-// begin runlog/detail/protobuf.hpp
-// SPDX-License-Identifier: MIT
-// A protobuf wire-format writer: the wire types W&B's records and TensorBoard's events need —
-// varint (0), fixed64 (1), length-delimited (2) and fixed32 (5) — appended to a byte buffer. Nested
-// messages are written by building them in their own writer and adding the bytes, which keeps the
-// code obvious; the records are small. Pure: no schema, no reflection, no allocation beyond the
-// buffer.
-//
-//     proto_writer history;
-//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
-//     proto_writer record;
-//     record.int64(1, 2).message(2, history);
+// #include "os.hpp"
 
-#include <cstdint>
-#include <cstring>
-#include <string_view>
-#include <vector>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/utsname.h>
+#endif
+
+#if !defined(_WIN32)
+extern char** environ;
+#endif
 
 namespace runlog {
 inline namespace v0 {
 namespace detail {
 
-class proto_writer {
-  public:
-    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
-    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
-        tag(field, 0);
-        raw_varint(v);
-        return *this;
+/// The compiler that built the program, e.g. "g++ 12.2.0" or "clang++ 14.0.6".
+inline std::string compiler_description() {
+#if defined(__clang__)
+    return "clang++ " __clang_version__;
+#elif defined(__GNUC__)
+    return "g++ " __VERSION__;
+#elif defined(_MSC_VER)
+    return "MSVC " + std::to_string(_MSC_VER);
+#else
+    return "unknown";
+#endif
+}
+
+/// True for names like AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, DB_PASSWORD, WANDB_API_KEY.
+inline bool looks_secret(const std::string& name) {
+    std::string upper;
+    for (char c : name) upper.push_back(static_cast<char>((c >= 'a' && c <= 'z') ? c - 32 : c));
+    for (const char* word : {"SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASS", "KEY", "CREDENTIAL",
+                             "AUTH", "PRIVATE", "SESSION", "COOKIE", "SIGNATURE", "CERT"})
+        if (upper.find(word) != std::string::npos) return true;
+    return false;
+}
+
+inline std::string first_line_value(const std::string& text, const std::string& label) {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(label, 0) != 0) continue;
+        const std::size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::size_t start = colon + 1;
+        while (start < line.size() && line[start] == ' ') ++start;
+        return line.substr(start);
     }
-    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
-    proto_writer& int64(std::uint32_t field, std::int64_t v) {
-        return uint64(field, static_cast<std::uint64_t>(v));
+    return {};
+}
+
+/// The environment object of run.json. `with_variables`: also the process's environment,
+/// secrets left out.
+inline value describe_machine(bool with_variables) {
+    value env = value::object();
+#if defined(__unix__) || defined(__APPLE__)
+    utsname u{};
+    if (uname(&u) == 0) {
+        env["os"] = std::string(u.sysname) + "-" + u.release + "-" + u.machine;
+        env["kernel_version"] = u.version;
     }
-    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
-    proto_writer& fixed64_double(std::uint32_t field, double v) {
-        tag(field, 1);
-        std::uint64_t bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
-        return *this;
-    }
-    proto_writer& fixed32_float(std::uint32_t field, float v) {
-        tag(field, 5);
-        std::uint32_t bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
-        return *this;
-    }
-    /// A packed repeated double field (one length-delimited field of 8-byte values).
-    proto_writer& packed_doubles(std::uint32_t field, const std::vector<double>& values) {
-        tag(field, 2);
-        raw_varint(values.size() * 8);
-        for (double v : values) {
-            std::uint64_t bits;
-            std::memcpy(&bits, &v, sizeof bits);
-            for (int i = 0; i < 8; ++i)
-                bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+#endif
+    env["host"] = host_name();
+    const std::string cpuinfo = read_small_file("/proc/cpuinfo");
+    if (!cpuinfo.empty()) {
+        env["cpu_model"] = first_line_value(cpuinfo, "model name");
+        // Physical cores: distinct (physical id, core id) pairs.
+        std::set<std::string> cores;
+        std::istringstream in(cpuinfo);
+        std::string physical;
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("physical id", 0) == 0) physical = line.substr(line.find(':') + 1);
+            if (line.rfind("core id", 0) == 0)
+                cores.insert(physical + "/" + line.substr(line.find(':') + 1));
         }
-        return *this;
+        if (!cores.empty()) env["cpu_count"] = cores.size();
     }
-    proto_writer& binary(std::uint32_t field, const std::vector<std::uint8_t>& b) {
-        return string(field, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+    env["cpu_count_logical"] = std::thread::hardware_concurrency();
+    const std::string meminfo = read_small_file("/proc/meminfo");
+    if (!meminfo.empty()) {
+        const std::string total = first_line_value(meminfo, "MemTotal");  // "16336472 kB"
+        env["memory_total_bytes"] = static_cast<std::uint64_t>(std::atoll(total.c_str())) * 1024u;
     }
-    proto_writer& string(std::uint32_t field, std::string_view s) {
-        tag(field, 2);
-        raw_varint(s.size());
-        bytes_.insert(bytes_.end(), s.begin(), s.end());
-        return *this;
-    }
-    /// A nested message, written even when empty (an empty oneof member still names the type).
-    proto_writer& message(std::uint32_t field, const proto_writer& m) {
-        tag(field, 2);
-        raw_varint(m.bytes_.size());
-        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
-        return *this;
-    }
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) env["executable"] = exe.string();
+    const auto args = command_line();
+    value argv = value::array();
+    for (const auto& a : args) argv.push_back(a);
+    env["args"] = std::move(argv);
+    const auto cwd = std::filesystem::current_path(ec);
+    if (!ec) env["cwd"] = cwd.string();
+    env["compiler"] = compiler_description();
+    env["cplusplus"] = static_cast<std::int64_t>(__cplusplus);
+    env["runlog_version"] = RUNLOG_VERSION_STRING;
 
-    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
-    std::size_t size() const noexcept { return bytes_.size(); }
-
-  private:
-    void tag(std::uint32_t field, std::uint32_t wire_type) {
-        raw_varint((std::uint64_t{field} << 3u) | wire_type);
+    // Batch schedulers: what people debug a job with.
+    value scheduler = value::object();
+    for (const char* name : {"SLURM_JOB_ID",
+                             "SLURM_ARRAY_JOB_ID",
+                             "SLURM_ARRAY_TASK_ID",
+                             "SLURM_JOB_NAME",
+                             "SLURM_JOB_NODELIST",
+                             "SLURM_NNODES",
+                             "SLURM_NTASKS",
+                             "SLURM_PROCID",
+                             "SLURM_JOB_PARTITION",
+                             "SLURM_CLUSTER_NAME",
+                             "PBS_JOBID",
+                             "PBS_JOBNAME",
+                             "PBS_ARRAYID",
+                             "PBS_ARRAY_INDEX",
+                             "PBS_NODEFILE",
+                             "LSB_JOBID",
+                             "LSB_JOBNAME",
+                             "LSB_JOBINDEX",
+                             "LSB_HOSTS",
+                             "KUBERNETES_SERVICE_HOST",
+                             "JOB_ID",
+                             "SGE_TASK_ID"})
+        if (auto v = get_env(name)) scheduler[name] = *v;
+    if (scheduler.contains("KUBERNETES_SERVICE_HOST")) {
+        if (auto pod = get_env("HOSTNAME")) scheduler["kubernetes_pod"] = *pod;
+        const std::string ns =
+            read_small_file("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+        if (!ns.empty()) scheduler["kubernetes_namespace"] = ns;
     }
-    void raw_varint(std::uint64_t v) {
-        while (v >= 0x80u) {
-            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
-            v >>= 7u;
+    if (scheduler.size() > 0) env["scheduler"] = std::move(scheduler);
+    for (const char* name :
+         {"WORLD_SIZE", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+        if (auto v = get_env(name)) {
+            env["world_size"] = std::atoll(v->c_str());
+            break;
         }
-        bytes_.push_back(static_cast<std::uint8_t>(v));
     }
 
-    std::vector<std::uint8_t> bytes_;
-};
+#if !defined(_WIN32)
+    if (with_variables) {
+        value vars = value::object();
+        for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+            const std::string entry = *e;
+            const std::size_t eq = entry.find('=');
+            if (eq == std::string::npos) continue;
+            const std::string name = entry.substr(0, eq);
+            if (!looks_secret(name)) vars[name] = entry.substr(eq + 1);
+        }
+        env["variables"] = std::move(vars);
+    }
+#else
+    (void)with_variables;
+#endif
+    return env;
+}
 
 }  // namespace detail
 }  // namespace v0
 }  // namespace runlog
-// end runlog/detail/protobuf.hpp
-// #include "tfrecord.hpp"
-// begin runlog/detail/tfrecord.hpp
+// end runlog/detail/machine_info.hpp
+// #include "detail/run_dir.hpp"
+// begin runlog/detail/run_dir.hpp
 // SPDX-License-Identifier: MIT
-// TFRecord framing, the container of TensorBoard event files (tensorboard-format.md §2):
-// uint64 little-endian length, masked CRC-32C of those 8 bytes, the payload, masked CRC-32C of
-// the payload. No file header or trailer. Pure: appends one framed record to a byte buffer
-// (std::string or std::vector).
+// Creating a run's directory: <root>/runlog/run-YYYYMMDD_HHMMSS-<id>/ (local time, as wandb names
+// its run directories), created exclusively so two runs never share one. A generated id that
+// collides is replaced; a chosen id that collides is a setup error.
 
-#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+// #include "environment.hpp"
+// #include "os.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// Creates the run directory for `id` (generating ids when `id` is empty) and points
+/// <root>/runlog/latest-run at it. On success `id` and `run_dir` are set.
+inline setup_error create_run_dir(const fs::path& root, double start_time, std::string& id,
+                                  fs::path& run_dir) {
+    const fs::path base = root / "runlog";
+    std::error_code ec;
+    fs::create_directories(base, ec);
+    if (ec || !fs::is_directory(base)) {
+        return {errc::run_dir_unwritable,
+                "cannot create run directory '" + base.string() +
+                    "': " + (ec ? ec.message() : "a file is in the way") +
+                    " (set settings.dir or RUNLOG_DIR to a writable directory)"};
+    }
+    const bool chosen = !id.empty();
+    const std::string stamp = directory_timestamp(start_time);
+    for (int attempt = 0; attempt < 16; ++attempt) {
+        const std::string candidate = chosen ? id : random_run_id();
+        const fs::path dir = base / ("run-" + stamp + "-" + candidate);
+        if (fs::create_directory(dir, ec)) {
+            id = candidate;
+            run_dir = dir;
+            // latest-run is a convenience; a file system without symlinks must not fail the run.
+            (void)replace_symlink(base / "latest-run", dir.filename());
+            return {};
+        }
+        if (ec) {
+            return {errc::run_dir_unwritable,
+                    "cannot create run directory '" + dir.string() + "': " + ec.message() +
+                        " (set settings.dir or RUNLOG_DIR to a writable directory)"};
+        }
+        if (chosen) {
+            return {errc::invalid_setting, "a run with id '" + id + "' already exists at '" +
+                                               dir.string() +
+                                               "' (choose another settings.id / RUNLOG_RUN_ID)"};
+        }
+    }
+    return {errc::run_dir_unwritable,
+            "could not find a free run directory name in '" + base.string() + "'"};
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/run_dir.hpp
+// #include "detail/run_state.hpp"
+// begin runlog/detail/run_state.hpp
+// SPDX-License-Identifier: MIT
+// Everything a live run shares between the caller threads and its writer thread.
+//
+// Callers push events into a lock-free bounded queue and never wait for the writer, except under
+// overflow_policy::block when the queue is full (bounded by settings::block_timeout). They do not
+// notify the writer either (a notify is a system call when the writer sleeps); the writer polls,
+// backing off from 100 us to 20 ms when idle, and is woken only when the queue passes half full
+// or by flush()/finish(). flush() and finish() wait on a condition variable with a deadline and
+// always return. A writer stuck in a sink past finish()'s deadline is detached and abandoned: it
+// owns a reference to this state, so nothing it touches is freed under it.
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
-// #include "checksums.hpp"
-// begin runlog/detail/checksums.hpp
+// #include "../artifacts.hpp"
+// #include "../settings.hpp"
+// #include "bounded_queue.hpp"
+// begin runlog/detail/bounded_queue.hpp
 // SPDX-License-Identifier: MIT
-// CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), CRC-32C (TFRecord framing; table,
-// SSE4.2 and ARMv8 versions), Adler-32 (zlib streams), SHA-256 (media file names and digests) and
-// SHA-1 (git object ids).
-// Pure functions over bytes (all but SHA-1 can be fed incrementally).
+// A fixed-capacity multi-producer queue (Dmitry Vyukov's bounded MPMC design): every cell carries
+// a sequence number that says whose turn it is, so producers claim a cell with one CAS and never
+// take a lock or make a system call. The writer thread is the only consumer. Capacity is rounded
+// up to a power of two. try_push leaves its argument untouched when the queue is full, so the
+// caller decides what "full" means (block, drop, count).
 
-#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <string>
-
-#if defined(__aarch64__) && defined(__linux__) && !defined(__ARM_FEATURE_CRC32)
-#include <sys/auxv.h>  // getauxval: does this CPU have the CRC32 instructions?
-#endif
+#include <memory>
+#include <utility>
 
 namespace runlog {
 inline namespace v0 {
 namespace detail {
 
-inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
-            t[i] = c;
-        }
-        return t;
-    }();
-    return table;
+inline std::size_t round_up_to_power_of_two(std::size_t n) noexcept {
+    std::size_t p = 2;
+    while (p < n) p <<= 1u;
+    return p;
 }
 
-/// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
-inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-    const auto& table = crc32_table();
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
-    return ~crc;
-}
-
-/// CRC-32C (Castagnoli; TFRecord framing), portable table version.
-/// crc32c("123456789") == 0xE3069283.
-inline std::uint32_t crc32c_portable(const void* data, std::size_t n,
-                                     std::uint32_t crc = 0) noexcept {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0x82F63B78u ^ (c >> 1u) : c >> 1u;
-            t[i] = c;
-        }
-        return t;
-    }();
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
-    return ~crc;
-}
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define RUNLOG_HAVE_CRC32C_SSE42 1
-/// CRC-32C with the SSE4.2 crc32 instruction; call only where the CPU has it.
-__attribute__((target("sse4.2"))) inline std::uint32_t crc32c_sse42(
-    const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    std::uint64_t c = ~crc;
-    for (; n >= 8; n -= 8, p += 8) {
-        std::uint64_t word;
-        std::memcpy(&word, p, 8);
-        c = __builtin_ia32_crc32di(c, word);
-    }
-    auto c32 = static_cast<std::uint32_t>(c);
-    for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
-    return ~c32;
-}
-inline bool cpu_has_sse42() noexcept {
-    static const bool has = __builtin_cpu_supports("sse4.2");
-    return has;
-}
-#else
-#define RUNLOG_HAVE_CRC32C_SSE42 0
-#endif
-
-#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__)) && \
-    (defined(__ARM_FEATURE_CRC32) || defined(__linux__))
-#define RUNLOG_HAVE_CRC32C_ARMV8 1
-#if defined(__clang__)
-#define RUNLOG_TARGET_ARMV8_CRC __attribute__((target("crc")))
-#else
-#define RUNLOG_TARGET_ARMV8_CRC __attribute__((target("+crc")))
-#endif
-/// CRC-32C with the ARMv8 CRC32C instructions; call only where the CPU has them.
-RUNLOG_TARGET_ARMV8_CRC inline std::uint32_t crc32c_armv8(const void* data, std::size_t n,
-                                                          std::uint32_t crc = 0) noexcept {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    std::uint32_t c = ~crc;
-    for (; n >= 8; n -= 8, p += 8) {
-        std::uint64_t word;
-        std::memcpy(&word, p, 8);
-#if defined(__clang__)
-        c = __builtin_arm_crc32cd(c, word);
-#else
-        c = __builtin_aarch64_crc32cx(c, word);
-#endif
-    }
-    for (; n > 0; --n, ++p) {
-#if defined(__clang__)
-        c = __builtin_arm_crc32cb(c, *p);
-#else
-        c = __builtin_aarch64_crc32cb(c, *p);
-#endif
-    }
-    return ~c;
-}
-/// Built for a CPU with CRC (e.g. -march=armv8.1-a), or Linux says it has it (HWCAP_CRC32).
-inline bool cpu_has_armv8_crc() noexcept {
-#if defined(__ARM_FEATURE_CRC32)
-    return true;
-#else
-    static const bool has = (getauxval(AT_HWCAP) & (1ul << 7u)) != 0;
-    return has;
-#endif
-}
-#else
-#define RUNLOG_HAVE_CRC32C_ARMV8 0
-#endif
-
-/// CRC-32C, with the CPU's instruction where there is one (SSE4.2 or ARMv8 CRC, chosen at run
-/// time unless the compiler already knows).
-inline std::uint32_t crc32c(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-#if RUNLOG_HAVE_CRC32C_SSE42
-    if (cpu_has_sse42()) return crc32c_sse42(data, n, crc);
-#endif
-#if RUNLOG_HAVE_CRC32C_ARMV8
-    if (cpu_has_armv8_crc()) return crc32c_armv8(data, n, crc);
-#endif
-    return crc32c_portable(data, n, crc);
-}
-
-/// Adler-32 of `n` bytes, continuing from `adler` (1 to start). adler32("Wikipedia") == 0x11E60398.
-inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adler = 1) noexcept {
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    std::uint32_t a = adler & 0xFFFFu, b = adler >> 16u;
-    while (n > 0) {
-        const std::size_t chunk = n < 5552 ? n : 5552;  // largest run without 32-bit overflow
-        n -= chunk;
-        for (std::size_t i = 0; i < chunk; ++i) {
-            a += p[i];
-            b += a;
-        }
-        p += chunk;
-        a %= 65521u;
-        b %= 65521u;
-    }
-    return (b << 16u) | a;
-}
-
-class sha256 {
+template <class T>
+class bounded_queue {
   public:
-    sha256& update(const void* data, std::size_t n) noexcept {
-        const auto* p = static_cast<const std::uint8_t*>(data);
-        total_ += n;
-        while (n > 0) {
-            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
-            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
-            used_ += take;
-            p += take;
-            n -= take;
-            if (used_ == 64) {
-                compress(block_.data());
-                used_ = 0;
+    explicit bounded_queue(std::size_t capacity)
+        : mask_(round_up_to_power_of_two(capacity) - 1), cells_(new cell[mask_ + 1]) {
+        for (std::size_t i = 0; i <= mask_; ++i)
+            cells_[i].sequence.store(i, std::memory_order_relaxed);
+    }
+    bounded_queue(const bounded_queue&) = delete;
+    bounded_queue& operator=(const bounded_queue&) = delete;
+
+    std::size_t capacity() const noexcept { return mask_ + 1; }
+
+    /// Moves `item` in and returns true, or returns false (item untouched) when full.
+    bool try_push(T& item) noexcept {
+        std::size_t pos = enqueue_pos_.load(std::memory_order_relaxed);
+        cell* c;
+        for (;;) {
+            c = &cells_[pos & mask_];
+            const std::size_t seq = c->sequence.load(std::memory_order_acquire);
+            const auto diff = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos);
+            if (diff == 0) {
+                if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed))
+                    break;
+            } else if (diff < 0) {
+                return false;
+            } else {
+                pos = enqueue_pos_.load(std::memory_order_relaxed);
             }
         }
-        return *this;
+        c->item = std::move(item);
+        c->sequence.store(pos + 1, std::memory_order_release);
+        return true;
     }
 
-    std::array<std::uint8_t, 32> digest() noexcept {
-        const std::uint64_t bits = total_ * 8u;
-        const std::uint8_t pad = 0x80;
-        update(&pad, 1);
-        const std::uint8_t zero = 0;
-        while (used_ != 56) update(&zero, 1);
-        std::uint8_t length[8];
-        for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-        update(length, 8);
-        std::array<std::uint8_t, 32> out{};
-        for (std::size_t i = 0; i < 8; ++i)
-            for (std::size_t k = 0; k < 4; ++k)
-                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * k));
-        return out;
-    }
-
-    std::string hex_digest() {
-        static const char hex[] = "0123456789abcdef";
-        std::string s;
-        for (std::uint8_t byte : digest()) {
-            s.push_back(hex[byte >> 4u]);
-            s.push_back(hex[byte & 0xFu]);
+    bool try_pop(T& out) noexcept {
+        std::size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
+        cell* c;
+        for (;;) {
+            c = &cells_[pos & mask_];
+            const std::size_t seq = c->sequence.load(std::memory_order_acquire);
+            const auto diff = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos + 1);
+            if (diff == 0) {
+                if (dequeue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed))
+                    break;
+            } else if (diff < 0) {
+                return false;
+            } else {
+                pos = dequeue_pos_.load(std::memory_order_relaxed);
+            }
         }
-        return s;
+        out = std::move(c->item);
+        c->sequence.store(pos + mask_ + 1, std::memory_order_release);
+        return true;
+    }
+
+    /// Items in the queue; exact only when no push or pop is under way.
+    std::size_t size_approx() const noexcept {
+        const std::size_t tail = enqueue_pos_.load(std::memory_order_relaxed);
+        const std::size_t head = dequeue_pos_.load(std::memory_order_relaxed);
+        return tail >= head ? tail - head : 0;
     }
 
   private:
-    static std::uint32_t rotr(std::uint32_t x, unsigned n) noexcept {
-        return (x >> n) | (x << (32u - n));
-    }
+    struct cell {
+        std::atomic<std::size_t> sequence{0};
+        T item{};
+    };
 
-    void compress(const std::uint8_t* chunk) noexcept {
-        static const std::uint32_t k[64] = {
-            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-            0xc67178f2};
-        std::uint32_t w[64];
-        for (std::size_t i = 0; i < 16; ++i)
-            w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
-                   (std::uint32_t{chunk[4 * i + 2]} << 8u) | std::uint32_t{chunk[4 * i + 3]};
-        for (std::size_t i = 16; i < 64; ++i) {
-            const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3u);
-            const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10u);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
-                      f = state_[5], g = state_[6], h = state_[7];
-        for (std::size_t i = 0; i < 64; ++i) {
-            const std::uint32_t t1 =
-                h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
-            const std::uint32_t t2 =
-                (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-            h = g;
-            g = f;
-            f = e;
-            e = d + t1;
-            d = c;
-            c = b;
-            b = a;
-            a = t1 + t2;
-        }
-        state_[0] += a;
-        state_[1] += b;
-        state_[2] += c;
-        state_[3] += d;
-        state_[4] += e;
-        state_[5] += f;
-        state_[6] += g;
-        state_[7] += h;
-    }
-
-    std::uint32_t state_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    std::array<std::uint8_t, 64> block_{};
-    std::size_t used_ = 0;
-    std::uint64_t total_ = 0;
+    const std::size_t mask_;
+    std::unique_ptr<cell[]> cells_;
+    alignas(64) std::atomic<std::size_t> enqueue_pos_{0};
+    alignas(64) std::atomic<std::size_t> dequeue_pos_{0};
 };
 
-inline std::string sha256_hex(const void* data, std::size_t n) {
-    return sha256().update(data, n).hex_digest();
-}
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/bounded_queue.hpp
+// #include "console_capture.hpp"
+// begin runlog/detail/console_capture.hpp
+// SPDX-License-Identifier: MIT
+// Console capture (settings::capture_console, opt-in): the process's stdout and stderr (file
+// descriptors 1 and 2, so printf, std::cout, write(2) and child processes alike) are redirected
+// into pipes; a reader thread copies every chunk to the original terminal or file and hands it
+// to the run. At stop, C stdio is flushed, the original descriptors are put back, and the pipes
+// are drained — so a last line without a newline is not lost.
+//
+// It never deadlocks the job: the reader writes to the terminal only once poll() says it can
+// take bytes; while the run is live a blocked terminal holds the reader (and then the program's
+// writes, as it would without capture), but once stop() has passed its drain deadline the
+// reader gives up on the terminal (what it could not show is still recorded) and on pipes that
+// a still-running child holds open.
+// One capture per process (the descriptors are process-wide); POSIX only.
 
-/// SHA-1, for git's object ids only (git_state.hpp compares working files with the index).
-/// sha1_hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d".
-inline std::string sha1_hex(const void* data, std::size_t n) {
-    auto rotl = [](std::uint32_t x, unsigned k) { return (x << k) | (x >> (32u - k)); };
-    std::uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
-    const auto* bytes = static_cast<const std::uint8_t*>(data);
-    // The message, the 0x80 byte, zeros, and the 64-bit big-endian bit length, in 64-byte blocks.
-    const std::size_t padded = ((n + 8) / 64 + 1) * 64;
-    auto byte_at = [&](std::size_t i) -> std::uint8_t {
-        if (i < n) return bytes[i];
-        if (i == n) return 0x80;
-        if (i >= padded - 8)
-            return static_cast<std::uint8_t>((std::uint64_t{n} * 8u) >> (8u * (padded - 1 - i)));
-        return 0;
-    };
-    for (std::size_t block = 0; block < padded; block += 64) {
-        std::uint32_t w[80];
-        for (std::size_t i = 0; i < 16; ++i)
-            w[i] = (std::uint32_t{byte_at(block + 4 * i)} << 24u) |
-                   (std::uint32_t{byte_at(block + 4 * i + 1)} << 16u) |
-                   (std::uint32_t{byte_at(block + 4 * i + 2)} << 8u) |
-                   std::uint32_t{byte_at(block + 4 * i + 3)};
-        for (std::size_t i = 16; i < 80; ++i)
-            w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-        std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-        for (std::size_t i = 0; i < 80; ++i) {
-            std::uint32_t f, k;
-            if (i < 20) {
-                f = (b & c) | (~b & d), k = 0x5A827999;
-            } else if (i < 40) {
-                f = b ^ c ^ d, k = 0x6ED9EBA1;
-            } else if (i < 60) {
-                f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
-            } else {
-                f = b ^ c ^ d, k = 0xCA62C1D6;
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+#define RUNLOG_HAVE_CONSOLE_CAPTURE 1
+#else
+#define RUNLOG_HAVE_CONSOLE_CAPTURE 0
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class console_capture {
+  public:
+    /// stream: 1 stdout, 2 stderr.
+    using chunk_handler = std::function<void(int stream, std::string chunk)>;
+
+    console_capture() = default;
+    console_capture(const console_capture&) = delete;
+    console_capture& operator=(const console_capture&) = delete;
+    ~console_capture() { stop(std::chrono::milliseconds(0)); }
+
+    /// Starts capturing; false with `error` set when it cannot (another capture is active, or a
+    /// pipe could not be made), and then nothing was changed.
+    bool start(chunk_handler handler, std::string& error) {
+#if RUNLOG_HAVE_CONSOLE_CAPTURE
+        if (active().exchange(true)) {
+            error = "console capture is already active for another run in this process";
+            return false;
+        }
+        std::fflush(stdout);
+        std::fflush(stderr);
+        for (int i = 0; i < 2; ++i) {
+            stream& s = streams_[i];
+            s.fd = i + 1;
+            int ends[2];
+            if (::pipe(ends) != 0 || (s.saved = ::dup(s.fd)) < 0) {
+                error = "cannot capture the console: pipe/dup failed";
+                undo(i);
+                return false;
             }
-            const std::uint32_t t = rotl(a, 5) + f + e + k + w[i];
-            e = d;
-            d = c;
-            c = rotl(b, 30);
-            b = a;
-            a = t;
+            ::fcntl(ends[0], F_SETFD, FD_CLOEXEC);
+            ::fcntl(s.saved, F_SETFD, FD_CLOEXEC);
+            s.read_end = ends[0];
+            ::dup2(ends[1], s.fd);  // children inherit the pipe as their stdout/stderr
+            ::close(ends[1]);
         }
-        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+        handler_ = std::move(handler);
+        reader_ = std::thread(&console_capture::run_reader, this);
+        return true;
+#else
+        (void)handler;
+        error = "console capture needs POSIX file descriptors";
+        return false;
+#endif
     }
-    static const char hex[] = "0123456789abcdef";
-    std::string out;
-    for (std::uint32_t word : h)
-        for (int shift = 28; shift >= 0; shift -= 4) out.push_back(hex[(word >> shift) & 0xFu]);
-    return out;
-}
 
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/checksums.hpp
+    /// Flushes stdio, restores the descriptors, drains the pipes for up to `drain` (EOF comes
+    /// sooner unless a child still holds them), and joins the reader.
+    void stop(std::chrono::milliseconds drain) {
+#if RUNLOG_HAVE_CONSOLE_CAPTURE
+        if (!reader_.joinable()) return;
+        std::fflush(stdout);  // std::cout writes through stdio unless sync_with_stdio(false)
+        std::fflush(stderr);
+        for (stream& s : streams_) ::dup2(s.saved, s.fd);  // closes the pipes' write ends
+        deadline_.store(
+            std::chrono::steady_clock::now().time_since_epoch().count() +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(drain).count(),
+            std::memory_order_release);
+        stopping_.store(true, std::memory_order_release);
+        reader_.join();
+        undo(2);
+#else
+        (void)drain;
+#endif
+    }
 
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-/// TFRecord's CRC mask: rotate right by 15, add 0xA282EAD8.
-inline std::uint32_t masked_crc32c(const void* data, std::size_t n) noexcept {
-    const std::uint32_t c = crc32c(data, n);
-    return ((c >> 15u) | (c << 17u)) + 0xA282EAD8u;
-}
-
-template <class Buffer>
-void append_tfrecord(const std::uint8_t* payload, std::size_t n, Buffer& out) {
-    std::uint8_t length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (8 * i));
-    auto put32 = [&](std::uint32_t v) {
-        for (int i = 0; i < 4; ++i)
-            out.push_back(static_cast<typename Buffer::value_type>(v >> (8 * i)));
+  private:
+    struct stream {
+        int fd = -1;
+        int saved = -1;
+        int read_end = -1;
+        bool open = true;
     };
-    out.insert(out.end(), length, length + 8);
-    put32(masked_crc32c(length, 8));
-    out.insert(out.end(), payload, payload + n);
-    put32(masked_crc32c(payload, n));
-}
+
+    static std::atomic<bool>& active() {
+        static std::atomic<bool> flag{false};
+        return flag;
+    }
+
+#if RUNLOG_HAVE_CONSOLE_CAPTURE
+    bool past_deadline(std::chrono::steady_clock::duration grace = {}) const {
+        return stopping_.load(std::memory_order_acquire) &&
+               (std::chrono::steady_clock::now() - grace).time_since_epoch().count() >=
+                   deadline_.load(std::memory_order_acquire);
+    }
+
+    /// Closes what start() opened for the first `count` streams and releases the capture.
+    void undo(int count) {
+        for (int i = 0; i < count; ++i) {
+            stream& s = streams_[i];
+            if (s.read_end >= 0) ::close(s.read_end);
+            if (s.saved >= 0) {
+                ::dup2(s.saved, s.fd);
+                ::close(s.saved);
+            }
+            s = stream{};
+        }
+        active().store(false);
+    }
+
+    /// Copies `data` to the original descriptor, waiting for it with poll() so that a blocked
+    /// terminal can be abandoned after stop()'s deadline.
+    void to_terminal(int fd, const char* data, std::size_t n) const {
+        while (n > 0) {
+            pollfd p{fd, POLLOUT, 0};
+            const int ready = ::poll(&p, 1, 100);
+            if (ready <= 0) {
+                if (past_deadline()) return;
+                continue;
+            }
+            const std::size_t piece = n < 4096 ? n : 4096;  // PIPE_BUF: POLLOUT promises this much
+            const ssize_t written = ::write(fd, data, piece);
+            if (written < 0) return;  // the terminal is gone: keep capturing for the run
+            data += written;
+            n -= static_cast<std::size_t>(written);
+        }
+    }
+
+    void run_reader() {
+        char buffer[65536];
+        for (;;) {
+            pollfd fds[2];
+            int watched = 0;
+            int index[2];
+            for (int i = 0; i < 2; ++i) {
+                if (!streams_[i].open) continue;
+                fds[watched] = pollfd{streams_[i].read_end, POLLIN, 0};
+                index[watched++] = i;
+            }
+            if (watched == 0) return;
+            // Past stop()'s deadline, what is already in the pipes is still read (the terminal
+            // skipped), but no more waiting, and nothing after one more second (a child that
+            // keeps writing into an inherited pipe).
+            const bool late = past_deadline();
+            if (late && past_deadline(std::chrono::seconds(1))) return;
+            if (::poll(fds, static_cast<nfds_t>(watched), late ? 0 : 50) <= 0) {
+                if (late) return;
+                continue;
+            }
+            for (int k = 0; k < watched; ++k) {
+                if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+                stream& s = streams_[index[k]];
+                const ssize_t got = ::read(s.read_end, buffer, sizeof buffer);
+                if (got <= 0) {
+                    s.open = false;  // EOF: every write end is closed
+                    continue;
+                }
+                const auto n = static_cast<std::size_t>(got);
+                to_terminal(s.saved, buffer, n);
+                handler_(s.fd, std::string(buffer, n));
+            }
+        }
+    }
+#endif
+
+    stream streams_[2];
+    chunk_handler handler_;
+    std::thread reader_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::int64_t> deadline_{0};
+};
 
 }  // namespace detail
 }  // namespace v0
 }  // namespace runlog
-// end runlog/detail/tfrecord.hpp
+// end runlog/detail/console_capture.hpp
+// #include "counters.hpp"
+// begin runlog/detail/counters.hpp
+// SPDX-License-Identifier: MIT
+// The atomic counters behind run_stats. Caller threads bump the queue and after-finish drops; the
+// writer bumps the rest. Relaxed ordering: they are statistics, read as a snapshot.
+
+#include <atomic>
+#include <cstdint>
+
+// #include "../stats.hpp"
+// begin runlog/stats.hpp
+// SPDX-License-Identifier: MIT
+// Counters a run keeps: what was written and every way data was dropped. Nothing is dropped
+// without a counter here; finish() prints the totals.
+
+#include <cstdint>
+
+namespace runlog {
+inline namespace v0 {
+
+struct run_stats {
+    std::uint64_t log_calls = 0;             // log() calls that reached the writer
+    std::uint64_t rows_committed = 0;        // rows written to history
+    std::uint64_t dropped_queue_full = 0;    // log() calls dropped: queue full (drop_newest, or
+                                             // block policy past settings::block_timeout)
+    std::uint64_t dropped_step = 0;          // log() calls dropped: step lower than the current one
+    std::uint64_t dropped_fields = 0;        // fields dropped: reserved ('_') or invalid keys
+    std::uint64_t dropped_after_finish = 0;  // calls made after finish() began
+    std::uint64_t write_errors = 0;          // sink failures (each reported, the others go on)
+    std::uint64_t artifacts_logged = 0;      // artifact versions stored by log_artifact
+    std::uint64_t artifacts_failed = 0;      // log_artifact calls that stored nothing (reported)
+    std::uint64_t errors_reported = 0;       // reports sent to the error handler ...
+    std::uint64_t errors_suppressed = 0;     // ... and those held back by its rate limit
+
+    /// Log calls that did not make it into history whole.
+    std::uint64_t dropped() const noexcept {
+        return dropped_queue_full + dropped_step + dropped_after_finish;
+    }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/stats.hpp
 
 namespace runlog {
 inline namespace v0 {
 namespace detail {
-namespace tensorboard {
 
-enum class data_class : int { unknown = 0, scalar = 1, tensor = 2, blob_sequence = 3 };
-enum class session_status : int { unknown = 0, success = 1, failure = 2, running = 3 };
-constexpr int dt_float = 1;
-constexpr int dt_string = 7;
+struct counters {
+    std::atomic<std::uint64_t> log_calls{0};
+    std::atomic<std::uint64_t> rows_committed{0};
+    std::atomic<std::uint64_t> dropped_queue_full{0};
+    std::atomic<std::uint64_t> dropped_step{0};
+    std::atomic<std::uint64_t> dropped_fields{0};
+    std::atomic<std::uint64_t> dropped_after_finish{0};
+    std::atomic<std::uint64_t> write_errors{0};
+    std::atomic<std::uint64_t> artifacts_logged{0};
+    std::atomic<std::uint64_t> artifacts_failed{0};
 
-/// Event{wall_time, file_version: "brain.Event:2", source_metadata{writer}}.
-inline std::vector<std::uint8_t> file_version_event(double wall_time) {
-    proto_writer e;
-    e.fixed64_double(1, wall_time)
-        .string(3, "brain.Event:2")
-        .message(10, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
-    return e.bytes();
-}
+    static void bump(std::atomic<std::uint64_t>& c) noexcept {
+        c.fetch_add(1, std::memory_order_relaxed);
+    }
 
-/// Event{wall_time, step, summary}; `summary` holds Summary.Value messages (field 1 each).
-inline std::vector<std::uint8_t> summary_event(double wall_time, std::int64_t step,
-                                               const proto_writer& summary) {
-    proto_writer e;
-    e.fixed64_double(1, wall_time);
-    if (step != 0) e.int64(2, step);
-    e.message(5, summary);
-    return e.bytes();
-}
+    /// For counters only the writer thread changes (log_calls, rows_committed): a plain load and
+    /// store, no locked read-modify-write, on the per-row path. Readers still see whole values.
+    static void bump_single_writer(std::atomic<std::uint64_t>& c) noexcept {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
 
-/// SummaryMetadata{plugin_data{plugin_name, content}, data_class}; empty content and an unknown
-/// data class are left out, as proto3 does.
-inline proto_writer plugin_metadata(std::string_view plugin, data_class kind,
-                                    const proto_writer& content = proto_writer()) {
-    proto_writer data;
-    data.string(1, plugin);
-    if (content.size() > 0) data.message(2, content);
-    proto_writer m;
-    m.message(1, data);
-    if (kind != data_class::unknown) m.int64(4, static_cast<int>(kind));
-    return m;
-}
-
-/// Summary.Value{tag, simple_value}.
-inline proto_writer scalar_value(std::string_view tag, float v) {
-    return proto_writer().string(1, tag).fixed32_float(2, v);
-}
-
-struct histogram_proto {
-    double min = 0.0, max = 0.0, num = 0.0, sum = 0.0, sum_squares = 0.0;
-    std::vector<double> bucket_limit;  // right edge of each bucket
-    std::vector<double> bucket;        // count in each bucket
+    run_stats snapshot() const noexcept {
+        auto get = [](const std::atomic<std::uint64_t>& c) {
+            return c.load(std::memory_order_relaxed);
+        };
+        run_stats s;
+        s.log_calls = get(log_calls);
+        s.rows_committed = get(rows_committed);
+        s.dropped_queue_full = get(dropped_queue_full);
+        s.dropped_step = get(dropped_step);
+        s.dropped_fields = get(dropped_fields);
+        s.dropped_after_finish = get(dropped_after_finish);
+        s.write_errors = get(write_errors);
+        s.artifacts_logged = get(artifacts_logged);
+        s.artifacts_failed = get(artifacts_failed);
+        return s;
+    }
 };
 
-/// Summary.Value{tag, histo: HistogramProto}.
-inline proto_writer histogram_value(std::string_view tag, const histogram_proto& h) {
-    proto_writer histo;
-    histo.fixed64_double(1, h.min)
-        .fixed64_double(2, h.max)
-        .fixed64_double(3, h.num)
-        .fixed64_double(4, h.sum)
-        .fixed64_double(5, h.sum_squares);
-    if (!h.bucket.empty()) histo.packed_doubles(6, h.bucket_limit).packed_doubles(7, h.bucket);
-    return proto_writer().string(1, tag).message(5, histo);
-}
-
-/// TensorProto{dtype: DT_STRING, tensor_shape{dim...}, string_val...}; no dims is rank 0.
-template <class Strings>
-proto_writer string_tensor(const Strings& strings, const std::vector<std::int64_t>& dims) {
-    proto_writer shape;
-    for (std::int64_t d : dims) shape.message(2, proto_writer().int64(1, d));
-    proto_writer t;
-    t.int64(1, dt_string).message(2, shape);
-    for (const auto& s : strings) t.string(8, std::string_view(s.data(), s.size()));
-    return t;
-}
-
-/// Summary.Value{tag, [metadata], tensor}.
-inline proto_writer tensor_value(std::string_view tag, const proto_writer* metadata,
-                                 const proto_writer& tensor) {
-    proto_writer v;
-    v.string(1, tag);
-    if (metadata != nullptr) v.message(9, *metadata);
-    v.message(8, tensor);
-    return v;
-}
-
-/// The images plugin's value: a rank-1 string tensor [width, height, image bytes...].
-inline proto_writer images_value(std::string_view tag, bool with_metadata, std::uint32_t width,
-                                 std::uint32_t height,
-                                 const std::vector<std::string_view>& encoded_images) {
-    std::vector<std::string_view> elements;
-    const std::string w = std::to_string(width), h = std::to_string(height);
-    elements.push_back(w);
-    elements.push_back(h);
-    elements.insert(elements.end(), encoded_images.begin(), encoded_images.end());
-    const proto_writer metadata = plugin_metadata("images", data_class::blob_sequence);
-    return tensor_value(tag, with_metadata ? &metadata : nullptr,
-                        string_tensor(elements, {static_cast<std::int64_t>(elements.size())}));
-}
-
-/// The text plugin's value: Markdown strings, rank 0 (one string, no dims) or a table.
-inline proto_writer text_value(std::string_view tag, bool with_metadata,
-                               const std::vector<std::string>& strings,
-                               const std::vector<std::int64_t>& dims) {
-    const proto_writer metadata = plugin_metadata("text", data_class::tensor);
-    return tensor_value(tag, with_metadata ? &metadata : nullptr, string_tensor(strings, dims));
-}
-
-/// google.protobuf.Value for one hyperparameter: number, string or bool; other values (arrays,
-/// null) become their JSON text, since the HParams dashboard shows scalars only.
-inline proto_writer hparam_value(const value& v) {
-    proto_writer out;
-    if (v.is_number()) {
-        out.fixed64_double(2, v.as_double());
-    } else if (v.is_string()) {
-        out.string(3, v.as_string());
-    } else if (v.is_bool()) {
-        out.boolean(4, v.as_bool());
-    } else {
-        out.string(3, v.dump());
-    }
-    return out;
-}
-
-/// Summary.Value for the hparams plugin: HParamsPluginData in the metadata, the null tensor
-/// (DT_FLOAT, shape [0]) as value.
-inline proto_writer hparams_value(std::string_view tag, const proto_writer& plugin_data) {
-    const proto_writer null_tensor =
-        proto_writer().int64(1, dt_float).message(2, proto_writer().message(2, proto_writer()));
-    const proto_writer metadata = plugin_metadata("hparams", data_class::unknown, plugin_data);
-    return tensor_value(tag, &metadata, null_tensor);
-}
-
-/// `_hparams_/session_start_info`: the flattened config as the trial's hyperparameters.
-inline proto_writer session_start_value(const value::object_type& hparams, double start_time) {
-    proto_writer info;
-    for (const auto& [name, v] : hparams)
-        info.message(1, proto_writer().string(1, name).message(2, hparam_value(v)));
-    info.fixed64_double(5, start_time);
-    return hparams_value("_hparams_/session_start_info", proto_writer().message(3, info));
-}
-
-/// `_hparams_/session_end_info`: how the trial ended.
-inline proto_writer session_end_value(session_status status, double end_time) {
-    proto_writer info;
-    info.int64(1, static_cast<int>(status)).fixed64_double(2, end_time);
-    return hparams_value("_hparams_/session_end_info", proto_writer().message(4, info));
-}
-
-/// One scalar of a row, for append_scalars_record().
-struct scalar {
-    std::string_view tag;
-    float value = 0.0f;
-};
-
-inline std::size_t varint_size(std::uint64_t v) noexcept {
-    std::size_t n = 1;
-    while (v >= 0x80u) v >>= 7u, ++n;
-    return n;
-}
-
-inline std::uint8_t* put_varint(std::uint8_t* p, std::uint64_t v) noexcept {
-    while (v >= 0x80u) {
-        *p++ = static_cast<std::uint8_t>(v | 0x80u);
-        v >>= 7u;
-    }
-    *p++ = static_cast<std::uint8_t>(v);
-    return p;
-}
-
-inline std::uint8_t* put_le(std::uint8_t* p, std::uint64_t v, int bytes) noexcept {
-    for (int i = 0; i < bytes; ++i) *p++ = static_cast<std::uint8_t>(v >> (8 * i));
-    return p;
-}
-
-/// Appends the framed record of Event{wall_time, step, summary{value{tag, simple_value}...}} to
-/// `out` in one pass: sizes first, then the bytes in place, then the two CRCs.
-template <class Buffer>
-void append_scalars_record(Buffer& out, double wall_time, std::int64_t step, const scalar* scalars,
-                           std::size_t n) {
-    std::size_t summary_size = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t value_size =
-            1 + varint_size(scalars[i].tag.size()) + scalars[i].tag.size() + 5;
-        summary_size += 1 + varint_size(value_size) + value_size;
-    }
-    const auto step_bits = static_cast<std::uint64_t>(step);
-    const std::size_t payload_size = 9 + (step != 0 ? 1 + varint_size(step_bits) : 0) + 1 +
-                                     varint_size(summary_size) + summary_size;
-    const std::size_t start = out.size();
-    out.resize(start + 12 + payload_size + 4);
-    auto* const record = reinterpret_cast<std::uint8_t*>(&out[start]);
-    put_le(record, payload_size, 8);
-    put_le(record + 8, masked_crc32c(record, 8), 4);
-    std::uint8_t* p = record + 12;
-    std::uint64_t wall_bits;
-    std::memcpy(&wall_bits, &wall_time, 8);
-    *p++ = 0x09;  // field 1, fixed64
-    p = put_le(p, wall_bits, 8);
-    if (step != 0) {
-        *p++ = 0x10;  // field 2, varint
-        p = put_varint(p, step_bits);
-    }
-    *p++ = 0x2a;  // field 5, length-delimited
-    p = put_varint(p, summary_size);
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::string_view tag = scalars[i].tag;
-        *p++ = 0x0a;  // Summary.value
-        p = put_varint(p, 1 + varint_size(tag.size()) + tag.size() + 5);
-        *p++ = 0x0a;  // Value.tag
-        p = put_varint(p, tag.size());
-        std::memcpy(p, tag.data(), tag.size());
-        p += tag.size();
-        std::uint32_t bits;
-        std::memcpy(&bits, &scalars[i].value, 4);
-        *p++ = 0x15;  // Value.simple_value, fixed32
-        p = put_le(p, bits, 4);
-    }
-    put_le(p, masked_crc32c(record + 12, payload_size), 4);
-}
-
-}  // namespace tensorboard
 }  // namespace detail
 }  // namespace v0
 }  // namespace runlog
-// end runlog/detail/tensorboard_events.hpp
-// #include "../detail/tfrecord.hpp"
+// end runlog/detail/counters.hpp
+// #include "dispatcher.hpp"
+// begin runlog/detail/dispatcher.hpp
+// SPDX-License-Identifier: MIT
+// The dispatcher: where the semantics live, once. It runs on the writer thread only, applies each
+// event in queue order and hands finished results to every sink:
+//
+// - W&B's step rules. No step: merge into the pending row and commit it (commit=false only
+//   accumulates). A larger step commits the pending row and moves on; the same step merges; a
+//   smaller step drops the whole call (counted, reported). With a step, a row commits when a
+//   larger step arrives, on commit=true, or at finish. Each committed row gets `_step`, `_runtime`
+//   and `_timestamp` (the time of the last call merged into it); an empty committed row still
+//   advances the step.
+// - define_metric: explicit names, trailing-'*' globs (first match wins, materialised per key and
+//   announced to sinks), merging, step_sync (the last committed value of the step metric is copied
+//   into rows that lack it; nothing is inserted before that metric has been logged once).
+// - Summaries per metric (summary.hpp), summary_set overrides, and `_step/_runtime/_timestamp` of
+//   the last row, sent to sinks at flush points.
+//
+// Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
 // #include "../media/media.hpp"
 // begin runlog/media/media.hpp
 // SPDX-License-Identifier: MIT
@@ -2108,7 +3866,7 @@ inline std::string safe_media_stem(std::string_view key) {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/media/media.hpp
-// #include "sink.hpp"
+// #include "../sinks/sink.hpp"
 // begin runlog/sinks/sink.hpp
 // SPDX-License-Identifier: MIT
 // The sink interface: where a run's finished events go. Sinks are called from the run's writer
@@ -2312,174 +4070,7 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
 }  // namespace runlog
 // end runlog/metric.hpp
 // #include "../settings.hpp"
-// begin runlog/settings.hpp
-// SPDX-License-Identifier: MIT
-// What init() takes. An aggregate, so C++20 code can use designated initializers; C++17 code
-// chains the with_* setters:
-//
-//     auto run = runlog::init({.project = "mnist", .name = "baseline"});                  // C++20
-//     auto run = runlog::init(runlog::settings{}.with_project("mnist").with_name("baseline"));
-//
-// Environment variables override these fields, so an unattended job can be redirected without a
-// rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
-// (comma-separated), RUNLOG_MODE (offline | disabled) and RUNLOG_SINKS (a comma list of jsonl,
-// wandb and tensorboard: the file formats to write). Precedence: environment, then these settings,
-// then the defaults below.
-
-#include <chrono>
-#include <cstddef>
-#include <memory>
-#include <string>
-#include <vector>
-
-// #include "config.hpp"
-// #include "error.hpp"
-// #include "fwd.hpp"
-// begin runlog/fwd.hpp
-// SPDX-License-Identifier: MIT
-// Forward declarations, for headers that only pass runlog types around.
-
-namespace runlog {
-inline namespace v0 {
-class value;
-class run;
-class sink;
-struct settings;
-struct metric_options;
-struct metric_definition;
-struct run_stats;
-}  // namespace v0
-}  // namespace runlog
-// end runlog/fwd.hpp
-// #include "value.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-enum class run_mode { offline, disabled };
-enum class overflow_policy {
-    block,       // log() waits for room (at most settings::block_timeout, then drops and counts)
-    drop_newest  // log() drops the call and counts it
-};
-
-inline const char* to_string(run_mode m) noexcept {
-    return m == run_mode::offline ? "offline" : "disabled";
-}
-inline const char* to_string(overflow_policy p) noexcept {
-    return p == overflow_policy::block ? "block" : "drop_newest";
-}
-
-struct settings {
-    std::string project{};   // default "uncategorized"
-    std::string name{};      // display name; default: the run id
-    std::string id{};        // [A-Za-z0-9_-]{1,64}; default: 8 random characters of [a-z0-9]
-    std::string group{};     // e.g. one job's ranks
-    std::string job_type{};  // e.g. "train", "eval"
-    std::vector<std::string> tags{};
-    std::string notes{};
-    std::string dir{};  // the run goes to <dir>/runlog/run-<time>-<id>/; default "."
-    run_mode mode = run_mode::offline;
-    value config{};  // initial config (an object)
-
-    std::size_t queue_capacity = RUNLOG_DEFAULT_QUEUE_CAPACITY;
-    overflow_policy overflow = overflow_policy::block;
-    std::chrono::milliseconds flush_interval{1000};   // writer flushes files at least this often
-    std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
-    std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
-    std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
-    bool capture_environment = true;             // OS, CPU, memory, program, scheduler in run.json
-    bool capture_environment_variables = false;  // ... and the environment, secrets left out
-    bool capture_git = true;        // commit, branch, remote, dirty flag of code_dir's repository
-    bool capture_git_diff = false;  // also diff.patch (`git diff HEAD`, needs git, 1 MiB at most)
-    std::string code_dir{};         // where the code is; default: the working directory
-    bool capture_console = false;   // tee stdout/stderr into output.log (one run per process)
-    bool system_metrics = true;     // sample CPU, memory, disk and network on a low-priority thread
-    std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
-
-    bool quiet = false;          // no end-of-run summary on stderr
-    bool all_ranks = false;      // log on every rank, not only rank 0
-    bool native_files = true;    // write the native run directory (jsonl sink)
-    bool wandb_offline = false;  // also a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
-    bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/
-    std::string entity{};        // W&B entity for the offline run; default: the syncing user's
-    std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
-    error_handler on_error{};                    // default: one line on stderr per report
-    double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
-
-    settings& with_project(std::string v) { return project = std::move(v), *this; }
-    settings& with_name(std::string v) { return name = std::move(v), *this; }
-    settings& with_id(std::string v) { return id = std::move(v), *this; }
-    settings& with_group(std::string v) { return group = std::move(v), *this; }
-    settings& with_job_type(std::string v) { return job_type = std::move(v), *this; }
-    settings& with_tags(std::vector<std::string> v) { return tags = std::move(v), *this; }
-    settings& with_notes(std::string v) { return notes = std::move(v), *this; }
-    settings& with_dir(std::string v) { return dir = std::move(v), *this; }
-    settings& with_mode(run_mode v) { return mode = v, *this; }
-    settings& with_config(value v) { return config = std::move(v), *this; }
-    settings& with_queue_capacity(std::size_t v) { return queue_capacity = v, *this; }
-    settings& with_overflow(overflow_policy v) { return overflow = v, *this; }
-    settings& with_flush_interval(std::chrono::milliseconds v) { return flush_interval = v, *this; }
-    settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
-    settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
-    settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
-    settings& with_capture_environment(bool v) { return capture_environment = v, *this; }
-    settings& with_capture_environment_variables(bool v) {
-        return capture_environment_variables = v, *this;
-    }
-    settings& with_capture_git(bool v) { return capture_git = v, *this; }
-    settings& with_capture_git_diff(bool v) { return capture_git_diff = v, *this; }
-    settings& with_code_dir(std::string v) { return code_dir = std::move(v), *this; }
-    settings& with_capture_console(bool v) { return capture_console = v, *this; }
-    settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
-    settings& with_system_interval(std::chrono::milliseconds v) {
-        return system_interval = v, *this;
-    }
-    settings& with_quiet(bool v) { return quiet = v, *this; }
-    settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
-    settings& with_native_files(bool v) { return native_files = v, *this; }
-    settings& with_wandb_offline(bool v) { return wandb_offline = v, *this; }
-    settings& with_tensorboard(bool v) { return tensorboard = v, *this; }
-    settings& with_entity(std::string v) { return entity = std::move(v), *this; }
-    settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
-    settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }
-    settings& with_clock(double (*v)()) { return clock = v, *this; }
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/settings.hpp
 // #include "../stats.hpp"
-// begin runlog/stats.hpp
-// SPDX-License-Identifier: MIT
-// Counters a run keeps: what was written and every way data was dropped. Nothing is dropped
-// without a counter here; finish() prints the totals.
-
-#include <cstdint>
-
-namespace runlog {
-inline namespace v0 {
-
-struct run_stats {
-    std::uint64_t log_calls = 0;             // log() calls that reached the writer
-    std::uint64_t rows_committed = 0;        // rows written to history
-    std::uint64_t dropped_queue_full = 0;    // log() calls dropped: queue full (drop_newest, or
-                                             // block policy past settings::block_timeout)
-    std::uint64_t dropped_step = 0;          // log() calls dropped: step lower than the current one
-    std::uint64_t dropped_fields = 0;        // fields dropped: reserved ('_') or invalid keys
-    std::uint64_t dropped_after_finish = 0;  // calls made after finish() began
-    std::uint64_t write_errors = 0;          // sink failures (each reported, the others go on)
-    std::uint64_t errors_reported = 0;       // reports sent to the error handler ...
-    std::uint64_t errors_suppressed = 0;     // ... and those held back by its rate limit
-
-    /// Log calls that did not make it into history whole.
-    std::uint64_t dropped() const noexcept {
-        return dropped_queue_full + dropped_step + dropped_after_finish;
-    }
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/stats.hpp
 // #include "../value.hpp"
 
 namespace runlog {
@@ -2557,7 +4148,17 @@ struct console_output {
     const std::string& text;
 };
 
-enum class sink_event_type { config, metric, row, summary, media, system, console };
+/// An artifact version the run logged (run::log_artifact, checkpoint_logger) or used
+/// (run::use_artifact); artifacts.hpp describes the store.
+struct artifact_event {
+    bool used = false;
+    double timestamp = 0.0;
+    const value& manifest;                    // the version's manifest (vN.json)
+    const std::vector<std::string>& aliases;  // logged: the aliases it took; used: those it holds
+    std::filesystem::path dir;                // the version's files, at their entry paths
+};
+
+enum class sink_event_type { config, metric, row, summary, media, system, console, artifact };
 
 /// One event; exactly the member named by `type` is set.
 struct sink_event {
@@ -2569,6 +4170,7 @@ struct sink_event {
     const media_event* media = nullptr;
     const system_sample* system = nullptr;
     const console_output* console = nullptr;
+    const artifact_event* artifact = nullptr;
 };
 
 class sink {
@@ -2622,1131 +4224,1733 @@ class base_sink : public sink {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/sinks/sink.hpp
+// #include "../summary.hpp"
+// begin runlog/summary.hpp
+// SPDX-License-Identifier: MIT
+// The running summary of one metric: first, last, min, max, mean (and the steps of min and max, so
+// a goal can report `best` and `best_step`). Memory is constant per metric whatever the run length.
+//
+// NaN: min, max, mean and best skip NaN values (a single NaN would otherwise poison them for the
+// rest of the run); first and last record NaN as logged. If only NaN was ever logged, min, max and
+// mean are NaN; if no number was logged at all they are left out. Only int and double count as
+// numbers; bools, strings and objects update first and last only. min and max keep the type of the
+// value logged (an int stays an int).
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <utility>
+
+// #include "metric.hpp"
+// #include "value.hpp"
 
 namespace runlog {
 inline namespace v0 {
 
-class tensorboard_sink final : public base_sink<null_mutex> {
+class metric_summary {
   public:
-    /// <root>/tensorboard/<name>_<id> (or <id> for an unnamed run): where a run's event file goes.
-    static std::filesystem::path directory_for(const run_info& info) {
-        std::string run_name =
-            info.name.empty() || info.name == info.id ? info.id : info.name + "_" + info.id;
-        for (char& c : run_name) c = c == '/' ? '_' : c;
-        return info.root_dir / "tensorboard" / detail::safe_media_stem(run_name);
-    }
-
-    const std::filesystem::path& file_path() const noexcept { return file_.path(); }
-
-  protected:
-    io_result start_(const run_info& info) override {
-        namespace fs = std::filesystem;
-        const fs::path dir = directory_for(info);
-        std::error_code ec;
-        fs::create_directories(dir, ec);
-        if (ec) {
-            return io_result::failure(errc::sink_start_failed,
-                                      "cannot create '" + dir.string() + "': " + ec.message());
+    void add(const value& v, std::int64_t step) {
+        if (!seen_) first_ = v;
+        seen_ = true;
+        last_ = v;
+        override_.reset();  // a logged value ends an explicit summary_set
+        if (!v.is_number()) return;
+        const double d = v.as_double();
+        if (std::isnan(d)) {
+            nan_seen_ = true;
+            return;
         }
-        static std::atomic<int> writers{0};
-        char stamp[24];
-        std::snprintf(stamp, sizeof stamp, "%010lld", static_cast<long long>(info.start_time));
-        const fs::path path =
-            dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
-                   std::to_string(info.pid) + "." + std::to_string(writers++));
-        if (io_result opened = file_.open(path, true); !opened.ok()) return opened;
-        start_time_ = wall_time(info.start_time);
-        config_ = info.config;
-        append(detail::tensorboard::file_version_event(start_time_));
-        return file_.write();
-    }
-
-    io_result event_(const sink_event& e) override {
-        switch (e.type) {
-            case sink_event_type::config:
-                config_ = *e.config;
-                break;
-            case sink_event_type::metric:  // globs arrive materialised per key, too
-                if (e.metric->is_glob()) break;
-                if (e.metric->step_metric.empty()) {
-                    step_metric_.erase(e.metric->name);  // an overwrite may remove it
-                } else {
-                    step_metric_[e.metric->name] = e.metric->step_metric;
-                }
-                break;
-            case sink_event_type::media:
-                media_[e.media->path] = *e.media->bytes;
-                break;
-            case sink_event_type::summary:
-                break;
-            case sink_event_type::system:
-                write_system(*e.system);
-                break;
-            case sink_event_type::console:
-                break;  // TensorBoard has no console view
-            case sink_event_type::row:
-                write_row(*e.row);
-                media_.clear();
-                if (file_.buffer().size() >= 64 * 1024) return file_.write();
-                break;
+        if (count_ == 0 || d < min_.as_double()) {
+            min_ = v;
+            min_step_ = step;
         }
-        return {};
+        if (count_ == 0 || d > max_.as_double()) {
+            max_ = v;
+            max_step_ = step;
+        }
+        sum_ += d;
+        ++count_;
     }
 
-    io_result flush_() override { return file_.write(); }
+    /// summary_set(): replaces the summary value until the key is logged again.
+    void set_override(value v) { override_ = std::move(v); }
 
-    io_result finish_(const finish_info& end) override {
-        namespace tb = detail::tensorboard;
-        if (!session_started_) start_session();
-        detail::proto_writer summary;
-        summary.message(1, tb::session_end_value(end.exit_code == 0 ? tb::session_status::success
-                                                                    : tb::session_status::failure,
-                                                 wall_time(end.end_time)));
-        append(tb::summary_event(wall_time(end.end_time), 0, summary));
-        io_result r = file_.write();
-        file_.close();
-        return r;
+    bool seen() const noexcept { return seen_; }
+    const value& last() const noexcept { return last_; }
+
+    /// The summary entry under `def` (nullptr: not defined), or nothing when it has none.
+    std::optional<value> build(const metric_definition* def) const {
+        if (override_) return override_;
+        if (!seen_) return std::nullopt;
+        const std::uint8_t flags = def ? def->summary : 0;
+        const metric_goal goal = def ? def->goal : metric_goal::none;
+        if ((flags & summary_none) != 0) return std::nullopt;
+        if (flags == 0 && goal == metric_goal::none) return last_;
+        value out = value::object();
+        // Numeric aggregates exist once a number was logged; NaN-only metrics report NaN.
+        if (count_ > 0 || nan_seen_) {
+            const double nan = std::numeric_limits<double>::quiet_NaN();
+            if ((flags & summary_min) != 0) out["min"] = count_ > 0 ? min_ : value(nan);
+            if ((flags & summary_max) != 0) out["max"] = count_ > 0 ? max_ : value(nan);
+            if ((flags & summary_mean) != 0)
+                out["mean"] = count_ > 0 ? sum_ / static_cast<double>(count_) : nan;
+        }
+        if ((flags & summary_first) != 0) out["first"] = first_;
+        if ((flags & summary_last) != 0 || (flags == 0)) out["last"] = last_;
+        if (goal != metric_goal::none && count_ > 0) {
+            const bool minimize = goal == metric_goal::minimize;
+            out["best"] = minimize ? min_ : max_;
+            out["best_step"] = minimize ? min_step_ : max_step_;
+        }
+        return out;
     }
 
   private:
-    /// A row's values of one step: scalars (the fast path) and everything else.
-    struct step_group {
-        std::int64_t step = 0;
-        std::vector<detail::tensorboard::scalar> scalars;
-        detail::proto_writer others;
-    };
-
-    /// v[key], or null.
-    static const value& member(const value& v, std::string_view key) {
-        static const value null;
-        const value* m = v.find(key);
-        return m != nullptr ? *m : null;
-    }
-
-    static double wall_time(double t) {
-        // A wall time of 0 would drag the run's start to 1970 (and NaN kills the file).
-        return t > 0.0 && std::isfinite(t) ? t : detail::unix_time_now();
-    }
-
-    void append(const std::vector<std::uint8_t>& event) {
-        detail::append_tfrecord(event.data(), event.size(), file_.buffer());
-    }
-
-    void start_session() {
-        namespace tb = detail::tensorboard;
-        session_started_ = true;
-        detail::proto_writer summary;
-        summary.message(1, tb::session_start_value(flatten(config_), start_time_));
-        append(tb::summary_event(start_time_, 0, summary));
-    }
-
-    void write_row(const history_row& row) {
-        if (!session_started_) start_session();
-        groups_used_ = 0;
-        nested_tags_.clear();
-        for (const auto& [key, v] : row.data.as_object()) {
-            if (key.empty() || key.front() == '_') continue;
-            add(key, v, row);
-        }
-        const double wall = wall_time(row.timestamp);
-        for (std::size_t i = 0; i < groups_used_; ++i) {
-            step_group& g = groups_[i];
-            if (!g.scalars.empty()) {
-                detail::tensorboard::append_scalars_record(file_.buffer(), wall, g.step,
-                                                           g.scalars.data(), g.scalars.size());
-            }
-            if (g.others.size() > 0) {
-                append(detail::tensorboard::summary_event(wall, g.step, g.others));
-            }
-        }
-    }
-
-    /// System metrics as scalars `system/<key>`, at the sample's number as step.
-    void write_system(const system_sample& sample) {
-        std::vector<detail::tensorboard::scalar> scalars;
-        std::vector<std::string> tags;
-        tags.reserve(sample.values.size());
-        for (const auto& [key, v] : sample.values.as_object()) {
-            if (!v.is_number()) continue;
-            tags.push_back("system/" + key);
-            scalars.push_back({tags.back(), static_cast<float>(v.as_double())});
-        }
-        if (scalars.empty()) return;
-        detail::tensorboard::append_scalars_record(file_.buffer(), wall_time(sample.timestamp),
-                                                   sample.index, scalars.data(), scalars.size());
-    }
-
-    step_group& group(std::int64_t step) {
-        for (std::size_t i = 0; i < groups_used_; ++i)
-            if (groups_[i].step == step) return groups_[i];
-        if (groups_used_ == groups_.size()) groups_.emplace_back();
-        step_group& g = groups_[groups_used_++];
-        g.step = step;
-        g.scalars.clear();
-        g.others = detail::proto_writer();
-        return g;
-    }
-
-    std::int64_t step_of(std::string_view tag, const history_row& row) const {
-        if (step_metric_.empty()) return row.step;
-        const auto it = step_metric_.find(tag);
-        if (it == step_metric_.end()) return row.step;
-        const value* s = row.data.find(it->second);
-        if (s == nullptr || !s->is_number()) return row.step;
-        const double d = std::floor(s->as_double());
-        return std::isfinite(d) && std::fabs(d) < 9.2e18 ? static_cast<std::int64_t>(d) : row.step;
-    }
-
-    /// True the first time `tag` is seen in this file: its value then carries plugin metadata.
-    bool first_use(std::string_view tag) { return described_.emplace(tag).second; }
-
-    void add(std::string_view tag, const value& v, const history_row& row) {
-        namespace tb = detail::tensorboard;
-        if (v.is_number() || v.is_bool()) {
-            const float x =
-                v.is_bool() ? (v.as_bool() ? 1.0f : 0.0f) : static_cast<float>(v.as_double());
-            group(step_of(tag, row)).scalars.push_back({tag, x});
-        } else if (v.is_string()) {
-            group(step_of(tag, row))
-                .others.message(1, tb::text_value(tag, first_use(tag), {v.as_string()}, {}));
-        } else if (v.is_object()) {
-            const value* type = v.find("_type");
-            if (type == nullptr) {
-                for (const auto& [key, member] : v.as_object()) {
-                    nested_tags_.push_back(std::string(tag) + "/" + key);
-                    add(nested_tags_.back(), member, row);
-                }
-            } else if (type->as_string() == "histogram") {
-                add_histogram(tag, v, row);
-            } else if (type->as_string() == "image-file" ||
-                       type->as_string() == "images/separated") {
-                add_images(tag, v, row);
-            } else if (type->as_string() == "table-file") {
-                add_table(tag, v, row);
-            }
-        }
-    }
-
-    void add_histogram(std::string_view tag, const value& v, const history_row& row) {
-        const auto& counts = member(v, "values").as_array();
-        const auto& edges = member(v, "bins").as_array();
-        if (counts.empty() || edges.size() != counts.size() + 1) return;
-        std::size_t first = 0, last = counts.size();
-        while (first < counts.size() && counts[first].as_double() <= 0.0) ++first;
-        while (last > first && counts[last - 1].as_double() <= 0.0) --last;
-        detail::tensorboard::histogram_proto h;
-        for (std::size_t i = first; i < last; ++i) {
-            const double c = counts[i].as_double();
-            const double mid = 0.5 * (edges[i].as_double() + edges[i + 1].as_double());
-            h.bucket_limit.push_back(edges[i + 1].as_double());
-            h.bucket.push_back(c);
-            h.num += c;
-            h.sum += c * mid;
-            h.sum_squares += c * mid * mid;
-        }
-        if (first < last) {
-            h.min = edges[first].as_double();
-            h.max = edges[last].as_double();
-        }
-        if (const value* stats = v.find("stats")) {  // the samples' own statistics
-            h.num = member(*stats, "num").as_double(h.num);
-            h.min = member(*stats, "min").as_double(h.min);
-            h.max = member(*stats, "max").as_double(h.max);
-            h.sum = member(*stats, "sum").as_double(h.sum);
-            h.sum_squares = member(*stats, "sum_squares").as_double(h.sum_squares);
-        }
-        group(step_of(tag, row)).others.message(1, detail::tensorboard::histogram_value(tag, h));
-    }
-
-    /// The bytes of a media file of this row, or nullptr (not written: reported by the media
-    /// writer already).
-    const std::vector<std::uint8_t>* media_bytes(const value* path) const {
-        if (path == nullptr) return nullptr;
-        const auto it = media_.find(path->as_string());
-        return it == media_.end() ? nullptr : &it->second;
-    }
-
-    void add_images(std::string_view tag, const value& v, const history_row& row) {
-        std::vector<std::string_view> images;
-        auto add_file = [&](const value* path) {
-            if (const auto* bytes = media_bytes(path))
-                images.emplace_back(reinterpret_cast<const char*>(bytes->data()), bytes->size());
-        };
-        add_file(v.find("path"));
-        if (const value* names = v.find("filenames"))
-            for (const auto& name : names->as_array()) add_file(&name);
-        if (images.empty()) return;
-        const auto side = [&](const char* key) {
-            return static_cast<std::uint32_t>(member(v, key).as_int());
-        };
-        group(step_of(tag, row))
-            .others.message(1, detail::tensorboard::images_value(tag, first_use(tag), side("width"),
-                                                                 side("height"), images));
-    }
-
-    void add_table(std::string_view tag, const value& v, const history_row& row) {
-        const auto* bytes = media_bytes(v.find("path"));
-        if (bytes == nullptr) return;
-        value content;
-        std::string error;
-        if (!detail::parse_json(
-                std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()),
-                content, error))
-            return;
-        const auto& columns = member(content, "columns").as_array();
-        const auto& data = member(content, "data").as_array();
-        std::vector<std::string> cells;
-        for (const auto& c : columns) cells.push_back(c.as_string());
-        static const value missing;
-        for (const auto& r : data) {
-            for (std::size_t i = 0; i < columns.size(); ++i) {
-                const value& cell = i < r.size() ? r.as_array()[i] : missing;
-                if (cell.is_string()) {
-                    cells.push_back(cell.as_string());
-                } else if (cell.is_null()) {
-                    cells.emplace_back();
-                } else if (const value* path = cell.find("path")) {
-                    cells.push_back("(image " + path->as_string() + ")");
-                } else {
-                    cells.push_back(cell.dump());
-                }
-            }
-        }
-        const auto rows = static_cast<std::int64_t>(data.size() + 1);
-        const auto cols = static_cast<std::int64_t>(columns.size());
-        group(step_of(tag, row))
-            .others.message(
-                1, detail::tensorboard::text_value(tag, first_use(tag), cells, {rows, cols}));
-    }
-
-    detail::append_file file_;
-    double start_time_ = 0.0;
-    value config_ = value::object();
-    bool session_started_ = false;
-    std::map<std::string, std::string, std::less<>> step_metric_;
-    std::map<std::string, std::vector<std::uint8_t>> media_;  // this row's media files
-    std::set<std::string, std::less<>> described_;            // tags given metadata in this file
-    std::vector<step_group> groups_;                          // reused from row to row
-    std::size_t groups_used_ = 0;
-    std::deque<std::string> nested_tags_;  // "a/b" tags of this row (stable addresses)
+    bool seen_ = false;
+    bool nan_seen_ = false;
+    value first_;
+    value last_;
+    value min_;
+    value max_;
+    std::int64_t min_step_ = 0;
+    std::int64_t max_step_ = 0;
+    double sum_ = 0.0;
+    std::uint64_t count_ = 0;
+    std::optional<value> override_;
 };
 
 }  // namespace v0
 }  // namespace runlog
-// end runlog/sinks/tensorboard.hpp
-// #include "sinks/wandb.hpp"
-// begin runlog/sinks/wandb.hpp
-// SPDX-License-Identifier: MIT
-// The W&B sink: an offline run directory that the official `wandb sync` uploads
-// (wandb-offline-format.md), written beside the native one.
-//
-//   <dir>/wandb/latest-run -> offline-run-YYYYMMDD_HHMMSS-<id>
-//   <dir>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>/
-//     run-<id>.wandb        header, run, config*, metric*, files*, summary*, history*, ..., exit,
-//     final files/media/...       media files, each announced by a files record before its row
-//     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
-//
-// Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
-// a killed job leaves a file whose records are all complete. Before each history record comes a
-// summary record with the new summary value of every key of that row (one item per top-level key,
-// whole values, as legacy sync needs); the whole summary is written again at finish.
-//
-// Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
-
-#include <cstdio>
-#include <string>
-#include <vector>
-
-// #include "../detail/append_file.hpp"
-// #include "../detail/leveldb_log.hpp"
-// begin runlog/detail/leveldb_log.hpp
-// SPDX-License-Identifier: MIT
-// The framing of W&B's .wandb transaction log: LevelDB's log format with a 7-byte W&B header and
-// plain CRC-32 (IEEE, unmasked) over the chunk type byte and payload
-// (wandb-offline-format.md §2).
-//
-// The file is a sequence of 32 KiB blocks (the 7-byte file header counts as the start of block 0).
-// A record becomes one FULL chunk if it fits in what is left of the block, else FIRST (filling the
-// block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
-// than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
-// Pure: the writer appends framed bytes to a byte buffer (std::string or std::vector) and tracks
-// the file offset; writing the bytes to disk is the caller's business.
-
-#include <cstdint>
-#include <vector>
-
+// end runlog/summary.hpp
 // #include "checksums.hpp"
+// #include "counters.hpp"
+// #include "error_reporter.hpp"
+// begin runlog/detail/error_reporter.hpp
+// SPDX-License-Identifier: MIT
+// Rate-limited delivery of error reports to the user's handler. Called from the writer thread and
+// from setup/finish on caller threads, never from log(): the hot path only bumps counters, and the
+// writer reports what it finds. At most RUNLOG_ERROR_REPORTS_PER_SECOND reports pass per second;
+// the rest are counted and the count rides on the next report that passes.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+
+// #include "../config.hpp"
+// #include "../error.hpp"
 
 namespace runlog {
 inline namespace v0 {
 namespace detail {
 
-class leveldb_log_writer {
+inline std::string format_error(errc code, const std::string& message) {
+    return "[runlog." + std::to_string(static_cast<int>(code)) + "] " + message;
+}
+
+class error_reporter {
   public:
-    static constexpr std::size_t block_size = 32768;
-    static constexpr std::size_t header_size = 7;
-    enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
+    explicit error_reporter(error_handler handler = {}) : handler_(std::move(handler)) {}
 
-    /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
-    template <class Buffer>
-    void write_file_header(Buffer& out) {
-        static const std::uint8_t header[7] = {0x3A, 0x57, 0x26, 0x42, 0xE1, 0xBE, 0x00};
-        out.insert(out.end(), header, header + 7);
-        offset_ += 7;
+    void report(errc code, const std::string& message) noexcept {
+        reported_.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto now = std::chrono::steady_clock::now();
+        if (now - window_start_ >= std::chrono::seconds(1)) {
+            window_start_ = now;
+            in_window_ = 0;
+        }
+        if (in_window_ >= RUNLOG_ERROR_REPORTS_PER_SECOND) {
+            ++pending_suppressed_;
+            suppressed_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        ++in_window_;
+        error_report report{code, format_error(code, message), pending_suppressed_};
+        pending_suppressed_ = 0;
+        deliver(report);
     }
 
-    /// Appends one record's chunks to `out`.
-    template <class Buffer>
-    void write_record(const std::uint8_t* payload, std::size_t n, Buffer& out) {
-        bool begun = false;
-        do {
-            std::size_t left = block_size - offset_ % block_size;
-            if (left < header_size) {
-                out.insert(out.end(), left,
-                           typename Buffer::value_type{0});  // trailer: only before another chunk
-                offset_ += left;
-                left = block_size;
-            }
-            const std::size_t room = left - header_size;
-            const std::size_t take = n < room ? n : room;
-            const bool ends = take == n;
-            const std::uint8_t type = !begun ? (ends ? full : first) : (ends ? last : middle);
-            write_chunk(type, payload, take, out);
-            payload += take;
-            n -= take;
-            begun = true;
-            if (ends) break;
-        } while (true);
+    std::uint64_t reported() const noexcept { return reported_.load(std::memory_order_relaxed); }
+    std::uint64_t suppressed() const noexcept {
+        return suppressed_.load(std::memory_order_relaxed);
     }
-
-    std::uint64_t offset() const noexcept { return offset_; }
 
   private:
-    template <class Buffer>
-    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n, Buffer& out) {
-        const std::uint32_t crc = crc32(data, n, crc32(&type, 1));
-        using byte = typename Buffer::value_type;
-        for (int i = 0; i < 4; ++i) out.push_back(static_cast<byte>(crc >> (8 * i)));
-        out.push_back(static_cast<byte>(n & 0xFFu));
-        out.push_back(static_cast<byte>(n >> 8u));
-        out.push_back(static_cast<byte>(type));
-        out.insert(out.end(), data, data + n);
-        offset_ += header_size + n;
+    void deliver(const error_report& report) noexcept {
+#if !RUNLOG_NO_EXCEPTIONS
+        try {
+#endif
+            if (handler_) {
+                handler_(report);
+            } else {
+                print_error_to_stderr(report);
+            }
+#if !RUNLOG_NO_EXCEPTIONS
+        } catch (...) {
+            // A throwing handler must not take the writer thread down.
+        }
+#endif
     }
 
-    std::uint64_t offset_ = 0;
+    error_handler handler_;
+    std::mutex mutex_;
+    std::chrono::steady_clock::time_point window_start_{};
+    int in_window_ = 0;
+    std::uint64_t pending_suppressed_ = 0;
+    std::atomic<std::uint64_t> reported_{0};
+    std::atomic<std::uint64_t> suppressed_{0};
 };
 
 }  // namespace detail
 }  // namespace v0
 }  // namespace runlog
-// end runlog/detail/leveldb_log.hpp
-// #include "../detail/os.hpp"
-// #include "../detail/wandb_records.hpp"
-// begin runlog/detail/wandb_records.hpp
+// end runlog/detail/error_reporter.hpp
+// #include "event.hpp"
+// begin runlog/detail/event.hpp
 // SPDX-License-Identifier: MIT
-// Encoders for the W&B `Record` protobufs a run needs (wandb-offline-format.md §3): pure
-// functions from values to the serialized Record bytes. Field numbers are W&B's persistent ones.
-// Only long-standing record types are produced, and `control` is never set.
+// What travels through the queue from log() and friends to the writer thread. A row event holds
+// up to RUNLOG_INLINE_FIELDS scalar fields inline, so the common log() call moves one fixed-size
+// object and allocates nothing; strings, nested values, wide rows and control events (config,
+// define_metric, summary_set) carry a heap payload.
 
-#include <cmath>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+// #include "../config.hpp"
+// #include "../media/media.hpp"
+// #include "../metric.hpp"
+// #include "../value.hpp"
+// #include "key_table.hpp"
+// begin runlog/detail/key_table.hpp
+// SPDX-License-Identifier: MIT
+// Interned metric keys. log() looks each key up here on the caller's thread: the lookup reads an
+// open-addressing table through atomic pointers and takes no lock; only a key seen for the first
+// time takes the mutex, is validated once, and is published. Entries never move or die before the
+// table does, so events carry `const key_entry*` and the writer reads names without copying them.
+// Growing builds a new, larger table and publishes it; old tables stay alive until destruction so
+// a reader still probing one is never left with a dangling pointer.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
-// #include "../metric.hpp"
-// #include "../sinks/sink.hpp"
-// #include "../value.hpp"
-// #include "../version.hpp"
-// #include "protobuf.hpp"
+// #include "json_writer.hpp"
 
 namespace runlog {
 inline namespace v0 {
-namespace detail {
-namespace wandb {
 
-// Record oneof field numbers.
-enum record_field : std::uint32_t {
-    history = 2,
-    summary = 3,
-    config = 5,
-    files = 6,
-    stats = 7,
-    metric = 12,
-    output_raw = 13,
-    run = 17,
-    exit = 18,
-    final_record = 20,
-    header = 21,
+struct metric_definition;
+
+namespace detail {
+
+enum class key_status : std::uint8_t { ok, reserved, empty, invalid_utf8 };
+
+struct key_entry {
+    std::string name;
+    std::uint64_t hash = 0;
+    key_status status = key_status::ok;
+
+    // The writer's caches, so a row costs no string lookups: read and written only by the run's
+    // dispatcher (callers read the fields above), so they are separate memory locations and race
+    // with nothing. `definition` is valid while `definition_generation` matches the dispatcher's.
+    static constexpr std::size_t no_slot = ~std::size_t{0};
+    mutable std::size_t summary_slot = no_slot;
+    mutable const metric_definition* definition = nullptr;
+    mutable std::uint64_t definition_generation = 0;
+    // The last float logged under this key and its shortest-round-trip double (a learning rate
+    // is the same float for thousands of rows; the conversion costs a to_chars/from_chars pair).
+    // Bits 0 are +0.0f, whose double is 0.0: the initial entry is already correct.
+    mutable std::uint32_t last_float_bits = 0;
+    mutable double last_float_as_double = 0.0;
 };
 
-/// Record{num, <field>: body}.
-inline std::vector<std::uint8_t> record(std::int64_t num, record_field field,
-                                        const proto_writer& body) {
-    proto_writer r;
-    r.int64(1, num).message(field, body);
-    return r.bytes();
-}
-
-inline proto_writer header_body() {
-    return proto_writer().message(1, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
-}
-
-inline bool is_histogram(const value& v) {
-    const value* type = v.find("_type");
-    return type != nullptr && type->as_string() == "histogram";
-}
-
-/// True when `v` holds a histogram with runlog's "stats" member (at any depth).
-inline bool has_histogram_stats(const value& v) {
-    if (!v.is_object()) return false;
-    if (is_histogram(v)) return v.contains("stats");
-    for (const auto& member : v.as_object())
-        if (has_histogram_stats(member.second)) return true;
-    return false;
-}
-
-/// `v` in W&B's shapes: histograms lose runlog's "stats" member, which W&B's histogram lacks.
-inline value wandb_shaped(const value& v) {
-    if (!has_histogram_stats(v)) return v;
-    const bool histogram = is_histogram(v);
-    value out = value::object();
-    for (const auto& [key, member] : v.as_object())
-        if (!histogram || key != "stats") out[key] = wandb_shaped(member);
-    return out;
-}
-
-/// ConfigRecord / SummaryRecord body: one `update` item per top-level key with its whole value
-/// (legacy sync merges only top-level keys, so values are never split).
-inline proto_writer items_body(const value& object) {
-    proto_writer body;
-    for (const auto& [key, v] : object.as_object()) {
-        body.message(1, proto_writer().string(1, key).string(
-                            16, has_histogram_stats(v) ? wandb_shaped(v).dump() : v.dump()));
+inline std::uint64_t hash_key(std::string_view s) noexcept {
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (char c : s) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 1099511628211ull;
     }
-    return body;
-}
-
-inline proto_writer timestamp(double unix_seconds) {
-    const double whole = std::floor(unix_seconds);
-    return proto_writer()
-        .int64(1, static_cast<std::int64_t>(whole))
-        .int64(2, static_cast<std::int64_t>((unix_seconds - whole) * 1e9));
-}
-
-inline proto_writer run_body(const run_info& info, const std::string& entity) {
-    proto_writer run;
-    run.string(1, info.id);
-    if (!entity.empty()) run.string(2, entity);
-    run.string(3, info.project);
-    if (info.config.is_object() && info.config.size() > 0) run.message(4, items_body(info.config));
-    if (!info.group.empty()) run.string(6, info.group);
-    if (!info.job_type.empty()) run.string(7, info.job_type);
-    run.string(8, info.name);
-    if (!info.notes.empty()) run.string(9, info.notes);
-    for (const auto& tag : info.tags) run.string(10, tag);
-    run.string(13, info.host);
-    run.message(17, timestamp(info.start_time));
-    return run;
-}
-
-/// MetricRecord. A definition materialised from a glob is written as the client writes it:
-/// named for the key, `defined` false, overwrite, expanded_from_glob.
-inline proto_writer metric_body(const metric_definition& def) {
-    proto_writer m;
-    const bool expanded = !def.from_glob.empty();
-    if (def.is_glob() && !expanded) {
-        m.string(2, def.name);
-    } else {
-        m.string(1, def.name);
-    }
-    if (!def.step_metric.empty()) m.string(4, def.step_metric);
-    proto_writer options;
-    if (def.step_sync) options.boolean(1, true);
-    if (def.hidden) options.boolean(2, true);
-    if (!expanded) options.boolean(3, true);
-    m.message(6, options);
-    proto_writer summary;
-    if (def.summary & summary_min) summary.boolean(1, true);
-    if (def.summary & summary_max) summary.boolean(2, true);
-    if (def.summary & summary_mean) summary.boolean(3, true);
-    if (def.summary & summary_last) summary.boolean(5, true);
-    if (def.summary & summary_none) summary.boolean(6, true);
-    if (def.summary & summary_first) summary.boolean(8, true);
-    if (summary.size() > 0) m.message(7, summary);
-    if (def.goal != metric_goal::none) m.int64(8, def.goal == metric_goal::minimize ? 1 : 2);
-    if (expanded) {
-        m.message(9, proto_writer().boolean(1, true));
-        m.boolean(10, true);
-    }
-    return m;
-}
-
-/// FilesRecord for one file; type MEDIA (2) for media, WANDB (1) for W&B's own files.
-inline proto_writer files_body(std::string_view path, int type) {
-    proto_writer item;
-    item.string(1, path);
-    if (type != 0) item.int64(3, type);
-    return proto_writer().message(1, item);
-}
-
-/// HistoryRecord: one item per member of the row (which holds _step, _runtime, _timestamp).
-inline proto_writer history_body(const value& row, std::int64_t step) {
-    proto_writer h = items_body(row);
-    h.message(2, proto_writer().int64(1, step));
     return h;
 }
 
-/// summary {_wandb: {runtime}, _runtime}: the client writes the runtime pair this way.
-inline proto_writer runtime_summary_body(std::int64_t seconds) {
-    proto_writer body;
-    body.message(1, proto_writer()
-                        .string(2, "_wandb")
-                        .string(2, "runtime")
-                        .string(16, std::to_string(seconds)));
-    body.message(1, proto_writer().string(1, "_runtime").string(16, std::to_string(seconds)));
-    return body;
+inline key_status classify_key(std::string_view key) noexcept {
+    if (key.empty()) return key_status::empty;
+    if (key.front() == '_') return key_status::reserved;
+    if (!is_valid_utf8(key)) return key_status::invalid_utf8;
+    return key_status::ok;
 }
 
-/// StatsRecord{stats_type SYSTEM (0, omitted), timestamp, item{key, value_json}...}; sync shows
-/// each item as `system.<key>`.
-inline proto_writer stats_body(double unix_seconds, const value& values) {
-    proto_writer body;
-    body.message(2, timestamp(unix_seconds));
-    for (const auto& [key, v] : values.as_object())
-        body.message(3, proto_writer().string(1, key).string(16, v.dump()));
-    return body;
-}
-
-/// OutputRawRecord{output_type (STDERR 0, STDOUT 1), timestamp, line}. The text must be UTF-8
-/// in a proto string: invalid bytes become U+FFFD.
-inline proto_writer output_raw_body(const console_output& chunk) {
-    proto_writer body;
-    if (chunk.stream == 1) body.int64(1, 1);
-    body.message(2, timestamp(chunk.timestamp));
-    body.string(3, is_valid_utf8(chunk.text) ? chunk.text : to_valid_utf8(chunk.text));
-    return body;
-}
-
-inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {
-    proto_writer e;
-    if (exit_code != 0) e.int64(1, exit_code);
-    if (runtime_seconds != 0) e.int64(2, runtime_seconds);
-    return e;
-}
-
-}  // namespace wandb
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/wandb_records.hpp
-// #include "sink.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-class wandb_sink final : public base_sink<null_mutex> {
+class key_table {
   public:
-    /// `describe_process`: put this process's command line in wandb-metadata.json (false when
-    /// converting a run after the fact, as `runlog export` does).
-    explicit wandb_sink(std::string entity = {}, bool describe_process = true)
-        : entity_(std::move(entity)), describe_process_(describe_process) {}
-    bool wants_row_summaries() const noexcept override { return true; }
+    key_table() { publish_new_table(64); }
+    key_table(const key_table&) = delete;
+    key_table& operator=(const key_table&) = delete;
 
-    /// <root>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>: where a run's W&B directory goes.
-    static std::filesystem::path directory_for(const run_info& info) {
-        return info.root_dir / "wandb" /
-               ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+    /// Never returns nullptr (allocation failure aside).
+    const key_entry* intern(std::string_view key) {
+        const std::uint64_t h = hash_key(key);
+        if (const key_entry* e = find_in(*current_.load(std::memory_order_acquire), key, h))
+            return e;
+        std::lock_guard<std::mutex> lock(mutex_);
+        const table& t = *current_.load(std::memory_order_acquire);
+        if (const key_entry* e = find_in(t, key, h)) return e;
+        entries_.push_back(key_entry{std::string(key), h, classify_key(key)});
+        const key_entry* e = &entries_.back();
+        if ((entries_.size() + 1) * 2 > t.size()) {
+            publish_new_table(t.size() * 2);  // rehashes every entry, the new one included
+        } else {
+            insert_into(t, e);
+        }
+        return e;
     }
 
-    /// The offline run directory (set by start).
-    const std::filesystem::path& directory() const noexcept { return dir_; }
-
-  protected:
-    io_result start_(const run_info& info) override {
-        namespace fs = std::filesystem;
-        info_ = info;
-        if (describe_process_) args_ = detail::command_line();
-        const fs::path base = info.root_dir / "wandb";
-        dir_ = directory_for(info);
-        std::error_code ec;
-        fs::create_directories(dir_ / "files", ec);
-        if (ec) {
-            return io_result::failure(errc::sink_start_failed,
-                                      "cannot create '" + dir_.string() + "': " + ec.message());
-        }
-        // Exclusive: never append to another run's log.
-        if (io_result opened = file_.open(dir_ / ("run-" + info.id + ".wandb"), true); !opened.ok())
-            return opened;
-        (void)detail::replace_symlink(base / "latest-run", dir_.filename());
-        log_.write_file_header(file_.buffer());
-        append(detail::wandb::header, detail::wandb::header_body());
-        append(detail::wandb::run, detail::wandb::run_body(info, entity_));
-        config_ = info.config;
-        if (!info.git_diff.empty()) {  // as the W&B client saves uncommitted changes
-            if (io_result w =
-                    detail::write_file_atomically(dir_ / "files" / "diff.patch", info.git_diff);
-                !w.ok())
-                return w;
-            append(detail::wandb::files, detail::wandb::files_body("diff.patch", 1));
-        }
-        return file_.write();
-    }
-
-    io_result event_(const sink_event& e) override {
-        namespace w = detail::wandb;
-        switch (e.type) {
-            case sink_event_type::config:
-                config_ = *e.config;
-                append(w::config, w::items_body(*e.config));
-                break;
-            case sink_event_type::metric:
-                append(w::metric, w::metric_body(*e.metric));
-                break;
-            case sink_event_type::media: {
-                const io_result r = detail::write_file_creating_directories(
-                    dir_ / "files" / e.media->path, *e.media->bytes);
-                if (!r.ok()) return r;
-                append(w::files, w::files_body(e.media->path, 2));
-                break;
-            }
-            case sink_event_type::summary:
-                break;  // per-row summaries and the final one cover it
-            case sink_event_type::system:
-                append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
-                break;
-            case sink_event_type::console:
-                append(w::output_raw, w::output_raw_body(*e.console));
-                break;
-            case sink_event_type::row:
-                // As the client does: the row's new summary values, then the row.
-                if (e.row->summary) append(w::summary, w::items_body(*e.row->summary));
-                append(w::history, w::history_body(e.row->data, e.row->step));
-                if (file_.buffer().size() >= 64 * 1024) return file_.write();
-                break;
-        }
-        return {};
-    }
-
-    io_result flush_() override { return file_.write(); }
-
-    io_result finish_(const finish_info& end) override {
-        namespace w = detail::wandb;
-        const auto runtime = static_cast<std::int64_t>(end.runtime);
-        append(w::summary, w::runtime_summary_body(runtime));
-        append(w::summary, w::items_body(end.summary));
-        io_result r = write_files(end);
-        append(w::exit, w::exit_body(end.exit_code, runtime));
-        append(w::final_record, detail::proto_writer());
-        io_result written = file_.write();
-        file_.close();
-        return r.ok() ? written : r;
+    std::size_t size() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return entries_.size();
     }
 
   private:
-    void append(detail::wandb::record_field field, const detail::proto_writer& body) {
-        const auto bytes = detail::wandb::record(++num_, field, body);
-        log_.write_record(bytes.data(), bytes.size(), file_.buffer());
+    struct table {
+        explicit table(std::size_t n) : slots(new std::atomic<const key_entry*>[n]), count(n) {
+            for (std::size_t i = 0; i < n; ++i) slots[i].store(nullptr, std::memory_order_relaxed);
+        }
+        std::size_t size() const noexcept { return count; }
+        std::unique_ptr<std::atomic<const key_entry*>[]> slots;
+        std::size_t count;
+    };
+
+    static const key_entry* find_in(const table& t, std::string_view key,
+                                    std::uint64_t h) noexcept {
+        const std::size_t mask = t.size() - 1;
+        for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
+            const key_entry* e = t.slots[i].load(std::memory_order_acquire);
+            if (e == nullptr) return nullptr;
+            if (e->hash == h && e->name == key) return e;
+        }
     }
 
-    /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
-    /// reading the directory (sync regenerates them); each announced by a files record.
-    io_result write_files(const finish_info& end) {
-        const auto files = dir_ / "files";
-        io_result r =
-            detail::write_file_atomically(files / "wandb-summary.json", end.summary.dump() + "\n");
-        std::string yaml = "wandb_version: 1\n\n";
-        for (const auto& [key, v] : config_.as_object()) {
-            std::string quoted;
-            detail::write_json_string(quoted, key);
-            yaml += quoted + ":\n  desc: null\n  value: " + v.dump() + "\n";
-        }
-        if (r.ok()) r = detail::write_file_atomically(files / "config.yaml", yaml);
-        // What is known of the process; args are read when the run starts (Linux only).
-        value args = value::array();
-        for (std::size_t i = 1; i < args_.size(); ++i) args.push_back(args_[i]);
-        value metadata = {{"program", args_.empty() ? std::string() : args_.front()},
-                          {"args", args},
-                          {"startedAt", detail::iso8601_utc(info_.start_time)},
-                          {"host", info_.host},
-                          {"writer", "runlog " RUNLOG_VERSION_STRING}};
-        // W&B's environment fields, from what the run recorded (docs/wandb.md).
-        const value& env = info_.environment;
-        auto copy = [&](const char* from, const char* to) {
-            if (const value* v = env.find(from)) metadata[to] = *v;
-        };
-        copy("os", "os");
-        copy("executable", "executable");
-        copy("cpu_count", "cpu_count");
-        copy("cpu_count_logical", "cpu_count_logical");
-        if (const value* total = env.find("memory_total_bytes"))
-            metadata["memory"] = {{"total", *total}};
-        if (const value* scheduler = env.find("scheduler")) {
-            value slurm = value::object();
-            for (const auto& [key, v] : scheduler->as_object()) {
-                if (key.rfind("SLURM_", 0) != 0) continue;
-                std::string name = key.substr(6);  // SLURM_JOB_ID -> job_id, as wandb writes it
-                for (char& c : name) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
-                slurm[name] = v;
-            }
-            if (slurm.size() > 0) metadata["slurm"] = std::move(slurm);
-        }
-        if (const value* commit = info_.git.find("commit")) {
-            metadata["git"] = {{"remote", info_.git.find("remote")->as_string()},
-                               {"commit", commit->as_string()}};
-            metadata["root"] = info_.git.find("root")->as_string();
-        }
-        if (r.ok())
-            r = detail::write_file_atomically(files / "wandb-metadata.json",
-                                              metadata.dump() + "\n");
-        if (r.ok()) {
-            for (const char* name : {"wandb-summary.json", "config.yaml", "wandb-metadata.json"})
-                append(detail::wandb::files, detail::wandb::files_body(name, 1));
-        }
-        return r;
+    static void insert_into(const table& t, const key_entry* e) noexcept {
+        const std::size_t mask = t.size() - 1;
+        std::size_t i = static_cast<std::size_t>(e->hash) & mask;
+        while (t.slots[i].load(std::memory_order_relaxed) != nullptr) i = (i + 1) & mask;
+        t.slots[i].store(e, std::memory_order_release);
     }
 
-    std::string entity_;
-    run_info info_;
-    bool describe_process_;
-    std::vector<std::string> args_;
-    std::filesystem::path dir_;
-    detail::append_file file_;
-    detail::leveldb_log_writer log_;
-    std::int64_t num_ = 0;
-    value config_ = value::object();
+    void publish_new_table(std::size_t n) {
+        tables_.push_back(std::make_unique<table>(n));
+        const table& t = *tables_.back();
+        for (const key_entry& e : entries_) insert_into(t, &e);
+        current_.store(&t, std::memory_order_release);
+    }
+
+    mutable std::mutex mutex_;
+    std::deque<key_entry> entries_;  // deque: push_back never moves existing entries
+    std::vector<std::unique_ptr<table>> tables_;
+    std::atomic<const table*> current_{nullptr};
 };
 
+}  // namespace detail
 }  // namespace v0
 }  // namespace runlog
-// end runlog/sinks/wandb.hpp
+// end runlog/detail/key_table.hpp
 
 namespace runlog {
 inline namespace v0 {
-
-struct export_options {
-    std::filesystem::path output_root;  // output goes to <output_root>/wandb/ or /tensorboard/;
-                                        // default: the directory holding the run's runlog/
-    std::optional<int> exit_code;       // for crashed runs; default 1
-    std::function<void(std::uint64_t rows)> progress;  // called every 10,000 rows
-};
-
-struct export_result {
-    bool ok = false;
-    std::string message;               // what went wrong, or a one-line report
-    std::filesystem::path output_dir;  // the W&B run directory or the TensorBoard run directory
-    std::uint64_t rows = 0;
-    std::uint64_t media_files = 0;
-    bool crashed = false;
-    std::vector<std::string> warnings;  // e.g. a missing media file, a torn last line
-};
-
 namespace detail {
 
-inline bool read_json_file(const std::filesystem::path& path, value& out, std::string& error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = "cannot read '" + path.string() + "'";
-        return false;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (!parse_json(ss.str(), out, error)) {
-        error = "'" + path.string() + "' is not valid JSON: " + error;
-        return false;
-    }
-    return true;
-}
+static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
+              "RUNLOG_INLINE_FIELDS must be between 1 and 255");
 
-inline metric_definition definition_from_json(const value& v) {
-    metric_definition def;
-    def.name = v.find("name") ? v.find("name")->as_string() : std::string();
-    if (const value* s = v.find("step_metric")) def.step_metric = s->as_string();
-    if (const value* s = v.find("step_sync")) def.step_sync = s->as_bool();
-    if (const value* s = v.find("hidden")) def.hidden = s->as_bool();
-    if (const value* s = v.find("glob")) def.from_glob = s->as_string();
-    metric_options options;
-    if (const value* s = v.find("summary")) options.summary = s->as_string();
-    if (const value* g = v.find("goal"); g && g->as_string() != "none")
-        options.goal = g->as_string();
-    metric_definition parsed;
-    if (parse_metric_definition(def.name.empty() ? "?" : def.name, options, parsed).ok()) {
-        def.summary = parsed.summary;
-        def.goal = parsed.goal;
-    }
-    return def;
-}
-
-/// Media paths a history value refers to (image-file, table-file, images/separated, and the
-/// image cells inside a table file).
-inline void media_paths(const value& v, const std::filesystem::path& run_dir,
-                        std::vector<std::string>& out) {
-    const value* type = v.find("_type");
-    if (type == nullptr) return;
-    if (const value* path = v.find("path"); path && path->is_string()) {
-        if (type->as_string() == "table-file") {
-            value table;
-            std::string ignored;
-            if (read_json_file(run_dir / path->as_string(), table, ignored))
-                if (const value* data = table.find("data"))
-                    for (const auto& row : data->as_array())
-                        for (const auto& cell : row.as_array()) media_paths(cell, run_dir, out);
-        }
-        out.push_back(path->as_string());
-    }
-    if (const value* names = v.find("filenames"))
-        for (const auto& name : names->as_array()) out.push_back(name.as_string());
-}
-
-/// A native run read back: what an exporting sink is fed.
-struct native_run {
-    std::filesystem::path dir;
-    run_info info;
-    value metrics, summary;
-    std::vector<value> rows;
-    std::vector<value> system;  // system.jsonl lines (absent file: none)
-    std::string console;        // output.log (absent file: empty)
-    int exit_code = 0;
-    double end_time = 0.0;
+enum class event_kind : std::uint8_t {
+    row,
+    config,
+    define_metric,
+    summary_set,
+    flush,
+    system,
+    console,
+    artifact
+};
+// float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
+// invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
+enum class item_kind : std::uint8_t {
+    integer,
+    floating,
+    float32,
+    boolean,
+    complex,
+    media,
+    invalid
 };
 
-/// Reads and checks the whole run; false (with result.message) when it cannot be read.
-inline bool read_native_run(const std::filesystem::path& run_path, const export_options& options,
-                            native_run& out, export_result& result) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    const fs::path run_dir = fs::canonical(run_path, ec);
-    if (ec || !fs::is_directory(run_dir)) {
-        result.message = "'" + run_path.string() + "' is not a directory";
-        return false;
-    }
-    value run_json, config;
-    std::string error;
-    if (!fs::exists(run_dir / "run.json")) {
-        result.message = "'" + run_dir.string() + "' has no run.json: not a runlog run directory";
-        return false;
-    }
-    if (!read_json_file(run_dir / "run.json", run_json, error))
-        return result.message = error, false;
-    const value* format = run_json.find("format");
-    if (format == nullptr || format->as_string() != RUNLOG_FORMAT_VERSION) {
-        result.message = "'" + run_dir.string() + "' is format '" +
-                         (format ? format->as_string() : std::string("?")) +
-                         "'; this runlog reads " RUNLOG_FORMAT_VERSION;
-        return false;
-    }
-    if (!read_json_file(run_dir / "config.json", config, error))
-        return result.message = error, false;
-    if (!read_json_file(run_dir / "metrics.json", out.metrics, error))
-        return result.message = error, false;
-    if (!read_json_file(run_dir / "summary.json", out.summary, error))
-        return result.message = error, false;
-    {
-        std::ifstream history(run_dir / "history.jsonl", std::ios::binary);
-        if (!history) {
-            result.message = "cannot read '" + (run_dir / "history.jsonl").string() + "'";
-            return false;
-        }
-        std::string line;
-        std::uint64_t number = 0;
-        bool torn = false;
-        while (std::getline(history, line)) {
-            ++number;
-            if (torn) {
-                result.message = "history.jsonl line " + std::to_string(number - 1) +
-                                 " is not valid JSON and is not the last line";
-                return false;
-            }
-            value row;
-            if (!parse_json(line, row, error) || !row.is_object() || !row.find("_step")) {
-                torn = true;  // acceptable only as the last line (a killed writer)
-                continue;
-            }
-            out.rows.push_back(std::move(row));
-        }
-        if (torn) result.warnings.push_back("skipped a torn last line of history.jsonl");
-    }
-
-    {
-        // System samples: optional; a torn last line (a killed writer) is skipped.
-        std::ifstream system(run_dir / "system.jsonl", std::ios::binary);
-        std::string line;
-        while (std::getline(system, line)) {
-            value sample;
-            if (parse_json(line, sample, error) && sample.is_object() && sample.find("_timestamp"))
-                out.system.push_back(std::move(sample));
-        }
-    }
-
-    out.console = read_small_file(run_dir / "output.log");
-
-    auto text = [&](const char* key) {
-        const value* v = run_json.find(key);
-        return v ? v->as_string() : std::string();
+struct field_item {
+    const key_entry* key;
+    item_kind kind;
+    union {
+        std::int64_t i;
+        double d;
+        float f;
+        bool b;
+        std::uint32_t complex_index;  // into event_payload::complex or ::media
     };
-    run_info& info = out.info;
-    info.id = text("id");
-    info.project = text("project");
-    info.name = text("name");
-    info.group = text("group");
-    info.job_type = text("job_type");
-    info.notes = text("notes");
-    info.host = text("host");
-    info.pid = process_id();  // the process writing the converted files
-    if (const value* tags = run_json.find("tags"))
-        for (const auto& t : tags->as_array()) info.tags.push_back(t.as_string());
-    info.start_time = run_json.find("start_time") ? run_json.find("start_time")->as_double() : 0.0;
-    info.config = config.is_object() ? config : value::object();
-    if (const value* env = run_json.find("environment")) info.environment = *env;
-    if (const value* git = run_json.find("git")) info.git = *git;
-    info.root_dir =
-        options.output_root.empty() ? run_dir.parent_path().parent_path() : options.output_root;
-    info.run_dir = run_dir;
-    out.dir = run_dir;
+};
 
-    result.crashed = text("status") == "running";
-    out.exit_code = result.crashed ? options.exit_code.value_or(1)
-                                   : static_cast<int>(run_json.find("exit_code")
-                                                          ? run_json.find("exit_code")->as_int()
-                                                          : 0);
-    out.end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
-    if (out.end_time == 0.0 && !out.rows.empty()) {
-        const value* last = out.rows.back().find("_timestamp");
-        out.end_time = last ? last->as_double(info.start_time) : info.start_time;
+struct event_payload {
+    std::vector<field_item> items;                           // fields beyond the inline ones
+    std::vector<value> complex;                              // non-scalar field values
+    std::vector<std::shared_ptr<const media_source>> media;  // images, tables
+    std::size_t media_bytes = 0;  // their size_bytes(), reserved against the media budget
+    value data;  // config (whole, merged), summary_set value, system sample, artifact manifest
+    metric_definition definition;
+    bool overwrite = false;  // define_metric(..., overwrite)
+    std::string key;         // summary_set key; console: the text; artifact: its directory
+    int stream = 0;          // console: 1 stdout, 2 stderr; artifact: 1 if used, 0 if logged
+    std::vector<std::string> aliases;  // artifact
+};
+
+struct event {
+    event_kind kind = event_kind::row;
+    std::uint8_t inline_count = 0;
+    bool has_step = false;
+    std::int8_t commit = -1;  // -1: default (commit unless a step is given), 0: no, 1: yes
+    std::int64_t step = 0;
+    double time = 0.0;         // Unix seconds at the call
+    std::uint64_t ticket = 0;  // flush
+    field_item items[RUNLOG_INLINE_FIELDS];
+    std::unique_ptr<event_payload> payload;
+
+    event_payload& ensure_payload() {
+        if (!payload) payload = std::make_unique<event_payload>();
+        return *payload;
     }
-    if (out.end_time == 0.0) out.end_time = info.start_time;
+
+    void add_item(const field_item& item) {
+        if (inline_count < RUNLOG_INLINE_FIELDS) {
+            items[inline_count++] = item;
+        } else {
+            ensure_payload().items.push_back(item);
+        }
+    }
+
+    void add_complex(const key_entry* key, value v) {
+        auto& p = ensure_payload();
+        field_item item{};
+        item.key = key;
+        item.kind = item_kind::complex;
+        item.complex_index = static_cast<std::uint32_t>(p.complex.size());
+        p.complex.push_back(std::move(v));
+        add_item(item);
+    }
+
+    void add_invalid(const key_entry* key, std::string reason) {
+        add_complex(key, value(std::move(reason)));
+        if (payload->items.empty()) {
+            items[inline_count - 1].kind = item_kind::invalid;
+        } else {
+            payload->items.back().kind = item_kind::invalid;
+        }
+    }
+
+    void add_media(const key_entry* key, std::shared_ptr<const media_source> source) {
+        auto& p = ensure_payload();
+        field_item item{};
+        item.key = key;
+        item.kind = item_kind::media;
+        item.complex_index = static_cast<std::uint32_t>(p.media.size());
+        p.media_bytes += source->size_bytes();
+        p.media.push_back(std::move(source));
+        add_item(item);
+    }
+
+    template <class F>
+    void for_each_item(F&& f) const {
+        for (std::uint8_t i = 0; i < inline_count; ++i) f(items[i]);
+        if (payload)
+            for (const auto& item : payload->items) f(item);
+    }
+
+    value item_value(const field_item& item) const {
+        switch (item.kind) {
+            case item_kind::integer:
+                return item.i;
+            case item_kind::floating:
+                return item.d;
+            case item_kind::float32:
+                return item.f;
+            case item_kind::boolean:
+                return item.b;
+            case item_kind::complex:
+                return payload->complex[item.complex_index];
+            case item_kind::media:
+            case item_kind::invalid:
+                break;  // handled by the dispatcher
+        }
+        return {};
+    }
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/event.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class dispatcher {
+  public:
+    dispatcher(std::vector<std::shared_ptr<sink>> sinks, error_reporter& reporter, counters& counts,
+               double start_time)
+        : sinks_(std::move(sinks)),
+          sink_failing_(sinks_.size(), false),
+          row_summaries_(std::any_of(sinks_.begin(), sinks_.end(),
+                                     [](const auto& s) { return s->wants_row_summaries(); })),
+          reporter_(reporter),
+          counts_(counts),
+          start_time_(start_time) {}
+
+    void apply(const event& e) {
+        switch (e.kind) {
+            case event_kind::row:
+                apply_row(e);
+                break;
+            case event_kind::config: {
+                sink_event out;
+                out.type = sink_event_type::config;
+                out.config = &e.payload->data;
+                send(out);
+                break;
+            }
+            case event_kind::define_metric:
+                define(e.payload->definition, e.payload->overwrite);
+                break;
+            case event_kind::summary_set:
+                summary_for(e.payload->key).set_override(e.payload->data);
+                summary_dirty_ = true;
+                break;
+            case event_kind::flush:
+                flush();
+                break;
+            case event_kind::console: {
+                const console_output chunk{e.payload->stream, e.time, e.payload->key};
+                sink_event out;
+                out.type = sink_event_type::console;
+                out.console = &chunk;
+                send(out);
+                break;
+            }
+            case event_kind::artifact: {
+                const artifact_event artifact{e.payload->stream == 1, e.time, e.payload->data,
+                                              e.payload->aliases, e.payload->key};
+                sink_event out;
+                out.type = sink_event_type::artifact;
+                out.artifact = &artifact;
+                send(out);
+                break;
+            }
+            case event_kind::system: {
+                const system_sample sample{system_samples_++, e.time - start_time_, e.time,
+                                           e.payload->data};
+                sink_event out;
+                out.type = sink_event_type::system;
+                out.system = &sample;
+                send(out);
+                break;
+            }
+        }
+    }
+
+    /// Sends the summary if it changed, then flushes every sink.
+    void flush() {
+        if (summary_dirty_) {
+            const value summary = build_summary();
+            sink_event out;
+            out.type = sink_event_type::summary;
+            out.summary = &summary;
+            send(out);
+            summary_dirty_ = false;
+        }
+        for (std::size_t i = 0; i < sinks_.size(); ++i)
+            check(i, guarded([&] { return sinks_[i]->flush(); }));
+    }
+
+    /// Commits the pending row, then gives every sink the final summary and how the run ended.
+    value finish(int exit_code, double end_time) {
+        if (pending_active_) commit_pending();
+        const value summary = build_summary();
+        summary_dirty_ = false;  // the final summary travels in finish_info, not as an event
+        flush();
+        run_stats stats = counts_.snapshot();
+        stats.errors_reported = reporter_.reported();
+        stats.errors_suppressed = reporter_.suppressed();
+        const finish_info info{exit_code, exit_code == 0 ? "finished" : "failed",
+                               end_time,  end_time - start_time_,
+                               stats,     summary};
+        for (std::size_t i = 0; i < sinks_.size(); ++i)
+            check(i, guarded([&] { return sinks_[i]->finish(info); }));
+        return summary;
+    }
+
+    /// The summary as it stands (keys in first-logged order, then _step/_runtime/_timestamp).
+    value build_summary() {
+        value out = value::object();
+        auto& members = out.as_object();
+        for (auto& slot : summaries_) {
+            if (auto entry = slot.summary.build(resolve(slot.key))) {
+                members.emplace_back(slot.key, std::move(*entry));
+            }
+        }
+        if (counts_.rows_committed.load(std::memory_order_relaxed) > 0) {
+            members.emplace_back("_step", last_step_);
+            members.emplace_back("_runtime", last_time_ - start_time_);
+            members.emplace_back("_timestamp", last_time_);
+        }
+        return out;
+    }
+
+  private:
+    struct summary_slot {
+        std::string key;
+        metric_summary summary;
+    };
+
+    void apply_row(const event& e) {
+        counters::bump_single_writer(counts_.log_calls);
+        if (e.has_step && e.step < current_step_) {
+            counters::bump(counts_.dropped_step);
+            reporter_.report(errc::step_not_increasing,
+                             "log at step " + std::to_string(e.step) +
+                                 " dropped: the current step is " + std::to_string(current_step_) +
+                                 " and steps must not decrease (log other x-axes as a key and "
+                                 "define_metric(..., step_metric))");
+            return;
+        }
+        if (e.has_step && e.step > current_step_) {
+            if (pending_active_) commit_pending();
+            current_step_ = e.step;
+        }
+        e.for_each_item([&](const field_item& item) {
+            if (item.key->status != key_status::ok) {
+                reject(*item.key);
+                return;
+            }
+            if (item.kind == item_kind::invalid) {
+                counters::bump(counts_.dropped_fields);
+                reporter_.report(errc::invalid_value,
+                                 "field '" + item.key->name + "' dropped: " +
+                                     e.payload->complex[item.complex_index].as_string());
+                return;
+            }
+            if (item.kind == item_kind::media) {
+                merge_into_pending(
+                    item.key, encode_media(*e.payload->media[item.complex_index], item.key->name));
+                return;
+            }
+            if (item.kind == item_kind::float32) {
+                merge_into_pending(item.key, float_value(*item.key, item.f));
+                return;
+            }
+            merge_into_pending(item.key, e.item_value(item));
+        });
+        pending_active_ = true;
+        pending_time_ = e.time;
+        const bool commit = e.commit < 0 ? !e.has_step : e.commit > 0;
+        if (commit) commit_pending();
+    }
+
+    /// value(f) (the double that prints as f's shortest form), through the key's one-entry cache.
+    static value float_value(const key_entry& key, float f) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &f, sizeof bits);  // bitwise: -0.0f and NaN payloads stay distinct
+        if (bits != key.last_float_bits) {
+            key.last_float_bits = bits;
+            key.last_float_as_double = value(f).as_double();
+        }
+        return key.last_float_as_double;
+    }
+
+    /// Encodes a media field for the pending row's step, hands each file to the sinks, and
+    /// returns the JSON value that stands for it in the row.
+    value encode_media(const media_source& source, const std::string& key) {
+        const std::string stem = safe_media_stem(key);
+        const auto write = [&](media_file&& file) {
+            const std::string digest = sha256_hex(file.bytes.data(), file.bytes.size());
+            media_event m;
+            m.path = "media/" + file.kind + "/" + stem + "_" + std::to_string(current_step_) + "_" +
+                     digest.substr(0, 20) + file.extension;
+            m.bytes = &file.bytes;
+            sink_event out;
+            out.type = sink_event_type::media;
+            out.media = &m;
+            send(out);
+            // W&B's key order: _type, path, sha256, size, then the kind's own fields.
+            value v = value::object();
+            v["_type"] = file.description.find("_type") ? *file.description.find("_type") : value();
+            v["path"] = m.path;
+            v["sha256"] = digest;
+            v["size"] = file.bytes.size();
+            for (const auto& [k, item] : file.description.as_object())
+                if (k != "_type") v[k] = item;
+            return v;
+        };
+        return source.encode(key, current_step_, write);
+    }
+
+    void merge_into_pending(const key_entry* key, value v) {
+        for (auto& [k, existing] : pending_) {
+            if (k == key) {
+                existing = std::move(v);
+                return;
+            }
+        }
+        pending_.emplace_back(key, std::move(v));
+    }
+
+    void reject(const key_entry& key) {
+        counters::bump(counts_.dropped_fields);
+        if (!rejected_keys_.insert(&key).second) return;  // report each bad key once
+        switch (key.status) {
+            case key_status::reserved:
+                reporter_.report(errc::reserved_key, "key '" + key.name +
+                                                         "' dropped: keys starting with '_' are "
+                                                         "reserved for runlog");
+                break;
+            case key_status::empty:
+                reporter_.report(errc::invalid_key, "a field with an empty key was dropped");
+                break;
+            case key_status::invalid_utf8: {
+                std::string shown;
+                write_json_string(shown, key.name);
+                reporter_.report(errc::invalid_key,
+                                 "key " + shown + " dropped: keys must be valid UTF-8");
+                break;
+            }
+            case key_status::ok:
+                break;
+        }
+    }
+
+    void commit_pending() {
+        // The row: the pending keys [0, logged), then step metrics step_sync adds, then _step,
+        // _runtime, _timestamp. It lives in storage kept from row to row (sinks only borrow it
+        // during send), and a row with the same keys as the previous one — a training loop's
+        // usual row — keeps the member names and only replaces the values.
+        const std::size_t logged = pending_.size();
+        step_inserts_.clear();
+        for (std::size_t i = 0; i < logged; ++i) add_step_metric(resolve(*pending_[i].first));
+        auto& members = row_.as_object();
+        const bool same_keys =
+            step_inserts_.empty() && members.size() == logged + 3 && row_keys_.size() == logged &&
+            std::equal(pending_.begin(), pending_.end(), row_keys_.begin(),
+                       [](const auto& p, const key_entry* k) { return p.first == k; });
+        if (same_keys) {
+            for (std::size_t i = 0; i < logged; ++i)
+                members[i].second = std::move(pending_[i].second);
+            members[logged].second = current_step_;
+            members[logged + 1].second = pending_time_ - start_time_;
+            members[logged + 2].second = pending_time_;
+        } else {
+            members.clear();
+            row_keys_.clear();
+            members.reserve(logged + step_inserts_.size() + 3);
+            for (auto& [key, v] : pending_) {
+                members.emplace_back(key->name, std::move(v));
+                row_keys_.push_back(key);
+            }
+            for (auto& inserted : step_inserts_) members.push_back(std::move(inserted));
+            members.emplace_back("_step", current_step_);
+            members.emplace_back("_runtime", pending_time_ - start_time_);
+            members.emplace_back("_timestamp", pending_time_);
+        }
+        const std::size_t user_members = members.size() - 3;
+        auto summary_of = [&](std::size_t i) -> metric_summary& {
+            return i < logged ? summary_for(*pending_[i].first) : summary_for(members[i].first);
+        };
+        for (std::size_t i = 0; i < user_members; ++i)
+            summary_of(i).add(members[i].second, current_step_);
+
+        value row_summary;
+        if (row_summaries_) {
+            row_summary = value::object();
+            for (std::size_t i = 0; i < members.size(); ++i) {
+                const auto& [key, v] = members[i];
+                if (i >= user_members) {
+                    row_summary.as_object().emplace_back(key, v);  // _step, _runtime, _timestamp
+                } else if (auto entry = summary_of(i).build(i < logged ? resolve(*pending_[i].first)
+                                                                       : resolve(key))) {
+                    row_summary.as_object().emplace_back(key, std::move(*entry));
+                }
+            }
+        }
+        history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row_};
+        if (row_summaries_) out_row.summary = &row_summary;
+        sink_event out;
+        out.type = sink_event_type::row;
+        out.row = &out_row;
+        send(out);
+
+        counters::bump_single_writer(counts_.rows_committed);
+        summary_dirty_ = true;
+        last_step_ = current_step_;
+        last_time_ = pending_time_;
+        pending_.clear();
+        pending_active_ = false;
+        ++current_step_;
+    }
+
+    /// step_sync: the step metric's last value, for a row that lacks it (to step_inserts_).
+    void add_step_metric(const metric_definition* def) {
+        if (def == nullptr || !def->step_sync || def->step_metric.empty()) return;
+        for (const auto& p : pending_)
+            if (p.first->name == def->step_metric) return;
+        for (const auto& inserted : step_inserts_)
+            if (inserted.first == def->step_metric) return;
+        const auto it = summary_index_.find(def->step_metric);
+        if (it == summary_index_.end() || !summaries_[it->second].summary.seen()) return;
+        step_inserts_.emplace_back(def->step_metric, summaries_[it->second].summary.last());
+    }
+
+    std::size_t summary_slot_of(const std::string& key) {
+        const auto it = summary_index_.find(key);
+        if (it != summary_index_.end()) return it->second;
+        summary_index_.emplace(key, summaries_.size());
+        summaries_.push_back(summary_slot{key, metric_summary{}});
+        return summaries_.size() - 1;
+    }
+
+    metric_summary& summary_for(const std::string& key) {
+        return summaries_[summary_slot_of(key)].summary;
+    }
+
+    /// The same through the key's cache: no string hashing once the key has been seen.
+    metric_summary& summary_for(const key_entry& key) {
+        if (key.summary_slot == key_entry::no_slot) key.summary_slot = summary_slot_of(key.name);
+        return summaries_[key.summary_slot].summary;
+    }
+
+    const metric_definition* resolve(const key_entry& key) {
+        if (key.definition_generation != definitions_generation_) {
+            key.definition = resolve(key.name);
+            key.definition_generation = definitions_generation_;
+        }
+        return key.definition;
+    }
+
+    /// The definition that applies to `key`, materialising a glob's on first use.
+    const metric_definition* resolve(const std::string& key) {
+        if (const auto it = by_name_.find(key); it != by_name_.end()) return it->second;
+        if (undefined_.count(key) != 0) return nullptr;
+        for (const metric_definition* glob : globs_) {
+            if (!glob->matches(key)) continue;
+            metric_definition concrete = *glob;
+            concrete.name = key;
+            concrete.from_glob = glob->name;
+            definitions_.push_back(std::move(concrete));
+            metric_definition* def = &definitions_.back();
+            by_name_.emplace(key, def);
+            announce(*def);
+            return def;
+        }
+        undefined_.insert(key);
+        return nullptr;
+    }
+
+    void define(const metric_definition& def, bool overwrite) {
+        undefined_.clear();
+        ++definitions_generation_;  // every key_entry's cached definition is stale
+        summary_dirty_ = true;      // the summary's shape may change
+        if (const auto it = by_name_.find(def.name); it != by_name_.end()) {
+            metric_definition& existing = *it->second;
+            if (overwrite) {
+                existing = def;
+            } else {
+                existing.merge(def);
+            }
+            announce(existing);
+            return;
+        }
+        definitions_.push_back(def);
+        metric_definition* stored = &definitions_.back();
+        by_name_.emplace(def.name, stored);
+        if (stored->is_glob()) globs_.push_back(stored);
+        announce(*stored);
+    }
+
+    void announce(const metric_definition& def) {
+        sink_event out;
+        out.type = sink_event_type::metric;
+        out.metric = &def;
+        send(out);
+    }
+
+    void send(const sink_event& e) {
+        for (std::size_t i = 0; i < sinks_.size(); ++i)
+            check(i, guarded([&] { return sinks_[i]->event(e); }));
+    }
+
+    template <class F>
+    static io_result guarded(F&& f) {
+#if !RUNLOG_NO_EXCEPTIONS
+        try {
+            return f();
+        } catch (const std::exception& ex) {
+            return io_result::failure(errc::sink_write_failed,
+                                      std::string("sink threw: ") + ex.what());
+        } catch (...) {
+            return io_result::failure(errc::sink_write_failed, "sink threw an unknown exception");
+        }
+#else
+        return f();
+#endif
+    }
+
+    void check(std::size_t sink_index, const io_result& r) {
+        if (r.ok()) {
+            sink_failing_[sink_index] = false;
+            return;
+        }
+        counters::bump(counts_.write_errors);
+        if (sink_failing_[sink_index]) return;  // reported when the streak began
+        sink_failing_[sink_index] = true;
+        reporter_.report(r.code, "sink " + std::to_string(sink_index) + ": " + r.message);
+    }
+
+    std::vector<std::shared_ptr<sink>> sinks_;
+    std::vector<bool> sink_failing_;
+    const bool row_summaries_;
+    error_reporter& reporter_;
+    counters& counts_;
+    const double start_time_;
+
+    std::int64_t current_step_ = 0;
+    std::int64_t system_samples_ = 0;
+    std::vector<std::pair<const key_entry*, value>> pending_;
+    value row_ = value::object();             // the committed row, reused
+    std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members
+    value::object_type step_inserts_;         // this row's step_sync additions
+    bool pending_active_ = false;
+    double pending_time_ = 0.0;
+    std::int64_t last_step_ = 0;
+    double last_time_ = 0.0;
+
+    std::deque<metric_definition> definitions_;  // deque: stable addresses
+    std::unordered_map<std::string, metric_definition*> by_name_;
+    std::vector<const metric_definition*> globs_;
+    std::unordered_set<std::string> undefined_;  // keys known to match no definition
+    std::uint64_t definitions_generation_ = 1;   // see key_entry::definition_generation
+
+    std::vector<summary_slot> summaries_;
+    std::unordered_map<std::string, std::size_t> summary_index_;
+    bool summary_dirty_ = false;
+    std::unordered_set<const key_entry*> rejected_keys_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/dispatcher.hpp
+// #include "error_reporter.hpp"
+// #include "event.hpp"
+// #include "key_table.hpp"
+// #include "nvml.hpp"
+// begin runlog/detail/nvml.hpp
+// SPDX-License-Identifier: MIT
+// NVIDIA GPUs for the system sampler, with no link dependency: NVML is opened with dlopen at run
+// time (libnvidia-ml.so.1, or the file named by RUNLOG_NVML_LIBRARY — the tests point it at a fake
+// library). No library, a missing symbol, a failed nvmlInit or no GPU: no GPU keys, silently. A
+// query that fails for one GPU leaves out that key only.
+//
+// Keys, W&B's names (wandb-offline-format.md §3.9), per GPU index i:
+//   gpu.<i>.gpu                   utilisation, %          nvmlDeviceGetUtilizationRates
+//   gpu.<i>.memory                memory busy time, %     (same call)
+//   gpu.<i>.memoryAllocated       memory used, % of total nvmlDeviceGetMemoryInfo
+//   gpu.<i>.memoryAllocatedBytes  memory used, bytes      (same call)
+//   gpu.<i>.memoryTotalBytes      memory total, bytes     (same call)
+//   gpu.<i>.temp                  °C                      nvmlDeviceGetTemperature (GPU sensor)
+//   gpu.<i>.powerWatts            W                       nvmlDeviceGetPowerUsage (mW / 1000)
+//
+// The declarations below are NVML's C ABI (the few calls used), written here so no NVIDIA header
+// is needed to build.
+
+#include <string>
+
+// #include "../value.hpp"
+// #include "os.hpp"
+
+#if defined(__linux__)
+#include <dlfcn.h>
+#define RUNLOG_HAVE_DLOPEN 1
+#else
+#define RUNLOG_HAVE_DLOPEN 0
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class nvml_gpus {
+  public:
+    nvml_gpus() {
+#if RUNLOG_HAVE_DLOPEN
+        const std::string path = get_env("RUNLOG_NVML_LIBRARY").value_or("libnvidia-ml.so.1");
+        library_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (library_ == nullptr) return;
+        if (!bind(init_, "nvmlInit_v2") || !bind(shutdown_, "nvmlShutdown") ||
+            !bind(count_, "nvmlDeviceGetCount_v2") ||
+            !bind(handle_, "nvmlDeviceGetHandleByIndex_v2") ||
+            !bind(utilization_, "nvmlDeviceGetUtilizationRates") ||
+            !bind(memory_, "nvmlDeviceGetMemoryInfo") ||
+            !bind(temperature_, "nvmlDeviceGetTemperature") ||
+            !bind(power_, "nvmlDeviceGetPowerUsage") || init_() != success) {
+            close();
+            return;
+        }
+        initialised_ = true;
+        if (count_(&devices_) != success) devices_ = 0;
+#endif
+    }
+    nvml_gpus(const nvml_gpus&) = delete;
+    nvml_gpus& operator=(const nvml_gpus&) = delete;
+    ~nvml_gpus() {
+        close();
+    }
+
+    /// GPUs found (0 without NVML).
+    unsigned int count() const noexcept {
+        return devices_;
+    }
+
+    /// Adds each GPU's keys to `out`.
+    void sample(value& out) const {
+        for (unsigned int i = 0; i < devices_; ++i) {
+            device handle = nullptr;
+            if (handle_(i, &handle) != success) continue;
+            const std::string prefix = "gpu." + std::to_string(i) + ".";
+            utilization u{};
+            if (utilization_(handle, &u) == success) {
+                out[prefix + "gpu"] = u.gpu;
+                out[prefix + "memory"] = u.memory;
+            }
+            memory_info m{};
+            if (memory_(handle, &m) == success && m.total > 0) {
+                out[prefix + "memoryAllocated"] =
+                    static_cast<double>(static_cast<std::int64_t>(
+                        10000.0 * static_cast<double>(m.used) / static_cast<double>(m.total) +
+                        0.5)) /
+                    100.0;
+                out[prefix + "memoryAllocatedBytes"] = m.used;
+                out[prefix + "memoryTotalBytes"] = m.total;
+            }
+            unsigned int celsius = 0;
+            if (temperature_(handle, 0 /* NVML_TEMPERATURE_GPU */, &celsius) == success)
+                out[prefix + "temp"] = celsius;
+            unsigned int milliwatts = 0;
+            if (power_(handle, &milliwatts) == success)
+                out[prefix + "powerWatts"] = static_cast<double>(milliwatts) / 1000.0;
+        }
+    }
+
+  private:
+    // NVML's ABI: nvmlReturn_t is an int enum (0 = NVML_SUCCESS); nvmlDevice_t an opaque pointer.
+    using device = struct nvml_device_opaque*;
+    struct utilization {
+        unsigned int gpu, memory;
+    };
+    struct memory_info {
+        unsigned long long total, free, used;
+    };
+    static constexpr int success = 0;
+
+    template <class F>
+    bool bind(F& fn, const char* name) {
+#if RUNLOG_HAVE_DLOPEN
+        void* symbol = dlsym(library_, name);
+        fn = reinterpret_cast<F>(symbol);
+        return symbol != nullptr;
+#else
+        (void)fn;
+        (void)name;
+        return false;
+#endif
+    }
+
+    void close() noexcept {
+#if RUNLOG_HAVE_DLOPEN
+        if (initialised_ && shutdown_ != nullptr) shutdown_();
+        if (library_ != nullptr) dlclose(library_);
+#endif
+        library_ = nullptr;
+        initialised_ = false;
+        devices_ = 0;
+    }
+
+    void* library_ = nullptr;
+    bool initialised_ = false;
+    unsigned int devices_ = 0;
+    int (*init_)() = nullptr;
+    int (*shutdown_)() = nullptr;
+    int (*count_)(unsigned int*) = nullptr;
+    int (*handle_)(unsigned int, device*) = nullptr;
+    int (*utilization_)(device, utilization*) = nullptr;
+    int (*memory_)(device, memory_info*) = nullptr;
+    int (*temperature_)(device, int, unsigned int*) = nullptr;
+    int (*power_)(device, unsigned int*) = nullptr;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/nvml.hpp
+// #include "os.hpp"
+// #include "proc_stats.hpp"
+// begin runlog/detail/proc_stats.hpp
+// SPDX-License-Identifier: MIT
+// Readers of Linux's /proc text for the system-metrics sampler: pure functions from the files'
+// text to numbers (testable on fixed text), and `system_probe`, which reads the files and turns
+// two readings into one sample with W&B's key names (wandb-offline-format.md §3.9).
+//
+// Elsewhere (macOS, Windows, BSD) the files do not exist and a sample holds only what portable
+// calls give: the run directory's disk usage (std::filesystem::space). Documented in
+// docs/format.md.
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+// #include "../value.hpp"
+// #include "os.hpp"
+
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// The whitespace-separated fields of `line`.
+inline std::vector<std::string_view> split_fields(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+        const std::size_t start = i;
+        while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\n') ++i;
+        if (i > start) out.push_back(line.substr(start, i - start));
+        if (i < line.size() && line[i] == '\n') break;
+    }
+    return out;
+}
+
+/// Calls `fn(line)` for each line of `text` (without its '\n').
+template <class Fn>
+void for_each_line(std::string_view text, Fn fn) {
+    for (std::size_t at = 0; at < text.size();) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string_view::npos) end = text.size();
+        fn(text.substr(at, end - at));
+        at = end + 1;
+    }
+}
+
+inline std::uint64_t to_u64(std::string_view s) noexcept {
+    std::uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') break;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return v;
+}
+
+/// /proc/self/stat: CPU ticks used by the process, its threads and resident pages.
+struct process_stat {
+    std::uint64_t cpu_ticks = 0;  // utime + stime
+    std::uint64_t threads = 0;
+    std::uint64_t rss_pages = 0;
+};
+
+inline bool parse_process_stat(std::string_view text, process_stat& out) {
+    // "pid (comm) state ..." — comm may hold spaces and parentheses: fields start after the last
+    // ')'.
+    const std::size_t close = text.rfind(')');
+    if (close == std::string_view::npos) return false;
+    const auto f = split_fields(text.substr(close + 1));
+    // After ')': f[0] is field 3 (state); utime is field 14, stime 15, num_threads 20, rss 24.
+    if (f.size() < 22) return false;
+    out.cpu_ticks = to_u64(f[11]) + to_u64(f[12]);
+    out.threads = to_u64(f[17]);
+    out.rss_pages = to_u64(f[21]);
     return true;
 }
 
-/// Feeds `run` to `target` as the live run would have: start, metric definitions, each row's
-/// media files then the row, finish. Refuses to overwrite `output_dir`.
-inline void replay(const native_run& run, sink& target, const std::filesystem::path& output_dir,
-                   const export_options& options, export_result& result) {
-    if (std::filesystem::exists(output_dir)) {
-        result.message = "'" + output_dir.string() +
-                         "' already exists (exported before?); remove it or choose --out";
-        return;
-    }
-    io_result r = target.start(run.info);
-    if (!r.ok()) return void(result.message = r.message);
-    result.output_dir = output_dir;
-    for (const auto& def : run.metrics.as_array()) {
-        const metric_definition d = definition_from_json(def);
-        sink_event e;
-        e.type = sink_event_type::metric;
-        e.metric = &d;
-        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
-    }
-    // System samples go in between the rows, by time, as the live run interleaved them.
-    std::size_t next_sample = 0;
-    auto samples_until = [&](double time) {
-        for (; next_sample < run.system.size(); ++next_sample) {
-            const value& line = run.system[next_sample];
-            const double t = line.find("_timestamp")->as_double();
-            if (t > time) return io_result{};
-            value values = value::object();
-            for (const auto& [key, v] : line.as_object())
-                if (key != "_timestamp" && key != "_runtime") values[key] = v;
-            const system_sample sample{static_cast<std::int64_t>(next_sample),
-                                       t - run.info.start_time, t, values};
-            sink_event e;
-            e.type = sink_event_type::system;
-            e.system = &sample;
-            if (io_result sent = target.event(e); !sent.ok()) return sent;
-        }
-        return io_result{};
-    };
-    for (const auto& row : run.rows) {
-        if (const value* t = row.find("_timestamp"))
-            if (!(r = samples_until(t->as_double())).ok()) return void(result.message = r.message);
-        std::vector<std::string> paths;
-        for (const auto& member : row.as_object()) media_paths(member.second, run.dir, paths);
-        for (const auto& path : paths) {
-            // Only files under the run's media/: a crafted history line must not make export
-            // copy (and sync upload) anything else.
-            if (path.rfind("media/", 0) != 0 || path.find("..") != std::string::npos ||
-                path.find('\\') != std::string::npos) {
-                result.warnings.push_back("media path '" + path +
-                                          "' is outside media/; not exported");
-                continue;
-            }
-            std::ifstream in(run.dir / path, std::ios::binary);
-            if (!in) {
-                result.warnings.push_back("media file '" + path + "' is missing; not exported");
-                continue;
-            }
-            const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                                  std::istreambuf_iterator<char>());
-            const media_event m{path, &bytes};
-            sink_event e;
-            e.type = sink_event_type::media;
-            e.media = &m;
-            if (!(r = target.event(e)).ok()) return void(result.message = r.message);
-            ++result.media_files;
-        }
-        const history_row h{row.find("_step")->as_int(),
-                            row.find("_runtime") ? row.find("_runtime")->as_double() : 0.0,
-                            row.find("_timestamp") ? row.find("_timestamp")->as_double() : 0.0,
-                            row};
-        sink_event e;
-        e.type = sink_event_type::row;
-        e.row = &h;
-        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
-        if (++result.rows % 10000 == 0 && options.progress) options.progress(result.rows);
-    }
-    if (!(r = samples_until(INFINITY)).ok()) return void(result.message = r.message);
-    if (!run.console.empty()) {
-        // output.log does not keep which stream a byte came from, nor when: all of it as stdout,
-        // at the run's end.
-        const console_output chunk{1, run.end_time, run.console};
-        sink_event e;
-        e.type = sink_event_type::console;
-        e.console = &chunk;
-        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
-    }
-    run_stats stats;
-    stats.rows_committed = result.rows;
-    const finish_info end{run.exit_code, run.exit_code == 0 ? "finished" : "failed",
-                          run.end_time,  run.end_time - run.info.start_time,
-                          stats,         run.summary};
-    if (!(r = target.finish(end)).ok()) return void(result.message = r.message);
-    result.ok = true;
-    result.message =
-        "exported " + run.dir.string() + " -> " + result.output_dir.string() + " (" +
-        std::to_string(result.rows) + " rows, " + std::to_string(result.media_files) +
-        " media files" +
-        (result.crashed ? ", crashed run: exit code " + std::to_string(run.exit_code) : "") + ")";
+/// The first line of /proc/stat: all CPUs' ticks, and the idle part (idle + iowait).
+struct cpu_times {
+    std::uint64_t total = 0;
+    std::uint64_t idle = 0;
+};
+
+inline bool parse_cpu_times(std::string_view text, cpu_times& out) {
+    if (text.rfind("cpu ", 0) != 0) return false;
+    const auto f = split_fields(text);
+    if (f.size() < 6) return false;
+    out = {};
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    for (std::size_t i = 1; i < f.size() && i <= 8; ++i) out.total += to_u64(f[i]);
+    out.idle = to_u64(f[4]) + to_u64(f[5]);
+    return true;
 }
+
+/// /proc/meminfo: MemTotal and MemAvailable, in kB.
+struct memory_info {
+    std::uint64_t total_kb = 0;
+    std::uint64_t available_kb = 0;
+};
+
+inline bool parse_meminfo(std::string_view text, memory_info& out) {
+    out = {};
+    for_each_line(text, [&](std::string_view line) {
+        const auto f = split_fields(line);
+        if (f.size() >= 2 && f[0] == "MemTotal:") out.total_kb = to_u64(f[1]);
+        if (f.size() >= 2 && f[0] == "MemAvailable:") out.available_kb = to_u64(f[1]);
+    });
+    return out.total_kb > 0;
+}
+
+/// /proc/net/dev: bytes received and sent by every interface but loopback.
+struct network_bytes {
+    std::uint64_t recv = 0;
+    std::uint64_t sent = 0;
+};
+
+inline bool parse_net_dev(std::string_view text, network_bytes& out) {
+    out = {};
+    bool any = false;
+    for_each_line(text, [&](std::string_view line) {
+        const std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos) return;  // the two header lines
+        const auto name = split_fields(line.substr(0, colon));
+        if (name.empty() || name[0] == "lo") return;
+        // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes ...
+        const auto f = split_fields(line.substr(colon + 1));
+        if (f.size() < 9) return;
+        out.recv += to_u64(f[0]);
+        out.sent += to_u64(f[8]);
+        any = true;
+    });
+    return any;
+}
+
+/// /proc/diskstats: sectors (512 bytes) read and written by the devices named in `disks` (whole
+/// disks, so partitions are not counted twice).
+struct disk_bytes {
+    std::uint64_t read = 0;
+    std::uint64_t written = 0;
+};
+
+inline bool parse_diskstats(std::string_view text, const std::unordered_set<std::string>& disks,
+                            disk_bytes& out) {
+    out = {};
+    for_each_line(text, [&](std::string_view line) {
+        // major minor name reads merged sectors_read ms writes merged sectors_written ...
+        const auto f = split_fields(line);
+        if (f.size() < 10 || disks.count(std::string(f[2])) == 0) return;
+        out.read += to_u64(f[5]) * 512;
+        out.written += to_u64(f[9]) * 512;
+    });
+    return true;
+}
+
+/// Reads the system's counters and turns consecutive readings into samples.
+class system_probe {
+  public:
+    /// `disk_path`: a directory on the file system whose usage is reported (the run's root).
+    explicit system_probe(std::filesystem::path disk_path) : disk_path_(std::move(disk_path)) {
+#if defined(__linux__)
+        ticks_per_second_ = static_cast<double>(sysconf(_SC_CLK_TCK));
+        page_size_ = static_cast<double>(sysconf(_SC_PAGESIZE));
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
+            const std::string name = entry.path().filename().string();
+            const bool virtual_disk = name.rfind("loop", 0) == 0 || name.rfind("ram", 0) == 0 ||
+                                      name.rfind("zram", 0) == 0;  // zram: swap in RAM
+            if (!virtual_disk) disks_.insert(name);
+        }
+#endif
+        read(first_);
+        last_ = first_;
+    }
+
+    /// One sample: the counters now, rates since the previous sample, totals since the first.
+    value sample(double now) {
+        reading current;
+        read(current);
+        current.time = now;
+        value out = value::object();
+        const double elapsed = current.time - last_.time;
+        if (current.has_process && last_.has_process && elapsed > 0 && ticks_per_second_ > 0) {
+            const double cpu_seconds =
+                static_cast<double>(current.process.cpu_ticks - last_.process.cpu_ticks) /
+                ticks_per_second_;
+            out["cpu"] = round2(100.0 * cpu_seconds / elapsed);
+        }
+        if (current.has_cpu && last_.has_cpu && current.cpu.total > last_.cpu.total) {
+            const auto total = static_cast<double>(current.cpu.total - last_.cpu.total);
+            const auto idle = static_cast<double>(current.cpu.idle - last_.cpu.idle);
+            out["cpu.system_percent"] = round2(100.0 * (total - idle) / total);
+        }
+        if (current.has_memory) {
+            const double total = static_cast<double>(current.memory.total_kb);
+            const double available = static_cast<double>(current.memory.available_kb);
+            out["memory_percent"] = round2(100.0 * (total - available) / total);
+            out["proc.memory.availableMB"] = round2(available / 1024.0);
+            if (current.has_process) {
+                const double rss_kb =
+                    static_cast<double>(current.process.rss_pages) * page_size_ / 1024.0;
+                out["proc.memory.rssMB"] = round2(rss_kb / 1024.0);
+                out["proc.memory.percent"] = round2(100.0 * rss_kb / total);
+            }
+        }
+        if (current.has_process) out["proc.cpu.threads"] = current.process.threads;
+        std::error_code ec;
+        const auto space = std::filesystem::space(disk_path_, ec);
+        if (!ec && space.capacity > 0) {
+            const auto used = static_cast<double>(space.capacity - space.free);
+            const std::string prefix = "disk." + disk_path_.string();
+            out[prefix + ".usagePercent"] =
+                round2(100.0 * used / static_cast<double>(space.capacity));
+            out[prefix + ".usageGB"] = round2(used / 1e9);
+        }
+        if (current.has_disk && first_.has_disk) {
+            out["disk.in"] =
+                round2(static_cast<double>(current.disk.read - first_.disk.read) / 1e6);
+            out["disk.out"] =
+                round2(static_cast<double>(current.disk.written - first_.disk.written) / 1e6);
+        }
+        if (current.has_network && first_.has_network) {
+            out["network.sent"] = current.network.sent - first_.network.sent;
+            out["network.recv"] = current.network.recv - first_.network.recv;
+        }
+        last_ = current;
+        return out;
+    }
+
+    /// Sets the time of the first reading (the baseline for the first sample's rates).
+    void start(double now) {
+        first_.time = last_.time = now;
+    }
+
+  private:
+    struct reading {
+        double time = 0.0;
+        process_stat process;
+        cpu_times cpu;
+        memory_info memory;
+        network_bytes network;
+        disk_bytes disk;
+        bool has_process = false, has_cpu = false, has_memory = false, has_network = false,
+             has_disk = false;
+    };
+
+    static double round2(double v) {
+        return static_cast<double>(static_cast<std::int64_t>(v * 100.0 + (v < 0 ? -0.5 : 0.5))) /
+               100.0;
+    }
+
+    void read(reading& r) const {
+#if defined(__linux__)
+        r.has_process = parse_process_stat(read_small_file("/proc/self/stat"), r.process);
+        r.has_cpu = parse_cpu_times(read_small_file("/proc/stat"), r.cpu);
+        r.has_memory = parse_meminfo(read_small_file("/proc/meminfo"), r.memory);
+        r.has_network = parse_net_dev(read_small_file("/proc/net/dev"), r.network);
+        r.has_disk =
+            !disks_.empty() && parse_diskstats(read_small_file("/proc/diskstats"), disks_, r.disk);
+#else
+        (void)r;
+#endif
+    }
+
+    std::filesystem::path disk_path_;
+    double ticks_per_second_ = 0.0;
+    double page_size_ = 0.0;
+    std::unordered_set<std::string> disks_;
+    reading first_, last_;
+};
 
 }  // namespace detail
-
-/// The run as a W&B offline run under <output_root>/wandb/, for `wandb sync`.
-inline export_result export_to_wandb(const std::filesystem::path& run_path,
-                                     const export_options& options = {}) {
-    export_result result;
-    detail::native_run run;
-    if (!detail::read_native_run(run_path, options, run, result)) return result;
-    wandb_sink sink({}, false);
-    detail::replay(run, sink, wandb_sink::directory_for(run.info), options, result);
-    return result;
-}
-
-/// The run as TensorBoard event files under <output_root>/tensorboard/<name>_<id>/.
-inline export_result export_to_tensorboard(const std::filesystem::path& run_path,
-                                           const export_options& options = {}) {
-    export_result result;
-    detail::native_run run;
-    if (!detail::read_native_run(run_path, options, run, result)) return result;
-    tensorboard_sink sink;
-    detail::replay(run, sink, tensorboard_sink::directory_for(run.info), options, result);
-    return result;
-}
-
 }  // namespace v0
 }  // namespace runlog
-// end runlog/export.hpp
-// #include "fwd.hpp"
+// end runlog/detail/proc_stats.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+enum class wait_result { done, timed_out, finished };
+
+struct run_state {
+    run_state(const settings& s, run_info run, std::vector<std::shared_ptr<sink>> all_sinks)
+        : info(std::move(run)),
+          overflow(s.overflow),
+          block_timeout(s.block_timeout),
+          flush_interval(s.flush_interval),
+          finish_timeout(s.finish_timeout),
+          media_budget(s.media_queue_bytes),
+          quiet(s.quiet),
+          clock(s.clock),
+          reporter(s.on_error),
+          queue(s.queue_capacity),
+          dispatch(std::move(all_sinks), reporter, counts, info.start_time),
+          config(info.config),
+          artifacts(s.artifact_dir) {}  // start_run() fills in the default
+
+    double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
+
+    /// False once finish() has begun; the call asking is then counted as dropped.
+    bool accepting() noexcept {
+        if (!closed.load(std::memory_order_relaxed)) return true;
+        counters::bump(counts.dropped_after_finish);
+        return false;
+    }
+
+    /// The hot path: one CAS when there is room.
+    bool enqueue(event& e) noexcept {
+        if (queue.try_push(e)) {
+            if (queue.size_approx() > queue.capacity() / 2) wake();
+            return true;
+        }
+        wake();
+        if (overflow == overflow_policy::drop_newest) {
+            counters::bump(counts.dropped_queue_full);
+            return false;
+        }
+        return push_waiting(e, block_timeout);
+    }
+
+    /// Reserves `bytes` of queued media against settings::media_queue_bytes, applying the overflow
+    /// policy when the budget is spent (a single item larger than the budget passes alone).
+    bool reserve_media(std::size_t bytes) noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + block_timeout;
+        for (;;) {
+            std::size_t current = media_in_flight.load(std::memory_order_relaxed);
+            while (current == 0 || current + bytes <= media_budget) {
+                if (media_in_flight.compare_exchange_weak(current, current + bytes,
+                                                          std::memory_order_relaxed))
+                    return true;
+            }
+            wake();
+            if (overflow == overflow_policy::drop_newest ||
+                abandoned.load(std::memory_order_relaxed) ||
+                std::chrono::steady_clock::now() >= deadline) {
+                counters::bump(counts.dropped_queue_full);
+                return false;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+    }
+
+    void release_media(std::size_t bytes) noexcept {
+        media_in_flight.fetch_sub(bytes, std::memory_order_relaxed);
+    }
+
+    /// Control events (config, define_metric, summary_set, flush) are rare and must not be lost
+    /// to drop_newest: they wait for room whatever the policy, up to `timeout`.
+    bool enqueue_control(event& e, std::chrono::milliseconds timeout) noexcept {
+        if (queue.try_push(e)) return true;
+        wake();
+        return push_waiting(e, timeout);
+    }
+
+    void wake() noexcept {
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex);
+            wake_requested = true;
+        }
+        wake_cv.notify_one();
+    }
+
+    wait_result flush(std::chrono::milliseconds timeout) noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        event e;
+        e.kind = event_kind::flush;
+        e.ticket = next_ticket.fetch_add(1, std::memory_order_relaxed) + 1;
+        const std::uint64_t ticket = e.ticket;
+        if (!enqueue_control(e, timeout)) return wait_result::timed_out;
+        wake();
+        std::unique_lock<std::mutex> lock(done_mutex);
+        const bool done = done_cv.wait_until(
+            lock, deadline, [&] { return flushed_ticket >= ticket || writer_done; });
+        if (!done) return wait_result::timed_out;
+        return flushed_ticket >= ticket ? wait_result::done : wait_result::finished;
+    }
+
+    /// Starts the system sampler: its own low-priority thread, samples into the same queue.
+    static void start_sampler(const std::shared_ptr<run_state>& self,
+                              std::chrono::milliseconds interval) {
+        self->sampler = std::thread(&run_state::sampler_main, self, interval);
+    }
+
+    /// Stops the sampler (after a last sample, unless one was taken within the last second).
+    /// It never waits on the queue, so this returns promptly.
+    void stop_sampler() noexcept {
+        if (!sampler.joinable()) return;
+        {
+            std::lock_guard<std::mutex> lock(sampler_mutex);
+            sampler_stop = true;
+        }
+        sampler_cv.notify_one();
+        sampler.join();
+    }
+
+    /// Starts console capture; reports (and goes on without it) when it cannot.
+    void start_console() {
+        console = std::make_unique<console_capture>();
+        std::string error;
+        const bool started = console->start(
+            [this](int stream, std::string chunk) {
+                event e;
+                e.kind = event_kind::console;
+                e.time = now();
+                auto& p = e.ensure_payload();
+                p.stream = stream;
+                p.key = std::move(chunk);
+                enqueue_control(e, block_timeout);
+            },
+            error);
+        if (!started) {
+            console.reset();
+            reporter.report(errc::sink_start_failed, error);
+        }
+    }
+
+    /// Stops the writer after it has drained the queue; true if it finished within `timeout`.
+    bool finish(int code, std::chrono::milliseconds timeout) noexcept {
+        stop_sampler();
+        if (console) console->stop(std::chrono::milliseconds(500));  // its chunks queue first
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex);
+            exit_code = code;
+            stop_requested = true;
+            wake_requested = true;
+        }
+        wake_cv.notify_one();
+        bool done;
+        {
+            std::unique_lock<std::mutex> lock(done_mutex);
+            done = done_cv.wait_for(lock, timeout, [&] { return writer_done; });
+        }
+        if (done) {
+            writer.join();
+        } else {
+            abandoned.store(true, std::memory_order_relaxed);
+            writer.detach();
+        }
+        return done;
+    }
+
+    static void writer_main(std::shared_ptr<run_state> self) { self->run_writer(); }
+    static void sampler_main(std::shared_ptr<run_state> self, std::chrono::milliseconds interval) {
+        self->run_sampler(interval);
+    }
+
+    run_info info;
+    const overflow_policy overflow;
+    const std::chrono::milliseconds block_timeout;
+    const std::chrono::milliseconds flush_interval;
+    const std::chrono::milliseconds finish_timeout;
+    const std::size_t media_budget;
+    const bool quiet;
+    double (*const clock)();
+
+    error_reporter reporter;
+    counters counts;
+    key_table keys;
+    bounded_queue<event> queue;
+    dispatcher dispatch;  // writer thread only
+    std::thread writer;
+
+    std::atomic<bool> closed{false};  // finish() has begun: further calls are dropped
+    std::atomic<bool> abandoned{false};
+    std::atomic<std::uint64_t> next_ticket{0};
+    std::atomic<std::size_t> media_in_flight{0};  // bytes of media queued, not yet encoded
+
+    std::mutex wake_mutex;
+    std::condition_variable wake_cv;
+    bool wake_requested = false;
+    bool stop_requested = false;
+    int exit_code = 0;
+
+    std::mutex done_mutex;
+    std::condition_variable done_cv;
+    std::uint64_t flushed_ticket = 0;
+    bool writer_done = false;
+    value final_summary;
+    double end_time = 0.0;
+
+    std::mutex config_mutex;  // callers' copy of the config, merged in call order
+    value config;
+
+    const artifact_store artifacts;
+
+    std::thread sampler;
+    std::mutex sampler_mutex;
+    std::condition_variable sampler_cv;
+    bool sampler_stop = false;
+
+    // Last member: destroyed (its reader joined) before the queue its reader feeds.
+    std::unique_ptr<console_capture> console;
+
+  private:
+    bool push_waiting(event& e, std::chrono::milliseconds timeout) noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        auto pause = std::chrono::microseconds(20);
+        for (int attempt = 0;; ++attempt) {
+            if (attempt < 16) {
+                std::this_thread::yield();
+            } else {
+                std::this_thread::sleep_for(pause);
+                pause = std::min(pause * 2, std::chrono::microseconds(1000));
+            }
+            if (queue.try_push(e)) return true;
+            if (abandoned.load(std::memory_order_relaxed) ||
+                std::chrono::steady_clock::now() >= deadline) {
+                counters::bump(counts.dropped_queue_full);
+                return false;
+            }
+        }
+    }
+
+    void apply(const event& e) {
+        dispatch.apply(e);
+        if (e.payload && e.payload->media_bytes > 0) release_media(e.payload->media_bytes);
+        if (e.kind == event_kind::flush) {
+            {
+                std::lock_guard<std::mutex> lock(done_mutex);
+                flushed_ticket = std::max(flushed_ticket, e.ticket);
+            }
+            done_cv.notify_all();
+        }
+    }
+
+    /// Reports queue-full drops from the writer, so log() itself never formats or prints.
+    void report_new_drops() {
+        const std::uint64_t drops = counts.dropped_queue_full.load(std::memory_order_relaxed);
+        if (drops == reported_drops_) return;
+        reporter.report(
+            errc::queue_full,
+            std::to_string(drops - reported_drops_) +
+                " log calls dropped: the queue was full (raise settings.queue_capacity, "
+                "log less often, or use overflow_policy::block)");
+        reported_drops_ = drops;
+    }
+
+    void run_sampler(std::chrono::milliseconds interval) {
+        lower_this_thread_priority();
+        std::error_code ec;
+        system_probe probe(std::filesystem::absolute(info.root_dir, ec).lexically_normal());
+        double last = now();
+        bool sampled = false;
+        probe.start(last);
+        const nvml_gpus gpus;  // loaded here, not on the caller's thread
+        std::unique_lock<std::mutex> lock(sampler_mutex);
+        for (;;) {
+            const bool stopping = sampler_cv.wait_for(lock, interval, [&] { return sampler_stop; });
+            lock.unlock();
+            const double t = now();
+            // At finish: a last sample, unless one was taken within the last second (a run
+            // shorter than the interval still gets one).
+            if (!stopping || !sampled || t - last >= 1.0) {
+                event e;
+                e.kind = event_kind::system;
+                e.time = t;
+                value sample = probe.sample(t);
+                gpus.sample(sample);
+                e.ensure_payload().data = std::move(sample);
+                // Never waits: a sample that finds the queue full is dropped and counted.
+                if (!queue.try_push(e)) counters::bump(counts.dropped_queue_full);
+                last = t;
+                sampled = true;
+            }
+            if (stopping) return;
+            lock.lock();
+        }
+    }
+
+    void run_writer() {
+        using clock_type = std::chrono::steady_clock;
+        auto next_flush = clock_type::now() + flush_interval;
+        auto idle = std::chrono::microseconds(100);
+        event e;
+        for (;;) {
+            std::size_t applied = 0;
+            while (applied < 4096 && queue.try_pop(e)) {
+                if (abandoned.load(std::memory_order_relaxed)) return;
+                apply(e);
+                ++applied;
+            }
+            if (abandoned.load(std::memory_order_relaxed)) return;
+            report_new_drops();
+            if (clock_type::now() >= next_flush) {
+                dispatch.flush();
+                next_flush = clock_type::now() + flush_interval;
+            }
+            if (applied > 0) {
+                idle = std::chrono::microseconds(100);
+                continue;
+            }
+            std::unique_lock<std::mutex> lock(wake_mutex);
+            if (stop_requested && queue.size_approx() == 0) break;
+            wake_cv.wait_for(lock, idle, [&] { return wake_requested; });
+            wake_requested = false;
+            idle = std::min(idle * 2, std::chrono::microseconds(20000));
+        }
+        while (queue.try_pop(e)) {
+            if (abandoned.load(std::memory_order_relaxed)) return;
+            apply(e);
+        }
+        report_new_drops();
+        int code;
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex);
+            code = exit_code;
+        }
+        const double end = now();
+        value summary = dispatch.finish(code, end);
+        {
+            std::lock_guard<std::mutex> lock(done_mutex);
+            final_summary = std::move(summary);
+            end_time = end;
+            writer_done = true;
+        }
+        done_cv.notify_all();
+    }
+
+    std::uint64_t reported_drops_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/run_state.hpp
+// #include "error.hpp"
 // #include "media/histogram.hpp"
 // begin runlog/media/histogram.hpp
 // SPDX-License-Identifier: MIT
@@ -5146,2829 +7350,6 @@ class table : public media {
 }  // namespace runlog
 // end runlog/media/table.hpp
 // #include "metric.hpp"
-// #include "run.hpp"
-// begin runlog/run.hpp
-// SPDX-License-Identifier: MIT
-// The front end: init() starts a run, and the run is what the training loop talks to.
-//
-//     auto run = runlog::init({.project = "mnist", .config = {{"lr", 1e-3}}});
-//     run.define_metric("val/acc", {.summary = "max,last", .goal = "maximize"});
-//     for (int step = 0; step < 100; ++step) run.log({{"train/loss", loss}});
-//     run.finish();  // or let the destructor do it
-//
-// init() may throw runlog::error (setup: bad settings, unwritable directory). After that, nothing
-// throws: log() validates nothing expensive, stamps the time, interns keys (lock-free once known)
-// and pushes one event into the queue; bad keys, decreasing steps and sink failures are counted
-// and reported from the writer thread through the rate-limited error handler.
-//
-// A disabled run (mode disabled, a non-zero rank, or a setup error with exceptions off) accepts
-// every call, does nothing and never blocks.
-
-#include <chrono>
-#include <cstdint>
-#include <cstdio>
-#include <exception>
-#include <initializer_list>
-#include <memory>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-// #include "detail/environment.hpp"
-// begin runlog/detail/environment.hpp
-// SPDX-License-Identifier: MIT
-// Settings from the environment, and the process's rank. Environment variables win over the
-// settings passed to init() (an unattended job can be redirected without a rebuild); a bad value
-// is a setup error that names the variable.
-
-#include <cctype>
-#include <cstdlib>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
-
-// #include "../settings.hpp"
-// #include "os.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-struct setup_error {
-    errc code = errc::ok;
-    std::string message;
-    explicit operator bool() const noexcept { return code != errc::ok; }
-};
-
-inline bool is_valid_run_id(std::string_view id) noexcept {
-    if (id.empty() || id.size() > 64) return false;
-    for (char c : id) {
-        const auto u = static_cast<unsigned char>(c);
-        if (!std::isalnum(u) && c != '_' && c != '-') return false;
-    }
-    return true;
-}
-
-inline std::vector<std::string> split_tags(std::string_view text) {
-    std::vector<std::string> tags;
-    while (!text.empty()) {
-        const auto comma = text.find(',');
-        std::string_view tag = text.substr(0, comma);
-        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-        while (!tag.empty() && std::isspace(static_cast<unsigned char>(tag.front())))
-            tag.remove_prefix(1);
-        while (!tag.empty() && std::isspace(static_cast<unsigned char>(tag.back())))
-            tag.remove_suffix(1);
-        if (!tag.empty()) tags.emplace_back(tag);
-    }
-    return tags;
-}
-
-/// Applies RUNLOG_* variables to `s`, then validates the result.
-inline setup_error apply_environment(settings& s) {
-    if (auto v = get_env("RUNLOG_DIR")) s.dir = *v;
-    if (auto v = get_env("RUNLOG_PROJECT")) s.project = *v;
-    if (auto v = get_env("RUNLOG_NAME")) s.name = *v;
-    if (auto v = get_env("RUNLOG_GROUP")) s.group = *v;
-    if (auto v = get_env("RUNLOG_TAGS")) s.tags = split_tags(*v);
-    if (auto v = get_env("RUNLOG_RUN_ID")) {
-        if (!is_valid_run_id(*v)) {
-            return {
-                errc::invalid_environment,
-                "RUNLOG_RUN_ID='" + *v + "' is not a valid run id (1 to 64 of A-Z a-z 0-9 _ -)"};
-        }
-        s.id = *v;
-    }
-    if (auto v = get_env("RUNLOG_MODE")) {
-        if (*v == "offline") {
-            s.mode = run_mode::offline;
-        } else if (*v == "disabled") {
-            s.mode = run_mode::disabled;
-        } else {
-            return {errc::invalid_environment,
-                    "RUNLOG_MODE='" + *v + "' is not a mode (use offline or disabled)"};
-        }
-    }
-    if (auto v = get_env("RUNLOG_SINKS")) {
-        s.native_files = false;
-        s.wandb_offline = false;
-        s.tensorboard = false;
-        for (const auto& name : split_tags(*v)) {
-            if (name == "jsonl") {
-                s.native_files = true;
-            } else if (name == "wandb") {
-                s.wandb_offline = true;
-            } else if (name == "tensorboard") {
-                s.tensorboard = true;
-            } else {
-                return {errc::invalid_environment,
-                        "RUNLOG_SINKS='" + *v + "' names '" + name +
-                            "'; the file formats are jsonl, wandb and tensorboard"};
-            }
-        }
-    }
-    if (!s.id.empty() && !is_valid_run_id(s.id)) {
-        return {errc::invalid_setting,
-                "settings.id '" + s.id + "' is not a valid run id (1 to 64 of A-Z a-z 0-9 _ -)"};
-    }
-    if (s.queue_capacity < 2 || s.queue_capacity > (std::size_t{1} << 24)) {
-        return {errc::invalid_setting, "settings.queue_capacity " +
-                                           std::to_string(s.queue_capacity) +
-                                           " is out of range (2 to 16777216 events)"};
-    }
-    if (s.media_queue_bytes == 0) {
-        return {errc::invalid_setting, "settings.media_queue_bytes must be positive"};
-    }
-    if (s.flush_interval.count() <= 0) {
-        return {errc::invalid_setting, "settings.flush_interval must be positive"};
-    }
-    if (s.block_timeout.count() < 0 || s.finish_timeout.count() < 0) {
-        return {errc::invalid_setting,
-                "settings.block_timeout and finish_timeout must not be negative"};
-    }
-    if (!s.config.is_null() && !s.config.is_object()) {
-        return {errc::invalid_setting,
-                "settings.config must be an object (key/value pairs), got " + s.config.dump()};
-    }
-    for (const auto& sink_ptr : s.sinks) {
-        if (!sink_ptr) return {errc::invalid_setting, "settings.sinks holds a null sink"};
-    }
-    if (s.project.empty()) s.project = "uncategorized";
-    if (s.dir.empty()) s.dir = ".";
-    return {};
-}
-
-struct rank_info {
-    int rank = 0;
-    std::string source;  // the variable it came from, or ""
-};
-
-/// The first of RANK, SLURM_PROCID, OMPI_COMM_WORLD_RANK, PMI_RANK, PMIX_RANK, JSM_NAMESPACE_RANK
-/// that is set; LOCAL_RANK only when none is; else 0.
-inline setup_error detect_rank(rank_info& out) {
-    static const char* const variables[] = {"RANK",      "SLURM_PROCID", "OMPI_COMM_WORLD_RANK",
-                                            "PMI_RANK",  "PMIX_RANK",    "JSM_NAMESPACE_RANK",
-                                            "LOCAL_RANK"};
-    for (const char* name : variables) {
-        const auto v = get_env(name);
-        if (!v) continue;
-        char* end = nullptr;
-        const long rank = std::strtol(v->c_str(), &end, 10);
-        if (v->empty() || end == nullptr || *end != '\0' || rank < 0 || rank > 1000000000L) {
-            return {errc::invalid_environment,
-                    std::string(name) + "='" + *v + "' is not a rank (a non-negative integer)"};
-        }
-        out.rank = static_cast<int>(rank);
-        out.source = name;
-        return {};
-    }
-    out = rank_info{};
-    return {};
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/environment.hpp
-// #include "detail/git_state.hpp"
-// begin runlog/detail/git_state.hpp
-// SPDX-License-Identifier: MIT
-// The code state a run records: the git commit, branch, remote URL and whether the working tree
-// differs from the index — read from `.git` itself (HEAD, refs, packed-refs, config, index), so no
-// `git` binary is needed on the compute node.
-//
-//   commit   HEAD's commit (a symbolic ref is followed through refs/ then packed-refs)
-//   branch   the branch HEAD names; "" when detached
-//   remote   remote "origin"'s url (else the first remote's), user and password removed
-//   dirty    true when a tracked file is missing, or its size or content differs from the index
-//            (content checked with git's blob SHA-1 when only the time stamp differs), or the
-//            index holds a merge conflict; null when the index cannot be read (format v4, or
-//            more than 100,000 entries). Untracked files do not count, as in `git describe
-//            --dirty`. Staged changes (index differs from HEAD) are not detected: that needs
-//            git's compressed objects.
-//
-// Worktrees and submodules (a `.git` file "gitdir: <path>") are followed; refs shared through
-// `commondir` are read from the common directory.
-
-#include <cstdint>
-#include <filesystem>
-#include <fstream>
-#include <optional>
-#include <sstream>
-#include <string>
-#include <system_error>
-
-// #include "../value.hpp"
-// #include "checksums.hpp"
-// #include "os.hpp"
-
-#if !defined(_WIN32)
-#include <sys/stat.h>  // stat: the index's time stamps are the file's st_mtime
-#endif
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-struct git_state {
-    bool found = false;
-    std::filesystem::path work_tree;
-    std::string commit;
-    std::string branch;
-    std::string remote;
-    std::optional<bool> dirty;
-
-    /// {"commit", "branch", "remote", "dirty", "root"}; null when no repository was found.
-    value to_value() const {
-        if (!found) return value();
-        return {{"commit", commit},
-                {"branch", branch},
-                {"remote", remote},
-                {"dirty", dirty ? value(*dirty) : value()},
-                {"root", work_tree.string()}};
-    }
-};
-
-namespace git_detail {
-
-inline std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-    std::size_t i = 0;
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-    return s.substr(i);
-}
-
-/// The commit a ref names: the loose ref file, else its line in packed-refs.
-inline std::string resolve_ref(const std::filesystem::path& common, const std::string& ref) {
-    std::string loose = trim(read_small_file(common / ref));
-    if (loose.rfind("ref: ", 0) == 0) return resolve_ref(common, loose.substr(5));
-    if (loose.size() >= 40) return loose.substr(0, 40);
-    std::istringstream packed(read_small_file(common / "packed-refs"));
-    for (std::string line; std::getline(packed, line);) {
-        if (line.size() > 41 && line[0] != '#' && line[0] != '^' && trim(line.substr(41)) == ref)
-            return line.substr(0, 40);
-    }
-    return {};
-}
-
-/// "https://user:secret@host/x.git" -> "https://host/x.git"; "user@host:x.git" (scp form) is
-/// kept: its user is a login name, not a secret.
-inline std::string strip_credentials(const std::string& url) {
-    const std::size_t scheme = url.find("://");
-    if (scheme == std::string::npos) return url;
-    const std::size_t host_start = scheme + 3;
-    const std::size_t path = url.find('/', host_start);
-    const std::size_t at = url.rfind('@', path == std::string::npos ? url.size() : path);
-    if (at == std::string::npos || at < host_start) return url;
-    return url.substr(0, host_start) + url.substr(at + 1);
-}
-
-/// The url of remote "origin" (or else the first remote) in a git config file.
-inline std::string remote_url(const std::string& config) {
-    std::istringstream in(config);
-    std::string section, first_url, origin_url;
-    for (std::string line; std::getline(in, line);) {
-        line = trim(line);
-        if (!line.empty() && line[0] == '[') {
-            section = line;
-            continue;
-        }
-        if (section.rfind("[remote ", 0) != 0 || line.rfind("url", 0) != 0) continue;
-        const std::size_t eq = line.find('=');
-        if (eq == std::string::npos) continue;
-        const std::string url = trim(line.substr(eq + 1));
-        if (first_url.empty()) first_url = url;
-        if (section == "[remote \"origin\"]") origin_url = url;
-    }
-    return strip_credentials(origin_url.empty() ? first_url : origin_url);
-}
-
-inline std::uint32_t be16(const std::string& s, std::size_t at) {
-    return (std::uint32_t{static_cast<std::uint8_t>(s[at])} << 8u) |
-           std::uint32_t{static_cast<std::uint8_t>(s[at + 1])};
-}
-
-inline std::uint32_t be32(const std::string& s, std::size_t at) {
-    return (std::uint32_t{static_cast<std::uint8_t>(s[at])} << 24u) |
-           (std::uint32_t{static_cast<std::uint8_t>(s[at + 1])} << 16u) |
-           (std::uint32_t{static_cast<std::uint8_t>(s[at + 2])} << 8u) |
-           std::uint32_t{static_cast<std::uint8_t>(s[at + 3])};
-}
-
-/// Compares the working tree with the index (versions 2 and 3).
-inline std::optional<bool> working_tree_dirty(const std::filesystem::path& git_dir,
-                                              const std::filesystem::path& work_tree) {
-    namespace fs = std::filesystem;
-    const std::string index = read_small_file(git_dir / "index");
-    if (index.empty()) return false;  // a fresh repository: nothing tracked
-    if (index.size() < 12 || index.compare(0, 4, "DIRC") != 0) return std::nullopt;
-    const std::uint32_t version = be32(index, 4), entries = be32(index, 8);
-    if ((version != 2 && version != 3) || entries > 100000) return std::nullopt;
-    std::size_t at = 12;
-    for (std::uint32_t n = 0; n < entries; ++n) {
-        if (at + 62 > index.size()) return std::nullopt;
-        const std::uint32_t mtime = be32(index, at + 8), mode = be32(index, at + 24),
-                            size = be32(index, at + 36);
-        const std::string id = index.substr(at + 40, 20);
-        const std::uint32_t flags = be16(index, at + 60);
-        const bool extended = (flags & 0x4000u) != 0;
-        const std::size_t path_at = at + 62 + (extended ? 2 : 0);
-        const std::size_t path_end = index.find('\0', path_at);
-        if (path_end == std::string::npos) return std::nullopt;
-        const std::string path = index.substr(path_at, path_end - path_at);
-        at += ((path_end - at) + 8) & ~std::size_t{7};  // entries are NUL-padded to 8 bytes
-        if (((flags >> 12u) & 3u) != 0) return true;    // a merge conflict (stage 1-3)
-        const bool assume_unchanged = (flags & 0x8000u) != 0;
-        const bool skip_worktree = extended && (be16(index, path_at - 2) & 0x4000u) != 0;
-        const std::uint32_t type = mode >> 12u;
-        if (assume_unchanged || skip_worktree || type == 016) continue;  // 016: a submodule
-        std::error_code ec;
-        const fs::path file = work_tree / path;
-        const auto status = fs::symlink_status(file, ec);
-        if (ec || !fs::exists(status)) return true;  // deleted
-        if (type == 012) continue;                   // a symlink: its target is not compared
-        const auto file_size = fs::file_size(file, ec);
-        if (ec || static_cast<std::uint32_t>(file_size) != size) return true;
-#if !defined(_WIN32)
-        struct stat st {};
-        if (::stat(file.c_str(), &st) == 0 && static_cast<std::uint32_t>(st.st_mtime) == mtime)
-            continue;
-#else
-        (void)mtime;
-#endif
-        // The time stamp differs: compare contents as git does, by the blob's SHA-1.
-        const std::string content = read_small_file(file);
-        const std::string blob = "blob " + std::to_string(content.size()) + '\0' + content;
-        std::string hex_id;
-        static const char hex[] = "0123456789abcdef";
-        for (char c : id) {
-            hex_id.push_back(hex[static_cast<std::uint8_t>(c) >> 4u]);
-            hex_id.push_back(hex[static_cast<std::uint8_t>(c) & 0xFu]);
-        }
-        if (sha1_hex(blob.data(), blob.size()) != hex_id) return true;
-    }
-    return false;
-}
-
-}  // namespace git_detail
-
-/// `git diff HEAD` of the work tree (uncommitted changes to tracked files), at most `cap`
-/// bytes; "" when git is not installed or fails. Runs the git binary: the one part of the code
-/// state that needs it (the diff needs git's compressed objects).
-inline std::string git_diff(const std::filesystem::path& work_tree, std::size_t cap,
-                            bool& truncated) {
-    truncated = false;
-#if !defined(_WIN32)
-    std::string quoted = "'";
-    for (char c : work_tree.string())
-        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    quoted += "'";
-    const std::string command =
-        "git -C " + quoted + " diff HEAD --no-color --no-ext-diff 2>/dev/null";
-    std::FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) return {};
-    std::string out;
-    char buffer[8192];
-    for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) {
-        if (out.size() + got > cap) {
-            out.append(buffer, cap - out.size());
-            truncated = true;
-            break;  // closing the pipe ends git with SIGPIPE
-        }
-        out.append(buffer, got);
-    }
-    const int status = ::pclose(pipe);
-    if (status != 0 && !truncated) return {};
-    return out;
-#else
-    (void)work_tree;
-    (void)cap;
-    return {};
-#endif
-}
-
-/// The repository holding `start` (searching upwards), or found == false.
-inline git_state read_git_state(const std::filesystem::path& start) {
-    namespace fs = std::filesystem;
-    git_state out;
-    std::error_code ec;
-    fs::path dir = fs::absolute(start, ec);
-    if (ec) return out;
-    fs::path git_dir;
-    for (;; dir = dir.parent_path()) {
-        const fs::path candidate = dir / ".git";
-        if (fs::is_directory(candidate, ec)) {
-            git_dir = candidate;
-            break;
-        }
-        if (fs::is_regular_file(candidate, ec)) {  // worktree or submodule: "gitdir: <path>"
-            const std::string text = git_detail::trim(read_small_file(candidate));
-            if (text.rfind("gitdir: ", 0) == 0) {
-                git_dir = fs::path(text.substr(8));
-                if (git_dir.is_relative()) git_dir = dir / git_dir;
-                break;
-            }
-        }
-        if (dir == dir.parent_path()) return out;
-    }
-    fs::path common = git_dir;
-    const std::string common_text = git_detail::trim(read_small_file(git_dir / "commondir"));
-    if (!common_text.empty())
-        common =
-            fs::path(common_text).is_relative() ? git_dir / common_text : fs::path(common_text);
-    const std::string head = git_detail::trim(read_small_file(git_dir / "HEAD"));
-    if (head.empty()) return out;
-    out.found = true;
-    out.work_tree = dir;
-    if (head.rfind("ref: ", 0) == 0) {
-        const std::string ref = head.substr(5);
-        if (ref.rfind("refs/heads/", 0) == 0) out.branch = ref.substr(11);
-        out.commit = git_detail::resolve_ref(common, ref);  // "" on an unborn branch
-    } else {
-        out.commit = head.substr(0, 40);  // detached
-    }
-    out.remote = git_detail::remote_url(read_small_file(common / "config"));
-    out.dirty = git_detail::working_tree_dirty(git_dir, dir);
-    return out;
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/git_state.hpp
-// #include "detail/machine_info.hpp"
-// begin runlog/detail/machine_info.hpp
-// SPDX-License-Identifier: MIT
-// What a run records about where it ran, once at init: OS and kernel, host, CPU model and counts,
-// memory, program, arguments, working directory, compiler and C++ standard, runlog's version,
-// the batch scheduler's context (SLURM, PBS, LSF, Kubernetes) and the world size. Environment
-// variables only when asked, and never one whose name looks like a secret. Goes into run.json
-// ("environment") and W&B's wandb-metadata.json.
-
-#include <filesystem>
-#include <fstream>
-#include <set>
-#include <sstream>
-#include <string>
-#include <thread>
-
-// #include "../value.hpp"
-// #include "../version.hpp"
-// #include "os.hpp"
-
-#if defined(__unix__) || defined(__APPLE__)
-#include <sys/utsname.h>
-#endif
-
-#if !defined(_WIN32)
-extern char** environ;
-#endif
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-/// The compiler that built the program, e.g. "g++ 12.2.0" or "clang++ 14.0.6".
-inline std::string compiler_description() {
-#if defined(__clang__)
-    return "clang++ " __clang_version__;
-#elif defined(__GNUC__)
-    return "g++ " __VERSION__;
-#elif defined(_MSC_VER)
-    return "MSVC " + std::to_string(_MSC_VER);
-#else
-    return "unknown";
-#endif
-}
-
-/// True for names like AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, DB_PASSWORD, WANDB_API_KEY.
-inline bool looks_secret(const std::string& name) {
-    std::string upper;
-    for (char c : name) upper.push_back(static_cast<char>((c >= 'a' && c <= 'z') ? c - 32 : c));
-    for (const char* word : {"SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASS", "KEY", "CREDENTIAL",
-                             "AUTH", "PRIVATE", "SESSION", "COOKIE", "SIGNATURE", "CERT"})
-        if (upper.find(word) != std::string::npos) return true;
-    return false;
-}
-
-inline std::string first_line_value(const std::string& text, const std::string& label) {
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-        if (line.rfind(label, 0) != 0) continue;
-        const std::size_t colon = line.find(':');
-        if (colon == std::string::npos) continue;
-        std::size_t start = colon + 1;
-        while (start < line.size() && line[start] == ' ') ++start;
-        return line.substr(start);
-    }
-    return {};
-}
-
-/// The environment object of run.json. `with_variables`: also the process's environment,
-/// secrets left out.
-inline value describe_machine(bool with_variables) {
-    value env = value::object();
-#if defined(__unix__) || defined(__APPLE__)
-    utsname u{};
-    if (uname(&u) == 0) {
-        env["os"] = std::string(u.sysname) + "-" + u.release + "-" + u.machine;
-        env["kernel_version"] = u.version;
-    }
-#endif
-    env["host"] = host_name();
-    const std::string cpuinfo = read_small_file("/proc/cpuinfo");
-    if (!cpuinfo.empty()) {
-        env["cpu_model"] = first_line_value(cpuinfo, "model name");
-        // Physical cores: distinct (physical id, core id) pairs.
-        std::set<std::string> cores;
-        std::istringstream in(cpuinfo);
-        std::string physical;
-        for (std::string line; std::getline(in, line);) {
-            if (line.rfind("physical id", 0) == 0) physical = line.substr(line.find(':') + 1);
-            if (line.rfind("core id", 0) == 0)
-                cores.insert(physical + "/" + line.substr(line.find(':') + 1));
-        }
-        if (!cores.empty()) env["cpu_count"] = cores.size();
-    }
-    env["cpu_count_logical"] = std::thread::hardware_concurrency();
-    const std::string meminfo = read_small_file("/proc/meminfo");
-    if (!meminfo.empty()) {
-        const std::string total = first_line_value(meminfo, "MemTotal");  // "16336472 kB"
-        env["memory_total_bytes"] = static_cast<std::uint64_t>(std::atoll(total.c_str())) * 1024u;
-    }
-    std::error_code ec;
-    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (!ec) env["executable"] = exe.string();
-    const auto args = command_line();
-    value argv = value::array();
-    for (const auto& a : args) argv.push_back(a);
-    env["args"] = std::move(argv);
-    const auto cwd = std::filesystem::current_path(ec);
-    if (!ec) env["cwd"] = cwd.string();
-    env["compiler"] = compiler_description();
-    env["cplusplus"] = static_cast<std::int64_t>(__cplusplus);
-    env["runlog_version"] = RUNLOG_VERSION_STRING;
-
-    // Batch schedulers: what people debug a job with.
-    value scheduler = value::object();
-    for (const char* name : {"SLURM_JOB_ID",
-                             "SLURM_ARRAY_JOB_ID",
-                             "SLURM_ARRAY_TASK_ID",
-                             "SLURM_JOB_NAME",
-                             "SLURM_JOB_NODELIST",
-                             "SLURM_NNODES",
-                             "SLURM_NTASKS",
-                             "SLURM_PROCID",
-                             "SLURM_JOB_PARTITION",
-                             "SLURM_CLUSTER_NAME",
-                             "PBS_JOBID",
-                             "PBS_JOBNAME",
-                             "PBS_ARRAYID",
-                             "PBS_ARRAY_INDEX",
-                             "PBS_NODEFILE",
-                             "LSB_JOBID",
-                             "LSB_JOBNAME",
-                             "LSB_JOBINDEX",
-                             "LSB_HOSTS",
-                             "KUBERNETES_SERVICE_HOST",
-                             "JOB_ID",
-                             "SGE_TASK_ID"})
-        if (auto v = get_env(name)) scheduler[name] = *v;
-    if (scheduler.contains("KUBERNETES_SERVICE_HOST")) {
-        if (auto pod = get_env("HOSTNAME")) scheduler["kubernetes_pod"] = *pod;
-        const std::string ns =
-            read_small_file("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
-        if (!ns.empty()) scheduler["kubernetes_namespace"] = ns;
-    }
-    if (scheduler.size() > 0) env["scheduler"] = std::move(scheduler);
-    for (const char* name :
-         {"WORLD_SIZE", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
-        if (auto v = get_env(name)) {
-            env["world_size"] = std::atoll(v->c_str());
-            break;
-        }
-    }
-
-#if !defined(_WIN32)
-    if (with_variables) {
-        value vars = value::object();
-        for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-            const std::string entry = *e;
-            const std::size_t eq = entry.find('=');
-            if (eq == std::string::npos) continue;
-            const std::string name = entry.substr(0, eq);
-            if (!looks_secret(name)) vars[name] = entry.substr(eq + 1);
-        }
-        env["variables"] = std::move(vars);
-    }
-#else
-    (void)with_variables;
-#endif
-    return env;
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/machine_info.hpp
-// #include "detail/run_dir.hpp"
-// begin runlog/detail/run_dir.hpp
-// SPDX-License-Identifier: MIT
-// Creating a run's directory: <root>/runlog/run-YYYYMMDD_HHMMSS-<id>/ (local time, as wandb names
-// its run directories), created exclusively so two runs never share one. A generated id that
-// collides is replaced; a chosen id that collides is a setup error.
-
-#include <filesystem>
-#include <string>
-#include <system_error>
-
-// #include "environment.hpp"
-// #include "os.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-/// Creates the run directory for `id` (generating ids when `id` is empty) and points
-/// <root>/runlog/latest-run at it. On success `id` and `run_dir` are set.
-inline setup_error create_run_dir(const fs::path& root, double start_time, std::string& id,
-                                  fs::path& run_dir) {
-    const fs::path base = root / "runlog";
-    std::error_code ec;
-    fs::create_directories(base, ec);
-    if (ec || !fs::is_directory(base)) {
-        return {errc::run_dir_unwritable,
-                "cannot create run directory '" + base.string() +
-                    "': " + (ec ? ec.message() : "a file is in the way") +
-                    " (set settings.dir or RUNLOG_DIR to a writable directory)"};
-    }
-    const bool chosen = !id.empty();
-    const std::string stamp = directory_timestamp(start_time);
-    for (int attempt = 0; attempt < 16; ++attempt) {
-        const std::string candidate = chosen ? id : random_run_id();
-        const fs::path dir = base / ("run-" + stamp + "-" + candidate);
-        if (fs::create_directory(dir, ec)) {
-            id = candidate;
-            run_dir = dir;
-            // latest-run is a convenience; a file system without symlinks must not fail the run.
-            (void)replace_symlink(base / "latest-run", dir.filename());
-            return {};
-        }
-        if (ec) {
-            return {errc::run_dir_unwritable,
-                    "cannot create run directory '" + dir.string() + "': " + ec.message() +
-                        " (set settings.dir or RUNLOG_DIR to a writable directory)"};
-        }
-        if (chosen) {
-            return {errc::invalid_setting, "a run with id '" + id + "' already exists at '" +
-                                               dir.string() +
-                                               "' (choose another settings.id / RUNLOG_RUN_ID)"};
-        }
-    }
-    return {errc::run_dir_unwritable,
-            "could not find a free run directory name in '" + base.string() + "'"};
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/run_dir.hpp
-// #include "detail/run_state.hpp"
-// begin runlog/detail/run_state.hpp
-// SPDX-License-Identifier: MIT
-// Everything a live run shares between the caller threads and its writer thread.
-//
-// Callers push events into a lock-free bounded queue and never wait for the writer, except under
-// overflow_policy::block when the queue is full (bounded by settings::block_timeout). They do not
-// notify the writer either (a notify is a system call when the writer sleeps); the writer polls,
-// backing off from 100 us to 20 ms when idle, and is woken only when the queue passes half full
-// or by flush()/finish(). flush() and finish() wait on a condition variable with a deadline and
-// always return. A writer stuck in a sink past finish()'s deadline is detached and abandoned: it
-// owns a reference to this state, so nothing it touches is freed under it.
-
-#include <algorithm>
-#include <chrono>
-#include <condition_variable>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <thread>
-#include <vector>
-
-// #include "../settings.hpp"
-// #include "bounded_queue.hpp"
-// begin runlog/detail/bounded_queue.hpp
-// SPDX-License-Identifier: MIT
-// A fixed-capacity multi-producer queue (Dmitry Vyukov's bounded MPMC design): every cell carries
-// a sequence number that says whose turn it is, so producers claim a cell with one CAS and never
-// take a lock or make a system call. The writer thread is the only consumer. Capacity is rounded
-// up to a power of two. try_push leaves its argument untouched when the queue is full, so the
-// caller decides what "full" means (block, drop, count).
-
-#include <atomic>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <utility>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-inline std::size_t round_up_to_power_of_two(std::size_t n) noexcept {
-    std::size_t p = 2;
-    while (p < n) p <<= 1u;
-    return p;
-}
-
-template <class T>
-class bounded_queue {
-  public:
-    explicit bounded_queue(std::size_t capacity)
-        : mask_(round_up_to_power_of_two(capacity) - 1), cells_(new cell[mask_ + 1]) {
-        for (std::size_t i = 0; i <= mask_; ++i)
-            cells_[i].sequence.store(i, std::memory_order_relaxed);
-    }
-    bounded_queue(const bounded_queue&) = delete;
-    bounded_queue& operator=(const bounded_queue&) = delete;
-
-    std::size_t capacity() const noexcept { return mask_ + 1; }
-
-    /// Moves `item` in and returns true, or returns false (item untouched) when full.
-    bool try_push(T& item) noexcept {
-        std::size_t pos = enqueue_pos_.load(std::memory_order_relaxed);
-        cell* c;
-        for (;;) {
-            c = &cells_[pos & mask_];
-            const std::size_t seq = c->sequence.load(std::memory_order_acquire);
-            const auto diff = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos);
-            if (diff == 0) {
-                if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed))
-                    break;
-            } else if (diff < 0) {
-                return false;
-            } else {
-                pos = enqueue_pos_.load(std::memory_order_relaxed);
-            }
-        }
-        c->item = std::move(item);
-        c->sequence.store(pos + 1, std::memory_order_release);
-        return true;
-    }
-
-    bool try_pop(T& out) noexcept {
-        std::size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
-        cell* c;
-        for (;;) {
-            c = &cells_[pos & mask_];
-            const std::size_t seq = c->sequence.load(std::memory_order_acquire);
-            const auto diff = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos + 1);
-            if (diff == 0) {
-                if (dequeue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed))
-                    break;
-            } else if (diff < 0) {
-                return false;
-            } else {
-                pos = dequeue_pos_.load(std::memory_order_relaxed);
-            }
-        }
-        out = std::move(c->item);
-        c->sequence.store(pos + mask_ + 1, std::memory_order_release);
-        return true;
-    }
-
-    /// Items in the queue; exact only when no push or pop is under way.
-    std::size_t size_approx() const noexcept {
-        const std::size_t tail = enqueue_pos_.load(std::memory_order_relaxed);
-        const std::size_t head = dequeue_pos_.load(std::memory_order_relaxed);
-        return tail >= head ? tail - head : 0;
-    }
-
-  private:
-    struct cell {
-        std::atomic<std::size_t> sequence{0};
-        T item{};
-    };
-
-    const std::size_t mask_;
-    std::unique_ptr<cell[]> cells_;
-    alignas(64) std::atomic<std::size_t> enqueue_pos_{0};
-    alignas(64) std::atomic<std::size_t> dequeue_pos_{0};
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/bounded_queue.hpp
-// #include "console_capture.hpp"
-// begin runlog/detail/console_capture.hpp
-// SPDX-License-Identifier: MIT
-// Console capture (settings::capture_console, opt-in): the process's stdout and stderr (file
-// descriptors 1 and 2, so printf, std::cout, write(2) and child processes alike) are redirected
-// into pipes; a reader thread copies every chunk to the original terminal or file and hands it
-// to the run. At stop, C stdio is flushed, the original descriptors are put back, and the pipes
-// are drained — so a last line without a newline is not lost.
-//
-// It never deadlocks the job: the reader writes to the terminal only once poll() says it can
-// take bytes; while the run is live a blocked terminal holds the reader (and then the program's
-// writes, as it would without capture), but once stop() has passed its drain deadline the
-// reader gives up on the terminal (what it could not show is still recorded) and on pipes that
-// a still-running child holds open.
-// One capture per process (the descriptors are process-wide); POSIX only.
-
-#include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <functional>
-#include <string>
-#include <thread>
-
-#if !defined(_WIN32)
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
-#define RUNLOG_HAVE_CONSOLE_CAPTURE 1
-#else
-#define RUNLOG_HAVE_CONSOLE_CAPTURE 0
-#endif
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-class console_capture {
-  public:
-    /// stream: 1 stdout, 2 stderr.
-    using chunk_handler = std::function<void(int stream, std::string chunk)>;
-
-    console_capture() = default;
-    console_capture(const console_capture&) = delete;
-    console_capture& operator=(const console_capture&) = delete;
-    ~console_capture() { stop(std::chrono::milliseconds(0)); }
-
-    /// Starts capturing; false with `error` set when it cannot (another capture is active, or a
-    /// pipe could not be made), and then nothing was changed.
-    bool start(chunk_handler handler, std::string& error) {
-#if RUNLOG_HAVE_CONSOLE_CAPTURE
-        if (active().exchange(true)) {
-            error = "console capture is already active for another run in this process";
-            return false;
-        }
-        std::fflush(stdout);
-        std::fflush(stderr);
-        for (int i = 0; i < 2; ++i) {
-            stream& s = streams_[i];
-            s.fd = i + 1;
-            int ends[2];
-            if (::pipe(ends) != 0 || (s.saved = ::dup(s.fd)) < 0) {
-                error = "cannot capture the console: pipe/dup failed";
-                undo(i);
-                return false;
-            }
-            ::fcntl(ends[0], F_SETFD, FD_CLOEXEC);
-            ::fcntl(s.saved, F_SETFD, FD_CLOEXEC);
-            s.read_end = ends[0];
-            ::dup2(ends[1], s.fd);  // children inherit the pipe as their stdout/stderr
-            ::close(ends[1]);
-        }
-        handler_ = std::move(handler);
-        reader_ = std::thread(&console_capture::run_reader, this);
-        return true;
-#else
-        (void)handler;
-        error = "console capture needs POSIX file descriptors";
-        return false;
-#endif
-    }
-
-    /// Flushes stdio, restores the descriptors, drains the pipes for up to `drain` (EOF comes
-    /// sooner unless a child still holds them), and joins the reader.
-    void stop(std::chrono::milliseconds drain) {
-#if RUNLOG_HAVE_CONSOLE_CAPTURE
-        if (!reader_.joinable()) return;
-        std::fflush(stdout);  // std::cout writes through stdio unless sync_with_stdio(false)
-        std::fflush(stderr);
-        for (stream& s : streams_) ::dup2(s.saved, s.fd);  // closes the pipes' write ends
-        deadline_.store(
-            std::chrono::steady_clock::now().time_since_epoch().count() +
-                std::chrono::duration_cast<std::chrono::steady_clock::duration>(drain).count(),
-            std::memory_order_release);
-        stopping_.store(true, std::memory_order_release);
-        reader_.join();
-        undo(2);
-#else
-        (void)drain;
-#endif
-    }
-
-  private:
-    struct stream {
-        int fd = -1;
-        int saved = -1;
-        int read_end = -1;
-        bool open = true;
-    };
-
-    static std::atomic<bool>& active() {
-        static std::atomic<bool> flag{false};
-        return flag;
-    }
-
-#if RUNLOG_HAVE_CONSOLE_CAPTURE
-    bool past_deadline(std::chrono::steady_clock::duration grace = {}) const {
-        return stopping_.load(std::memory_order_acquire) &&
-               (std::chrono::steady_clock::now() - grace).time_since_epoch().count() >=
-                   deadline_.load(std::memory_order_acquire);
-    }
-
-    /// Closes what start() opened for the first `count` streams and releases the capture.
-    void undo(int count) {
-        for (int i = 0; i < count; ++i) {
-            stream& s = streams_[i];
-            if (s.read_end >= 0) ::close(s.read_end);
-            if (s.saved >= 0) {
-                ::dup2(s.saved, s.fd);
-                ::close(s.saved);
-            }
-            s = stream{};
-        }
-        active().store(false);
-    }
-
-    /// Copies `data` to the original descriptor, waiting for it with poll() so that a blocked
-    /// terminal can be abandoned after stop()'s deadline.
-    void to_terminal(int fd, const char* data, std::size_t n) const {
-        while (n > 0) {
-            pollfd p{fd, POLLOUT, 0};
-            const int ready = ::poll(&p, 1, 100);
-            if (ready <= 0) {
-                if (past_deadline()) return;
-                continue;
-            }
-            const std::size_t piece = n < 4096 ? n : 4096;  // PIPE_BUF: POLLOUT promises this much
-            const ssize_t written = ::write(fd, data, piece);
-            if (written < 0) return;  // the terminal is gone: keep capturing for the run
-            data += written;
-            n -= static_cast<std::size_t>(written);
-        }
-    }
-
-    void run_reader() {
-        char buffer[65536];
-        for (;;) {
-            pollfd fds[2];
-            int watched = 0;
-            int index[2];
-            for (int i = 0; i < 2; ++i) {
-                if (!streams_[i].open) continue;
-                fds[watched] = pollfd{streams_[i].read_end, POLLIN, 0};
-                index[watched++] = i;
-            }
-            if (watched == 0) return;
-            // Past stop()'s deadline, what is already in the pipes is still read (the terminal
-            // skipped), but no more waiting, and nothing after one more second (a child that
-            // keeps writing into an inherited pipe).
-            const bool late = past_deadline();
-            if (late && past_deadline(std::chrono::seconds(1))) return;
-            if (::poll(fds, static_cast<nfds_t>(watched), late ? 0 : 50) <= 0) {
-                if (late) return;
-                continue;
-            }
-            for (int k = 0; k < watched; ++k) {
-                if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-                stream& s = streams_[index[k]];
-                const ssize_t got = ::read(s.read_end, buffer, sizeof buffer);
-                if (got <= 0) {
-                    s.open = false;  // EOF: every write end is closed
-                    continue;
-                }
-                const auto n = static_cast<std::size_t>(got);
-                to_terminal(s.saved, buffer, n);
-                handler_(s.fd, std::string(buffer, n));
-            }
-        }
-    }
-#endif
-
-    stream streams_[2];
-    chunk_handler handler_;
-    std::thread reader_;
-    std::atomic<bool> stopping_{false};
-    std::atomic<std::int64_t> deadline_{0};
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/console_capture.hpp
-// #include "counters.hpp"
-// begin runlog/detail/counters.hpp
-// SPDX-License-Identifier: MIT
-// The atomic counters behind run_stats. Caller threads bump the queue and after-finish drops; the
-// writer bumps the rest. Relaxed ordering: they are statistics, read as a snapshot.
-
-#include <atomic>
-#include <cstdint>
-
-// #include "../stats.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-struct counters {
-    std::atomic<std::uint64_t> log_calls{0};
-    std::atomic<std::uint64_t> rows_committed{0};
-    std::atomic<std::uint64_t> dropped_queue_full{0};
-    std::atomic<std::uint64_t> dropped_step{0};
-    std::atomic<std::uint64_t> dropped_fields{0};
-    std::atomic<std::uint64_t> dropped_after_finish{0};
-    std::atomic<std::uint64_t> write_errors{0};
-
-    static void bump(std::atomic<std::uint64_t>& c) noexcept {
-        c.fetch_add(1, std::memory_order_relaxed);
-    }
-
-    /// For counters only the writer thread changes (log_calls, rows_committed): a plain load and
-    /// store, no locked read-modify-write, on the per-row path. Readers still see whole values.
-    static void bump_single_writer(std::atomic<std::uint64_t>& c) noexcept {
-        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    }
-
-    run_stats snapshot() const noexcept {
-        auto get = [](const std::atomic<std::uint64_t>& c) {
-            return c.load(std::memory_order_relaxed);
-        };
-        run_stats s;
-        s.log_calls = get(log_calls);
-        s.rows_committed = get(rows_committed);
-        s.dropped_queue_full = get(dropped_queue_full);
-        s.dropped_step = get(dropped_step);
-        s.dropped_fields = get(dropped_fields);
-        s.dropped_after_finish = get(dropped_after_finish);
-        s.write_errors = get(write_errors);
-        return s;
-    }
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/counters.hpp
-// #include "dispatcher.hpp"
-// begin runlog/detail/dispatcher.hpp
-// SPDX-License-Identifier: MIT
-// The dispatcher: where the semantics live, once. It runs on the writer thread only, applies each
-// event in queue order and hands finished results to every sink:
-//
-// - W&B's step rules. No step: merge into the pending row and commit it (commit=false only
-//   accumulates). A larger step commits the pending row and moves on; the same step merges; a
-//   smaller step drops the whole call (counted, reported). With a step, a row commits when a
-//   larger step arrives, on commit=true, or at finish. Each committed row gets `_step`, `_runtime`
-//   and `_timestamp` (the time of the last call merged into it); an empty committed row still
-//   advances the step.
-// - define_metric: explicit names, trailing-'*' globs (first match wins, materialised per key and
-//   announced to sinks), merging, step_sync (the last committed value of the step metric is copied
-//   into rows that lack it; nothing is inserted before that metric has been logged once).
-// - Summaries per metric (summary.hpp), summary_set overrides, and `_step/_runtime/_timestamp` of
-//   the last row, sent to sinks at flush points.
-//
-// Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
-
-#include <algorithm>
-#include <cstring>
-#include <deque>
-#include <memory>
-#include <string>
-#include <unordered_map>
-#include <unordered_set>
-#include <utility>
-#include <vector>
-
-// #include "../media/media.hpp"
-// #include "../sinks/sink.hpp"
-// #include "../summary.hpp"
-// begin runlog/summary.hpp
-// SPDX-License-Identifier: MIT
-// The running summary of one metric: first, last, min, max, mean (and the steps of min and max, so
-// a goal can report `best` and `best_step`). Memory is constant per metric whatever the run length.
-//
-// NaN: min, max, mean and best skip NaN values (a single NaN would otherwise poison them for the
-// rest of the run); first and last record NaN as logged. If only NaN was ever logged, min, max and
-// mean are NaN; if no number was logged at all they are left out. Only int and double count as
-// numbers; bools, strings and objects update first and last only. min and max keep the type of the
-// value logged (an int stays an int).
-
-#include <cmath>
-#include <cstdint>
-#include <limits>
-#include <optional>
-#include <utility>
-
-// #include "metric.hpp"
-// #include "value.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-class metric_summary {
-  public:
-    void add(const value& v, std::int64_t step) {
-        if (!seen_) first_ = v;
-        seen_ = true;
-        last_ = v;
-        override_.reset();  // a logged value ends an explicit summary_set
-        if (!v.is_number()) return;
-        const double d = v.as_double();
-        if (std::isnan(d)) {
-            nan_seen_ = true;
-            return;
-        }
-        if (count_ == 0 || d < min_.as_double()) {
-            min_ = v;
-            min_step_ = step;
-        }
-        if (count_ == 0 || d > max_.as_double()) {
-            max_ = v;
-            max_step_ = step;
-        }
-        sum_ += d;
-        ++count_;
-    }
-
-    /// summary_set(): replaces the summary value until the key is logged again.
-    void set_override(value v) { override_ = std::move(v); }
-
-    bool seen() const noexcept { return seen_; }
-    const value& last() const noexcept { return last_; }
-
-    /// The summary entry under `def` (nullptr: not defined), or nothing when it has none.
-    std::optional<value> build(const metric_definition* def) const {
-        if (override_) return override_;
-        if (!seen_) return std::nullopt;
-        const std::uint8_t flags = def ? def->summary : 0;
-        const metric_goal goal = def ? def->goal : metric_goal::none;
-        if ((flags & summary_none) != 0) return std::nullopt;
-        if (flags == 0 && goal == metric_goal::none) return last_;
-        value out = value::object();
-        // Numeric aggregates exist once a number was logged; NaN-only metrics report NaN.
-        if (count_ > 0 || nan_seen_) {
-            const double nan = std::numeric_limits<double>::quiet_NaN();
-            if ((flags & summary_min) != 0) out["min"] = count_ > 0 ? min_ : value(nan);
-            if ((flags & summary_max) != 0) out["max"] = count_ > 0 ? max_ : value(nan);
-            if ((flags & summary_mean) != 0)
-                out["mean"] = count_ > 0 ? sum_ / static_cast<double>(count_) : nan;
-        }
-        if ((flags & summary_first) != 0) out["first"] = first_;
-        if ((flags & summary_last) != 0 || (flags == 0)) out["last"] = last_;
-        if (goal != metric_goal::none && count_ > 0) {
-            const bool minimize = goal == metric_goal::minimize;
-            out["best"] = minimize ? min_ : max_;
-            out["best_step"] = minimize ? min_step_ : max_step_;
-        }
-        return out;
-    }
-
-  private:
-    bool seen_ = false;
-    bool nan_seen_ = false;
-    value first_;
-    value last_;
-    value min_;
-    value max_;
-    std::int64_t min_step_ = 0;
-    std::int64_t max_step_ = 0;
-    double sum_ = 0.0;
-    std::uint64_t count_ = 0;
-    std::optional<value> override_;
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/summary.hpp
-// #include "checksums.hpp"
-// #include "counters.hpp"
-// #include "error_reporter.hpp"
-// begin runlog/detail/error_reporter.hpp
-// SPDX-License-Identifier: MIT
-// Rate-limited delivery of error reports to the user's handler. Called from the writer thread and
-// from setup/finish on caller threads, never from log(): the hot path only bumps counters, and the
-// writer reports what it finds. At most RUNLOG_ERROR_REPORTS_PER_SECOND reports pass per second;
-// the rest are counted and the count rides on the next report that passes.
-
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <mutex>
-#include <string>
-#include <utility>
-
-// #include "../config.hpp"
-// #include "../error.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-inline std::string format_error(errc code, const std::string& message) {
-    return "[runlog." + std::to_string(static_cast<int>(code)) + "] " + message;
-}
-
-class error_reporter {
-  public:
-    explicit error_reporter(error_handler handler = {}) : handler_(std::move(handler)) {}
-
-    void report(errc code, const std::string& message) noexcept {
-        reported_.fetch_add(1, std::memory_order_relaxed);
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto now = std::chrono::steady_clock::now();
-        if (now - window_start_ >= std::chrono::seconds(1)) {
-            window_start_ = now;
-            in_window_ = 0;
-        }
-        if (in_window_ >= RUNLOG_ERROR_REPORTS_PER_SECOND) {
-            ++pending_suppressed_;
-            suppressed_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        ++in_window_;
-        error_report report{code, format_error(code, message), pending_suppressed_};
-        pending_suppressed_ = 0;
-        deliver(report);
-    }
-
-    std::uint64_t reported() const noexcept { return reported_.load(std::memory_order_relaxed); }
-    std::uint64_t suppressed() const noexcept {
-        return suppressed_.load(std::memory_order_relaxed);
-    }
-
-  private:
-    void deliver(const error_report& report) noexcept {
-#if !RUNLOG_NO_EXCEPTIONS
-        try {
-#endif
-            if (handler_) {
-                handler_(report);
-            } else {
-                print_error_to_stderr(report);
-            }
-#if !RUNLOG_NO_EXCEPTIONS
-        } catch (...) {
-            // A throwing handler must not take the writer thread down.
-        }
-#endif
-    }
-
-    error_handler handler_;
-    std::mutex mutex_;
-    std::chrono::steady_clock::time_point window_start_{};
-    int in_window_ = 0;
-    std::uint64_t pending_suppressed_ = 0;
-    std::atomic<std::uint64_t> reported_{0};
-    std::atomic<std::uint64_t> suppressed_{0};
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/error_reporter.hpp
-// #include "event.hpp"
-// begin runlog/detail/event.hpp
-// SPDX-License-Identifier: MIT
-// What travels through the queue from log() and friends to the writer thread. A row event holds
-// up to RUNLOG_INLINE_FIELDS scalar fields inline, so the common log() call moves one fixed-size
-// object and allocates nothing; strings, nested values, wide rows and control events (config,
-// define_metric, summary_set) carry a heap payload.
-
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <vector>
-
-// #include "../config.hpp"
-// #include "../media/media.hpp"
-// #include "../metric.hpp"
-// #include "../value.hpp"
-// #include "key_table.hpp"
-// begin runlog/detail/key_table.hpp
-// SPDX-License-Identifier: MIT
-// Interned metric keys. log() looks each key up here on the caller's thread: the lookup reads an
-// open-addressing table through atomic pointers and takes no lock; only a key seen for the first
-// time takes the mutex, is validated once, and is published. Entries never move or die before the
-// table does, so events carry `const key_entry*` and the writer reads names without copying them.
-// Growing builds a new, larger table and publishes it; old tables stay alive until destruction so
-// a reader still probing one is never left with a dangling pointer.
-
-#include <atomic>
-#include <cstdint>
-#include <deque>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <string_view>
-#include <vector>
-
-// #include "json_writer.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-struct metric_definition;
-
-namespace detail {
-
-enum class key_status : std::uint8_t { ok, reserved, empty, invalid_utf8 };
-
-struct key_entry {
-    std::string name;
-    std::uint64_t hash = 0;
-    key_status status = key_status::ok;
-
-    // The writer's caches, so a row costs no string lookups: read and written only by the run's
-    // dispatcher (callers read the fields above), so they are separate memory locations and race
-    // with nothing. `definition` is valid while `definition_generation` matches the dispatcher's.
-    static constexpr std::size_t no_slot = ~std::size_t{0};
-    mutable std::size_t summary_slot = no_slot;
-    mutable const metric_definition* definition = nullptr;
-    mutable std::uint64_t definition_generation = 0;
-    // The last float logged under this key and its shortest-round-trip double (a learning rate
-    // is the same float for thousands of rows; the conversion costs a to_chars/from_chars pair).
-    // Bits 0 are +0.0f, whose double is 0.0: the initial entry is already correct.
-    mutable std::uint32_t last_float_bits = 0;
-    mutable double last_float_as_double = 0.0;
-};
-
-inline std::uint64_t hash_key(std::string_view s) noexcept {
-    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
-    for (char c : s) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-inline key_status classify_key(std::string_view key) noexcept {
-    if (key.empty()) return key_status::empty;
-    if (key.front() == '_') return key_status::reserved;
-    if (!is_valid_utf8(key)) return key_status::invalid_utf8;
-    return key_status::ok;
-}
-
-class key_table {
-  public:
-    key_table() { publish_new_table(64); }
-    key_table(const key_table&) = delete;
-    key_table& operator=(const key_table&) = delete;
-
-    /// Never returns nullptr (allocation failure aside).
-    const key_entry* intern(std::string_view key) {
-        const std::uint64_t h = hash_key(key);
-        if (const key_entry* e = find_in(*current_.load(std::memory_order_acquire), key, h))
-            return e;
-        std::lock_guard<std::mutex> lock(mutex_);
-        const table& t = *current_.load(std::memory_order_acquire);
-        if (const key_entry* e = find_in(t, key, h)) return e;
-        entries_.push_back(key_entry{std::string(key), h, classify_key(key)});
-        const key_entry* e = &entries_.back();
-        if ((entries_.size() + 1) * 2 > t.size()) {
-            publish_new_table(t.size() * 2);  // rehashes every entry, the new one included
-        } else {
-            insert_into(t, e);
-        }
-        return e;
-    }
-
-    std::size_t size() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return entries_.size();
-    }
-
-  private:
-    struct table {
-        explicit table(std::size_t n) : slots(new std::atomic<const key_entry*>[n]), count(n) {
-            for (std::size_t i = 0; i < n; ++i) slots[i].store(nullptr, std::memory_order_relaxed);
-        }
-        std::size_t size() const noexcept { return count; }
-        std::unique_ptr<std::atomic<const key_entry*>[]> slots;
-        std::size_t count;
-    };
-
-    static const key_entry* find_in(const table& t, std::string_view key,
-                                    std::uint64_t h) noexcept {
-        const std::size_t mask = t.size() - 1;
-        for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
-            const key_entry* e = t.slots[i].load(std::memory_order_acquire);
-            if (e == nullptr) return nullptr;
-            if (e->hash == h && e->name == key) return e;
-        }
-    }
-
-    static void insert_into(const table& t, const key_entry* e) noexcept {
-        const std::size_t mask = t.size() - 1;
-        std::size_t i = static_cast<std::size_t>(e->hash) & mask;
-        while (t.slots[i].load(std::memory_order_relaxed) != nullptr) i = (i + 1) & mask;
-        t.slots[i].store(e, std::memory_order_release);
-    }
-
-    void publish_new_table(std::size_t n) {
-        tables_.push_back(std::make_unique<table>(n));
-        const table& t = *tables_.back();
-        for (const key_entry& e : entries_) insert_into(t, &e);
-        current_.store(&t, std::memory_order_release);
-    }
-
-    mutable std::mutex mutex_;
-    std::deque<key_entry> entries_;  // deque: push_back never moves existing entries
-    std::vector<std::unique_ptr<table>> tables_;
-    std::atomic<const table*> current_{nullptr};
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/key_table.hpp
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
-              "RUNLOG_INLINE_FIELDS must be between 1 and 255");
-
-enum class event_kind : std::uint8_t {
-    row,
-    config,
-    define_metric,
-    summary_set,
-    flush,
-    system,
-    console
-};
-// float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
-// invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
-enum class item_kind : std::uint8_t {
-    integer,
-    floating,
-    float32,
-    boolean,
-    complex,
-    media,
-    invalid
-};
-
-struct field_item {
-    const key_entry* key;
-    item_kind kind;
-    union {
-        std::int64_t i;
-        double d;
-        float f;
-        bool b;
-        std::uint32_t complex_index;  // into event_payload::complex or ::media
-    };
-};
-
-struct event_payload {
-    std::vector<field_item> items;                           // fields beyond the inline ones
-    std::vector<value> complex;                              // non-scalar field values
-    std::vector<std::shared_ptr<const media_source>> media;  // images, tables
-    std::size_t media_bytes = 0;  // their size_bytes(), reserved against the media budget
-    value data;                   // config (whole, merged), summary_set value, system sample
-    metric_definition definition;
-    bool overwrite = false;  // define_metric(..., overwrite)
-    std::string key;         // summary_set key; console: the text
-    int stream = 0;          // console: 1 stdout, 2 stderr
-};
-
-struct event {
-    event_kind kind = event_kind::row;
-    std::uint8_t inline_count = 0;
-    bool has_step = false;
-    std::int8_t commit = -1;  // -1: default (commit unless a step is given), 0: no, 1: yes
-    std::int64_t step = 0;
-    double time = 0.0;         // Unix seconds at the call
-    std::uint64_t ticket = 0;  // flush
-    field_item items[RUNLOG_INLINE_FIELDS];
-    std::unique_ptr<event_payload> payload;
-
-    event_payload& ensure_payload() {
-        if (!payload) payload = std::make_unique<event_payload>();
-        return *payload;
-    }
-
-    void add_item(const field_item& item) {
-        if (inline_count < RUNLOG_INLINE_FIELDS) {
-            items[inline_count++] = item;
-        } else {
-            ensure_payload().items.push_back(item);
-        }
-    }
-
-    void add_complex(const key_entry* key, value v) {
-        auto& p = ensure_payload();
-        field_item item{};
-        item.key = key;
-        item.kind = item_kind::complex;
-        item.complex_index = static_cast<std::uint32_t>(p.complex.size());
-        p.complex.push_back(std::move(v));
-        add_item(item);
-    }
-
-    void add_invalid(const key_entry* key, std::string reason) {
-        add_complex(key, value(std::move(reason)));
-        if (payload->items.empty()) {
-            items[inline_count - 1].kind = item_kind::invalid;
-        } else {
-            payload->items.back().kind = item_kind::invalid;
-        }
-    }
-
-    void add_media(const key_entry* key, std::shared_ptr<const media_source> source) {
-        auto& p = ensure_payload();
-        field_item item{};
-        item.key = key;
-        item.kind = item_kind::media;
-        item.complex_index = static_cast<std::uint32_t>(p.media.size());
-        p.media_bytes += source->size_bytes();
-        p.media.push_back(std::move(source));
-        add_item(item);
-    }
-
-    template <class F>
-    void for_each_item(F&& f) const {
-        for (std::uint8_t i = 0; i < inline_count; ++i) f(items[i]);
-        if (payload)
-            for (const auto& item : payload->items) f(item);
-    }
-
-    value item_value(const field_item& item) const {
-        switch (item.kind) {
-            case item_kind::integer:
-                return item.i;
-            case item_kind::floating:
-                return item.d;
-            case item_kind::float32:
-                return item.f;
-            case item_kind::boolean:
-                return item.b;
-            case item_kind::complex:
-                return payload->complex[item.complex_index];
-            case item_kind::media:
-            case item_kind::invalid:
-                break;  // handled by the dispatcher
-        }
-        return {};
-    }
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/event.hpp
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-class dispatcher {
-  public:
-    dispatcher(std::vector<std::shared_ptr<sink>> sinks, error_reporter& reporter, counters& counts,
-               double start_time)
-        : sinks_(std::move(sinks)),
-          sink_failing_(sinks_.size(), false),
-          row_summaries_(std::any_of(sinks_.begin(), sinks_.end(),
-                                     [](const auto& s) { return s->wants_row_summaries(); })),
-          reporter_(reporter),
-          counts_(counts),
-          start_time_(start_time) {}
-
-    void apply(const event& e) {
-        switch (e.kind) {
-            case event_kind::row:
-                apply_row(e);
-                break;
-            case event_kind::config: {
-                sink_event out;
-                out.type = sink_event_type::config;
-                out.config = &e.payload->data;
-                send(out);
-                break;
-            }
-            case event_kind::define_metric:
-                define(e.payload->definition, e.payload->overwrite);
-                break;
-            case event_kind::summary_set:
-                summary_for(e.payload->key).set_override(e.payload->data);
-                summary_dirty_ = true;
-                break;
-            case event_kind::flush:
-                flush();
-                break;
-            case event_kind::console: {
-                const console_output chunk{e.payload->stream, e.time, e.payload->key};
-                sink_event out;
-                out.type = sink_event_type::console;
-                out.console = &chunk;
-                send(out);
-                break;
-            }
-            case event_kind::system: {
-                const system_sample sample{system_samples_++, e.time - start_time_, e.time,
-                                           e.payload->data};
-                sink_event out;
-                out.type = sink_event_type::system;
-                out.system = &sample;
-                send(out);
-                break;
-            }
-        }
-    }
-
-    /// Sends the summary if it changed, then flushes every sink.
-    void flush() {
-        if (summary_dirty_) {
-            const value summary = build_summary();
-            sink_event out;
-            out.type = sink_event_type::summary;
-            out.summary = &summary;
-            send(out);
-            summary_dirty_ = false;
-        }
-        for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->flush(); }));
-    }
-
-    /// Commits the pending row, then gives every sink the final summary and how the run ended.
-    value finish(int exit_code, double end_time) {
-        if (pending_active_) commit_pending();
-        const value summary = build_summary();
-        summary_dirty_ = false;  // the final summary travels in finish_info, not as an event
-        flush();
-        run_stats stats = counts_.snapshot();
-        stats.errors_reported = reporter_.reported();
-        stats.errors_suppressed = reporter_.suppressed();
-        const finish_info info{exit_code, exit_code == 0 ? "finished" : "failed",
-                               end_time,  end_time - start_time_,
-                               stats,     summary};
-        for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->finish(info); }));
-        return summary;
-    }
-
-    /// The summary as it stands (keys in first-logged order, then _step/_runtime/_timestamp).
-    value build_summary() {
-        value out = value::object();
-        auto& members = out.as_object();
-        for (auto& slot : summaries_) {
-            if (auto entry = slot.summary.build(resolve(slot.key))) {
-                members.emplace_back(slot.key, std::move(*entry));
-            }
-        }
-        if (counts_.rows_committed.load(std::memory_order_relaxed) > 0) {
-            members.emplace_back("_step", last_step_);
-            members.emplace_back("_runtime", last_time_ - start_time_);
-            members.emplace_back("_timestamp", last_time_);
-        }
-        return out;
-    }
-
-  private:
-    struct summary_slot {
-        std::string key;
-        metric_summary summary;
-    };
-
-    void apply_row(const event& e) {
-        counters::bump_single_writer(counts_.log_calls);
-        if (e.has_step && e.step < current_step_) {
-            counters::bump(counts_.dropped_step);
-            reporter_.report(errc::step_not_increasing,
-                             "log at step " + std::to_string(e.step) +
-                                 " dropped: the current step is " + std::to_string(current_step_) +
-                                 " and steps must not decrease (log other x-axes as a key and "
-                                 "define_metric(..., step_metric))");
-            return;
-        }
-        if (e.has_step && e.step > current_step_) {
-            if (pending_active_) commit_pending();
-            current_step_ = e.step;
-        }
-        e.for_each_item([&](const field_item& item) {
-            if (item.key->status != key_status::ok) {
-                reject(*item.key);
-                return;
-            }
-            if (item.kind == item_kind::invalid) {
-                counters::bump(counts_.dropped_fields);
-                reporter_.report(errc::invalid_value,
-                                 "field '" + item.key->name + "' dropped: " +
-                                     e.payload->complex[item.complex_index].as_string());
-                return;
-            }
-            if (item.kind == item_kind::media) {
-                merge_into_pending(
-                    item.key, encode_media(*e.payload->media[item.complex_index], item.key->name));
-                return;
-            }
-            if (item.kind == item_kind::float32) {
-                merge_into_pending(item.key, float_value(*item.key, item.f));
-                return;
-            }
-            merge_into_pending(item.key, e.item_value(item));
-        });
-        pending_active_ = true;
-        pending_time_ = e.time;
-        const bool commit = e.commit < 0 ? !e.has_step : e.commit > 0;
-        if (commit) commit_pending();
-    }
-
-    /// value(f) (the double that prints as f's shortest form), through the key's one-entry cache.
-    static value float_value(const key_entry& key, float f) {
-        std::uint32_t bits;
-        std::memcpy(&bits, &f, sizeof bits);  // bitwise: -0.0f and NaN payloads stay distinct
-        if (bits != key.last_float_bits) {
-            key.last_float_bits = bits;
-            key.last_float_as_double = value(f).as_double();
-        }
-        return key.last_float_as_double;
-    }
-
-    /// Encodes a media field for the pending row's step, hands each file to the sinks, and
-    /// returns the JSON value that stands for it in the row.
-    value encode_media(const media_source& source, const std::string& key) {
-        const std::string stem = safe_media_stem(key);
-        const auto write = [&](media_file&& file) {
-            const std::string digest = sha256_hex(file.bytes.data(), file.bytes.size());
-            media_event m;
-            m.path = "media/" + file.kind + "/" + stem + "_" + std::to_string(current_step_) + "_" +
-                     digest.substr(0, 20) + file.extension;
-            m.bytes = &file.bytes;
-            sink_event out;
-            out.type = sink_event_type::media;
-            out.media = &m;
-            send(out);
-            // W&B's key order: _type, path, sha256, size, then the kind's own fields.
-            value v = value::object();
-            v["_type"] = file.description.find("_type") ? *file.description.find("_type") : value();
-            v["path"] = m.path;
-            v["sha256"] = digest;
-            v["size"] = file.bytes.size();
-            for (const auto& [k, item] : file.description.as_object())
-                if (k != "_type") v[k] = item;
-            return v;
-        };
-        return source.encode(key, current_step_, write);
-    }
-
-    void merge_into_pending(const key_entry* key, value v) {
-        for (auto& [k, existing] : pending_) {
-            if (k == key) {
-                existing = std::move(v);
-                return;
-            }
-        }
-        pending_.emplace_back(key, std::move(v));
-    }
-
-    void reject(const key_entry& key) {
-        counters::bump(counts_.dropped_fields);
-        if (!rejected_keys_.insert(&key).second) return;  // report each bad key once
-        switch (key.status) {
-            case key_status::reserved:
-                reporter_.report(errc::reserved_key, "key '" + key.name +
-                                                         "' dropped: keys starting with '_' are "
-                                                         "reserved for runlog");
-                break;
-            case key_status::empty:
-                reporter_.report(errc::invalid_key, "a field with an empty key was dropped");
-                break;
-            case key_status::invalid_utf8: {
-                std::string shown;
-                write_json_string(shown, key.name);
-                reporter_.report(errc::invalid_key,
-                                 "key " + shown + " dropped: keys must be valid UTF-8");
-                break;
-            }
-            case key_status::ok:
-                break;
-        }
-    }
-
-    void commit_pending() {
-        // The row: the pending keys [0, logged), then step metrics step_sync adds, then _step,
-        // _runtime, _timestamp. It lives in storage kept from row to row (sinks only borrow it
-        // during send), and a row with the same keys as the previous one — a training loop's
-        // usual row — keeps the member names and only replaces the values.
-        const std::size_t logged = pending_.size();
-        step_inserts_.clear();
-        for (std::size_t i = 0; i < logged; ++i) add_step_metric(resolve(*pending_[i].first));
-        auto& members = row_.as_object();
-        const bool same_keys =
-            step_inserts_.empty() && members.size() == logged + 3 && row_keys_.size() == logged &&
-            std::equal(pending_.begin(), pending_.end(), row_keys_.begin(),
-                       [](const auto& p, const key_entry* k) { return p.first == k; });
-        if (same_keys) {
-            for (std::size_t i = 0; i < logged; ++i)
-                members[i].second = std::move(pending_[i].second);
-            members[logged].second = current_step_;
-            members[logged + 1].second = pending_time_ - start_time_;
-            members[logged + 2].second = pending_time_;
-        } else {
-            members.clear();
-            row_keys_.clear();
-            members.reserve(logged + step_inserts_.size() + 3);
-            for (auto& [key, v] : pending_) {
-                members.emplace_back(key->name, std::move(v));
-                row_keys_.push_back(key);
-            }
-            for (auto& inserted : step_inserts_) members.push_back(std::move(inserted));
-            members.emplace_back("_step", current_step_);
-            members.emplace_back("_runtime", pending_time_ - start_time_);
-            members.emplace_back("_timestamp", pending_time_);
-        }
-        const std::size_t user_members = members.size() - 3;
-        auto summary_of = [&](std::size_t i) -> metric_summary& {
-            return i < logged ? summary_for(*pending_[i].first) : summary_for(members[i].first);
-        };
-        for (std::size_t i = 0; i < user_members; ++i)
-            summary_of(i).add(members[i].second, current_step_);
-
-        value row_summary;
-        if (row_summaries_) {
-            row_summary = value::object();
-            for (std::size_t i = 0; i < members.size(); ++i) {
-                const auto& [key, v] = members[i];
-                if (i >= user_members) {
-                    row_summary.as_object().emplace_back(key, v);  // _step, _runtime, _timestamp
-                } else if (auto entry = summary_of(i).build(i < logged ? resolve(*pending_[i].first)
-                                                                       : resolve(key))) {
-                    row_summary.as_object().emplace_back(key, std::move(*entry));
-                }
-            }
-        }
-        history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row_};
-        if (row_summaries_) out_row.summary = &row_summary;
-        sink_event out;
-        out.type = sink_event_type::row;
-        out.row = &out_row;
-        send(out);
-
-        counters::bump_single_writer(counts_.rows_committed);
-        summary_dirty_ = true;
-        last_step_ = current_step_;
-        last_time_ = pending_time_;
-        pending_.clear();
-        pending_active_ = false;
-        ++current_step_;
-    }
-
-    /// step_sync: the step metric's last value, for a row that lacks it (to step_inserts_).
-    void add_step_metric(const metric_definition* def) {
-        if (def == nullptr || !def->step_sync || def->step_metric.empty()) return;
-        for (const auto& p : pending_)
-            if (p.first->name == def->step_metric) return;
-        for (const auto& inserted : step_inserts_)
-            if (inserted.first == def->step_metric) return;
-        const auto it = summary_index_.find(def->step_metric);
-        if (it == summary_index_.end() || !summaries_[it->second].summary.seen()) return;
-        step_inserts_.emplace_back(def->step_metric, summaries_[it->second].summary.last());
-    }
-
-    std::size_t summary_slot_of(const std::string& key) {
-        const auto it = summary_index_.find(key);
-        if (it != summary_index_.end()) return it->second;
-        summary_index_.emplace(key, summaries_.size());
-        summaries_.push_back(summary_slot{key, metric_summary{}});
-        return summaries_.size() - 1;
-    }
-
-    metric_summary& summary_for(const std::string& key) {
-        return summaries_[summary_slot_of(key)].summary;
-    }
-
-    /// The same through the key's cache: no string hashing once the key has been seen.
-    metric_summary& summary_for(const key_entry& key) {
-        if (key.summary_slot == key_entry::no_slot) key.summary_slot = summary_slot_of(key.name);
-        return summaries_[key.summary_slot].summary;
-    }
-
-    const metric_definition* resolve(const key_entry& key) {
-        if (key.definition_generation != definitions_generation_) {
-            key.definition = resolve(key.name);
-            key.definition_generation = definitions_generation_;
-        }
-        return key.definition;
-    }
-
-    /// The definition that applies to `key`, materialising a glob's on first use.
-    const metric_definition* resolve(const std::string& key) {
-        if (const auto it = by_name_.find(key); it != by_name_.end()) return it->second;
-        if (undefined_.count(key) != 0) return nullptr;
-        for (const metric_definition* glob : globs_) {
-            if (!glob->matches(key)) continue;
-            metric_definition concrete = *glob;
-            concrete.name = key;
-            concrete.from_glob = glob->name;
-            definitions_.push_back(std::move(concrete));
-            metric_definition* def = &definitions_.back();
-            by_name_.emplace(key, def);
-            announce(*def);
-            return def;
-        }
-        undefined_.insert(key);
-        return nullptr;
-    }
-
-    void define(const metric_definition& def, bool overwrite) {
-        undefined_.clear();
-        ++definitions_generation_;  // every key_entry's cached definition is stale
-        summary_dirty_ = true;      // the summary's shape may change
-        if (const auto it = by_name_.find(def.name); it != by_name_.end()) {
-            metric_definition& existing = *it->second;
-            if (overwrite) {
-                existing = def;
-            } else {
-                existing.merge(def);
-            }
-            announce(existing);
-            return;
-        }
-        definitions_.push_back(def);
-        metric_definition* stored = &definitions_.back();
-        by_name_.emplace(def.name, stored);
-        if (stored->is_glob()) globs_.push_back(stored);
-        announce(*stored);
-    }
-
-    void announce(const metric_definition& def) {
-        sink_event out;
-        out.type = sink_event_type::metric;
-        out.metric = &def;
-        send(out);
-    }
-
-    void send(const sink_event& e) {
-        for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->event(e); }));
-    }
-
-    template <class F>
-    static io_result guarded(F&& f) {
-#if !RUNLOG_NO_EXCEPTIONS
-        try {
-            return f();
-        } catch (const std::exception& ex) {
-            return io_result::failure(errc::sink_write_failed,
-                                      std::string("sink threw: ") + ex.what());
-        } catch (...) {
-            return io_result::failure(errc::sink_write_failed, "sink threw an unknown exception");
-        }
-#else
-        return f();
-#endif
-    }
-
-    void check(std::size_t sink_index, const io_result& r) {
-        if (r.ok()) {
-            sink_failing_[sink_index] = false;
-            return;
-        }
-        counters::bump(counts_.write_errors);
-        if (sink_failing_[sink_index]) return;  // reported when the streak began
-        sink_failing_[sink_index] = true;
-        reporter_.report(r.code, "sink " + std::to_string(sink_index) + ": " + r.message);
-    }
-
-    std::vector<std::shared_ptr<sink>> sinks_;
-    std::vector<bool> sink_failing_;
-    const bool row_summaries_;
-    error_reporter& reporter_;
-    counters& counts_;
-    const double start_time_;
-
-    std::int64_t current_step_ = 0;
-    std::int64_t system_samples_ = 0;
-    std::vector<std::pair<const key_entry*, value>> pending_;
-    value row_ = value::object();             // the committed row, reused
-    std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members
-    value::object_type step_inserts_;         // this row's step_sync additions
-    bool pending_active_ = false;
-    double pending_time_ = 0.0;
-    std::int64_t last_step_ = 0;
-    double last_time_ = 0.0;
-
-    std::deque<metric_definition> definitions_;  // deque: stable addresses
-    std::unordered_map<std::string, metric_definition*> by_name_;
-    std::vector<const metric_definition*> globs_;
-    std::unordered_set<std::string> undefined_;  // keys known to match no definition
-    std::uint64_t definitions_generation_ = 1;   // see key_entry::definition_generation
-
-    std::vector<summary_slot> summaries_;
-    std::unordered_map<std::string, std::size_t> summary_index_;
-    bool summary_dirty_ = false;
-    std::unordered_set<const key_entry*> rejected_keys_;
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/dispatcher.hpp
-// #include "error_reporter.hpp"
-// #include "event.hpp"
-// #include "key_table.hpp"
-// #include "nvml.hpp"
-// begin runlog/detail/nvml.hpp
-// SPDX-License-Identifier: MIT
-// NVIDIA GPUs for the system sampler, with no link dependency: NVML is opened with dlopen at run
-// time (libnvidia-ml.so.1, or the file named by RUNLOG_NVML_LIBRARY — the tests point it at a fake
-// library). No library, a missing symbol, a failed nvmlInit or no GPU: no GPU keys, silently. A
-// query that fails for one GPU leaves out that key only.
-//
-// Keys, W&B's names (wandb-offline-format.md §3.9), per GPU index i:
-//   gpu.<i>.gpu                   utilisation, %          nvmlDeviceGetUtilizationRates
-//   gpu.<i>.memory                memory busy time, %     (same call)
-//   gpu.<i>.memoryAllocated       memory used, % of total nvmlDeviceGetMemoryInfo
-//   gpu.<i>.memoryAllocatedBytes  memory used, bytes      (same call)
-//   gpu.<i>.memoryTotalBytes      memory total, bytes     (same call)
-//   gpu.<i>.temp                  °C                      nvmlDeviceGetTemperature (GPU sensor)
-//   gpu.<i>.powerWatts            W                       nvmlDeviceGetPowerUsage (mW / 1000)
-//
-// The declarations below are NVML's C ABI (the few calls used), written here so no NVIDIA header
-// is needed to build.
-
-#include <string>
-
-// #include "../value.hpp"
-// #include "os.hpp"
-
-#if defined(__linux__)
-#include <dlfcn.h>
-#define RUNLOG_HAVE_DLOPEN 1
-#else
-#define RUNLOG_HAVE_DLOPEN 0
-#endif
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-class nvml_gpus {
-  public:
-    nvml_gpus() {
-#if RUNLOG_HAVE_DLOPEN
-        const std::string path = get_env("RUNLOG_NVML_LIBRARY").value_or("libnvidia-ml.so.1");
-        library_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (library_ == nullptr) return;
-        if (!bind(init_, "nvmlInit_v2") || !bind(shutdown_, "nvmlShutdown") ||
-            !bind(count_, "nvmlDeviceGetCount_v2") ||
-            !bind(handle_, "nvmlDeviceGetHandleByIndex_v2") ||
-            !bind(utilization_, "nvmlDeviceGetUtilizationRates") ||
-            !bind(memory_, "nvmlDeviceGetMemoryInfo") ||
-            !bind(temperature_, "nvmlDeviceGetTemperature") ||
-            !bind(power_, "nvmlDeviceGetPowerUsage") || init_() != success) {
-            close();
-            return;
-        }
-        initialised_ = true;
-        if (count_(&devices_) != success) devices_ = 0;
-#endif
-    }
-    nvml_gpus(const nvml_gpus&) = delete;
-    nvml_gpus& operator=(const nvml_gpus&) = delete;
-    ~nvml_gpus() {
-        close();
-    }
-
-    /// GPUs found (0 without NVML).
-    unsigned int count() const noexcept {
-        return devices_;
-    }
-
-    /// Adds each GPU's keys to `out`.
-    void sample(value& out) const {
-        for (unsigned int i = 0; i < devices_; ++i) {
-            device handle = nullptr;
-            if (handle_(i, &handle) != success) continue;
-            const std::string prefix = "gpu." + std::to_string(i) + ".";
-            utilization u{};
-            if (utilization_(handle, &u) == success) {
-                out[prefix + "gpu"] = u.gpu;
-                out[prefix + "memory"] = u.memory;
-            }
-            memory_info m{};
-            if (memory_(handle, &m) == success && m.total > 0) {
-                out[prefix + "memoryAllocated"] =
-                    static_cast<double>(static_cast<std::int64_t>(
-                        10000.0 * static_cast<double>(m.used) / static_cast<double>(m.total) +
-                        0.5)) /
-                    100.0;
-                out[prefix + "memoryAllocatedBytes"] = m.used;
-                out[prefix + "memoryTotalBytes"] = m.total;
-            }
-            unsigned int celsius = 0;
-            if (temperature_(handle, 0 /* NVML_TEMPERATURE_GPU */, &celsius) == success)
-                out[prefix + "temp"] = celsius;
-            unsigned int milliwatts = 0;
-            if (power_(handle, &milliwatts) == success)
-                out[prefix + "powerWatts"] = static_cast<double>(milliwatts) / 1000.0;
-        }
-    }
-
-  private:
-    // NVML's ABI: nvmlReturn_t is an int enum (0 = NVML_SUCCESS); nvmlDevice_t an opaque pointer.
-    using device = struct nvml_device_opaque*;
-    struct utilization {
-        unsigned int gpu, memory;
-    };
-    struct memory_info {
-        unsigned long long total, free, used;
-    };
-    static constexpr int success = 0;
-
-    template <class F>
-    bool bind(F& fn, const char* name) {
-#if RUNLOG_HAVE_DLOPEN
-        void* symbol = dlsym(library_, name);
-        fn = reinterpret_cast<F>(symbol);
-        return symbol != nullptr;
-#else
-        (void)fn;
-        (void)name;
-        return false;
-#endif
-    }
-
-    void close() noexcept {
-#if RUNLOG_HAVE_DLOPEN
-        if (initialised_ && shutdown_ != nullptr) shutdown_();
-        if (library_ != nullptr) dlclose(library_);
-#endif
-        library_ = nullptr;
-        initialised_ = false;
-        devices_ = 0;
-    }
-
-    void* library_ = nullptr;
-    bool initialised_ = false;
-    unsigned int devices_ = 0;
-    int (*init_)() = nullptr;
-    int (*shutdown_)() = nullptr;
-    int (*count_)(unsigned int*) = nullptr;
-    int (*handle_)(unsigned int, device*) = nullptr;
-    int (*utilization_)(device, utilization*) = nullptr;
-    int (*memory_)(device, memory_info*) = nullptr;
-    int (*temperature_)(device, int, unsigned int*) = nullptr;
-    int (*power_)(device, unsigned int*) = nullptr;
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/nvml.hpp
-// #include "os.hpp"
-// #include "proc_stats.hpp"
-// begin runlog/detail/proc_stats.hpp
-// SPDX-License-Identifier: MIT
-// Readers of Linux's /proc text for the system-metrics sampler: pure functions from the files'
-// text to numbers (testable on fixed text), and `system_probe`, which reads the files and turns
-// two readings into one sample with W&B's key names (wandb-offline-format.md §3.9).
-//
-// Elsewhere (macOS, Windows, BSD) the files do not exist and a sample holds only what portable
-// calls give: the run directory's disk usage (std::filesystem::space). Documented in
-// docs/format.md.
-
-#include <cstdint>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <string>
-#include <string_view>
-#include <thread>
-#include <unordered_set>
-#include <vector>
-
-// #include "../value.hpp"
-// #include "os.hpp"
-
-#if defined(__linux__)
-#include <unistd.h>
-#endif
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-/// The whitespace-separated fields of `line`.
-inline std::vector<std::string_view> split_fields(std::string_view line) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-        const std::size_t start = i;
-        while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\n') ++i;
-        if (i > start) out.push_back(line.substr(start, i - start));
-        if (i < line.size() && line[i] == '\n') break;
-    }
-    return out;
-}
-
-/// Calls `fn(line)` for each line of `text` (without its '\n').
-template <class Fn>
-void for_each_line(std::string_view text, Fn fn) {
-    for (std::size_t at = 0; at < text.size();) {
-        std::size_t end = text.find('\n', at);
-        if (end == std::string_view::npos) end = text.size();
-        fn(text.substr(at, end - at));
-        at = end + 1;
-    }
-}
-
-inline std::uint64_t to_u64(std::string_view s) noexcept {
-    std::uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') break;
-        v = v * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return v;
-}
-
-/// /proc/self/stat: CPU ticks used by the process, its threads and resident pages.
-struct process_stat {
-    std::uint64_t cpu_ticks = 0;  // utime + stime
-    std::uint64_t threads = 0;
-    std::uint64_t rss_pages = 0;
-};
-
-inline bool parse_process_stat(std::string_view text, process_stat& out) {
-    // "pid (comm) state ..." — comm may hold spaces and parentheses: fields start after the last
-    // ')'.
-    const std::size_t close = text.rfind(')');
-    if (close == std::string_view::npos) return false;
-    const auto f = split_fields(text.substr(close + 1));
-    // After ')': f[0] is field 3 (state); utime is field 14, stime 15, num_threads 20, rss 24.
-    if (f.size() < 22) return false;
-    out.cpu_ticks = to_u64(f[11]) + to_u64(f[12]);
-    out.threads = to_u64(f[17]);
-    out.rss_pages = to_u64(f[21]);
-    return true;
-}
-
-/// The first line of /proc/stat: all CPUs' ticks, and the idle part (idle + iowait).
-struct cpu_times {
-    std::uint64_t total = 0;
-    std::uint64_t idle = 0;
-};
-
-inline bool parse_cpu_times(std::string_view text, cpu_times& out) {
-    if (text.rfind("cpu ", 0) != 0) return false;
-    const auto f = split_fields(text);
-    if (f.size() < 6) return false;
-    out = {};
-    // user nice system idle iowait irq softirq steal (guest time is already in user).
-    for (std::size_t i = 1; i < f.size() && i <= 8; ++i) out.total += to_u64(f[i]);
-    out.idle = to_u64(f[4]) + to_u64(f[5]);
-    return true;
-}
-
-/// /proc/meminfo: MemTotal and MemAvailable, in kB.
-struct memory_info {
-    std::uint64_t total_kb = 0;
-    std::uint64_t available_kb = 0;
-};
-
-inline bool parse_meminfo(std::string_view text, memory_info& out) {
-    out = {};
-    for_each_line(text, [&](std::string_view line) {
-        const auto f = split_fields(line);
-        if (f.size() >= 2 && f[0] == "MemTotal:") out.total_kb = to_u64(f[1]);
-        if (f.size() >= 2 && f[0] == "MemAvailable:") out.available_kb = to_u64(f[1]);
-    });
-    return out.total_kb > 0;
-}
-
-/// /proc/net/dev: bytes received and sent by every interface but loopback.
-struct network_bytes {
-    std::uint64_t recv = 0;
-    std::uint64_t sent = 0;
-};
-
-inline bool parse_net_dev(std::string_view text, network_bytes& out) {
-    out = {};
-    bool any = false;
-    for_each_line(text, [&](std::string_view line) {
-        const std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos) return;  // the two header lines
-        const auto name = split_fields(line.substr(0, colon));
-        if (name.empty() || name[0] == "lo") return;
-        // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes ...
-        const auto f = split_fields(line.substr(colon + 1));
-        if (f.size() < 9) return;
-        out.recv += to_u64(f[0]);
-        out.sent += to_u64(f[8]);
-        any = true;
-    });
-    return any;
-}
-
-/// /proc/diskstats: sectors (512 bytes) read and written by the devices named in `disks` (whole
-/// disks, so partitions are not counted twice).
-struct disk_bytes {
-    std::uint64_t read = 0;
-    std::uint64_t written = 0;
-};
-
-inline bool parse_diskstats(std::string_view text, const std::unordered_set<std::string>& disks,
-                            disk_bytes& out) {
-    out = {};
-    for_each_line(text, [&](std::string_view line) {
-        // major minor name reads merged sectors_read ms writes merged sectors_written ...
-        const auto f = split_fields(line);
-        if (f.size() < 10 || disks.count(std::string(f[2])) == 0) return;
-        out.read += to_u64(f[5]) * 512;
-        out.written += to_u64(f[9]) * 512;
-    });
-    return true;
-}
-
-/// Reads the system's counters and turns consecutive readings into samples.
-class system_probe {
-  public:
-    /// `disk_path`: a directory on the file system whose usage is reported (the run's root).
-    explicit system_probe(std::filesystem::path disk_path) : disk_path_(std::move(disk_path)) {
-#if defined(__linux__)
-        ticks_per_second_ = static_cast<double>(sysconf(_SC_CLK_TCK));
-        page_size_ = static_cast<double>(sysconf(_SC_PAGESIZE));
-        std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
-            const std::string name = entry.path().filename().string();
-            const bool virtual_disk = name.rfind("loop", 0) == 0 || name.rfind("ram", 0) == 0 ||
-                                      name.rfind("zram", 0) == 0;  // zram: swap in RAM
-            if (!virtual_disk) disks_.insert(name);
-        }
-#endif
-        read(first_);
-        last_ = first_;
-    }
-
-    /// One sample: the counters now, rates since the previous sample, totals since the first.
-    value sample(double now) {
-        reading current;
-        read(current);
-        current.time = now;
-        value out = value::object();
-        const double elapsed = current.time - last_.time;
-        if (current.has_process && last_.has_process && elapsed > 0 && ticks_per_second_ > 0) {
-            const double cpu_seconds =
-                static_cast<double>(current.process.cpu_ticks - last_.process.cpu_ticks) /
-                ticks_per_second_;
-            out["cpu"] = round2(100.0 * cpu_seconds / elapsed);
-        }
-        if (current.has_cpu && last_.has_cpu && current.cpu.total > last_.cpu.total) {
-            const auto total = static_cast<double>(current.cpu.total - last_.cpu.total);
-            const auto idle = static_cast<double>(current.cpu.idle - last_.cpu.idle);
-            out["cpu.system_percent"] = round2(100.0 * (total - idle) / total);
-        }
-        if (current.has_memory) {
-            const double total = static_cast<double>(current.memory.total_kb);
-            const double available = static_cast<double>(current.memory.available_kb);
-            out["memory_percent"] = round2(100.0 * (total - available) / total);
-            out["proc.memory.availableMB"] = round2(available / 1024.0);
-            if (current.has_process) {
-                const double rss_kb =
-                    static_cast<double>(current.process.rss_pages) * page_size_ / 1024.0;
-                out["proc.memory.rssMB"] = round2(rss_kb / 1024.0);
-                out["proc.memory.percent"] = round2(100.0 * rss_kb / total);
-            }
-        }
-        if (current.has_process) out["proc.cpu.threads"] = current.process.threads;
-        std::error_code ec;
-        const auto space = std::filesystem::space(disk_path_, ec);
-        if (!ec && space.capacity > 0) {
-            const auto used = static_cast<double>(space.capacity - space.free);
-            const std::string prefix = "disk." + disk_path_.string();
-            out[prefix + ".usagePercent"] =
-                round2(100.0 * used / static_cast<double>(space.capacity));
-            out[prefix + ".usageGB"] = round2(used / 1e9);
-        }
-        if (current.has_disk && first_.has_disk) {
-            out["disk.in"] =
-                round2(static_cast<double>(current.disk.read - first_.disk.read) / 1e6);
-            out["disk.out"] =
-                round2(static_cast<double>(current.disk.written - first_.disk.written) / 1e6);
-        }
-        if (current.has_network && first_.has_network) {
-            out["network.sent"] = current.network.sent - first_.network.sent;
-            out["network.recv"] = current.network.recv - first_.network.recv;
-        }
-        last_ = current;
-        return out;
-    }
-
-    /// Sets the time of the first reading (the baseline for the first sample's rates).
-    void start(double now) {
-        first_.time = last_.time = now;
-    }
-
-  private:
-    struct reading {
-        double time = 0.0;
-        process_stat process;
-        cpu_times cpu;
-        memory_info memory;
-        network_bytes network;
-        disk_bytes disk;
-        bool has_process = false, has_cpu = false, has_memory = false, has_network = false,
-             has_disk = false;
-    };
-
-    static double round2(double v) {
-        return static_cast<double>(static_cast<std::int64_t>(v * 100.0 + (v < 0 ? -0.5 : 0.5))) /
-               100.0;
-    }
-
-    void read(reading& r) const {
-#if defined(__linux__)
-        r.has_process = parse_process_stat(read_small_file("/proc/self/stat"), r.process);
-        r.has_cpu = parse_cpu_times(read_small_file("/proc/stat"), r.cpu);
-        r.has_memory = parse_meminfo(read_small_file("/proc/meminfo"), r.memory);
-        r.has_network = parse_net_dev(read_small_file("/proc/net/dev"), r.network);
-        r.has_disk =
-            !disks_.empty() && parse_diskstats(read_small_file("/proc/diskstats"), disks_, r.disk);
-#else
-        (void)r;
-#endif
-    }
-
-    std::filesystem::path disk_path_;
-    double ticks_per_second_ = 0.0;
-    double page_size_ = 0.0;
-    std::unordered_set<std::string> disks_;
-    reading first_, last_;
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/proc_stats.hpp
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-enum class wait_result { done, timed_out, finished };
-
-struct run_state {
-    run_state(const settings& s, run_info run, std::vector<std::shared_ptr<sink>> all_sinks)
-        : info(std::move(run)),
-          overflow(s.overflow),
-          block_timeout(s.block_timeout),
-          flush_interval(s.flush_interval),
-          finish_timeout(s.finish_timeout),
-          media_budget(s.media_queue_bytes),
-          quiet(s.quiet),
-          clock(s.clock),
-          reporter(s.on_error),
-          queue(s.queue_capacity),
-          dispatch(std::move(all_sinks), reporter, counts, info.start_time),
-          config(info.config) {}
-
-    double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
-
-    /// False once finish() has begun; the call asking is then counted as dropped.
-    bool accepting() noexcept {
-        if (!closed.load(std::memory_order_relaxed)) return true;
-        counters::bump(counts.dropped_after_finish);
-        return false;
-    }
-
-    /// The hot path: one CAS when there is room.
-    bool enqueue(event& e) noexcept {
-        if (queue.try_push(e)) {
-            if (queue.size_approx() > queue.capacity() / 2) wake();
-            return true;
-        }
-        wake();
-        if (overflow == overflow_policy::drop_newest) {
-            counters::bump(counts.dropped_queue_full);
-            return false;
-        }
-        return push_waiting(e, block_timeout);
-    }
-
-    /// Reserves `bytes` of queued media against settings::media_queue_bytes, applying the overflow
-    /// policy when the budget is spent (a single item larger than the budget passes alone).
-    bool reserve_media(std::size_t bytes) noexcept {
-        const auto deadline = std::chrono::steady_clock::now() + block_timeout;
-        for (;;) {
-            std::size_t current = media_in_flight.load(std::memory_order_relaxed);
-            while (current == 0 || current + bytes <= media_budget) {
-                if (media_in_flight.compare_exchange_weak(current, current + bytes,
-                                                          std::memory_order_relaxed))
-                    return true;
-            }
-            wake();
-            if (overflow == overflow_policy::drop_newest ||
-                abandoned.load(std::memory_order_relaxed) ||
-                std::chrono::steady_clock::now() >= deadline) {
-                counters::bump(counts.dropped_queue_full);
-                return false;
-            }
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
-        }
-    }
-
-    void release_media(std::size_t bytes) noexcept {
-        media_in_flight.fetch_sub(bytes, std::memory_order_relaxed);
-    }
-
-    /// Control events (config, define_metric, summary_set, flush) are rare and must not be lost
-    /// to drop_newest: they wait for room whatever the policy, up to `timeout`.
-    bool enqueue_control(event& e, std::chrono::milliseconds timeout) noexcept {
-        if (queue.try_push(e)) return true;
-        wake();
-        return push_waiting(e, timeout);
-    }
-
-    void wake() noexcept {
-        {
-            std::lock_guard<std::mutex> lock(wake_mutex);
-            wake_requested = true;
-        }
-        wake_cv.notify_one();
-    }
-
-    wait_result flush(std::chrono::milliseconds timeout) noexcept {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        event e;
-        e.kind = event_kind::flush;
-        e.ticket = next_ticket.fetch_add(1, std::memory_order_relaxed) + 1;
-        const std::uint64_t ticket = e.ticket;
-        if (!enqueue_control(e, timeout)) return wait_result::timed_out;
-        wake();
-        std::unique_lock<std::mutex> lock(done_mutex);
-        const bool done = done_cv.wait_until(
-            lock, deadline, [&] { return flushed_ticket >= ticket || writer_done; });
-        if (!done) return wait_result::timed_out;
-        return flushed_ticket >= ticket ? wait_result::done : wait_result::finished;
-    }
-
-    /// Starts the system sampler: its own low-priority thread, samples into the same queue.
-    static void start_sampler(const std::shared_ptr<run_state>& self,
-                              std::chrono::milliseconds interval) {
-        self->sampler = std::thread(&run_state::sampler_main, self, interval);
-    }
-
-    /// Stops the sampler (after a last sample, unless one was taken within the last second).
-    /// It never waits on the queue, so this returns promptly.
-    void stop_sampler() noexcept {
-        if (!sampler.joinable()) return;
-        {
-            std::lock_guard<std::mutex> lock(sampler_mutex);
-            sampler_stop = true;
-        }
-        sampler_cv.notify_one();
-        sampler.join();
-    }
-
-    /// Starts console capture; reports (and goes on without it) when it cannot.
-    void start_console() {
-        console = std::make_unique<console_capture>();
-        std::string error;
-        const bool started = console->start(
-            [this](int stream, std::string chunk) {
-                event e;
-                e.kind = event_kind::console;
-                e.time = now();
-                auto& p = e.ensure_payload();
-                p.stream = stream;
-                p.key = std::move(chunk);
-                enqueue_control(e, block_timeout);
-            },
-            error);
-        if (!started) {
-            console.reset();
-            reporter.report(errc::sink_start_failed, error);
-        }
-    }
-
-    /// Stops the writer after it has drained the queue; true if it finished within `timeout`.
-    bool finish(int code, std::chrono::milliseconds timeout) noexcept {
-        stop_sampler();
-        if (console) console->stop(std::chrono::milliseconds(500));  // its chunks queue first
-        {
-            std::lock_guard<std::mutex> lock(wake_mutex);
-            exit_code = code;
-            stop_requested = true;
-            wake_requested = true;
-        }
-        wake_cv.notify_one();
-        bool done;
-        {
-            std::unique_lock<std::mutex> lock(done_mutex);
-            done = done_cv.wait_for(lock, timeout, [&] { return writer_done; });
-        }
-        if (done) {
-            writer.join();
-        } else {
-            abandoned.store(true, std::memory_order_relaxed);
-            writer.detach();
-        }
-        return done;
-    }
-
-    static void writer_main(std::shared_ptr<run_state> self) { self->run_writer(); }
-    static void sampler_main(std::shared_ptr<run_state> self, std::chrono::milliseconds interval) {
-        self->run_sampler(interval);
-    }
-
-    run_info info;
-    const overflow_policy overflow;
-    const std::chrono::milliseconds block_timeout;
-    const std::chrono::milliseconds flush_interval;
-    const std::chrono::milliseconds finish_timeout;
-    const std::size_t media_budget;
-    const bool quiet;
-    double (*const clock)();
-
-    error_reporter reporter;
-    counters counts;
-    key_table keys;
-    bounded_queue<event> queue;
-    dispatcher dispatch;  // writer thread only
-    std::thread writer;
-
-    std::atomic<bool> closed{false};  // finish() has begun: further calls are dropped
-    std::atomic<bool> abandoned{false};
-    std::atomic<std::uint64_t> next_ticket{0};
-    std::atomic<std::size_t> media_in_flight{0};  // bytes of media queued, not yet encoded
-
-    std::mutex wake_mutex;
-    std::condition_variable wake_cv;
-    bool wake_requested = false;
-    bool stop_requested = false;
-    int exit_code = 0;
-
-    std::mutex done_mutex;
-    std::condition_variable done_cv;
-    std::uint64_t flushed_ticket = 0;
-    bool writer_done = false;
-    value final_summary;
-    double end_time = 0.0;
-
-    std::mutex config_mutex;  // callers' copy of the config, merged in call order
-    value config;
-
-    std::thread sampler;
-    std::mutex sampler_mutex;
-    std::condition_variable sampler_cv;
-    bool sampler_stop = false;
-
-    // Last member: destroyed (its reader joined) before the queue its reader feeds.
-    std::unique_ptr<console_capture> console;
-
-  private:
-    bool push_waiting(event& e, std::chrono::milliseconds timeout) noexcept {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        auto pause = std::chrono::microseconds(20);
-        for (int attempt = 0;; ++attempt) {
-            if (attempt < 16) {
-                std::this_thread::yield();
-            } else {
-                std::this_thread::sleep_for(pause);
-                pause = std::min(pause * 2, std::chrono::microseconds(1000));
-            }
-            if (queue.try_push(e)) return true;
-            if (abandoned.load(std::memory_order_relaxed) ||
-                std::chrono::steady_clock::now() >= deadline) {
-                counters::bump(counts.dropped_queue_full);
-                return false;
-            }
-        }
-    }
-
-    void apply(const event& e) {
-        dispatch.apply(e);
-        if (e.payload && e.payload->media_bytes > 0) release_media(e.payload->media_bytes);
-        if (e.kind == event_kind::flush) {
-            {
-                std::lock_guard<std::mutex> lock(done_mutex);
-                flushed_ticket = std::max(flushed_ticket, e.ticket);
-            }
-            done_cv.notify_all();
-        }
-    }
-
-    /// Reports queue-full drops from the writer, so log() itself never formats or prints.
-    void report_new_drops() {
-        const std::uint64_t drops = counts.dropped_queue_full.load(std::memory_order_relaxed);
-        if (drops == reported_drops_) return;
-        reporter.report(
-            errc::queue_full,
-            std::to_string(drops - reported_drops_) +
-                " log calls dropped: the queue was full (raise settings.queue_capacity, "
-                "log less often, or use overflow_policy::block)");
-        reported_drops_ = drops;
-    }
-
-    void run_sampler(std::chrono::milliseconds interval) {
-        lower_this_thread_priority();
-        std::error_code ec;
-        system_probe probe(std::filesystem::absolute(info.root_dir, ec).lexically_normal());
-        double last = now();
-        bool sampled = false;
-        probe.start(last);
-        const nvml_gpus gpus;  // loaded here, not on the caller's thread
-        std::unique_lock<std::mutex> lock(sampler_mutex);
-        for (;;) {
-            const bool stopping = sampler_cv.wait_for(lock, interval, [&] { return sampler_stop; });
-            lock.unlock();
-            const double t = now();
-            // At finish: a last sample, unless one was taken within the last second (a run
-            // shorter than the interval still gets one).
-            if (!stopping || !sampled || t - last >= 1.0) {
-                event e;
-                e.kind = event_kind::system;
-                e.time = t;
-                value sample = probe.sample(t);
-                gpus.sample(sample);
-                e.ensure_payload().data = std::move(sample);
-                // Never waits: a sample that finds the queue full is dropped and counted.
-                if (!queue.try_push(e)) counters::bump(counts.dropped_queue_full);
-                last = t;
-                sampled = true;
-            }
-            if (stopping) return;
-            lock.lock();
-        }
-    }
-
-    void run_writer() {
-        using clock_type = std::chrono::steady_clock;
-        auto next_flush = clock_type::now() + flush_interval;
-        auto idle = std::chrono::microseconds(100);
-        event e;
-        for (;;) {
-            std::size_t applied = 0;
-            while (applied < 4096 && queue.try_pop(e)) {
-                if (abandoned.load(std::memory_order_relaxed)) return;
-                apply(e);
-                ++applied;
-            }
-            if (abandoned.load(std::memory_order_relaxed)) return;
-            report_new_drops();
-            if (clock_type::now() >= next_flush) {
-                dispatch.flush();
-                next_flush = clock_type::now() + flush_interval;
-            }
-            if (applied > 0) {
-                idle = std::chrono::microseconds(100);
-                continue;
-            }
-            std::unique_lock<std::mutex> lock(wake_mutex);
-            if (stop_requested && queue.size_approx() == 0) break;
-            wake_cv.wait_for(lock, idle, [&] { return wake_requested; });
-            wake_requested = false;
-            idle = std::min(idle * 2, std::chrono::microseconds(20000));
-        }
-        while (queue.try_pop(e)) {
-            if (abandoned.load(std::memory_order_relaxed)) return;
-            apply(e);
-        }
-        report_new_drops();
-        int code;
-        {
-            std::lock_guard<std::mutex> lock(wake_mutex);
-            code = exit_code;
-        }
-        const double end = now();
-        value summary = dispatch.finish(code, end);
-        {
-            std::lock_guard<std::mutex> lock(done_mutex);
-            final_summary = std::move(summary);
-            end_time = end;
-            writer_done = true;
-        }
-        done_cv.notify_all();
-    }
-
-    std::uint64_t reported_drops_ = 0;
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/run_state.hpp
-// #include "error.hpp"
-// #include "media/histogram.hpp"
-// #include "media/image.hpp"
-// #include "media/media.hpp"
-// #include "media/table.hpp"
-// #include "metric.hpp"
 // #include "settings.hpp"
 // #include "sinks/jsonl.hpp"
 // begin runlog/sinks/jsonl.hpp
@@ -7981,6 +7362,8 @@ struct run_state {
 //   history.jsonl  one JSON object per committed row, appended
 //   system.jsonl   one JSON object per system sample, appended (created with the first sample)
 //   output.log     the captured console, byte for byte (settings::capture_console)
+//   artifacts.jsonl  one JSON object per artifact version logged or used, appended and written
+//                  at once (created with the first; the files live in the store, artifacts.hpp)
 //   summary.json   the summary, replaced atomically at flush points and at finish
 //   media/         images and tables, one file each, written when logged
 //
@@ -7994,6 +7377,89 @@ struct run_state {
 #include <vector>
 
 // #include "../detail/append_file.hpp"
+// begin runlog/detail/append_file.hpp
+// SPDX-License-Identifier: MIT
+// The one way sinks write their streams (history.jsonl, run-<id>.wandb, tfevents): bytes are
+// gathered in a buffer and appended to an unbuffered file at flush points, so what reaches the
+// disk is always whole lines or whole records. When a write fails (disk full), the unwritten bytes
+// stay buffered and are retried at the next write; past 64 MiB they are dropped and the loss is
+// reported.
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+// #include "../error.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class append_file {
+  public:
+    static constexpr std::size_t max_buffered = 64 * 1024 * 1024;
+
+    append_file() = default;
+    append_file(const append_file&) = delete;
+    append_file& operator=(const append_file&) = delete;
+    ~append_file() { close(); }
+
+    /// Opens `path` for appending; `exclusive` refuses an existing file (never append to another
+    /// run's stream).
+    io_result open(const std::filesystem::path& path, bool exclusive) {
+        path_ = path;
+        file_ = std::fopen(path.string().c_str(), exclusive ? "wbx" : "ab");
+        if (file_ == nullptr) {
+            return io_result::failure(
+                errc::sink_start_failed,
+                std::string(exclusive ? "cannot create '" : "cannot open '") + path.string() +
+                    "': " + std::error_code(errno, std::generic_category()).message());
+        }
+        std::setvbuf(file_, nullptr, _IONBF, 0);  // the buffer below is the only buffer
+        return {};
+    }
+
+    /// The bytes waiting for the next write().
+    std::string& buffer() noexcept { return buffer_; }
+
+    /// Appends the buffer to the file; keeps what could not be written.
+    io_result write() {
+        if (buffer_.empty() || file_ == nullptr) return {};
+        const std::size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), file_);
+        const int error = errno;
+        buffer_.erase(0, written);
+        if (buffer_.empty()) return {};
+        std::clearerr(file_);
+        std::string message = "cannot append to '" + path_.string() +
+                              "': " + std::error_code(error, std::generic_category()).message();
+        if (buffer_.size() > max_buffered) {
+            message += "; " + std::to_string(buffer_.size()) + " buffered bytes dropped";
+            buffer_.clear();
+        } else {
+            message += "; kept in memory and retried at the next flush";
+        }
+        return io_result::failure(errc::sink_write_failed, message);
+    }
+
+    void close() noexcept {
+        if (file_ != nullptr) std::fclose(file_);
+        file_ = nullptr;
+    }
+
+    const std::filesystem::path& path() const noexcept { return path_; }
+
+  private:
+    std::filesystem::path path_;
+    std::FILE* file_ = nullptr;
+    std::string buffer_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/append_file.hpp
 // #include "../detail/os.hpp"
 // #include "../version.hpp"
 // #include "sink.hpp"
@@ -8043,6 +7509,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                       {"dropped_fields", s.dropped_fields},
                       {"dropped_after_finish", s.dropped_after_finish},
                       {"write_errors", s.write_errors},
+                      {"artifacts_logged", s.artifacts_logged},
+                      {"artifacts_failed", s.artifacts_failed},
                       {"errors_reported", s.errors_reported},
                       {"errors_suppressed", s.errors_suppressed}};
         return v;
@@ -8096,6 +7564,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 }
                 output_.buffer() += e.console->text;
                 return {};
+            case sink_event_type::artifact:
+                return write_artifact(*e.artifact);
         }
         return {};
     }
@@ -8119,6 +7589,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
         history_.close();
         system_.close();
         output_.close();
+        artifacts_.close();
         io_result s = write_snapshot("run.json", run_json(info_, &end));
         return r.ok() ? s : r;
     }
@@ -8145,6 +7616,34 @@ class jsonl_sink final : public base_sink<null_mutex> {
         return {};
     }
 
+    /// {"_timestamp", "action": "log"|"use", "name", "version", "aliases", "store", "manifest"}
+    /// to artifacts.jsonl. `store` is relative to the run directory when the store is beside it
+    /// (the default, <dir>/runlog/artifacts), so the two travel together.
+    io_result write_artifact(const artifact_event& a) {
+        if (artifacts_.path().empty()) {
+            if (io_result opened = artifacts_.open(dir_ / "artifacts.jsonl", false); !opened.ok())
+                return opened;
+        }
+        std::error_code ec;
+        const auto store = std::filesystem::absolute(a.dir.parent_path().parent_path(), ec);
+        const auto run_dir = std::filesystem::absolute(dir_, ec);
+        const std::filesystem::path shown =
+            store.parent_path() == run_dir.parent_path() ? ".." / store.filename() : store;
+        value aliases = value::array();
+        for (const auto& alias : a.aliases) aliases.push_back(alias);
+        const value& m = a.manifest;
+        value line = {{"_timestamp", a.timestamp},
+                      {"action", a.used ? "use" : "log"},
+                      {"name", m.find("name") ? *m.find("name") : value()},
+                      {"version", m.find("version") ? *m.find("version") : value()},
+                      {"aliases", aliases},
+                      {"store", shown.generic_string()},
+                      {"manifest", m}};
+        line.dump(artifacts_.buffer());
+        artifacts_.buffer().push_back('\n');
+        return artifacts_.write();
+    }
+
     io_result write_metric(const metric_definition& def) {
         value entry = {{"name", def.name},
                        {"step_metric", def.step_metric},
@@ -8169,6 +7668,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     detail::append_file history_;
     detail::append_file system_;
     detail::append_file output_;
+    detail::append_file artifacts_;
     value metrics_ = value::array();
     value summary_ = value::object();
     bool summary_dirty_ = false;
@@ -8179,7 +7679,1403 @@ class jsonl_sink final : public base_sink<null_mutex> {
 // end runlog/sinks/jsonl.hpp
 // #include "sinks/sink.hpp"
 // #include "sinks/tensorboard.hpp"
+// begin runlog/sinks/tensorboard.hpp
+// SPDX-License-Identifier: MIT
+// The TensorBoard sink: an event file per run that `tensorboard --logdir <dir>/tensorboard` shows,
+// written beside the native run directory (tensorboard-format.md).
+//
+//   <dir>/tensorboard/<name>_<id>/events.out.tfevents.<10-digit seconds>.<host>.<pid>.<n>
+//
+// What goes in, in order: the file_version record (with the writer's name); before the first
+// row, `_hparams_/session_start_info` with the flattened config (later config changes do not
+// reach TensorBoard: it keeps the first copy); then per committed row, at the row's `_timestamp`:
+//
+//   number, bool        float32 scalar (simple_value); bools as 0/1
+//   string              text plugin, one Markdown string
+//   histogram           HistogramProto: the samples' true min, max, num, sum, sum_squares when the
+//                       histogram was built from samples (else derived from the bins: outer edges
+//                       of the non-empty bins, bin midpoints); buckets from the first to the last
+//                       non-empty bin — empty bins inside are kept, so every bucket keeps its
+//                       true width when TensorBoard draws it
+//   image, image list   images plugin, the PNG (or JPEG) files as written to the run's media/
+//   table (log_text)    text plugin, a rank-2 table: the column names, then the rows
+//   nested object       each leaf as <key>/<leaf>
+//
+// and at finish `_hparams_/session_end_info` (SUCCESS for exit code 0, else FAILURE). Arrays and
+// nulls are not written (TensorBoard has no view for them; the native run keeps them). Steps are
+// the row's `_step`, or, for a metric defined with a step_metric, that metric's value in the
+// row (falling back to `_step` in a row without it).
+//
+// No `_hparams_/experiment` record is written: TensorBoard takes one experiment for the whole
+// logdir from whichever run has it, which would hide other runs' hyperparameters. Without it,
+// the dashboard takes the union of every run's session_start_info as columns and every scalar
+// tag as a metric.
+//
+// Records are TFRecord-framed into a buffer and written whole at flush points, so a killed job
+// leaves only complete records (plus at most one torn record at the end, which readers treat as
+// not yet written). Enable with settings::tensorboard or RUNLOG_SINKS=...,tensorboard.
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+// #include "../detail/append_file.hpp"
+// #include "../detail/json_reader.hpp"
+// #include "../detail/os.hpp"
+// #include "../detail/tensorboard_events.hpp"
+// begin runlog/detail/tensorboard_events.hpp
+// SPDX-License-Identifier: MIT
+// Encoders for TensorBoard `Event` protobufs (tensorboard-format.md §4–10): pure functions from
+// values to serialized bytes. The forms chosen are the ones both TensorBoard loaders read:
+//
+// - scalars: legacy float32 `simple_value` — the smallest, needs no metadata. The hot path,
+//   append_scalars_record(), writes the framed record straight into the output buffer in one pass
+//   (same bytes as append_tfrecord(summary_event(...)), which the tests check);
+// - histograms: legacy `HistogramProto` (min, max, num, sum, sum_squares, bucket limits, counts);
+// - images: the `images` plugin's rank-1 string tensor [width, height, png...];
+// - text: the `text` plugin's string tensor (rank 0 for one string, rank 2 for a table);
+// - hparams: `session_start_info` / `session_end_info` carried in the `hparams` plugin's metadata,
+//   with the null tensor as value.
+//
+// Whether a value carries its plugin metadata is the caller's choice (the loaders keep the first
+// metadata per tag, so the sink attaches it to the first value of each tag in a file).
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// #include "../value.hpp"
+// #include "../version.hpp"
+// #include "protobuf.hpp"
+// begin runlog/detail/protobuf.hpp
+// SPDX-License-Identifier: MIT
+// A protobuf wire-format writer: the wire types W&B's records and TensorBoard's events need —
+// varint (0), fixed64 (1), length-delimited (2) and fixed32 (5) — appended to a byte buffer. Nested
+// messages are written by building them in their own writer and adding the bytes, which keeps the
+// code obvious; the records are small. Pure: no schema, no reflection, no allocation beyond the
+// buffer.
+//
+//     proto_writer history;
+//     history.message(1, proto_writer().string(1, "loss").string(16, "0.5"));
+//     proto_writer record;
+//     record.int64(1, 2).message(2, history);
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class proto_writer {
+  public:
+    /// Unsigned varint field; 0 is written too (callers skip defaults when they want).
+    proto_writer& uint64(std::uint32_t field, std::uint64_t v) {
+        tag(field, 0);
+        raw_varint(v);
+        return *this;
+    }
+    /// int32/int64 fields: negative values are 10-byte two's-complement varints, as protobuf does.
+    proto_writer& int64(std::uint32_t field, std::int64_t v) {
+        return uint64(field, static_cast<std::uint64_t>(v));
+    }
+    proto_writer& boolean(std::uint32_t field, bool v) { return uint64(field, v ? 1u : 0u); }
+    proto_writer& fixed64_double(std::uint32_t field, double v) {
+        tag(field, 1);
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    proto_writer& fixed32_float(std::uint32_t field, float v) {
+        tag(field, 5);
+        std::uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return *this;
+    }
+    /// A packed repeated double field (one length-delimited field of 8-byte values).
+    proto_writer& packed_doubles(std::uint32_t field, const std::vector<double>& values) {
+        tag(field, 2);
+        raw_varint(values.size() * 8);
+        for (double v : values) {
+            std::uint64_t bits;
+            std::memcpy(&bits, &v, sizeof bits);
+            for (int i = 0; i < 8; ++i)
+                bytes_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        }
+        return *this;
+    }
+    proto_writer& binary(std::uint32_t field, const std::vector<std::uint8_t>& b) {
+        return string(field, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+    }
+    proto_writer& string(std::uint32_t field, std::string_view s) {
+        tag(field, 2);
+        raw_varint(s.size());
+        bytes_.insert(bytes_.end(), s.begin(), s.end());
+        return *this;
+    }
+    /// A nested message, written even when empty (an empty oneof member still names the type).
+    proto_writer& message(std::uint32_t field, const proto_writer& m) {
+        tag(field, 2);
+        raw_varint(m.bytes_.size());
+        bytes_.insert(bytes_.end(), m.bytes_.begin(), m.bytes_.end());
+        return *this;
+    }
+
+    const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+    std::size_t size() const noexcept { return bytes_.size(); }
+
+  private:
+    void tag(std::uint32_t field, std::uint32_t wire_type) {
+        raw_varint((std::uint64_t{field} << 3u) | wire_type);
+    }
+    void raw_varint(std::uint64_t v) {
+        while (v >= 0x80u) {
+            bytes_.push_back(static_cast<std::uint8_t>(v | 0x80u));
+            v >>= 7u;
+        }
+        bytes_.push_back(static_cast<std::uint8_t>(v));
+    }
+
+    std::vector<std::uint8_t> bytes_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/protobuf.hpp
+// #include "tfrecord.hpp"
+// begin runlog/detail/tfrecord.hpp
+// SPDX-License-Identifier: MIT
+// TFRecord framing, the container of TensorBoard event files (tensorboard-format.md §2):
+// uint64 little-endian length, masked CRC-32C of those 8 bytes, the payload, masked CRC-32C of
+// the payload. No file header or trailer. Pure: appends one framed record to a byte buffer
+// (std::string or std::vector).
+
+#include <cstdint>
+#include <vector>
+
+// #include "checksums.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// TFRecord's CRC mask: rotate right by 15, add 0xA282EAD8.
+inline std::uint32_t masked_crc32c(const void* data, std::size_t n) noexcept {
+    const std::uint32_t c = crc32c(data, n);
+    return ((c >> 15u) | (c << 17u)) + 0xA282EAD8u;
+}
+
+template <class Buffer>
+void append_tfrecord(const std::uint8_t* payload, std::size_t n, Buffer& out) {
+    std::uint8_t length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (8 * i));
+    auto put32 = [&](std::uint32_t v) {
+        for (int i = 0; i < 4; ++i)
+            out.push_back(static_cast<typename Buffer::value_type>(v >> (8 * i)));
+    };
+    out.insert(out.end(), length, length + 8);
+    put32(masked_crc32c(length, 8));
+    out.insert(out.end(), payload, payload + n);
+    put32(masked_crc32c(payload, n));
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/tfrecord.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+namespace tensorboard {
+
+enum class data_class : int { unknown = 0, scalar = 1, tensor = 2, blob_sequence = 3 };
+enum class session_status : int { unknown = 0, success = 1, failure = 2, running = 3 };
+constexpr int dt_float = 1;
+constexpr int dt_string = 7;
+
+/// Event{wall_time, file_version: "brain.Event:2", source_metadata{writer}}.
+inline std::vector<std::uint8_t> file_version_event(double wall_time) {
+    proto_writer e;
+    e.fixed64_double(1, wall_time)
+        .string(3, "brain.Event:2")
+        .message(10, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
+    return e.bytes();
+}
+
+/// Event{wall_time, step, summary}; `summary` holds Summary.Value messages (field 1 each).
+inline std::vector<std::uint8_t> summary_event(double wall_time, std::int64_t step,
+                                               const proto_writer& summary) {
+    proto_writer e;
+    e.fixed64_double(1, wall_time);
+    if (step != 0) e.int64(2, step);
+    e.message(5, summary);
+    return e.bytes();
+}
+
+/// SummaryMetadata{plugin_data{plugin_name, content}, data_class}; empty content and an unknown
+/// data class are left out, as proto3 does.
+inline proto_writer plugin_metadata(std::string_view plugin, data_class kind,
+                                    const proto_writer& content = proto_writer()) {
+    proto_writer data;
+    data.string(1, plugin);
+    if (content.size() > 0) data.message(2, content);
+    proto_writer m;
+    m.message(1, data);
+    if (kind != data_class::unknown) m.int64(4, static_cast<int>(kind));
+    return m;
+}
+
+/// Summary.Value{tag, simple_value}.
+inline proto_writer scalar_value(std::string_view tag, float v) {
+    return proto_writer().string(1, tag).fixed32_float(2, v);
+}
+
+struct histogram_proto {
+    double min = 0.0, max = 0.0, num = 0.0, sum = 0.0, sum_squares = 0.0;
+    std::vector<double> bucket_limit;  // right edge of each bucket
+    std::vector<double> bucket;        // count in each bucket
+};
+
+/// Summary.Value{tag, histo: HistogramProto}.
+inline proto_writer histogram_value(std::string_view tag, const histogram_proto& h) {
+    proto_writer histo;
+    histo.fixed64_double(1, h.min)
+        .fixed64_double(2, h.max)
+        .fixed64_double(3, h.num)
+        .fixed64_double(4, h.sum)
+        .fixed64_double(5, h.sum_squares);
+    if (!h.bucket.empty()) histo.packed_doubles(6, h.bucket_limit).packed_doubles(7, h.bucket);
+    return proto_writer().string(1, tag).message(5, histo);
+}
+
+/// TensorProto{dtype: DT_STRING, tensor_shape{dim...}, string_val...}; no dims is rank 0.
+template <class Strings>
+proto_writer string_tensor(const Strings& strings, const std::vector<std::int64_t>& dims) {
+    proto_writer shape;
+    for (std::int64_t d : dims) shape.message(2, proto_writer().int64(1, d));
+    proto_writer t;
+    t.int64(1, dt_string).message(2, shape);
+    for (const auto& s : strings) t.string(8, std::string_view(s.data(), s.size()));
+    return t;
+}
+
+/// Summary.Value{tag, [metadata], tensor}.
+inline proto_writer tensor_value(std::string_view tag, const proto_writer* metadata,
+                                 const proto_writer& tensor) {
+    proto_writer v;
+    v.string(1, tag);
+    if (metadata != nullptr) v.message(9, *metadata);
+    v.message(8, tensor);
+    return v;
+}
+
+/// The images plugin's value: a rank-1 string tensor [width, height, image bytes...].
+inline proto_writer images_value(std::string_view tag, bool with_metadata, std::uint32_t width,
+                                 std::uint32_t height,
+                                 const std::vector<std::string_view>& encoded_images) {
+    std::vector<std::string_view> elements;
+    const std::string w = std::to_string(width), h = std::to_string(height);
+    elements.push_back(w);
+    elements.push_back(h);
+    elements.insert(elements.end(), encoded_images.begin(), encoded_images.end());
+    const proto_writer metadata = plugin_metadata("images", data_class::blob_sequence);
+    return tensor_value(tag, with_metadata ? &metadata : nullptr,
+                        string_tensor(elements, {static_cast<std::int64_t>(elements.size())}));
+}
+
+/// The text plugin's value: Markdown strings, rank 0 (one string, no dims) or a table.
+inline proto_writer text_value(std::string_view tag, bool with_metadata,
+                               const std::vector<std::string>& strings,
+                               const std::vector<std::int64_t>& dims) {
+    const proto_writer metadata = plugin_metadata("text", data_class::tensor);
+    return tensor_value(tag, with_metadata ? &metadata : nullptr, string_tensor(strings, dims));
+}
+
+/// google.protobuf.Value for one hyperparameter: number, string or bool; other values (arrays,
+/// null) become their JSON text, since the HParams dashboard shows scalars only.
+inline proto_writer hparam_value(const value& v) {
+    proto_writer out;
+    if (v.is_number()) {
+        out.fixed64_double(2, v.as_double());
+    } else if (v.is_string()) {
+        out.string(3, v.as_string());
+    } else if (v.is_bool()) {
+        out.boolean(4, v.as_bool());
+    } else {
+        out.string(3, v.dump());
+    }
+    return out;
+}
+
+/// Summary.Value for the hparams plugin: HParamsPluginData in the metadata, the null tensor
+/// (DT_FLOAT, shape [0]) as value.
+inline proto_writer hparams_value(std::string_view tag, const proto_writer& plugin_data) {
+    const proto_writer null_tensor =
+        proto_writer().int64(1, dt_float).message(2, proto_writer().message(2, proto_writer()));
+    const proto_writer metadata = plugin_metadata("hparams", data_class::unknown, plugin_data);
+    return tensor_value(tag, &metadata, null_tensor);
+}
+
+/// `_hparams_/session_start_info`: the flattened config as the trial's hyperparameters.
+inline proto_writer session_start_value(const value::object_type& hparams, double start_time) {
+    proto_writer info;
+    for (const auto& [name, v] : hparams)
+        info.message(1, proto_writer().string(1, name).message(2, hparam_value(v)));
+    info.fixed64_double(5, start_time);
+    return hparams_value("_hparams_/session_start_info", proto_writer().message(3, info));
+}
+
+/// `_hparams_/session_end_info`: how the trial ended.
+inline proto_writer session_end_value(session_status status, double end_time) {
+    proto_writer info;
+    info.int64(1, static_cast<int>(status)).fixed64_double(2, end_time);
+    return hparams_value("_hparams_/session_end_info", proto_writer().message(4, info));
+}
+
+/// One scalar of a row, for append_scalars_record().
+struct scalar {
+    std::string_view tag;
+    float value = 0.0f;
+};
+
+inline std::size_t varint_size(std::uint64_t v) noexcept {
+    std::size_t n = 1;
+    while (v >= 0x80u) v >>= 7u, ++n;
+    return n;
+}
+
+inline std::uint8_t* put_varint(std::uint8_t* p, std::uint64_t v) noexcept {
+    while (v >= 0x80u) {
+        *p++ = static_cast<std::uint8_t>(v | 0x80u);
+        v >>= 7u;
+    }
+    *p++ = static_cast<std::uint8_t>(v);
+    return p;
+}
+
+inline std::uint8_t* put_le(std::uint8_t* p, std::uint64_t v, int bytes) noexcept {
+    for (int i = 0; i < bytes; ++i) *p++ = static_cast<std::uint8_t>(v >> (8 * i));
+    return p;
+}
+
+/// Appends the framed record of Event{wall_time, step, summary{value{tag, simple_value}...}} to
+/// `out` in one pass: sizes first, then the bytes in place, then the two CRCs.
+template <class Buffer>
+void append_scalars_record(Buffer& out, double wall_time, std::int64_t step, const scalar* scalars,
+                           std::size_t n) {
+    std::size_t summary_size = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t value_size =
+            1 + varint_size(scalars[i].tag.size()) + scalars[i].tag.size() + 5;
+        summary_size += 1 + varint_size(value_size) + value_size;
+    }
+    const auto step_bits = static_cast<std::uint64_t>(step);
+    const std::size_t payload_size = 9 + (step != 0 ? 1 + varint_size(step_bits) : 0) + 1 +
+                                     varint_size(summary_size) + summary_size;
+    const std::size_t start = out.size();
+    out.resize(start + 12 + payload_size + 4);
+    auto* const record = reinterpret_cast<std::uint8_t*>(&out[start]);
+    put_le(record, payload_size, 8);
+    put_le(record + 8, masked_crc32c(record, 8), 4);
+    std::uint8_t* p = record + 12;
+    std::uint64_t wall_bits;
+    std::memcpy(&wall_bits, &wall_time, 8);
+    *p++ = 0x09;  // field 1, fixed64
+    p = put_le(p, wall_bits, 8);
+    if (step != 0) {
+        *p++ = 0x10;  // field 2, varint
+        p = put_varint(p, step_bits);
+    }
+    *p++ = 0x2a;  // field 5, length-delimited
+    p = put_varint(p, summary_size);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string_view tag = scalars[i].tag;
+        *p++ = 0x0a;  // Summary.value
+        p = put_varint(p, 1 + varint_size(tag.size()) + tag.size() + 5);
+        *p++ = 0x0a;  // Value.tag
+        p = put_varint(p, tag.size());
+        std::memcpy(p, tag.data(), tag.size());
+        p += tag.size();
+        std::uint32_t bits;
+        std::memcpy(&bits, &scalars[i].value, 4);
+        *p++ = 0x15;  // Value.simple_value, fixed32
+        p = put_le(p, bits, 4);
+    }
+    put_le(p, masked_crc32c(record + 12, payload_size), 4);
+}
+
+}  // namespace tensorboard
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/tensorboard_events.hpp
+// #include "../detail/tfrecord.hpp"
+// #include "../media/media.hpp"
+// #include "sink.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+class tensorboard_sink final : public base_sink<null_mutex> {
+  public:
+    /// <root>/tensorboard/<name>_<id> (or <id> for an unnamed run): where a run's event file goes.
+    static std::filesystem::path directory_for(const run_info& info) {
+        std::string run_name =
+            info.name.empty() || info.name == info.id ? info.id : info.name + "_" + info.id;
+        for (char& c : run_name) c = c == '/' ? '_' : c;
+        return info.root_dir / "tensorboard" / detail::safe_media_stem(run_name);
+    }
+
+    const std::filesystem::path& file_path() const noexcept { return file_.path(); }
+
+  protected:
+    io_result start_(const run_info& info) override {
+        namespace fs = std::filesystem;
+        const fs::path dir = directory_for(info);
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot create '" + dir.string() + "': " + ec.message());
+        }
+        static std::atomic<int> writers{0};
+        char stamp[24];
+        std::snprintf(stamp, sizeof stamp, "%010lld", static_cast<long long>(info.start_time));
+        const fs::path path =
+            dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
+                   std::to_string(info.pid) + "." + std::to_string(writers++));
+        if (io_result opened = file_.open(path, true); !opened.ok()) return opened;
+        start_time_ = wall_time(info.start_time);
+        config_ = info.config;
+        append(detail::tensorboard::file_version_event(start_time_));
+        return file_.write();
+    }
+
+    io_result event_(const sink_event& e) override {
+        switch (e.type) {
+            case sink_event_type::config:
+                config_ = *e.config;
+                break;
+            case sink_event_type::metric:  // globs arrive materialised per key, too
+                if (e.metric->is_glob()) break;
+                if (e.metric->step_metric.empty()) {
+                    step_metric_.erase(e.metric->name);  // an overwrite may remove it
+                } else {
+                    step_metric_[e.metric->name] = e.metric->step_metric;
+                }
+                break;
+            case sink_event_type::media:
+                media_[e.media->path] = *e.media->bytes;
+                break;
+            case sink_event_type::summary:
+                break;
+            case sink_event_type::system:
+                write_system(*e.system);
+                break;
+            case sink_event_type::console:
+            case sink_event_type::artifact:
+                break;  // TensorBoard has no console view and no artifacts
+            case sink_event_type::row:
+                write_row(*e.row);
+                media_.clear();
+                if (file_.buffer().size() >= 64 * 1024) return file_.write();
+                break;
+        }
+        return {};
+    }
+
+    io_result flush_() override { return file_.write(); }
+
+    io_result finish_(const finish_info& end) override {
+        namespace tb = detail::tensorboard;
+        if (!session_started_) start_session();
+        detail::proto_writer summary;
+        summary.message(1, tb::session_end_value(end.exit_code == 0 ? tb::session_status::success
+                                                                    : tb::session_status::failure,
+                                                 wall_time(end.end_time)));
+        append(tb::summary_event(wall_time(end.end_time), 0, summary));
+        io_result r = file_.write();
+        file_.close();
+        return r;
+    }
+
+  private:
+    /// A row's values of one step: scalars (the fast path) and everything else.
+    struct step_group {
+        std::int64_t step = 0;
+        std::vector<detail::tensorboard::scalar> scalars;
+        detail::proto_writer others;
+    };
+
+    /// v[key], or null.
+    static const value& member(const value& v, std::string_view key) {
+        static const value null;
+        const value* m = v.find(key);
+        return m != nullptr ? *m : null;
+    }
+
+    static double wall_time(double t) {
+        // A wall time of 0 would drag the run's start to 1970 (and NaN kills the file).
+        return t > 0.0 && std::isfinite(t) ? t : detail::unix_time_now();
+    }
+
+    void append(const std::vector<std::uint8_t>& event) {
+        detail::append_tfrecord(event.data(), event.size(), file_.buffer());
+    }
+
+    void start_session() {
+        namespace tb = detail::tensorboard;
+        session_started_ = true;
+        detail::proto_writer summary;
+        summary.message(1, tb::session_start_value(flatten(config_), start_time_));
+        append(tb::summary_event(start_time_, 0, summary));
+    }
+
+    void write_row(const history_row& row) {
+        if (!session_started_) start_session();
+        groups_used_ = 0;
+        nested_tags_.clear();
+        for (const auto& [key, v] : row.data.as_object()) {
+            if (key.empty() || key.front() == '_') continue;
+            add(key, v, row);
+        }
+        const double wall = wall_time(row.timestamp);
+        for (std::size_t i = 0; i < groups_used_; ++i) {
+            step_group& g = groups_[i];
+            if (!g.scalars.empty()) {
+                detail::tensorboard::append_scalars_record(file_.buffer(), wall, g.step,
+                                                           g.scalars.data(), g.scalars.size());
+            }
+            if (g.others.size() > 0) {
+                append(detail::tensorboard::summary_event(wall, g.step, g.others));
+            }
+        }
+    }
+
+    /// System metrics as scalars `system/<key>`, at the sample's number as step.
+    void write_system(const system_sample& sample) {
+        std::vector<detail::tensorboard::scalar> scalars;
+        std::vector<std::string> tags;
+        tags.reserve(sample.values.size());
+        for (const auto& [key, v] : sample.values.as_object()) {
+            if (!v.is_number()) continue;
+            tags.push_back("system/" + key);
+            scalars.push_back({tags.back(), static_cast<float>(v.as_double())});
+        }
+        if (scalars.empty()) return;
+        detail::tensorboard::append_scalars_record(file_.buffer(), wall_time(sample.timestamp),
+                                                   sample.index, scalars.data(), scalars.size());
+    }
+
+    step_group& group(std::int64_t step) {
+        for (std::size_t i = 0; i < groups_used_; ++i)
+            if (groups_[i].step == step) return groups_[i];
+        if (groups_used_ == groups_.size()) groups_.emplace_back();
+        step_group& g = groups_[groups_used_++];
+        g.step = step;
+        g.scalars.clear();
+        g.others = detail::proto_writer();
+        return g;
+    }
+
+    std::int64_t step_of(std::string_view tag, const history_row& row) const {
+        if (step_metric_.empty()) return row.step;
+        const auto it = step_metric_.find(tag);
+        if (it == step_metric_.end()) return row.step;
+        const value* s = row.data.find(it->second);
+        if (s == nullptr || !s->is_number()) return row.step;
+        const double d = std::floor(s->as_double());
+        return std::isfinite(d) && std::fabs(d) < 9.2e18 ? static_cast<std::int64_t>(d) : row.step;
+    }
+
+    /// True the first time `tag` is seen in this file: its value then carries plugin metadata.
+    bool first_use(std::string_view tag) { return described_.emplace(tag).second; }
+
+    void add(std::string_view tag, const value& v, const history_row& row) {
+        namespace tb = detail::tensorboard;
+        if (v.is_number() || v.is_bool()) {
+            const float x =
+                v.is_bool() ? (v.as_bool() ? 1.0f : 0.0f) : static_cast<float>(v.as_double());
+            group(step_of(tag, row)).scalars.push_back({tag, x});
+        } else if (v.is_string()) {
+            group(step_of(tag, row))
+                .others.message(1, tb::text_value(tag, first_use(tag), {v.as_string()}, {}));
+        } else if (v.is_object()) {
+            const value* type = v.find("_type");
+            if (type == nullptr) {
+                for (const auto& [key, member] : v.as_object()) {
+                    nested_tags_.push_back(std::string(tag) + "/" + key);
+                    add(nested_tags_.back(), member, row);
+                }
+            } else if (type->as_string() == "histogram") {
+                add_histogram(tag, v, row);
+            } else if (type->as_string() == "image-file" ||
+                       type->as_string() == "images/separated") {
+                add_images(tag, v, row);
+            } else if (type->as_string() == "table-file") {
+                add_table(tag, v, row);
+            }
+        }
+    }
+
+    void add_histogram(std::string_view tag, const value& v, const history_row& row) {
+        const auto& counts = member(v, "values").as_array();
+        const auto& edges = member(v, "bins").as_array();
+        if (counts.empty() || edges.size() != counts.size() + 1) return;
+        std::size_t first = 0, last = counts.size();
+        while (first < counts.size() && counts[first].as_double() <= 0.0) ++first;
+        while (last > first && counts[last - 1].as_double() <= 0.0) --last;
+        detail::tensorboard::histogram_proto h;
+        for (std::size_t i = first; i < last; ++i) {
+            const double c = counts[i].as_double();
+            const double mid = 0.5 * (edges[i].as_double() + edges[i + 1].as_double());
+            h.bucket_limit.push_back(edges[i + 1].as_double());
+            h.bucket.push_back(c);
+            h.num += c;
+            h.sum += c * mid;
+            h.sum_squares += c * mid * mid;
+        }
+        if (first < last) {
+            h.min = edges[first].as_double();
+            h.max = edges[last].as_double();
+        }
+        if (const value* stats = v.find("stats")) {  // the samples' own statistics
+            h.num = member(*stats, "num").as_double(h.num);
+            h.min = member(*stats, "min").as_double(h.min);
+            h.max = member(*stats, "max").as_double(h.max);
+            h.sum = member(*stats, "sum").as_double(h.sum);
+            h.sum_squares = member(*stats, "sum_squares").as_double(h.sum_squares);
+        }
+        group(step_of(tag, row)).others.message(1, detail::tensorboard::histogram_value(tag, h));
+    }
+
+    /// The bytes of a media file of this row, or nullptr (not written: reported by the media
+    /// writer already).
+    const std::vector<std::uint8_t>* media_bytes(const value* path) const {
+        if (path == nullptr) return nullptr;
+        const auto it = media_.find(path->as_string());
+        return it == media_.end() ? nullptr : &it->second;
+    }
+
+    void add_images(std::string_view tag, const value& v, const history_row& row) {
+        std::vector<std::string_view> images;
+        auto add_file = [&](const value* path) {
+            if (const auto* bytes = media_bytes(path))
+                images.emplace_back(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+        };
+        add_file(v.find("path"));
+        if (const value* names = v.find("filenames"))
+            for (const auto& name : names->as_array()) add_file(&name);
+        if (images.empty()) return;
+        const auto side = [&](const char* key) {
+            return static_cast<std::uint32_t>(member(v, key).as_int());
+        };
+        group(step_of(tag, row))
+            .others.message(1, detail::tensorboard::images_value(tag, first_use(tag), side("width"),
+                                                                 side("height"), images));
+    }
+
+    void add_table(std::string_view tag, const value& v, const history_row& row) {
+        const auto* bytes = media_bytes(v.find("path"));
+        if (bytes == nullptr) return;
+        value content;
+        std::string error;
+        if (!detail::parse_json(
+                std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()),
+                content, error))
+            return;
+        const auto& columns = member(content, "columns").as_array();
+        const auto& data = member(content, "data").as_array();
+        std::vector<std::string> cells;
+        for (const auto& c : columns) cells.push_back(c.as_string());
+        static const value missing;
+        for (const auto& r : data) {
+            for (std::size_t i = 0; i < columns.size(); ++i) {
+                const value& cell = i < r.size() ? r.as_array()[i] : missing;
+                if (cell.is_string()) {
+                    cells.push_back(cell.as_string());
+                } else if (cell.is_null()) {
+                    cells.emplace_back();
+                } else if (const value* path = cell.find("path")) {
+                    cells.push_back("(image " + path->as_string() + ")");
+                } else {
+                    cells.push_back(cell.dump());
+                }
+            }
+        }
+        const auto rows = static_cast<std::int64_t>(data.size() + 1);
+        const auto cols = static_cast<std::int64_t>(columns.size());
+        group(step_of(tag, row))
+            .others.message(
+                1, detail::tensorboard::text_value(tag, first_use(tag), cells, {rows, cols}));
+    }
+
+    detail::append_file file_;
+    double start_time_ = 0.0;
+    value config_ = value::object();
+    bool session_started_ = false;
+    std::map<std::string, std::string, std::less<>> step_metric_;
+    std::map<std::string, std::vector<std::uint8_t>> media_;  // this row's media files
+    std::set<std::string, std::less<>> described_;            // tags given metadata in this file
+    std::vector<step_group> groups_;                          // reused from row to row
+    std::size_t groups_used_ = 0;
+    std::deque<std::string> nested_tags_;  // "a/b" tags of this row (stable addresses)
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/sinks/tensorboard.hpp
 // #include "sinks/wandb.hpp"
+// begin runlog/sinks/wandb.hpp
+// SPDX-License-Identifier: MIT
+// The W&B sink: an offline run directory that the official `wandb sync` uploads
+// (wandb-offline-format.md), written beside the native one.
+//
+//   <dir>/wandb/latest-run -> offline-run-YYYYMMDD_HHMMSS-<id>
+//   <dir>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>/
+//     run-<id>.wandb        header, run, config*, metric*, files*, summary*, history*, ..., exit,
+//     final files/media/...       media files, each announced by a files record before its row
+//     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
+//     tmp/artifacts/<sha256>   artifact files (hard links into the store where possible), named
+//                              by the absolute `local_path`s of the artifact records, which are
+//                              written at finish for the versions retention left
+//
+// Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
+// a killed job leaves a file whose records are all complete. Before each history record comes a
+// summary record with the new summary value of every key of that row (one item per top-level key,
+// whole values, as legacy sync needs); the whole summary is written again at finish.
+//
+// Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+// #include "../detail/append_file.hpp"
+// #include "../detail/json_reader.hpp"
+// #include "../detail/leveldb_log.hpp"
+// begin runlog/detail/leveldb_log.hpp
+// SPDX-License-Identifier: MIT
+// The framing of W&B's .wandb transaction log: LevelDB's log format with a 7-byte W&B header and
+// plain CRC-32 (IEEE, unmasked) over the chunk type byte and payload
+// (wandb-offline-format.md §2).
+//
+// The file is a sequence of 32 KiB blocks (the 7-byte file header counts as the start of block 0).
+// A record becomes one FULL chunk if it fits in what is left of the block, else FIRST (filling the
+// block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
+// than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
+// Pure: the writer appends framed bytes to a byte buffer (std::string or std::vector) and tracks
+// the file offset; writing the bytes to disk is the caller's business.
+
+#include <cstdint>
+#include <vector>
+
+// #include "checksums.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class leveldb_log_writer {
+  public:
+    static constexpr std::size_t block_size = 32768;
+    static constexpr std::size_t header_size = 7;
+    enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
+
+    /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
+    template <class Buffer>
+    void write_file_header(Buffer& out) {
+        static const std::uint8_t header[7] = {0x3A, 0x57, 0x26, 0x42, 0xE1, 0xBE, 0x00};
+        out.insert(out.end(), header, header + 7);
+        offset_ += 7;
+    }
+
+    /// Appends one record's chunks to `out`.
+    template <class Buffer>
+    void write_record(const std::uint8_t* payload, std::size_t n, Buffer& out) {
+        bool begun = false;
+        do {
+            std::size_t left = block_size - offset_ % block_size;
+            if (left < header_size) {
+                out.insert(out.end(), left,
+                           typename Buffer::value_type{0});  // trailer: only before another chunk
+                offset_ += left;
+                left = block_size;
+            }
+            const std::size_t room = left - header_size;
+            const std::size_t take = n < room ? n : room;
+            const bool ends = take == n;
+            const std::uint8_t type = !begun ? (ends ? full : first) : (ends ? last : middle);
+            write_chunk(type, payload, take, out);
+            payload += take;
+            n -= take;
+            begun = true;
+            if (ends) break;
+        } while (true);
+    }
+
+    std::uint64_t offset() const noexcept { return offset_; }
+
+  private:
+    template <class Buffer>
+    void write_chunk(std::uint8_t type, const std::uint8_t* data, std::size_t n, Buffer& out) {
+        const std::uint32_t crc = crc32(data, n, crc32(&type, 1));
+        using byte = typename Buffer::value_type;
+        for (int i = 0; i < 4; ++i) out.push_back(static_cast<byte>(crc >> (8 * i)));
+        out.push_back(static_cast<byte>(n & 0xFFu));
+        out.push_back(static_cast<byte>(n >> 8u));
+        out.push_back(static_cast<byte>(type));
+        out.insert(out.end(), data, data + n);
+        offset_ += header_size + n;
+    }
+
+    std::uint64_t offset_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/leveldb_log.hpp
+// #include "../detail/os.hpp"
+// #include "../detail/wandb_records.hpp"
+// begin runlog/detail/wandb_records.hpp
+// SPDX-License-Identifier: MIT
+// Encoders for the W&B `Record` protobufs a run needs (wandb-offline-format.md §3): pure
+// functions from values to the serialized Record bytes. Field numbers are W&B's persistent ones.
+// Only long-standing record types are produced, and `control` is never set.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// #include "../metric.hpp"
+// #include "../sinks/sink.hpp"
+// #include "../value.hpp"
+// #include "../version.hpp"
+// #include "checksums.hpp"
+// #include "protobuf.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+namespace wandb {
+
+// Record oneof field numbers.
+enum record_field : std::uint32_t {
+    history = 2,
+    summary = 3,
+    config = 5,
+    files = 6,
+    stats = 7,
+    artifact = 8,
+    metric = 12,
+    output_raw = 13,
+    run = 17,
+    exit = 18,
+    final_record = 20,
+    header = 21,
+};
+
+/// Record{num, <field>: body}.
+inline std::vector<std::uint8_t> record(std::int64_t num, record_field field,
+                                        const proto_writer& body) {
+    proto_writer r;
+    r.int64(1, num).message(field, body);
+    return r.bytes();
+}
+
+inline proto_writer header_body() {
+    return proto_writer().message(1, proto_writer().string(1, "runlog " RUNLOG_VERSION_STRING));
+}
+
+inline bool is_histogram(const value& v) {
+    const value* type = v.find("_type");
+    return type != nullptr && type->as_string() == "histogram";
+}
+
+/// True when `v` holds a histogram with runlog's "stats" member (at any depth).
+inline bool has_histogram_stats(const value& v) {
+    if (!v.is_object()) return false;
+    if (is_histogram(v)) return v.contains("stats");
+    for (const auto& member : v.as_object())
+        if (has_histogram_stats(member.second)) return true;
+    return false;
+}
+
+/// `v` in W&B's shapes: histograms lose runlog's "stats" member, which W&B's histogram lacks.
+inline value wandb_shaped(const value& v) {
+    if (!has_histogram_stats(v)) return v;
+    const bool histogram = is_histogram(v);
+    value out = value::object();
+    for (const auto& [key, member] : v.as_object())
+        if (!histogram || key != "stats") out[key] = wandb_shaped(member);
+    return out;
+}
+
+/// ConfigRecord / SummaryRecord body: one `update` item per top-level key with its whole value
+/// (legacy sync merges only top-level keys, so values are never split).
+inline proto_writer items_body(const value& object) {
+    proto_writer body;
+    for (const auto& [key, v] : object.as_object()) {
+        body.message(1, proto_writer().string(1, key).string(
+                            16, has_histogram_stats(v) ? wandb_shaped(v).dump() : v.dump()));
+    }
+    return body;
+}
+
+inline proto_writer timestamp(double unix_seconds) {
+    const double whole = std::floor(unix_seconds);
+    return proto_writer()
+        .int64(1, static_cast<std::int64_t>(whole))
+        .int64(2, static_cast<std::int64_t>((unix_seconds - whole) * 1e9));
+}
+
+inline proto_writer run_body(const run_info& info, const std::string& entity) {
+    proto_writer run;
+    run.string(1, info.id);
+    if (!entity.empty()) run.string(2, entity);
+    run.string(3, info.project);
+    if (info.config.is_object() && info.config.size() > 0) run.message(4, items_body(info.config));
+    if (!info.group.empty()) run.string(6, info.group);
+    if (!info.job_type.empty()) run.string(7, info.job_type);
+    run.string(8, info.name);
+    if (!info.notes.empty()) run.string(9, info.notes);
+    for (const auto& tag : info.tags) run.string(10, tag);
+    run.string(13, info.host);
+    run.message(17, timestamp(info.start_time));
+    return run;
+}
+
+/// MetricRecord. A definition materialised from a glob is written as the client writes it:
+/// named for the key, `defined` false, overwrite, expanded_from_glob.
+inline proto_writer metric_body(const metric_definition& def) {
+    proto_writer m;
+    const bool expanded = !def.from_glob.empty();
+    if (def.is_glob() && !expanded) {
+        m.string(2, def.name);
+    } else {
+        m.string(1, def.name);
+    }
+    if (!def.step_metric.empty()) m.string(4, def.step_metric);
+    proto_writer options;
+    if (def.step_sync) options.boolean(1, true);
+    if (def.hidden) options.boolean(2, true);
+    if (!expanded) options.boolean(3, true);
+    m.message(6, options);
+    proto_writer summary;
+    if (def.summary & summary_min) summary.boolean(1, true);
+    if (def.summary & summary_max) summary.boolean(2, true);
+    if (def.summary & summary_mean) summary.boolean(3, true);
+    if (def.summary & summary_last) summary.boolean(5, true);
+    if (def.summary & summary_none) summary.boolean(6, true);
+    if (def.summary & summary_first) summary.boolean(8, true);
+    if (summary.size() > 0) m.message(7, summary);
+    if (def.goal != metric_goal::none) m.int64(8, def.goal == metric_goal::minimize ? 1 : 2);
+    if (expanded) {
+        m.message(9, proto_writer().boolean(1, true));
+        m.boolean(10, true);
+    }
+    return m;
+}
+
+/// FilesRecord for one file; type MEDIA (2) for media, WANDB (1) for W&B's own files.
+inline proto_writer files_body(std::string_view path, int type) {
+    proto_writer item;
+    item.string(1, path);
+    if (type != 0) item.int64(3, type);
+    return proto_writer().message(1, item);
+}
+
+/// HistoryRecord: one item per member of the row (which holds _step, _runtime, _timestamp).
+inline proto_writer history_body(const value& row, std::int64_t step) {
+    proto_writer h = items_body(row);
+    h.message(2, proto_writer().int64(1, step));
+    return h;
+}
+
+/// summary {_wandb: {runtime}, _runtime}: the client writes the runtime pair this way.
+inline proto_writer runtime_summary_body(std::int64_t seconds) {
+    proto_writer body;
+    body.message(1, proto_writer()
+                        .string(2, "_wandb")
+                        .string(2, "runtime")
+                        .string(16, std::to_string(seconds)));
+    body.message(1, proto_writer().string(1, "_runtime").string(16, std::to_string(seconds)));
+    return body;
+}
+
+/// StatsRecord{stats_type SYSTEM (0, omitted), timestamp, item{key, value_json}...}; sync shows
+/// each item as `system.<key>`.
+inline proto_writer stats_body(double unix_seconds, const value& values) {
+    proto_writer body;
+    body.message(2, timestamp(unix_seconds));
+    for (const auto& [key, v] : values.as_object())
+        body.message(3, proto_writer().string(1, key).string(16, v.dump()));
+    return body;
+}
+
+/// OutputRawRecord{output_type (STDERR 0, STDOUT 1), timestamp, line}. The text must be UTF-8
+/// in a proto string: invalid bytes become U+FFFD.
+inline proto_writer output_raw_body(const console_output& chunk) {
+    proto_writer body;
+    if (chunk.stream == 1) body.int64(1, 1);
+    body.message(2, timestamp(chunk.timestamp));
+    body.string(3, is_valid_utf8(chunk.text) ? chunk.text : to_valid_utf8(chunk.text));
+    return body;
+}
+
+/// The manifest digest W&B computes: hex MD5 of "wandb-artifact-manifest-v1\n" and
+/// "<path>:<digest>\n" per entry, sorted by path (`entries`: path -> base64 MD5).
+inline std::string manifest_digest(std::vector<std::pair<std::string, std::string>> entries) {
+    std::sort(entries.begin(), entries.end());
+    md5 sum;
+    const std::string_view head = "wandb-artifact-manifest-v1\n";
+    sum.update(head.data(), head.size());
+    for (const auto& [path, digest] : entries) {
+        const std::string line = path + ":" + digest + "\n";
+        sum.update(line.data(), line.size());
+    }
+    const auto d = sum.digest();
+    return to_hex(d.data(), d.size());
+}
+
+/// 128 characters of [a-z0-9] for client_id / sequence_client_id, derived from `seed` so that
+/// exporting a run twice gives the same records.
+inline std::string client_id(const std::string& seed) {
+    const std::string first = "1:" + seed, second = "2:" + seed;
+    return sha256_hex(first.data(), first.size()) + sha256_hex(second.data(), second.size());
+}
+
+/// One file of an artifact record: its name inside the artifact, base64 MD5, size, and where
+/// `wandb sync` reads it.
+struct artifact_entry {
+    std::string path;
+    std::string md5_base64;
+    std::int64_t size = 0;
+    std::string local_path;
+};
+
+/// ArtifactRecord (wandb-offline-format.md §3.12) for a run-logged, finalized artifact version.
+inline proto_writer artifact_body(const std::string& run_id, const std::string& project,
+                                  const std::string& entity, const value& manifest,
+                                  const std::vector<std::string>& aliases,
+                                  const std::vector<artifact_entry>& entries) {
+    auto text = [&](const char* key) {
+        const value* v = manifest.find(key);
+        return v ? v->as_string() : std::string();
+    };
+    std::vector<std::pair<std::string, std::string>> digests;
+    for (const auto& e : entries) digests.emplace_back(e.path, e.md5_base64);
+    proto_writer m;
+    m.int64(1, 1).string(2, "wandb-storage-policy-v1");
+    m.message(3, proto_writer().string(1, "storageLayout").string(2, "\"V2\""));
+    for (const auto& e : entries)
+        m.message(4, proto_writer()
+                         .string(1, e.path)
+                         .string(2, e.md5_base64)
+                         .int64(4, e.size)
+                         .string(6, e.local_path));
+    const std::string seed =
+        run_id + "/" + text("name") + ":v" + std::to_string(manifest.find("version")->as_int());
+    proto_writer a;
+    a.string(1, run_id).string(2, project).string(3, entity).string(4, text("type"));
+    a.string(5, text("name")).string(6, manifest_digest(std::move(digests)));
+    if (!text("description").empty()) a.string(7, text("description"));
+    const value* metadata = manifest.find("metadata");
+    a.string(8, metadata ? metadata->dump() : std::string("{}"));
+    for (const auto& alias : aliases) a.string(11, alias);
+    a.message(12, m);
+    a.boolean(14, true);  // finalize
+    a.string(15, client_id("client/" + seed));
+    a.string(16, client_id("sequence/" + seed));
+    return a;
+}
+
+inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {
+    proto_writer e;
+    if (exit_code != 0) e.int64(1, exit_code);
+    if (runtime_seconds != 0) e.int64(2, runtime_seconds);
+    return e;
+}
+
+}  // namespace wandb
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/wandb_records.hpp
+// #include "sink.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+class wandb_sink final : public base_sink<null_mutex> {
+  public:
+    /// `describe_process`: put this process's command line in wandb-metadata.json (false when
+    /// converting a run after the fact, as `runlog export` does). `sync_root`: where
+    /// run_info::root_dir will be on the host that runs `wandb sync`, if elsewhere; artifact
+    /// records name their files by absolute path, which must exist there.
+    explicit wandb_sink(std::string entity = {}, bool describe_process = true,
+                        std::filesystem::path sync_root = {})
+        : entity_(std::move(entity)),
+          describe_process_(describe_process),
+          sync_root_(std::move(sync_root)) {}
+    bool wants_row_summaries() const noexcept override { return true; }
+
+    /// <root>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>: where a run's W&B directory goes.
+    static std::filesystem::path directory_for(const run_info& info) {
+        return info.root_dir / "wandb" /
+               ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
+    }
+
+    /// The offline run directory (set by start).
+    const std::filesystem::path& directory() const noexcept { return dir_; }
+
+  protected:
+    io_result start_(const run_info& info) override {
+        namespace fs = std::filesystem;
+        info_ = info;
+        if (describe_process_) args_ = detail::command_line();
+        const fs::path base = info.root_dir / "wandb";
+        dir_ = directory_for(info);
+        std::error_code ec;
+        fs::create_directories(dir_ / "files", ec);
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot create '" + dir_.string() + "': " + ec.message());
+        }
+        // Exclusive: never append to another run's log.
+        if (io_result opened = file_.open(dir_ / ("run-" + info.id + ".wandb"), true); !opened.ok())
+            return opened;
+        (void)detail::replace_symlink(base / "latest-run", dir_.filename());
+        log_.write_file_header(file_.buffer());
+        append(detail::wandb::header, detail::wandb::header_body());
+        append(detail::wandb::run, detail::wandb::run_body(info, entity_));
+        config_ = info.config;
+        if (!info.git_diff.empty()) {  // as the W&B client saves uncommitted changes
+            if (io_result w =
+                    detail::write_file_atomically(dir_ / "files" / "diff.patch", info.git_diff);
+                !w.ok())
+                return w;
+            append(detail::wandb::files, detail::wandb::files_body("diff.patch", 1));
+        }
+        return file_.write();
+    }
+
+    io_result event_(const sink_event& e) override {
+        namespace w = detail::wandb;
+        switch (e.type) {
+            case sink_event_type::config:
+                config_ = *e.config;
+                append(w::config, w::items_body(*e.config));
+                break;
+            case sink_event_type::metric:
+                append(w::metric, w::metric_body(*e.metric));
+                break;
+            case sink_event_type::media: {
+                const io_result r = detail::write_file_creating_directories(
+                    dir_ / "files" / e.media->path, *e.media->bytes);
+                if (!r.ok()) return r;
+                append(w::files, w::files_body(e.media->path, 2));
+                break;
+            }
+            case sink_event_type::summary:
+                break;  // per-row summaries and the final one cover it
+            case sink_event_type::system:
+                append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
+                break;
+            case sink_event_type::console:
+                append(w::output_raw, w::output_raw_body(*e.console));
+                break;
+            case sink_event_type::artifact:
+                // Written at finish, once retention can no longer delete them. Uses stay in the
+                // native run (W&B's use_artifact record is unverified).
+                if (!e.artifact->used)
+                    artifacts_.push_back(
+                        {e.artifact->manifest, e.artifact->aliases, e.artifact->dir});
+                break;
+            case sink_event_type::row:
+                // As the client does: the row's new summary values, then the row.
+                if (e.row->summary) append(w::summary, w::items_body(*e.row->summary));
+                append(w::history, w::history_body(e.row->data, e.row->step));
+                if (file_.buffer().size() >= 64 * 1024) return file_.write();
+                break;
+        }
+        return {};
+    }
+
+    io_result flush_() override { return file_.write(); }
+
+    io_result finish_(const finish_info& end) override {
+        namespace w = detail::wandb;
+        const auto runtime = static_cast<std::int64_t>(end.runtime);
+        append(w::summary, w::runtime_summary_body(runtime));
+        append(w::summary, w::items_body(end.summary));
+        io_result r = write_files(end);
+        for (const auto& a : artifacts_)
+            if (io_result written = write_artifact(a); r.ok()) r = written;
+        append(w::exit, w::exit_body(end.exit_code, runtime));
+        append(w::final_record, detail::proto_writer());
+        io_result written = file_.write();
+        file_.close();
+        return r.ok() ? written : r;
+    }
+
+  private:
+    struct logged_artifact {
+        value manifest;
+        std::vector<std::string> aliases;
+        std::filesystem::path dir;
+    };
+
+    /// Puts the version's files under tmp/artifacts/ (named by SHA-256, so shared content is
+    /// there once) and writes its ArtifactRecord; a version retention deleted is left out (its
+    /// aliases had moved to later versions, whose records follow).
+    io_result write_artifact(const logged_artifact& a) {
+        namespace fs = std::filesystem;
+        const value& m = a.manifest;
+        value now;
+        std::string ignored;
+        fs::path manifest_file = a.dir;
+        manifest_file += ".json";
+        if (detail::read_json_file(manifest_file, now, ignored) && now.contains("deleted"))
+            return {};
+        const std::string ref = (m.find("name") ? m.find("name")->as_string() : "?") + ":v" +
+                                std::to_string(m.find("version") ? m.find("version")->as_int() : 0);
+        if (entity_.empty()) {
+            return io_result::failure(
+                errc::sink_write_failed,
+                "artifact " + ref +
+                    " is not in the W&B run: W&B needs an entity for artifacts (set "
+                    "settings.entity or RUNLOG_ENTITY, or later: runlog export --to wandb "
+                    "--entity E)");
+        }
+        std::error_code ec;
+        const fs::path files = dir_ / "tmp" / "artifacts";
+        fs::create_directories(files, ec);
+        const fs::path root = fs::absolute(info_.root_dir, ec);
+        std::vector<detail::wandb::artifact_entry> entries;
+        // Manifests come from the store or are checked by export (valid_artifact_manifest).
+        for (const auto& entry : m.find("entries")->as_array()) {
+            const std::string& path = entry.find("path")->as_string();
+            const fs::path stored = a.dir / path;
+            const fs::path local = fs::absolute(files / entry.find("sha256")->as_string(), ec);
+            if (!fs::exists(local, ec)) {
+                const fs::path source = fs::canonical(stored, ec);  // a reference's target
+                if (!ec) fs::create_hard_link(source, local, ec);
+                if (ec) fs::copy_file(source, local, ec);
+                if (ec) {
+                    return io_result::failure(errc::sink_write_failed,
+                                              "artifact " + ref + ": cannot put '" +
+                                                  stored.string() +
+                                                  "' into the W&B run: " + ec.message());
+                }
+            }
+            entries.push_back({path, entry.find("md5")->as_string(), entry.find("size")->as_int(),
+                               sync_root_.empty()
+                                   ? local.string()
+                                   : (sync_root_ / local.lexically_relative(root)).string()});
+        }
+        append(
+            detail::wandb::artifact,
+            detail::wandb::artifact_body(info_.id, info_.project, entity_, m, a.aliases, entries));
+        return {};
+    }
+
+    void append(detail::wandb::record_field field, const detail::proto_writer& body) {
+        const auto bytes = detail::wandb::record(++num_, field, body);
+        log_.write_record(bytes.data(), bytes.size(), file_.buffer());
+    }
+
+    /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
+    /// reading the directory (sync regenerates them); each announced by a files record.
+    io_result write_files(const finish_info& end) {
+        const auto files = dir_ / "files";
+        io_result r =
+            detail::write_file_atomically(files / "wandb-summary.json", end.summary.dump() + "\n");
+        std::string yaml = "wandb_version: 1\n\n";
+        for (const auto& [key, v] : config_.as_object()) {
+            std::string quoted;
+            detail::write_json_string(quoted, key);
+            yaml += quoted + ":\n  desc: null\n  value: " + v.dump() + "\n";
+        }
+        if (r.ok()) r = detail::write_file_atomically(files / "config.yaml", yaml);
+        // What is known of the process; args are read when the run starts (Linux only).
+        value args = value::array();
+        for (std::size_t i = 1; i < args_.size(); ++i) args.push_back(args_[i]);
+        value metadata = {{"program", args_.empty() ? std::string() : args_.front()},
+                          {"args", args},
+                          {"startedAt", detail::iso8601_utc(info_.start_time)},
+                          {"host", info_.host},
+                          {"writer", "runlog " RUNLOG_VERSION_STRING}};
+        // W&B's environment fields, from what the run recorded (docs/wandb.md).
+        const value& env = info_.environment;
+        auto copy = [&](const char* from, const char* to) {
+            if (const value* v = env.find(from)) metadata[to] = *v;
+        };
+        copy("os", "os");
+        copy("executable", "executable");
+        copy("cpu_count", "cpu_count");
+        copy("cpu_count_logical", "cpu_count_logical");
+        if (const value* total = env.find("memory_total_bytes"))
+            metadata["memory"] = {{"total", *total}};
+        if (const value* scheduler = env.find("scheduler")) {
+            value slurm = value::object();
+            for (const auto& [key, v] : scheduler->as_object()) {
+                if (key.rfind("SLURM_", 0) != 0) continue;
+                std::string name = key.substr(6);  // SLURM_JOB_ID -> job_id, as wandb writes it
+                for (char& c : name) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+                slurm[name] = v;
+            }
+            if (slurm.size() > 0) metadata["slurm"] = std::move(slurm);
+        }
+        if (const value* commit = info_.git.find("commit")) {
+            metadata["git"] = {{"remote", info_.git.find("remote")->as_string()},
+                               {"commit", commit->as_string()}};
+            metadata["root"] = info_.git.find("root")->as_string();
+        }
+        if (r.ok())
+            r = detail::write_file_atomically(files / "wandb-metadata.json",
+                                              metadata.dump() + "\n");
+        if (r.ok()) {
+            for (const char* name : {"wandb-summary.json", "config.yaml", "wandb-metadata.json"})
+                append(detail::wandb::files, detail::wandb::files_body(name, 1));
+        }
+        return r;
+    }
+
+    std::string entity_;
+    run_info info_;
+    bool describe_process_;
+    std::filesystem::path sync_root_;
+    std::vector<std::string> args_;
+    std::filesystem::path dir_;
+    detail::append_file file_;
+    detail::leveldb_log_writer log_;
+    std::int64_t num_ = 0;
+    value config_ = value::object();
+    std::vector<logged_artifact> artifacts_;
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/sinks/wandb.hpp
 // #include "stats.hpp"
 // #include "value.hpp"
 
@@ -8326,6 +9222,7 @@ class run {
         if (this != &other) {
             close_on_destruction();
             state_ = std::move(other.state_);
+            artifact_dir_ = std::move(other.artifact_dir_);
             uncaught_at_start_ = other.uncaught_at_start_;
             config.state_ = state_.get();
             other.config.state_ = nullptr;
@@ -8438,6 +9335,46 @@ class run {
         s->enqueue_control(e, s->block_timeout);
     }
 
+    /// Stores `files` (files or directories) as the next version of artifact `name` in the run's
+    /// artifact store (settings::artifact_dir) and records it in the run: artifacts.jsonl, and
+    /// an artifact record in the W&B run. The version takes "latest" and `options.aliases`. The
+    /// files are copied (or linked: options.storage) now, on this thread, hashed in the same
+    /// read, so a checkpoint rewritten right after the call is stored as it was. Never throws:
+    /// the result's `error` says what went wrong (also reported, and counted in
+    /// stats().artifacts_failed); the store is then as it was.
+    ///
+    ///     run.log_artifact("model-" + run.id(), "model", {"ckpt/epoch3.pt"},
+    ///                      {.aliases = {"best"}, .metadata = {{"val_loss", 0.31}}});
+    artifact_version log_artifact(std::string_view name, std::string_view type,
+                                  const std::vector<artifact_file>& files,
+                                  const artifact_options& options = {}) noexcept {
+        return log_artifact_to(state_.get(), name, type, files, options);
+    }
+
+    /// The version `ref` names ("name:best", "name:v3", "name" for latest, or W&B's
+    /// "entity/project/name:alias") in the run's artifact store, with its files checked; recorded
+    /// in the run as used (W&B's lineage). Throws runlog::error naming the versions and aliases
+    /// that exist when nothing matches (with exceptions off: reports it and returns a version
+    /// whose `error` says so). Works on disabled runs too: every rank may load a checkpoint.
+    artifact_version use_artifact(std::string_view ref) {
+        artifact_version v = artifact_store(artifact_dir_).resolve(ref);
+        if (!v.ok()) {
+#if !RUNLOG_NO_EXCEPTIONS
+            throw error(v.code, v.error);
+#else
+            if (state_) state_->reporter.report(v.code, v.error);
+            return v;
+#endif
+        }
+        if (detail::run_state* s = accepting()) enqueue_artifact(*s, v, true);
+        return v;
+    }
+
+    /// Where this run's artifacts are stored.
+    const std::filesystem::path& artifact_dir() const noexcept {
+        return artifact_dir_;
+    }
+
     /// Writes everything logged so far (by this thread) to every sink; returns within `timeout`.
     status flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept {
         detail::run_state* s = state_.get();
@@ -8488,6 +9425,55 @@ class run {
 
   private:
     friend run init(settings s);
+    friend class checkpoint_logger;
+
+    void report(errc code, const std::string& message) noexcept {
+        if (state_) state_->reporter.report(code, message);
+    }
+
+    static artifact_version log_artifact_to(detail::run_state* s, std::string_view name,
+                                            std::string_view type,
+                                            const std::vector<artifact_file>& files,
+                                            const artifact_options& options) noexcept {
+        artifact_version v;
+        if (s == nullptr || !s->accepting()) {
+            v.error = s ? "the run has finished: nothing stored"
+                        : "the run is disabled (mode disabled or a rank other than 0): nothing "
+                          "stored";
+            return v;
+        }
+#if !RUNLOG_NO_EXCEPTIONS
+        try {
+            v = s->artifacts.add(name, type, files, options, s->info.id);
+        } catch (const std::exception& ex) {  // std::bad_alloc, say: reported like the rest
+            v.version = -1;
+            v.error = ex.what();
+            v.code = errc::artifact_store_failed;
+        }
+#else
+        v = s->artifacts.add(name, type, files, options, s->info.id);
+#endif
+        if (!v.ok()) {
+            detail::counters::bump(s->counts.artifacts_failed);
+            s->reporter.report(v.code, "log_artifact: " + v.error + "; nothing stored");
+            return v;
+        }
+        detail::counters::bump(s->counts.artifacts_logged);
+        enqueue_artifact(*s, v, false);
+        return v;
+    }
+
+    static void enqueue_artifact(detail::run_state& s, const artifact_version& v, bool used) {
+        detail::event e;
+        e.kind = detail::event_kind::artifact;
+        e.time = s.now();
+        auto& payload = e.ensure_payload();
+        payload.data = v.manifest;
+        payload.aliases = v.aliases;
+        payload.key = v.dir.string();
+        payload.stream = used ? 1 : 0;
+        s.enqueue_control(e, s.block_timeout);
+    }
 
     static detail::event start_row(detail::run_state& s, std::optional<std::int64_t> step,
                                    std::optional<bool> commit) noexcept {
@@ -8590,6 +9576,12 @@ class run {
                      static_cast<unsigned long long>(st.dropped()),
                      static_cast<unsigned long long>(st.dropped_fields),
                      static_cast<unsigned long long>(st.write_errors));
+        if (st.artifacts_logged + st.artifacts_failed > 0) {
+            std::fprintf(stderr, "runlog:   artifacts %llu versions stored, %llu failed, in %s\n",
+                         static_cast<unsigned long long>(st.artifacts_logged),
+                         static_cast<unsigned long long>(st.artifacts_failed),
+                         s.artifacts.dir().string().c_str());
+        }
         if (!done) return;
         std::string line;
         int shown = 0;
@@ -8611,13 +9603,20 @@ class run {
     }
 
     std::shared_ptr<detail::run_state> state_;
+    std::filesystem::path artifact_dir_ = std::filesystem::path("runlog") / "artifacts";
     int uncaught_at_start_ = std::uncaught_exceptions();
 };
 
 namespace detail {
 
-inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
+/// Starts the run described by `s` (after RUNLOG_* variables), or returns null for a disabled
+/// run or a setup error (`err`). `artifact_dir` is set either way: other ranks use artifacts too.
+inline std::shared_ptr<run_state> start_run(settings s, setup_error& err,
+                                            std::filesystem::path& artifact_dir) {
     if ((err = apply_environment(s))) return nullptr;
+    if (s.artifact_dir.empty())
+        s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
+    artifact_dir = s.artifact_dir;
     if (s.mode == run_mode::disabled) return nullptr;
     rank_info rank;
     if ((err = detect_rank(rank))) return nullptr;
@@ -8693,8 +9692,9 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err) {
 inline run init(settings s = {}) {
     error_handler handler = s.on_error;
     detail::setup_error err;
-    std::shared_ptr<detail::run_state> state = detail::start_run(std::move(s), err);
     run r;
+    std::shared_ptr<detail::run_state> state =
+        detail::start_run(std::move(s), err, r.artifact_dir_);
     if (!state) {
         if (err) {
 #if !RUNLOG_NO_EXCEPTIONS
@@ -8713,6 +9713,574 @@ inline run init(settings s = {}) {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/run.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+enum class log_model_policy {
+    all,           // Lightning's log_model="all": every checkpoint is a version
+    last_and_best  // log_model=True: only the latest and the best are kept
+};
+
+struct checkpoint_options {
+    std::string name{};        // artifact name; default "model-<run id>"
+    std::string monitor{};     // the reported value that ranks checkpoints; empty: no "best"
+    std::string mode = "min";  // "min" or "max"
+    log_model_policy log_model = log_model_policy::all;
+    std::optional<std::size_t> keep_top_k{};  // also keep the k best scores, prune the rest
+    std::string file_name = "model.ckpt";     // a file's name inside the artifact
+                                              // (a directory keeps its own layout)
+    artifact_storage storage = artifact_storage::copy;
+    value metadata{};  // an object merged into every version's metadata
+};
+
+class checkpoint_logger {
+  public:
+    /// Throws runlog::error (invalid_setting) for a bad mode or name; `r` must outlive it.
+    checkpoint_logger(run& r, checkpoint_options options = {})
+        : run_(r), options_(std::move(options)) {
+        if (options_.mode != "min" && options_.mode != "max")
+            fail("checkpoint mode '" + options_.mode + "' is not min or max");
+        if (options_.name.empty()) options_.name = "model-" + (r.enabled() ? r.id() : "disabled");
+        if (!detail::valid_artifact_name(options_.name))
+            fail("checkpoint artifact name '" + options_.name +
+                 "' is not 1 to 128 of A-Z a-z 0-9 _ - .");
+        if (!detail::valid_entry_path(options_.file_name))
+            fail("checkpoint file_name '" + options_.file_name + "' is not a relative path");
+        if (!options_.metadata.is_null() && !options_.metadata.is_object())
+            fail("checkpoint metadata must be an object");
+        if (!r.enabled()) return;
+        // A resumed run goes on from the stored best.
+        const artifact_version best = store().resolve(options_.name + ":best");
+        if (best.ok())
+            if (const value* score = best.metadata().find("score"); score && score->is_number())
+                best_ = score->as_double();
+    }
+    checkpoint_logger(const checkpoint_logger&) = delete;
+    checkpoint_logger& operator=(const checkpoint_logger&) = delete;
+
+    /// Reports a checkpoint just saved at `checkpoint` (a file or directory) at `step`, with the
+    /// values it was judged by ({"val/loss": 0.31, ...}; the monitor among them). Stores it now.
+    /// Never throws; a failure is reported and the result's `error` says why.
+    artifact_version saved(const std::filesystem::path& checkpoint, std::int64_t step,
+                           const value& values = value::object()) noexcept {
+        if (!run_.enabled()) return {};
+        const double score = score_of(values);
+        const bool is_best = !std::isnan(score) && (!best_ || better(score, *best_));
+        artifact_options artifact;
+        artifact.storage = options_.storage;
+        if (is_best) artifact.aliases.push_back("best");
+        value metadata = options_.metadata.is_object() ? options_.metadata : value::object();
+        metadata["score"] = std::isnan(score) ? value() : value(score);
+        metadata["original_filename"] = checkpoint.filename().string();
+        metadata["monitor"] = options_.monitor;
+        metadata["mode"] = options_.mode;
+        metadata["step"] = step;
+        metadata["values"] = values.is_object() ? values : value::object();
+        artifact.metadata = std::move(metadata);
+        std::error_code ec;
+        const bool directory = std::filesystem::is_directory(checkpoint, ec);
+        artifact_version v = run_.log_artifact(
+            options_.name, "model",
+            {artifact_file(checkpoint, directory ? std::string() : options_.file_name)}, artifact);
+        if (!v.ok()) return v;
+        if (is_best) best_ = score;
+        if (options_.log_model == log_model_policy::last_and_best || options_.keep_top_k) prune();
+        return v;
+    }
+
+    /// The best score so far (none before a finite monitored value was reported).
+    std::optional<double> best_score() const noexcept { return best_; }
+    const std::string& name() const noexcept { return options_.name; }
+
+  private:
+    static void fail(const std::string& message) {
+#if !RUNLOG_NO_EXCEPTIONS
+        throw error(errc::invalid_setting, message);
+#else
+        print_error_to_stderr({errc::invalid_setting, message, 0});
+        std::abort();
+#endif
+    }
+
+    artifact_store store() const {
+        return artifact_store(run_.artifact_dir());
+    }
+
+    bool better(double a, double b) const noexcept {
+        return options_.mode == "min" ? a < b : a > b;
+    }
+
+    /// The monitored value, or NaN (none asked for, missing or not a number: never best).
+    double score_of(const value& values) {
+        if (options_.monitor.empty()) return NAN;
+        const value* v = values.find(options_.monitor);
+        if (v != nullptr && v->is_number()) return v->as_double();
+        if (!warned_missing_) {
+            warned_missing_ = true;
+            run_.report(errc::invalid_value,
+                        "checkpoint_logger: monitor '" + options_.monitor +
+                            "' is not a number among the values saved() was given; such a "
+                            "checkpoint is never best");
+        }
+        return NAN;
+    }
+
+    /// Deletes versions that hold no alias and are not among the keep_top_k best scores.
+    void prune() {
+        const artifact_store s = store();
+        std::vector<std::pair<double, std::int64_t>> scored;
+        for (std::int64_t n : s.versions(options_.name)) {
+            const value m = s.manifest(options_.name, n);
+            const value* metadata = m.find("metadata");
+            const value* score = metadata ? metadata->find("score") : nullptr;
+            if (score != nullptr && score->is_number()) scored.emplace_back(score->as_double(), n);
+        }
+        std::stable_sort(scored.begin(), scored.end(),
+                         [&](const auto& a, const auto& b) { return better(a.first, b.first); });
+        const std::size_t k = std::min(options_.keep_top_k.value_or(0), scored.size());
+        std::vector<std::int64_t> top;
+        for (std::size_t i = 0; i < k; ++i) top.push_back(scored[i].second);
+        std::string error;
+        s.prune(
+            options_.name,
+            [&](const value& m) {
+                const std::int64_t n = m.find("version")->as_int();
+                return std::find(top.begin(), top.end(), n) != top.end();
+            },
+            error);
+        if (!error.empty())
+            run_.report(errc::artifact_store_failed,
+                        "checkpoint_logger: pruning '" + options_.name + "': " + error);
+    }
+
+    run& run_;
+    checkpoint_options options_;
+    std::optional<double> best_;
+    bool warned_missing_ = false;
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/checkpoint_logger.hpp
+// #include "config.hpp"
+// #include "error.hpp"
+// #include "export.hpp"
+// begin runlog/export.hpp
+// SPDX-License-Identifier: MIT
+// Converting a native run directory (finished or crashed) after the fact — the library side of
+// `runlog export --to wandb|tensorboard RUN_DIR`. The run is read completely and checked before
+// anything is written; the input is never modified. Both targets replay the run through the same
+// sink the live run would have used, so a converted run matches a live one.
+//
+//     auto result = runlog::export_to_wandb("runlog/latest-run", {});
+//     if (!result.ok) std::fprintf(stderr, "%s\n", result.message.c_str());
+//
+// A crashed run (run.json still says "running") is exported with exit code 1 unless
+// `exit_code` says otherwise; a torn last line of history.jsonl is skipped. The native format
+// keeps the final config, not its history, so the exported run gets the final config at start.
+// Artifact versions the run logged (artifacts.jsonl) go to W&B as artifact records if the store
+// still has them; W&B needs an entity for those (export_options::entity).
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+// #include "artifacts.hpp"
+// #include "detail/json_reader.hpp"
+// #include "sinks/tensorboard.hpp"
+// #include "sinks/wandb.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+struct export_options {
+    std::filesystem::path output_root;  // output goes to <output_root>/wandb/ or /tensorboard/;
+                                        // default: the directory holding the run's runlog/
+    std::optional<int> exit_code;       // for crashed runs; default 1
+    std::string entity;                 // W&B entity (needed for artifacts; default: the syncer's)
+    std::filesystem::path sync_root;    // W&B: where output_root will be on the host that runs
+                                        // `wandb sync` (artifact records name files by absolute
+                                        // path); default: where it is now
+    std::function<void(std::uint64_t rows)> progress;  // called every 10,000 rows
+};
+
+struct export_result {
+    bool ok = false;
+    std::string message;               // what went wrong, or a one-line report
+    std::filesystem::path output_dir;  // the W&B run directory or the TensorBoard run directory
+    std::uint64_t rows = 0;
+    std::uint64_t media_files = 0;
+    std::uint64_t artifacts = 0;         // artifact versions exported (W&B) ...
+    std::uint64_t artifacts_pruned = 0;  // ... and left out: retention had deleted them
+    bool crashed = false;
+    std::vector<std::string> warnings;  // e.g. a missing media file, a torn last line
+};
+
+namespace detail {
+
+inline metric_definition definition_from_json(const value& v) {
+    metric_definition def;
+    def.name = v.find("name") ? v.find("name")->as_string() : std::string();
+    if (const value* s = v.find("step_metric")) def.step_metric = s->as_string();
+    if (const value* s = v.find("step_sync")) def.step_sync = s->as_bool();
+    if (const value* s = v.find("hidden")) def.hidden = s->as_bool();
+    if (const value* s = v.find("glob")) def.from_glob = s->as_string();
+    metric_options options;
+    if (const value* s = v.find("summary")) options.summary = s->as_string();
+    if (const value* g = v.find("goal"); g && g->as_string() != "none")
+        options.goal = g->as_string();
+    metric_definition parsed;
+    if (parse_metric_definition(def.name.empty() ? "?" : def.name, options, parsed).ok()) {
+        def.summary = parsed.summary;
+        def.goal = parsed.goal;
+    }
+    return def;
+}
+
+/// Media paths a history value refers to (image-file, table-file, images/separated, and the
+/// image cells inside a table file).
+inline void media_paths(const value& v, const std::filesystem::path& run_dir,
+                        std::vector<std::string>& out) {
+    const value* type = v.find("_type");
+    if (type == nullptr) return;
+    if (const value* path = v.find("path"); path && path->is_string()) {
+        if (type->as_string() == "table-file") {
+            value table;
+            std::string ignored;
+            if (read_json_file(run_dir / path->as_string(), table, ignored))
+                if (const value* data = table.find("data"))
+                    for (const auto& row : data->as_array())
+                        for (const auto& cell : row.as_array()) media_paths(cell, run_dir, out);
+        }
+        out.push_back(path->as_string());
+    }
+    if (const value* names = v.find("filenames"))
+        for (const auto& name : names->as_array()) out.push_back(name.as_string());
+}
+
+/// A native run read back: what an exporting sink is fed.
+struct native_run {
+    std::filesystem::path dir;
+    run_info info;
+    value metrics, summary;
+    std::vector<value> rows;
+    std::vector<value> system;  // system.jsonl lines (absent file: none)
+    std::string console;        // output.log (absent file: empty)
+    struct artifact {
+        bool used = false;
+        double timestamp = 0.0;
+        value manifest;
+        std::vector<std::string> aliases;
+        std::filesystem::path dir;  // in the store
+    };
+    std::vector<artifact> artifacts;  // artifacts.jsonl, with the versions still stored
+    int exit_code = 0;
+    double end_time = 0.0;
+};
+
+/// artifacts.jsonl: each version logged or used, if its store still has it (retention may have
+/// deleted it: counted; a missing store or version: a warning). A torn last line is skipped.
+inline void read_artifacts(const std::filesystem::path& run_dir, native_run& out,
+                           export_result& result) {
+    std::ifstream in(run_dir / "artifacts.jsonl", std::ios::binary);
+    std::string line, error;
+    while (std::getline(in, line)) {
+        value v;
+        const value* manifest = nullptr;
+        if (!parse_json(line, v, error) || !(manifest = v.find("manifest")) ||
+            !valid_artifact_manifest(*manifest) || !v.find("store")) {
+            result.warnings.push_back("skipped an unreadable line of artifacts.jsonl");
+            continue;
+        }
+        native_run::artifact a;
+        a.used = v.find("action") && v.find("action")->as_string() == "use";
+        a.timestamp = v.find("_timestamp") ? v.find("_timestamp")->as_double() : 0.0;
+        a.manifest = *manifest;
+        if (const value* aliases = v.find("aliases"))
+            for (const auto& alias : aliases->as_array()) a.aliases.push_back(alias.as_string());
+        const std::filesystem::path store(v.find("store")->as_string());
+        const std::string ref = manifest->find("name")->as_string() + ":v" +
+                                std::to_string(manifest->find("version")->as_int());
+        a.dir = (store.is_relative() ? run_dir / store : store) /
+                manifest->find("name")->as_string() /
+                ("v" + std::to_string(manifest->find("version")->as_int()));
+        value now;
+        std::filesystem::path manifest_file = a.dir;
+        manifest_file += ".json";
+        if (!read_json_file(manifest_file, now, error)) {
+            result.warnings.push_back("artifact " + ref + " is not in the store '" +
+                                      (a.dir.parent_path().parent_path()).string() +
+                                      "' (was the store copied with the run?); not exported");
+            continue;
+        }
+        if (now.contains("deleted")) {
+            if (!a.used) ++result.artifacts_pruned;
+            continue;
+        }
+        out.artifacts.push_back(std::move(a));
+    }
+}
+
+/// Reads and checks the whole run; false (with result.message) when it cannot be read.
+inline bool read_native_run(const std::filesystem::path& run_path, const export_options& options,
+                            native_run& out, export_result& result) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path run_dir = fs::canonical(run_path, ec);
+    if (ec || !fs::is_directory(run_dir)) {
+        result.message = "'" + run_path.string() + "' is not a directory";
+        return false;
+    }
+    value run_json, config;
+    std::string error;
+    if (!fs::exists(run_dir / "run.json")) {
+        result.message = "'" + run_dir.string() + "' has no run.json: not a runlog run directory";
+        return false;
+    }
+    if (!read_json_file(run_dir / "run.json", run_json, error))
+        return result.message = error, false;
+    const value* format = run_json.find("format");
+    if (format == nullptr || format->as_string() != RUNLOG_FORMAT_VERSION) {
+        result.message = "'" + run_dir.string() + "' is format '" +
+                         (format ? format->as_string() : std::string("?")) +
+                         "'; this runlog reads " RUNLOG_FORMAT_VERSION;
+        return false;
+    }
+    if (!read_json_file(run_dir / "config.json", config, error))
+        return result.message = error, false;
+    if (!read_json_file(run_dir / "metrics.json", out.metrics, error))
+        return result.message = error, false;
+    if (!read_json_file(run_dir / "summary.json", out.summary, error))
+        return result.message = error, false;
+    {
+        std::ifstream history(run_dir / "history.jsonl", std::ios::binary);
+        if (!history) {
+            result.message = "cannot read '" + (run_dir / "history.jsonl").string() + "'";
+            return false;
+        }
+        std::string line;
+        std::uint64_t number = 0;
+        bool torn = false;
+        while (std::getline(history, line)) {
+            ++number;
+            if (torn) {
+                result.message = "history.jsonl line " + std::to_string(number - 1) +
+                                 " is not valid JSON and is not the last line";
+                return false;
+            }
+            value row;
+            if (!parse_json(line, row, error) || !row.is_object() || !row.find("_step")) {
+                torn = true;  // acceptable only as the last line (a killed writer)
+                continue;
+            }
+            out.rows.push_back(std::move(row));
+        }
+        if (torn) result.warnings.push_back("skipped a torn last line of history.jsonl");
+    }
+
+    {
+        // System samples: optional; a torn last line (a killed writer) is skipped.
+        std::ifstream system(run_dir / "system.jsonl", std::ios::binary);
+        std::string line;
+        while (std::getline(system, line)) {
+            value sample;
+            if (parse_json(line, sample, error) && sample.is_object() && sample.find("_timestamp"))
+                out.system.push_back(std::move(sample));
+        }
+    }
+
+    out.console = read_small_file(run_dir / "output.log");
+    read_artifacts(run_dir, out, result);
+
+    auto text = [&](const char* key) {
+        const value* v = run_json.find(key);
+        return v ? v->as_string() : std::string();
+    };
+    run_info& info = out.info;
+    info.id = text("id");
+    info.project = text("project");
+    info.name = text("name");
+    info.group = text("group");
+    info.job_type = text("job_type");
+    info.notes = text("notes");
+    info.host = text("host");
+    info.pid = process_id();  // the process writing the converted files
+    if (const value* tags = run_json.find("tags"))
+        for (const auto& t : tags->as_array()) info.tags.push_back(t.as_string());
+    info.start_time = run_json.find("start_time") ? run_json.find("start_time")->as_double() : 0.0;
+    info.config = config.is_object() ? config : value::object();
+    if (const value* env = run_json.find("environment")) info.environment = *env;
+    if (const value* git = run_json.find("git")) info.git = *git;
+    info.root_dir =
+        options.output_root.empty() ? run_dir.parent_path().parent_path() : options.output_root;
+    info.run_dir = run_dir;
+    out.dir = run_dir;
+
+    result.crashed = text("status") == "running";
+    out.exit_code = result.crashed ? options.exit_code.value_or(1)
+                                   : static_cast<int>(run_json.find("exit_code")
+                                                          ? run_json.find("exit_code")->as_int()
+                                                          : 0);
+    out.end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
+    if (out.end_time == 0.0 && !out.rows.empty()) {
+        const value* last = out.rows.back().find("_timestamp");
+        out.end_time = last ? last->as_double(info.start_time) : info.start_time;
+    }
+    if (out.end_time == 0.0) out.end_time = info.start_time;
+    return true;
+}
+
+/// Feeds `run` to `target` as the live run would have: start, metric definitions, each row's
+/// media files then the row, finish. Refuses to overwrite `output_dir`.
+inline void replay(const native_run& run, sink& target, const std::filesystem::path& output_dir,
+                   const export_options& options, export_result& result) {
+    if (std::filesystem::exists(output_dir)) {
+        result.message = "'" + output_dir.string() +
+                         "' already exists (exported before?); remove it or choose --out";
+        return;
+    }
+    io_result r = target.start(run.info);
+    if (!r.ok()) return void(result.message = r.message);
+    result.output_dir = output_dir;
+    for (const auto& def : run.metrics.as_array()) {
+        const metric_definition d = definition_from_json(def);
+        sink_event e;
+        e.type = sink_event_type::metric;
+        e.metric = &d;
+        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
+    }
+    // System samples go in between the rows, by time, as the live run interleaved them.
+    std::size_t next_sample = 0;
+    auto samples_until = [&](double time) {
+        for (; next_sample < run.system.size(); ++next_sample) {
+            const value& line = run.system[next_sample];
+            const double t = line.find("_timestamp")->as_double();
+            if (t > time) return io_result{};
+            value values = value::object();
+            for (const auto& [key, v] : line.as_object())
+                if (key != "_timestamp" && key != "_runtime") values[key] = v;
+            const system_sample sample{static_cast<std::int64_t>(next_sample),
+                                       t - run.info.start_time, t, values};
+            sink_event e;
+            e.type = sink_event_type::system;
+            e.system = &sample;
+            if (io_result sent = target.event(e); !sent.ok()) return sent;
+        }
+        return io_result{};
+    };
+    for (const auto& row : run.rows) {
+        if (const value* t = row.find("_timestamp"))
+            if (!(r = samples_until(t->as_double())).ok()) return void(result.message = r.message);
+        std::vector<std::string> paths;
+        for (const auto& member : row.as_object()) media_paths(member.second, run.dir, paths);
+        for (const auto& path : paths) {
+            // Only files under the run's media/: a crafted history line must not make export
+            // copy (and sync upload) anything else.
+            if (path.rfind("media/", 0) != 0 || path.find("..") != std::string::npos ||
+                path.find('\\') != std::string::npos) {
+                result.warnings.push_back("media path '" + path +
+                                          "' is outside media/; not exported");
+                continue;
+            }
+            std::ifstream in(run.dir / path, std::ios::binary);
+            if (!in) {
+                result.warnings.push_back("media file '" + path + "' is missing; not exported");
+                continue;
+            }
+            const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                                  std::istreambuf_iterator<char>());
+            const media_event m{path, &bytes};
+            sink_event e;
+            e.type = sink_event_type::media;
+            e.media = &m;
+            if (!(r = target.event(e)).ok()) return void(result.message = r.message);
+            ++result.media_files;
+        }
+        const history_row h{row.find("_step")->as_int(),
+                            row.find("_runtime") ? row.find("_runtime")->as_double() : 0.0,
+                            row.find("_timestamp") ? row.find("_timestamp")->as_double() : 0.0,
+                            row};
+        sink_event e;
+        e.type = sink_event_type::row;
+        e.row = &h;
+        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
+        if (++result.rows % 10000 == 0 && options.progress) options.progress(result.rows);
+    }
+    if (!(r = samples_until(INFINITY)).ok()) return void(result.message = r.message);
+    for (const auto& a : run.artifacts) {
+        const artifact_event artifact{a.used, a.timestamp, a.manifest, a.aliases, a.dir};
+        sink_event e;
+        e.type = sink_event_type::artifact;
+        e.artifact = &artifact;
+        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
+        if (!a.used) ++result.artifacts;
+    }
+    if (!run.console.empty()) {
+        // output.log does not keep which stream a byte came from, nor when: all of it as stdout,
+        // at the run's end.
+        const console_output chunk{1, run.end_time, run.console};
+        sink_event e;
+        e.type = sink_event_type::console;
+        e.console = &chunk;
+        if (!(r = target.event(e)).ok()) return void(result.message = r.message);
+    }
+    run_stats stats;
+    stats.rows_committed = result.rows;
+    const finish_info end{run.exit_code, run.exit_code == 0 ? "finished" : "failed",
+                          run.end_time,  run.end_time - run.info.start_time,
+                          stats,         run.summary};
+    if (!(r = target.finish(end)).ok()) return void(result.message = r.message);
+    result.ok = true;
+    result.message =
+        "exported " + run.dir.string() + " -> " + result.output_dir.string() + " (" +
+        std::to_string(result.rows) + " rows, " + std::to_string(result.media_files) +
+        " media files, " + std::to_string(result.artifacts) + " artifact versions" +
+        (result.artifacts_pruned > 0
+             ? " (" + std::to_string(result.artifacts_pruned) + " more were pruned)"
+             : std::string()) +
+        (result.crashed ? ", crashed run: exit code " + std::to_string(run.exit_code) : "") + ")";
+}
+
+}  // namespace detail
+
+/// The run as a W&B offline run under <output_root>/wandb/, for `wandb sync`.
+inline export_result export_to_wandb(const std::filesystem::path& run_path,
+                                     const export_options& options = {}) {
+    export_result result;
+    detail::native_run run;
+    if (!detail::read_native_run(run_path, options, run, result)) return result;
+    wandb_sink sink(options.entity, false, options.sync_root);
+    detail::replay(run, sink, wandb_sink::directory_for(run.info), options, result);
+    return result;
+}
+
+/// The run as TensorBoard event files under <output_root>/tensorboard/<name>_<id>/.
+inline export_result export_to_tensorboard(const std::filesystem::path& run_path,
+                                           const export_options& options = {}) {
+    export_result result;
+    detail::native_run run;
+    if (!detail::read_native_run(run_path, options, run, result)) return result;
+    tensorboard_sink sink;
+    detail::replay(run, sink, tensorboard_sink::directory_for(run.info), options, result);
+    return result;
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/export.hpp
+// #include "fwd.hpp"
+// #include "media/histogram.hpp"
+// #include "media/image.hpp"
+// #include "media/media.hpp"
+// #include "media/table.hpp"
+// #include "metric.hpp"
+// #include "run.hpp"
 // #include "settings.hpp"
 // #include "sinks/jsonl.hpp"
 // #include "sinks/memory.hpp"
@@ -8750,6 +10318,8 @@ class memory_sink final : public base_sink<std::mutex> {
     std::vector<value> system() const { return copy(system_); }
     /// Console chunks received: stream (1 stdout, 2 stderr) and text.
     std::vector<std::pair<int, std::string>> console() const { return copy(console_); }
+    /// Artifact versions logged or used: {"used", "name", "version", "aliases", "dir"}.
+    std::vector<value> artifacts() const { return copy(artifacts_); }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -8780,6 +10350,17 @@ class memory_sink final : public base_sink<std::mutex> {
             case sink_event_type::console:
                 console_.emplace_back(e.console->stream, e.console->text);
                 break;
+            case sink_event_type::artifact: {
+                value aliases = value::array();
+                for (const auto& alias : e.artifact->aliases) aliases.push_back(alias);
+                const value& m = e.artifact->manifest;
+                artifacts_.push_back({{"used", e.artifact->used},
+                                      {"name", m.find("name") ? *m.find("name") : value()},
+                                      {"version", m.find("version") ? *m.find("version") : value()},
+                                      {"aliases", aliases},
+                                      {"dir", e.artifact->dir.string()}});
+                break;
+            }
         }
         return {};
     }
@@ -8806,6 +10387,7 @@ class memory_sink final : public base_sink<std::mutex> {
     std::vector<value> rows_;
     std::vector<value> system_;
     std::vector<std::pair<int, std::string>> console_;
+    std::vector<value> artifacts_;
     std::vector<metric_definition> metrics_;
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media_;
     std::optional<int> exit_code_;

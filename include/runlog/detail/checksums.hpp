@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), CRC-32C (TFRecord framing; table,
-// SSE4.2 and ARMv8 versions), Adler-32 (zlib streams), SHA-256 (media file names and digests) and
-// SHA-1 (git object ids).
+// SSE4.2 and ARMv8 versions), Adler-32 (zlib streams), SHA-256 (media file names, artifact
+// digests), SHA-1 (git object ids), MD5 and base64 (W&B artifact manifests).
 // Pure functions over bytes (all but SHA-1 can be fed incrementally).
 
 #include <array>
@@ -158,12 +158,30 @@ inline std::uint32_t adler32(const void* data, std::size_t n, std::uint32_t adle
     return (b << 16u) | a;
 }
 
+/// Lower-case hex of `n` bytes.
+inline std::string to_hex(const std::uint8_t* bytes, std::size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        s.push_back(hex[bytes[i] >> 4u]);
+        s.push_back(hex[bytes[i] & 0xFu]);
+    }
+    return s;
+}
+
 class sha256 {
   public:
     sha256& update(const void* data, std::size_t n) noexcept {
         const auto* p = static_cast<const std::uint8_t*>(data);
         total_ += n;
         while (n > 0) {
+            if (used_ == 0 && n >= 64) {  // whole blocks straight from the input (large files)
+                compress(p);
+                p += 64;
+                n -= 64;
+                continue;
+            }
             const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
             for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
             used_ += take;
@@ -194,13 +212,8 @@ class sha256 {
     }
 
     std::string hex_digest() {
-        static const char hex[] = "0123456789abcdef";
-        std::string s;
-        for (std::uint8_t byte : digest()) {
-            s.push_back(hex[byte >> 4u]);
-            s.push_back(hex[byte & 0xFu]);
-        }
-        return s;
+        const auto d = digest();
+        return to_hex(d.data(), d.size());
     }
 
   private:
@@ -264,6 +277,118 @@ class sha256 {
 
 inline std::string sha256_hex(const void* data, std::size_t n) {
     return sha256().update(data, n).hex_digest();
+}
+
+/// MD5, for W&B's artifact manifests only (an entry's digest is the base64 of its MD5; the
+/// manifest digest is a hex MD5). md5 of "" is d41d8cd98f00b204e9800998ecf8427e.
+class md5 {
+  public:
+    md5& update(const void* data, std::size_t n) noexcept {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        total_ += n;
+        while (n > 0) {
+            if (used_ == 0 && n >= 64) {
+                compress(p);
+                p += 64;
+                n -= 64;
+                continue;
+            }
+            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
+            std::memcpy(block_ + used_, p, take);
+            used_ += take;
+            p += take;
+            n -= take;
+            if (used_ == 64) {
+                compress(block_);
+                used_ = 0;
+            }
+        }
+        return *this;
+    }
+
+    std::array<std::uint8_t, 16> digest() noexcept {
+        const std::uint64_t bits = total_ * 8u;
+        const std::uint8_t pad = 0x80, zero = 0;
+        update(&pad, 1);
+        while (used_ != 56) update(&zero, 1);
+        std::uint8_t length[8];
+        for (unsigned i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (8u * i));
+        update(length, 8);
+        std::array<std::uint8_t, 16> out{};
+        for (std::size_t i = 0; i < 4; ++i)
+            for (std::size_t k = 0; k < 4; ++k)
+                out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (8 * k));
+        return out;
+    }
+
+  private:
+    void compress(const std::uint8_t* chunk) noexcept {
+        static const std::uint32_t k[64] = {
+            0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
+            0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
+            0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
+            0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+            0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
+            0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
+            0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
+            0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+            0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
+            0xeb86d391};
+        static const unsigned shift[16] = {7, 12, 17, 22, 5, 9,  14, 20,
+                                           4, 11, 16, 23, 6, 10, 15, 21};
+        std::uint32_t m[16];
+        for (std::size_t i = 0; i < 16; ++i)
+            m[i] = std::uint32_t{chunk[4 * i]} | (std::uint32_t{chunk[4 * i + 1]} << 8u) |
+                   (std::uint32_t{chunk[4 * i + 2]} << 16u) |
+                   (std::uint32_t{chunk[4 * i + 3]} << 24u);
+        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
+        for (std::size_t i = 0; i < 64; ++i) {
+            std::uint32_t f;
+            std::size_t g;
+            if (i < 16) {
+                f = (b & c) | (~b & d), g = i;
+            } else if (i < 32) {
+                f = (d & b) | (~d & c), g = (5 * i + 1) % 16;
+            } else if (i < 48) {
+                f = b ^ c ^ d, g = (3 * i + 5) % 16;
+            } else {
+                f = c ^ (b | ~d), g = (7 * i) % 16;
+            }
+            const unsigned s = shift[(i / 16) * 4 + i % 4];
+            const std::uint32_t sum = a + f + k[i] + m[g];
+            a = d;
+            d = c;
+            c = b;
+            b = b + ((sum << s) | (sum >> (32u - s)));
+        }
+        state_[0] += a;
+        state_[1] += b;
+        state_[2] += c;
+        state_[3] += d;
+    }
+
+    std::uint32_t state_[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    std::uint8_t block_[64] = {};
+    std::size_t used_ = 0;
+    std::uint64_t total_ = 0;
+};
+
+/// Standard base64 (RFC 4648, with '=' padding), as W&B writes manifest digests.
+inline std::string base64(const std::uint8_t* bytes, std::size_t n) {
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((n + 2) / 3 * 4);
+    for (std::size_t i = 0; i < n; i += 3) {
+        const std::uint32_t chunk = (std::uint32_t{bytes[i]} << 16u) |
+                                    (i + 1 < n ? std::uint32_t{bytes[i + 1]} << 8u : 0u) |
+                                    (i + 2 < n ? std::uint32_t{bytes[i + 2]} : 0u);
+        out.push_back(alphabet[(chunk >> 18u) & 63u]);
+        out.push_back(alphabet[(chunk >> 12u) & 63u]);
+        out.push_back(i + 1 < n ? alphabet[(chunk >> 6u) & 63u] : '=');
+        out.push_back(i + 2 < n ? alphabet[chunk & 63u] : '=');
+    }
+    return out;
 }
 
 /// SHA-1, for git's object ids only (git_state.hpp compares working files with the index).

@@ -20,6 +20,8 @@ struct counters {
     std::atomic<std::uint64_t> dropped_fields{0};
     std::atomic<std::uint64_t> dropped_after_finish{0};
     std::atomic<std::uint64_t> write_errors{0};
+    std::atomic<std::uint64_t> artifacts_logged{0};
+    std::atomic<std::uint64_t> artifacts_failed{0};
 
     static void bump(std::atomic<std::uint64_t>& c) noexcept {
         c.fetch_add(1, std::memory_order_relaxed);
@@ -43,6 +45,8 @@ struct counters {
         s.dropped_fields = get(dropped_fields);
         s.dropped_after_finish = get(dropped_after_finish);
         s.write_errors = get(write_errors);
+        s.artifacts_logged = get(artifacts_logged);
+        s.artifacts_failed = get(artifacts_failed);
         return s;
     }
 };

@@ -81,6 +81,15 @@ class dispatcher {
                 send(out);
                 break;
             }
+            case event_kind::artifact: {
+                const artifact_event artifact{e.payload->stream == 1, e.time, e.payload->data,
+                                              e.payload->aliases, e.payload->key};
+                sink_event out;
+                out.type = sink_event_type::artifact;
+                out.artifact = &artifact;
+                send(out);
+                break;
+            }
             case event_kind::system: {
                 const system_sample sample{system_samples_++, e.time - start_time_, e.time,
                                            e.payload->data};

@@ -55,6 +55,8 @@ inline setup_error apply_environment(settings& s) {
     if (auto v = get_env("RUNLOG_NAME")) s.name = *v;
     if (auto v = get_env("RUNLOG_GROUP")) s.group = *v;
     if (auto v = get_env("RUNLOG_TAGS")) s.tags = split_tags(*v);
+    if (auto v = get_env("RUNLOG_ENTITY")) s.entity = *v;
+    if (auto v = get_env("RUNLOG_ARTIFACT_DIR")) s.artifact_dir = *v;
     if (auto v = get_env("RUNLOG_RUN_ID")) {
         if (!is_valid_run_id(*v)) {
             return {

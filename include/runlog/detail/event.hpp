@@ -30,7 +30,8 @@ enum class event_kind : std::uint8_t {
     summary_set,
     flush,
     system,
-    console
+    console,
+    artifact
 };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
 // invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
@@ -61,11 +62,12 @@ struct event_payload {
     std::vector<value> complex;                              // non-scalar field values
     std::vector<std::shared_ptr<const media_source>> media;  // images, tables
     std::size_t media_bytes = 0;  // their size_bytes(), reserved against the media budget
-    value data;                   // config (whole, merged), summary_set value, system sample
+    value data;  // config (whole, merged), summary_set value, system sample, artifact manifest
     metric_definition definition;
     bool overwrite = false;  // define_metric(..., overwrite)
-    std::string key;         // summary_set key; console: the text
-    int stream = 0;          // console: 1 stdout, 2 stderr
+    std::string key;         // summary_set key; console: the text; artifact: its directory
+    int stream = 0;          // console: 1 stdout, 2 stderr; artifact: 1 if used, 0 if logged
+    std::vector<std::string> aliases;  // artifact
 };
 
 struct event {

@@ -7,6 +7,9 @@
 
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -256,6 +259,21 @@ inline bool parse_json(std::string_view text, value& out, std::string& error) {
     if (reader.parse(out)) return true;
     error = reader.error();
     return false;
+}
+
+/// Reads and parses a whole JSON file; on failure returns false and sets `error` (naming it).
+inline bool read_json_file(const std::filesystem::path& path, value& out, std::string& error) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = "cannot read '" + path.string() + "'";
+        return false;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!parse_json(text, out, error)) {
+        error = "'" + path.string() + "' is not valid JSON: " + error;
+        return false;
+    }
+    return true;
 }
 
 }  // namespace detail

@@ -4,6 +4,7 @@
 // real random source for run ids, and file operations that report errors as values. POSIX first;
 // the Windows branches keep the header compiling there but are not tested yet.
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>  // std::getenv
@@ -22,7 +23,9 @@
 #if defined(_WIN32)
 #include <process.h>  // _getpid
 #else
-#include <unistd.h>  // gethostname, getpid
+#include <fcntl.h>     // open
+#include <sys/file.h>  // flock
+#include <unistd.h>    // gethostname, getpid
 #endif
 #if defined(__linux__)
 #include <sys/resource.h>  // setpriority
@@ -210,6 +213,46 @@ inline io_result replace_symlink(const fs::path& link, const fs::path& target) {
     }
     return {};
 }
+
+/// An exclusive lock on a file (created if missing), held for the object's life: serialises
+/// processes sharing an artifact store. flock(2): local file systems and NFS (as fcntl locks,
+/// Linux >= 2.6.12). Windows: no lock yet.
+class file_lock {
+  public:
+    explicit file_lock(const fs::path& path) {
+#if !defined(_WIN32)
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) {
+            error_ = "cannot open lock file '" + path.string() +
+                     "': " + describe({errno, std::generic_category()});
+            return;
+        }
+        while (::flock(fd_, LOCK_EX) != 0) {
+            if (errno == EINTR) continue;
+            error_ = "cannot lock '" + path.string() +
+                     "': " + describe({errno, std::generic_category()});
+            break;
+        }
+#else
+        (void)path;
+#endif
+    }
+    ~file_lock() {
+#if !defined(_WIN32)
+        if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+#endif
+    }
+    file_lock(const file_lock&) = delete;
+    file_lock& operator=(const file_lock&) = delete;
+    /// Empty when the lock is held.
+    const std::string& error() const noexcept {
+        return error_;
+    }
+
+  private:
+    int fd_ = -1;
+    std::string error_;
+};
 
 }  // namespace detail
 }  // namespace v0

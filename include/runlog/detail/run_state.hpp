@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "../artifacts.hpp"
 #include "../settings.hpp"
 #include "bounded_queue.hpp"
 #include "console_capture.hpp"
@@ -50,7 +51,8 @@ struct run_state {
           reporter(s.on_error),
           queue(s.queue_capacity),
           dispatch(std::move(all_sinks), reporter, counts, info.start_time),
-          config(info.config) {}
+          config(info.config),
+          artifacts(s.artifact_dir) {}  // start_run() fills in the default
 
     double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
 
@@ -237,6 +239,8 @@ struct run_state {
 
     std::mutex config_mutex;  // callers' copy of the config, merged in call order
     value config;
+
+    const artifact_store artifacts;
 
     std::thread sampler;
     std::mutex sampler_mutex;

@@ -4,6 +4,7 @@
 // functions from values to the serialized Record bytes. Field numbers are W&B's persistent ones.
 // Only long-standing record types are produced, and `control` is never set.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -14,6 +15,7 @@
 #include "../sinks/sink.hpp"
 #include "../value.hpp"
 #include "../version.hpp"
+#include "checksums.hpp"
 #include "protobuf.hpp"
 
 namespace runlog {
@@ -28,6 +30,7 @@ enum record_field : std::uint32_t {
     config = 5,
     files = 6,
     stats = 7,
+    artifact = 8,
     metric = 12,
     output_raw = 13,
     run = 17,
@@ -182,6 +185,73 @@ inline proto_writer output_raw_body(const console_output& chunk) {
     body.message(2, timestamp(chunk.timestamp));
     body.string(3, is_valid_utf8(chunk.text) ? chunk.text : to_valid_utf8(chunk.text));
     return body;
+}
+
+/// The manifest digest W&B computes: hex MD5 of "wandb-artifact-manifest-v1\n" and
+/// "<path>:<digest>\n" per entry, sorted by path (`entries`: path -> base64 MD5).
+inline std::string manifest_digest(std::vector<std::pair<std::string, std::string>> entries) {
+    std::sort(entries.begin(), entries.end());
+    md5 sum;
+    const std::string_view head = "wandb-artifact-manifest-v1\n";
+    sum.update(head.data(), head.size());
+    for (const auto& [path, digest] : entries) {
+        const std::string line = path + ":" + digest + "\n";
+        sum.update(line.data(), line.size());
+    }
+    const auto d = sum.digest();
+    return to_hex(d.data(), d.size());
+}
+
+/// 128 characters of [a-z0-9] for client_id / sequence_client_id, derived from `seed` so that
+/// exporting a run twice gives the same records.
+inline std::string client_id(const std::string& seed) {
+    const std::string first = "1:" + seed, second = "2:" + seed;
+    return sha256_hex(first.data(), first.size()) + sha256_hex(second.data(), second.size());
+}
+
+/// One file of an artifact record: its name inside the artifact, base64 MD5, size, and where
+/// `wandb sync` reads it.
+struct artifact_entry {
+    std::string path;
+    std::string md5_base64;
+    std::int64_t size = 0;
+    std::string local_path;
+};
+
+/// ArtifactRecord (wandb-offline-format.md §3.12) for a run-logged, finalized artifact version.
+inline proto_writer artifact_body(const std::string& run_id, const std::string& project,
+                                  const std::string& entity, const value& manifest,
+                                  const std::vector<std::string>& aliases,
+                                  const std::vector<artifact_entry>& entries) {
+    auto text = [&](const char* key) {
+        const value* v = manifest.find(key);
+        return v ? v->as_string() : std::string();
+    };
+    std::vector<std::pair<std::string, std::string>> digests;
+    for (const auto& e : entries) digests.emplace_back(e.path, e.md5_base64);
+    proto_writer m;
+    m.int64(1, 1).string(2, "wandb-storage-policy-v1");
+    m.message(3, proto_writer().string(1, "storageLayout").string(2, "\"V2\""));
+    for (const auto& e : entries)
+        m.message(4, proto_writer()
+                         .string(1, e.path)
+                         .string(2, e.md5_base64)
+                         .int64(4, e.size)
+                         .string(6, e.local_path));
+    const std::string seed =
+        run_id + "/" + text("name") + ":v" + std::to_string(manifest.find("version")->as_int());
+    proto_writer a;
+    a.string(1, run_id).string(2, project).string(3, entity).string(4, text("type"));
+    a.string(5, text("name")).string(6, manifest_digest(std::move(digests)));
+    if (!text("description").empty()) a.string(7, text("description"));
+    const value* metadata = manifest.find("metadata");
+    a.string(8, metadata ? metadata->dump() : std::string("{}"));
+    for (const auto& alias : aliases) a.string(11, alias);
+    a.message(12, m);
+    a.boolean(14, true);  // finalize
+    a.string(15, client_id("client/" + seed));
+    a.string(16, client_id("sequence/" + seed));
+    return a;
 }
 
 inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {

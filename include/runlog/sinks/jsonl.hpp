@@ -8,6 +8,8 @@
 //   history.jsonl  one JSON object per committed row, appended
 //   system.jsonl   one JSON object per system sample, appended (created with the first sample)
 //   output.log     the captured console, byte for byte (settings::capture_console)
+//   artifacts.jsonl  one JSON object per artifact version logged or used, appended and written
+//                  at once (created with the first; the files live in the store, artifacts.hpp)
 //   summary.json   the summary, replaced atomically at flush points and at finish
 //   media/         images and tables, one file each, written when logged
 //
@@ -70,6 +72,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                       {"dropped_fields", s.dropped_fields},
                       {"dropped_after_finish", s.dropped_after_finish},
                       {"write_errors", s.write_errors},
+                      {"artifacts_logged", s.artifacts_logged},
+                      {"artifacts_failed", s.artifacts_failed},
                       {"errors_reported", s.errors_reported},
                       {"errors_suppressed", s.errors_suppressed}};
         return v;
@@ -123,6 +127,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 }
                 output_.buffer() += e.console->text;
                 return {};
+            case sink_event_type::artifact:
+                return write_artifact(*e.artifact);
         }
         return {};
     }
@@ -146,6 +152,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
         history_.close();
         system_.close();
         output_.close();
+        artifacts_.close();
         io_result s = write_snapshot("run.json", run_json(info_, &end));
         return r.ok() ? s : r;
     }
@@ -172,6 +179,34 @@ class jsonl_sink final : public base_sink<null_mutex> {
         return {};
     }
 
+    /// {"_timestamp", "action": "log"|"use", "name", "version", "aliases", "store", "manifest"}
+    /// to artifacts.jsonl. `store` is relative to the run directory when the store is beside it
+    /// (the default, <dir>/runlog/artifacts), so the two travel together.
+    io_result write_artifact(const artifact_event& a) {
+        if (artifacts_.path().empty()) {
+            if (io_result opened = artifacts_.open(dir_ / "artifacts.jsonl", false); !opened.ok())
+                return opened;
+        }
+        std::error_code ec;
+        const auto store = std::filesystem::absolute(a.dir.parent_path().parent_path(), ec);
+        const auto run_dir = std::filesystem::absolute(dir_, ec);
+        const std::filesystem::path shown =
+            store.parent_path() == run_dir.parent_path() ? ".." / store.filename() : store;
+        value aliases = value::array();
+        for (const auto& alias : a.aliases) aliases.push_back(alias);
+        const value& m = a.manifest;
+        value line = {{"_timestamp", a.timestamp},
+                      {"action", a.used ? "use" : "log"},
+                      {"name", m.find("name") ? *m.find("name") : value()},
+                      {"version", m.find("version") ? *m.find("version") : value()},
+                      {"aliases", aliases},
+                      {"store", shown.generic_string()},
+                      {"manifest", m}};
+        line.dump(artifacts_.buffer());
+        artifacts_.buffer().push_back('\n');
+        return artifacts_.write();
+    }
+
     io_result write_metric(const metric_definition& def) {
         value entry = {{"name", def.name},
                        {"step_metric", def.step_metric},
@@ -196,6 +231,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     detail::append_file history_;
     detail::append_file system_;
     detail::append_file output_;
+    detail::append_file artifacts_;
     value metrics_ = value::array();
     value summary_ = value::object();
     bool summary_dirty_ = false;

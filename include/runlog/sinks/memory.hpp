@@ -32,6 +32,8 @@ class memory_sink final : public base_sink<std::mutex> {
     std::vector<value> system() const { return copy(system_); }
     /// Console chunks received: stream (1 stdout, 2 stderr) and text.
     std::vector<std::pair<int, std::string>> console() const { return copy(console_); }
+    /// Artifact versions logged or used: {"used", "name", "version", "aliases", "dir"}.
+    std::vector<value> artifacts() const { return copy(artifacts_); }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -62,6 +64,17 @@ class memory_sink final : public base_sink<std::mutex> {
             case sink_event_type::console:
                 console_.emplace_back(e.console->stream, e.console->text);
                 break;
+            case sink_event_type::artifact: {
+                value aliases = value::array();
+                for (const auto& alias : e.artifact->aliases) aliases.push_back(alias);
+                const value& m = e.artifact->manifest;
+                artifacts_.push_back({{"used", e.artifact->used},
+                                      {"name", m.find("name") ? *m.find("name") : value()},
+                                      {"version", m.find("version") ? *m.find("version") : value()},
+                                      {"aliases", aliases},
+                                      {"dir", e.artifact->dir.string()}});
+                break;
+            }
         }
         return {};
     }
@@ -88,6 +101,7 @@ class memory_sink final : public base_sink<std::mutex> {
     std::vector<value> rows_;
     std::vector<value> system_;
     std::vector<std::pair<int, std::string>> console_;
+    std::vector<value> artifacts_;
     std::vector<metric_definition> metrics_;
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media_;
     std::optional<int> exit_code_;

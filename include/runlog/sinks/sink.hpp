@@ -103,7 +103,17 @@ struct console_output {
     const std::string& text;
 };
 
-enum class sink_event_type { config, metric, row, summary, media, system, console };
+/// An artifact version the run logged (run::log_artifact, checkpoint_logger) or used
+/// (run::use_artifact); artifacts.hpp describes the store.
+struct artifact_event {
+    bool used = false;
+    double timestamp = 0.0;
+    const value& manifest;                    // the version's manifest (vN.json)
+    const std::vector<std::string>& aliases;  // logged: the aliases it took; used: those it holds
+    std::filesystem::path dir;                // the version's files, at their entry paths
+};
+
+enum class sink_event_type { config, metric, row, summary, media, system, console, artifact };
 
 /// One event; exactly the member named by `type` is set.
 struct sink_event {
@@ -115,6 +125,7 @@ struct sink_event {
     const media_event* media = nullptr;
     const system_sample* system = nullptr;
     const console_output* console = nullptr;
+    const artifact_event* artifact = nullptr;
 };
 
 class sink {

@@ -112,7 +112,8 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 write_system(*e.system);
                 break;
             case sink_event_type::console:
-                break;  // TensorBoard has no console view
+            case sink_event_type::artifact:
+                break;  // TensorBoard has no console view and no artifacts
             case sink_event_type::row:
                 write_row(*e.row);
                 media_.clear();

@@ -8,6 +8,9 @@
 //     run-<id>.wandb        header, run, config*, metric*, files*, summary*, history*, ..., exit,
 //     final files/media/...       media files, each announced by a files record before its row
 //     files/wandb-summary.json, files/config.yaml, files/wandb-metadata.json   (written at finish)
+//     tmp/artifacts/<sha256>   artifact files (hard links into the store where possible), named
+//                              by the absolute `local_path`s of the artifact records, which are
+//                              written at finish for the versions retention left
 //
 // Records are framed (detail/leveldb_log.hpp) into a buffer and written whole at flush points, so
 // a killed job leaves a file whose records are all complete. Before each history record comes a
@@ -21,6 +24,7 @@
 #include <vector>
 
 #include "../detail/append_file.hpp"
+#include "../detail/json_reader.hpp"
 #include "../detail/leveldb_log.hpp"
 #include "../detail/os.hpp"
 #include "../detail/wandb_records.hpp"
@@ -32,9 +36,14 @@ inline namespace v0 {
 class wandb_sink final : public base_sink<null_mutex> {
   public:
     /// `describe_process`: put this process's command line in wandb-metadata.json (false when
-    /// converting a run after the fact, as `runlog export` does).
-    explicit wandb_sink(std::string entity = {}, bool describe_process = true)
-        : entity_(std::move(entity)), describe_process_(describe_process) {}
+    /// converting a run after the fact, as `runlog export` does). `sync_root`: where
+    /// run_info::root_dir will be on the host that runs `wandb sync`, if elsewhere; artifact
+    /// records name their files by absolute path, which must exist there.
+    explicit wandb_sink(std::string entity = {}, bool describe_process = true,
+                        std::filesystem::path sync_root = {})
+        : entity_(std::move(entity)),
+          describe_process_(describe_process),
+          sync_root_(std::move(sync_root)) {}
     bool wants_row_summaries() const noexcept override { return true; }
 
     /// <root>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>: where a run's W&B directory goes.
@@ -102,6 +111,13 @@ class wandb_sink final : public base_sink<null_mutex> {
             case sink_event_type::console:
                 append(w::output_raw, w::output_raw_body(*e.console));
                 break;
+            case sink_event_type::artifact:
+                // Written at finish, once retention can no longer delete them. Uses stay in the
+                // native run (W&B's use_artifact record is unverified).
+                if (!e.artifact->used)
+                    artifacts_.push_back(
+                        {e.artifact->manifest, e.artifact->aliases, e.artifact->dir});
+                break;
             case sink_event_type::row:
                 // As the client does: the row's new summary values, then the row.
                 if (e.row->summary) append(w::summary, w::items_body(*e.row->summary));
@@ -120,6 +136,8 @@ class wandb_sink final : public base_sink<null_mutex> {
         append(w::summary, w::runtime_summary_body(runtime));
         append(w::summary, w::items_body(end.summary));
         io_result r = write_files(end);
+        for (const auto& a : artifacts_)
+            if (io_result written = write_artifact(a); r.ok()) r = written;
         append(w::exit, w::exit_body(end.exit_code, runtime));
         append(w::final_record, detail::proto_writer());
         io_result written = file_.write();
@@ -128,6 +146,66 @@ class wandb_sink final : public base_sink<null_mutex> {
     }
 
   private:
+    struct logged_artifact {
+        value manifest;
+        std::vector<std::string> aliases;
+        std::filesystem::path dir;
+    };
+
+    /// Puts the version's files under tmp/artifacts/ (named by SHA-256, so shared content is
+    /// there once) and writes its ArtifactRecord; a version retention deleted is left out (its
+    /// aliases had moved to later versions, whose records follow).
+    io_result write_artifact(const logged_artifact& a) {
+        namespace fs = std::filesystem;
+        const value& m = a.manifest;
+        value now;
+        std::string ignored;
+        fs::path manifest_file = a.dir;
+        manifest_file += ".json";
+        if (detail::read_json_file(manifest_file, now, ignored) && now.contains("deleted"))
+            return {};
+        const std::string ref = (m.find("name") ? m.find("name")->as_string() : "?") + ":v" +
+                                std::to_string(m.find("version") ? m.find("version")->as_int() : 0);
+        if (entity_.empty()) {
+            return io_result::failure(
+                errc::sink_write_failed,
+                "artifact " + ref +
+                    " is not in the W&B run: W&B needs an entity for artifacts (set "
+                    "settings.entity or RUNLOG_ENTITY, or later: runlog export --to wandb "
+                    "--entity E)");
+        }
+        std::error_code ec;
+        const fs::path files = dir_ / "tmp" / "artifacts";
+        fs::create_directories(files, ec);
+        const fs::path root = fs::absolute(info_.root_dir, ec);
+        std::vector<detail::wandb::artifact_entry> entries;
+        // Manifests come from the store or are checked by export (valid_artifact_manifest).
+        for (const auto& entry : m.find("entries")->as_array()) {
+            const std::string& path = entry.find("path")->as_string();
+            const fs::path stored = a.dir / path;
+            const fs::path local = fs::absolute(files / entry.find("sha256")->as_string(), ec);
+            if (!fs::exists(local, ec)) {
+                const fs::path source = fs::canonical(stored, ec);  // a reference's target
+                if (!ec) fs::create_hard_link(source, local, ec);
+                if (ec) fs::copy_file(source, local, ec);
+                if (ec) {
+                    return io_result::failure(errc::sink_write_failed,
+                                              "artifact " + ref + ": cannot put '" +
+                                                  stored.string() +
+                                                  "' into the W&B run: " + ec.message());
+                }
+            }
+            entries.push_back({path, entry.find("md5")->as_string(), entry.find("size")->as_int(),
+                               sync_root_.empty()
+                                   ? local.string()
+                                   : (sync_root_ / local.lexically_relative(root)).string()});
+        }
+        append(
+            detail::wandb::artifact,
+            detail::wandb::artifact_body(info_.id, info_.project, entity_, m, a.aliases, entries));
+        return {};
+    }
+
     void append(detail::wandb::record_field field, const detail::proto_writer& body) {
         const auto bytes = detail::wandb::record(++num_, field, body);
         log_.write_record(bytes.data(), bytes.size(), file_.buffer());
@@ -193,12 +271,14 @@ class wandb_sink final : public base_sink<null_mutex> {
     std::string entity_;
     run_info info_;
     bool describe_process_;
+    std::filesystem::path sync_root_;
     std::vector<std::string> args_;
     std::filesystem::path dir_;
     detail::append_file file_;
     detail::leveldb_log_writer log_;
     std::int64_t num_ = 0;
     value config_ = value::object();
+    std::vector<logged_artifact> artifacts_;
 };
 
 }  // namespace v0
