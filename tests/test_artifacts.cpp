@@ -639,7 +639,29 @@ TEST_CASE("artifacts: exported to W&B with digests that coreutils agree with", "
         const auto result = runlog::export_to_wandb(run_dir, options);
         CHECK_FALSE(result.ok);
         CHECK_THAT(result.message, Catch::Contains("W&B needs an entity for artifacts"));
+        CHECK_FALSE(fs::exists(dir.path / "exported"));  // refused before writing anything
     }
+}
+
+TEST_CASE("artifacts: a live W&B run without an entity leaves them out and says why",
+          "[artifacts]") {
+    test::temp_dir dir;
+    test::error_log errors;
+    write_text(dir.path / "c.pt", "c");
+    runlog::settings s = test::quiet_settings(dir, &errors);
+    s.wandb_offline = true;
+    runlog::run run = runlog::init(s);
+    REQUIRE(run.log_artifact("m", "model", {runlog::artifact_file(dir.path / "c.pt")}).ok());
+    run.finish();
+    CHECK_THAT(errors.all_text(), Catch::Contains("artifact m:v0 is not in the W&B run") &&
+                                      Catch::Contains("RUNLOG_ENTITY"));
+    std::vector<std::uint32_t> types;
+    for (const auto& e : fs::directory_iterator(dir.path / "wandb" / "latest-run"))
+        if (e.path().extension() == ".wandb")
+            for (const auto& r : test::read_wandb_records(test::read_file(e.path())))
+                types.push_back(test::record_type(test::decode_proto(r)));
+    CHECK(std::count(types.begin(), types.end(), 8u) == 0);
+    CHECK(types.back() == 20u);  // the run is complete: exit, then final
 }
 
 TEST_CASE("artifacts: export leaves out pruned versions and says so", "[artifacts]") {

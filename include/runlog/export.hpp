@@ -387,6 +387,16 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
     export_result result;
     detail::native_run run;
     if (!detail::read_native_run(run_path, options, run, result)) return result;
+    if (options.entity.empty()) {
+        std::size_t logged = 0;
+        for (const auto& a : run.artifacts) logged += a.used ? 0 : 1;
+        if (logged > 0) {  // refused before anything is written: W&B sync uses it verbatim
+            result.message = "the run logged " + std::to_string(logged) +
+                             " artifact versions, and W&B needs an entity for artifacts: pass "
+                             "--entity E (export_options::entity)";
+            return result;
+        }
+    }
     wandb_sink sink(options.entity, false, options.sync_root);
     detail::replay(run, sink, wandb_sink::directory_for(run.info), options, result);
     return result;

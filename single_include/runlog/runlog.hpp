@@ -55,6 +55,10 @@
 #include <cstring>
 #include <string>
 
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>      // __get_cpuid: does this CPU have the SHA extensions?
+#include <immintrin.h>  // SHA-NI intrinsics, used only in a target("sha") function
+#endif
 #if defined(__aarch64__) && defined(__linux__) && !defined(__ARM_FEATURE_CRC32)
 #include <sys/auxv.h>  // getauxval: does this CPU have the CRC32 instructions?
 #endif
@@ -214,25 +218,88 @@ inline std::string to_hex(const std::uint8_t* bytes, std::size_t n) {
     return s;
 }
 
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define RUNLOG_HAVE_SHA_NI 1
+/// The CPU has the SHA extensions (and the SSSE3/SSE4.1 the code around them uses).
+inline bool cpu_has_sha_ni() noexcept {
+    static const bool has = [] {
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (__get_cpuid(1, &a, &b, &c, &d) == 0 || (c & (1u << 9u)) == 0 || (c & (1u << 19u)) == 0)
+            return false;
+        return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (b & (1u << 29u)) != 0;
+    }();
+    return has;
+}
+
+/// SHA-256 of whole 64-byte blocks with the SHA extensions: ~5x the portable code, which matters
+/// when a multi-GB checkpoint is hashed on the training thread. The instructions keep the state
+/// as ABEF and CDGH; sha256rnds2 does two rounds, sha256msg1/2 extend the message schedule.
+__attribute__((target("sha,sse4.1,ssse3"))) inline void sha256_blocks_sha_ni(
+    std::uint32_t state[8], const std::uint8_t* data, std::size_t blocks,
+    const std::uint32_t* k) noexcept {
+    const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i dcba =
+        _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(state)), 0xB1);
+    __m128i hgfe =
+        _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4)), 0x1B);
+    __m128i abef = _mm_alignr_epi8(dcba, hgfe, 8);
+    __m128i cdgh = _mm_blend_epi16(hgfe, dcba, 0xF0);
+    for (; blocks > 0; --blocks, data += 64) {
+        const __m128i abef_before = abef, cdgh_before = cdgh;
+        __m128i w[4];  // message words 4i..4i+3, a ring: w[i % 4]
+        for (int i = 0; i < 16; ++i) {
+            __m128i& words = w[i % 4];
+            if (i < 4) {
+                words = _mm_shuffle_epi8(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * i)), byte_swap);
+            } else {
+                // W[t] = W[t-16] + s0(W[t-15]) + W[t-7] + s1(W[t-2]), four at a time.
+                const __m128i partial =
+                    _mm_add_epi32(_mm_sha256msg1_epu32(words, w[(i + 1) % 4]),
+                                  _mm_alignr_epi8(w[(i + 3) % 4], w[(i + 2) % 4], 4));
+                words = _mm_sha256msg2_epu32(partial, w[(i + 3) % 4]);
+            }
+            __m128i message =
+                _mm_add_epi32(words, _mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 4 * i)));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, message);
+            message = _mm_shuffle_epi32(message, 0x0E);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, message);
+        }
+        abef = _mm_add_epi32(abef, abef_before);
+        cdgh = _mm_add_epi32(cdgh, cdgh_before);
+    }
+    const __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+    const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(state), _mm_blend_epi16(feba, dchg, 0xF0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), _mm_alignr_epi8(dchg, feba, 8));
+}
+#else
+#define RUNLOG_HAVE_SHA_NI 0
+#endif
+
 class sha256 {
   public:
+    /// `cpu_extensions` false: the portable code even where SHA-NI exists (tests compare them).
+    explicit sha256(bool cpu_extensions = true) noexcept : cpu_extensions_(cpu_extensions) {}
+
     sha256& update(const void* data, std::size_t n) noexcept {
         const auto* p = static_cast<const std::uint8_t*>(data);
         total_ += n;
         while (n > 0) {
             if (used_ == 0 && n >= 64) {  // whole blocks straight from the input (large files)
-                compress(p);
-                p += 64;
-                n -= 64;
+                const std::size_t blocks = n / 64;
+                compress(p, blocks);
+                p += 64 * blocks;
+                n -= 64 * blocks;
                 continue;
             }
             const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
-            for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = p[i];
+            std::memcpy(block_.data() + used_, p, take);
             used_ += take;
             p += take;
             n -= take;
             if (used_ == 64) {
-                compress(block_.data());
+                compress(block_.data(), 1);
                 used_ = 0;
             }
         }
@@ -265,7 +332,7 @@ class sha256 {
         return (x >> n) | (x << (32u - n));
     }
 
-    void compress(const std::uint8_t* chunk) noexcept {
+    static const std::uint32_t* round_constants() noexcept {
         static const std::uint32_t k[64] = {
             0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
             0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
@@ -277,6 +344,21 @@ class sha256 {
             0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
             0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
             0xc67178f2};
+        return k;
+    }
+
+    void compress(const std::uint8_t* data, std::size_t blocks) noexcept {
+#if RUNLOG_HAVE_SHA_NI
+        if (cpu_extensions_ && cpu_has_sha_ni())
+            return sha256_blocks_sha_ni(state_, data, blocks, round_constants());
+#else
+        (void)cpu_extensions_;
+#endif
+        for (; blocks > 0; --blocks, data += 64) compress_portable(data);
+    }
+
+    void compress_portable(const std::uint8_t* chunk) noexcept {
+        const std::uint32_t* k = round_constants();
         std::uint32_t w[64];
         for (std::size_t i = 0; i < 16; ++i)
             w[i] = (std::uint32_t{chunk[4 * i]} << 24u) | (std::uint32_t{chunk[4 * i + 1]} << 16u) |
@@ -317,6 +399,7 @@ class sha256 {
     std::array<std::uint8_t, 64> block_{};
     std::size_t used_ = 0;
     std::uint64_t total_ = 0;
+    bool cpu_extensions_;
 };
 
 inline std::string sha256_hex(const void* data, std::size_t n) {
@@ -386,25 +469,38 @@ class md5 {
                    (std::uint32_t{chunk[4 * i + 2]} << 16u) |
                    (std::uint32_t{chunk[4 * i + 3]} << 24u);
         std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-        for (std::size_t i = 0; i < 64; ++i) {
-            std::uint32_t f;
-            std::size_t g;
-            if (i < 16) {
-                f = (b & c) | (~b & d), g = i;
-            } else if (i < 32) {
-                f = (d & b) | (~d & c), g = (5 * i + 1) % 16;
-            } else if (i < 48) {
-                f = b ^ c ^ d, g = (3 * i + 5) % 16;
-            } else {
-                f = c ^ (b | ~d), g = (7 * i) % 16;
+        // Four rounds of 16 steps, each with its own function and message order, four steps at
+        // a time so the registers never move: ~10% faster than one loop with a branch per step.
+        auto step = [](std::uint32_t& w, std::uint32_t x, std::uint32_t f, std::uint32_t sum,
+                       unsigned s) {
+            sum += w + f;
+            w = x + ((sum << s) | (sum >> (32u - s)));
+        };
+        auto f1 = [](std::uint32_t x, std::uint32_t y, std::uint32_t z) {
+            return (x & y) | (~x & z);
+        };
+        auto f2 = [](std::uint32_t x, std::uint32_t y, std::uint32_t z) {
+            return (z & x) | (~z & y);
+        };
+        auto f3 = [](std::uint32_t x, std::uint32_t y, std::uint32_t z) { return x ^ y ^ z; };
+        auto f4 = [](std::uint32_t x, std::uint32_t y, std::uint32_t z) { return y ^ (x | ~z); };
+        auto round = [&](auto f, std::size_t first, std::size_t (*index)(std::size_t),
+                         const unsigned* s) {
+            for (std::size_t i = first; i < first + 16; i += 4) {
+                step(a, b, f(b, c, d), k[i] + m[index(i)], s[0]);
+                step(d, a, f(a, b, c), k[i + 1] + m[index(i + 1)], s[1]);
+                step(c, d, f(d, a, b), k[i + 2] + m[index(i + 2)], s[2]);
+                step(b, c, f(c, d, a), k[i + 3] + m[index(i + 3)], s[3]);
             }
-            const unsigned s = shift[(i / 16) * 4 + i % 4];
-            const std::uint32_t sum = a + f + k[i] + m[g];
-            a = d;
-            d = c;
-            c = b;
-            b = b + ((sum << s) | (sum >> (32u - s)));
-        }
+        };
+        round(
+            f1, 0, [](std::size_t i) { return i; }, shift);
+        round(
+            f2, 16, [](std::size_t i) { return (5 * i + 1) % 16; }, shift + 4);
+        round(
+            f3, 32, [](std::size_t i) { return (3 * i + 5) % 16; }, shift + 8);
+        round(
+            f4, 48, [](std::size_t i) { return (7 * i) % 16; }, shift + 12);
         state_[0] += a;
         state_[1] += b;
         state_[2] += c;
@@ -10255,6 +10351,16 @@ inline export_result export_to_wandb(const std::filesystem::path& run_path,
     export_result result;
     detail::native_run run;
     if (!detail::read_native_run(run_path, options, run, result)) return result;
+    if (options.entity.empty()) {
+        std::size_t logged = 0;
+        for (const auto& a : run.artifacts) logged += a.used ? 0 : 1;
+        if (logged > 0) {  // refused before anything is written: W&B sync uses it verbatim
+            result.message = "the run logged " + std::to_string(logged) +
+                             " artifact versions, and W&B needs an entity for artifacts: pass "
+                             "--entity E (export_options::entity)";
+            return result;
+        }
+    }
     wandb_sink sink(options.entity, false, options.sync_root);
     detail::replay(run, sink, wandb_sink::directory_for(run.info), options, result);
     return result;
