@@ -53,7 +53,7 @@ int main() {
     fs::create_directories(root);
 
     std::printf("| file | storage | ms per log_artifact | MB/s |\n|---|---|---:|---:|\n");
-    for (const std::size_t mib : {64, 512}) {
+    for (const std::size_t mib : {std::size_t{64}, std::size_t{512}}) {
         const std::size_t bytes = mib << 20;
         const fs::path file = root / "checkpoint.bin";
         for (const auto storage :

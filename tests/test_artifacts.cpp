@@ -371,9 +371,28 @@ TEST_CASE("checkpoint logger: a missing monitor is reported once and never best"
     run.finish();
     CHECK(errors.count(runlog::errc::invalid_value) == 1);
     CHECK_THAT(errors.all_text(), Catch::Contains("monitor 'val/acc'"));
+    runlog::checkpoint_options no_monitor;
+    no_monitor.name = "plain";
+    runlog::checkpoint_logger plain(run, no_monitor);  // after finish: nothing is stored
+    CHECK_FALSE(plain.saved(dir.path / "c.pt", 9).ok());
     runlog::checkpoint_options bad;
     bad.mode = "lowest";
     CHECK_THROWS_WITH(runlog::checkpoint_logger(run, bad), Catch::Contains("'lowest'"));
+}
+
+TEST_CASE("checkpoint logger: without a monitor every save is the best", "[artifacts]") {
+    test::temp_dir dir;
+    runlog::run run = runlog::init(test::quiet_settings(dir));
+    runlog::checkpoint_logger checkpoints(run);
+    const runlog::artifact_store store(run.artifact_dir());
+    for (int i = 0; i < 3; ++i) {
+        write_text(dir.path / "c.pt", std::to_string(i));
+        const auto v = checkpoints.saved(dir.path / "c.pt", i);
+        REQUIRE(v.ok());
+        CHECK(v.aliases == std::vector<std::string>{"latest", "best"});
+        CHECK(alias_version(store, checkpoints.name(), "best") == i);
+        CHECK(v.metadata().find("score")->is_null());
+    }
 }
 
 TEST_CASE("checkpoint logger: last_and_best and keep_top_k prune, never user files",
@@ -691,7 +710,7 @@ TEST_CASE("artifacts: export leaves out pruned versions and says so", "[artifact
 
 TEST_CASE("artifacts: SHA-256 with the CPU's extensions matches the portable code", "[artifacts]") {
     std::string data;
-    for (int i = 0; i < 5000; ++i) data.push_back(static_cast<char>((i * 2654435761u) >> 13u));
+    for (unsigned i = 0; i < 5000; ++i) data.push_back(static_cast<char>((i * 2654435761u) >> 13u));
     for (std::size_t n = 0; n < data.size(); n += (n < 200 ? 1 : 97)) {
         INFO("length " << n);
         // Fed in uneven pieces, so whole blocks come both from the input and from the buffer.

@@ -321,10 +321,11 @@ class artifact_store {
         const std::filesystem::path version_dir = name_dir / ("v" + std::to_string(number));
         if (!ec) std::filesystem::rename(staging, version_dir, ec);
         if (ec) {
+            const std::string why = ec.message();
             std::filesystem::remove_all(staging, ec);
             return fail(out,
                         "cannot store version " + std::to_string(number) + " of '" +
-                            std::string(name) + "' in '" + name_dir.string() + "': " + ec.message(),
+                            std::string(name) + "' in '" + name_dir.string() + "': " + why,
                         errc::artifact_store_failed);
         }
         std::vector<std::string> aliases{"latest"};
@@ -404,6 +405,12 @@ class artifact_store {
                     "; " + describe_versions(name_dir, aliases),
                 errc::artifact_not_found);
         }
+        if (!detail::valid_artifact_manifest(manifest))
+            return fail(out,
+                        "'" + name + ":" + which + "' (v" + std::to_string(number) +
+                            "): its manifest " + manifest_path(name_dir, number).string() +
+                            " is damaged",
+                        errc::artifact_not_found);
         if (const value* deleted = manifest.find("deleted")) {
             return fail(out,
                         "'" + name + ":" + which + "' (v" + std::to_string(number) +
@@ -501,7 +508,7 @@ class artifact_store {
             value manifest;
             std::string ignored;
             if (aliased || !detail::read_json_file(manifest_path(name_dir, n), manifest, ignored) ||
-                keep(manifest))
+                !detail::valid_artifact_manifest(manifest) || keep(manifest))
                 continue;
             // The tombstone first: a crash then leaves files nobody refers to, never a live
             // version with missing files.
@@ -601,20 +608,17 @@ class artifact_store {
     /// "" if every entry is there with its size; else what is wrong.
     static std::string check_files(const std::filesystem::path& version_dir,
                                    const value& manifest) {
-        const value* entries = manifest.find("entries");
-        if (entries == nullptr) return "its manifest has no entries";
-        for (const auto& entry : entries->as_array()) {
-            const std::string& path = entry.find("path") ? entry.find("path")->as_string() : "";
+        for (const auto& entry : manifest.find("entries")->as_array()) {
+            const std::string& path = entry.find("path")->as_string();  // a valid manifest
             std::error_code ec;
             const auto size =
                 std::filesystem::file_size(version_dir / path, ec);  // follows a reference
-            const auto expected =
-                static_cast<std::uintmax_t>(entry.find("size") ? entry.find("size")->as_int() : -1);
+            const auto expected = static_cast<std::uintmax_t>(entry.find("size")->as_int());
             const value* storage = entry.find("storage");
-            const std::string where =
-                storage && storage->as_string() == "reference"
-                    ? " (a reference to '" + entry.find("source")->as_string() + "')"
-                    : std::string();
+            const value* source = entry.find("source");
+            const std::string where = storage && source && storage->as_string() == "reference"
+                                          ? " (a reference to '" + source->as_string() + "')"
+                                          : std::string();
             if (ec) return "entry '" + path + "'" + where + " is missing";
             if (size != expected)
                 return "entry '" + path + "'" + where + " has " + std::to_string(size) +

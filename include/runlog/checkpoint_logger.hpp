@@ -15,7 +15,8 @@
 // names it), type "model", the file inside named `file_name` ("model.ckpt"), with metadata score,
 // original_filename, monitor, mode, step and the reported values. "latest" moves to every new
 // version; "best" to a version whose score beats every earlier one — strictly, so a tie keeps the
-// earlier, as ModelCheckpoint does; a NaN or missing score is never best.
+// earlier, as ModelCheckpoint does; a NaN or missing score is never best. Without a monitor every
+// version is the best, as ModelCheckpoint(monitor=None) makes the last save its best.
 //
 // log_model_policy::all stores every report. last_and_best (Lightning's log_model=True) stores
 // each report too, then prunes, so that after every save the store holds the latest and the best
@@ -49,7 +50,7 @@ enum class log_model_policy {
 
 struct checkpoint_options {
     std::string name{};        // artifact name; default "model-<run id>"
-    std::string monitor{};     // the reported value that ranks checkpoints; empty: no "best"
+    std::string monitor{};     // the reported value that ranks checkpoints; empty: best = latest
     std::string mode = "min";  // "min" or "max"
     log_model_policy log_model = log_model_policy::all;
     std::optional<std::size_t> keep_top_k{};  // also keep the k best scores, prune the rest
@@ -61,19 +62,20 @@ struct checkpoint_options {
 
 class checkpoint_logger {
   public:
-    /// Throws runlog::error (invalid_setting) for a bad mode or name; `r` must outlive it.
+    /// Throws runlog::error (invalid_setting) for a bad mode, name or file name (with exceptions
+    /// off: reports it, and the logger stores nothing). `r` must outlive it.
     checkpoint_logger(run& r, checkpoint_options options = {})
         : run_(r), options_(std::move(options)) {
-        if (options_.mode != "min" && options_.mode != "max")
-            fail("checkpoint mode '" + options_.mode + "' is not min or max");
         if (options_.name.empty()) options_.name = "model-" + (r.enabled() ? r.id() : "disabled");
-        if (!detail::valid_artifact_name(options_.name))
-            fail("checkpoint artifact name '" + options_.name +
-                 "' is not 1 to 128 of A-Z a-z 0-9 _ - .");
-        if (!detail::valid_entry_path(options_.file_name))
-            fail("checkpoint file_name '" + options_.file_name + "' is not a relative path");
-        if (!options_.metadata.is_null() && !options_.metadata.is_object())
-            fail("checkpoint metadata must be an object");
+        if (const std::string problem = check_options(); !problem.empty()) {
+#if !RUNLOG_NO_EXCEPTIONS
+            throw error(errc::invalid_setting, problem);
+#else
+            print_error_to_stderr({errc::invalid_setting, problem, 0});
+            broken_ = true;
+            return;
+#endif
+        }
         if (!r.enabled()) return;
         // A resumed run goes on from the stored best.
         const artifact_version best = store().resolve(options_.name + ":best");
@@ -89,9 +91,11 @@ class checkpoint_logger {
     /// Never throws; a failure is reported and the result's `error` says why.
     artifact_version saved(const std::filesystem::path& checkpoint, std::int64_t step,
                            const value& values = value::object()) noexcept {
-        if (!run_.enabled()) return {};
+        if (!run_.enabled() || broken_) return {};
         const double score = score_of(values);
-        const bool is_best = !std::isnan(score) && (!best_ || better(score, *best_));
+        // No monitor: every save is the best, as ModelCheckpoint(monitor=None) makes it.
+        const bool is_best =
+            options_.monitor.empty() || (!std::isnan(score) && (!best_ || better(score, *best_)));
         artifact_options artifact;
         artifact.storage = options_.storage;
         if (is_best) artifact.aliases.push_back("best");
@@ -109,23 +113,31 @@ class checkpoint_logger {
             options_.name, "model",
             {artifact_file(checkpoint, directory ? std::string() : options_.file_name)}, artifact);
         if (!v.ok()) return v;
-        if (is_best) best_ = score;
+        if (is_best && !std::isnan(score)) best_ = score;
         if (options_.log_model == log_model_policy::last_and_best || options_.keep_top_k) prune();
         return v;
     }
 
-    /// The best score so far (none before a finite monitored value was reported).
-    std::optional<double> best_score() const noexcept { return best_; }
-    const std::string& name() const noexcept { return options_.name; }
+    /// The best score so far (none until a monitored value other than NaN was reported).
+    std::optional<double> best_score() const noexcept {
+        return best_;
+    }
+    const std::string& name() const noexcept {
+        return options_.name;
+    }
 
   private:
-    static void fail(const std::string& message) {
-#if !RUNLOG_NO_EXCEPTIONS
-        throw error(errc::invalid_setting, message);
-#else
-        print_error_to_stderr({errc::invalid_setting, message, 0});
-        std::abort();
-#endif
+    std::string check_options() const {
+        if (options_.mode != "min" && options_.mode != "max")
+            return "checkpoint mode '" + options_.mode + "' is not min or max";
+        if (!detail::valid_artifact_name(options_.name))
+            return "checkpoint artifact name '" + options_.name +
+                   "' is not 1 to 128 of A-Z a-z 0-9 _ - .";
+        if (!detail::valid_entry_path(options_.file_name))
+            return "checkpoint file_name '" + options_.file_name + "' is not a relative path";
+        if (!options_.metadata.is_null() && !options_.metadata.is_object())
+            return "checkpoint metadata must be an object";
+        return {};
     }
 
     artifact_store store() const {
@@ -183,6 +195,7 @@ class checkpoint_logger {
     checkpoint_options options_;
     std::optional<double> best_;
     bool warned_missing_ = false;
+    bool broken_ = false;  // bad options with exceptions off: stores nothing
 };
 
 }  // namespace v0

@@ -2044,10 +2044,11 @@ class artifact_store {
         const std::filesystem::path version_dir = name_dir / ("v" + std::to_string(number));
         if (!ec) std::filesystem::rename(staging, version_dir, ec);
         if (ec) {
+            const std::string why = ec.message();
             std::filesystem::remove_all(staging, ec);
             return fail(out,
                         "cannot store version " + std::to_string(number) + " of '" +
-                            std::string(name) + "' in '" + name_dir.string() + "': " + ec.message(),
+                            std::string(name) + "' in '" + name_dir.string() + "': " + why,
                         errc::artifact_store_failed);
         }
         std::vector<std::string> aliases{"latest"};
@@ -2127,6 +2128,12 @@ class artifact_store {
                     "; " + describe_versions(name_dir, aliases),
                 errc::artifact_not_found);
         }
+        if (!detail::valid_artifact_manifest(manifest))
+            return fail(out,
+                        "'" + name + ":" + which + "' (v" + std::to_string(number) +
+                            "): its manifest " + manifest_path(name_dir, number).string() +
+                            " is damaged",
+                        errc::artifact_not_found);
         if (const value* deleted = manifest.find("deleted")) {
             return fail(out,
                         "'" + name + ":" + which + "' (v" + std::to_string(number) +
@@ -2224,7 +2231,7 @@ class artifact_store {
             value manifest;
             std::string ignored;
             if (aliased || !detail::read_json_file(manifest_path(name_dir, n), manifest, ignored) ||
-                keep(manifest))
+                !detail::valid_artifact_manifest(manifest) || keep(manifest))
                 continue;
             // The tombstone first: a crash then leaves files nobody refers to, never a live
             // version with missing files.
@@ -2324,20 +2331,17 @@ class artifact_store {
     /// "" if every entry is there with its size; else what is wrong.
     static std::string check_files(const std::filesystem::path& version_dir,
                                    const value& manifest) {
-        const value* entries = manifest.find("entries");
-        if (entries == nullptr) return "its manifest has no entries";
-        for (const auto& entry : entries->as_array()) {
-            const std::string& path = entry.find("path") ? entry.find("path")->as_string() : "";
+        for (const auto& entry : manifest.find("entries")->as_array()) {
+            const std::string& path = entry.find("path")->as_string();  // a valid manifest
             std::error_code ec;
             const auto size =
                 std::filesystem::file_size(version_dir / path, ec);  // follows a reference
-            const auto expected =
-                static_cast<std::uintmax_t>(entry.find("size") ? entry.find("size")->as_int() : -1);
+            const auto expected = static_cast<std::uintmax_t>(entry.find("size")->as_int());
             const value* storage = entry.find("storage");
-            const std::string where =
-                storage && storage->as_string() == "reference"
-                    ? " (a reference to '" + entry.find("source")->as_string() + "')"
-                    : std::string();
+            const value* source = entry.find("source");
+            const std::string where = storage && source && storage->as_string() == "reference"
+                                          ? " (a reference to '" + source->as_string() + "')"
+                                          : std::string();
             if (ec) return "entry '" + path + "'" + where + " is missing";
             if (size != expected)
                 return "entry '" + path + "'" + where + " has " + std::to_string(size) +
@@ -2534,7 +2538,8 @@ inline artifact_version use_artifact(const std::filesystem::path& where, std::st
 // names it), type "model", the file inside named `file_name` ("model.ckpt"), with metadata score,
 // original_filename, monitor, mode, step and the reported values. "latest" moves to every new
 // version; "best" to a version whose score beats every earlier one — strictly, so a tie keeps the
-// earlier, as ModelCheckpoint does; a NaN or missing score is never best.
+// earlier, as ModelCheckpoint does; a NaN or missing score is never best. Without a monitor every
+// version is the best, as ModelCheckpoint(monitor=None) makes the last save its best.
 //
 // log_model_policy::all stores every report. last_and_best (Lightning's log_model=True) stores
 // each report too, then prunes, so that after every save the store holds the latest and the best
@@ -7721,8 +7726,9 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 return opened;
         }
         std::error_code ec;
-        const auto store = std::filesystem::absolute(a.dir.parent_path().parent_path(), ec);
-        const auto run_dir = std::filesystem::absolute(dir_, ec);
+        const auto store =
+            std::filesystem::absolute(a.dir.parent_path().parent_path(), ec).lexically_normal();
+        const auto run_dir = std::filesystem::absolute(dir_, ec).lexically_normal();
         const std::filesystem::path shown =
             store.parent_path() == run_dir.parent_path() ? ".." / store.filename() : store;
         value aliases = value::array();
@@ -9820,7 +9826,7 @@ enum class log_model_policy {
 
 struct checkpoint_options {
     std::string name{};        // artifact name; default "model-<run id>"
-    std::string monitor{};     // the reported value that ranks checkpoints; empty: no "best"
+    std::string monitor{};     // the reported value that ranks checkpoints; empty: best = latest
     std::string mode = "min";  // "min" or "max"
     log_model_policy log_model = log_model_policy::all;
     std::optional<std::size_t> keep_top_k{};  // also keep the k best scores, prune the rest
@@ -9832,19 +9838,20 @@ struct checkpoint_options {
 
 class checkpoint_logger {
   public:
-    /// Throws runlog::error (invalid_setting) for a bad mode or name; `r` must outlive it.
+    /// Throws runlog::error (invalid_setting) for a bad mode, name or file name (with exceptions
+    /// off: reports it, and the logger stores nothing). `r` must outlive it.
     checkpoint_logger(run& r, checkpoint_options options = {})
         : run_(r), options_(std::move(options)) {
-        if (options_.mode != "min" && options_.mode != "max")
-            fail("checkpoint mode '" + options_.mode + "' is not min or max");
         if (options_.name.empty()) options_.name = "model-" + (r.enabled() ? r.id() : "disabled");
-        if (!detail::valid_artifact_name(options_.name))
-            fail("checkpoint artifact name '" + options_.name +
-                 "' is not 1 to 128 of A-Z a-z 0-9 _ - .");
-        if (!detail::valid_entry_path(options_.file_name))
-            fail("checkpoint file_name '" + options_.file_name + "' is not a relative path");
-        if (!options_.metadata.is_null() && !options_.metadata.is_object())
-            fail("checkpoint metadata must be an object");
+        if (const std::string problem = check_options(); !problem.empty()) {
+#if !RUNLOG_NO_EXCEPTIONS
+            throw error(errc::invalid_setting, problem);
+#else
+            print_error_to_stderr({errc::invalid_setting, problem, 0});
+            broken_ = true;
+            return;
+#endif
+        }
         if (!r.enabled()) return;
         // A resumed run goes on from the stored best.
         const artifact_version best = store().resolve(options_.name + ":best");
@@ -9860,9 +9867,11 @@ class checkpoint_logger {
     /// Never throws; a failure is reported and the result's `error` says why.
     artifact_version saved(const std::filesystem::path& checkpoint, std::int64_t step,
                            const value& values = value::object()) noexcept {
-        if (!run_.enabled()) return {};
+        if (!run_.enabled() || broken_) return {};
         const double score = score_of(values);
-        const bool is_best = !std::isnan(score) && (!best_ || better(score, *best_));
+        // No monitor: every save is the best, as ModelCheckpoint(monitor=None) makes it.
+        const bool is_best =
+            options_.monitor.empty() || (!std::isnan(score) && (!best_ || better(score, *best_)));
         artifact_options artifact;
         artifact.storage = options_.storage;
         if (is_best) artifact.aliases.push_back("best");
@@ -9880,23 +9889,31 @@ class checkpoint_logger {
             options_.name, "model",
             {artifact_file(checkpoint, directory ? std::string() : options_.file_name)}, artifact);
         if (!v.ok()) return v;
-        if (is_best) best_ = score;
+        if (is_best && !std::isnan(score)) best_ = score;
         if (options_.log_model == log_model_policy::last_and_best || options_.keep_top_k) prune();
         return v;
     }
 
-    /// The best score so far (none before a finite monitored value was reported).
-    std::optional<double> best_score() const noexcept { return best_; }
-    const std::string& name() const noexcept { return options_.name; }
+    /// The best score so far (none until a monitored value other than NaN was reported).
+    std::optional<double> best_score() const noexcept {
+        return best_;
+    }
+    const std::string& name() const noexcept {
+        return options_.name;
+    }
 
   private:
-    static void fail(const std::string& message) {
-#if !RUNLOG_NO_EXCEPTIONS
-        throw error(errc::invalid_setting, message);
-#else
-        print_error_to_stderr({errc::invalid_setting, message, 0});
-        std::abort();
-#endif
+    std::string check_options() const {
+        if (options_.mode != "min" && options_.mode != "max")
+            return "checkpoint mode '" + options_.mode + "' is not min or max";
+        if (!detail::valid_artifact_name(options_.name))
+            return "checkpoint artifact name '" + options_.name +
+                   "' is not 1 to 128 of A-Z a-z 0-9 _ - .";
+        if (!detail::valid_entry_path(options_.file_name))
+            return "checkpoint file_name '" + options_.file_name + "' is not a relative path";
+        if (!options_.metadata.is_null() && !options_.metadata.is_object())
+            return "checkpoint metadata must be an object";
+        return {};
     }
 
     artifact_store store() const {
@@ -9954,6 +9971,7 @@ class checkpoint_logger {
     checkpoint_options options_;
     std::optional<double> best_;
     bool warned_missing_ = false;
+    bool broken_ = false;  // bad options with exceptions off: stores nothing
 };
 
 }  // namespace v0

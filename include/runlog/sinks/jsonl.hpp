@@ -188,8 +188,9 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 return opened;
         }
         std::error_code ec;
-        const auto store = std::filesystem::absolute(a.dir.parent_path().parent_path(), ec);
-        const auto run_dir = std::filesystem::absolute(dir_, ec);
+        const auto store =
+            std::filesystem::absolute(a.dir.parent_path().parent_path(), ec).lexically_normal();
+        const auto run_dir = std::filesystem::absolute(dir_, ec).lexically_normal();
         const std::filesystem::path shown =
             store.parent_path() == run_dir.parent_path() ? ".." / store.filename() : store;
         value aliases = value::array();
