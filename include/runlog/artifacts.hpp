@@ -12,7 +12,8 @@
 //
 // A version commits in this order: its files are staged and hashed (SHA-256 and MD5 in one read);
 // then, under the lock, content already stored is hard-linked instead of kept twice, the staged
-// directory is renamed to vN/, vN.json is written (temp file + rename) and aliases.json replaced.
+// directory is renamed to vN/, vN.json is written (temp file + rename) and aliases.json replaced,
+// each step fsynced (files and directories) before the next, so the order holds after a power cut.
 // A crash at any point leaves every alias naming a committed version: the worst left over is a
 // vN/ without vN.json or a staging directory, which no reader looks at.
 //
@@ -316,10 +317,12 @@ class artifact_store {
         remove_abandoned_staging();
         deduplicate(entries, staging);
         const std::filesystem::path name_dir = dir_ / std::string(name);
-        std::filesystem::create_directories(name_dir, ec);
+        if (std::filesystem::create_directories(name_dir, ec)) ec = sync_tree(dir_, false);
         const std::int64_t number = next_version(name_dir);
         const std::filesystem::path version_dir = name_dir / ("v" + std::to_string(number));
+        if (!ec) ec = sync_tree(staging);  // the staged names survive a power cut
         if (!ec) std::filesystem::rename(staging, version_dir, ec);
+        if (!ec) ec = sync_tree(name_dir, false);  // ... and so does the rename
         if (ec) {
             const std::string why = ec.message();
             std::filesystem::remove_all(staging, ec);
@@ -548,7 +551,7 @@ class artifact_store {
     }
 
     static io_result write_json(const std::filesystem::path& path, const value& v) {
-        io_result r = detail::write_file_atomically(path, v.dump() + "\n");
+        io_result r = detail::write_file_atomically(path, v.dump() + "\n", true);
         if (!r.ok()) r.code = errc::artifact_store_failed;
         return r;
     }
@@ -559,6 +562,19 @@ class artifact_store {
         if (!detail::read_json_file(name_dir / "aliases.json", v, ignored) || !v.is_object())
             return value::object();
         return v;
+    }
+
+    /// fsyncs `dir` (and its subdirectories): the names made in it are then durable.
+    static std::error_code sync_tree(const std::filesystem::path& dir, bool recursive = true) {
+        std::error_code ec;
+        if (!detail::sync_directory(dir).ok()) return std::make_error_code(std::errc::io_error);
+        if (!recursive) return ec;
+        for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+            if (it->is_directory(ec) && !it->is_symlink(ec) &&
+                !detail::sync_directory(it->path()).ok())
+                return std::make_error_code(std::errc::io_error);
+        return ec;
     }
 
     /// Numbers N with a vN.json, ascending.

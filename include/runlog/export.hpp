@@ -155,6 +155,13 @@ inline void read_artifacts(const std::filesystem::path& run_dir, native_run& out
             if (!a.used) ++result.artifacts_pruned;
             continue;
         }
+        if (!valid_artifact_manifest(now)) {
+            result.warnings.push_back("artifact " + ref +
+                                      ": its manifest in the store is damaged; "
+                                      "not exported");
+            continue;
+        }
+        a.manifest = std::move(now);  // the store's, not the line's copy: it names the files
         out.artifacts.push_back(std::move(a));
     }
 }

@@ -23,7 +23,8 @@
 //
 // A version commits in this order: its files are staged and hashed (SHA-256 and MD5 in one read);
 // then, under the lock, content already stored is hard-linked instead of kept twice, the staged
-// directory is renamed to vN/, vN.json is written (temp file + rename) and aliases.json replaced.
+// directory is renamed to vN/, vN.json is written (temp file + rename) and aliases.json replaced,
+// each step fsynced (files and directories) before the next, so the order holds after a power cut.
 // A crash at any point leaves every alias naming a committed version: the worst left over is a
 // vN/ without vN.json or a staging directory, which no reader looks at.
 //
@@ -1649,9 +1650,31 @@ inline std::string describe(const std::error_code& ec) {
     return ec.message();
 }
 
+/// Makes a directory's entries (files created, renamed or removed in it) survive a power cut.
+inline io_result sync_directory(const fs::path& dir) {
+#if !defined(_WIN32)
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+        const int e = errno;
+        if (fd >= 0) ::close(fd);
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot sync '" + dir.string() + "': " + describe({e, std::generic_category()}));
+    }
+    ::close(fd);
+#else
+    (void)dir;
+#endif
+    return {};
+}
+
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix: the
-/// bytes go to a temporary file beside it, which is then renamed over the target.
-inline io_result write_file_atomically(const fs::path& path, std::string_view bytes) {
+/// bytes go to a temporary file beside it, which is then renamed over the target. `durable`:
+/// also fsync the file before the rename and the directory after it, so the new content
+/// survives a power cut (the artifact store's commit points; run files are rewritten often and
+/// skip it).
+inline io_result write_file_atomically(const fs::path& path, std::string_view bytes,
+                                       bool durable = false) {
     fs::path temp = path;
     temp += ".tmp";
     std::FILE* f = std::fopen(temp.string().c_str(), "wb");
@@ -1660,7 +1683,10 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
                                   "cannot open '" + temp.string() + "' for writing: " +
                                       describe({errno, std::generic_category()}));
     }
-    const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+#if !defined(_WIN32)
+    if (durable) written = written && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+#endif
     const int write_errno = errno;
     const bool closed = std::fclose(f) == 0;
     if (!written || !closed) {
@@ -1676,7 +1702,7 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
         return io_result::failure(errc::sink_write_failed,
                                   "cannot replace '" + path.string() + "': " + describe(ec));
     }
-    return {};
+    return durable ? sync_directory(path.parent_path()) : io_result{};
 }
 
 /// write_file_atomically for a new file whose directories may not exist yet (media files).
@@ -2039,10 +2065,12 @@ class artifact_store {
         remove_abandoned_staging();
         deduplicate(entries, staging);
         const std::filesystem::path name_dir = dir_ / std::string(name);
-        std::filesystem::create_directories(name_dir, ec);
+        if (std::filesystem::create_directories(name_dir, ec)) ec = sync_tree(dir_, false);
         const std::int64_t number = next_version(name_dir);
         const std::filesystem::path version_dir = name_dir / ("v" + std::to_string(number));
+        if (!ec) ec = sync_tree(staging);  // the staged names survive a power cut
         if (!ec) std::filesystem::rename(staging, version_dir, ec);
+        if (!ec) ec = sync_tree(name_dir, false);  // ... and so does the rename
         if (ec) {
             const std::string why = ec.message();
             std::filesystem::remove_all(staging, ec);
@@ -2271,7 +2299,7 @@ class artifact_store {
     }
 
     static io_result write_json(const std::filesystem::path& path, const value& v) {
-        io_result r = detail::write_file_atomically(path, v.dump() + "\n");
+        io_result r = detail::write_file_atomically(path, v.dump() + "\n", true);
         if (!r.ok()) r.code = errc::artifact_store_failed;
         return r;
     }
@@ -2282,6 +2310,19 @@ class artifact_store {
         if (!detail::read_json_file(name_dir / "aliases.json", v, ignored) || !v.is_object())
             return value::object();
         return v;
+    }
+
+    /// fsyncs `dir` (and its subdirectories): the names made in it are then durable.
+    static std::error_code sync_tree(const std::filesystem::path& dir, bool recursive = true) {
+        std::error_code ec;
+        if (!detail::sync_directory(dir).ok()) return std::make_error_code(std::errc::io_error);
+        if (!recursive) return ec;
+        for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+            if (it->is_directory(ec) && !it->is_symlink(ec) &&
+                !detail::sync_directory(it->path()).ok())
+                return std::make_error_code(std::errc::io_error);
+        return ec;
     }
 
     /// Numbers N with a vN.json, ascending.
@@ -10137,6 +10178,13 @@ inline void read_artifacts(const std::filesystem::path& run_dir, native_run& out
             if (!a.used) ++result.artifacts_pruned;
             continue;
         }
+        if (!valid_artifact_manifest(now)) {
+            result.warnings.push_back("artifact " + ref +
+                                      ": its manifest in the store is damaged; "
+                                      "not exported");
+            continue;
+        }
+        a.manifest = std::move(now);  // the store's, not the line's copy: it names the files
         out.artifacts.push_back(std::move(a));
     }
 }

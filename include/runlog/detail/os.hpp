@@ -151,9 +151,31 @@ inline std::string describe(const std::error_code& ec) {
     return ec.message();
 }
 
+/// Makes a directory's entries (files created, renamed or removed in it) survive a power cut.
+inline io_result sync_directory(const fs::path& dir) {
+#if !defined(_WIN32)
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+        const int e = errno;
+        if (fd >= 0) ::close(fd);
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot sync '" + dir.string() + "': " + describe({e, std::generic_category()}));
+    }
+    ::close(fd);
+#else
+    (void)dir;
+#endif
+    return {};
+}
+
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix: the
-/// bytes go to a temporary file beside it, which is then renamed over the target.
-inline io_result write_file_atomically(const fs::path& path, std::string_view bytes) {
+/// bytes go to a temporary file beside it, which is then renamed over the target. `durable`:
+/// also fsync the file before the rename and the directory after it, so the new content
+/// survives a power cut (the artifact store's commit points; run files are rewritten often and
+/// skip it).
+inline io_result write_file_atomically(const fs::path& path, std::string_view bytes,
+                                       bool durable = false) {
     fs::path temp = path;
     temp += ".tmp";
     std::FILE* f = std::fopen(temp.string().c_str(), "wb");
@@ -162,7 +184,10 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
                                   "cannot open '" + temp.string() + "' for writing: " +
                                       describe({errno, std::generic_category()}));
     }
-    const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+#if !defined(_WIN32)
+    if (durable) written = written && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+#endif
     const int write_errno = errno;
     const bool closed = std::fclose(f) == 0;
     if (!written || !closed) {
@@ -178,7 +203,7 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
         return io_result::failure(errc::sink_write_failed,
                                   "cannot replace '" + path.string() + "': " + describe(ec));
     }
-    return {};
+    return durable ? sync_directory(path.parent_path()) : io_result{};
 }
 
 /// write_file_atomically for a new file whose directories may not exist yet (media files).
