@@ -185,6 +185,15 @@ inline bool valid_artifact_manifest(const value& m) {
     return true;
 }
 
+/// The manifest of the version whose files are in `version_dir` (<store>/<name>/vN), or null.
+inline value manifest_of(const fs::path& version_dir) {
+    fs::path file = version_dir;
+    file += ".json";
+    value m;
+    std::string ignored;
+    return read_json_file(file, m, ignored) ? m : value();
+}
+
 /// What one read of a file gives: its size, SHA-256 (hex) and MD5 (base64, as W&B wants it).
 struct file_digests {
     std::uint64_t size = 0;

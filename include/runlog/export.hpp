@@ -142,10 +142,8 @@ inline void read_artifacts(const std::filesystem::path& run_dir, native_run& out
         a.dir = (store.is_relative() ? run_dir / store : store) /
                 manifest->find("name")->as_string() /
                 ("v" + std::to_string(manifest->find("version")->as_int()));
-        value now;
-        std::filesystem::path manifest_file = a.dir;
-        manifest_file += ".json";
-        if (!read_json_file(manifest_file, now, error)) {
+        value now = manifest_of(a.dir);
+        if (now.is_null()) {
             result.warnings.push_back("artifact " + ref + " is not in the store '" +
                                       (a.dir.parent_path().parent_path()).string() +
                                       "' (was the store copied with the run?); not exported");

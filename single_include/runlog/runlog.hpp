@@ -219,6 +219,31 @@ inline std::string to_hex(const std::uint8_t* bytes, std::size_t n) {
     return s;
 }
 
+/// The buffering SHA-256 and MD5 share: whole 64-byte blocks go to `compress(data, blocks)`
+/// straight from the input (large files: no copy); a partial block waits in `block`.
+template <class Compress>
+inline void feed_blocks(std::uint8_t* block, std::size_t& used, const std::uint8_t* p,
+                        std::size_t n, Compress compress) noexcept {
+    while (n > 0) {
+        if (used == 0 && n >= 64) {
+            const std::size_t blocks = n / 64;
+            compress(p, blocks);
+            p += 64 * blocks;
+            n -= 64 * blocks;
+            continue;
+        }
+        const std::size_t take = (64 - used) < n ? (64 - used) : n;
+        std::memcpy(block + used, p, take);
+        used += take;
+        p += take;
+        n -= take;
+        if (used == 64) {
+            compress(block, 1);
+            used = 0;
+        }
+    }
+}
+
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define RUNLOG_HAVE_SHA_NI 1
 /// The CPU has the SHA extensions (and the SSSE3/SSE4.1 the code around them uses).
@@ -284,26 +309,9 @@ class sha256 {
     explicit sha256(bool cpu_extensions = true) noexcept : cpu_extensions_(cpu_extensions) {}
 
     sha256& update(const void* data, std::size_t n) noexcept {
-        const auto* p = static_cast<const std::uint8_t*>(data);
         total_ += n;
-        while (n > 0) {
-            if (used_ == 0 && n >= 64) {  // whole blocks straight from the input (large files)
-                const std::size_t blocks = n / 64;
-                compress(p, blocks);
-                p += 64 * blocks;
-                n -= 64 * blocks;
-                continue;
-            }
-            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
-            std::memcpy(block_.data() + used_, p, take);
-            used_ += take;
-            p += take;
-            n -= take;
-            if (used_ == 64) {
-                compress(block_.data(), 1);
-                used_ = 0;
-            }
-        }
+        feed_blocks(block_.data(), used_, static_cast<const std::uint8_t*>(data), n,
+                    [this](const std::uint8_t* p, std::size_t blocks) { compress(p, blocks); });
         return *this;
     }
 
@@ -412,25 +420,11 @@ inline std::string sha256_hex(const void* data, std::size_t n) {
 class md5 {
   public:
     md5& update(const void* data, std::size_t n) noexcept {
-        const auto* p = static_cast<const std::uint8_t*>(data);
         total_ += n;
-        while (n > 0) {
-            if (used_ == 0 && n >= 64) {
-                compress(p);
-                p += 64;
-                n -= 64;
-                continue;
-            }
-            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
-            std::memcpy(block_ + used_, p, take);
-            used_ += take;
-            p += take;
-            n -= take;
-            if (used_ == 64) {
-                compress(block_);
-                used_ = 0;
-            }
-        }
+        feed_blocks(block_, used_, static_cast<const std::uint8_t*>(data), n,
+                    [this](const std::uint8_t* p, std::size_t blocks) {
+                        for (; blocks > 0; --blocks, p += 64) compress(p);
+                    });
         return *this;
     }
 
@@ -1931,6 +1925,15 @@ inline bool valid_artifact_manifest(const value& m) {
             if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
     }
     return true;
+}
+
+/// The manifest of the version whose files are in `version_dir` (<store>/<name>/vN), or null.
+inline value manifest_of(const fs::path& version_dir) {
+    fs::path file = version_dir;
+    file += ".json";
+    value m;
+    std::string ignored;
+    return read_json_file(file, m, ignored) ? m : value();
 }
 
 /// What one read of a file gives: its size, SHA-256 (hex) and MD5 (base64, as W&B wants it).
@@ -8608,8 +8611,8 @@ class tensorboard_sink final : public base_sink<null_mutex> {
 #include <string>
 #include <vector>
 
+// #include "../artifacts.hpp"
 // #include "../detail/append_file.hpp"
-// #include "../detail/json_reader.hpp"
 // #include "../detail/leveldb_log.hpp"
 // begin runlog/detail/leveldb_log.hpp
 // SPDX-License-Identifier: MIT
@@ -9093,12 +9096,7 @@ class wandb_sink final : public base_sink<null_mutex> {
     io_result write_artifact(const logged_artifact& a) {
         namespace fs = std::filesystem;
         const value& m = a.manifest;
-        value now;
-        std::string ignored;
-        fs::path manifest_file = a.dir;
-        manifest_file += ".json";
-        if (detail::read_json_file(manifest_file, now, ignored) && now.contains("deleted"))
-            return {};
+        if (detail::manifest_of(a.dir).contains("deleted")) return {};
         const std::string ref = (m.find("name") ? m.find("name")->as_string() : "?") + ":v" +
                                 std::to_string(m.find("version") ? m.find("version")->as_int() : 0);
         if (entity_.empty()) {
@@ -10165,10 +10163,8 @@ inline void read_artifacts(const std::filesystem::path& run_dir, native_run& out
         a.dir = (store.is_relative() ? run_dir / store : store) /
                 manifest->find("name")->as_string() /
                 ("v" + std::to_string(manifest->find("version")->as_int()));
-        value now;
-        std::filesystem::path manifest_file = a.dir;
-        manifest_file += ".json";
-        if (!read_json_file(manifest_file, now, error)) {
+        value now = manifest_of(a.dir);
+        if (now.is_null()) {
             result.warnings.push_back("artifact " + ref + " is not in the store '" +
                                       (a.dir.parent_path().parent_path()).string() +
                                       "' (was the store copied with the run?); not exported");

@@ -174,6 +174,31 @@ inline std::string to_hex(const std::uint8_t* bytes, std::size_t n) {
     return s;
 }
 
+/// The buffering SHA-256 and MD5 share: whole 64-byte blocks go to `compress(data, blocks)`
+/// straight from the input (large files: no copy); a partial block waits in `block`.
+template <class Compress>
+inline void feed_blocks(std::uint8_t* block, std::size_t& used, const std::uint8_t* p,
+                        std::size_t n, Compress compress) noexcept {
+    while (n > 0) {
+        if (used == 0 && n >= 64) {
+            const std::size_t blocks = n / 64;
+            compress(p, blocks);
+            p += 64 * blocks;
+            n -= 64 * blocks;
+            continue;
+        }
+        const std::size_t take = (64 - used) < n ? (64 - used) : n;
+        std::memcpy(block + used, p, take);
+        used += take;
+        p += take;
+        n -= take;
+        if (used == 64) {
+            compress(block, 1);
+            used = 0;
+        }
+    }
+}
+
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define RUNLOG_HAVE_SHA_NI 1
 /// The CPU has the SHA extensions (and the SSSE3/SSE4.1 the code around them uses).
@@ -239,26 +264,9 @@ class sha256 {
     explicit sha256(bool cpu_extensions = true) noexcept : cpu_extensions_(cpu_extensions) {}
 
     sha256& update(const void* data, std::size_t n) noexcept {
-        const auto* p = static_cast<const std::uint8_t*>(data);
         total_ += n;
-        while (n > 0) {
-            if (used_ == 0 && n >= 64) {  // whole blocks straight from the input (large files)
-                const std::size_t blocks = n / 64;
-                compress(p, blocks);
-                p += 64 * blocks;
-                n -= 64 * blocks;
-                continue;
-            }
-            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
-            std::memcpy(block_.data() + used_, p, take);
-            used_ += take;
-            p += take;
-            n -= take;
-            if (used_ == 64) {
-                compress(block_.data(), 1);
-                used_ = 0;
-            }
-        }
+        feed_blocks(block_.data(), used_, static_cast<const std::uint8_t*>(data), n,
+                    [this](const std::uint8_t* p, std::size_t blocks) { compress(p, blocks); });
         return *this;
     }
 
@@ -367,25 +375,11 @@ inline std::string sha256_hex(const void* data, std::size_t n) {
 class md5 {
   public:
     md5& update(const void* data, std::size_t n) noexcept {
-        const auto* p = static_cast<const std::uint8_t*>(data);
         total_ += n;
-        while (n > 0) {
-            if (used_ == 0 && n >= 64) {
-                compress(p);
-                p += 64;
-                n -= 64;
-                continue;
-            }
-            const std::size_t take = (64 - used_) < n ? (64 - used_) : n;
-            std::memcpy(block_ + used_, p, take);
-            used_ += take;
-            p += take;
-            n -= take;
-            if (used_ == 64) {
-                compress(block_);
-                used_ = 0;
-            }
-        }
+        feed_blocks(block_, used_, static_cast<const std::uint8_t*>(data), n,
+                    [this](const std::uint8_t* p, std::size_t blocks) {
+                        for (; blocks > 0; --blocks, p += 64) compress(p);
+                    });
         return *this;
     }
 

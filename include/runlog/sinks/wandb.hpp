@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "../artifacts.hpp"
 #include "../detail/append_file.hpp"
-#include "../detail/json_reader.hpp"
 #include "../detail/leveldb_log.hpp"
 #include "../detail/os.hpp"
 #include "../detail/wandb_records.hpp"
@@ -158,12 +158,7 @@ class wandb_sink final : public base_sink<null_mutex> {
     io_result write_artifact(const logged_artifact& a) {
         namespace fs = std::filesystem;
         const value& m = a.manifest;
-        value now;
-        std::string ignored;
-        fs::path manifest_file = a.dir;
-        manifest_file += ".json";
-        if (detail::read_json_file(manifest_file, now, ignored) && now.contains("deleted"))
-            return {};
+        if (detail::manifest_of(a.dir).contains("deleted")) return {};
         const std::string ref = (m.find("name") ? m.find("name")->as_string() : "?") + ":v" +
                                 std::to_string(m.find("version") ? m.find("version")->as_int() : 0);
         if (entity_.empty()) {
