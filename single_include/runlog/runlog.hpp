@@ -2957,7 +2957,6 @@ inline setup_error detect_rank(rank_info& out) {
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -3211,7 +3210,6 @@ inline git_state read_git_state(const std::filesystem::path& start) {
 // ("environment") and W&B's wandb-metadata.json.
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -5473,8 +5471,6 @@ class nvml_gpus {
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>

@@ -7,7 +7,6 @@
 // ("environment") and W&B's wandb-metadata.json.
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
