@@ -4299,6 +4299,17 @@ struct artifact_event {
     const value& manifest;                    // the version's manifest (vN.json)
     const std::vector<std::string>& aliases;  // logged: the aliases it took; used: those it holds
     std::filesystem::path dir;                // the version's files, at their entry paths
+
+    /// {"name", "version", "aliases"}: what a sink's record of the event starts with.
+    value brief() const {
+        value list = value::array();
+        for (const auto& alias : aliases) list.push_back(alias);
+        const value* name = manifest.find("name");
+        const value* version = manifest.find("version");
+        return {{"name", name ? *name : value()},
+                {"version", version ? *version : value()},
+                {"aliases", std::move(list)}};
+    }
 };
 
 enum class sink_event_type { config, metric, row, summary, media, system, console, artifact };
@@ -7771,16 +7782,10 @@ class jsonl_sink final : public base_sink<null_mutex> {
         const auto run_dir = std::filesystem::absolute(dir_, ec).lexically_normal();
         const std::filesystem::path shown =
             store.parent_path() == run_dir.parent_path() ? ".." / store.filename() : store;
-        value aliases = value::array();
-        for (const auto& alias : a.aliases) aliases.push_back(alias);
-        const value& m = a.manifest;
-        value line = {{"_timestamp", a.timestamp},
-                      {"action", a.used ? "use" : "log"},
-                      {"name", m.find("name") ? *m.find("name") : value()},
-                      {"version", m.find("version") ? *m.find("version") : value()},
-                      {"aliases", aliases},
-                      {"store", shown.generic_string()},
-                      {"manifest", m}};
+        value line = {{"_timestamp", a.timestamp}, {"action", a.used ? "use" : "log"}};
+        line.update(a.brief());
+        line["store"] = shown.generic_string();
+        line["manifest"] = a.manifest;
         line.dump(artifacts_.buffer());
         artifacts_.buffer().push_back('\n');
         return artifacts_.write();
@@ -10515,14 +10520,10 @@ class memory_sink final : public base_sink<std::mutex> {
                 console_.emplace_back(e.console->stream, e.console->text);
                 break;
             case sink_event_type::artifact: {
-                value aliases = value::array();
-                for (const auto& alias : e.artifact->aliases) aliases.push_back(alias);
-                const value& m = e.artifact->manifest;
-                artifacts_.push_back({{"used", e.artifact->used},
-                                      {"name", m.find("name") ? *m.find("name") : value()},
-                                      {"version", m.find("version") ? *m.find("version") : value()},
-                                      {"aliases", aliases},
-                                      {"dir", e.artifact->dir.string()}});
+                value entry = {{"used", e.artifact->used}};
+                entry.update(e.artifact->brief());
+                entry["dir"] = e.artifact->dir.string();
+                artifacts_.push_back(std::move(entry));
                 break;
             }
         }

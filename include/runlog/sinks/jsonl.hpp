@@ -193,16 +193,10 @@ class jsonl_sink final : public base_sink<null_mutex> {
         const auto run_dir = std::filesystem::absolute(dir_, ec).lexically_normal();
         const std::filesystem::path shown =
             store.parent_path() == run_dir.parent_path() ? ".." / store.filename() : store;
-        value aliases = value::array();
-        for (const auto& alias : a.aliases) aliases.push_back(alias);
-        const value& m = a.manifest;
-        value line = {{"_timestamp", a.timestamp},
-                      {"action", a.used ? "use" : "log"},
-                      {"name", m.find("name") ? *m.find("name") : value()},
-                      {"version", m.find("version") ? *m.find("version") : value()},
-                      {"aliases", aliases},
-                      {"store", shown.generic_string()},
-                      {"manifest", m}};
+        value line = {{"_timestamp", a.timestamp}, {"action", a.used ? "use" : "log"}};
+        line.update(a.brief());
+        line["store"] = shown.generic_string();
+        line["manifest"] = a.manifest;
         line.dump(artifacts_.buffer());
         artifacts_.buffer().push_back('\n');
         return artifacts_.write();

@@ -65,14 +65,10 @@ class memory_sink final : public base_sink<std::mutex> {
                 console_.emplace_back(e.console->stream, e.console->text);
                 break;
             case sink_event_type::artifact: {
-                value aliases = value::array();
-                for (const auto& alias : e.artifact->aliases) aliases.push_back(alias);
-                const value& m = e.artifact->manifest;
-                artifacts_.push_back({{"used", e.artifact->used},
-                                      {"name", m.find("name") ? *m.find("name") : value()},
-                                      {"version", m.find("version") ? *m.find("version") : value()},
-                                      {"aliases", aliases},
-                                      {"dir", e.artifact->dir.string()}});
+                value entry = {{"used", e.artifact->used}};
+                entry.update(e.artifact->brief());
+                entry["dir"] = e.artifact->dir.string();
+                artifacts_.push_back(std::move(entry));
                 break;
             }
         }

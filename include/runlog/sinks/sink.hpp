@@ -111,6 +111,17 @@ struct artifact_event {
     const value& manifest;                    // the version's manifest (vN.json)
     const std::vector<std::string>& aliases;  // logged: the aliases it took; used: those it holds
     std::filesystem::path dir;                // the version's files, at their entry paths
+
+    /// {"name", "version", "aliases"}: what a sink's record of the event starts with.
+    value brief() const {
+        value list = value::array();
+        for (const auto& alias : aliases) list.push_back(alias);
+        const value* name = manifest.find("name");
+        const value* version = manifest.find("version");
+        return {{"name", name ? *name : value()},
+                {"version", version ? *version : value()},
+                {"aliases", std::move(list)}};
+    }
 };
 
 enum class sink_event_type { config, metric, row, summary, media, system, console, artifact };
