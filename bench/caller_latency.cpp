@@ -99,7 +99,8 @@ struct latency_case {
     double calls_per_second;  // in total; 0: back to back
 };
 
-histogram run_case(const fs::path& dir, const latency_case& c, runlog::run_stats& stats) {
+histogram run_case(const fs::path& dir, const latency_case& c, runlog::run_stats& stats,
+                   double& calls_per_second) {
     auto run =
         runlog::init(runlog::settings{}.with_dir(dir.string()).with_mode(c.mode).with_quiet(true));
     run.log({{"train/loss", 1.0}, {"train/acc", 0.5}, {"lr", 0.1f}, {"epoch", 0}});  // keys known
@@ -129,6 +130,8 @@ histogram run_case(const fs::path& dir, const latency_case& c, runlog::run_stats
         });
     }
     for (auto& w : workers) w.join();
+    calls_per_second = static_cast<double>(c.threads) * static_cast<double>(c.calls_per_thread) /
+                       (static_cast<double>(ns_between(start, clock_type::now())) / 1e9);
     run.finish(0, std::chrono::minutes(5));
     stats = run.stats();
     histogram all;
@@ -159,15 +162,17 @@ int main() {
         {"back to back, 1 thread", runlog::run_mode::offline, 1, 10000000, 0},
         {"back to back, 8 threads", runlog::run_mode::offline, 8, 1250000, 0}};
     std::printf(
-        "| case (4 scalars per call) | calls | p50 ns | p99 ns | p99.9 ns | max ns | "
-        "dropped |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        "| case (4 scalars per call) | calls | calls/s | p50 ns | p99 ns | p99.9 ns | max ns | "
+        "dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (const auto& c : cases) {
         fs::remove_all(dir);
         runlog::run_stats stats;
-        const histogram h = run_case(dir, c, stats);
-        std::printf("| %s | %llu | %.0f | %.0f | %.0f | %.0f | %llu |\n", c.name,
-                    static_cast<unsigned long long>(h.total()), h.quantile(0.5), h.quantile(0.99),
-                    h.quantile(0.999), h.max(), static_cast<unsigned long long>(stats.dropped()));
+        double rate = 0.0;
+        const histogram h = run_case(dir, c, stats, rate);
+        std::printf("| %s | %llu | %.0f | %.0f | %.0f | %.0f | %.0f | %llu |\n", c.name,
+                    static_cast<unsigned long long>(h.total()), rate, h.quantile(0.5),
+                    h.quantile(0.99), h.quantile(0.999), h.max(),
+                    static_cast<unsigned long long>(stats.dropped()));
         std::fflush(stdout);
     }
 

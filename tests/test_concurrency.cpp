@@ -3,6 +3,7 @@
 // under ThreadSanitizer in CI (tag [concurrency]).
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -90,6 +91,34 @@ TEST_CASE("key table: one entry per key across threads, stable pointers, classif
     CHECK(keys.intern("")->status == runlog::detail::key_status::empty);
     CHECK(keys.intern("\xFF")->status == runlog::detail::key_status::invalid_utf8);
     CHECK(keys.intern("ok")->status == runlog::detail::key_status::ok);
+}
+
+TEST_CASE("key table: keys differing in any one byte, or only in length, stay apart", "[keys]") {
+    // hash_key and same_key read whole and overlapping words: every byte must still count.
+    using runlog::detail::hash_key;
+    using runlog::detail::same_key;
+    runlog::detail::key_table keys;
+    std::set<const runlog::detail::key_entry*> entries;
+    std::size_t expected = 0;
+    for (std::size_t n = 0; n <= 40; ++n) {
+        std::string base;
+        for (std::size_t i = 0; i < n; ++i) base += static_cast<char>('a' + i % 26);
+        CHECK(same_key(base, std::string(base)));
+        CHECK(hash_key(base) == hash_key(std::string(base)));
+        entries.insert(keys.intern(base));
+        ++expected;
+        for (std::size_t pos = 0; pos < n; ++pos) {
+            std::string other = base;
+            other[pos] = '\0';  // embedded NULs are bytes like any other
+            CHECK_FALSE(same_key(base, other));
+            entries.insert(keys.intern(other));
+            ++expected;
+        }
+        CHECK_FALSE(same_key(base, base + "a"));
+    }
+    CHECK(entries.size() == expected);
+    CHECK(keys.size() == expected);
+    CHECK(keys.intern("train/loss") == keys.intern(std::string("train/") + "loss"));
 }
 
 TEST_CASE("run: 8 threads x 100,000 rows arrive exactly once", "[concurrency][run]") {

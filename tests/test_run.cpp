@@ -338,6 +338,39 @@ TEST_CASE("run: block policy waits at most block_timeout, then drops and counts"
     CHECK(run.stats().rows_committed == 3);
 }
 
+TEST_CASE("run: under block, callers that wait for room are queued in the order they came",
+          "[run][queue]") {
+    test::temp_dir dir;
+    auto blocker = std::make_shared<test::blocking_sink>();
+    auto memory = std::make_shared<runlog::memory_sink>();
+    auto s = test::quiet_settings(dir);
+    s.native_files = false;
+    s.queue_capacity = 2;
+    s.sinks = {blocker, memory};
+    auto run = runlog::init(s);
+    run.log({{"who", 0}});
+    REQUIRE(blocker->wait_entered(std::chrono::seconds(10)));  // the writer is stuck on row 0
+    run.log({{"who", 1}});
+    run.log({{"who", 2}});  // the queue is full
+    std::vector<std::thread> waiting;
+    for (std::uint64_t w = 3; w <= 8; ++w) {
+        waiting.emplace_back([&run, w] { run.log({{"who", w}}); });
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (run.stats().waited_queue_full < w - 2 &&  // counted once it is in line
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::yield();
+        REQUIRE(run.stats().waited_queue_full == w - 2);
+    }
+    blocker->release();
+    for (auto& t : waiting) t.join();
+    REQUIRE(run.finish() == runlog::status::ok);
+    std::vector<std::int64_t> order;
+    for (const auto& row : memory->rows()) order.push_back(row.find("who")->as_int());
+    CHECK(order == std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8});
+    CHECK(run.stats().waited_queue_full == 6);
+    CHECK(run.stats().dropped() == 0);
+}
+
 TEST_CASE("run: a failing sink is reported once, counted, and the others go on", "[run][errors]") {
     test::temp_dir dir;
     test::error_log errors;

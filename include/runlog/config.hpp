@@ -35,3 +35,13 @@
 #ifndef RUNLOG_WITH_HTTPLIB
 #define RUNLOG_WITH_HTTPLIB 0
 #endif
+
+// Not a switch: marks the rare, long branches of hot functions (a key seen for the first time) so
+// that the compiler keeps the common path short.
+#if defined(__GNUC__)
+#define RUNLOG_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define RUNLOG_NOINLINE __declspec(noinline)
+#else
+#define RUNLOG_NOINLINE
+#endif

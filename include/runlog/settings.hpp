@@ -28,7 +28,8 @@ inline namespace v0 {
 
 enum class run_mode { offline, disabled };
 enum class overflow_policy {
-    block,       // log() waits for room (at most settings::block_timeout, then drops and counts)
+    block,       // log() waits for room, first come first served (at most settings::block_timeout,
+                 // then drops and counts; run_stats::waited_queue_full counts the waits)
     drop_newest  // log() drops the call and counts it
 };
 

@@ -16,6 +16,8 @@ struct run_stats {
     std::uint64_t dropped_step = 0;          // log() calls dropped: step lower than the current one
     std::uint64_t dropped_fields = 0;        // fields dropped: reserved ('_') or invalid keys
     std::uint64_t dropped_after_finish = 0;  // calls made after finish() began
+    std::uint64_t waited_queue_full = 0;     // calls that found the queue full and waited for
+                                             // room (block policy; then queued or dropped)
     std::uint64_t write_errors = 0;          // sink failures (each reported, the others go on)
     std::uint64_t artifacts_logged = 0;      // artifact versions stored by log_artifact
     std::uint64_t artifacts_failed = 0;      // log_artifact calls that stored nothing (reported)

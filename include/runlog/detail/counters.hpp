@@ -19,6 +19,7 @@ struct counters {
     std::atomic<std::uint64_t> dropped_step{0};
     std::atomic<std::uint64_t> dropped_fields{0};
     std::atomic<std::uint64_t> dropped_after_finish{0};
+    std::atomic<std::uint64_t> waited_queue_full{0};
     std::atomic<std::uint64_t> write_errors{0};
     std::atomic<std::uint64_t> artifacts_logged{0};
     std::atomic<std::uint64_t> artifacts_failed{0};
@@ -44,6 +45,7 @@ struct counters {
         s.dropped_step = get(dropped_step);
         s.dropped_fields = get(dropped_fields);
         s.dropped_after_finish = get(dropped_after_finish);
+        s.waited_queue_full = get(waited_queue_full);
         s.write_errors = get(write_errors);
         s.artifacts_logged = get(artifacts_logged);
         s.artifacts_failed = get(artifacts_failed);

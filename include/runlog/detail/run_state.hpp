@@ -3,7 +3,9 @@
 // Everything a live run shares between the caller threads and its writer thread.
 //
 // Callers push events into a lock-free bounded queue and never wait for the writer, except under
-// overflow_policy::block when the queue is full (bounded by settings::block_timeout). They do not
+// overflow_policy::block when the queue is full (bounded by settings::block_timeout): they then
+// wait in line, first come first served, and the writer moves the whole line into the queue after
+// each chunk it drains (see wait_in_line). They do not
 // notify the writer either (a notify is a system call when the writer sleeps); the writer polls,
 // backing off from 100 us to 20 ms when idle, and is woken only when the queue passes half full
 // or by flush()/finish(). flush() and finish() wait on a condition variable with a deadline and
@@ -63,18 +65,21 @@ struct run_state {
         return false;
     }
 
-    /// The hot path: one CAS when there is room.
+    /// The hot path: one CAS when there is room. Under `block`, a caller that finds others waiting
+    /// goes behind them even if there is room, so that nobody waits for ever.
     bool enqueue(event& e) noexcept {
-        if (queue.try_push(e)) {
-            if (queue.size_approx() > queue.capacity() / 2) wake();
+        const bool may_push =
+            overflow == overflow_policy::drop_newest || !congested.load(std::memory_order_relaxed);
+        if (may_push && queue.try_push(e)) {
+            if (queue.size_approx() > queue.capacity() / 2) wake_if_sleeping();
             return true;
         }
-        wake();
         if (overflow == overflow_policy::drop_newest) {
+            wake_if_sleeping();
             counters::bump(counts.dropped_queue_full);
             return false;
         }
-        return push_waiting(e, block_timeout);
+        return wait_in_line(e, block_timeout);
     }
 
     /// Reserves `bytes` of queued media against settings::media_queue_bytes, applying the overflow
@@ -106,9 +111,14 @@ struct run_state {
     /// Control events (config, define_metric, summary_set, flush) are rare and must not be lost
     /// to drop_newest: they wait for room whatever the policy, up to `timeout`.
     bool enqueue_control(event& e, std::chrono::milliseconds timeout) noexcept {
-        if (queue.try_push(e)) return true;
-        wake();
-        return push_waiting(e, timeout);
+        if (!congested.load(std::memory_order_relaxed) && queue.try_push(e)) return true;
+        return wait_in_line(e, timeout);
+    }
+
+    /// A wake is a lock and maybe a system call: a writer that is awake needs none (a wake missed
+    /// while it falls asleep costs at most its idle timeout, 20 ms).
+    void wake_if_sleeping() noexcept {
+        if (writer_sleeping.load(std::memory_order_relaxed)) wake();
     }
 
     void wake() noexcept {
@@ -192,7 +202,11 @@ struct run_state {
         if (done) {
             writer.join();
         } else {
-            abandoned.store(true, std::memory_order_relaxed);
+            {
+                std::lock_guard<std::mutex> lock(line_mutex);  // no waiter misses the news
+                abandoned.store(true, std::memory_order_relaxed);
+            }
+            line_cv.notify_all();
             writer.detach();
         }
         return done;
@@ -222,7 +236,9 @@ struct run_state {
     std::atomic<bool> closed{false};  // finish() has begun: further calls are dropped
     std::atomic<bool> abandoned{false};
     std::atomic<std::uint64_t> next_ticket{0};
-    std::atomic<std::size_t> media_in_flight{0};  // bytes of media queued, not yet encoded
+    std::atomic<std::size_t> media_in_flight{0};     // bytes of media queued, not yet encoded
+    alignas(64) std::atomic<bool> congested{false};  // someone waits in line (see wait_in_line)
+    std::atomic<bool> writer_sleeping{false};         // written by the writer only
 
     std::mutex wake_mutex;
     std::condition_variable wake_cv;
@@ -251,23 +267,77 @@ struct run_state {
     std::unique_ptr<console_capture> console;
 
   private:
-    bool push_waiting(event& e, std::chrono::milliseconds timeout) noexcept {
+    // The line of callers waiting for room (block policy, and control events under any policy).
+    // Each waiter lives on its caller's stack; the writer moves the events of the whole line into
+    // the queue after every chunk it drains, then wakes them all with one notify. While anyone is
+    // in line, `congested` sends new callers to its back: with freed slots up for grabs instead,
+    // threads that spun won against threads that slept, and one call waited over a second (8
+    // threads on 2 cores, bench/caller_latency). A hand-off per slot was fair but cost a context
+    // switch per call; by the batch, a wait lasts at most about one drained chunk.
+    struct waiter {
+        event* e;
+        waiter* next = nullptr;
+        bool done = false;
+    };
+
+    bool wait_in_line(event& e, std::chrono::milliseconds timeout) noexcept {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
-        auto pause = std::chrono::microseconds(20);
-        for (int attempt = 0;; ++attempt) {
-            if (attempt < 16) {
-                std::this_thread::yield();
-            } else {
-                std::this_thread::sleep_for(pause);
-                pause = std::min(pause * 2, std::chrono::microseconds(1000));
-            }
-            if (queue.try_push(e)) return true;
-            if (abandoned.load(std::memory_order_relaxed) ||
-                std::chrono::steady_clock::now() >= deadline) {
-                counters::bump(counts.dropped_queue_full);
+        waiter me{&e};
+        {
+            std::lock_guard<std::mutex> lock(line_mutex);
+            if (line_closed) {
+                counters::bump(counts.dropped_after_finish);
                 return false;
             }
+            (line_tail != nullptr ? line_tail->next : line_head) = &me;
+            line_tail = &me;
+            congested.store(true, std::memory_order_relaxed);
+            counters::bump(counts.waited_queue_full);
         }
+        wake();
+        std::unique_lock<std::mutex> lock(line_mutex);
+        line_cv.wait_until(lock, deadline, [&] {
+            return me.done || line_closed || abandoned.load(std::memory_order_relaxed);
+        });
+        if (me.done) return true;
+        waiter** link = &line_head;  // leave the line: timed out, abandoned or finished
+        waiter* previous = nullptr;
+        while (*link != &me) {
+            previous = *link;
+            link = &(*link)->next;
+        }
+        *link = me.next;
+        if (line_tail == &me) line_tail = previous;
+        if (line_head == nullptr) congested.store(false, std::memory_order_relaxed);
+        counters::bump(line_closed ? counts.dropped_after_finish : counts.dropped_queue_full);
+        return false;
+    }
+
+    /// Writer: moves waiting callers' events into the queue in arrival order while there is room;
+    /// reopens the fast path once the line is empty.
+    void admit_waiters() {
+        bool moved = false;
+        {
+            std::lock_guard<std::mutex> lock(line_mutex);
+            while (line_head != nullptr && queue.try_push(*line_head->e)) {
+                waiter* w = line_head;
+                line_head = w->next;
+                if (line_head == nullptr) line_tail = nullptr;
+                w->done = true;  // w may be gone once the lock is released
+                moved = true;
+            }
+            if (line_head == nullptr) congested.store(false, std::memory_order_relaxed);
+        }
+        if (moved) line_cv.notify_all();
+    }
+
+    /// Writer, at the very end: callers still arriving are turned away (counted as dropped).
+    void close_line() {
+        {
+            std::lock_guard<std::mutex> lock(line_mutex);
+            line_closed = true;
+        }
+        line_cv.notify_all();
     }
 
     void apply(const event& e) {
@@ -339,6 +409,7 @@ struct run_state {
                 ++applied;
             }
             if (abandoned.load(std::memory_order_relaxed)) return;
+            if (congested.load(std::memory_order_relaxed)) admit_waiters();
             report_new_drops();
             if (clock_type::now() >= next_flush) {
                 dispatch.flush();
@@ -349,15 +420,23 @@ struct run_state {
                 continue;
             }
             std::unique_lock<std::mutex> lock(wake_mutex);
-            if (stop_requested && queue.size_approx() == 0) break;
+            if (stop_requested && queue.size_approx() == 0 &&
+                !congested.load(std::memory_order_relaxed))
+                break;
+            writer_sleeping.store(true, std::memory_order_relaxed);
             wake_cv.wait_for(lock, idle, [&] { return wake_requested; });
+            writer_sleeping.store(false, std::memory_order_relaxed);
             wake_requested = false;
             idle = std::min(idle * 2, std::chrono::microseconds(20000));
         }
-        while (queue.try_pop(e)) {
-            if (abandoned.load(std::memory_order_relaxed)) return;
-            apply(e);
-        }
+        do {
+            while (queue.try_pop(e)) {
+                if (abandoned.load(std::memory_order_relaxed)) return;
+                apply(e);
+            }
+            admit_waiters();
+        } while (queue.size_approx() > 0);
+        close_line();
         report_new_drops();
         int code;
         {
@@ -374,6 +453,12 @@ struct run_state {
         }
         done_cv.notify_all();
     }
+
+    std::mutex line_mutex;
+    std::condition_variable line_cv;
+    waiter* line_head = nullptr;
+    waiter* line_tail = nullptr;
+    bool line_closed = false;
 
     std::uint64_t reported_drops_ = 0;
 };

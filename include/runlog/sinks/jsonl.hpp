@@ -71,6 +71,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
                       {"dropped_step", s.dropped_step},
                       {"dropped_fields", s.dropped_fields},
                       {"dropped_after_finish", s.dropped_after_finish},
+                      {"waited_queue_full", s.waited_queue_full},
                       {"write_errors", s.write_errors},
                       {"artifacts_logged", s.artifacts_logged},
                       {"artifacts_failed", s.artifacts_failed},
