@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -151,24 +152,42 @@ double idle_finish_ms(const fs::path& dir, std::chrono::milliseconds idle) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    const bool summary = argc > 1 && std::strcmp(argv[1], "--summary") == 0;  // bench/run.sh's rows
     const fs::path dir = fs::temp_directory_path() / "runlog-bench-latency";
-    std::printf("timing overhead (two steady_clock reads, included below): %.0f ns\n\n",
-                clock_overhead_ns());
+    const double clock_ns = clock_overhead_ns();
+    if (!summary)
+        std::printf("timing overhead (two steady_clock reads, included below): %.0f ns\n\n",
+                    clock_ns);
     const latency_case cases[] = {
         {"disabled run, 1 thread", runlog::run_mode::disabled, 1, 10000000, 0},
         {"paced 100k calls/s, 1 thread", runlog::run_mode::offline, 1, 1000000, 1e5},
         {"paced 100k calls/s, 8 threads", runlog::run_mode::offline, 8, 125000, 1e5},
         {"back to back, 1 thread", runlog::run_mode::offline, 1, 10000000, 0},
         {"back to back, 8 threads", runlog::run_mode::offline, 8, 1250000, 0}};
-    std::printf(
-        "| case (4 scalars per call) | calls | calls/s | p50 ns | p99 ns | p99.9 ns | max ns | "
-        "dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    if (!summary)
+        std::printf(
+            "| case (4 scalars per call) | calls | calls/s | p50 ns | p99 ns | p99.9 ns | max ns | "
+            "dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (const auto& c : cases) {
         fs::remove_all(dir);
         runlog::run_stats stats;
         double rate = 0.0;
         const histogram h = run_case(dir, c, stats, rate);
+        if (summary) {
+            if (c.calls_per_second > 0 && c.threads == 1)
+                std::printf(
+                    "| log() of 4 scalars, paced, 1 thread: p50 / p99 / p99.9 (a %.0f ns "
+                    "clock read included) | %.0f / %.0f / %.0f ns | p50 ≤ 50 ns, p99 ≤ "
+                    "500 ns |\n",
+                    clock_ns, h.quantile(0.5), h.quantile(0.99), h.quantile(0.999));
+            if (c.calls_per_second == 0 && c.threads == 8)
+                std::printf(
+                    "| log() back to back, 8 threads on this machine, block: calls/s, "
+                    "worst call | %.2f M/s, %.1f ms, %llu dropped | – |\n",
+                    rate / 1e6, h.max() / 1e6, static_cast<unsigned long long>(stats.dropped()));
+            continue;
+        }
         std::printf("| %s | %llu | %.0f | %.0f | %.0f | %.0f | %.0f | %llu |\n", c.name,
                     static_cast<unsigned long long>(h.total()), rate, h.quantile(0.5),
                     h.quantile(0.99), h.quantile(0.999), h.max(),
@@ -176,7 +195,8 @@ int main() {
         std::fflush(stdout);
     }
 
-    std::printf("\n| finish() of an idle run | median ms | max ms |\n|---|---:|---:|\n");
+    if (!summary)
+        std::printf("\n| finish() of an idle run | median ms | max ms |\n|---|---:|---:|\n");
     for (const auto idle : {std::chrono::milliseconds(0), std::chrono::milliseconds(50),
                             std::chrono::milliseconds(1500)}) {
         std::vector<double> times;
@@ -185,6 +205,13 @@ int main() {
             times.push_back(idle_finish_ms(dir, idle));
         }
         std::sort(times.begin(), times.end());
+        if (summary) {
+            if (idle.count() > 1000)
+                std::printf(
+                    "| finish() of a run idle for 1.5 s (median of 5) | %.2f ms | ≤ 5 ms |\n",
+                    times[times.size() / 2]);
+            continue;
+        }
         std::printf("| idle %lld ms before finish | %.2f | %.2f |\n",
                     static_cast<long long>(idle.count()), times[times.size() / 2], times.back());
     }

@@ -5,7 +5,7 @@
 //   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DRUNLOG_BUILD_TESTS=OFF
 //   cmake --build build-bench --target bench_log_call && build-bench/bench/bench_log_call
 //
-// Then each sink alone, end to end, on 1,000,000 scalars (4 tags x 250,000 steps), median of 9.
+// Each sink alone, end to end, against the floors: bench/end_to_end.cpp.
 //
 // Each case: N calls of log() with 4 scalar fields and keys already known; the caller's time per
 // call (slowest thread) is the median of 5 repetitions. "writer rows/s" is rows committed divided
@@ -70,46 +70,6 @@ result run_case(const fs::path& dir, runlog::run_mode mode, int threads, int cal
     return r;
 }
 
-enum class sink_kind { none, jsonl, wandb, tensorboard };
-
-/// Bytes of the files `sink` wrote for the run under `dir`.
-std::uintmax_t stream_bytes(const fs::path& dir, sink_kind sink) {
-    const char* sub = sink == sink_kind::jsonl   ? "runlog"
-                      : sink == sink_kind::wandb ? "wandb"
-                                                 : "tensorboard";
-    std::uintmax_t total = 0;
-    if (sink == sink_kind::none) return 0;
-    for (const auto& e : fs::recursive_directory_iterator(dir / sub)) {
-        const std::string name = e.path().filename().string();
-        const bool stream = name == "history.jsonl" || name.find(".wandb") != std::string::npos ||
-                            name.find("tfevents") != std::string::npos;
-        if (e.is_regular_file() && stream) total += e.file_size();
-    }
-    return total;
-}
-
-/// One sink alone, end to end: 250,000 calls of 4 scalars from one thread, timed from the first
-/// call until finish() returned with everything on disk. Returns ns per scalar and bytes per
-/// scalar of the sink's stream file.
-std::pair<double, double> run_sink_case(const fs::path& dir, sink_kind sink) {
-    constexpr int calls = 250000;
-    runlog::settings s;
-    s.with_dir(dir.string()).with_quiet(true).with_queue_capacity(1 << 16);
-    s.native_files = sink == sink_kind::jsonl;
-    s.wandb_offline = sink == sink_kind::wandb;
-    s.tensorboard = sink == sink_kind::tensorboard;
-    auto run = runlog::init(s);
-    const auto start = clock_type::now();
-    for (int i = 0; i < calls; ++i) {
-        const double x = 1.0 / (i + 1);
-        run.log({{"train/loss", x}, {"train/acc", 1.0 - x}, {"lr", 0.1f}, {"epoch", i / 1000}});
-    }
-    run.finish(0, std::chrono::minutes(5));
-    const std::chrono::duration<double, std::nano> total = clock_type::now() - start;
-    const double scalars = 4.0 * calls;
-    return {total.count() / scalars, static_cast<double>(stream_bytes(dir, sink)) / scalars};
-}
-
 }  // namespace
 
 int main() {
@@ -144,20 +104,5 @@ int main() {
                     static_cast<unsigned long long>(median.dropped));
     }
 
-    // Each sink alone, end to end (caller + writer + disk): 1,000,000 scalars.
-    std::printf("\n%-24s %14s %16s\n", "sink (1,000,000 scalars)", "ns/scalar", "bytes/scalar");
-    const std::pair<const char*, sink_kind> sinks[] = {{"no sink (dispatch only)", sink_kind::none},
-                                                       {"jsonl (native)", sink_kind::jsonl},
-                                                       {"tensorboard", sink_kind::tensorboard},
-                                                       {"wandb", sink_kind::wandb}};
-    for (const auto& [name, kind] : sinks) {
-        std::vector<std::pair<double, double>> reps;
-        for (int rep = 0; rep < 9; ++rep) {  // end-to-end times vary with scheduling: median of 9
-            fs::remove_all(dir);
-            reps.push_back(run_sink_case(dir, kind));
-        }
-        std::sort(reps.begin(), reps.end());
-        std::printf("%-24s %14.1f %16.2f\n", name, reps[4].first, reps[4].second);
-    }
     fs::remove_all(dir);
 }

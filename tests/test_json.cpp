@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -65,6 +66,36 @@ TEST_CASE("json: numbers are shortest round-trip, non-finite are bare tokens", "
     CHECK(value(std::int64_t{-9223372036854775807 - 1}).dump() == "-9223372036854775808");
     CHECK(runlog::detail::float_to_double(0.1f) == 0.1);
     CHECK(std::isnan(runlog::detail::float_to_double(std::numeric_limits<float>::quiet_NaN())));
+}
+
+TEST_CASE("json: row times print to the microsecond and read back as the same double", "[json]") {
+    using runlog::detail::round_to_microseconds;
+    const auto text = [](double t) {
+        std::string out;
+        runlog::detail::write_json_seconds(out, t);
+        return out;
+    };
+    CHECK(text(3.5) == "3.5");
+    CHECK(text(0.0) == "0.0");
+    CHECK(text(1800000000.0) == "1800000000.0");
+    CHECK(text(0.000123) == "0.000123");
+    CHECK(text(0.00012) == "0.00012");
+    CHECK(text(12.0000004) == "12.0");  // below a microsecond
+    CHECK(text(-2.25) == "-2.25");
+    CHECK(text(std::numeric_limits<double>::quiet_NaN()) == "NaN");
+    CHECK(text(1e12) == "1000000000000.0");  // past 9e9 s: as any double
+    // Times like the clock's: the text parses back to round_to_microseconds(t) exactly.
+    double t = 1795966254.0;
+    for (int i = 0; i < 100000; ++i) {
+        t += 0.0001234567 * (i % 97 + 1);
+        const double rounded = round_to_microseconds(t);
+        const std::string s = text(rounded);
+        double back = 0.0;
+        std::from_chars(s.data(), s.data() + s.size(), back);
+        REQUIRE(back == rounded);
+        REQUIRE(std::fabs(rounded - t) <= 0.5e-6 + 2.5e-7);  // half a µs + a double's spacing
+        REQUIRE(text(t) == s);  // unrounded input prints the same microseconds
+    }
 }
 
 TEST_CASE("json: a 1 MiB string survives intact", "[json]") {

@@ -359,9 +359,9 @@ TEST_CASE("tensorboard sink: histograms carry the samples' true statistics",
     const runlog::value as_value = runlog::to_value(logged);
     REQUIRE(as_value.find("stats") != nullptr);
     CHECK(as_value.find("stats")->find("num")->as_int() == 998);
-    const auto body = runlog::detail::wandb::items_body({{"weights", as_value}});
-    const auto item = test::decode_proto(
-        test::decode_proto(std::string(body.bytes().begin(), body.bytes().end())).str(1));
+    const auto body = runlog::detail::wandb::items_body({{"weights", as_value}}).bytes();
+    const auto item =
+        test::decode_proto(test::decode_proto(std::string(body.begin(), body.end())).str(1));
     CHECK(item.str(16).find("stats") == std::string::npos);
     CHECK(item.str(16).find("\"bins\"") != std::string::npos);
 }

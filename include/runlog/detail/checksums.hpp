@@ -23,45 +23,56 @@ namespace runlog {
 inline namespace v0 {
 namespace detail {
 
-inline const std::array<std::uint32_t, 256>& crc32_table() noexcept {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
+// Table-driven CRC-32 and CRC-32C, 8 bytes per step ("slicing-by-8"): tables[k][b] is the CRC
+// of byte b followed by k zero bytes, so eight look-ups fold in eight bytes. A byte per step was
+// half of the .wandb writer's framing cost under callgrind (every record is checksummed).
+template <std::uint32_t ReflectedPolynomial>
+const std::array<std::array<std::uint32_t, 256>, 8>& crc_tables() noexcept {
+    static const auto tables = [] {
+        std::array<std::array<std::uint32_t, 256>, 8> t{};
         for (std::uint32_t i = 0; i < 256; ++i) {
             std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1u) : c >> 1u;
-            t[i] = c;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? ReflectedPolynomial ^ (c >> 1u) : c >> 1u;
+            t[0][i] = c;
         }
+        for (std::size_t k = 1; k < 8; ++k)
+            for (std::size_t i = 0; i < 256; ++i)
+                t[k][i] = (t[k - 1][i] >> 8u) ^ t[0][t[k - 1][i] & 0xFFu];
         return t;
     }();
-    return table;
+    return tables;
+}
+
+template <std::uint32_t ReflectedPolynomial>
+std::uint32_t crc_sliced(const void* data, std::size_t n, std::uint32_t crc) noexcept {
+    const auto& t = crc_tables<ReflectedPolynomial>();
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    const auto word = [](const std::uint8_t* b) {
+        return std::uint32_t{b[0]} | std::uint32_t{b[1]} << 8u | std::uint32_t{b[2]} << 16u |
+               std::uint32_t{b[3]} << 24u;
+    };
+    crc = ~crc;
+    for (; n >= 8; p += 8, n -= 8) {
+        const std::uint32_t lo = crc ^ word(p);
+        const std::uint32_t hi = word(p + 4);
+        crc = t[7][lo & 0xFFu] ^ t[6][(lo >> 8u) & 0xFFu] ^ t[5][(lo >> 16u) & 0xFFu] ^
+              t[4][lo >> 24u] ^ t[3][hi & 0xFFu] ^ t[2][(hi >> 8u) & 0xFFu] ^
+              t[1][(hi >> 16u) & 0xFFu] ^ t[0][hi >> 24u];
+    }
+    for (; n > 0; --n, ++p) crc = t[0][(crc ^ *p) & 0xFFu] ^ (crc >> 8u);
+    return ~crc;
 }
 
 /// CRC-32 of `n` bytes, continuing from `crc` (0 to start). crc32("123456789") == 0xCBF43926.
 inline std::uint32_t crc32(const void* data, std::size_t n, std::uint32_t crc = 0) noexcept {
-    const auto& table = crc32_table();
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
-    return ~crc;
+    return crc_sliced<0xEDB88320u>(data, n, crc);
 }
 
 /// CRC-32C (Castagnoli; TFRecord framing), portable table version.
 /// crc32c("123456789") == 0xE3069283.
 inline std::uint32_t crc32c_portable(const void* data, std::size_t n,
                                      std::uint32_t crc = 0) noexcept {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0x82F63B78u ^ (c >> 1u) : c >> 1u;
-            t[i] = c;
-        }
-        return t;
-    }();
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8u);
-    return ~crc;
+    return crc_sliced<0x82F63B78u>(data, n, crc);
 }
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))

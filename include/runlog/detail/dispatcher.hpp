@@ -49,7 +49,7 @@ class dispatcher {
                                      [](const auto& s) { return s->wants_row_summaries(); })),
           reporter_(reporter),
           counts_(counts),
-          start_time_(start_time) {}
+          start_time_(round_to_microseconds(start_time)) {}
 
     void apply(const event& e) {
         switch (e.kind) {
@@ -195,7 +195,7 @@ class dispatcher {
             merge_into_pending(item.key, e.item_value(item));
         });
         pending_active_ = true;
-        pending_time_ = e.time;
+        pending_time_ = round_to_microseconds(e.time);  // what the JSON histories print
         const bool commit = e.commit < 0 ? !e.has_step : e.commit > 0;
         if (commit) commit_pending();
     }

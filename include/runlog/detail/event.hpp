@@ -78,8 +78,25 @@ struct event {
     std::int64_t step = 0;
     double time = 0.0;         // Unix seconds at the call
     std::uint64_t ticket = 0;  // flush
-    field_item items[RUNLOG_INLINE_FIELDS];
+    field_item items[RUNLOG_INLINE_FIELDS];  // the first inline_count are set
     std::unique_ptr<event_payload> payload;
+
+    event() = default;
+    event(event&& other) noexcept { *this = std::move(other); }
+    /// Moves only the inline items in use: an event goes through the queue by two moves, and the
+    /// rest of the array is never read (nor, then, copied uninitialised).
+    event& operator=(event&& other) noexcept {
+        kind = other.kind;
+        inline_count = other.inline_count;
+        has_step = other.has_step;
+        commit = other.commit;
+        step = other.step;
+        time = other.time;
+        ticket = other.ticket;
+        for (std::uint8_t i = 0; i < inline_count; ++i) items[i] = other.items[i];
+        payload = std::move(other.payload);
+        return *this;
+    }
 
     event_payload& ensure_payload() {
         if (!payload) payload = std::make_unique<event_payload>();

@@ -238,7 +238,7 @@ struct run_state {
     std::atomic<std::uint64_t> next_ticket{0};
     std::atomic<std::size_t> media_in_flight{0};     // bytes of media queued, not yet encoded
     alignas(64) std::atomic<bool> congested{false};  // someone waits in line (see wait_in_line)
-    std::atomic<bool> writer_sleeping{false};         // written by the writer only
+    std::atomic<bool> writer_sleeping{false};        // written by the writer only
 
     std::mutex wake_mutex;
     std::condition_variable wake_cv;

@@ -75,14 +75,36 @@ inline value wandb_shaped(const value& v) {
     return out;
 }
 
-/// ConfigRecord / SummaryRecord body: one `update` item per top-level key with its whole value
-/// (legacy sync merges only top-level keys, so values are never split).
+/// A value as the JSON W&B reads (histograms reshaped), appended to `out`.
+inline void dump_item_value(const value& v, std::string& out) {
+    if (has_histogram_stats(v)) {
+        wandb_shaped(v).dump(out);
+    } else {
+        v.dump(out);
+    }
+}
+
+/// One `update` item (key, value_json) of a ConfigRecord / SummaryRecord / HistoryRecord body.
+inline void write_item(proto_writer& body, std::string_view key, std::string_view json) {
+    const std::size_t item = body.begin(1);
+    body.string(1, key).string(16, json).end(item);
+}
+
+/// The items of a body, appended to `body`: one per top-level key with its whole value as JSON
+/// (legacy sync merges only top-level keys, so values are never split). `json` is scratch space,
+/// reused between records.
+inline void write_items(proto_writer& body, const value& object, std::string& json) {
+    for (const auto& [key, v] : object.as_object()) {
+        json.clear();
+        dump_item_value(v, json);
+        write_item(body, key, json);
+    }
+}
+
 inline proto_writer items_body(const value& object) {
     proto_writer body;
-    for (const auto& [key, v] : object.as_object()) {
-        body.message(1, proto_writer().string(1, key).string(
-                            16, has_histogram_stats(v) ? wandb_shaped(v).dump() : v.dump()));
-    }
+    std::string json;
+    write_items(body, object, json);
     return body;
 }
 
@@ -151,9 +173,12 @@ inline proto_writer files_body(std::string_view path, int type) {
 
 /// HistoryRecord: one item per member of the row (which holds _step, _runtime, _timestamp).
 inline proto_writer history_body(const value& row, std::int64_t step) {
-    proto_writer h = items_body(row);
-    h.message(2, proto_writer().int64(1, step));
-    return h;
+    proto_writer body;
+    std::string json;
+    write_items(body, row, json);
+    const std::size_t history_step = body.begin(2);
+    body.int64(1, step).end(history_step);
+    return body;
 }
 
 /// summary {_wandb: {runtime}, _runtime}: the client writes the runtime pair this way.

@@ -105,8 +105,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     io_result event_(const sink_event& e) override {
         switch (e.type) {
             case sink_event_type::row:
-                e.row->data.dump(history_.buffer());
-                history_.buffer().push_back('\n');
+                write_row(e.row->data);
                 return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
             case sink_event_type::config:
                 return write_snapshot("config.json", *e.config);
@@ -159,6 +158,28 @@ class jsonl_sink final : public base_sink<null_mutex> {
     }
 
   private:
+    /// One history line. Rows repeat their keys, so each position keeps its key's JSON with the
+    /// separator before it ({"train/loss": or ,"lr":) and reuses it while the key is the same:
+    /// escaping keys and appending single characters were a quarter of the writer's time.
+    void write_row(const value& row) {
+        std::string& out = history_.buffer();
+        const auto& members = row.as_object();
+        if (key_json_.size() < members.size()) key_json_.resize(members.size());
+        for (std::size_t i = 0; i < members.size(); ++i) {
+            const auto& [key, v] = members[i];
+            auto& [cached_key, json] = key_json_[i];
+            if (json.empty() || cached_key != key) {
+                cached_key = key;
+                json.assign(1, i == 0 ? '{' : ',');
+                detail::write_json_string(json, key);
+                json += ':';
+            }
+            out.append(json);
+            detail::dump_row_member(key, v, out);
+        }
+        out.append(members.empty() ? "{}\n" : "}\n");
+    }
+
     static constexpr std::size_t flush_threshold = 64 * 1024;
 
     io_result write_snapshot(const char* name, const value& v) {
@@ -225,6 +246,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     run_info info_;
     std::filesystem::path dir_;
     detail::append_file history_;
+    std::vector<std::pair<std::string, std::string>> key_json_;  // per row position: key, its JSON
     detail::append_file system_;
     detail::append_file output_;
     detail::append_file artifacts_;

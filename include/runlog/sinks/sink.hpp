@@ -69,6 +69,21 @@ struct history_row {
     const value* summary = nullptr;
 };
 
+namespace detail {
+/// One member of a history row as JSON: _runtime and _timestamp to the microsecond
+/// (write_json_seconds), everything else as value::dump. Every JSON-writing sink uses it, so the
+/// native and W&B histories show the same text.
+inline void dump_row_member(std::string_view key, const value& v, std::string& out) {
+    const bool time = v.is_double() && !key.empty() && key.front() == '_' &&
+                      (key == "_runtime" || key == "_timestamp");
+    if (time) {
+        write_json_seconds(out, v.as_double());
+    } else {
+        v.dump(out);
+    }
+}
+}  // namespace detail
+
 /// How a run ended.
 struct finish_info {
     int exit_code = 0;
