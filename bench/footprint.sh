@@ -70,7 +70,7 @@ added_kib=$(awk -v a="$minimal" -v b="$hello" 'BEGIN { printf "%.0f", (a - b) / 
 over() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f", a - b }'; }
 
 if (( summary )); then
-    echo "| compile: a TU including runlog/runlog.hpp, -O0 | ${o0[umbrella]} s ($(over "${o0[umbrella]}" "${o0[baseline]}") s over <string>+<vector>) | ≤ 1 s |"
+    echo "| compile: a TU including runlog/runlog.hpp, -O0 | ${o0[umbrella]} s ($(over "${o0[umbrella]}" "${o0[baseline]}") s over \`<string>\` + \`<vector>\`) | ≤ 1 s |"
     echo "| compile: the same TU, -O2 | ${o2[umbrella]} s ($(over "${o2[umbrella]}" "${o2[baseline]}") s) | – |"
     echo "| minimal logging program, -O2, stripped | ${minimal} B (+${added_kib} KiB over hello world) | ≤ +150 KB |"
     exit 0
@@ -79,12 +79,12 @@ echo "$($CXX --version | head -1), median of 3 compiles"
 echo
 echo "| translation unit | -O0 s | -O2 s |"
 echo "|---|---:|---:|"
-echo "| <string> + <vector> and a main | ${o0[baseline]} | ${o2[baseline]} |"
-echo "| #include <runlog/runlog.hpp> and an empty main | ${o0[umbrella]} | ${o2[umbrella]} |"
+echo "| \`<string>\` + \`<vector>\` and a main | ${o0[baseline]} | ${o2[baseline]} |"
+echo "| \`#include <runlog/runlog.hpp>\` and an empty main | ${o0[umbrella]} | ${o2[umbrella]} |"
 echo "| the same with single_include/runlog/runlog.hpp | ${o0[single]} | ${o2[single]} |"
 echo "| a minimal logging program (init, 10 rows, finish) | ${o0[minimal]} | ${o2[minimal]} |"
 echo
 echo "| program (-O2, stripped) | bytes |"
 echo "|---|---:|"
-echo "| hello world (<cstdio>, puts) | $hello |"
+echo "| hello world (\`<cstdio>\`, \`puts\`) | $hello |"
 echo "| minimal logging program | $minimal (+$added_kib KiB) |"
