@@ -28,12 +28,13 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "child_process.hpp"
 
 #if RUNLOG_BENCH_WITH_SPDLOG
 #include <spdlog/async.h>
@@ -55,31 +56,12 @@ struct measurement {
     double peak_rss_mib = 0.0;
 };
 
-/// Runs `body` (which returns its seconds and bytes written) in a child process and adds the
-/// child's peak RSS. The parent has no threads when it forks.
+/// `body` (returning its seconds and bytes) in a child process, with the child's peak RSS.
 template <class F>
 measurement in_child(F&& body) {
-    int fds[2];
-    if (::pipe(fds) != 0) return {};
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        ::close(fds[0]);
-        const measurement m = body();
-        const auto written = ::write(fds[1], &m, sizeof m);
-        ::_exit(written == static_cast<ssize_t>(sizeof m) ? 0 : 1);
-    }
-    ::close(fds[1]);
-    measurement m;
-    const bool got = ::read(fds[0], &m, sizeof m) == static_cast<ssize_t>(sizeof m);
-    ::close(fds[0]);
-    int status = 0;
-    rusage usage{};
-    ::wait4(pid, &status, 0, &usage);
-    if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::fprintf(stderr, "bench_end_to_end: a case failed\n");
-        std::exit(1);
-    }
-    m.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux: KiB
+    const auto child = bench::in_child(std::forward<F>(body));
+    measurement m = child.value;
+    m.peak_rss_mib = child.peak_rss_mib;
     return m;
 }
 

@@ -25,9 +25,9 @@
 #include <utility>
 #include <vector>
 
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "child_process.hpp"
 
 // The replacement operator new below takes memory from malloc, so free() is its match; GCC
 // warns when it inlines the standard allocator and sees only the free().
@@ -107,13 +107,9 @@ struct burst_result {
     double peak_rss_mib = 0.0;
 };
 
-/// One burst of `calls` back-to-back log() calls in a child process; peak RSS from wait4.
+/// One burst of `calls` back-to-back log() calls, in a child process for its own peak RSS.
 burst_result burst(const fs::path& dir, runlog::overflow_policy policy, long calls) {
-    int fds[2];
-    if (::pipe(fds) != 0) return {};
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        ::close(fds[0]);
+    const auto child = bench::in_child([&] {
         // drop_newest reports its drops (to stderr by default): counted below instead.
         auto run = runlog::init(quiet(dir).with_overflow(policy).with_error_handler(
             [](const runlog::error_report&) {}));
@@ -126,21 +122,10 @@ burst_result burst(const fs::path& dir, runlog::overflow_policy policy, long cal
         run.finish();
         r.waited = run.stats().waited_queue_full;
         r.dropped = run.stats().dropped();
-        const auto written = ::write(fds[1], &r, sizeof r);
-        ::_exit(written == static_cast<ssize_t>(sizeof r) ? 0 : 1);
-    }
-    ::close(fds[1]);
-    burst_result r;
-    const bool got = ::read(fds[0], &r, sizeof r) == static_cast<ssize_t>(sizeof r);
-    ::close(fds[0]);
-    int status = 0;
-    rusage usage{};
-    ::wait4(pid, &status, 0, &usage);
-    if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::fprintf(stderr, "bench_memory: the burst child failed\n");
-        std::exit(1);
-    }
-    r.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
+        return r;
+    });
+    burst_result r = child.value;
+    r.peak_rss_mib = child.peak_rss_mib;
     return r;
 }
 

@@ -76,8 +76,8 @@ struct event {
     bool has_step = false;
     std::int8_t commit = -1;  // -1: default (commit unless a step is given), 0: no, 1: yes
     std::int64_t step = 0;
-    double time = 0.0;         // Unix seconds at the call
-    std::uint64_t ticket = 0;  // flush
+    double time = 0.0;                       // Unix seconds at the call
+    std::uint64_t ticket = 0;                // flush
     field_item items[RUNLOG_INLINE_FIELDS];  // the first inline_count are set
     std::unique_ptr<event_payload> payload;
 
