@@ -78,7 +78,7 @@ class field {
   public:
     template <class T,
               std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, int> = 0>
-    field(std::string_view key, T v) noexcept : key_(key), key_hash_(detail::hash_key(key)) {
+    field(std::string_view key, T v) noexcept : key_(key) {
         if constexpr (std::is_same_v<T, float>) {
             kind_ = kind::float32;
             f_ = v;
@@ -130,6 +130,7 @@ class field {
     };
 
     std::string_view key_;
+    // Hashed here, where the key is usually a literal: the compiler folds the hash to a constant.
     std::uint64_t key_hash_ = detail::hash_key(key_);
     kind kind_;
     union {
@@ -508,7 +509,7 @@ class run {
     RUNLOG_NOINLINE static void add_other_field(detail::run_state& s, detail::event& e,
                                                 const field& f) {
         detail::field_item item{};
-        item.key = s.keys.intern(f.key_);
+        item.key = s.keys.intern(f.key_, f.key_hash_);
         switch (f.kind_) {
             case field::kind::integer:
             case field::kind::floating:

@@ -4918,8 +4918,8 @@ struct event {
     bool has_step = false;
     std::int8_t commit = -1;  // -1: default (commit unless a step is given), 0: no, 1: yes
     std::int64_t step = 0;
-    double time = 0.0;         // Unix seconds at the call
-    std::uint64_t ticket = 0;  // flush
+    double time = 0.0;                       // Unix seconds at the call
+    std::uint64_t ticket = 0;                // flush
     field_item items[RUNLOG_INLINE_FIELDS];  // the first inline_count are set
     std::unique_ptr<event_payload> payload;
 
@@ -9674,7 +9674,7 @@ class field {
   public:
     template <class T,
               std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, int> = 0>
-    field(std::string_view key, T v) noexcept : key_(key), key_hash_(detail::hash_key(key)) {
+    field(std::string_view key, T v) noexcept : key_(key) {
         if constexpr (std::is_same_v<T, float>) {
             kind_ = kind::float32;
             f_ = v;
@@ -9726,6 +9726,7 @@ class field {
     };
 
     std::string_view key_;
+    // Hashed here, where the key is usually a literal: the compiler folds the hash to a constant.
     std::uint64_t key_hash_ = detail::hash_key(key_);
     kind kind_;
     union {
@@ -10104,7 +10105,7 @@ class run {
     RUNLOG_NOINLINE static void add_other_field(detail::run_state& s, detail::event& e,
                                                 const field& f) {
         detail::field_item item{};
-        item.key = s.keys.intern(f.key_);
+        item.key = s.keys.intern(f.key_, f.key_hash_);
         switch (f.kind_) {
             case field::kind::integer:
             case field::kind::floating:
