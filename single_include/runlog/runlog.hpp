@@ -5291,21 +5291,21 @@ class dispatcher {
         for (std::size_t i = 0; i < user_members; ++i)
             summary_of(i).add(members[i].second, current_step_);
 
-        value row_summary;
         if (row_summaries_) {
-            row_summary = value::object();
+            auto& summary_members = row_summary_.as_object();
+            summary_members.clear();  // keeps its storage: no allocation per row
             for (std::size_t i = 0; i < members.size(); ++i) {
                 const auto& [key, v] = members[i];
                 if (i >= user_members) {
-                    row_summary.as_object().emplace_back(key, v);  // _step, _runtime, _timestamp
+                    summary_members.emplace_back(key, v);  // _step, _runtime, _timestamp
                 } else if (auto entry = summary_of(i).build(i < logged ? resolve(*pending_[i].first)
                                                                        : resolve(key))) {
-                    row_summary.as_object().emplace_back(key, std::move(*entry));
+                    summary_members.emplace_back(key, std::move(*entry));
                 }
             }
         }
         history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row_};
-        if (row_summaries_) out_row.summary = &row_summary;
+        if (row_summaries_) out_row.summary = &row_summary_;
         sink_event out;
         out.type = sink_event_type::row;
         out.row = &out_row;
@@ -5448,6 +5448,7 @@ class dispatcher {
     std::int64_t system_samples_ = 0;
     std::vector<std::pair<const key_entry*, value>> pending_;
     value row_ = value::object();             // the committed row, reused
+    value row_summary_ = value::object();     // its new summary values, for sinks that ask; reused
     std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members
     value::object_type step_inserts_;         // this row's step_sync additions
     bool pending_active_ = false;
