@@ -4,6 +4,7 @@
 #
 #   bash bench/footprint.sh             # the two tables
 #   bash bench/footprint.sh --summary   # bench/run.sh's rows
+#   bash bench/footprint.sh --headers   # -O0 compile time of a TU including each header alone
 #
 # Compile times are the median of 3 runs of `$CXX -std=c++17 -c` (CXX defaults to g++) of a
 # translation unit; sizes are of -O2 programs after `strip`, linked as the compiler links by
@@ -13,6 +14,21 @@ cd "$(dirname "$0")/.."
 CXX=${CXX:-g++}
 summary=0
 [[ "${1:-}" == --summary ]] && summary=1
+
+if [[ "${1:-}" == --headers ]]; then  # where the umbrella header's compile time comes from
+    echo "| header (each alone, with an empty main), -O0 | ms |"
+    echo "|---|---:|"
+    for h in config.hpp value.hpp metric.hpp settings.hpp media/media.hpp detail/dispatcher.hpp \
+        sinks/jsonl.hpp sinks/wandb.hpp sinks/tensorboard.hpp artifacts.hpp \
+        detail/run_state.hpp run.hpp export.hpp runlog.hpp; do
+        printf '#include <runlog/%s>\nint main() {}\n' "$h" > "${TMPDIR:-/tmp}/runlog_header_tu.cpp"
+        start=$(date +%s%N)
+        $CXX -std=c++17 -O0 -Iinclude -c "${TMPDIR:-/tmp}/runlog_header_tu.cpp" -o /dev/null
+        echo "| \`runlog/$h\` | $(( ($(date +%s%N) - start) / 1000000 )) |"
+    done
+    rm -f "${TMPDIR:-/tmp}/runlog_header_tu.cpp"
+    exit 0
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
