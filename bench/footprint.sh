@@ -20,7 +20,7 @@ if [[ "${1:-}" == --headers ]]; then  # where the umbrella header's compile time
     echo "|---|---:|"
     for h in config.hpp value.hpp metric.hpp settings.hpp media/media.hpp detail/dispatcher.hpp \
         sinks/jsonl.hpp sinks/wandb.hpp sinks/tensorboard.hpp artifacts.hpp \
-        detail/run_state.hpp run.hpp export.hpp runlog.hpp; do
+        detail/run_core.hpp detail/run_state.hpp run.hpp export.hpp runlog.hpp; do
         printf '#include <runlog/%s>\nint main() {}\n' "$h" > "${TMPDIR:-/tmp}/runlog_header_tu.cpp"
         start=$(date +%s%N)
         $CXX -std=c++17 -O0 -Iinclude -c "${TMPDIR:-/tmp}/runlog_header_tu.cpp" -o /dev/null
@@ -74,20 +74,29 @@ stripped_bytes() {
 }
 
 declare -A o0 o2
-for tu in baseline umbrella single minimal; do
-    src="$tmp/$tu.cpp" inc=include
+for tu in baseline umbrella single minimal umbrella_compiled minimal_compiled; do
+    src="$tmp/${tu%_compiled}.cpp" inc=include flags=""
     [[ $tu == single ]] && src="$tmp/umbrella.cpp" inc=single_include
-    o0[$tu]=$(compile_seconds "$src" -O0 "$inc")
-    o2[$tu]=$(compile_seconds "$src" -O2 "$inc")
+    [[ $tu == *_compiled ]] && flags="-DRUNLOG_COMPILED_LIB=1"  # as runlog::compiled defines it
+    o0[$tu]=$(compile_seconds "$src" "-O0 $flags" "$inc")
+    o2[$tu]=$(compile_seconds "$src" "-O2 $flags" "$inc")
 done
 hello=$(stripped_bytes "$tmp/hello.cpp")
 minimal=$(stripped_bytes "$tmp/minimal.cpp")
 added_kib=$(awk -v a="$minimal" -v b="$hello" 'BEGIN { printf "%.0f", (a - b) / 1024 }')
+# The compiled library, built once as the build systems build runlog::compiled.
+$CXX -std=c++17 -O2 -DRUNLOG_COMPILED_LIB=1 -Iinclude -c src/runlog.cpp -o "$tmp/runlog.o"
+ar rcs "$tmp/librunlog_compiled.a" "$tmp/runlog.o"
+$CXX -std=c++17 -O2 -DRUNLOG_COMPILED_LIB=1 -Iinclude "$tmp/minimal.cpp" -o "$tmp/prog" \
+    -L"$tmp" -lrunlog_compiled -pthread
+strip "$tmp/prog"
+minimal_compiled=$(stat -c %s "$tmp/prog")
 over() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f", a - b }'; }
 
 if (( summary )); then
     echo "| compile: a TU including runlog/runlog.hpp, -O0 | ${o0[umbrella]} s ($(over "${o0[umbrella]}" "${o0[baseline]}") s over \`<string>\` + \`<vector>\`) | ≤ 1 s |"
     echo "| compile: the same TU, -O2 | ${o2[umbrella]} s ($(over "${o2[umbrella]}" "${o2[baseline]}") s) | – |"
+    echo "| compile: the same TU with runlog::compiled (RUNLOG_COMPILED_LIB), -O0 | ${o0[umbrella_compiled]} s ($(over "${o0[umbrella_compiled]}" "${o0[baseline]}") s) | ≤ 1 s |"
     echo "| minimal logging program, -O2, stripped | ${minimal} B (+${added_kib} KiB over hello world) | ≤ +150 KB |"
     exit 0
 fi
@@ -99,8 +108,11 @@ echo "| \`<string>\` + \`<vector>\` and a main | ${o0[baseline]} | ${o2[baseline
 echo "| \`#include <runlog/runlog.hpp>\` and an empty main | ${o0[umbrella]} | ${o2[umbrella]} |"
 echo "| the same with single_include/runlog/runlog.hpp | ${o0[single]} | ${o2[single]} |"
 echo "| a minimal logging program (init, 10 rows, finish) | ${o0[minimal]} | ${o2[minimal]} |"
+echo "| \`#include <runlog/runlog.hpp>\` with runlog::compiled (RUNLOG_COMPILED_LIB=1) | ${o0[umbrella_compiled]} | ${o2[umbrella_compiled]} |"
+echo "| the minimal logging program with runlog::compiled | ${o0[minimal_compiled]} | ${o2[minimal_compiled]} |"
 echo
 echo "| program (-O2, stripped) | bytes |"
 echo "|---|---:|"
 echo "| hello world (\`<cstdio>\`, \`puts\`) | $hello |"
 echo "| minimal logging program | $minimal (+$added_kib KiB) |"
+echo "| the same linked with librunlog_compiled.a | $minimal_compiled |"

@@ -75,6 +75,9 @@ def generate() -> str:
         "// SPDX-License-Identifier: MIT\n"
         "#ifndef RUNLOG_SINGLE_INCLUDE_RUNLOG_HPP\n"
         "#define RUNLOG_SINGLE_INCLUDE_RUNLOG_HPP\n"
+        "#if defined(RUNLOG_COMPILED_LIB) && RUNLOG_COMPILED_LIB\n"
+        "#error \"the single header is header-only: use include/ and runlog::compiled instead\"\n"
+        "#endif\n"
     )
     return head + "".join(body) + "#endif  // RUNLOG_SINGLE_INCLUDE_RUNLOG_HPP\n"
 

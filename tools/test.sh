@@ -5,7 +5,8 @@
 #
 #   checks: single header current, test lists, clang-format, header self-containment
 #   builds: clang++ (-Werror), g++ TSan (concurrency tests), meson (-Werror), install + CMake,
-#           pkg-config and meson-subproject consumers, then g++ ASan+UBSan whose ctest ends the run
+#           pkg-config and meson-subproject consumers (header-only and runlog::compiled), then
+#           g++ ASan+UBSan whose ctest ends the run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -78,10 +79,13 @@ cmake --install build --prefix "$root/stage" >/dev/null
 cmake -S tests/consumer/cmake -B build-consumer-cmake -G Ninja -DCMAKE_PREFIX_PATH="$root/stage" >/dev/null
 cmake --build build-consumer-cmake
 build-consumer-cmake/consumer "$(mktemp -d)"
+build-consumer-cmake/consumer_compiled "$(mktemp -d)"
 mkdir -p build-consumer-pc
-g++ tests/consumer/main.cpp -o build-consumer-pc/consumer \
-  $(PKG_CONFIG_PATH="$root/stage/share/pkgconfig" pkg-config --cflags --libs runlog)
-build-consumer-pc/consumer "$(mktemp -d)"
+for pc in runlog runlog-compiled; do
+  g++ tests/consumer/main.cpp -o build-consumer-pc/$pc \
+    $(PKG_CONFIG_PATH="$root/stage/share/pkgconfig" pkg-config --cflags --libs $pc)
+  build-consumer-pc/$pc "$(mktemp -d)"
+done
 mkdir -p build-consumer-meson/src/subprojects
 cp tests/consumer/main.cpp build-consumer-meson/
 cp tests/consumer/meson/meson.build build-consumer-meson/src/
@@ -90,6 +94,7 @@ meson setup build-consumer-meson/out build-consumer-meson/src -Drunlog:tests=dis
   -Drunlog:examples=false >/dev/null
 meson compile -C build-consumer-meson/out >/dev/null
 build-consumer-meson/out/consumer "$(mktemp -d)"
+build-consumer-meson/out/consumer_compiled "$(mktemp -d)"
 
 stage "ctest (g++ ASan+UBSan)"
 ctest --test-dir build -j "$jobs" --output-on-failure --no-tests=error

@@ -36,6 +36,21 @@
 #define RUNLOG_WITH_HTTPLIB 0
 #endif
 
+// 0 by default: runlog is header-only. Set to 1 by the build (CMake target runlog::compiled, meson
+// dependency runlog-compiled), the headers declare init(), finish(), flush() and the other rare
+// calls of a run, and the library compiled from src/runlog.cpp defines them once: a translation
+// unit that logs then compiles neither the writer thread, the sinks, the encoders nor the artifact
+// store. runlog.hpp then leaves out the tools (export, the artifact store, checkpoint_logger, the
+// summary reducer and the concrete sinks): include their own headers where they are used.
+#ifndef RUNLOG_COMPILED_LIB
+#define RUNLOG_COMPILED_LIB 0
+#endif
+#if RUNLOG_COMPILED_LIB
+#define RUNLOG_INLINE
+#else
+#define RUNLOG_INLINE inline
+#endif
+
 // Not a switch: marks the rare, long branches of hot functions (a key seen for the first time) so
 // that the compiler keeps the common path short.
 #if defined(__GNUC__)

@@ -14,6 +14,10 @@
 //
 // A disabled run (mode disabled, a non-zero rank, or a setup error with exceptions off) accepts
 // every call, does nothing and never blocks.
+//
+// The hot path is defined here, on the caller side of the run (detail/run_core.hpp). init() and
+// the rare calls are in run-inl.hpp: included at the end of this file, or compiled once into
+// runlog::compiled (RUNLOG_COMPILED_LIB, config.hpp).
 
 #include <chrono>
 #include <cstdint>
@@ -28,12 +32,9 @@
 #include <utility>
 #include <vector>
 
-#include "artifacts.hpp"
-#include "detail/environment.hpp"
-#include "detail/git_state.hpp"
-#include "detail/machine_info.hpp"
-#include "detail/run_dir.hpp"
-#include "detail/run_state.hpp"
+#include "artifact_types.hpp"
+#include "config.hpp"
+#include "detail/run_core.hpp"
 #include "error.hpp"
 #include "media/histogram.hpp"
 #include "media/image.hpp"
@@ -41,15 +42,15 @@
 #include "media/table.hpp"
 #include "metric.hpp"
 #include "settings.hpp"
-#include "sinks/jsonl.hpp"
 #include "sinks/sink.hpp"
-#include "sinks/tensorboard.hpp"
-#include "sinks/wandb.hpp"
 #include "stats.hpp"
 #include "value.hpp"
 
 namespace runlog {
 inline namespace v0 {
+namespace detail {
+struct run_state;  // detail/run_state.hpp: the writer side, used by run-inl.hpp only
+}  // namespace detail
 
 /// Outcome of flush() and finish().
 enum class status {
@@ -181,7 +182,7 @@ class config_handle {
   private:
     friend class run;
     friend run init(settings s);
-    detail::run_state* state_ = nullptr;
+    detail::run_core* state_ = nullptr;
 };
 
 class run {
@@ -221,7 +222,7 @@ class run {
     ///     run.log({{"val/acc", acc}, {"epoch", epoch}}, global_step);
     void log(std::initializer_list<field> fields, std::optional<std::int64_t> step = std::nullopt,
              std::optional<bool> commit = std::nullopt) noexcept {
-        detail::run_state* s = accepting();
+        detail::run_core* s = accepting();
         if (s == nullptr) return;
         detail::event e = start_row(*s, step, commit);
         for (const field& f : fields) add_field(*s, e, f);
@@ -231,7 +232,7 @@ class run {
     /// Logs the members of an object built at run time (nested objects stay nested).
     void log(const value& row, std::optional<std::int64_t> step = std::nullopt,
              std::optional<bool> commit = std::nullopt) noexcept {
-        detail::run_state* s = accepting();
+        detail::run_core* s = accepting();
         if (s == nullptr) return;
         if (!row.is_object()) {
             s->reporter.report(errc::invalid_value, "log needs an object, got " + row.dump());
@@ -270,7 +271,7 @@ class run {
 
     /// Defines how a metric (or a trailing-'*' glob) is plotted and summarised; see metric.hpp.
     void define_metric(std::string_view name, const metric_options& options = {}) noexcept {
-        detail::run_state* s = accepting();
+        detail::run_core* s = accepting();
         if (s == nullptr) return;
         metric_definition def;
         const io_result parsed = parse_metric_definition(name, options, def);
@@ -288,7 +289,7 @@ class run {
 
     /// Replaces the summary value of `key` (until the key is logged again).
     void summary_set(std::string_view key, value v) noexcept {
-        detail::run_state* s = accepting();
+        detail::run_core* s = accepting();
         if (s == nullptr) return;
         const auto status = detail::classify_key(key);
         if (status != detail::key_status::ok) {
@@ -327,61 +328,18 @@ class run {
     /// in the run as used (W&B's lineage). Throws runlog::error naming the versions and aliases
     /// that exist when nothing matches (with exceptions off: reports it and returns a version
     /// whose `error` says so). Works on disabled runs too: every rank may load a checkpoint.
-    artifact_version use_artifact(std::string_view ref) {
-        artifact_version v = artifact_store(artifact_dir_).resolve(ref);
-        if (!v.ok()) {
-#if !RUNLOG_NO_EXCEPTIONS
-            throw error(v.code, v.error);
-#else
-            if (state_) state_->reporter.report(v.code, v.error);
-            return v;
-#endif
-        }
-        if (detail::run_state* s = accepting()) enqueue_artifact(*s, v, true);
-        return v;
-    }
+    artifact_version use_artifact(std::string_view ref);
 
     /// Where this run's artifacts are stored.
-    const std::filesystem::path& artifact_dir() const noexcept {
-        return artifact_dir_;
-    }
+    const std::filesystem::path& artifact_dir() const noexcept { return artifact_dir_; }
 
     /// Writes everything logged so far (by this thread) to every sink; returns within `timeout`.
-    status flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept {
-        detail::run_state* s = state_.get();
-        if (s == nullptr) return status::disabled;
-        if (s->closed.load(std::memory_order_relaxed)) return status::finished;
-        switch (s->flush(timeout)) {
-            case detail::wait_result::done:
-                return status::ok;
-            case detail::wait_result::finished:
-                return status::finished;
-            case detail::wait_result::timed_out:
-                break;
-        }
-        s->reporter.report(errc::flush_timed_out, "flush did not complete within " +
-                                                      std::to_string(timeout.count()) + " ms");
-        return status::timed_out;
-    }
+    status flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept;
 
     /// Commits the pending row, writes the final summary and run status, stops the writer.
     /// Always returns within `timeout`; a writer stuck in a sink is abandoned and reported.
     status finish(int exit_code = 0,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept {
-        detail::run_state* s = state_.get();
-        if (s == nullptr) return status::disabled;
-        if (s->closed.exchange(true)) return status::finished;
-        const bool done = s->finish(exit_code, timeout);
-        if (!done) {
-            s->reporter.report(errc::finish_timed_out,
-                               "finish did not complete within " + std::to_string(timeout.count()) +
-                                   " ms: a sink is blocked; " +
-                                   std::to_string(s->queue.size_approx()) +
-                                   " queued events and the final summary may be unwritten");
-        }
-        if (!s->quiet) print_finish(*s, exit_code, done);
-        return done ? status::ok : status::timed_out;
-    }
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept;
 
     /// Counters of what was written and dropped.
     run_stats stats() const noexcept {
@@ -402,51 +360,14 @@ class run {
         if (state_) state_->reporter.report(code, message);
     }
 
-    static artifact_version log_artifact_to(detail::run_state* s, std::string_view name,
+    static artifact_version log_artifact_to(detail::run_core* core, std::string_view name,
                                             std::string_view type,
                                             const std::vector<artifact_file>& files,
-                                            const artifact_options& options) noexcept {
-        artifact_version v;
-        if (s == nullptr || !s->accepting()) {
-            v.error = s ? "the run has finished: nothing stored"
-                        : "the run is disabled (mode disabled or a rank other than 0): nothing "
-                          "stored";
-            return v;
-        }
-#if !RUNLOG_NO_EXCEPTIONS
-        try {
-            v = s->artifacts.add(name, type, files, options, s->info.id);
-        } catch (const std::exception& ex) {  // std::bad_alloc, say: reported like the rest
-            v.version = -1;
-            v.error = ex.what();
-            v.code = errc::artifact_store_failed;
-        }
-#else
-        v = s->artifacts.add(name, type, files, options, s->info.id);
-#endif
-        if (!v.ok()) {
-            detail::counters::bump(s->counts.artifacts_failed);
-            s->reporter.report(v.code, "log_artifact: " + v.error + "; nothing stored");
-            return v;
-        }
-        detail::counters::bump(s->counts.artifacts_logged);
-        enqueue_artifact(*s, v, false);
-        return v;
-    }
+                                            const artifact_options& options) noexcept;
 
-    static void enqueue_artifact(detail::run_state& s, const artifact_version& v, bool used) {
-        detail::event e;
-        e.kind = detail::event_kind::artifact;
-        e.time = s.now();
-        auto& payload = e.ensure_payload();
-        payload.data = v.manifest;
-        payload.aliases = v.aliases;
-        payload.key = v.dir.string();
-        payload.stream = used ? 1 : 0;
-        s.enqueue_control(e, s.block_timeout);
-    }
+    static void enqueue_artifact(detail::run_core& s, const artifact_version& v, bool used);
 
-    static detail::event start_row(detail::run_state& s, std::optional<std::int64_t> step,
+    static detail::event start_row(detail::run_core& s, std::optional<std::int64_t> step,
                                    std::optional<bool> commit) noexcept {
         detail::event e;
         e.time = s.now();
@@ -458,7 +379,7 @@ class run {
     }
 
     /// Queues a row event; media in it first reserve their bytes against the media budget.
-    static void push_row(detail::run_state& s, detail::event& e) noexcept {
+    static void push_row(detail::run_core& s, detail::event& e) noexcept {
         const std::size_t media_bytes = e.payload ? e.payload->media_bytes : 0;
         if (media_bytes > 0 && !s.reserve_media(media_bytes)) return;
         if (!s.enqueue(e) && media_bytes > 0) s.release_media(media_bytes);
@@ -475,7 +396,7 @@ class run {
     /// The common case inline — a scalar into a free inline slot of the event — and everything
     /// else out of line, so a 4-scalar log() is one straight run of code (callgrind: the call and
     /// its saved registers were a third of the cost of a scalar field).
-    static void add_field(detail::run_state& s, detail::event& e, const field& f) {
+    static void add_field(detail::run_core& s, detail::event& e, const field& f) {
         if (e.inline_count == RUNLOG_INLINE_FIELDS || f.kind_ > field::kind::boolean) {
             add_other_field(s, e, f);
             return;
@@ -506,7 +427,7 @@ class run {
         }
     }
 
-    RUNLOG_NOINLINE static void add_other_field(detail::run_state& s, detail::event& e,
+    RUNLOG_NOINLINE static void add_other_field(detail::run_core& s, detail::event& e,
                                                 const field& f) {
         detail::field_item item{};
         item.key = s.keys.intern(f.key_, f.key_hash_);
@@ -545,58 +466,12 @@ class run {
 
     /// The live run's state, or nullptr for a disabled or finished run (a call after finish is
     /// counted as dropped).
-    detail::run_state* accepting() const noexcept {
-        detail::run_state* s = state_.get();
+    detail::run_core* accepting() const noexcept {
+        detail::run_core* s = state_.get();
         return s != nullptr && s->accepting() ? s : nullptr;
     }
 
-    /// A summary value for one line of the end-of-run report: media as <type>, long text cut.
-    static std::string short_text(const value& v) {
-        if (const value* type = v.find("_type"); type && type->is_string())
-            return "<" + type->as_string() + ">";
-        std::string text = v.dump();
-        if (text.size() > 60) text = text.substr(0, 57) + "...";
-        return text;
-    }
-
-    static void print_finish(detail::run_state& s, int exit_code, bool done) {
-        const run_stats st = s.counts.snapshot();
-        std::fprintf(stderr, "runlog: run '%s' (%s) %s, exit code %d\n", s.info.name.c_str(),
-                     s.info.id.c_str(), done ? "finished" : "abandoned (finish timed out)",
-                     exit_code);
-        std::fprintf(stderr, "runlog:   dir      %s\n", s.info.run_dir.string().c_str());
-        std::fprintf(stderr,
-                     "runlog:   rows     %llu committed, %llu log calls dropped, %llu fields "
-                     "dropped, %llu write errors\n",
-                     static_cast<unsigned long long>(st.rows_committed),
-                     static_cast<unsigned long long>(st.dropped()),
-                     static_cast<unsigned long long>(st.dropped_fields),
-                     static_cast<unsigned long long>(st.write_errors));
-        if (st.waited_queue_full > 0) {
-            std::fprintf(stderr,
-                         "runlog:   queue    full %llu times: those log calls waited for the "
-                         "writer (raise settings.queue_capacity or log less often)\n",
-                         static_cast<unsigned long long>(st.waited_queue_full));
-        }
-        if (st.artifacts_logged + st.artifacts_failed > 0) {
-            std::fprintf(stderr, "runlog:   artifacts %llu versions stored, %llu failed, in %s\n",
-                         static_cast<unsigned long long>(st.artifacts_logged),
-                         static_cast<unsigned long long>(st.artifacts_failed),
-                         s.artifacts.dir().string().c_str());
-        }
-        if (!done) return;
-        std::string line;
-        int shown = 0;
-        for (const auto& [key, v] : s.final_summary.as_object()) {
-            if (key.empty() || key.front() == '_') continue;
-            if (shown++ == 8) {
-                line += "  ...";
-                break;
-            }
-            line += "  " + key + "=" + short_text(v);
-        }
-        if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
-    }
+    static void print_finish(detail::run_state& s, int exit_code, bool done);
 
     void close_on_destruction() noexcept {
         if (!state_ || state_->closed.load(std::memory_order_relaxed)) return;
@@ -604,113 +479,18 @@ class run {
         finish(unwinding ? 1 : 0, state_->finish_timeout);
     }
 
-    std::shared_ptr<detail::run_state> state_;
+    std::shared_ptr<detail::run_core> state_;
     std::filesystem::path artifact_dir_ = std::filesystem::path("runlog") / "artifacts";
     int uncaught_at_start_ = std::uncaught_exceptions();
 };
 
-namespace detail {
-
-/// Starts the run described by `s` (after RUNLOG_* variables), or returns null for a disabled
-/// run or a setup error (`err`). `artifact_dir` is set either way: other ranks use artifacts too.
-inline std::shared_ptr<run_state> start_run(settings s, setup_error& err,
-                                            std::filesystem::path& artifact_dir) {
-    if ((err = apply_environment(s))) return nullptr;
-    if (s.artifact_dir.empty())
-        s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
-    artifact_dir = s.artifact_dir;
-    if (s.mode == run_mode::disabled) return nullptr;
-    rank_info rank;
-    if ((err = detect_rank(rank))) return nullptr;
-    if (rank.rank != 0 && !s.all_ranks) return nullptr;
-
-    run_info info;
-    info.start_time = s.clock != nullptr ? s.clock() : unix_time_now();
-    info.root_dir = s.dir;
-    info.id = s.id;
-    if ((err = create_run_dir(info.root_dir, info.start_time, info.id, info.run_dir)))
-        return nullptr;
-    info.project = s.project;
-    info.name = s.name.empty() ? info.id : s.name;
-    info.group = s.group;
-    info.job_type = s.job_type;
-    info.tags = s.tags;
-    info.notes = s.notes;
-    info.host = host_name();
-    info.pid = process_id();
-    info.rank = rank.rank;
-    info.rank_source = rank.source;
-    info.config = s.config.is_object() ? s.config : value::object();
-    if (s.capture_environment) info.environment = describe_machine(s.capture_environment_variables);
-    if (s.capture_git) {
-        std::error_code ec;
-        const git_state git =
-            read_git_state(s.code_dir.empty() ? std::filesystem::current_path(ec)
-                                              : std::filesystem::path(s.code_dir));
-        info.git = git.to_value();
-        if (git.found && s.capture_git_diff) {
-            bool truncated = false;
-            info.git_diff = git_diff(git.work_tree, std::size_t{1} << 20, truncated);
-            if (truncated) info.git["diff_truncated"] = true;
-        }
-    }
-    info.queue_capacity = round_up_to_power_of_two(s.queue_capacity);
-    info.overflow = s.overflow;
-    info.flush_interval = std::chrono::duration<double>(s.flush_interval).count();
-
-    std::vector<std::shared_ptr<sink>> sinks;
-    if (s.native_files) sinks.push_back(std::make_shared<jsonl_sink>());
-    if (s.wandb_offline) sinks.push_back(std::make_shared<wandb_sink>(s.entity));
-    if (s.tensorboard) sinks.push_back(std::make_shared<tensorboard_sink>());
-    sinks.insert(sinks.end(), s.sinks.begin(), s.sinks.end());
-    for (const auto& target : sinks) {
-        io_result started;
-#if !RUNLOG_NO_EXCEPTIONS
-        try {
-            started = target->start(info);
-        } catch (const std::exception& ex) {
-            started = io_result::failure(errc::sink_start_failed, ex.what());
-        }
-#else
-        started = target->start(info);
-#endif
-        if (!started.ok()) {
-            err = {errc::sink_start_failed, "a sink failed to start: " + started.message};
-            return nullptr;
-        }
-    }
-    auto state = std::make_shared<run_state>(s, std::move(info), std::move(sinks));
-    state->writer = std::thread(&run_state::writer_main, state);
-    if (s.system_metrics && s.system_interval.count() > 0)
-        run_state::start_sampler(state, s.system_interval);
-    if (s.capture_console) state->start_console();
-    return state;
-}
-
-}  // namespace detail
-
 /// Starts a run. Throws runlog::error on a setup error (with exceptions off: reports it and
 /// returns a disabled run). Returns a disabled run in mode disabled and on non-zero ranks.
-inline run init(settings s = {}) {
-    error_handler handler = s.on_error;
-    detail::setup_error err;
-    run r;
-    std::shared_ptr<detail::run_state> state =
-        detail::start_run(std::move(s), err, r.artifact_dir_);
-    if (!state) {
-        if (err) {
-#if !RUNLOG_NO_EXCEPTIONS
-            throw error(err.code, err.message);
-#else
-            detail::error_reporter(std::move(handler)).report(err.code, err.message);
-#endif
-        }
-        return r;
-    }
-    r.state_ = std::move(state);
-    r.config.state_ = r.state_.get();
-    return r;
-}
+run init(settings s = {});
 
 }  // namespace v0
 }  // namespace runlog
+
+#if !RUNLOG_COMPILED_LIB
+#include "run-inl.hpp"
+#endif

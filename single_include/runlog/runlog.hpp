@@ -3,46 +3,1496 @@
 // SPDX-License-Identifier: MIT
 #ifndef RUNLOG_SINGLE_INCLUDE_RUNLOG_HPP
 #define RUNLOG_SINGLE_INCLUDE_RUNLOG_HPP
+#if defined(RUNLOG_COMPILED_LIB) && RUNLOG_COMPILED_LIB
+#error "the single header is header-only: use include/ and runlog::compiled instead"
+#endif
 // begin runlog/runlog.hpp
 // SPDX-License-Identifier: MIT
 // runlog: track machine-learning and simulation runs from C++ into offline files.
-// This umbrella header includes everything that needs no external library.
+// This umbrella header includes everything that needs no external library. With the compiled
+// library (RUNLOG_COMPILED_LIB, config.hpp) it includes what logging needs, and the tools —
+// export, the artifact store, checkpoint_logger, the concrete sinks — come from their own headers
+// where they are used, so that the translation units of a training loop compile fast.
 
-// #include "artifacts.hpp"
-// begin runlog/artifacts.hpp
+// #include "artifact_types.hpp"
+// begin runlog/artifact_types.hpp
 // SPDX-License-Identifier: MIT
-// Artifacts: versioned sets of files (checkpoints, datasets) with aliases, kept in a local store
-// that works offline and travels with the run directories (docs/artifacts.md).
-//
-//   <store>/                      default <dir>/runlog/artifacts/ (settings::artifact_dir)
-//     .lock                       held while a version commits, an alias moves or versions are
-//     pruned .staging/<host>-<pid>-<r>/  files being copied in, outside the lock <name>/
-//       aliases.json              {"latest": 4, "best": 2}, replaced atomically
-//       v0.json                   manifest of version 0 (its commit point)
-//       v0/                       its files at their entry paths
-//
-// A version commits in this order: its files are staged and hashed (SHA-256 and MD5 in one read);
-// then, under the lock, content already stored is hard-linked instead of kept twice, the staged
-// directory is renamed to vN/, vN.json is written (temp file + rename) and aliases.json replaced,
-// each step fsynced (files and directories) before the next, so the order holds after a power cut.
-// A crash at any point leaves every alias naming a committed version: the worst left over is a
-// vN/ without vN.json or a staging directory, which no reader looks at.
-//
-// The store never writes to, moves or deletes the files it is given: a copy is its own, a
-// hard link is its own name for the file, a reference is a symlink. Pruning removes only those.
+// The vocabulary of artifacts — what log_artifact takes and returns — apart from the store
+// (artifacts.hpp), so that code that only logs artifacts does not compile the store.
 
-#include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
-#include <functional>
-#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-// #include "detail/checksums.hpp"
+// #include "error.hpp"
+// begin runlog/error.hpp
+// SPDX-License-Identifier: MIT
+// Errors. Setup (init, bad settings, bad environment) throws runlog::error; everything after init
+// reports through a replaceable, rate-limited handler and never throws into the caller. Each error
+// has a stable id that appears in its text ("[runlog.103] ...") so users and tests can match it.
+
+#include <cstdint>     // std::uint64_t
+#include <cstdio>      // std::fprintf
+#include <functional>  // std::function
+#include <stdexcept>   // std::runtime_error
+#include <string>
+
+// #include "config.hpp"
+// begin runlog/config.hpp
+// SPDX-License-Identifier: MIT
+// Every compile-time switch of runlog, each with its default, in one place. Define a macro before
+// including runlog (or on the compiler command line) to change it. Nothing that needs linking is
+// switched on by detection: the HTTP sink is enabled only by the build (RUNLOG_WITH_HTTPLIB).
+
+// 1 when the translation unit is built without exceptions (-fno-exceptions). Setup errors then go
+// to the error handler and init() returns a disabled run instead of throwing runlog::error.
+#ifndef RUNLOG_NO_EXCEPTIONS
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define RUNLOG_NO_EXCEPTIONS 0
+#else
+#define RUNLOG_NO_EXCEPTIONS 1
+#endif
+#endif
+
+// Events the queue between the caller threads and the writer thread holds by default
+// (settings::queue_capacity overrides it per run). Rounded up to a power of two.
+#ifndef RUNLOG_DEFAULT_QUEUE_CAPACITY
+#define RUNLOG_DEFAULT_QUEUE_CAPACITY 8192
+#endif
+
+// Scalar fields one log() call carries without allocating; wider calls allocate once per call.
+#ifndef RUNLOG_INLINE_FIELDS
+#define RUNLOG_INLINE_FIELDS 8
+#endif
+
+// Error reports passed to the handler per second and run; the rest are counted and summarised.
+#ifndef RUNLOG_ERROR_REPORTS_PER_SECOND
+#define RUNLOG_ERROR_REPORTS_PER_SECOND 5
+#endif
+
+// 0 by default: set by the build (CMake target runlog::http, meson dependency runlog-http) together
+// with cpp-httplib's own pkg-config flags. Never guessed with __has_include.
+#ifndef RUNLOG_WITH_HTTPLIB
+#define RUNLOG_WITH_HTTPLIB 0
+#endif
+
+// 0 by default: runlog is header-only. Set to 1 by the build (CMake target runlog::compiled, meson
+// dependency runlog-compiled), the headers declare init(), finish(), flush() and the other rare
+// calls of a run, and the library compiled from src/runlog.cpp defines them once: a translation
+// unit that logs then compiles neither the writer thread, the sinks, the encoders nor the artifact
+// store. runlog.hpp then leaves out the tools (export, the artifact store, checkpoint_logger, the
+// summary reducer and the concrete sinks): include their own headers where they are used.
+#ifndef RUNLOG_COMPILED_LIB
+#define RUNLOG_COMPILED_LIB 0
+#endif
+#if RUNLOG_COMPILED_LIB
+#define RUNLOG_INLINE
+#else
+#define RUNLOG_INLINE inline
+#endif
+
+// Not a switch: marks the rare, long branches of hot functions (a key seen for the first time) so
+// that the compiler keeps the common path short.
+#if defined(__GNUC__)
+#define RUNLOG_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define RUNLOG_NOINLINE __declspec(noinline)
+#else
+#define RUNLOG_NOINLINE
+#endif
+// end runlog/config.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+enum class errc : int {
+    ok = 0,
+    // setup: thrown by init()
+    invalid_setting = 101,
+    invalid_environment = 102,
+    run_dir_unwritable = 103,
+    sink_start_failed = 104,
+    // artifacts: thrown by use_artifact()
+    artifact_not_found = 105,
+    // logging: reported through the handler, counted in run::stats()
+    reserved_key = 201,
+    invalid_key = 202,
+    step_not_increasing = 203,
+    queue_full = 204,
+    logged_after_finish = 205,
+    invalid_metric_definition = 206,
+    invalid_value = 207,
+    invalid_artifact = 208,  // log_artifact: bad name, alias or file
+    // sinks and shutdown
+    sink_write_failed = 301,
+    finish_timed_out = 302,
+    flush_timed_out = 303,
+    artifact_store_failed = 304,  // the artifact store could not be written
+};
+
+inline const char* to_string(errc code) noexcept {
+    switch (code) {
+        case errc::ok:
+            return "ok";
+        case errc::invalid_setting:
+            return "invalid setting";
+        case errc::invalid_environment:
+            return "invalid environment variable";
+        case errc::run_dir_unwritable:
+            return "run directory not writable";
+        case errc::sink_start_failed:
+            return "sink failed to start";
+        case errc::artifact_not_found:
+            return "artifact not found";
+        case errc::reserved_key:
+            return "reserved key";
+        case errc::invalid_key:
+            return "invalid key";
+        case errc::step_not_increasing:
+            return "step not increasing";
+        case errc::queue_full:
+            return "queue full";
+        case errc::logged_after_finish:
+            return "logged after finish";
+        case errc::invalid_metric_definition:
+            return "invalid metric definition";
+        case errc::invalid_value:
+            return "invalid value";
+        case errc::invalid_artifact:
+            return "invalid artifact";
+        case errc::sink_write_failed:
+            return "sink write failed";
+        case errc::finish_timed_out:
+            return "finish timed out";
+        case errc::flush_timed_out:
+            return "flush timed out";
+        case errc::artifact_store_failed:
+            return "artifact store failed";
+    }
+    return "unknown error";
+}
+
+/// The exception init() throws for setup errors. what() reads "[runlog.<id>] <message>".
+class error : public std::runtime_error {
+  public:
+    error(errc code, const std::string& message)
+        : std::runtime_error("[runlog." + std::to_string(static_cast<int>(code)) + "] " + message),
+          code_(code) {}
+    errc code() const noexcept { return code_; }
+    int id() const noexcept { return static_cast<int>(code_); }
+
+  private:
+    errc code_;
+};
+
+/// What the error handler receives. `suppressed` counts reports the rate limit held back since the
+/// previous one.
+struct error_report {
+    errc code = errc::ok;
+    std::string message;  // "[runlog.<id>] ..." like error::what()
+    std::uint64_t suppressed = 0;
+};
+
+using error_handler = std::function<void(const error_report&)>;
+
+/// The default handler: one line on stderr per report.
+inline void print_error_to_stderr(const error_report& report) {
+    if (report.suppressed > 0) {
+        std::fprintf(stderr, "runlog: %s (%llu similar reports suppressed)\n",
+                     report.message.c_str(), static_cast<unsigned long long>(report.suppressed));
+    } else {
+        std::fprintf(stderr, "runlog: %s\n", report.message.c_str());
+    }
+}
+
+/// Result of an I/O step (a sink write, a file replace). Values, never exceptions.
+struct io_result {
+    errc code = errc::ok;
+    std::string message;
+    bool ok() const noexcept { return code == errc::ok; }
+    static io_result failure(errc c, std::string msg) { return io_result{c, std::move(msg)}; }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/error.hpp
+// #include "value.hpp"
+// begin runlog/value.hpp
+// SPDX-License-Identifier: MIT
+// runlog::value — the small JSON-like value used for config, summaries and non-scalar metrics:
+// null, bool, int64, double, string, array, object. Objects keep insertion order (config files
+// read the way they were written) and look keys up linearly: they are small.
+//
+// Built with initializer lists, like nlohmann::json: a list whose every element is a two-element
+// list starting with a string becomes an object, any other list an array.
+//
+//     runlog::value config = {{"lr", 1e-3}, {"optimizer", {{"name", "adam"}, {"beta1", 0.9}}}};
+//     config.update({{"lr", 3e-4}});          // deep merge
+//     auto flat = runlog::flatten(config);    // {"lr", 3e-4}, {"optimizer/name", "adam"}, ...
+//
+// User types convert through an ADL free function `runlog::value to_value(const T&)` found in T's
+// namespace (the nlohmann to_json / fmt format_as idea).
+
+#include <cassert>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <new>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// #include "detail/json_writer.hpp"
+// begin runlog/detail/json_writer.hpp
+// SPDX-License-Identifier: MIT
+// JSON text primitives shared by every JSON-producing encoder. Pure functions appending to a
+// std::string. Strings are escaped and UTF-8 validated (each invalid byte becomes U+FFFD, so the
+// output is always valid UTF-8). Doubles use the shortest text that round-trips; non-finite values
+// are the bare tokens NaN, Infinity, -Infinity, which Python's json module and wandb read.
+
+#include <charconv>  // std::to_chars
+#include <cmath>     // std::isnan, std::isinf, std::fabs
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes there are not valid
+/// UTF-8 (overlong forms, surrogates and code points above U+10FFFF are invalid).
+inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = byte(i);
+    const std::size_t left = s.size() - i;
+    auto cont = [&](std::size_t k) { return k < left && (byte(i + k) & 0xC0u) == 0x80u; };
+    if (c < 0x80u) return 1;
+    if (c >= 0xC2u && c <= 0xDFu) return cont(1) ? 2 : 0;
+    if (c >= 0xE0u && c <= 0xEFu) {
+        if (!cont(1) || !cont(2)) return 0;
+        const unsigned char c1 = byte(i + 1);
+        if (c == 0xE0u && c1 < 0xA0u) return 0;  // overlong
+        if (c == 0xEDu && c1 > 0x9Fu) return 0;  // UTF-16 surrogate
+        return 3;
+    }
+    if (c >= 0xF0u && c <= 0xF4u) {
+        if (!cont(1) || !cont(2) || !cont(3)) return 0;
+        const unsigned char c1 = byte(i + 1);
+        if (c == 0xF0u && c1 < 0x90u) return 0;  // overlong
+        if (c == 0xF4u && c1 > 0x8Fu) return 0;  // above U+10FFFF
+        return 4;
+    }
+    return 0;
+}
+
+inline bool is_valid_utf8(std::string_view s) noexcept {
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t n = utf8_sequence_length(s, i);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
+/// `s` with every byte that starts no valid UTF-8 sequence replaced by U+FFFD.
+inline std::string to_valid_utf8(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t n = utf8_sequence_length(s, i);
+        if (n == 0) {
+            out.append("\xEF\xBF\xBD");
+            ++i;
+        } else {
+            out.append(s.data() + i, n);
+            i += n;
+        }
+    }
+    return out;
+}
+
+/// Appends `s` as a JSON string. Runs that need no escaping are appended whole: every key and
+/// string value of every row passes here, and a push_back per byte (an out-of-line call into
+/// libstdc++) was a fifth of the writer's time under callgrind.
+inline void write_json_string(std::string& out, std::string_view s) {
+    static const char hex[] = "0123456789abcdef";
+    out += '"';
+    std::size_t clean = 0;  // start of the run not yet appended
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20u && c < 0x80u && c != '"' && c != '\\') {
+            ++i;
+            continue;
+        }
+        std::size_t n = 0;
+        if (c >= 0x80u && (n = utf8_sequence_length(s, i)) != 0) {
+            i += n;
+            continue;
+        }
+        out.append(s.data() + clean, i - clean);
+        switch (c) {
+            case '"':
+                out.append("\\\"");
+                break;
+            case '\\':
+                out.append("\\\\");
+                break;
+            case '\n':
+                out.append("\\n");
+                break;
+            case '\r':
+                out.append("\\r");
+                break;
+            case '\t':
+                out.append("\\t");
+                break;
+            case '\b':
+                out.append("\\b");
+                break;
+            case '\f':
+                out.append("\\f");
+                break;
+            default:
+                if (c >= 0x80u) {
+                    out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
+                } else {
+                    const char escape[] = {'\\', 'u', '0', '0', hex[c >> 4u], hex[c & 0xFu]};
+                    out.append(escape, sizeof escape);
+                }
+        }
+        clean = ++i;
+    }
+    out.append(s.data() + clean, s.size() - clean);
+    out += '"';
+}
+
+/// The double nearest to the shortest decimal that round-trips `f`: 0.1f becomes 0.1, not
+/// 0.10000000149011612, so float metrics read back as the number the user saw.
+inline double float_to_double(float f) noexcept {
+    if (std::isnan(f) || std::isinf(f)) return static_cast<double>(f);
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, f);
+    double d = static_cast<double>(f);
+    std::from_chars(buf, r.ptr, d);
+    return d;
+}
+
+inline void write_json_int(std::string& out, std::int64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));  // (pointer, length): no replace()
+}
+
+inline void write_json_double(std::string& out, double v) {
+    if (std::isnan(v)) {
+        out.append("NaN");
+        return;
+    }
+    if (std::isinf(v)) {
+        out.append(v > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    // Shortest round-trip digits, laid out as Python's repr does: positional for magnitudes in
+    // [1e-4, 1e16), exponent form outside (1800000000.0, not 1.8e+09; 1e-05, not 0.00001).
+    const double magnitude = std::fabs(v);
+    const auto format = (magnitude == 0.0 || (magnitude >= 1e-4 && magnitude < 1e16))
+                            ? std::chars_format::fixed
+                            : std::chars_format::scientific;
+    char buf[400];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, format);
+    const std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
+    out.append(text);
+    // Keep floats floats for readers that type by token (1.0 stays 1.0, not the integer 1).
+    for (const char c : text)  // (find_first_of(".e") costs a memchr per character)
+        if (c == '.' || c == 'e') return;
+    out.append(".0");
+}
+
+/// `seconds` rounded to the microsecond, as the nearest double: write_json_seconds prints it
+/// exactly and the text reads back as this same double, so a history converted from the native
+/// files carries the times the live sinks wrote.
+inline double round_to_microseconds(double seconds) noexcept {
+    if (!(std::fabs(seconds) < 9e9)) return seconds;
+    return static_cast<double>(std::llround(seconds * 1e6)) / 1e6;
+}
+
+/// Seconds — a row's _runtime and _timestamp — to the microsecond, the clock's own resolution:
+/// integer formatting, a fraction of the cost of the shortest round-trip double (which every
+/// row paid twice). Trailing zeros go, one decimal stays: 3.5, 1800000000.0, 0.000123.
+/// NaN, infinities and magnitudes past 9e9 s are written as any double.
+inline void write_json_seconds(std::string& out, double seconds) {
+    if (!(std::fabs(seconds) < 9e9)) {
+        write_json_double(out, seconds);
+        return;
+    }
+    const std::int64_t micros = std::llround(seconds * 1e6);
+    const auto magnitude = static_cast<std::uint64_t>(micros < 0 ? -micros : micros);
+    char buf[32];
+    char* p = buf;
+    if (micros < 0) *p++ = '-';
+    p = std::to_chars(p, buf + 24, magnitude / 1000000u).ptr;
+    *p++ = '.';
+    auto fraction = static_cast<std::uint32_t>(magnitude % 1000000u);
+    if (fraction == 0) {
+        *p++ = '0';
+    } else {
+        int digits = 6;
+        while (fraction % 10u == 0) fraction /= 10u, --digits;
+        for (int i = digits - 1; i >= 0; --i, fraction /= 10u)
+            p[i] = static_cast<char>('0' + fraction % 10u);
+        p += digits;
+    }
+    out.append(buf, static_cast<std::size_t>(p - buf));
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/json_writer.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+class value;
+
+namespace detail {
+template <class T, class = void>
+struct has_adl_to_value : std::false_type {};
+template <class T>
+struct has_adl_to_value<T, std::void_t<decltype(to_value(std::declval<const T&>()))>>
+    : std::true_type {};
+}  // namespace detail
+
+class value {
+  public:
+    using array_type = std::vector<value>;
+    using object_type = std::vector<std::pair<std::string, value>>;
+    enum class kind { null, boolean, integer, floating, string, array, object };
+
+    value() noexcept {}
+    value(std::nullptr_t) noexcept {}
+    value(bool b) noexcept : kind_(kind::boolean), b_(b) {}
+    template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+    value(T v) noexcept {
+        // Unsigned values above INT64_MAX do not fit the int64 JSON integer readers expect; they
+        // are kept as the nearest double rather than wrapped to a negative number.
+        if constexpr (std::is_unsigned_v<T>) {
+            if (static_cast<std::uint64_t>(v) >
+                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+                kind_ = kind::floating;
+                d_ = static_cast<double>(v);
+                return;
+            }
+        }
+        kind_ = kind::integer;
+        i_ = static_cast<std::int64_t>(v);
+    }
+    template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+    value(T v) noexcept : kind_(kind::floating), d_(to_double(v)) {}
+    value(const char* s) : value(std::string(s ? s : "")) {}
+    value(std::string s) noexcept : kind_(kind::string), s_(std::move(s)) {}
+    value(std::string_view s) : value(std::string(s)) {}
+    value(array_type a) noexcept : kind_(kind::array), a_(std::move(a)) {}
+    value(object_type o) noexcept : kind_(kind::object), o_(std::move(o)) {}
+    value(std::initializer_list<value> list);
+
+    value(const value& other) { copy_from(other); }
+    value(value&& other) noexcept { move_from(other); }
+    value& operator=(const value& other) {
+        if (this != &other) *this = value(other);
+        return *this;
+    }
+    value& operator=(value&& other) noexcept {
+        if (this != &other) {
+            value taken(std::move(other));  // `other` may live inside *this
+            destroy();
+            move_from(taken);
+        }
+        return *this;
+    }
+    ~value() { destroy(); }
+    template <class T, std::enable_if_t<detail::has_adl_to_value<T>::value, int> = 0>
+    value(const T& v) : value(to_value(v)) {}
+
+    static value array(std::initializer_list<value> items = {}) {
+        return value(array_type(items.begin(), items.end()));
+    }
+    static value object() { return value(object_type{}); }
+
+    kind type() const noexcept { return kind_; }
+    bool is_null() const noexcept { return type() == kind::null; }
+    bool is_bool() const noexcept { return type() == kind::boolean; }
+    bool is_int() const noexcept { return type() == kind::integer; }
+    bool is_double() const noexcept { return type() == kind::floating; }
+    bool is_number() const noexcept { return is_int() || is_double(); }
+    bool is_string() const noexcept { return type() == kind::string; }
+    bool is_array() const noexcept { return type() == kind::array; }
+    bool is_object() const noexcept { return type() == kind::object; }
+
+    // Accessors take a fallback instead of throwing: values are read on the logging path.
+    bool as_bool(bool fallback = false) const noexcept { return is_bool() ? b_ : fallback; }
+    std::int64_t as_int(std::int64_t fallback = 0) const noexcept {
+        if (is_int()) return i_;
+        if (is_double()) return static_cast<std::int64_t>(d_);
+        return fallback;
+    }
+    double as_double(double fallback = 0.0) const noexcept {
+        if (is_double()) return d_;
+        if (is_int()) return static_cast<double>(i_);
+        return fallback;
+    }
+    const std::string& as_string() const noexcept {
+        static const std::string empty;
+        return is_string() ? s_ : empty;
+    }
+    const array_type& as_array() const noexcept {
+        static const array_type empty;
+        return is_array() ? a_ : empty;
+    }
+    const object_type& as_object() const noexcept {
+        static const object_type empty;
+        return is_object() ? o_ : empty;
+    }
+    /// The array or object itself; only for a value that is one (checked in debug builds).
+    array_type& as_array() {
+        assert(is_array());
+        return a_;
+    }
+    object_type& as_object() {
+        assert(is_object());
+        return o_;
+    }
+
+    std::size_t size() const noexcept {
+        if (is_array()) return as_array().size();
+        if (is_object()) return as_object().size();
+        return 0;
+    }
+
+    /// The member `key` of an object, or nullptr.
+    const value* find(std::string_view key) const noexcept {
+        for (const auto& member : as_object())
+            if (member.first == key) return &member.second;
+        return nullptr;
+    }
+    value* find(std::string_view key) noexcept {
+        if (!is_object()) return nullptr;
+        for (auto& member : as_object())
+            if (member.first == key) return &member.second;
+        return nullptr;
+    }
+    bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+
+    /// Object member access; a null value becomes an empty object, a missing key is appended.
+    value& operator[](std::string_view key) {
+        if (is_null()) *this = value(object_type{});
+        if (value* existing = find(key)) return *existing;
+        auto& members = as_object();
+        members.emplace_back(std::string(key), value());
+        return members.back().second;
+    }
+
+    void push_back(value v) {
+        if (is_null()) *this = value(array_type{});
+        as_array().push_back(std::move(v));
+    }
+
+    bool erase(std::string_view key) {
+        if (!is_object()) return false;
+        auto& members = as_object();
+        for (auto it = members.begin(); it != members.end(); ++it) {
+            if (it->first == key) {
+                members.erase(it);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// Deep merge: members of `other` replace ours, except that objects merge recursively.
+    /// A non-object `other` replaces the whole value.
+    void update(const value& other) {
+        if (!is_object() || !other.is_object()) {
+            *this = other;
+            return;
+        }
+        for (const auto& [key, v] : other.as_object()) {
+            value& mine = (*this)[key];
+            if (mine.is_object() && v.is_object()) {
+                mine.update(v);
+            } else {
+                mine = v;
+            }
+        }
+    }
+
+    /// JSON text (see detail/json_writer.hpp for numbers and strings).
+    void dump(std::string& out) const {
+        switch (type()) {
+            case kind::null:
+                out.append("null");
+                break;
+            case kind::boolean:
+                out.append(b_ ? "true" : "false");
+                break;
+            case kind::integer:
+                detail::write_json_int(out, i_);
+                break;
+            case kind::floating:
+                detail::write_json_double(out, d_);
+                break;
+            case kind::string:
+                detail::write_json_string(out, s_);
+                break;
+            case kind::array: {
+                out.push_back('[');
+                bool first = true;
+                for (const auto& item : a_) {
+                    if (!first) out.push_back(',');
+                    first = false;
+                    item.dump(out);
+                }
+                out.push_back(']');
+                break;
+            }
+            case kind::object: {
+                out.push_back('{');
+                bool first = true;
+                for (const auto& [key, item] : o_) {
+                    if (!first) out.push_back(',');
+                    first = false;
+                    detail::write_json_string(out, key);
+                    out.push_back(':');
+                    item.dump(out);
+                }
+                out.push_back('}');
+                break;
+            }
+        }
+    }
+    std::string dump() const {
+        std::string out;
+        dump(out);
+        return out;
+    }
+
+    friend bool operator==(const value& a, const value& b) {
+        if (a.kind_ != b.kind_) return false;
+        switch (a.kind_) {
+            case kind::null:
+                return true;
+            case kind::boolean:
+                return a.b_ == b.b_;
+            case kind::integer:
+                return a.i_ == b.i_;
+            case kind::floating:
+                return a.d_ == b.d_;
+            case kind::string:
+                return a.s_ == b.s_;
+            case kind::array:
+                return a.a_ == b.a_;
+            case kind::object:
+                return a.o_ == b.o_;
+        }
+        return false;
+    }
+    friend bool operator!=(const value& a, const value& b) { return !(a == b); }
+
+  private:
+    template <class T>
+    static double to_double(T v) noexcept {
+        if constexpr (std::is_same_v<T, float>) {
+            return detail::float_to_double(v);
+        } else {
+            return static_cast<double>(v);
+        }
+    }
+
+    void copy_from(const value& other) {
+        switch (other.kind_) {
+            case kind::string:
+                new (&s_) std::string(other.s_);
+                break;
+            case kind::array:
+                new (&a_) array_type(other.a_);
+                break;
+            case kind::object:
+                new (&o_) object_type(other.o_);
+                break;
+            case kind::boolean:
+                b_ = other.b_;
+                break;
+            case kind::integer:
+                i_ = other.i_;
+                break;
+            case kind::floating:
+                d_ = other.d_;
+                break;
+            case kind::null:
+                break;
+        }
+        kind_ = other.kind_;
+    }
+
+    void move_from(value& other) noexcept {
+        switch (other.kind_) {
+            case kind::string:
+                new (&s_) std::string(std::move(other.s_));
+                break;
+            case kind::array:
+                new (&a_) array_type(std::move(other.a_));
+                break;
+            case kind::object:
+                new (&o_) object_type(std::move(other.o_));
+                break;
+            case kind::boolean:
+                b_ = other.b_;
+                break;
+            case kind::integer:
+                i_ = other.i_;
+                break;
+            case kind::floating:
+                d_ = other.d_;
+                break;
+            case kind::null:
+                break;
+        }
+        kind_ = other.kind_;
+    }
+
+    void destroy() noexcept {
+        switch (kind_) {
+            case kind::string:
+                s_.~basic_string();
+                break;
+            case kind::array:
+                a_.~array_type();
+                break;
+            case kind::object:
+                o_.~object_type();
+                break;
+            default:
+                break;
+        }
+        kind_ = kind::null;
+    }
+
+    // A tagged union rather than std::variant: value is in every translation unit, and
+    // instantiating std::variant's visitation was a fifth of the compile time of a TU that logs
+    // (clang -ftime-trace).
+    kind kind_ = kind::null;
+    union {
+        std::int64_t i_ = 0;
+        bool b_;
+        double d_;
+        std::string s_;
+        array_type a_;
+        object_type o_;
+    };
+};
+
+inline value::value(std::initializer_list<value> list) {
+    bool is_object_list = list.size() > 0;
+    for (const auto& item : list) {
+        if (!item.is_array() || item.as_array().size() != 2 || !item.as_array()[0].is_string()) {
+            is_object_list = false;
+            break;
+        }
+    }
+    if (!is_object_list) {
+        new (&a_) array_type(list.begin(), list.end());
+        kind_ = kind::array;
+        return;
+    }
+    new (&o_) object_type();
+    kind_ = kind::object;
+    o_.reserve(list.size());
+    for (const auto& item : list) {
+        const auto& pair = item.as_array();
+        o_.emplace_back(pair[0].as_string(), pair[1]);
+    }
+}
+
+/// The `a/b/c` view of nested objects: one entry per leaf (arrays are leaves), in order.
+inline void flatten_into(const value& v, const std::string& prefix, char separator,
+                         value::object_type& out) {
+    if (v.is_object() && v.size() > 0) {
+        for (const auto& [key, item] : v.as_object()) {
+            flatten_into(item, prefix.empty() ? key : prefix + separator + key, separator, out);
+        }
+    } else {
+        out.emplace_back(prefix, v);
+    }
+}
+
+inline value::object_type flatten(const value& v, char separator = '/') {
+    value::object_type out;
+    if (v.is_object()) {
+        flatten_into(v, std::string(), separator, out);
+    } else {
+        out.emplace_back(std::string(), v);
+    }
+    return out;
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/value.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+/// How log_artifact keeps a file.
+enum class artifact_storage {
+    copy,      // the store's own copy (default): safe when the file is rewritten or deleted later
+    hardlink,  // a hard link: no copy, but a file rewritten in place changes the stored version
+               // too (torch::save truncates and rewrites). Across file systems: a copy.
+    reference  // digests and a symlink only: the file must stay where it is, unchanged
+};
+
+inline const char* to_string(artifact_storage s) noexcept {
+    switch (s) {
+        case artifact_storage::copy:
+            return "copy";
+        case artifact_storage::hardlink:
+            return "hardlink";
+        case artifact_storage::reference:
+            return "reference";
+    }
+    return "copy";
+}
+
+/// A file or directory to put in an artifact.
+struct artifact_file {
+    artifact_file(std::filesystem::path from, std::string entry_name = {})
+        : source(std::move(from)), name(std::move(entry_name)) {}
+    artifact_file(const char* from) : source(from) {}
+    artifact_file(const std::string& from) : source(from) {}
+
+    std::filesystem::path source;
+    /// Its path inside the artifact. Default: a file's own name; a directory's files go at the
+    /// artifact's root (a name given for a directory becomes their prefix).
+    std::string name;
+};
+
+struct artifact_options {
+    std::vector<std::string> aliases{};  // besides "latest", which every new version takes
+    value metadata{};                    // an object (or null)
+    std::string description{};
+    artifact_storage storage = artifact_storage::copy;
+};
+
+/// One version of an artifact, as logged or resolved.
+struct artifact_version {
+    std::string name;
+    std::string type;
+    std::int64_t version = -1;
+    std::vector<std::string> aliases;  // resolve(): held now; log_artifact(): taken when logged
+    std::filesystem::path dir;         // its files, at their entry paths
+    value manifest;                    // the content of vN.json
+    std::string error;                 // why there is no version (version < 0) ...
+    errc code = errc::ok;              // ... as a code: invalid_artifact, artifact_store_failed
+                                       // or artifact_not_found
+
+    bool ok() const noexcept { return version >= 0; }
+    /// "name:v3", which resolve() and use_artifact() accept.
+    std::string ref() const { return name + ":v" + std::to_string(version); }
+    /// Where entry `entry` is; with no argument, the only entry of a one-file artifact.
+    std::filesystem::path path(std::string_view entry = {}) const {
+        if (!entry.empty()) return dir / std::string(entry);
+        const value* entries = manifest.find("entries");
+        if (entries == nullptr || entries->size() != 1) return dir;
+        return dir / entries->as_array().front().find("path")->as_string();
+    }
+    const value& metadata() const noexcept {
+        static const value none = value::object();
+        const value* m = manifest.find("metadata");
+        return m ? *m : none;
+    }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/artifact_types.hpp
+// #include "config.hpp"
+// #include "error.hpp"
+// #include "fwd.hpp"
+// begin runlog/fwd.hpp
+// SPDX-License-Identifier: MIT
+// Forward declarations, for headers that only pass runlog types around.
+
+namespace runlog {
+inline namespace v0 {
+class value;
+class run;
+class sink;
+struct settings;
+struct metric_options;
+struct metric_definition;
+struct run_stats;
+}  // namespace v0
+}  // namespace runlog
+// end runlog/fwd.hpp
+// #include "media/histogram.hpp"
+// begin runlog/media/histogram.hpp
+// SPDX-License-Identifier: MIT
+// runlog::histogram — W&B's histogram value ({"_type": "histogram", "values": counts, "bins":
+// edges}), binned like numpy.histogram: num_bins equal-width bins over [min, max] (default 64,
+// at most 512); when min == max the range is [v - 0.5, v + 0.5]; every bin is half-open except
+// the last, which includes max. Non-finite samples are excluded and counted (excluded()).
+//
+//     run.log({{"weights", runlog::histogram(w.data(), w.size())}});
+//     auto h = runlog::histogram::from_counts({3, 5}, {0.0, 0.5, 1.0});
+//
+// A histogram built from samples also keeps their true statistics (count, min, max, sum, sum of
+// squares of the finite samples), stored as "stats" beside W&B's fields: TensorBoard's
+// HistogramProto shows them, and the W&B export leaves them out (W&B's shape has no such field).
+//
+// A histogram is an ordinary value (no file); an invalid one (bad bins, counts/edges mismatch)
+// has ok() false and error() says why, and logging it reports that and drops the field.
+
+#include <cmath>
+#include <cstdint>
+#include <iterator>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// #include "../value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+class histogram {
+  public:
+    static constexpr int default_bins = 64;
+    static constexpr int max_bins = 512;
+
+    histogram() = default;
+
+    template <class T>
+    histogram(const T* samples, std::size_t count, int num_bins = default_bins) {
+        if (num_bins < 1 || num_bins > max_bins) {
+            error_ =
+                "histogram num_bins " + std::to_string(num_bins) + " is out of range (1 to 512)";
+            return;
+        }
+        double lo = 0.0, hi = 0.0;
+        bool any = false;
+        for (std::size_t i = 0; i < count; ++i) {
+            const double x = static_cast<double>(samples[i]);
+            if (!std::isfinite(x)) continue;
+            lo = any ? std::min(lo, x) : x;
+            hi = any ? std::max(hi, x) : x;
+            any = true;
+            stats_.sum += x;
+            stats_.sum_squares += x * x;
+            ++stats_.num;
+        }
+        stats_.min = lo;
+        stats_.max = hi;
+        if (!any) {
+            lo = 0.0;
+            hi = 1.0;  // numpy's range for no data
+        } else if (lo == hi) {
+            lo -= 0.5;
+            hi += 0.5;
+        }
+        const auto bins = static_cast<std::size_t>(num_bins);
+        edges_.resize(bins + 1);
+        const double step = (hi - lo) / static_cast<double>(bins);
+        for (std::size_t i = 0; i < bins; ++i) edges_[i] = lo + static_cast<double>(i) * step;
+        edges_[bins] = hi;
+        counts_.assign(bins, 0);
+        const double norm = static_cast<double>(bins) / (hi - lo);
+        for (std::size_t i = 0; i < count; ++i) {
+            const double x = static_cast<double>(samples[i]);
+            if (!std::isfinite(x)) {
+                ++excluded_;
+                continue;
+            }
+            // numpy: compute the bin, then correct it against the edges for rounding.
+            auto k = static_cast<std::size_t>((x - lo) * norm);
+            if (k >= bins) k = bins - 1;
+            if (x < edges_[k] && k > 0)
+                --k;
+            else if (k + 1 < bins && x >= edges_[k + 1])
+                ++k;
+            ++counts_[k];
+        }
+    }
+
+    /// Any contiguous container (std::vector, std::array, std::span...); C arrays go through the
+    /// pointer-and-count constructor, so histogram(array, n) always means n samples.
+    template <class Container, class = decltype(std::data(std::declval<const Container&>())),
+              std::enable_if_t<!std::is_array_v<Container>, int> = 0>
+    explicit histogram(const Container& samples, int num_bins = default_bins)
+        : histogram(std::data(samples), std::size(samples), num_bins) {}
+
+    /// Precomputed counts (n) and strictly increasing edges (n + 1).
+    static histogram from_counts(std::vector<std::int64_t> counts, std::vector<double> edges) {
+        histogram h;
+        if (counts.empty() || counts.size() > max_bins || edges.size() != counts.size() + 1) {
+            h.error_ = "histogram needs n counts (1 to 512) and n + 1 edges, got " +
+                       std::to_string(counts.size()) + " counts and " +
+                       std::to_string(edges.size()) + " edges";
+            return h;
+        }
+        for (std::size_t i = 0; i + 1 < edges.size(); ++i) {
+            if (!(edges[i] < edges[i + 1]) || !std::isfinite(edges[i]) ||
+                !std::isfinite(edges[i + 1])) {
+                h.error_ = "histogram edges must be finite and strictly increasing (edge " +
+                           std::to_string(i + 1) + " is not)";
+                return h;
+            }
+        }
+        for (auto c : counts) {
+            if (c < 0) {
+                h.error_ = "histogram counts must not be negative";
+                return h;
+            }
+        }
+        h.counts_ = std::move(counts);
+        h.edges_ = std::move(edges);
+        return h;
+    }
+
+    bool ok() const noexcept { return error_.empty() && !counts_.empty(); }
+    const std::string& error() const noexcept { return error_; }
+    const std::vector<std::int64_t>& counts() const noexcept { return counts_; }
+    const std::vector<double>& edges() const noexcept { return edges_; }
+    std::uint64_t excluded() const noexcept { return excluded_; }
+
+    /// Statistics of the finite samples; num is 0 for a histogram made from counts.
+    struct sample_stats {
+        std::uint64_t num = 0;
+        double min = 0.0, max = 0.0, sum = 0.0, sum_squares = 0.0;
+    };
+    const sample_stats& stats() const noexcept { return stats_; }
+
+    /// W&B's shape; an invalid histogram gives {"_type": "histogram", "error": ...}.
+    value to_value() const {
+        value out = {{"_type", "histogram"}};
+        if (!ok()) {
+            out["error"] = error_.empty() ? "empty histogram" : error_;
+            return out;
+        }
+        value counts = value::array(), edges = value::array();
+        for (auto c : counts_) counts.push_back(c);
+        for (auto e : edges_) edges.push_back(e);
+        out["values"] = std::move(counts);
+        out["bins"] = std::move(edges);
+        if (stats_.num > 0) {
+            out["stats"] = {{"num", stats_.num},
+                            {"min", stats_.min},
+                            {"max", stats_.max},
+                            {"sum", stats_.sum},
+                            {"sum_squares", stats_.sum_squares}};
+        }
+        return out;
+    }
+
+  private:
+    std::vector<std::int64_t> counts_;
+    std::vector<double> edges_;
+    std::uint64_t excluded_ = 0;
+    sample_stats stats_;
+    std::string error_;
+};
+
+/// ADL conversion: a histogram is logged as its value.
+inline value to_value(const histogram& h) {
+    return h.to_value();
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/media/histogram.hpp
+// #include "media/image.hpp"
+// begin runlog/media/image.hpp
+// SPDX-License-Identifier: MIT
+// runlog::image — a picture to log, from a pixel buffer or an existing PNG/JPEG file.
+//
+//     auto img = runlog::image::from_pixels(rgb.data(), rgb.size(), 28, 28, 3);   // HWC uint8
+//     auto img = runlog::image::from_pixels(t.data(), t.numel(), h, w, 1,
+//     runlog::image_layout::chw,
+//                                           0, "prediction: 7");                   // CHW float
+//     run.log({{"examples", img}});
+//
+// Pixels: uint8_t, uint16_t (scaled to 8 bits, rounding), float or double (values in [0, 1]
+// scaled by 255 and rounded; values outside are clamped; NaN becomes 0). 1, 3 or 4 channels
+// (gray, RGB, RGBA); HWC (interleaved) or CHW (planar) layout; an optional row stride in elements
+// (0: rows are packed). Pixels are converted to 8-bit HWC when the image is built, on the
+// caller's thread; PNG encoding happens later on the writer thread.
+//
+// Limits: width and height 1 to 32768, and width × height × channels at most 2^28 bytes.
+// A bad image does not throw: ok() is false and error() says why; logging it reports that error
+// and drops the field.
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// #include "../config.hpp"
+// #include "media.hpp"
+// begin runlog/media/media.hpp
+// SPDX-License-Identifier: MIT
+// What images, tables and other file-backed media have in common: they are logged as a value,
+// encoded on the writer thread (never on the caller's), written to the run's media/<kind>/ under
+// a name built from the key, the step and the SHA-256 of the bytes, and replaced in history and
+// summary by a W&B-shaped JSON description (wandb-offline-format.md §5).
+//
+// A media object that failed validation carries its error instead of throwing: logging it reports
+// the error through the run's handler and drops that field (counted), like any bad field.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// #include "../value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+/// One encoded file and the description that goes with it.
+struct media_file {
+    std::string kind;       // directory under media/: "images", "table"
+    std::string extension;  // ".png", ".jpg", ".table.json"
+    std::vector<std::uint8_t> bytes;
+    value description;  // W&B fields besides path/sha256/size, e.g. {"_type","format","width",...}
+};
+
+/// Something logged as one or more files. Implementations are immutable once built and shared
+/// between the caller and the writer thread.
+class media_source {
+  public:
+    virtual ~media_source() = default;
+    /// The validation error, or "" when the object is usable.
+    virtual const std::string& error() const noexcept = 0;
+    /// Memory it holds, counted against settings::media_queue_bytes while it waits for the writer.
+    virtual std::size_t size_bytes() const noexcept = 0;
+    /// Encodes (writer thread). `write` stores a file and returns the description to embed
+    /// (with _type, path, sha256, size); the source returns the final JSON value for the field.
+    virtual value encode(std::string_view key, std::int64_t step,
+                         const std::function<value(media_file&&)>& write) const = 0;
+};
+
+/// Base of the media value types (image, image_list, table): a shared, immutable source, so
+/// logging one costs a reference count, not a copy of its pixels.
+class media {
+  public:
+    bool ok() const noexcept { return source_ && source_->error().empty(); }
+    const std::string& error() const noexcept {
+        static const std::string empty_media = "empty media object";
+        return source_ ? source_->error() : empty_media;
+    }
+    const std::shared_ptr<const media_source>& source() const noexcept { return source_; }
+
+  protected:
+    std::shared_ptr<const media_source> source_;
+};
+
+namespace detail {
+
+/// A file-name stem for `key` that cannot leave the media directory: '/' separates directories
+/// (as in W&B), every component keeps only [A-Za-z0-9._-] (others become '_'), "." and ".." and
+/// empty components are replaced, Windows device names are prefixed, and the whole stem is at
+/// most 120 characters (uniqueness comes from the SHA-256 suffix, not the key).
+inline std::string safe_media_stem(std::string_view key) {
+    std::vector<std::string> parts;
+    std::string current;
+    auto finish_part = [&] {
+        if (current.empty()) return;
+        if (current == ".") current = "_";
+        if (current == "..") current = "__";
+        std::string upper;
+        for (char c : current.substr(0, current.find('.')))
+            upper.push_back(static_cast<char>((c >= 'a' && c <= 'z') ? c - 32 : c));
+        static const char* const reserved[] = {"CON", "PRN", "AUX", "NUL"};
+        bool is_reserved = false;
+        for (const char* r : reserved) is_reserved = is_reserved || upper == r;
+        if (upper.size() == 4 && (upper.rfind("COM", 0) == 0 || upper.rfind("LPT", 0) == 0) &&
+            upper[3] >= '0' && upper[3] <= '9')
+            is_reserved = true;
+        if (is_reserved) current = "_" + current;
+        parts.push_back(current);
+        current.clear();
+    };
+    for (char c : key) {
+        if (c == '/') {
+            finish_part();
+            continue;
+        }
+        const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        current.push_back(safe ? c : '_');
+    }
+    finish_part();
+    std::string stem;
+    for (const auto& part : parts) {
+        if (!stem.empty()) stem.push_back('/');
+        stem += part;
+    }
+    if (stem.empty()) stem = "_";
+    if (stem.size() > 120) stem.resize(120);
+    while (!stem.empty() && (stem.back() == '/' || stem.back() == '.')) stem.back() = '_';
+    return stem;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/media/media.hpp
+
+namespace runlog {
+inline namespace v0 {
+
+enum class image_layout { hwc, chw };
+
+constexpr std::uint32_t max_image_side = 32768;
+constexpr std::uint64_t max_image_bytes = std::uint64_t{1} << 28;
+
+namespace detail {
+
+class image_data final : public media_source {
+  public:
+    std::string error_;
+    std::string caption_;
+    std::string format_ = "png";  // "png", or the file's format for from_file
+    std::uint32_t width_ = 0, height_ = 0, channels_ = 0;
+    std::vector<std::uint8_t> pixels_;      // 8-bit HWC, packed (from_pixels)
+    std::vector<std::uint8_t> file_bytes_;  // the file as read (from_file)
+
+    const std::string& error() const noexcept override { return error_; }
+    std::size_t size_bytes() const noexcept override {
+        return pixels_.size() + file_bytes_.size() + caption_.size();
+    }
+
+    media_file file() const;  // PNG-encodes pixels (image-inl.hpp)
+
+    value encode(std::string_view, std::int64_t,
+                 const std::function<value(media_file&&)>& write) const override {
+        return write(file());
+    }
+};
+
+template <class T>
+std::uint8_t to_8bit(T v) noexcept {
+    if constexpr (std::is_same_v<T, std::uint8_t>) {
+        return v;
+    } else if constexpr (std::is_same_v<T, std::uint16_t>) {
+        return static_cast<std::uint8_t>((static_cast<std::uint32_t>(v) + 128u) / 257u);
+    } else {
+        const double d = static_cast<double>(v);
+        if (!(d > 0.0)) return 0;  // negative, zero and NaN
+        if (d >= 1.0) return 255;
+        return static_cast<std::uint8_t>(std::lround(d * 255.0));
+    }
+}
+
+}  // namespace detail
+
+class image : public media {
+  public:
+    /// An empty image (ok() is false).
+    image() = default;
+
+    template <class T>
+    static image from_pixels(const T* data, std::size_t count, std::uint32_t height,
+                             std::uint32_t width, std::uint32_t channels,
+                             image_layout layout = image_layout::hwc, std::size_t row_stride = 0,
+                             std::string caption = {}) {
+        static_assert(std::is_same_v<T, std::uint8_t> || std::is_same_v<T, std::uint16_t> ||
+                          std::is_same_v<T, float> || std::is_same_v<T, double>,
+                      "image pixels are uint8_t, uint16_t, float or double");
+        auto d = std::make_shared<detail::image_data>();
+        d->caption_ = std::move(caption);
+        image out;
+        out.source_ = d;
+        const std::string shape =
+            std::to_string(height) + "x" + std::to_string(width) + "x" + std::to_string(channels);
+        if (channels != 1 && channels != 3 && channels != 4) {
+            d->error_ = "image has " + std::to_string(channels) +
+                        " channels; use 1 (gray), 3 (RGB) or 4 (RGBA)";
+            return out;
+        }
+        if (width == 0 || height == 0 || width > max_image_side || height > max_image_side ||
+            std::uint64_t{width} * height * channels > max_image_bytes) {
+            d->error_ = "image size " + shape + " is out of range (sides 1 to " +
+                        std::to_string(max_image_side) + ", at most 2^28 bytes)";
+            return out;
+        }
+        const std::size_t row_elems =
+            layout == image_layout::hwc ? std::size_t{width} * channels : std::size_t{width};
+        const std::size_t stride = row_stride == 0 ? row_elems : row_stride;
+        if (stride < row_elems) {
+            d->error_ = "row stride " + std::to_string(stride) + " is shorter than a row (" +
+                        std::to_string(row_elems) + " values)";
+            return out;
+        }
+        const std::size_t planes = layout == image_layout::hwc ? 1 : channels;
+        const std::size_t needed =
+            (planes - 1) * height * stride + (height - 1) * stride + row_elems;
+        if (data == nullptr || count < needed) {
+            d->error_ = "pixel buffer holds " + std::to_string(data ? count : 0) + " values; a " +
+                        shape + (layout == image_layout::hwc ? " HWC" : " CHW") +
+                        " image with row stride " + std::to_string(stride) + " needs " +
+                        std::to_string(needed);
+            return out;
+        }
+        d->width_ = width;
+        d->height_ = height;
+        d->channels_ = channels;
+        d->pixels_.resize(std::size_t{width} * height * channels);
+        std::uint8_t* dest = d->pixels_.data();
+        for (std::size_t y = 0; y < height; ++y)
+            for (std::size_t x = 0; x < width; ++x)
+                for (std::size_t c = 0; c < channels; ++c) {
+                    const std::size_t at = layout == image_layout::hwc
+                                               ? y * stride + x * channels + c
+                                               : c * height * stride + y * stride + x;
+                    *dest++ = detail::to_8bit(data[at]);
+                }
+        return out;
+    }
+
+    /// An existing PNG or JPEG file, copied as is; its width and height come from its header.
+    static image from_file(const std::string& path, std::string caption = {});
+
+    std::uint32_t width() const noexcept { return data() ? data()->width_ : 0; }
+    std::uint32_t height() const noexcept { return data() ? data()->height_ : 0; }
+    std::uint32_t channels() const noexcept { return data() ? data()->channels_ : 0; }
+    std::string caption() const { return data() ? data()->caption_ : std::string(); }
+    /// The 8-bit HWC pixels (empty for an image made from a file).
+    const std::vector<std::uint8_t>& pixels() const noexcept {
+        static const std::vector<std::uint8_t> none;
+        return data() ? data()->pixels_ : none;
+    }
+    /// The bytes of the file that logging it writes (PNG-encodes a pixel image).
+    std::vector<std::uint8_t> encoded() const {
+        return ok() ? data()->file().bytes : std::vector<std::uint8_t>();
+    }
+
+  private:
+    // Safe without RTTI: an image's source is always an image_data.
+    const detail::image_data* data() const noexcept {
+        return static_cast<const detail::image_data*>(source_.get());
+    }
+};
+
+namespace detail {
+
+class image_list_data final : public media_source {
+  public:
+    std::vector<image> images_;
+    std::vector<std::string> captions_;
+    std::string error_;
+
+    const std::string& error() const noexcept override { return error_; }
+    std::size_t size_bytes() const noexcept override {
+        std::size_t n = 0;
+        for (const auto& img : images_) n += img.source() ? img.source()->size_bytes() : 0;
+        return n;
+    }
+
+    value encode(std::string_view, std::int64_t,
+                 const std::function<value(media_file&&)>& write) const override {
+        value paths = value::array();
+        for (const auto& img : images_) {
+            const value written = write(static_cast<const image_data&>(*img.source()).file());
+            paths.push_back(*written.find("path"));
+        }
+        const auto& first = images_.front();
+        value out = {{"_type", "images/separated"},
+                     {"width", first.width()},
+                     {"height", first.height()},
+                     {"format", static_cast<const image_data&>(*first.source()).format_},
+                     {"count", images_.size()},
+                     {"filenames", paths}};
+        bool any_caption = false;
+        for (const auto& c : captions_) any_caption = any_caption || !c.empty();
+        if (any_caption) {
+            value captions = value::array();
+            for (const auto& c : captions_) captions.push_back(c);
+            out["captions"] = std::move(captions);
+        }
+        return out;
+    }
+};
+
+}  // namespace detail
+
+/// Several images under one key (W&B's "images/separated"): one file each, with captions. The
+/// value's width, height and format are the first image's.
+class image_list : public media {
+  public:
+    static constexpr std::size_t max_images = 108;  // W&B's limit per key
+
+    /// `captions`, when given, must have one entry per image and replaces the images' own.
+    explicit image_list(std::vector<image> images, std::vector<std::string> captions = {}) {
+        auto d = std::make_shared<detail::image_list_data>();
+        if (images.empty() || images.size() > max_images) {
+            d->error_ = "an image list holds 1 to 108 images, got " + std::to_string(images.size());
+        } else if (!captions.empty() && captions.size() != images.size()) {
+            d->error_ = std::to_string(images.size()) + " images but " +
+                        std::to_string(captions.size()) + " captions";
+        }
+        for (std::size_t i = 0; i < images.size() && d->error_.empty(); ++i)
+            if (!images[i].ok())
+                d->error_ = "image " + std::to_string(i) + ": " + images[i].error();
+        if (captions.empty())
+            for (const auto& img : images) captions.push_back(img.caption());
+        d->images_ = std::move(images);
+        d->captions_ = std::move(captions);
+        source_ = std::move(d);
+    }
+};
+
+}  // namespace v0
+}  // namespace runlog
+
+#if !RUNLOG_COMPILED_LIB
+// #include "image-inl.hpp"
+// begin runlog/media/image-inl.hpp
+// SPDX-License-Identifier: MIT
+// What image.hpp declares and needs the PNG encoder or file streams for: included at the end of
+// image.hpp (header-only), or compiled once into runlog::compiled (RUNLOG_COMPILED_LIB).
+
+#include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+// #include "../detail/png.hpp"
+// begin runlog/detail/png.hpp
+// SPDX-License-Identifier: MIT
+// PNG encoding of 8-bit images: gray (1 channel), RGB (3) or RGBA (4), interleaved rows with a
+// row stride. Each row gets the filter (none, sub, up, average, Paeth) whose output has the
+// smallest sum of absolute values — libpng's heuristic — and the filtered rows are compressed by
+// detail/deflate.hpp into one IDAT chunk. Pure: pixels in, file bytes out.
+
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+// #include "checksums.hpp"
 // begin runlog/detail/checksums.hpp
 // SPDX-License-Identifier: MIT
 // CRC-32 (IEEE, as zlib/PNG and the .wandb framing use it), CRC-32C (TFRecord framing; table,
@@ -593,6 +2043,2961 @@ inline std::string sha1_hex(const void* data, std::size_t n) {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/checksums.hpp
+// #include "deflate.hpp"
+// begin runlog/detail/deflate.hpp
+// SPDX-License-Identifier: MIT
+// A self-contained DEFLATE (RFC 1951) compressor and zlib (RFC 1950) wrapper, for PNG.
+//
+// LZ77 over the whole input (it is in memory): a 15-bit hash of the next 3 bytes heads a chain of
+// earlier positions within the 32 KiB window; matches are searched along it with one step of lazy
+// evaluation, as zlib does. The search limits (chain 24, lazy 8, good 4, nice 64) were tuned with
+// bench/png_vs_zlib.cpp on filtered image data: output within 3% of zlib level 6, and faster.
+// Symbols are gathered in blocks of up to 16K; each block is emitted with whichever of dynamic
+// Huffman, fixed Huffman or stored costs the fewest bits. Huffman code lengths are limited (15, or
+// 7 for the code-length code) by halving frequencies until the code fits. Pure: bytes in, bytes
+// out.
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+// #include "checksums.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+namespace deflate_impl {
+
+constexpr int min_match = 3;
+constexpr int max_match = 258;
+constexpr std::uint32_t window_size = 32768;
+constexpr int hash_bits = 15;
+constexpr std::size_t block_symbols = 16383;
+
+constexpr std::uint16_t length_base[29] = {3,  4,  5,  6,   7,   8,   9,   10,  11, 13,
+                                           15, 17, 19, 23,  27,  31,  35,  43,  51, 59,
+                                           67, 83, 99, 115, 131, 163, 195, 227, 258};
+constexpr std::uint8_t length_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+constexpr std::uint16_t dist_base[30] = {
+    1,   2,   3,   4,   5,   7,    9,    13,   17,   25,   33,   49,   65,    97,    129,
+    193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+constexpr std::uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                         6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+constexpr std::uint8_t code_length_order[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+                                                11, 4,  12, 3, 13, 2, 14, 1, 15};
+
+/// Length code (0..28) for a match length 3..258, from a table built once.
+inline int length_code(int length) noexcept {
+    static const std::array<std::uint8_t, 259> table = [] {
+        std::array<std::uint8_t, 259> t{};
+        for (int code = 0; code < 29; ++code) {
+            const int end = code == 28 ? 259 : length_base[code] + (1 << length_extra[code]);
+            for (int len = length_base[code]; len < end && len < 259; ++len)
+                t[static_cast<std::size_t>(len)] = static_cast<std::uint8_t>(code);
+        }
+        t[258] = 28;
+        return t;
+    }();
+    return table[static_cast<std::size_t>(length)];
+}
+
+inline int dist_code(int dist) noexcept {
+    // Distances 1..256 by table, larger ones by their top bits (as zlib's d_code does).
+    static const std::array<std::uint8_t, 512> table = [] {
+        std::array<std::uint8_t, 512> t{};
+        for (int code = 0; code < 30; ++code) {
+            const int end = dist_base[code] + (1 << dist_extra[code]);
+            for (int d = dist_base[code]; d < end; ++d) {
+                if (d <= 256)
+                    t[static_cast<std::size_t>(d - 1)] = static_cast<std::uint8_t>(code);
+                else if (((d - 1) >> 7) < 256)
+                    t[256 + static_cast<std::size_t>((d - 1) >> 7)] =
+                        static_cast<std::uint8_t>(code);
+            }
+        }
+        return t;
+    }();
+    return dist <= 256 ? table[static_cast<std::size_t>(dist - 1)]
+                       : table[256 + static_cast<std::size_t>((dist - 1) >> 7)];
+}
+
+class bit_writer {
+  public:
+    explicit bit_writer(std::vector<std::uint8_t>& out) : out_(out) {}
+    void put(std::uint32_t value, int bits) {
+        buffer_ |= static_cast<std::uint64_t>(value) << count_;
+        count_ += bits;
+        while (count_ >= 8) {
+            out_.push_back(static_cast<std::uint8_t>(buffer_));
+            buffer_ >>= 8u;
+            count_ -= 8;
+        }
+    }
+    void align_to_byte() {
+        if (count_ > 0) put(0, 8 - count_);
+    }
+    /// Raw bytes; only after align_to_byte().
+    void append(const std::uint8_t* bytes, std::size_t n) {
+        out_.insert(out_.end(), bytes, bytes + n);
+    }
+
+  private:
+    std::vector<std::uint8_t>& out_;
+    std::uint64_t buffer_ = 0;
+    int count_ = 0;
+};
+
+/// Huffman code lengths for `freq`, none longer than `max_bits`; unused symbols get 0.
+inline void build_lengths(const std::uint32_t* freq, int n, int max_bits, std::uint8_t* lengths) {
+    std::vector<std::uint32_t> f(freq, freq + n);
+    for (;;) {
+        struct node {
+            std::uint64_t weight;
+            int left, right;  // children, or -1 for a leaf
+            int symbol;
+        };
+        std::vector<node> nodes;
+        std::vector<int> leaves;
+        for (int s = 0; s < n; ++s)
+            if (f[static_cast<std::size_t>(s)] > 0) {
+                leaves.push_back(static_cast<int>(nodes.size()));
+                nodes.push_back({f[static_cast<std::size_t>(s)], -1, -1, s});
+            }
+        std::fill(lengths, lengths + n, std::uint8_t{0});
+        if (leaves.empty()) return;
+        if (leaves.size() == 1) {
+            lengths[nodes[static_cast<std::size_t>(leaves[0])].symbol] = 1;
+            return;
+        }
+        std::sort(leaves.begin(), leaves.end(), [&](int a, int b) {
+            return nodes[static_cast<std::size_t>(a)].weight <
+                   nodes[static_cast<std::size_t>(b)].weight;
+        });
+        // Two-queue Huffman: sorted leaves and internal nodes created in increasing weight.
+        std::vector<int> internal;
+        std::size_t li = 0, ii = 0;
+        auto take = [&]() {
+            if (ii >= internal.size() ||
+                (li < leaves.size() && nodes[static_cast<std::size_t>(leaves[li])].weight <=
+                                           nodes[static_cast<std::size_t>(internal[ii])].weight))
+                return leaves[li++];
+            return internal[ii++];
+        };
+        while ((leaves.size() - li) + (internal.size() - ii) > 1) {
+            const int a = take();
+            const int b = take();
+            internal.push_back(static_cast<int>(nodes.size()));
+            nodes.push_back({nodes[static_cast<std::size_t>(a)].weight +
+                                 nodes[static_cast<std::size_t>(b)].weight,
+                             a, b, -1});
+        }
+        // Depths by walking from the root.
+        std::vector<std::pair<int, int>> stack{{internal.back(), 0}};
+        int deepest = 0;
+        while (!stack.empty()) {
+            const auto [index, depth] = stack.back();
+            stack.pop_back();
+            const node& nd = nodes[static_cast<std::size_t>(index)];
+            if (nd.left < 0) {
+                lengths[nd.symbol] = static_cast<std::uint8_t>(depth);
+                deepest = std::max(deepest, depth);
+            } else {
+                stack.push_back({nd.left, depth + 1});
+                stack.push_back({nd.right, depth + 1});
+            }
+        }
+        if (deepest <= max_bits) return;
+        for (auto& x : f)
+            if (x > 0) x = (x >> 1u) | 1u;  // flatten and retry: rare, small cost in ratio
+    }
+}
+
+/// Canonical codes (bit-reversed for LSB-first output) from lengths.
+inline void build_codes(const std::uint8_t* lengths, int n, std::uint16_t* codes) {
+    std::uint16_t count[16] = {};
+    for (int s = 0; s < n; ++s) ++count[lengths[s]];
+    count[0] = 0;
+    std::uint16_t next[16] = {};
+    std::uint32_t code = 0;
+    for (int bits = 1; bits < 16; ++bits) {
+        code = (code + count[bits - 1]) << 1u;
+        next[bits] = static_cast<std::uint16_t>(code);
+    }
+    for (int s = 0; s < n; ++s) {
+        const int len = lengths[s];
+        if (len == 0) continue;
+        std::uint32_t c = next[len]++;
+        std::uint32_t reversed = 0;
+        for (int i = 0; i < len; ++i) {
+            reversed = (reversed << 1u) | (c & 1u);
+            c >>= 1u;
+        }
+        codes[s] = static_cast<std::uint16_t>(reversed);
+    }
+}
+
+struct symbol {
+    std::uint16_t dist;   // 0 for a literal
+    std::uint16_t value;  // literal byte, or match length
+};
+
+class compressor {
+  public:
+    compressor(const std::uint8_t* data, std::size_t n, std::vector<std::uint8_t>& out)
+        : data_(data),
+          n_(n),
+          bits_(out),
+          head_(std::size_t{1} << hash_bits, 0),
+          prev_(window_size, 0) {
+        symbols_.reserve(block_symbols + 1);
+    }
+
+    void run() {
+        std::size_t pos = 0;
+        int prev_length = min_match - 1;
+        std::size_t prev_match = 0;
+        bool literal_pending = false;
+        while (pos < n_) {
+            const std::uint32_t candidate = insert(pos);
+            const int last_length = prev_length;
+            const std::size_t last_match = prev_match;
+            int length = min_match - 1;
+            std::size_t match = 0;
+            if (candidate != 0 && last_length < max_lazy) {
+                length = longest_match(pos, candidate - 1, last_length, match);
+                if (length == min_match && pos - match > 4096) length = min_match - 1;  // too far
+            }
+            if (last_length >= min_match && length <= last_length) {
+                // The match found at pos-1 is at least as good: emit it.
+                add_match(last_length, static_cast<int>(pos - 1 - last_match));
+                const std::size_t end = pos - 1 + static_cast<std::size_t>(last_length);
+                for (++pos; pos < end; ++pos) insert(pos);
+                literal_pending = false;
+                prev_length = min_match - 1;
+                continue;
+            }
+            if (literal_pending) add_literal(data_[pos - 1]);
+            literal_pending = true;
+            prev_length = length;
+            prev_match = match;
+            ++pos;
+        }
+        if (literal_pending) add_literal(data_[n_ - 1]);
+        flush_block(true);
+        bits_.align_to_byte();
+    }
+
+  private:
+    static constexpr int max_chain = 24;
+    static constexpr int max_lazy = 8;
+    static constexpr int good_length = 4;
+    static constexpr int nice_length = 64;
+
+    /// Adds pos to its hash chain; returns the previous head + 1 (0: none).
+    std::uint32_t insert(std::size_t pos) noexcept {
+        if (pos + min_match > n_) return 0;
+        const std::uint32_t x = std::uint32_t{data_[pos]} | (std::uint32_t{data_[pos + 1]} << 8u) |
+                                (std::uint32_t{data_[pos + 2]} << 16u);
+        const std::uint32_t h = (x * 2654435761u) >> (32 - hash_bits);
+        const std::uint32_t previous = head_[h];
+        prev_[pos & (window_size - 1)] = previous;
+        head_[h] = static_cast<std::uint32_t>(pos) + 1;
+#if defined(__GNUC__)
+        if (pos + 8 + min_match <= n_) {  // the table is larger than L1: fetch a later slot early
+            const std::uint32_t y = std::uint32_t{data_[pos + 8]} |
+                                    (std::uint32_t{data_[pos + 9]} << 8u) |
+                                    (std::uint32_t{data_[pos + 10]} << 16u);
+            __builtin_prefetch(&head_[(y * 2654435761u) >> (32 - hash_bits)]);
+        }
+#endif
+        return previous;
+    }
+
+    static std::uint16_t load16(const std::uint8_t* p) noexcept {
+        std::uint16_t v;
+        std::memcpy(&v, p, 2);
+        return v;
+    }
+
+    /// Number of equal leading bytes of `a` and `b`, at most `limit`.
+    static std::size_t common_prefix(const std::uint8_t* a, const std::uint8_t* b,
+                                     std::size_t limit) noexcept {
+        std::size_t len = 0;
+        while (len + 8 <= limit) {
+            std::uint64_t x, y;
+            std::memcpy(&x, a + len, 8);
+            std::memcpy(&y, b + len, 8);
+            if (x != y) {
+                std::uint64_t diff = x ^ y;  // little-endian: the first differing byte is lowest
+                while ((diff & 0xFFu) == 0) {
+                    diff >>= 8u;
+                    ++len;
+                }
+                return len;
+            }
+            len += 8;
+        }
+        while (len < limit && a[len] == b[len]) ++len;
+        return len;
+    }
+
+    /// The longest earlier match for `pos` along the hash chain starting at `candidate`, if
+    /// longer than `prev_length`; else min_match - 1. Candidates are rejected by two 16-bit
+    /// compares (zlib's trick): the two bytes ending a match longer than the best, then the
+    /// first two bytes.
+    int longest_match(std::size_t pos, std::size_t candidate, int prev_length,
+                      std::size_t& match) const noexcept {
+        int chain = prev_length >= good_length ? max_chain / 4 : max_chain;
+        const std::size_t limit = std::min<std::size_t>(max_match, n_ - pos);
+        auto best = static_cast<std::size_t>(prev_length);
+        if (limit < min_match || best >= limit) return min_match - 1;
+        const std::uint8_t* here = data_ + pos;
+        const std::uint16_t here_start = load16(here);
+        std::uint16_t here_end = load16(here + best - 1);
+        for (;;) {
+            if (pos - candidate > window_size - 262 || candidate >= pos) break;
+            const std::uint8_t* there = data_ + candidate;
+            if (load16(there + best - 1) == here_end && load16(there) == here_start) {
+                const std::size_t len = 2 + common_prefix(here + 2, there + 2, limit - 2);
+                if (len > best) {
+                    best = len;
+                    match = candidate;
+                    if (best >= nice_length || best >= limit) break;
+                    here_end = load16(here + best - 1);
+                }
+            }
+            if (--chain == 0) break;
+            const std::uint32_t next = prev_[candidate & (window_size - 1)];
+            if (next == 0 || next - 1 >= candidate) break;
+            candidate = next - 1;
+        }
+        return best > static_cast<std::size_t>(prev_length) ? static_cast<int>(best)
+                                                            : min_match - 1;
+    }
+
+    void add_literal(std::uint8_t byte) {
+        symbols_.push_back({0, byte});
+        ++lit_freq_[byte];
+        if (symbols_.size() >= block_symbols) flush_block(false);
+    }
+
+    void add_match(int length, int dist) {
+        symbols_.push_back({static_cast<std::uint16_t>(dist), static_cast<std::uint16_t>(length)});
+        ++lit_freq_[static_cast<std::size_t>(257 + length_code(length))];
+        ++dist_freq_[static_cast<std::size_t>(dist_code(dist))];
+        covered_ += static_cast<std::size_t>(length) - 1;
+        if (symbols_.size() >= block_symbols) flush_block(false);
+    }
+
+    void flush_block(bool last) {
+        const std::size_t block_bytes = symbols_.size() + covered_;
+        lit_freq_[256] = 1;
+        std::uint8_t lit_len[286], dist_len[30];
+        build_lengths(lit_freq_.data(), 286, 15, lit_len);
+        build_lengths(dist_freq_.data(), 30, 15, dist_len);
+        if (std::all_of(dist_len, dist_len + 30, [](std::uint8_t l) { return l == 0; }))
+            dist_len[0] = 1;  // some decoders reject an empty distance code
+
+        // The code-length sequence with its run-length codes.
+        int hlit = 286, hdist = 30;
+        while (hlit > 257 && lit_len[hlit - 1] == 0) --hlit;
+        while (hdist > 1 && dist_len[hdist - 1] == 0) --hdist;
+        std::vector<std::uint8_t> all(lit_len, lit_len + hlit);
+        all.insert(all.end(), dist_len, dist_len + hdist);
+        std::vector<std::pair<std::uint8_t, std::uint8_t>> rle;  // (code 0..18, extra value)
+        for (std::size_t i = 0; i < all.size();) {
+            std::size_t run = 1;
+            while (i + run < all.size() && all[i + run] == all[i]) ++run;
+            if (all[i] == 0 && run >= 3) {
+                const std::size_t take = std::min<std::size_t>(run, 138);
+                if (take >= 11)
+                    rle.push_back({18, static_cast<std::uint8_t>(take - 11)});
+                else
+                    rle.push_back({17, static_cast<std::uint8_t>(take - 3)});
+                i += take;
+            } else if (all[i] != 0 && run >= 4) {
+                rle.push_back({all[i], 0});
+                const std::size_t take = std::min<std::size_t>(run - 1, 6);
+                rle.push_back({16, static_cast<std::uint8_t>(take - 3)});
+                i += 1 + take;
+            } else {
+                rle.push_back({all[i], 0});
+                ++i;
+            }
+        }
+        std::uint32_t cl_freq[19] = {};
+        for (const auto& [code, extra] : rle) ++cl_freq[code];
+        std::uint8_t cl_len[19];
+        build_lengths(cl_freq, 19, 7, cl_len);
+        int hclen = 19;
+        while (hclen > 4 && cl_len[code_length_order[hclen - 1]] == 0) --hclen;
+
+        // Costs in bits of the three block types.
+        std::uint64_t data_bits_dynamic = 0, data_bits_fixed = 0;
+        for (int s = 0; s < 286; ++s) {
+            const std::uint64_t f = lit_freq_[static_cast<std::size_t>(s)];
+            if (f == 0) continue;
+            const int extra = s > 256 ? length_extra[s - 257] : 0;
+            data_bits_dynamic += f * (lit_len[s] + static_cast<unsigned>(extra));
+            data_bits_fixed +=
+                f * (static_cast<unsigned>(fixed_lit_length(s)) + static_cast<unsigned>(extra));
+        }
+        for (int d = 0; d < 30; ++d) {
+            const std::uint64_t f = dist_freq_[static_cast<std::size_t>(d)];
+            data_bits_dynamic += f * (dist_len[d] + dist_extra[d]);
+            data_bits_fixed += f * (5u + dist_extra[d]);
+        }
+        std::uint64_t header_bits = 14 + 3 * static_cast<std::uint64_t>(hclen);
+        for (const auto& [code, extra] : rle)
+            header_bits += cl_len[code] + (code == 16   ? 2u
+                                           : code == 17 ? 3u
+                                           : code == 18 ? 7u
+                                                        : 0u);
+        const std::uint64_t dynamic_bits = 3 + header_bits + data_bits_dynamic;
+        const std::uint64_t fixed_bits = 3 + data_bits_fixed;
+        const std::uint64_t stored_bits = (block_bytes + 5 * (block_bytes / 65535 + 1)) * 8 + 10;
+
+        if (stored_bits <= dynamic_bits && stored_bits <= fixed_bits) {
+            write_stored(last, block_bytes);
+        } else if (fixed_bits <= dynamic_bits) {
+            std::uint8_t fl[288], fd[30];
+            for (int s = 0; s < 288; ++s) fl[s] = static_cast<std::uint8_t>(fixed_lit_length(s));
+            std::fill(fd, fd + 30, std::uint8_t{5});
+            bits_.put(last ? 1u : 0u, 1);
+            bits_.put(1, 2);
+            write_symbols(fl, 288, fd);
+        } else {
+            bits_.put(last ? 1u : 0u, 1);
+            bits_.put(2, 2);
+            bits_.put(static_cast<std::uint32_t>(hlit - 257), 5);
+            bits_.put(static_cast<std::uint32_t>(hdist - 1), 5);
+            bits_.put(static_cast<std::uint32_t>(hclen - 4), 4);
+            for (int i = 0; i < hclen; ++i) bits_.put(cl_len[code_length_order[i]], 3);
+            std::uint16_t cl_codes[19] = {};
+            build_codes(cl_len, 19, cl_codes);
+            for (const auto& [code, extra] : rle) {
+                bits_.put(cl_codes[code], cl_len[code]);
+                if (code == 16)
+                    bits_.put(extra, 2);
+                else if (code == 17)
+                    bits_.put(extra, 3);
+                else if (code == 18)
+                    bits_.put(extra, 7);
+            }
+            write_symbols(lit_len, 286, dist_len);
+        }
+        block_start_ += block_bytes;
+        symbols_.clear();
+        covered_ = 0;
+        lit_freq_.fill(0);
+        dist_freq_.fill(0);
+    }
+
+    static int fixed_lit_length(int s) noexcept {
+        return s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
+    }
+
+    void write_symbols(const std::uint8_t* lit_len, int lit_n, const std::uint8_t* dist_len) {
+        std::uint16_t lit_codes[288] = {}, dist_codes[30] = {};
+        build_codes(lit_len, lit_n, lit_codes);
+        build_codes(dist_len, 30, dist_codes);
+        for (const symbol& s : symbols_) {
+            if (s.dist == 0) {
+                bits_.put(lit_codes[s.value], lit_len[s.value]);
+                continue;
+            }
+            const int lc = length_code(s.value);
+            bits_.put(lit_codes[257 + lc], lit_len[257 + lc]);
+            if (length_extra[lc] > 0)
+                bits_.put(static_cast<std::uint32_t>(s.value - length_base[lc]), length_extra[lc]);
+            const int dc = dist_code(s.dist);
+            bits_.put(dist_codes[dc], dist_len[dc]);
+            if (dist_extra[dc] > 0)
+                bits_.put(static_cast<std::uint32_t>(s.dist - dist_base[dc]), dist_extra[dc]);
+        }
+        bits_.put(lit_codes[256], lit_len[256]);
+    }
+
+    void write_stored(bool last, std::size_t bytes) {
+        std::size_t offset = block_start_;
+        do {
+            const std::size_t chunk = std::min<std::size_t>(bytes, 65535);
+            bytes -= chunk;
+            bits_.put((last && bytes == 0) ? 1u : 0u, 1);
+            bits_.put(0, 2);
+            bits_.align_to_byte();
+            bits_.put(static_cast<std::uint32_t>(chunk), 16);
+            bits_.put(static_cast<std::uint32_t>(~chunk & 0xFFFFu), 16);
+            bits_.append(data_ + offset, chunk);
+            offset += chunk;
+        } while (bytes > 0);
+    }
+
+    const std::uint8_t* data_;
+    std::size_t n_;
+    bit_writer bits_;
+    std::vector<std::uint32_t> head_;
+    std::vector<std::uint32_t> prev_;
+    std::vector<symbol> symbols_;
+    std::array<std::uint32_t, 286> lit_freq_{};
+    std::array<std::uint32_t, 30> dist_freq_{};
+    std::size_t covered_ = 0;      // bytes of the block beyond one per symbol
+    std::size_t block_start_ = 0;  // input offset of the current block
+};
+
+}  // namespace deflate_impl
+
+/// Raw DEFLATE stream of `n` bytes.
+inline std::vector<std::uint8_t> deflate(const std::uint8_t* data, std::size_t n) {
+    std::vector<std::uint8_t> out;
+    out.reserve(n / 2 + 64);
+    if (n == 0) {
+        out = {0x03, 0x00};  // one empty fixed-Huffman final block
+        return out;
+    }
+    deflate_impl::compressor(data, n, out).run();
+    return out;
+}
+
+/// zlib stream: 2-byte header, DEFLATE data, big-endian Adler-32.
+inline std::vector<std::uint8_t> zlib_compress(const std::uint8_t* data, std::size_t n) {
+    std::vector<std::uint8_t> out = {0x78, 0x9C};  // 32 KiB window, default level
+    const std::vector<std::uint8_t> body = deflate(data, n);
+    out.insert(out.end(), body.begin(), body.end());
+    const std::uint32_t a = adler32(data, n);
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<std::uint8_t>(a >> shift));
+    return out;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/deflate.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// 8-bit pixels, rows `stride` bytes apart, `channels` interleaved bytes per pixel.
+struct png_view {
+    const std::uint8_t* pixels = nullptr;
+    std::uint32_t width = 0;
+    std::uint32_t height = 0;
+    std::uint32_t channels = 0;  // 1, 3 or 4
+    std::size_t stride = 0;      // bytes from one row to the next
+};
+
+namespace png_impl {
+
+inline void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<std::uint8_t>(v >> shift));
+}
+
+inline void put_chunk(std::vector<std::uint8_t>& out, const char* type,
+                      const std::vector<std::uint8_t>& data) {
+    put_u32(out, static_cast<std::uint32_t>(data.size()));
+    const std::size_t start = out.size();
+    out.insert(out.end(), type, type + 4);
+    out.insert(out.end(), data.begin(), data.end());
+    put_u32(out, crc32(out.data() + start, out.size() - start));
+}
+
+inline std::uint8_t paeth(int a, int b, int c) noexcept {
+    const int p = a + b - c;
+    const int pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+    if (pa <= pb && pa <= pc) return static_cast<std::uint8_t>(a);
+    return static_cast<std::uint8_t>(pb <= pc ? b : c);
+}
+
+/// Writes `row` filtered with `Filter` into `out` (without the filter byte); returns the sum of
+/// absolute values of the output read as signed bytes. A template per filter keeps the inner
+/// loop free of branches.
+template <int Filter>
+std::uint64_t filter_row(const std::uint8_t* row, const std::uint8_t* above, std::size_t n,
+                         std::size_t bpp, std::uint8_t* out) noexcept {
+    std::uint64_t cost = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const int a = i >= bpp ? row[i - bpp] : 0;
+        const int b = above ? above[i] : 0;
+        int predicted = 0;
+        if constexpr (Filter == 1) predicted = a;
+        if constexpr (Filter == 2) predicted = b;
+        if constexpr (Filter == 3) predicted = (a + b) / 2;
+        if constexpr (Filter == 4)
+            predicted = paeth(a, b, (i >= bpp && above) ? above[i - bpp] : 0);
+        const auto v = static_cast<std::uint8_t>(row[i] - predicted);
+        out[i] = v;
+        cost += static_cast<std::uint64_t>(std::abs(static_cast<int>(static_cast<std::int8_t>(v))));
+    }
+    return cost;
+}
+
+inline std::uint64_t filter_row(int filter, const std::uint8_t* row, const std::uint8_t* above,
+                                std::size_t n, std::size_t bpp, std::uint8_t* out) noexcept {
+    switch (filter) {
+        case 1:
+            return filter_row<1>(row, above, n, bpp, out);
+        case 2:
+            return filter_row<2>(row, above, n, bpp, out);
+        case 3:
+            return filter_row<3>(row, above, n, bpp, out);
+        case 4:
+            return filter_row<4>(row, above, n, bpp, out);
+        default:
+            return filter_row<0>(row, above, n, bpp, out);
+    }
+}
+
+}  // namespace png_impl
+
+/// The filtered scanlines of `v`: per row a filter byte, then the filtered bytes.
+inline std::vector<std::uint8_t> filter_scanlines(const png_view& v) {
+    using namespace png_impl;
+    const std::size_t row_bytes = std::size_t{v.width} * v.channels;
+    std::vector<std::uint8_t> filtered((row_bytes + 1) * v.height);
+    std::vector<std::uint8_t> candidate(row_bytes);
+    for (std::uint32_t y = 0; y < v.height; ++y) {
+        const std::uint8_t* row = v.pixels + std::size_t{y} * v.stride;
+        const std::uint8_t* above = y > 0 ? row - v.stride : nullptr;
+        std::uint8_t* dest = filtered.data() + std::size_t{y} * (row_bytes + 1);
+        std::uint64_t best = filter_row(0, row, above, row_bytes, v.channels, dest + 1);
+        dest[0] = 0;
+        for (int f = 1; f <= 4; ++f) {
+            const std::uint64_t cost =
+                filter_row(f, row, above, row_bytes, v.channels, candidate.data());
+            if (cost < best) {
+                best = cost;
+                dest[0] = static_cast<std::uint8_t>(f);
+                std::copy(candidate.begin(), candidate.end(), dest + 1);
+            }
+        }
+    }
+    return filtered;
+}
+
+/// A PNG file around an already compressed IDAT stream (zlib format) of `v`'s scanlines.
+inline std::vector<std::uint8_t> png_file(const png_view& v,
+                                          const std::vector<std::uint8_t>& idat) {
+    using namespace png_impl;
+    std::vector<std::uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    std::vector<std::uint8_t> header;
+    put_u32(header, v.width);
+    put_u32(header, v.height);
+    const std::uint8_t color_type = v.channels == 1 ? 0 : v.channels == 3 ? 2 : 6;
+    header.insert(header.end(), {8, color_type, 0, 0, 0});
+    put_chunk(out, "IHDR", header);
+    put_chunk(out, "IDAT", idat);
+    put_chunk(out, "IEND", {});
+    return out;
+}
+
+/// The PNG file for `v`. The caller guarantees the view is valid (media/image.hpp validates).
+inline std::vector<std::uint8_t> encode_png(const png_view& v) {
+    const std::vector<std::uint8_t> filtered = filter_scanlines(v);
+    return png_file(v, zlib_compress(filtered.data(), filtered.size()));
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/png.hpp
+// #include "image.hpp"
+
+#if RUNLOG_COMPILED_LIB && !defined(RUNLOG_BUILDING_COMPILED_LIB)
+#error "RUNLOG_COMPILED_LIB: runlog::compiled defines these; link it, do not include this"
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+RUNLOG_INLINE media_file image_data::file() const {
+    media_file f;
+    f.kind = "images";
+    f.extension = "." + format_;
+    if (file_bytes_.empty()) {
+        f.bytes = encode_png(
+            {pixels_.data(), width_, height_, channels_, std::size_t{width_} * channels_});
+    } else {
+        f.bytes = file_bytes_;
+    }
+    f.description = {
+        {"_type", "image-file"}, {"format", format_}, {"width", width_}, {"height", height_}};
+    if (!caption_.empty()) f.description["caption"] = caption_;
+    return f;
+}
+
+inline std::uint32_t read_be32(const std::vector<std::uint8_t>& b, std::size_t at) noexcept {
+    return (std::uint32_t{b[at]} << 24u) | (std::uint32_t{b[at + 1]} << 16u) |
+           (std::uint32_t{b[at + 2]} << 8u) | std::uint32_t{b[at + 3]};
+}
+
+/// Width and height from a JPEG's SOFn marker; false if none is found.
+inline bool jpeg_size(const std::vector<std::uint8_t>& b, std::uint32_t& w, std::uint32_t& h) {
+    std::size_t i = 2;
+    while (i + 9 < b.size()) {
+        if (b[i] != 0xFF) return false;
+        const std::uint8_t marker = b[i + 1];
+        if (marker == 0xFF) {
+            ++i;
+            continue;
+        }
+        const std::size_t length = (std::size_t{b[i + 2]} << 8u) | b[i + 3];
+        const bool sof =
+            marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        if (sof) {
+            h = (std::uint32_t{b[i + 5]} << 8u) | b[i + 6];
+            w = (std::uint32_t{b[i + 7]} << 8u) | b[i + 8];
+            return w > 0 && h > 0;
+        }
+        i += 2 + length;
+    }
+    return false;
+}
+
+}  // namespace detail
+
+RUNLOG_INLINE image image::from_file(const std::string& path, std::string caption) {
+    auto d = std::make_shared<detail::image_data>();
+    d->caption_ = std::move(caption);
+    image out;
+    out.source_ = d;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        d->error_ = "cannot read image file '" + path + "'";
+        return out;
+    }
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                    std::istreambuf_iterator<char>());
+    static const std::uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    std::uint32_t w = 0, h = 0;
+    if (bytes.size() >= 24 && std::equal(png_signature, png_signature + 8, bytes.begin())) {
+        d->format_ = "png";
+        w = detail::read_be32(bytes, 16);
+        h = detail::read_be32(bytes, 20);
+    } else if (bytes.size() >= 4 && bytes[0] == 0xFF && bytes[1] == 0xD8 &&
+               detail::jpeg_size(bytes, w, h)) {
+        d->format_ = "jpg";
+    } else {
+        d->error_ = "'" + path + "' is not a PNG or JPEG file";
+        return out;
+    }
+    if (w == 0 || h == 0 || w > max_image_side || h > max_image_side) {
+        d->error_ =
+            "'" + path + "' has an invalid size " + std::to_string(w) + "x" + std::to_string(h);
+        return out;
+    }
+    d->width_ = w;
+    d->height_ = h;
+    d->file_bytes_ = std::move(bytes);
+    return out;
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/media/image-inl.hpp
+#endif
+// end runlog/media/image.hpp
+// #include "media/media.hpp"
+// #include "media/table.hpp"
+// begin runlog/media/table.hpp
+// SPDX-License-Identifier: MIT
+// runlog::table — named columns and rows of typed cells (number, string, bool, null, image),
+// logged as W&B's run-file table: media/table/<key>_<step>_<sha20>.table.json holding
+// {"columns": [...], "data": [[...], ...]}, and a {"_type": "table-file", ...} value in history.
+// Image cells are written as their own PNG files and appear in the table as image-file objects.
+//
+//     runlog::table t({"id", "prediction", "label", "input"});
+//     t.add_row({17, "cat", "dog", img});
+//     run.log({{"samples", t}});          // or run.log_table("samples", t)
+//     std::string csv = t.to_csv();      // RFC 4180
+//
+// A ragged row or a bad column set puts the table in an error state (ok() false, error() says
+// which row); logging it reports the error and drops the field. A table may grow after it was
+// logged: the logged version is a snapshot (copy on write).
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+// #include "image.hpp"
+// #include "media.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+/// One table cell: a number, string, bool, null or image.
+class table_cell {
+  public:
+    table_cell() = default;
+    table_cell(std::nullptr_t) {}
+    table_cell(bool b) : v_(b) {}
+    template <class T,
+              std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, int> = 0>
+    table_cell(T x) : v_(x) {}
+    table_cell(const char* s) : v_(s) {}
+    table_cell(std::string s) : v_(std::move(s)) {}
+    table_cell(const runlog::image& img) : image_(img), is_image_(true) {}
+
+    bool is_image() const noexcept { return is_image_; }
+    const value& scalar() const noexcept { return v_; }
+    const runlog::image& image() const noexcept { return image_; }
+
+  private:
+    value v_;
+    runlog::image image_;
+    bool is_image_ = false;
+};
+
+namespace detail {
+
+inline void append_csv_field(std::string& out, const std::string& text) {
+    if (text.find_first_of(",\"\r\n") == std::string::npos) {
+        out += text;
+        return;
+    }
+    out.push_back('"');
+    for (char c : text) {
+        if (c == '"') out.push_back('"');
+        out.push_back(c);
+    }
+    out.push_back('"');
+}
+
+class table_data final : public media_source {
+  public:
+    std::vector<std::string> columns_;
+    std::vector<std::vector<table_cell>> rows_;
+    std::string error_;
+
+    const std::string& error() const noexcept override { return error_; }
+    std::size_t size_bytes() const noexcept override {
+        std::size_t n = 0;
+        for (const auto& row : rows_)
+            for (const auto& cell : row)
+                n += cell.is_image() && cell.image().source() ? cell.image().source()->size_bytes()
+                                                              : sizeof(table_cell);
+        return n;
+    }
+
+    value encode(std::string_view, std::int64_t,
+                 const std::function<value(media_file&&)>& write) const override {
+        value columns = value::array();
+        for (const auto& c : columns_) columns.push_back(c);
+        value data = value::array();
+        for (const auto& row : rows_) {
+            value cells = value::array();
+            for (const auto& cell : row) {
+                if (cell.is_image()) {
+                    const auto& img = cell.image();
+                    cells.push_back(
+                        img.ok() ? write(static_cast<const image_data&>(*img.source()).file())
+                                 : value());
+                } else {
+                    cells.push_back(cell.scalar());
+                }
+            }
+            data.push_back(std::move(cells));
+        }
+        const value content = {{"columns", columns}, {"data", data}};
+        media_file f;
+        f.kind = "table";
+        f.extension = ".table.json";
+        const std::string text = content.dump();
+        f.bytes.assign(text.begin(), text.end());
+        f.description = {{"_type", "table-file"},
+                         {"ncols", columns_.size()},
+                         {"nrows", rows_.size()},
+                         {"log_mode", "IMMUTABLE"}};
+        return write(std::move(f));
+    }
+};
+
+}  // namespace detail
+
+class table : public media {
+  public:
+    table() : table(std::vector<std::string>{}) {}
+    explicit table(std::vector<std::string> columns) {
+        auto d = std::make_shared<detail::table_data>();
+        if (columns.empty()) d->error_ = "a table needs at least one column";
+        for (std::size_t i = 0; i < columns.size() && d->error_.empty(); ++i)
+            for (std::size_t k = 0; k < i; ++k)
+                if (columns[i] == columns[k])
+                    d->error_ = "table column '" + columns[i] + "' appears twice";
+        d->columns_ = std::move(columns);
+        source_ = std::move(d);
+    }
+
+    /// Appends a row; it must have one cell per column.
+    table& add_row(std::vector<table_cell> cells) {
+        detail::table_data& d = writable();
+        if (!d.error_.empty()) return *this;
+        if (cells.size() != d.columns_.size()) {
+            d.error_ = "table row " + std::to_string(d.rows_.size()) + " has " +
+                       std::to_string(cells.size()) + " cells; the table has " +
+                       std::to_string(d.columns_.size()) + " columns";
+            return *this;
+        }
+        for (std::size_t c = 0; c < cells.size(); ++c) {
+            if (cells[c].is_image() && !cells[c].image().ok()) {
+                d.error_ = "table row " + std::to_string(d.rows_.size()) + " column '" +
+                           d.columns_[c] + "': " + cells[c].image().error();
+                return *this;
+            }
+        }
+        d.rows_.push_back(std::move(cells));
+        return *this;
+    }
+
+    /// A table from columns of equal length.
+    static table from_columns(std::vector<std::string> names,
+                              const std::vector<std::vector<table_cell>>& columns) {
+        table t(std::move(names));
+        detail::table_data& d = t.writable();
+        if (!d.error_.empty()) return t;
+        if (columns.size() != d.columns_.size()) {
+            d.error_ = "table has " + std::to_string(d.columns_.size()) + " column names but " +
+                       std::to_string(columns.size()) + " columns of data";
+            return t;
+        }
+        const std::size_t n = columns.front().size();
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+            if (columns[c].size() != n) {
+                d.error_ = "table column '" + d.columns_[c] + "' has " +
+                           std::to_string(columns[c].size()) + " cells; column '" + d.columns_[0] +
+                           "' has " + std::to_string(n);
+                return t;
+            }
+        }
+        for (std::size_t r = 0; r < n && t.ok(); ++r) {
+            std::vector<table_cell> row;
+            for (const auto& column : columns) row.push_back(column[r]);
+            t.add_row(std::move(row));
+        }
+        return t;
+    }
+
+    std::size_t ncols() const noexcept { return data().columns_.size(); }
+    std::size_t nrows() const noexcept { return data().rows_.size(); }
+    const std::vector<std::string>& columns() const noexcept { return data().columns_; }
+
+    /// RFC 4180 CSV: a header line, then one line per row, CRLF line ends; null is an empty
+    /// field, an image its caption (or "image").
+    std::string to_csv() const {
+        std::string out;
+        const auto& d = data();
+        for (std::size_t c = 0; c < d.columns_.size(); ++c) {
+            if (c > 0) out.push_back(',');
+            detail::append_csv_field(out, d.columns_[c]);
+        }
+        out += "\r\n";
+        for (const auto& row : d.rows_) {
+            for (std::size_t c = 0; c < row.size(); ++c) {
+                if (c > 0) out.push_back(',');
+                const table_cell& cell = row[c];
+                if (cell.is_image()) {
+                    const std::string caption = cell.image().caption();
+                    detail::append_csv_field(out, caption.empty() ? "image" : caption);
+                } else if (cell.scalar().is_string()) {
+                    detail::append_csv_field(out, cell.scalar().as_string());
+                } else if (!cell.scalar().is_null()) {
+                    out += cell.scalar().dump();
+                }
+            }
+            out += "\r\n";
+        }
+        return out;
+    }
+
+  private:
+    const detail::table_data& data() const noexcept {
+        return static_cast<const detail::table_data&>(*source_);
+    }
+    /// Copy on write: a logged snapshot is shared with the writer thread and never changes.
+    detail::table_data& writable() {
+        if (source_.use_count() > 1) source_ = std::make_shared<detail::table_data>(data());
+        return const_cast<detail::table_data&>(data());
+    }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/media/table.hpp
+// #include "metric.hpp"
+// begin runlog/metric.hpp
+// SPDX-License-Identifier: MIT
+// define_metric: how a metric is plotted and summarised, with wandb-core's semantics.
+//
+//     run.define_metric("val/*", {.step_metric = "epoch"});          // C++20
+//     run.define_metric("val/acc", runlog::metric_options{}.with_summary("max,last"));  // C++17
+//
+// - A name ending in `*` is a glob matching every key that starts with the part before it; a `*`
+//   anywhere else is an error. Keys starting with `_` never match. The first matching glob wins,
+//   and an explicit definition of a key wins over every glob (it is not merged with the glob).
+// - Defining the same name again merges: options can be switched on, never off, unless
+//   `overwrite` is set.
+// - `summary` is a comma list of min, max, mean, first, last, none. Without it a metric's summary
+//   is its last value; with it, an object holding exactly the requested aggregates; `none` removes
+//   the metric from the summary.
+// - `goal` (minimize | maximize; "min"/"max" accepted) adds `best` and `best_step` to the summary
+//   object, beyond W&B, which only records the goal. With a goal but no `summary`, `last` is kept.
+// - `step_metric` names the x-axis key; `step_sync` (default true when step_metric is set) copies
+//   the last committed value of that key into rows that lack it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// #include "error.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+enum class metric_goal : std::uint8_t { none, minimize, maximize };
+
+inline const char* to_string(metric_goal g) noexcept {
+    switch (g) {
+        case metric_goal::minimize:
+            return "minimize";
+        case metric_goal::maximize:
+            return "maximize";
+        case metric_goal::none:
+            break;
+    }
+    return "none";
+}
+
+/// Bits of metric_definition::summary.
+enum summary_flag : std::uint8_t {
+    summary_min = 1u << 0u,
+    summary_max = 1u << 1u,
+    summary_mean = 1u << 2u,
+    summary_first = 1u << 3u,
+    summary_last = 1u << 4u,
+    summary_none = 1u << 5u,
+};
+
+/// What define_metric() takes. Designated initializers (C++20) or the with_* setters (C++17).
+struct metric_options {
+    std::string step_metric{};
+    std::optional<bool> step_sync{};
+    bool hidden = false;
+    std::string summary{};  // "min,max,mean,first,last,none", any subset
+    std::string goal{};     // "minimize" | "maximize" | ""
+    bool overwrite = false;
+
+    metric_options& with_step_metric(std::string v) { return step_metric = std::move(v), *this; }
+    metric_options& with_step_sync(bool v) { return step_sync = v, *this; }
+    metric_options& with_hidden(bool v) { return hidden = v, *this; }
+    metric_options& with_summary(std::string v) { return summary = std::move(v), *this; }
+    metric_options& with_goal(std::string v) { return goal = std::move(v), *this; }
+    metric_options& with_overwrite(bool v) { return overwrite = v, *this; }
+};
+
+/// A parsed, validated definition, as the dispatcher applies it and sinks receive it.
+struct metric_definition {
+    std::string name;       // a key, or a glob ending in '*'
+    std::string from_glob;  // set when this definition was materialised for a key from a glob
+    std::string step_metric;
+    bool step_sync = false;
+    bool hidden = false;
+    std::uint8_t summary = 0;  // summary_flag bits
+    metric_goal goal = metric_goal::none;
+
+    bool is_glob() const noexcept { return !name.empty() && name.back() == '*'; }
+
+    /// Glob match: the key starts with the part before '*' and is not internal ('_...').
+    bool matches(std::string_view key) const noexcept {
+        if (!is_glob() || key.empty() || key.front() == '_') return false;
+        const std::string_view prefix(name.data(), name.size() - 1);
+        return key.substr(0, prefix.size()) == prefix;
+    }
+
+    /// Merge a later definition of the same name: options are switched on, never off.
+    void merge(const metric_definition& later) {
+        if (!later.step_metric.empty()) step_metric = later.step_metric;
+        step_sync = step_sync || later.step_sync;
+        hidden = hidden || later.hidden;
+        summary = static_cast<std::uint8_t>(summary | later.summary);
+        if (later.goal != metric_goal::none) goal = later.goal;
+    }
+};
+
+namespace detail {
+struct summary_flag_name {
+    std::uint8_t bit;
+    const char* name;
+};
+inline constexpr summary_flag_name summary_flag_names[] = {
+    {summary_min, "min"},     {summary_max, "max"},   {summary_mean, "mean"},
+    {summary_first, "first"}, {summary_last, "last"}, {summary_none, "none"}};
+}  // namespace detail
+
+/// "min,last" for summary_min | summary_last.
+inline std::string summary_to_string(std::uint8_t flags) {
+    std::string out;
+    for (const auto& [bit, name] : detail::summary_flag_names) {
+        if ((flags & bit) == 0) continue;
+        if (!out.empty()) out.push_back(',');
+        out.append(name);
+    }
+    return out;
+}
+
+/// Validates `options` for `name`; on success fills `out` and returns an ok result.
+inline io_result parse_metric_definition(std::string_view name, const metric_options& options,
+                                         metric_definition& out) {
+    const std::string quoted = "'" + std::string(name) + "'";
+    if (name.empty())
+        return io_result::failure(errc::invalid_metric_definition, "define_metric: empty name");
+    const auto star = name.find('*');
+    if (star != std::string_view::npos && star + 1 != name.size()) {
+        return io_result::failure(
+            errc::invalid_metric_definition,
+            "define_metric " + quoted +
+                ": '*' is only allowed at the end (a prefix glob like 'val/*')");
+    }
+    metric_definition def;
+    def.name = std::string(name);
+    def.step_metric = options.step_metric;
+    def.step_sync = options.step_sync.value_or(!options.step_metric.empty());
+    def.hidden = options.hidden;
+    std::string_view rest = options.summary;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (item.empty()) continue;
+        std::uint8_t bit = 0;
+        for (const auto& flag : detail::summary_flag_names)
+            if (item == flag.name) bit = flag.bit;
+        def.summary = static_cast<std::uint8_t>(def.summary | bit);
+        if (bit == 0)
+            return io_result::failure(errc::invalid_metric_definition,
+                                      "define_metric " + quoted + ": unknown summary '" +
+                                          std::string(item) +
+                                          "' (use min, max, mean, first, last or none)");
+    }
+    const std::string_view goal = options.goal;
+    if (goal.empty()) {
+        def.goal = metric_goal::none;
+    } else if (goal.substr(0, 3) == "min") {
+        def.goal = metric_goal::minimize;
+    } else if (goal.substr(0, 3) == "max") {
+        def.goal = metric_goal::maximize;
+    } else {
+        return io_result::failure(errc::invalid_metric_definition,
+                                  "define_metric " + quoted + ": unknown goal '" +
+                                      std::string(goal) + "' (use minimize or maximize)");
+    }
+    out = std::move(def);
+    return {};
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/metric.hpp
+// #include "run.hpp"
+// begin runlog/run.hpp
+// SPDX-License-Identifier: MIT
+// The front end: init() starts a run, and the run is what the training loop talks to.
+//
+//     auto run = runlog::init({.project = "mnist", .config = {{"lr", 1e-3}}});
+//     run.define_metric("val/acc", {.summary = "max,last", .goal = "maximize"});
+//     for (int step = 0; step < 100; ++step) run.log({{"train/loss", loss}});
+//     run.finish();  // or let the destructor do it
+//
+// init() may throw runlog::error (setup: bad settings, unwritable directory). After that, nothing
+// throws: log() validates nothing expensive, stamps the time, interns keys (lock-free once known)
+// and pushes one event into the queue; bad keys, decreasing steps and sink failures are counted
+// and reported from the writer thread through the rate-limited error handler.
+//
+// A disabled run (mode disabled, a non-zero rank, or a setup error with exceptions off) accepts
+// every call, does nothing and never blocks.
+//
+// The hot path is defined here, on the caller side of the run (detail/run_core.hpp). init() and
+// the rare calls are in run-inl.hpp: included at the end of this file, or compiled once into
+// runlog::compiled (RUNLOG_COMPILED_LIB, config.hpp).
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// #include "artifact_types.hpp"
+// #include "config.hpp"
+// #include "detail/run_core.hpp"
+// begin runlog/detail/run_core.hpp
+// SPDX-License-Identifier: MIT
+// The part of a live run that the calling threads touch: the queue, the key table, the counters,
+// the error reporter, the line of callers waiting for room and the writer's wake-up. log() and
+// the rest of the hot path need only this; the writer thread, the dispatcher and the sinks are
+// in run_state.hpp (derived from this), so a translation unit that only logs does not compile
+// them (see RUNLOG_COMPILED_LIB in config.hpp).
+//
+// Callers push events into a lock-free bounded queue and never wait for the writer, except under
+// overflow_policy::block when the queue is full (bounded by settings::block_timeout): they then
+// wait in line, first come first served, and the writer moves the whole line into the queue after
+// each chunk it drains (see wait_in_line). They do not notify the writer either (a notify is a
+// system call when the writer sleeps); the writer is woken only when the queue passes half full,
+// when the writer sleeps and a caller must wait, or by flush()/finish().
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <thread>
+
+// #include "../settings.hpp"
+// begin runlog/settings.hpp
+// SPDX-License-Identifier: MIT
+// What init() takes. An aggregate, so C++20 code can use designated initializers; C++17 code
+// chains the with_* setters:
+//
+//     auto run = runlog::init({.project = "mnist", .name = "baseline"});                  // C++20
+//     auto run = runlog::init(runlog::settings{}.with_project("mnist").with_name("baseline"));
+//
+// Environment variables override these fields, so an unattended job can be redirected without a
+// rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
+// (comma-separated), RUNLOG_MODE (offline | disabled), RUNLOG_SINKS (a comma list of jsonl,
+// wandb and tensorboard: the file formats to write), RUNLOG_ENTITY and RUNLOG_ARTIFACT_DIR.
+// Precedence: environment, then these settings, then the defaults below.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+// #include "config.hpp"
+// #include "error.hpp"
+// #include "fwd.hpp"
+// #include "value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+enum class run_mode { offline, disabled };
+enum class overflow_policy {
+    block,       // log() waits for room, first come first served (at most settings::block_timeout,
+                 // then drops and counts; run_stats::waited_queue_full counts the waits)
+    drop_newest  // log() drops the call and counts it
+};
+
+inline const char* to_string(run_mode m) noexcept {
+    return m == run_mode::offline ? "offline" : "disabled";
+}
+inline const char* to_string(overflow_policy p) noexcept {
+    return p == overflow_policy::block ? "block" : "drop_newest";
+}
+
+struct settings {
+    std::string project{};   // default "uncategorized"
+    std::string name{};      // display name; default: the run id
+    std::string id{};        // [A-Za-z0-9_-]{1,64}; default: 8 random characters of [a-z0-9]
+    std::string group{};     // e.g. one job's ranks
+    std::string job_type{};  // e.g. "train", "eval"
+    std::vector<std::string> tags{};
+    std::string notes{};
+    std::string dir{};  // the run goes to <dir>/runlog/run-<time>-<id>/; default "."
+    run_mode mode = run_mode::offline;
+    value config{};  // initial config (an object)
+
+    std::size_t queue_capacity = RUNLOG_DEFAULT_QUEUE_CAPACITY;
+    overflow_policy overflow = overflow_policy::block;
+    std::chrono::milliseconds flush_interval{1000};   // writer flushes files at least this often
+    std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
+    std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
+    std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
+    bool capture_environment = true;             // OS, CPU, memory, program, scheduler in run.json
+    bool capture_environment_variables = false;  // ... and the environment, secrets left out
+    bool capture_git = true;        // commit, branch, remote, dirty flag of code_dir's repository
+    bool capture_git_diff = false;  // also diff.patch (`git diff HEAD`, needs git, 1 MiB at most)
+    std::string code_dir{};         // where the code is; default: the working directory
+    bool capture_console = false;   // tee stdout/stderr into output.log (one run per process)
+    bool system_metrics = true;     // sample CPU, memory, disk and network on a low-priority thread
+    std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
+
+    bool quiet = false;          // no end-of-run summary on stderr
+    bool all_ranks = false;      // log on every rank, not only rank 0
+    bool native_files = true;    // write the native run directory (jsonl sink)
+    bool wandb_offline = false;  // also a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
+    bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/
+    std::string entity{};        // W&B entity for the offline run; default: the syncing user's
+                                 // (artifacts need one: W&B sync uses it verbatim)
+    std::string artifact_dir{};  // the artifact store; default <dir>/runlog/artifacts
+    std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
+    error_handler on_error{};                    // default: one line on stderr per report
+    double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
+
+    settings& with_project(std::string v) { return project = std::move(v), *this; }
+    settings& with_name(std::string v) { return name = std::move(v), *this; }
+    settings& with_id(std::string v) { return id = std::move(v), *this; }
+    settings& with_group(std::string v) { return group = std::move(v), *this; }
+    settings& with_job_type(std::string v) { return job_type = std::move(v), *this; }
+    settings& with_tags(std::vector<std::string> v) { return tags = std::move(v), *this; }
+    settings& with_notes(std::string v) { return notes = std::move(v), *this; }
+    settings& with_dir(std::string v) { return dir = std::move(v), *this; }
+    settings& with_mode(run_mode v) { return mode = v, *this; }
+    settings& with_config(value v) { return config = std::move(v), *this; }
+    settings& with_queue_capacity(std::size_t v) { return queue_capacity = v, *this; }
+    settings& with_overflow(overflow_policy v) { return overflow = v, *this; }
+    settings& with_flush_interval(std::chrono::milliseconds v) { return flush_interval = v, *this; }
+    settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
+    settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
+    settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
+    settings& with_capture_environment(bool v) { return capture_environment = v, *this; }
+    settings& with_capture_environment_variables(bool v) {
+        return capture_environment_variables = v, *this;
+    }
+    settings& with_capture_git(bool v) { return capture_git = v, *this; }
+    settings& with_capture_git_diff(bool v) { return capture_git_diff = v, *this; }
+    settings& with_code_dir(std::string v) { return code_dir = std::move(v), *this; }
+    settings& with_capture_console(bool v) { return capture_console = v, *this; }
+    settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
+    settings& with_system_interval(std::chrono::milliseconds v) {
+        return system_interval = v, *this;
+    }
+    settings& with_quiet(bool v) { return quiet = v, *this; }
+    settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
+    settings& with_native_files(bool v) { return native_files = v, *this; }
+    settings& with_wandb_offline(bool v) { return wandb_offline = v, *this; }
+    settings& with_tensorboard(bool v) { return tensorboard = v, *this; }
+    settings& with_entity(std::string v) { return entity = std::move(v), *this; }
+    settings& with_artifact_dir(std::string v) { return artifact_dir = std::move(v), *this; }
+    settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
+    settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }
+    settings& with_clock(double (*v)()) { return clock = v, *this; }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/settings.hpp
+// #include "../sinks/sink.hpp"
+// begin runlog/sinks/sink.hpp
+// SPDX-License-Identifier: MIT
+// The sink interface: where a run's finished events go. Sinks are called from the run's writer
+// thread only, in the order the dispatcher applied the events, and see finished data: committed
+// rows (with _step, _runtime, _timestamp), the whole config after each change, metric definitions
+// (glob definitions materialised per key, too) and the summary at flush points. Step rules,
+// reducers and step_sync have already been applied, so every format agrees.
+//
+// A new sink derives from base_sink<Mutex> and overrides event_() (and flush_() if it buffers):
+//
+//     struct csv_sink : runlog::base_sink<runlog::null_mutex> {
+//         runlog::io_result event_(const runlog::sink_event& e) override { ... }
+//     };
+//
+// base_sink takes the mutex around every hook, so a sink read from other threads (the memory sink
+// in tests) uses std::mutex, and a sink only the writer touches uses null_mutex for free.
+// Hooks return io_result; a failure is counted and reported once, and the other sinks go on.
+
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+// #include "../error.hpp"
+// #include "../metric.hpp"
+// #include "../settings.hpp"
+// #include "../stats.hpp"
+// begin runlog/stats.hpp
+// SPDX-License-Identifier: MIT
+// Counters a run keeps: what was written and every way data was dropped. Nothing is dropped
+// without a counter here; finish() prints the totals.
+
+#include <cstdint>
+
+namespace runlog {
+inline namespace v0 {
+
+struct run_stats {
+    std::uint64_t log_calls = 0;             // log() calls that reached the writer
+    std::uint64_t rows_committed = 0;        // rows written to history
+    std::uint64_t dropped_queue_full = 0;    // log() calls dropped: queue full (drop_newest, or
+                                             // block policy past settings::block_timeout)
+    std::uint64_t dropped_step = 0;          // log() calls dropped: step lower than the current one
+    std::uint64_t dropped_fields = 0;        // fields dropped: reserved ('_') or invalid keys
+    std::uint64_t dropped_after_finish = 0;  // calls made after finish() began
+    std::uint64_t waited_queue_full = 0;     // calls that found the queue full and waited for
+                                             // room (block policy; then queued or dropped)
+    std::uint64_t write_errors = 0;          // sink failures (each reported, the others go on)
+    std::uint64_t artifacts_logged = 0;      // artifact versions stored by log_artifact
+    std::uint64_t artifacts_failed = 0;      // log_artifact calls that stored nothing (reported)
+    std::uint64_t errors_reported = 0;       // reports sent to the error handler ...
+    std::uint64_t errors_suppressed = 0;     // ... and those held back by its rate limit
+
+    /// Log calls that did not make it into history whole.
+    std::uint64_t dropped() const noexcept {
+        return dropped_queue_full + dropped_step + dropped_after_finish;
+    }
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/stats.hpp
+// #include "../value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+/// Identity and settings of a run, given to every sink at start.
+struct run_info {
+    std::string id;
+    std::string project;
+    std::string name;
+    std::string group;
+    std::string job_type;
+    std::vector<std::string> tags;
+    std::string notes;
+    std::filesystem::path root_dir;  // settings::dir
+    std::filesystem::path run_dir;   // <root>/runlog/run-<time>-<id>, created before start
+    std::string host;
+    int pid = 0;
+    int rank = 0;
+    std::string rank_source;  // the environment variable the rank came from, or ""
+    double start_time = 0.0;  // Unix seconds
+    value config;             // initial config
+    value environment;        // machine_info.hpp's description, or null (not captured)
+    value git;                // git_state.hpp's {commit, branch, remote, dirty, root}, or null
+    std::string git_diff;     // `git diff HEAD` (settings::capture_git_diff), or empty
+    std::size_t queue_capacity = 0;
+    overflow_policy overflow = overflow_policy::block;
+    double flush_interval = 0.0;  // seconds
+};
+
+/// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,
+/// `_runtime` and `_timestamp`. It is lent for the event call only (the writer reuses its
+/// storage for the next row); a sink that keeps rows copies them.
+struct history_row {
+    std::int64_t step = 0;
+    double runtime = 0.0;
+    double timestamp = 0.0;
+    const value& data;
+    /// The new summary entries of this row's keys (and _step, _runtime, _timestamp), when a sink
+    /// asked for them with wants_row_summaries(); otherwise nullptr.
+    const value* summary = nullptr;
+};
+
+namespace detail {
+/// One member of a history row as JSON: _runtime and _timestamp to the microsecond
+/// (write_json_seconds), everything else as value::dump. Every JSON-writing sink uses it, so the
+/// native and W&B histories show the same text.
+inline void dump_row_member(std::string_view key, const value& v, std::string& out) {
+    const bool time = v.is_double() && !key.empty() && key.front() == '_' &&
+                      (key == "_runtime" || key == "_timestamp");
+    if (time) {
+        write_json_seconds(out, v.as_double());
+    } else {
+        v.dump(out);
+    }
+}
+}  // namespace detail
+
+/// How a run ended.
+struct finish_info {
+    int exit_code = 0;
+    std::string status;  // "finished" (exit code 0) or "failed"
+    double end_time = 0.0;
+    double runtime = 0.0;
+    run_stats stats;
+    const value& summary;
+};
+
+/// A media file to store, relative to the run directory ("media/images/x_3_<sha20>.png"). It
+/// arrives before the row that refers to it.
+struct media_event {
+    std::string path;
+    const std::vector<std::uint8_t>* bytes = nullptr;
+};
+
+/// One reading of the system sampler: W&B's stats keys ("cpu", "proc.memory.rssMB",
+/// "network.sent", ...) with numbers; `index` counts samples from 0.
+struct system_sample {
+    std::int64_t index = 0;
+    double runtime = 0.0;
+    double timestamp = 0.0;
+    const value& values;
+};
+
+/// A chunk of the process's console output (settings::capture_console), as read: it may end
+/// mid-line and need not be valid UTF-8.
+struct console_output {
+    int stream = 1;  // 1 stdout, 2 stderr
+    double timestamp = 0.0;
+    const std::string& text;
+};
+
+/// An artifact version the run logged (run::log_artifact, checkpoint_logger) or used
+/// (run::use_artifact); artifacts.hpp describes the store.
+struct artifact_event {
+    bool used = false;
+    double timestamp = 0.0;
+    const value& manifest;                    // the version's manifest (vN.json)
+    const std::vector<std::string>& aliases;  // logged: the aliases it took; used: those it holds
+    std::filesystem::path dir;                // the version's files, at their entry paths
+
+    /// {"name", "version", "aliases"}: what a sink's record of the event starts with.
+    value brief() const {
+        value list = value::array();
+        for (const auto& alias : aliases) list.push_back(alias);
+        const value* name = manifest.find("name");
+        const value* version = manifest.find("version");
+        return {{"name", name ? *name : value()},
+                {"version", version ? *version : value()},
+                {"aliases", std::move(list)}};
+    }
+};
+
+enum class sink_event_type { config, metric, row, summary, media, system, console, artifact };
+
+/// One event; exactly the member named by `type` is set.
+struct sink_event {
+    sink_event_type type = sink_event_type::row;
+    const value* config = nullptr;              // the whole config after a change
+    const metric_definition* metric = nullptr;  // a definition (new or merged)
+    const history_row* row = nullptr;
+    const value* summary = nullptr;  // the whole summary, at flush points
+    const media_event* media = nullptr;
+    const system_sample* system = nullptr;
+    const console_output* console = nullptr;
+    const artifact_event* artifact = nullptr;
+};
+
+class sink {
+  public:
+    virtual ~sink() = default;
+    /// Called on the thread that calls init(); a failure there fails init.
+    virtual io_result start(const run_info& info) = 0;
+    virtual io_result event(const sink_event& e) = 0;
+    virtual io_result flush() = 0;
+    virtual io_result finish(const finish_info& info) = 0;
+    /// True for a sink that needs each row's summary changes with the row (the W&B format writes
+    /// them before every history record); the dispatcher then computes them.
+    virtual bool wants_row_summaries() const noexcept { return false; }
+};
+
+/// A mutex that does nothing, for sinks that only the writer thread touches.
+struct null_mutex {
+    void lock() noexcept {}
+    void unlock() noexcept {}
+};
+
+template <class Mutex>
+class base_sink : public sink {
+  public:
+    io_result start(const run_info& info) final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return start_(info);
+    }
+    io_result event(const sink_event& e) final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return event_(e);
+    }
+    io_result flush() final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return flush_();
+    }
+    io_result finish(const finish_info& info) final {
+        std::lock_guard<Mutex> lock(mutex_);
+        return finish_(info);
+    }
+
+  protected:
+    virtual io_result start_(const run_info&) { return {}; }
+    virtual io_result event_(const sink_event& e) = 0;
+    virtual io_result flush_() { return {}; }
+    virtual io_result finish_(const finish_info&) { return {}; }
+
+    mutable Mutex mutex_;  // mutable: const readers of a sink lock it too
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/sinks/sink.hpp
+// #include "bounded_queue.hpp"
+// begin runlog/detail/bounded_queue.hpp
+// SPDX-License-Identifier: MIT
+// A fixed-capacity multi-producer queue (Dmitry Vyukov's bounded MPMC design): every cell carries
+// a sequence number that says whose turn it is, so producers claim a cell with one CAS and never
+// take a lock or make a system call. The writer thread is the only consumer. Capacity is rounded
+// up to a power of two. try_push leaves its argument untouched when the queue is full, so the
+// caller decides what "full" means (block, drop, count).
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+inline std::size_t round_up_to_power_of_two(std::size_t n) noexcept {
+    std::size_t p = 2;
+    while (p < n) p <<= 1u;
+    return p;
+}
+
+template <class T>
+class bounded_queue {
+  public:
+    explicit bounded_queue(std::size_t capacity)
+        : mask_(round_up_to_power_of_two(capacity) - 1), cells_(new cell[mask_ + 1]) {
+        for (std::size_t i = 0; i <= mask_; ++i)
+            cells_[i].sequence.store(i, std::memory_order_relaxed);
+    }
+    bounded_queue(const bounded_queue&) = delete;
+    bounded_queue& operator=(const bounded_queue&) = delete;
+
+    std::size_t capacity() const noexcept { return mask_ + 1; }
+
+    /// Moves `item` in and returns true, or returns false (item untouched) when full.
+    bool try_push(T& item) noexcept {
+        std::size_t pos = enqueue_pos_.load(std::memory_order_relaxed);
+        cell* c;
+        for (;;) {
+            c = &cells_[pos & mask_];
+            const std::size_t seq = c->sequence.load(std::memory_order_acquire);
+            const auto diff = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos);
+            if (diff == 0) {
+                if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed))
+                    break;
+            } else if (diff < 0) {
+                return false;
+            } else {
+                pos = enqueue_pos_.load(std::memory_order_relaxed);
+            }
+        }
+        c->item = std::move(item);
+        c->sequence.store(pos + 1, std::memory_order_release);
+        return true;
+    }
+
+    bool try_pop(T& out) noexcept {
+        std::size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
+        cell* c;
+        for (;;) {
+            c = &cells_[pos & mask_];
+            const std::size_t seq = c->sequence.load(std::memory_order_acquire);
+            const auto diff = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos + 1);
+            if (diff == 0) {
+                if (dequeue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed))
+                    break;
+            } else if (diff < 0) {
+                return false;
+            } else {
+                pos = dequeue_pos_.load(std::memory_order_relaxed);
+            }
+        }
+        out = std::move(c->item);
+        c->sequence.store(pos + mask_ + 1, std::memory_order_release);
+        return true;
+    }
+
+    /// Items in the queue; exact only when no push or pop is under way.
+    std::size_t size_approx() const noexcept {
+        const std::size_t tail = enqueue_pos_.load(std::memory_order_relaxed);
+        const std::size_t head = dequeue_pos_.load(std::memory_order_relaxed);
+        return tail >= head ? tail - head : 0;
+    }
+
+  private:
+    struct cell {
+        std::atomic<std::size_t> sequence{0};
+        T item{};
+    };
+
+    const std::size_t mask_;
+    std::unique_ptr<cell[]> cells_;
+    alignas(64) std::atomic<std::size_t> enqueue_pos_{0};
+    alignas(64) std::atomic<std::size_t> dequeue_pos_{0};
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/bounded_queue.hpp
+// #include "clock.hpp"
+// begin runlog/detail/clock.hpp
+// SPDX-License-Identifier: MIT
+// The wall clock every timestamp comes from (settings::clock replaces it per run).
+
+#include <chrono>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// Seconds since the Unix epoch. system_clock reads the vDSO on Linux: no system call.
+inline double unix_time_now() noexcept {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/clock.hpp
+// #include "counters.hpp"
+// begin runlog/detail/counters.hpp
+// SPDX-License-Identifier: MIT
+// The atomic counters behind run_stats. Caller threads bump the queue and after-finish drops; the
+// writer bumps the rest. Relaxed ordering: they are statistics, read as a snapshot.
+
+#include <atomic>
+#include <cstdint>
+
+// #include "../stats.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+struct counters {
+    std::atomic<std::uint64_t> log_calls{0};
+    std::atomic<std::uint64_t> rows_committed{0};
+    std::atomic<std::uint64_t> dropped_queue_full{0};
+    std::atomic<std::uint64_t> dropped_step{0};
+    std::atomic<std::uint64_t> dropped_fields{0};
+    std::atomic<std::uint64_t> dropped_after_finish{0};
+    std::atomic<std::uint64_t> waited_queue_full{0};
+    std::atomic<std::uint64_t> write_errors{0};
+    std::atomic<std::uint64_t> artifacts_logged{0};
+    std::atomic<std::uint64_t> artifacts_failed{0};
+
+    static void bump(std::atomic<std::uint64_t>& c) noexcept {
+        c.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    /// For counters only the writer thread changes (log_calls, rows_committed): a plain load and
+    /// store, no locked read-modify-write, on the per-row path. Readers still see whole values.
+    static void bump_single_writer(std::atomic<std::uint64_t>& c) noexcept {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+
+    run_stats snapshot() const noexcept {
+        auto get = [](const std::atomic<std::uint64_t>& c) {
+            return c.load(std::memory_order_relaxed);
+        };
+        run_stats s;
+        s.log_calls = get(log_calls);
+        s.rows_committed = get(rows_committed);
+        s.dropped_queue_full = get(dropped_queue_full);
+        s.dropped_step = get(dropped_step);
+        s.dropped_fields = get(dropped_fields);
+        s.dropped_after_finish = get(dropped_after_finish);
+        s.waited_queue_full = get(waited_queue_full);
+        s.write_errors = get(write_errors);
+        s.artifacts_logged = get(artifacts_logged);
+        s.artifacts_failed = get(artifacts_failed);
+        return s;
+    }
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/counters.hpp
+// #include "error_reporter.hpp"
+// begin runlog/detail/error_reporter.hpp
+// SPDX-License-Identifier: MIT
+// Rate-limited delivery of error reports to the user's handler. Called from the writer thread and
+// from setup/finish on caller threads, never from log(): the hot path only bumps counters, and the
+// writer reports what it finds. At most RUNLOG_ERROR_REPORTS_PER_SECOND reports pass per second;
+// the rest are counted and the count rides on the next report that passes.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+
+// #include "../config.hpp"
+// #include "../error.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+inline std::string format_error(errc code, const std::string& message) {
+    return "[runlog." + std::to_string(static_cast<int>(code)) + "] " + message;
+}
+
+class error_reporter {
+  public:
+    explicit error_reporter(error_handler handler = {}) : handler_(std::move(handler)) {}
+
+    void report(errc code, const std::string& message) noexcept {
+        reported_.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto now = std::chrono::steady_clock::now();
+        if (now - window_start_ >= std::chrono::seconds(1)) {
+            window_start_ = now;
+            in_window_ = 0;
+        }
+        if (in_window_ >= RUNLOG_ERROR_REPORTS_PER_SECOND) {
+            ++pending_suppressed_;
+            suppressed_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        ++in_window_;
+        error_report report{code, format_error(code, message), pending_suppressed_};
+        pending_suppressed_ = 0;
+        deliver(report);
+    }
+
+    std::uint64_t reported() const noexcept { return reported_.load(std::memory_order_relaxed); }
+    std::uint64_t suppressed() const noexcept {
+        return suppressed_.load(std::memory_order_relaxed);
+    }
+
+  private:
+    void deliver(const error_report& report) noexcept {
+#if !RUNLOG_NO_EXCEPTIONS
+        try {
+#endif
+            if (handler_) {
+                handler_(report);
+            } else {
+                print_error_to_stderr(report);
+            }
+#if !RUNLOG_NO_EXCEPTIONS
+        } catch (...) {
+            // A throwing handler must not take the writer thread down.
+        }
+#endif
+    }
+
+    error_handler handler_;
+    std::mutex mutex_;
+    std::chrono::steady_clock::time_point window_start_{};
+    int in_window_ = 0;
+    std::uint64_t pending_suppressed_ = 0;
+    std::atomic<std::uint64_t> reported_{0};
+    std::atomic<std::uint64_t> suppressed_{0};
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/error_reporter.hpp
+// #include "event.hpp"
+// begin runlog/detail/event.hpp
+// SPDX-License-Identifier: MIT
+// What travels through the queue from log() and friends to the writer thread. A row event holds
+// up to RUNLOG_INLINE_FIELDS scalar fields inline, so the common log() call moves one fixed-size
+// object and allocates nothing; strings, nested values, wide rows and control events (config,
+// define_metric, summary_set) carry a heap payload.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+// #include "../config.hpp"
+// #include "../media/media.hpp"
+// #include "../metric.hpp"
+// #include "../value.hpp"
+// #include "key_table.hpp"
+// begin runlog/detail/key_table.hpp
+// SPDX-License-Identifier: MIT
+// Interned metric keys. log() looks each key up here on the caller's thread: the lookup reads an
+// open-addressing table through atomic pointers and takes no lock; only a key seen for the first
+// time takes the mutex, is validated once, and is published. Entries never move or die before the
+// table does, so events carry `const key_entry*` and the writer reads names without copying them.
+// Growing builds a new, larger table and publishes it; old tables stay alive until destruction so
+// a reader still probing one is never left with a dangling pointer.
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// #include "../config.hpp"
+// #include "json_writer.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+struct metric_definition;
+
+namespace detail {
+
+enum class key_status : std::uint8_t { ok, reserved, empty, invalid_utf8 };
+
+struct key_entry {
+    std::string name;
+    std::uint64_t hash = 0;
+    key_status status = key_status::ok;
+
+    // The writer's caches, so a row costs no string lookups: read and written only by the run's
+    // dispatcher (callers read the fields above), so they are separate memory locations and race
+    // with nothing. `definition` is valid while `definition_generation` matches the dispatcher's.
+    static constexpr std::size_t no_slot = ~std::size_t{0};
+    mutable std::size_t summary_slot = no_slot;
+    mutable const metric_definition* definition = nullptr;
+    mutable std::uint64_t definition_generation = 0;
+    // The last float logged under this key and its shortest-round-trip double (a learning rate
+    // is the same float for thousands of rows; the conversion costs a to_chars/from_chars pair).
+    // Bits 0 are +0.0f, whose double is 0.0: the initial entry is already correct.
+    mutable std::uint32_t last_float_bits = 0;
+    mutable double last_float_as_double = 0.0;
+};
+
+// The caller pays for hashing and comparing every key of every log() call, so both read 8 bytes
+// at a time (byte-wise FNV-1a and a memcmp call were 60% of a 4-key call under callgrind). The
+// hash lives only in memory: nothing stored depends on it.
+inline std::uint64_t load_word(const char* p) noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/// The n (1..8) bytes at p as one word, from at most two overlapping loads. Not the bytes' value
+/// (some are read twice), but a function of them and n alone, which is all hashing and comparing
+/// strings of equal length need.
+inline std::uint64_t load_short(const char* p, std::size_t n) noexcept {
+    if (n >= 4) {
+        std::uint32_t lo, hi;
+        std::memcpy(&lo, p, 4);
+        std::memcpy(&hi, p + n - 4, 4);
+        return lo | std::uint64_t{hi} << 32;
+    }
+    return std::uint64_t{static_cast<unsigned char>(p[0])} |
+           std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 |
+           std::uint64_t{static_cast<unsigned char>(p[n - 1])} << 16;
+}
+
+// Strings longer than 8 bytes are read as whole words, then their last 8 bytes (overlapping the
+// previous word); shorter ones through load_short.
+inline std::uint64_t hash_key(std::string_view s) noexcept {
+    constexpr std::uint64_t multiplier = 0x9E3779B97F4A7C15ull;
+    const char* p = s.data();
+    const std::size_t n = s.size();
+    std::uint64_t h = n * multiplier;
+    const auto mix = [&h](std::uint64_t w) {
+        h = (h ^ w) * multiplier;
+        h ^= h >> 29;
+    };
+    if (n > 8) {
+        for (std::size_t i = 0; i + 8 < n; i += 8) mix(load_word(p + i));
+        mix(load_word(p + n - 8));
+    } else if (n > 0) {
+        mix(load_short(p, n));
+    }
+    return h ^ (h >> 32);
+}
+
+inline bool same_key(std::string_view a, std::string_view b) noexcept {
+    const std::size_t n = a.size();
+    if (n != b.size()) return false;
+    if (n <= 8) return n == 0 || load_short(a.data(), n) == load_short(b.data(), n);
+    for (std::size_t i = 0; i + 8 < n; i += 8)
+        if (load_word(a.data() + i) != load_word(b.data() + i)) return false;
+    return load_word(a.data() + n - 8) == load_word(b.data() + n - 8);
+}
+
+inline key_status classify_key(std::string_view key) noexcept {
+    if (key.empty()) return key_status::empty;
+    if (key.front() == '_') return key_status::reserved;
+    if (!is_valid_utf8(key)) return key_status::invalid_utf8;
+    return key_status::ok;
+}
+
+class key_table {
+  public:
+    key_table() { publish_new_table(64); }
+    key_table(const key_table&) = delete;
+    key_table& operator=(const key_table&) = delete;
+
+    /// Never returns nullptr (allocation failure aside).
+    const key_entry* intern(std::string_view key) { return intern(key, hash_key(key)); }
+
+    /// With the key's hash_key() already known.
+    const key_entry* intern(std::string_view key, std::uint64_t h) {
+        if (const key_entry* e = find_in(*current_.load(std::memory_order_acquire), key, h))
+            return e;
+        return add(key, h);
+    }
+
+    std::size_t size() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return entries_.size();
+    }
+
+  private:
+    struct table {
+        explicit table(std::size_t n) : slots(new std::atomic<const key_entry*>[n]), count(n) {
+            for (std::size_t i = 0; i < n; ++i) slots[i].store(nullptr, std::memory_order_relaxed);
+        }
+        std::size_t size() const noexcept { return count; }
+        std::unique_ptr<std::atomic<const key_entry*>[]> slots;
+        std::size_t count;
+    };
+
+    // Kept out of line so that intern(), which runs for every field of every log() call, stays a
+    // few instructions long with nothing to save and restore.
+    RUNLOG_NOINLINE const key_entry* add(std::string_view key, std::uint64_t h) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const table& t = *current_.load(std::memory_order_acquire);
+        if (const key_entry* e = find_in(t, key, h)) return e;
+        entries_.push_back(key_entry{std::string(key), h, classify_key(key)});
+        const key_entry* e = &entries_.back();
+        if ((entries_.size() + 1) * 2 > t.size()) {
+            publish_new_table(t.size() * 2);  // rehashes every entry, the new one included
+        } else {
+            insert_into(t, e);
+        }
+        return e;
+    }
+
+    static const key_entry* find_in(const table& t, std::string_view key,
+                                    std::uint64_t h) noexcept {
+        const std::size_t mask = t.size() - 1;
+        for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
+            const key_entry* e = t.slots[i].load(std::memory_order_acquire);
+            if (e == nullptr) return nullptr;
+            if (e->hash == h && same_key(e->name, key)) return e;
+        }
+    }
+
+    static void insert_into(const table& t, const key_entry* e) noexcept {
+        const std::size_t mask = t.size() - 1;
+        std::size_t i = static_cast<std::size_t>(e->hash) & mask;
+        while (t.slots[i].load(std::memory_order_relaxed) != nullptr) i = (i + 1) & mask;
+        t.slots[i].store(e, std::memory_order_release);
+    }
+
+    void publish_new_table(std::size_t n) {
+        tables_.push_back(std::make_unique<table>(n));
+        const table& t = *tables_.back();
+        for (const key_entry& e : entries_) insert_into(t, &e);
+        current_.store(&t, std::memory_order_release);
+    }
+
+    mutable std::mutex mutex_;
+    std::deque<key_entry> entries_;  // deque: push_back never moves existing entries
+    std::vector<std::unique_ptr<table>> tables_;
+    std::atomic<const table*> current_{nullptr};
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/key_table.hpp
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
+              "RUNLOG_INLINE_FIELDS must be between 1 and 255");
+
+enum class event_kind : std::uint8_t {
+    row,
+    config,
+    define_metric,
+    summary_set,
+    flush,
+    system,
+    console,
+    artifact
+};
+// float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
+// invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
+enum class item_kind : std::uint8_t {
+    integer,
+    floating,
+    float32,
+    boolean,
+    complex,
+    media,
+    invalid
+};
+
+struct field_item {
+    const key_entry* key;
+    item_kind kind;
+    union {
+        std::int64_t i;
+        double d;
+        float f;
+        bool b;
+        std::uint32_t complex_index;  // into event_payload::complex or ::media
+    };
+};
+
+struct event_payload {
+    std::vector<field_item> items;                           // fields beyond the inline ones
+    std::vector<value> complex;                              // non-scalar field values
+    std::vector<std::shared_ptr<const media_source>> media;  // images, tables
+    std::size_t media_bytes = 0;  // their size_bytes(), reserved against the media budget
+    value data;  // config (whole, merged), summary_set value, system sample, artifact manifest
+    metric_definition definition;
+    bool overwrite = false;  // define_metric(..., overwrite)
+    std::string key;         // summary_set key; console: the text; artifact: its directory
+    int stream = 0;          // console: 1 stdout, 2 stderr; artifact: 1 if used, 0 if logged
+    std::vector<std::string> aliases;  // artifact
+};
+
+struct event {
+    event_kind kind = event_kind::row;
+    std::uint8_t inline_count = 0;
+    bool has_step = false;
+    std::int8_t commit = -1;  // -1: default (commit unless a step is given), 0: no, 1: yes
+    std::int64_t step = 0;
+    double time = 0.0;                       // Unix seconds at the call
+    std::uint64_t ticket = 0;                // flush
+    field_item items[RUNLOG_INLINE_FIELDS];  // the first inline_count are set
+    std::unique_ptr<event_payload> payload;
+
+    event() = default;
+    event(event&& other) noexcept { *this = std::move(other); }
+    /// Moves only the inline items in use: an event goes through the queue by two moves, and the
+    /// rest of the array is never read (nor, then, copied uninitialised).
+    event& operator=(event&& other) noexcept {
+        kind = other.kind;
+        inline_count = other.inline_count;
+        has_step = other.has_step;
+        commit = other.commit;
+        step = other.step;
+        time = other.time;
+        ticket = other.ticket;
+        for (std::uint8_t i = 0; i < inline_count; ++i) items[i] = other.items[i];
+        payload = std::move(other.payload);
+        return *this;
+    }
+
+    event_payload& ensure_payload() {
+        if (!payload) payload = std::make_unique<event_payload>();
+        return *payload;
+    }
+
+    void add_item(const field_item& item) {
+        if (inline_count < RUNLOG_INLINE_FIELDS) {
+            items[inline_count++] = item;
+        } else {
+            ensure_payload().items.push_back(item);
+        }
+    }
+
+    void add_complex(const key_entry* key, value v) {
+        auto& p = ensure_payload();
+        field_item item{};
+        item.key = key;
+        item.kind = item_kind::complex;
+        item.complex_index = static_cast<std::uint32_t>(p.complex.size());
+        p.complex.push_back(std::move(v));
+        add_item(item);
+    }
+
+    void add_invalid(const key_entry* key, std::string reason) {
+        add_complex(key, value(std::move(reason)));
+        if (payload->items.empty()) {
+            items[inline_count - 1].kind = item_kind::invalid;
+        } else {
+            payload->items.back().kind = item_kind::invalid;
+        }
+    }
+
+    void add_media(const key_entry* key, std::shared_ptr<const media_source> source) {
+        auto& p = ensure_payload();
+        field_item item{};
+        item.key = key;
+        item.kind = item_kind::media;
+        item.complex_index = static_cast<std::uint32_t>(p.media.size());
+        p.media_bytes += source->size_bytes();
+        p.media.push_back(std::move(source));
+        add_item(item);
+    }
+
+    template <class F>
+    void for_each_item(F&& f) const {
+        for (std::uint8_t i = 0; i < inline_count; ++i) f(items[i]);
+        if (payload)
+            for (const auto& item : payload->items) f(item);
+    }
+
+    value item_value(const field_item& item) const {
+        switch (item.kind) {
+            case item_kind::integer:
+                return item.i;
+            case item_kind::floating:
+                return item.d;
+            case item_kind::float32:
+                return item.f;
+            case item_kind::boolean:
+                return item.b;
+            case item_kind::complex:
+                return payload->complex[item.complex_index];
+            case item_kind::media:
+            case item_kind::invalid:
+                break;  // handled by the dispatcher
+        }
+        return {};
+    }
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/event.hpp
+// #include "key_table.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+struct run_core {
+    run_core(const settings& s, run_info run)
+        : info(std::move(run)),
+          overflow(s.overflow),
+          block_timeout(s.block_timeout),
+          flush_interval(s.flush_interval),
+          finish_timeout(s.finish_timeout),
+          media_budget(s.media_queue_bytes),
+          quiet(s.quiet),
+          clock(s.clock),
+          reporter(s.on_error),
+          queue(s.queue_capacity),
+          config(info.config) {}
+
+    double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
+
+    /// False once finish() has begun; the call asking is then counted as dropped.
+    bool accepting() noexcept {
+        if (!closed.load(std::memory_order_relaxed)) return true;
+        counters::bump(counts.dropped_after_finish);
+        return false;
+    }
+
+    /// The hot path: one CAS when there is room. Under `block`, a caller that finds others waiting
+    /// goes behind them even if there is room, so that nobody waits for ever.
+    bool enqueue(event& e) noexcept {
+        const bool may_push =
+            overflow == overflow_policy::drop_newest || !congested.load(std::memory_order_relaxed);
+        if (may_push && queue.try_push(e)) {
+            if (queue.size_approx() > queue.capacity() / 2) wake_if_sleeping();
+            return true;
+        }
+        if (overflow == overflow_policy::drop_newest) {
+            wake_if_sleeping();
+            counters::bump(counts.dropped_queue_full);
+            return false;
+        }
+        return wait_in_line(e, block_timeout);
+    }
+
+    /// Reserves `bytes` of queued media against settings::media_queue_bytes, applying the overflow
+    /// policy when the budget is spent (a single item larger than the budget passes alone).
+    bool reserve_media(std::size_t bytes) noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + block_timeout;
+        for (;;) {
+            std::size_t current = media_in_flight.load(std::memory_order_relaxed);
+            while (current == 0 || current + bytes <= media_budget) {
+                if (media_in_flight.compare_exchange_weak(current, current + bytes,
+                                                          std::memory_order_relaxed))
+                    return true;
+            }
+            wake();
+            if (overflow == overflow_policy::drop_newest ||
+                abandoned.load(std::memory_order_relaxed) ||
+                std::chrono::steady_clock::now() >= deadline) {
+                counters::bump(counts.dropped_queue_full);
+                return false;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+    }
+
+    void release_media(std::size_t bytes) noexcept {
+        media_in_flight.fetch_sub(bytes, std::memory_order_relaxed);
+    }
+
+    /// Control events (config, define_metric, summary_set, flush) are rare and must not be lost
+    /// to drop_newest: they wait for room whatever the policy, up to `timeout`.
+    bool enqueue_control(event& e, std::chrono::milliseconds timeout) noexcept {
+        if (!congested.load(std::memory_order_relaxed) && queue.try_push(e)) return true;
+        return wait_in_line(e, timeout);
+    }
+
+    /// A wake is a lock and maybe a system call: a writer that is awake needs none (a wake missed
+    /// while it falls asleep costs at most its idle timeout, 20 ms).
+    void wake_if_sleeping() noexcept {
+        if (writer_sleeping.load(std::memory_order_relaxed)) wake();
+    }
+
+    void wake() noexcept {
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex);
+            wake_requested = true;
+        }
+        wake_cv.notify_one();
+    }
+
+    run_info info;
+    const overflow_policy overflow;
+    const std::chrono::milliseconds block_timeout;
+    const std::chrono::milliseconds flush_interval;
+    const std::chrono::milliseconds finish_timeout;
+    const std::size_t media_budget;
+    const bool quiet;
+    double (*const clock)();
+
+    error_reporter reporter;
+    counters counts;
+    key_table keys;
+    bounded_queue<event> queue;
+
+    std::atomic<bool> closed{false};  // finish() has begun: further calls are dropped
+    std::atomic<bool> abandoned{false};
+    std::atomic<std::size_t> media_in_flight{0};     // bytes of media queued, not yet encoded
+    alignas(64) std::atomic<bool> congested{false};  // someone waits in line (see wait_in_line)
+    std::atomic<bool> writer_sleeping{false};        // written by the writer only
+
+    std::mutex wake_mutex;
+    std::condition_variable wake_cv;
+    bool wake_requested = false;
+
+    std::mutex config_mutex;  // callers' copy of the config, merged in call order
+    value config;
+
+  protected:
+    /// Writer: moves waiting callers' events into the queue in arrival order while there is room;
+    /// reopens the fast path once the line is empty.
+    void admit_waiters() {
+        bool moved = false;
+        {
+            std::lock_guard<std::mutex> lock(line_mutex);
+            while (line_head != nullptr && queue.try_push(*line_head->e)) {
+                waiter* w = line_head;
+                line_head = w->next;
+                if (line_head == nullptr) line_tail = nullptr;
+                w->done = true;  // w may be gone once the lock is released
+                moved = true;
+            }
+            if (line_head == nullptr) congested.store(false, std::memory_order_relaxed);
+        }
+        if (moved) line_cv.notify_all();
+    }
+
+    /// Writer, at the very end: callers still arriving are turned away (counted as dropped).
+    void close_line() {
+        {
+            std::lock_guard<std::mutex> lock(line_mutex);
+            line_closed = true;
+        }
+        line_cv.notify_all();
+    }
+
+    /// finish(), when it gives up on the writer: waiters leave the line now.
+    void abandon_line() {
+        {
+            std::lock_guard<std::mutex> lock(line_mutex);  // no waiter misses the news
+            abandoned.store(true, std::memory_order_relaxed);
+        }
+        line_cv.notify_all();
+    }
+
+  private:
+    // The line of callers waiting for room (block policy, and control events under any policy).
+    // Each waiter lives on its caller's stack; the writer moves the events of the whole line into
+    // the queue after every chunk it drains, then wakes them all with one notify. While anyone is
+    // in line, `congested` sends new callers to its back: with freed slots up for grabs instead,
+    // threads that spun won against threads that slept, and one call waited over a second (8
+    // threads on 2 cores, bench/caller_latency). A hand-off per slot was fair but cost a context
+    // switch per call; by the batch, a wait lasts at most about one drained chunk.
+    struct waiter {
+        event* e;
+        waiter* next = nullptr;
+        bool done = false;
+    };
+
+    bool wait_in_line(event& e, std::chrono::milliseconds timeout) noexcept {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        waiter me{&e};
+        {
+            std::lock_guard<std::mutex> lock(line_mutex);
+            if (line_closed) {
+                counters::bump(counts.dropped_after_finish);
+                return false;
+            }
+            (line_tail != nullptr ? line_tail->next : line_head) = &me;
+            line_tail = &me;
+            congested.store(true, std::memory_order_relaxed);
+            counters::bump(counts.waited_queue_full);
+        }
+        wake();
+        std::unique_lock<std::mutex> lock(line_mutex);
+        line_cv.wait_until(lock, deadline, [&] {
+            return me.done || line_closed || abandoned.load(std::memory_order_relaxed);
+        });
+        if (me.done) return true;
+        waiter** link = &line_head;  // leave the line: timed out, abandoned or finished
+        waiter* previous = nullptr;
+        while (*link != &me) {
+            previous = *link;
+            link = &(*link)->next;
+        }
+        *link = me.next;
+        if (line_tail == &me) line_tail = previous;
+        if (line_head == nullptr) congested.store(false, std::memory_order_relaxed);
+        counters::bump(line_closed ? counts.dropped_after_finish : counts.dropped_queue_full);
+        return false;
+    }
+
+    std::mutex line_mutex;
+    std::condition_variable line_cv;
+    waiter* line_head = nullptr;
+    waiter* line_tail = nullptr;
+    bool line_closed = false;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/run_core.hpp
+// #include "error.hpp"
+// #include "media/histogram.hpp"
+// #include "media/image.hpp"
+// #include "media/media.hpp"
+// #include "media/table.hpp"
+// #include "metric.hpp"
+// #include "settings.hpp"
+// #include "sinks/sink.hpp"
+// #include "stats.hpp"
+// #include "value.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+struct run_state;  // detail/run_state.hpp: the writer side, used by run-inl.hpp only
+}  // namespace detail
+
+/// Outcome of flush() and finish().
+enum class status {
+    ok,
+    timed_out,  // the deadline passed first; the run goes on (flush) or was abandoned (finish)
+    disabled,   // a disabled run: nothing to do
+    finished    // the run had already finished
+};
+
+inline const char* to_string(status s) noexcept {
+    switch (s) {
+        case status::ok:
+            return "ok";
+        case status::timed_out:
+            return "timed out";
+        case status::disabled:
+            return "disabled";
+        case status::finished:
+            return "finished";
+    }
+    return "unknown";
+}
+
+/// One key and value of a log() call. Holds no copy: it lives for the call only.
+class field {
+  public:
+    template <class T,
+              std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, int> = 0>
+    field(std::string_view key, T v) noexcept : key_(key) {
+        if constexpr (std::is_same_v<T, float>) {
+            kind_ = kind::float32;
+            f_ = v;
+        } else if constexpr (std::is_floating_point_v<T>) {
+            kind_ = kind::floating;
+            d_ = static_cast<double>(v);
+        } else if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(std::int64_t)) {
+            if (v > static_cast<T>(INT64_MAX)) {
+                kind_ = kind::floating;  // beyond int64: the nearest double, as in value
+                d_ = static_cast<double>(v);
+            } else {
+                kind_ = kind::integer;
+                i_ = static_cast<std::int64_t>(v);
+            }
+        } else {
+            kind_ = kind::integer;
+            i_ = static_cast<std::int64_t>(v);
+        }
+    }
+    field(std::string_view key, bool v) noexcept : key_(key), kind_(kind::boolean), b_(v) {}
+    field(std::string_view key, const char* v) noexcept
+        : field(key, std::string_view(v ? v : "")) {}
+    field(std::string_view key, const std::string& v) noexcept : field(key, std::string_view(v)) {}
+    field(std::string_view key, std::string_view v) noexcept : key_(key), kind_(kind::string) {
+        s_.data = v.data();
+        s_.size = v.size();
+    }
+    field(std::string_view key, const value& v) noexcept : key_(key), kind_(kind::nested), v_(&v) {}
+    /// An image, image list or table (media/).
+    field(std::string_view key, const media& m) noexcept : key_(key), kind_(kind::media), m_(&m) {}
+    field(std::string_view key, const histogram& h) noexcept
+        : key_(key), kind_(kind::histogram), h_(&h) {}
+
+  private:
+    friend class run;
+    enum class kind : std::uint8_t {  // the scalars first: add_field tests kind_ > boolean
+        integer,
+        floating,
+        float32,
+        boolean,
+        string,
+        nested,
+        media,
+        histogram
+    };
+    struct text {
+        const char* data;
+        std::size_t size;
+    };
+
+    std::string_view key_;
+    // Hashed here, where the key is usually a literal: the compiler folds the hash to a constant.
+    std::uint64_t key_hash_ = detail::hash_key(key_);
+    kind kind_;
+    union {
+        std::int64_t i_;
+        double d_;
+        float f_;
+        bool b_;
+        text s_;
+        const value* v_;
+        const media* m_;
+        const histogram* h_;
+    };
+};
+
+/// run.config: the nested config, merged by update() and written whenever it changes.
+class config_handle {
+  public:
+    /// Deep-merges `changes` (an object) into the config.
+    void update(const value& changes) noexcept {
+        if (state_ == nullptr) return;
+        if (!changes.is_object()) {
+            state_->reporter.report(errc::invalid_value,
+                                    "config.update needs an object, got " + changes.dump());
+            return;
+        }
+        if (!state_->accepting()) return;
+        std::lock_guard<std::mutex> lock(state_->config_mutex);  // keeps updates in call order
+        state_->config.update(changes);
+        detail::event e;
+        e.kind = detail::event_kind::config;
+        e.ensure_payload().data = state_->config;
+        state_->enqueue_control(e, state_->block_timeout);
+    }
+    void set(std::string_view key, value v) noexcept {
+        value changes = value::object();
+        changes[key] = std::move(v);
+        update(changes);
+    }
+    /// A copy of the config as merged so far.
+    value get() const {
+        if (state_ == nullptr) return value::object();
+        std::lock_guard<std::mutex> lock(state_->config_mutex);
+        return state_->config;
+    }
+    /// The flattened view: {"optimizer/beta1": 0.9, ...}.
+    value flat(char separator = '/') const { return value(flatten(get(), separator)); }
+
+  private:
+    friend class run;
+    friend run init(settings s);
+    detail::run_core* state_ = nullptr;
+};
+
+class run {
+  public:
+    /// A disabled run.
+    run() noexcept = default;
+    run(run&& other) noexcept { *this = std::move(other); }
+    run& operator=(run&& other) noexcept {
+        if (this != &other) {
+            close_on_destruction();
+            state_ = std::move(other.state_);
+            artifact_dir_ = std::move(other.artifact_dir_);
+            uncaught_at_start_ = other.uncaught_at_start_;
+            config.state_ = state_.get();
+            other.config.state_ = nullptr;
+        }
+        return *this;
+    }
+    run(const run&) = delete;
+    run& operator=(const run&) = delete;
+    /// Finishes the run if finish() was not called: exit code 1 while an exception unwinds.
+    ~run() { close_on_destruction(); }
+
+    bool enabled() const noexcept { return state_ != nullptr; }
+    std::string id() const { return state_ ? state_->info.id : std::string(); }
+    std::string name() const { return state_ ? state_->info.name : std::string(); }
+    std::string project() const { return state_ ? state_->info.project : std::string(); }
+    std::filesystem::path dir() const {
+        return state_ ? state_->info.run_dir : std::filesystem::path();
+    }
+    int rank() const noexcept { return state_ ? state_->info.rank : 0; }
+
+    /// Logs one row. No step: merge into the pending row and commit it (`commit=false` only
+    /// accumulates). With a step: see the step rules in detail/dispatcher.hpp.
+    ///
+    ///     run.log({{"train/loss", loss}, {"lr", lr}});
+    ///     run.log({{"val/acc", acc}, {"epoch", epoch}}, global_step);
+    void log(std::initializer_list<field> fields, std::optional<std::int64_t> step = std::nullopt,
+             std::optional<bool> commit = std::nullopt) noexcept {
+        detail::run_core* s = accepting();
+        if (s == nullptr) return;
+        detail::event e = start_row(*s, step, commit);
+        for (const field& f : fields) add_field(*s, e, f);
+        push_row(*s, e);
+    }
+
+    /// Logs the members of an object built at run time (nested objects stay nested).
+    void log(const value& row, std::optional<std::int64_t> step = std::nullopt,
+             std::optional<bool> commit = std::nullopt) noexcept {
+        detail::run_core* s = accepting();
+        if (s == nullptr) return;
+        if (!row.is_object()) {
+            s->reporter.report(errc::invalid_value, "log needs an object, got " + row.dump());
+            return;
+        }
+        detail::event e = start_row(*s, step, commit);
+        for (const auto& [key, v] : row.as_object()) add_field(*s, e, as_field(key, v));
+        push_row(*s, e);
+    }
+
+    /// Lightning's log_image: several images under one key, with optional per-image captions
+    /// (one per image, or none). A length mismatch is reported and the call dropped.
+    void log_image(std::string_view key, std::vector<image> images,
+                   std::vector<std::string> captions = {},
+                   std::optional<std::int64_t> step = std::nullopt) noexcept {
+        if (accepting() == nullptr) return;
+        const image_list list(std::move(images), std::move(captions));
+        log({{key, list}}, step);
+    }
+
+    /// Logs a table under `key` (the same as log({{key, t}}, step)).
+    void log_table(std::string_view key, const table& t,
+                   std::optional<std::int64_t> step = std::nullopt) noexcept {
+        log({{key, t}}, step);
+    }
+
+    /// Lightning's log_text: a table of strings.
+    void log_text(std::string_view key, std::vector<std::string> columns,
+                  const std::vector<std::vector<std::string>>& rows,
+                  std::optional<std::int64_t> step = std::nullopt) noexcept {
+        if (accepting() == nullptr) return;
+        table t(std::move(columns));
+        for (const auto& row : rows) t.add_row(std::vector<table_cell>(row.begin(), row.end()));
+        log({{key, t}}, step);
+    }
+
+    /// Defines how a metric (or a trailing-'*' glob) is plotted and summarised; see metric.hpp.
+    void define_metric(std::string_view name, const metric_options& options = {}) noexcept {
+        detail::run_core* s = accepting();
+        if (s == nullptr) return;
+        metric_definition def;
+        const io_result parsed = parse_metric_definition(name, options, def);
+        if (!parsed.ok()) {
+            s->reporter.report(parsed.code, parsed.message + "; definition ignored");
+            return;
+        }
+        detail::event e;
+        e.kind = detail::event_kind::define_metric;
+        auto& payload = e.ensure_payload();
+        payload.definition = std::move(def);
+        payload.overwrite = options.overwrite;
+        s->enqueue_control(e, s->block_timeout);
+    }
+
+    /// Replaces the summary value of `key` (until the key is logged again).
+    void summary_set(std::string_view key, value v) noexcept {
+        detail::run_core* s = accepting();
+        if (s == nullptr) return;
+        const auto status = detail::classify_key(key);
+        if (status != detail::key_status::ok) {
+            s->reporter.report(
+                status == detail::key_status::reserved ? errc::reserved_key : errc::invalid_key,
+                "summary_set: key '" + std::string(key) +
+                    "' is empty, reserved ('_') or not UTF-8; ignored");
+            return;
+        }
+        detail::event e;
+        e.kind = detail::event_kind::summary_set;
+        auto& payload = e.ensure_payload();
+        payload.key = std::string(key);
+        payload.data = std::move(v);
+        s->enqueue_control(e, s->block_timeout);
+    }
+
+    /// Stores `files` (files or directories) as the next version of artifact `name` in the run's
+    /// artifact store (settings::artifact_dir) and records it in the run: artifacts.jsonl, and
+    /// an artifact record in the W&B run. The version takes "latest" and `options.aliases`. The
+    /// files are copied (or linked: options.storage) now, on this thread, hashed in the same
+    /// read, so a checkpoint rewritten right after the call is stored as it was. Never throws:
+    /// the result's `error` says what went wrong (also reported, and counted in
+    /// stats().artifacts_failed); the store is then as it was.
+    ///
+    ///     run.log_artifact("model-" + run.id(), "model", {"ckpt/epoch3.pt"},
+    ///                      {.aliases = {"best"}, .metadata = {{"val_loss", 0.31}}});
+    artifact_version log_artifact(std::string_view name, std::string_view type,
+                                  const std::vector<artifact_file>& files,
+                                  const artifact_options& options = {}) noexcept {
+        return log_artifact_to(state_.get(), name, type, files, options);
+    }
+
+    /// The version `ref` names ("name:best", "name:v3", "name" for latest, or W&B's
+    /// "entity/project/name:alias") in the run's artifact store, with its files checked; recorded
+    /// in the run as used (W&B's lineage). Throws runlog::error naming the versions and aliases
+    /// that exist when nothing matches (with exceptions off: reports it and returns a version
+    /// whose `error` says so). Works on disabled runs too: every rank may load a checkpoint.
+    artifact_version use_artifact(std::string_view ref);
+
+    /// Where this run's artifacts are stored.
+    const std::filesystem::path& artifact_dir() const noexcept { return artifact_dir_; }
+
+    /// Writes everything logged so far (by this thread) to every sink; returns within `timeout`.
+    status flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept;
+
+    /// Commits the pending row, writes the final summary and run status, stops the writer.
+    /// Always returns within `timeout`; a writer stuck in a sink is abandoned and reported.
+    status finish(int exit_code = 0,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept;
+
+    /// Counters of what was written and dropped.
+    run_stats stats() const noexcept {
+        if (!state_) return {};
+        run_stats out = state_->counts.snapshot();
+        out.errors_reported = state_->reporter.reported();
+        out.errors_suppressed = state_->reporter.suppressed();
+        return out;
+    }
+
+    config_handle config;
+
+  private:
+    friend run init(settings s);
+    friend class checkpoint_logger;
+
+    void report(errc code, const std::string& message) noexcept {
+        if (state_) state_->reporter.report(code, message);
+    }
+
+    static artifact_version log_artifact_to(detail::run_core* core, std::string_view name,
+                                            std::string_view type,
+                                            const std::vector<artifact_file>& files,
+                                            const artifact_options& options) noexcept;
+
+    static void enqueue_artifact(detail::run_core& s, const artifact_version& v, bool used);
+
+    static detail::event start_row(detail::run_core& s, std::optional<std::int64_t> step,
+                                   std::optional<bool> commit) noexcept {
+        detail::event e;
+        e.time = s.now();
+        e.has_step = step.has_value();
+        e.step = step.value_or(0);
+        e.commit = commit.has_value() ? static_cast<std::int8_t>(*commit ? 1 : 0)
+                                      : static_cast<std::int8_t>(-1);
+        return e;
+    }
+
+    /// Queues a row event; media in it first reserve their bytes against the media budget.
+    static void push_row(detail::run_core& s, detail::event& e) noexcept {
+        const std::size_t media_bytes = e.payload ? e.payload->media_bytes : 0;
+        if (media_bytes > 0 && !s.reserve_media(media_bytes)) return;
+        if (!s.enqueue(e) && media_bytes > 0) s.release_media(media_bytes);
+    }
+
+    /// Scalars of a run-time row travel inline like typed fields; the rest is copied.
+    static field as_field(std::string_view key, const value& v) noexcept {
+        if (v.is_int()) return field(key, v.as_int());
+        if (v.is_double()) return field(key, v.as_double());
+        if (v.is_bool()) return field(key, v.as_bool());
+        return field(key, v);
+    }
+
+    /// The common case inline — a scalar into a free inline slot of the event — and everything
+    /// else out of line, so a 4-scalar log() is one straight run of code (callgrind: the call and
+    /// its saved registers were a third of the cost of a scalar field).
+    static void add_field(detail::run_core& s, detail::event& e, const field& f) {
+        if (e.inline_count == RUNLOG_INLINE_FIELDS || f.kind_ > field::kind::boolean) {
+            add_other_field(s, e, f);
+            return;
+        }
+        detail::field_item& item = e.items[e.inline_count++];
+        item.key = s.keys.intern(f.key_, f.key_hash_);
+        set_scalar(item, f);
+    }
+
+    static void set_scalar(detail::field_item& item, const field& f) noexcept {
+        switch (f.kind_) {
+            case field::kind::integer:
+                item.kind = detail::item_kind::integer;
+                item.i = f.i_;
+                break;
+            case field::kind::floating:
+                item.kind = detail::item_kind::floating;
+                item.d = f.d_;
+                break;
+            case field::kind::float32:
+                item.kind = detail::item_kind::float32;
+                item.f = f.f_;
+                break;
+            default:
+                item.kind = detail::item_kind::boolean;
+                item.b = f.b_;
+                break;
+        }
+    }
+
+    RUNLOG_NOINLINE static void add_other_field(detail::run_core& s, detail::event& e,
+                                                const field& f) {
+        detail::field_item item{};
+        item.key = s.keys.intern(f.key_, f.key_hash_);
+        switch (f.kind_) {
+            case field::kind::integer:
+            case field::kind::floating:
+            case field::kind::float32:
+            case field::kind::boolean:
+                set_scalar(item, f);
+                break;
+            case field::kind::string:
+                e.add_complex(item.key, value(std::string_view(f.s_.data, f.s_.size)));
+                return;
+            case field::kind::nested:
+                e.add_complex(item.key, *f.v_);
+                return;
+            case field::kind::media:
+                // Validation errors are known here; the dispatcher reports them in order.
+                if (f.m_->ok()) {
+                    e.add_media(item.key, f.m_->source());
+                } else {
+                    e.add_invalid(item.key, f.m_->error());
+                }
+                return;
+            case field::kind::histogram:
+                if (f.h_->ok()) {
+                    e.add_complex(item.key, f.h_->to_value());
+                } else {
+                    e.add_invalid(item.key,
+                                  f.h_->error().empty() ? "empty histogram" : f.h_->error());
+                }
+                return;
+        }
+        e.add_item(item);
+    }
+
+    /// The live run's state, or nullptr for a disabled or finished run (a call after finish is
+    /// counted as dropped).
+    detail::run_core* accepting() const noexcept {
+        detail::run_core* s = state_.get();
+        return s != nullptr && s->accepting() ? s : nullptr;
+    }
+
+    static void print_finish(detail::run_state& s, int exit_code, bool done);
+
+    void close_on_destruction() noexcept {
+        if (!state_ || state_->closed.load(std::memory_order_relaxed)) return;
+        const bool unwinding = std::uncaught_exceptions() > uncaught_at_start_;
+        finish(unwinding ? 1 : 0, state_->finish_timeout);
+    }
+
+    std::shared_ptr<detail::run_core> state_;
+    std::filesystem::path artifact_dir_ = std::filesystem::path("runlog") / "artifacts";
+    int uncaught_at_start_ = std::uncaught_exceptions();
+};
+
+/// Starts a run. Throws runlog::error on a setup error (with exceptions off: reports it and
+/// returns a disabled run). Returns a disabled run in mode disabled and on non-zero ranks.
+run init(settings s = {});
+
+}  // namespace v0
+}  // namespace runlog
+
+#if !RUNLOG_COMPILED_LIB
+// #include "run-inl.hpp"
+// begin runlog/run-inl.hpp
+// SPDX-License-Identifier: MIT
+// The definitions run.hpp declares: starting a run and its rare calls (flush, finish, artifacts,
+// the end-of-run report). Included at the end of run.hpp (header-only, the default), or compiled
+// once into the runlog::compiled library (RUNLOG_COMPILED_LIB, see config.hpp) so that
+// translation units that only log do not compile the writer, the sinks and the encoders.
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+// #include "artifacts.hpp"
+// begin runlog/artifacts.hpp
+// SPDX-License-Identifier: MIT
+// Artifacts: versioned sets of files (checkpoints, datasets) with aliases, kept in a local store
+// that works offline and travels with the run directories (docs/artifacts.md).
+//
+//   <store>/                      default <dir>/runlog/artifacts/ (settings::artifact_dir)
+//     .lock                       held while a version commits, an alias moves or versions are
+//     pruned .staging/<host>-<pid>-<r>/  files being copied in, outside the lock <name>/
+//       aliases.json              {"latest": 4, "best": 2}, replaced atomically
+//       v0.json                   manifest of version 0 (its commit point)
+//       v0/                       its files at their entry paths
+//
+// A version commits in this order: its files are staged and hashed (SHA-256 and MD5 in one read);
+// then, under the lock, content already stored is hard-linked instead of kept twice, the staged
+// directory is renamed to vN/, vN.json is written (temp file + rename) and aliases.json replaced,
+// each step fsynced (files and directories) before the next, so the order holds after a power cut.
+// A crash at any point leaves every alias naming a committed version: the worst left over is a
+// vN/ without vN.json or a staging directory, which no reader looks at.
+//
+// The store never writes to, moves or deletes the files it is given: a copy is its own, a
+// hard link is its own name for the file, a reference is a symlink. Pruning removes only those.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// #include "artifact_types.hpp"
+// #include "detail/checksums.hpp"
 // #include "detail/json_reader.hpp"
 // begin runlog/detail/json_reader.hpp
 // SPDX-License-Identifier: MIT
@@ -611,507 +5016,6 @@ inline std::string sha1_hex(const void* data, std::size_t n) {
 #include <string_view>
 
 // #include "../value.hpp"
-// begin runlog/value.hpp
-// SPDX-License-Identifier: MIT
-// runlog::value — the small JSON-like value used for config, summaries and non-scalar metrics:
-// null, bool, int64, double, string, array, object. Objects keep insertion order (config files
-// read the way they were written) and look keys up linearly: they are small.
-//
-// Built with initializer lists, like nlohmann::json: a list whose every element is a two-element
-// list starting with a string becomes an object, any other list an array.
-//
-//     runlog::value config = {{"lr", 1e-3}, {"optimizer", {{"name", "adam"}, {"beta1", 0.9}}}};
-//     config.update({{"lr", 3e-4}});          // deep merge
-//     auto flat = runlog::flatten(config);    // {"lr", 3e-4}, {"optimizer/name", "adam"}, ...
-//
-// User types convert through an ADL free function `runlog::value to_value(const T&)` found in T's
-// namespace (the nlohmann to_json / fmt format_as idea).
-
-#include <cstdint>
-#include <initializer_list>
-#include <limits>
-#include <string>
-#include <string_view>
-#include <type_traits>
-#include <utility>
-#include <variant>
-#include <vector>
-
-// #include "detail/json_writer.hpp"
-// begin runlog/detail/json_writer.hpp
-// SPDX-License-Identifier: MIT
-// JSON text primitives shared by every JSON-producing encoder. Pure functions appending to a
-// std::string. Strings are escaped and UTF-8 validated (each invalid byte becomes U+FFFD, so the
-// output is always valid UTF-8). Doubles use the shortest text that round-trips; non-finite values
-// are the bare tokens NaN, Infinity, -Infinity, which Python's json module and wandb read.
-
-#include <charconv>  // std::to_chars
-#include <cmath>     // std::isnan, std::isinf, std::fabs
-#include <cstdint>
-#include <string>
-#include <string_view>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-/// Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes there are not valid
-/// UTF-8 (overlong forms, surrogates and code points above U+10FFFF are invalid).
-inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
-    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    const unsigned char c = byte(i);
-    const std::size_t left = s.size() - i;
-    auto cont = [&](std::size_t k) { return k < left && (byte(i + k) & 0xC0u) == 0x80u; };
-    if (c < 0x80u) return 1;
-    if (c >= 0xC2u && c <= 0xDFu) return cont(1) ? 2 : 0;
-    if (c >= 0xE0u && c <= 0xEFu) {
-        if (!cont(1) || !cont(2)) return 0;
-        const unsigned char c1 = byte(i + 1);
-        if (c == 0xE0u && c1 < 0xA0u) return 0;  // overlong
-        if (c == 0xEDu && c1 > 0x9Fu) return 0;  // UTF-16 surrogate
-        return 3;
-    }
-    if (c >= 0xF0u && c <= 0xF4u) {
-        if (!cont(1) || !cont(2) || !cont(3)) return 0;
-        const unsigned char c1 = byte(i + 1);
-        if (c == 0xF0u && c1 < 0x90u) return 0;  // overlong
-        if (c == 0xF4u && c1 > 0x8Fu) return 0;  // above U+10FFFF
-        return 4;
-    }
-    return 0;
-}
-
-inline bool is_valid_utf8(std::string_view s) noexcept {
-    for (std::size_t i = 0; i < s.size();) {
-        const std::size_t n = utf8_sequence_length(s, i);
-        if (n == 0) return false;
-        i += n;
-    }
-    return true;
-}
-
-/// `s` with every byte that starts no valid UTF-8 sequence replaced by U+FFFD.
-inline std::string to_valid_utf8(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size();) {
-        const std::size_t n = utf8_sequence_length(s, i);
-        if (n == 0) {
-            out.append("\xEF\xBF\xBD");
-            ++i;
-        } else {
-            out.append(s.data() + i, n);
-            i += n;
-        }
-    }
-    return out;
-}
-
-/// Appends `s` as a JSON string. Runs that need no escaping are appended whole: every key and
-/// string value of every row passes here, and a push_back per byte (an out-of-line call into
-/// libstdc++) was a fifth of the writer's time under callgrind.
-inline void write_json_string(std::string& out, std::string_view s) {
-    static const char hex[] = "0123456789abcdef";
-    out += '"';
-    std::size_t clean = 0;  // start of the run not yet appended
-    for (std::size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20u && c < 0x80u && c != '"' && c != '\\') {
-            ++i;
-            continue;
-        }
-        std::size_t n = 0;
-        if (c >= 0x80u && (n = utf8_sequence_length(s, i)) != 0) {
-            i += n;
-            continue;
-        }
-        out.append(s.data() + clean, i - clean);
-        switch (c) {
-            case '"':
-                out.append("\\\"");
-                break;
-            case '\\':
-                out.append("\\\\");
-                break;
-            case '\n':
-                out.append("\\n");
-                break;
-            case '\r':
-                out.append("\\r");
-                break;
-            case '\t':
-                out.append("\\t");
-                break;
-            case '\b':
-                out.append("\\b");
-                break;
-            case '\f':
-                out.append("\\f");
-                break;
-            default:
-                if (c >= 0x80u) {
-                    out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
-                } else {
-                    const char escape[] = {'\\', 'u', '0', '0', hex[c >> 4u], hex[c & 0xFu]};
-                    out.append(escape, sizeof escape);
-                }
-        }
-        clean = ++i;
-    }
-    out.append(s.data() + clean, s.size() - clean);
-    out += '"';
-}
-
-/// The double nearest to the shortest decimal that round-trips `f`: 0.1f becomes 0.1, not
-/// 0.10000000149011612, so float metrics read back as the number the user saw.
-inline double float_to_double(float f) noexcept {
-    if (std::isnan(f) || std::isinf(f)) return static_cast<double>(f);
-    char buf[32];
-    const auto r = std::to_chars(buf, buf + sizeof buf, f);
-    double d = static_cast<double>(f);
-    std::from_chars(buf, r.ptr, d);
-    return d;
-}
-
-inline void write_json_int(std::string& out, std::int64_t v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, static_cast<std::size_t>(r.ptr - buf));  // (pointer, length): no replace()
-}
-
-inline void write_json_double(std::string& out, double v) {
-    if (std::isnan(v)) {
-        out.append("NaN");
-        return;
-    }
-    if (std::isinf(v)) {
-        out.append(v > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    // Shortest round-trip digits, laid out as Python's repr does: positional for magnitudes in
-    // [1e-4, 1e16), exponent form outside (1800000000.0, not 1.8e+09; 1e-05, not 0.00001).
-    const double magnitude = std::fabs(v);
-    const auto format = (magnitude == 0.0 || (magnitude >= 1e-4 && magnitude < 1e16))
-                            ? std::chars_format::fixed
-                            : std::chars_format::scientific;
-    char buf[400];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v, format);
-    const std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
-    out.append(text);
-    // Keep floats floats for readers that type by token (1.0 stays 1.0, not the integer 1).
-    for (const char c : text)  // (find_first_of(".e") costs a memchr per character)
-        if (c == '.' || c == 'e') return;
-    out.append(".0");
-}
-
-/// `seconds` rounded to the microsecond, as the nearest double: write_json_seconds prints it
-/// exactly and the text reads back as this same double, so a history converted from the native
-/// files carries the times the live sinks wrote.
-inline double round_to_microseconds(double seconds) noexcept {
-    if (!(std::fabs(seconds) < 9e9)) return seconds;
-    return static_cast<double>(std::llround(seconds * 1e6)) / 1e6;
-}
-
-/// Seconds — a row's _runtime and _timestamp — to the microsecond, the clock's own resolution:
-/// integer formatting, a fraction of the cost of the shortest round-trip double (which every
-/// row paid twice). Trailing zeros go, one decimal stays: 3.5, 1800000000.0, 0.000123.
-/// NaN, infinities and magnitudes past 9e9 s are written as any double.
-inline void write_json_seconds(std::string& out, double seconds) {
-    if (!(std::fabs(seconds) < 9e9)) {
-        write_json_double(out, seconds);
-        return;
-    }
-    const std::int64_t micros = std::llround(seconds * 1e6);
-    const auto magnitude = static_cast<std::uint64_t>(micros < 0 ? -micros : micros);
-    char buf[32];
-    char* p = buf;
-    if (micros < 0) *p++ = '-';
-    p = std::to_chars(p, buf + 24, magnitude / 1000000u).ptr;
-    *p++ = '.';
-    auto fraction = static_cast<std::uint32_t>(magnitude % 1000000u);
-    if (fraction == 0) {
-        *p++ = '0';
-    } else {
-        int digits = 6;
-        while (fraction % 10u == 0) fraction /= 10u, --digits;
-        for (int i = digits - 1; i >= 0; --i, fraction /= 10u)
-            p[i] = static_cast<char>('0' + fraction % 10u);
-        p += digits;
-    }
-    out.append(buf, static_cast<std::size_t>(p - buf));
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/json_writer.hpp
-
-namespace runlog {
-inline namespace v0 {
-
-class value;
-
-namespace detail {
-template <class T, class = void>
-struct has_adl_to_value : std::false_type {};
-template <class T>
-struct has_adl_to_value<T, std::void_t<decltype(to_value(std::declval<const T&>()))>>
-    : std::true_type {};
-}  // namespace detail
-
-class value {
-  public:
-    using array_type = std::vector<value>;
-    using object_type = std::vector<std::pair<std::string, value>>;
-    enum class kind { null, boolean, integer, floating, string, array, object };
-
-    value() noexcept = default;
-    value(std::nullptr_t) noexcept {}
-    value(bool b) noexcept : data_(b) {}
-    template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
-    value(T v) noexcept : data_(from_integer(v)) {}
-    template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
-    value(T v) noexcept : data_(to_double(v)) {}
-    value(const char* s) : data_(std::string(s ? s : "")) {}
-    value(std::string s) noexcept : data_(std::move(s)) {}
-    value(std::string_view s) : data_(std::string(s)) {}
-    value(array_type a) noexcept : data_(std::move(a)) {}
-    value(object_type o) noexcept : data_(std::move(o)) {}
-    value(std::initializer_list<value> list) : data_(from_list(list)) {}
-    template <class T, std::enable_if_t<detail::has_adl_to_value<T>::value, int> = 0>
-    value(const T& v) : value(to_value(v)) {}
-
-    static value array(std::initializer_list<value> items = {}) {
-        return value(array_type(items.begin(), items.end()));
-    }
-    static value object() { return value(object_type{}); }
-
-    kind type() const noexcept { return static_cast<kind>(data_.index()); }
-    bool is_null() const noexcept { return type() == kind::null; }
-    bool is_bool() const noexcept { return type() == kind::boolean; }
-    bool is_int() const noexcept { return type() == kind::integer; }
-    bool is_double() const noexcept { return type() == kind::floating; }
-    bool is_number() const noexcept { return is_int() || is_double(); }
-    bool is_string() const noexcept { return type() == kind::string; }
-    bool is_array() const noexcept { return type() == kind::array; }
-    bool is_object() const noexcept { return type() == kind::object; }
-
-    // Accessors take a fallback instead of throwing: values are read on the logging path.
-    bool as_bool(bool fallback = false) const noexcept {
-        return is_bool() ? std::get<bool>(data_) : fallback;
-    }
-    std::int64_t as_int(std::int64_t fallback = 0) const noexcept {
-        if (is_int()) return std::get<std::int64_t>(data_);
-        if (is_double()) return static_cast<std::int64_t>(std::get<double>(data_));
-        return fallback;
-    }
-    double as_double(double fallback = 0.0) const noexcept {
-        if (is_double()) return std::get<double>(data_);
-        if (is_int()) return static_cast<double>(std::get<std::int64_t>(data_));
-        return fallback;
-    }
-    const std::string& as_string() const noexcept {
-        static const std::string empty;
-        return is_string() ? std::get<std::string>(data_) : empty;
-    }
-    const array_type& as_array() const noexcept {
-        static const array_type empty;
-        return is_array() ? std::get<array_type>(data_) : empty;
-    }
-    const object_type& as_object() const noexcept {
-        static const object_type empty;
-        return is_object() ? std::get<object_type>(data_) : empty;
-    }
-    array_type& as_array() { return std::get<array_type>(data_); }
-    object_type& as_object() { return std::get<object_type>(data_); }
-
-    std::size_t size() const noexcept {
-        if (is_array()) return as_array().size();
-        if (is_object()) return as_object().size();
-        return 0;
-    }
-
-    /// The member `key` of an object, or nullptr.
-    const value* find(std::string_view key) const noexcept {
-        for (const auto& member : as_object())
-            if (member.first == key) return &member.second;
-        return nullptr;
-    }
-    value* find(std::string_view key) noexcept {
-        if (!is_object()) return nullptr;
-        for (auto& member : as_object())
-            if (member.first == key) return &member.second;
-        return nullptr;
-    }
-    bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
-
-    /// Object member access; a null value becomes an empty object, a missing key is appended.
-    value& operator[](std::string_view key) {
-        if (is_null()) data_ = object_type{};
-        if (value* existing = find(key)) return *existing;
-        auto& members = as_object();
-        members.emplace_back(std::string(key), value());
-        return members.back().second;
-    }
-
-    void push_back(value v) {
-        if (is_null()) data_ = array_type{};
-        as_array().push_back(std::move(v));
-    }
-
-    bool erase(std::string_view key) {
-        if (!is_object()) return false;
-        auto& members = as_object();
-        for (auto it = members.begin(); it != members.end(); ++it) {
-            if (it->first == key) {
-                members.erase(it);
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /// Deep merge: members of `other` replace ours, except that objects merge recursively.
-    /// A non-object `other` replaces the whole value.
-    void update(const value& other) {
-        if (!is_object() || !other.is_object()) {
-            *this = other;
-            return;
-        }
-        for (const auto& [key, v] : other.as_object()) {
-            value& mine = (*this)[key];
-            if (mine.is_object() && v.is_object()) {
-                mine.update(v);
-            } else {
-                mine = v;
-            }
-        }
-    }
-
-    /// JSON text (see detail/json_writer.hpp for numbers and strings).
-    void dump(std::string& out) const {
-        switch (type()) {
-            case kind::null:
-                out.append("null");
-                break;
-            case kind::boolean:
-                out.append(std::get<bool>(data_) ? "true" : "false");
-                break;
-            case kind::integer:
-                detail::write_json_int(out, std::get<std::int64_t>(data_));
-                break;
-            case kind::floating:
-                detail::write_json_double(out, std::get<double>(data_));
-                break;
-            case kind::string:
-                detail::write_json_string(out, std::get<std::string>(data_));
-                break;
-            case kind::array: {
-                out.push_back('[');
-                bool first = true;
-                for (const auto& item : std::get<array_type>(data_)) {
-                    if (!first) out.push_back(',');
-                    first = false;
-                    item.dump(out);
-                }
-                out.push_back(']');
-                break;
-            }
-            case kind::object: {
-                out.push_back('{');
-                bool first = true;
-                for (const auto& [key, item] : std::get<object_type>(data_)) {
-                    if (!first) out.push_back(',');
-                    first = false;
-                    detail::write_json_string(out, key);
-                    out.push_back(':');
-                    item.dump(out);
-                }
-                out.push_back('}');
-                break;
-            }
-        }
-    }
-    std::string dump() const {
-        std::string out;
-        dump(out);
-        return out;
-    }
-
-    friend bool operator==(const value& a, const value& b) { return a.data_ == b.data_; }
-    friend bool operator!=(const value& a, const value& b) { return !(a == b); }
-
-  private:
-    using storage = std::variant<std::nullptr_t, bool, std::int64_t, double, std::string,
-                                 array_type, object_type>;
-
-    template <class T>
-    static double to_double(T v) noexcept {
-        if constexpr (std::is_same_v<T, float>) {
-            return detail::float_to_double(v);
-        } else {
-            return static_cast<double>(v);
-        }
-    }
-
-    template <class T>
-    static storage from_integer(T v) noexcept {
-        // Unsigned values above INT64_MAX do not fit the int64 JSON integer readers expect; they
-        // are kept as the nearest double rather than wrapped to a negative number.
-        if constexpr (std::is_unsigned_v<T>) {
-            if (static_cast<std::uint64_t>(v) >
-                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-                return static_cast<double>(v);
-        }
-        return static_cast<std::int64_t>(v);
-    }
-
-    static storage from_list(std::initializer_list<value> list) {
-        bool is_object_list = list.size() > 0;
-        for (const auto& item : list) {
-            if (!item.is_array() || item.as_array().size() != 2 ||
-                !item.as_array()[0].is_string()) {
-                is_object_list = false;
-                break;
-            }
-        }
-        if (!is_object_list) return array_type(list.begin(), list.end());
-        object_type members;
-        members.reserve(list.size());
-        for (const auto& item : list) {
-            const auto& pair = item.as_array();
-            members.emplace_back(pair[0].as_string(), pair[1]);
-        }
-        return members;
-    }
-
-    storage data_;
-};
-
-/// The `a/b/c` view of nested objects: one entry per leaf (arrays are leaves), in order.
-inline void flatten_into(const value& v, const std::string& prefix, char separator,
-                         value::object_type& out) {
-    if (v.is_object() && v.size() > 0) {
-        for (const auto& [key, item] : v.as_object()) {
-            flatten_into(item, prefix.empty() ? key : prefix + separator + key, separator, out);
-        }
-    } else {
-        out.emplace_back(prefix, v);
-    }
-}
-
-inline value::object_type flatten(const value& v, char separator = '/') {
-    value::object_type out;
-    if (v.is_object()) {
-        flatten_into(v, std::string(), separator, out);
-    } else {
-        out.emplace_back(std::string(), v);
-    }
-    return out;
-}
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/value.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -1399,182 +5303,7 @@ inline bool read_json_file(const std::filesystem::path& path, value& out, std::s
 #include <vector>
 
 // #include "../error.hpp"
-// begin runlog/error.hpp
-// SPDX-License-Identifier: MIT
-// Errors. Setup (init, bad settings, bad environment) throws runlog::error; everything after init
-// reports through a replaceable, rate-limited handler and never throws into the caller. Each error
-// has a stable id that appears in its text ("[runlog.103] ...") so users and tests can match it.
-
-#include <cstdint>     // std::uint64_t
-#include <cstdio>      // std::fprintf
-#include <functional>  // std::function
-#include <stdexcept>   // std::runtime_error
-#include <string>
-
-// #include "config.hpp"
-// begin runlog/config.hpp
-// SPDX-License-Identifier: MIT
-// Every compile-time switch of runlog, each with its default, in one place. Define a macro before
-// including runlog (or on the compiler command line) to change it. Nothing that needs linking is
-// switched on by detection: the HTTP sink is enabled only by the build (RUNLOG_WITH_HTTPLIB).
-
-// 1 when the translation unit is built without exceptions (-fno-exceptions). Setup errors then go
-// to the error handler and init() returns a disabled run instead of throwing runlog::error.
-#ifndef RUNLOG_NO_EXCEPTIONS
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
-#define RUNLOG_NO_EXCEPTIONS 0
-#else
-#define RUNLOG_NO_EXCEPTIONS 1
-#endif
-#endif
-
-// Events the queue between the caller threads and the writer thread holds by default
-// (settings::queue_capacity overrides it per run). Rounded up to a power of two.
-#ifndef RUNLOG_DEFAULT_QUEUE_CAPACITY
-#define RUNLOG_DEFAULT_QUEUE_CAPACITY 8192
-#endif
-
-// Scalar fields one log() call carries without allocating; wider calls allocate once per call.
-#ifndef RUNLOG_INLINE_FIELDS
-#define RUNLOG_INLINE_FIELDS 8
-#endif
-
-// Error reports passed to the handler per second and run; the rest are counted and summarised.
-#ifndef RUNLOG_ERROR_REPORTS_PER_SECOND
-#define RUNLOG_ERROR_REPORTS_PER_SECOND 5
-#endif
-
-// 0 by default: set by the build (CMake target runlog::http, meson dependency runlog-http) together
-// with cpp-httplib's own pkg-config flags. Never guessed with __has_include.
-#ifndef RUNLOG_WITH_HTTPLIB
-#define RUNLOG_WITH_HTTPLIB 0
-#endif
-
-// Not a switch: marks the rare, long branches of hot functions (a key seen for the first time) so
-// that the compiler keeps the common path short.
-#if defined(__GNUC__)
-#define RUNLOG_NOINLINE __attribute__((noinline))
-#elif defined(_MSC_VER)
-#define RUNLOG_NOINLINE __declspec(noinline)
-#else
-#define RUNLOG_NOINLINE
-#endif
-// end runlog/config.hpp
-
-namespace runlog {
-inline namespace v0 {
-
-enum class errc : int {
-    ok = 0,
-    // setup: thrown by init()
-    invalid_setting = 101,
-    invalid_environment = 102,
-    run_dir_unwritable = 103,
-    sink_start_failed = 104,
-    // artifacts: thrown by use_artifact()
-    artifact_not_found = 105,
-    // logging: reported through the handler, counted in run::stats()
-    reserved_key = 201,
-    invalid_key = 202,
-    step_not_increasing = 203,
-    queue_full = 204,
-    logged_after_finish = 205,
-    invalid_metric_definition = 206,
-    invalid_value = 207,
-    invalid_artifact = 208,  // log_artifact: bad name, alias or file
-    // sinks and shutdown
-    sink_write_failed = 301,
-    finish_timed_out = 302,
-    flush_timed_out = 303,
-    artifact_store_failed = 304,  // the artifact store could not be written
-};
-
-inline const char* to_string(errc code) noexcept {
-    switch (code) {
-        case errc::ok:
-            return "ok";
-        case errc::invalid_setting:
-            return "invalid setting";
-        case errc::invalid_environment:
-            return "invalid environment variable";
-        case errc::run_dir_unwritable:
-            return "run directory not writable";
-        case errc::sink_start_failed:
-            return "sink failed to start";
-        case errc::artifact_not_found:
-            return "artifact not found";
-        case errc::reserved_key:
-            return "reserved key";
-        case errc::invalid_key:
-            return "invalid key";
-        case errc::step_not_increasing:
-            return "step not increasing";
-        case errc::queue_full:
-            return "queue full";
-        case errc::logged_after_finish:
-            return "logged after finish";
-        case errc::invalid_metric_definition:
-            return "invalid metric definition";
-        case errc::invalid_value:
-            return "invalid value";
-        case errc::invalid_artifact:
-            return "invalid artifact";
-        case errc::sink_write_failed:
-            return "sink write failed";
-        case errc::finish_timed_out:
-            return "finish timed out";
-        case errc::flush_timed_out:
-            return "flush timed out";
-        case errc::artifact_store_failed:
-            return "artifact store failed";
-    }
-    return "unknown error";
-}
-
-/// The exception init() throws for setup errors. what() reads "[runlog.<id>] <message>".
-class error : public std::runtime_error {
-  public:
-    error(errc code, const std::string& message)
-        : std::runtime_error("[runlog." + std::to_string(static_cast<int>(code)) + "] " + message),
-          code_(code) {}
-    errc code() const noexcept { return code_; }
-    int id() const noexcept { return static_cast<int>(code_); }
-
-  private:
-    errc code_;
-};
-
-/// What the error handler receives. `suppressed` counts reports the rate limit held back since the
-/// previous one.
-struct error_report {
-    errc code = errc::ok;
-    std::string message;  // "[runlog.<id>] ..." like error::what()
-    std::uint64_t suppressed = 0;
-};
-
-using error_handler = std::function<void(const error_report&)>;
-
-/// The default handler: one line on stderr per report.
-inline void print_error_to_stderr(const error_report& report) {
-    if (report.suppressed > 0) {
-        std::fprintf(stderr, "runlog: %s (%llu similar reports suppressed)\n",
-                     report.message.c_str(), static_cast<unsigned long long>(report.suppressed));
-    } else {
-        std::fprintf(stderr, "runlog: %s\n", report.message.c_str());
-    }
-}
-
-/// Result of an I/O step (a sink write, a file replace). Values, never exceptions.
-struct io_result {
-    errc code = errc::ok;
-    std::string message;
-    bool ok() const noexcept { return code == errc::ok; }
-    static io_result failure(errc c, std::string msg) { return io_result{c, std::move(msg)}; }
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/error.hpp
+// #include "clock.hpp"
 
 #if defined(_WIN32)
 #include <process.h>  // _getpid
@@ -1593,12 +5322,6 @@ inline namespace v0 {
 namespace detail {
 
 namespace fs = std::filesystem;
-
-/// Seconds since the Unix epoch. system_clock reads the vDSO on Linux: no system call.
-inline double unix_time_now() noexcept {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 inline std::optional<std::string> get_env(const char* name) {
     const char* v = std::getenv(name);
@@ -1849,75 +5572,6 @@ class file_lock {
 
 namespace runlog {
 inline namespace v0 {
-
-/// How log_artifact keeps a file.
-enum class artifact_storage {
-    copy,      // the store's own copy (default): safe when the file is rewritten or deleted later
-    hardlink,  // a hard link: no copy, but a file rewritten in place changes the stored version
-               // too (torch::save truncates and rewrites). Across file systems: a copy.
-    reference  // digests and a symlink only: the file must stay where it is, unchanged
-};
-
-inline const char* to_string(artifact_storage s) noexcept {
-    switch (s) {
-        case artifact_storage::copy:
-            return "copy";
-        case artifact_storage::hardlink:
-            return "hardlink";
-        case artifact_storage::reference:
-            return "reference";
-    }
-    return "copy";
-}
-
-/// A file or directory to put in an artifact.
-struct artifact_file {
-    artifact_file(std::filesystem::path from, std::string entry_name = {})
-        : source(std::move(from)), name(std::move(entry_name)) {}
-    artifact_file(const char* from) : source(from) {}
-    artifact_file(const std::string& from) : source(from) {}
-
-    std::filesystem::path source;
-    /// Its path inside the artifact. Default: a file's own name; a directory's files go at the
-    /// artifact's root (a name given for a directory becomes their prefix).
-    std::string name;
-};
-
-struct artifact_options {
-    std::vector<std::string> aliases{};  // besides "latest", which every new version takes
-    value metadata{};                    // an object (or null)
-    std::string description{};
-    artifact_storage storage = artifact_storage::copy;
-};
-
-/// One version of an artifact, as logged or resolved.
-struct artifact_version {
-    std::string name;
-    std::string type;
-    std::int64_t version = -1;
-    std::vector<std::string> aliases;  // resolve(): held now; log_artifact(): taken when logged
-    std::filesystem::path dir;         // its files, at their entry paths
-    value manifest;                    // the content of vN.json
-    std::string error;                 // why there is no version (version < 0) ...
-    errc code = errc::ok;              // ... as a code: invalid_artifact, artifact_store_failed
-                                       // or artifact_not_found
-
-    bool ok() const noexcept { return version >= 0; }
-    /// "name:v3", which resolve() and use_artifact() accept.
-    std::string ref() const { return name + ":v" + std::to_string(version); }
-    /// Where entry `entry` is; with no argument, the only entry of a one-file artifact.
-    std::filesystem::path path(std::string_view entry = {}) const {
-        if (!entry.empty()) return dir / std::string(entry);
-        const value* entries = manifest.find("entries");
-        if (entries == nullptr || entries->size() != 1) return dir;
-        return dir / entries->as_array().front().find("path")->as_string();
-    }
-    const value& metadata() const noexcept {
-        static const value none = value::object();
-        const value* m = manifest.find("metadata");
-        return m ? *m : none;
-    }
-};
 
 namespace detail {
 
@@ -2627,79 +6281,6 @@ inline artifact_version use_artifact(const std::filesystem::path& where, std::st
 }  // namespace v0
 }  // namespace runlog
 // end runlog/artifacts.hpp
-// #include "checkpoint_logger.hpp"
-// begin runlog/checkpoint_logger.hpp
-// SPDX-License-Identifier: MIT
-// checkpoint_logger: Lightning's ModelCheckpoint + WandbLogger(log_model=...) for a C++ loop. The
-// loop saves its checkpoint however it likes, then reports it:
-//
-//     runlog::checkpoint_logger checkpoints(run, {.monitor = "val/loss", .mode = "min"});
-//     for (int epoch = 0; epoch < epochs; ++epoch) {
-//         ...
-//         torch::save(model, "ckpt/last.pt");
-//         checkpoints.saved("ckpt/last.pt", step, {{"val/loss", val_loss}});
-//     }
-//     // later, in another process: runlog::use_artifact(dir, "model-<run id>:best").path()
-//
-// Each report becomes a version of the artifact `name` (default "model-<run id>", as Lightning
-// names it), type "model", the file inside named `file_name` ("model.ckpt"), with metadata score,
-// original_filename, monitor, mode, step and the reported values. "latest" moves to every new
-// version; "best" to a version whose score beats every earlier one — strictly, so a tie keeps the
-// earlier, as ModelCheckpoint does; a NaN or missing score is never best. Without a monitor every
-// version is the best, as ModelCheckpoint(monitor=None) makes the last save its best.
-//
-// log_model_policy::all stores every report. last_and_best (Lightning's log_model=True) stores
-// each report too, then prunes, so that after every save the store holds the latest and the best
-// version: a crash, a kill or a requeue leaves both, where Lightning, which uploads in a
-// successful finalize only, leaves nothing. keep_top_k keeps the k best-scoring versions as well
-// (and turns pruning on for `all`). Pruning deletes only the store's own files (artifacts.hpp).
-//
-// A logger continues the artifact's history: a requeued job that resumes the run id starts from
-// the stored best. Calls come from one thread (the loop's); on other ranks (a disabled run) they
-// do nothing.
-
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <filesystem>
-#include <optional>
-#include <string>
-#include <utility>
-#include <vector>
-
-// #include "artifacts.hpp"
-// #include "run.hpp"
-// begin runlog/run.hpp
-// SPDX-License-Identifier: MIT
-// The front end: init() starts a run, and the run is what the training loop talks to.
-//
-//     auto run = runlog::init({.project = "mnist", .config = {{"lr", 1e-3}}});
-//     run.define_metric("val/acc", {.summary = "max,last", .goal = "maximize"});
-//     for (int step = 0; step < 100; ++step) run.log({{"train/loss", loss}});
-//     run.finish();  // or let the destructor do it
-//
-// init() may throw runlog::error (setup: bad settings, unwritable directory). After that, nothing
-// throws: log() validates nothing expensive, stamps the time, interns keys (lock-free once known)
-// and pushes one event into the queue; bad keys, decreasing steps and sink failures are counted
-// and reported from the writer thread through the rate-limited error handler.
-//
-// A disabled run (mode disabled, a non-zero rank, or a setup error with exceptions off) accepts
-// every call, does nothing and never blocks.
-
-#include <chrono>
-#include <cstdint>
-#include <cstdio>
-#include <exception>
-#include <initializer_list>
-#include <memory>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-// #include "artifacts.hpp"
 // #include "detail/environment.hpp"
 // begin runlog/detail/environment.hpp
 // SPDX-License-Identifier: MIT
@@ -2715,146 +6296,6 @@ inline artifact_version use_artifact(const std::filesystem::path& where, std::st
 #include <vector>
 
 // #include "../settings.hpp"
-// begin runlog/settings.hpp
-// SPDX-License-Identifier: MIT
-// What init() takes. An aggregate, so C++20 code can use designated initializers; C++17 code
-// chains the with_* setters:
-//
-//     auto run = runlog::init({.project = "mnist", .name = "baseline"});                  // C++20
-//     auto run = runlog::init(runlog::settings{}.with_project("mnist").with_name("baseline"));
-//
-// Environment variables override these fields, so an unattended job can be redirected without a
-// rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
-// (comma-separated), RUNLOG_MODE (offline | disabled), RUNLOG_SINKS (a comma list of jsonl,
-// wandb and tensorboard: the file formats to write), RUNLOG_ENTITY and RUNLOG_ARTIFACT_DIR.
-// Precedence: environment, then these settings, then the defaults below.
-
-#include <chrono>
-#include <cstddef>
-#include <memory>
-#include <string>
-#include <vector>
-
-// #include "config.hpp"
-// #include "error.hpp"
-// #include "fwd.hpp"
-// begin runlog/fwd.hpp
-// SPDX-License-Identifier: MIT
-// Forward declarations, for headers that only pass runlog types around.
-
-namespace runlog {
-inline namespace v0 {
-class value;
-class run;
-class sink;
-struct settings;
-struct metric_options;
-struct metric_definition;
-struct run_stats;
-}  // namespace v0
-}  // namespace runlog
-// end runlog/fwd.hpp
-// #include "value.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-enum class run_mode { offline, disabled };
-enum class overflow_policy {
-    block,       // log() waits for room, first come first served (at most settings::block_timeout,
-                 // then drops and counts; run_stats::waited_queue_full counts the waits)
-    drop_newest  // log() drops the call and counts it
-};
-
-inline const char* to_string(run_mode m) noexcept {
-    return m == run_mode::offline ? "offline" : "disabled";
-}
-inline const char* to_string(overflow_policy p) noexcept {
-    return p == overflow_policy::block ? "block" : "drop_newest";
-}
-
-struct settings {
-    std::string project{};   // default "uncategorized"
-    std::string name{};      // display name; default: the run id
-    std::string id{};        // [A-Za-z0-9_-]{1,64}; default: 8 random characters of [a-z0-9]
-    std::string group{};     // e.g. one job's ranks
-    std::string job_type{};  // e.g. "train", "eval"
-    std::vector<std::string> tags{};
-    std::string notes{};
-    std::string dir{};  // the run goes to <dir>/runlog/run-<time>-<id>/; default "."
-    run_mode mode = run_mode::offline;
-    value config{};  // initial config (an object)
-
-    std::size_t queue_capacity = RUNLOG_DEFAULT_QUEUE_CAPACITY;
-    overflow_policy overflow = overflow_policy::block;
-    std::chrono::milliseconds flush_interval{1000};   // writer flushes files at least this often
-    std::chrono::milliseconds block_timeout{10000};   // longest a log() waits under `block`
-    std::chrono::milliseconds finish_timeout{10000};  // used by the destructor's finish()
-    std::size_t media_queue_bytes = std::size_t{256} << 20;  // images etc. waiting for the writer
-    bool capture_environment = true;             // OS, CPU, memory, program, scheduler in run.json
-    bool capture_environment_variables = false;  // ... and the environment, secrets left out
-    bool capture_git = true;        // commit, branch, remote, dirty flag of code_dir's repository
-    bool capture_git_diff = false;  // also diff.patch (`git diff HEAD`, needs git, 1 MiB at most)
-    std::string code_dir{};         // where the code is; default: the working directory
-    bool capture_console = false;   // tee stdout/stderr into output.log (one run per process)
-    bool system_metrics = true;     // sample CPU, memory, disk and network on a low-priority thread
-    std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
-
-    bool quiet = false;          // no end-of-run summary on stderr
-    bool all_ranks = false;      // log on every rank, not only rank 0
-    bool native_files = true;    // write the native run directory (jsonl sink)
-    bool wandb_offline = false;  // also a W&B offline run under <dir>/wandb/ (sinks/wandb.hpp)
-    bool tensorboard = false;    // also TensorBoard events under <dir>/tensorboard/
-    std::string entity{};        // W&B entity for the offline run; default: the syncing user's
-                                 // (artifacts need one: W&B sync uses it verbatim)
-    std::string artifact_dir{};  // the artifact store; default <dir>/runlog/artifacts
-    std::vector<std::shared_ptr<sink>> sinks{};  // more sinks, fed the same events
-    error_handler on_error{};                    // default: one line on stderr per report
-    double (*clock)() = nullptr;                 // Unix seconds; tests inject a fixed clock
-
-    settings& with_project(std::string v) { return project = std::move(v), *this; }
-    settings& with_name(std::string v) { return name = std::move(v), *this; }
-    settings& with_id(std::string v) { return id = std::move(v), *this; }
-    settings& with_group(std::string v) { return group = std::move(v), *this; }
-    settings& with_job_type(std::string v) { return job_type = std::move(v), *this; }
-    settings& with_tags(std::vector<std::string> v) { return tags = std::move(v), *this; }
-    settings& with_notes(std::string v) { return notes = std::move(v), *this; }
-    settings& with_dir(std::string v) { return dir = std::move(v), *this; }
-    settings& with_mode(run_mode v) { return mode = v, *this; }
-    settings& with_config(value v) { return config = std::move(v), *this; }
-    settings& with_queue_capacity(std::size_t v) { return queue_capacity = v, *this; }
-    settings& with_overflow(overflow_policy v) { return overflow = v, *this; }
-    settings& with_flush_interval(std::chrono::milliseconds v) { return flush_interval = v, *this; }
-    settings& with_block_timeout(std::chrono::milliseconds v) { return block_timeout = v, *this; }
-    settings& with_finish_timeout(std::chrono::milliseconds v) { return finish_timeout = v, *this; }
-    settings& with_media_queue_bytes(std::size_t v) { return media_queue_bytes = v, *this; }
-    settings& with_capture_environment(bool v) { return capture_environment = v, *this; }
-    settings& with_capture_environment_variables(bool v) {
-        return capture_environment_variables = v, *this;
-    }
-    settings& with_capture_git(bool v) { return capture_git = v, *this; }
-    settings& with_capture_git_diff(bool v) { return capture_git_diff = v, *this; }
-    settings& with_code_dir(std::string v) { return code_dir = std::move(v), *this; }
-    settings& with_capture_console(bool v) { return capture_console = v, *this; }
-    settings& with_system_metrics(bool v) { return system_metrics = v, *this; }
-    settings& with_system_interval(std::chrono::milliseconds v) {
-        return system_interval = v, *this;
-    }
-    settings& with_quiet(bool v) { return quiet = v, *this; }
-    settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
-    settings& with_native_files(bool v) { return native_files = v, *this; }
-    settings& with_wandb_offline(bool v) { return wandb_offline = v, *this; }
-    settings& with_tensorboard(bool v) { return tensorboard = v, *this; }
-    settings& with_entity(std::string v) { return entity = std::move(v), *this; }
-    settings& with_artifact_dir(std::string v) { return artifact_dir = std::move(v), *this; }
-    settings& with_sink(std::shared_ptr<sink> v) { return sinks.push_back(std::move(v)), *this; }
-    settings& with_error_handler(error_handler v) { return on_error = std::move(v), *this; }
-    settings& with_clock(double (*v)()) { return clock = v, *this; }
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/settings.hpp
 // #include "os.hpp"
 
 namespace runlog {
@@ -3514,17 +6955,13 @@ inline setup_error create_run_dir(const fs::path& root, double start_time, std::
 // #include "detail/run_state.hpp"
 // begin runlog/detail/run_state.hpp
 // SPDX-License-Identifier: MIT
-// Everything a live run shares between the caller threads and its writer thread.
+// A live run: the caller side (run_core.hpp) plus the writer thread that drains the queue into the
+// dispatcher, the system sampler and console capture.
 //
-// Callers push events into a lock-free bounded queue and never wait for the writer, except under
-// overflow_policy::block when the queue is full (bounded by settings::block_timeout): they then
-// wait in line, first come first served, and the writer moves the whole line into the queue after
-// each chunk it drains (see wait_in_line). They do not
-// notify the writer either (a notify is a system call when the writer sleeps); the writer polls,
-// backing off from 100 us to 20 ms when idle, and is woken only when the queue passes half full
-// or by flush()/finish(). flush() and finish() wait on a condition variable with a deadline and
-// always return. A writer stuck in a sink past finish()'s deadline is detached and abandoned: it
-// owns a reference to this state, so nothing it touches is freed under it.
+// The writer polls, backing off from 100 us to 20 ms when idle. flush() and finish() wait on a
+// condition variable with a deadline and always return. A writer stuck in a sink past finish()'s
+// deadline is detached and abandoned: it owns a reference to this state, so nothing it touches is
+// freed under it.
 
 #include <algorithm>
 #include <chrono>
@@ -3537,110 +6974,6 @@ inline setup_error create_run_dir(const fs::path& root, double start_time, std::
 
 // #include "../artifacts.hpp"
 // #include "../settings.hpp"
-// #include "bounded_queue.hpp"
-// begin runlog/detail/bounded_queue.hpp
-// SPDX-License-Identifier: MIT
-// A fixed-capacity multi-producer queue (Dmitry Vyukov's bounded MPMC design): every cell carries
-// a sequence number that says whose turn it is, so producers claim a cell with one CAS and never
-// take a lock or make a system call. The writer thread is the only consumer. Capacity is rounded
-// up to a power of two. try_push leaves its argument untouched when the queue is full, so the
-// caller decides what "full" means (block, drop, count).
-
-#include <atomic>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <utility>
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-inline std::size_t round_up_to_power_of_two(std::size_t n) noexcept {
-    std::size_t p = 2;
-    while (p < n) p <<= 1u;
-    return p;
-}
-
-template <class T>
-class bounded_queue {
-  public:
-    explicit bounded_queue(std::size_t capacity)
-        : mask_(round_up_to_power_of_two(capacity) - 1), cells_(new cell[mask_ + 1]) {
-        for (std::size_t i = 0; i <= mask_; ++i)
-            cells_[i].sequence.store(i, std::memory_order_relaxed);
-    }
-    bounded_queue(const bounded_queue&) = delete;
-    bounded_queue& operator=(const bounded_queue&) = delete;
-
-    std::size_t capacity() const noexcept { return mask_ + 1; }
-
-    /// Moves `item` in and returns true, or returns false (item untouched) when full.
-    bool try_push(T& item) noexcept {
-        std::size_t pos = enqueue_pos_.load(std::memory_order_relaxed);
-        cell* c;
-        for (;;) {
-            c = &cells_[pos & mask_];
-            const std::size_t seq = c->sequence.load(std::memory_order_acquire);
-            const auto diff = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos);
-            if (diff == 0) {
-                if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed))
-                    break;
-            } else if (diff < 0) {
-                return false;
-            } else {
-                pos = enqueue_pos_.load(std::memory_order_relaxed);
-            }
-        }
-        c->item = std::move(item);
-        c->sequence.store(pos + 1, std::memory_order_release);
-        return true;
-    }
-
-    bool try_pop(T& out) noexcept {
-        std::size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
-        cell* c;
-        for (;;) {
-            c = &cells_[pos & mask_];
-            const std::size_t seq = c->sequence.load(std::memory_order_acquire);
-            const auto diff = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos + 1);
-            if (diff == 0) {
-                if (dequeue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed))
-                    break;
-            } else if (diff < 0) {
-                return false;
-            } else {
-                pos = dequeue_pos_.load(std::memory_order_relaxed);
-            }
-        }
-        out = std::move(c->item);
-        c->sequence.store(pos + mask_ + 1, std::memory_order_release);
-        return true;
-    }
-
-    /// Items in the queue; exact only when no push or pop is under way.
-    std::size_t size_approx() const noexcept {
-        const std::size_t tail = enqueue_pos_.load(std::memory_order_relaxed);
-        const std::size_t head = dequeue_pos_.load(std::memory_order_relaxed);
-        return tail >= head ? tail - head : 0;
-    }
-
-  private:
-    struct cell {
-        std::atomic<std::size_t> sequence{0};
-        T item{};
-    };
-
-    const std::size_t mask_;
-    std::unique_ptr<cell[]> cells_;
-    alignas(64) std::atomic<std::size_t> enqueue_pos_{0};
-    alignas(64) std::atomic<std::size_t> dequeue_pos_{0};
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/bounded_queue.hpp
 // #include "console_capture.hpp"
 // begin runlog/detail/console_capture.hpp
 // SPDX-License-Identifier: MIT
@@ -3842,101 +7175,6 @@ class console_capture {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/console_capture.hpp
-// #include "counters.hpp"
-// begin runlog/detail/counters.hpp
-// SPDX-License-Identifier: MIT
-// The atomic counters behind run_stats. Caller threads bump the queue and after-finish drops; the
-// writer bumps the rest. Relaxed ordering: they are statistics, read as a snapshot.
-
-#include <atomic>
-#include <cstdint>
-
-// #include "../stats.hpp"
-// begin runlog/stats.hpp
-// SPDX-License-Identifier: MIT
-// Counters a run keeps: what was written and every way data was dropped. Nothing is dropped
-// without a counter here; finish() prints the totals.
-
-#include <cstdint>
-
-namespace runlog {
-inline namespace v0 {
-
-struct run_stats {
-    std::uint64_t log_calls = 0;             // log() calls that reached the writer
-    std::uint64_t rows_committed = 0;        // rows written to history
-    std::uint64_t dropped_queue_full = 0;    // log() calls dropped: queue full (drop_newest, or
-                                             // block policy past settings::block_timeout)
-    std::uint64_t dropped_step = 0;          // log() calls dropped: step lower than the current one
-    std::uint64_t dropped_fields = 0;        // fields dropped: reserved ('_') or invalid keys
-    std::uint64_t dropped_after_finish = 0;  // calls made after finish() began
-    std::uint64_t waited_queue_full = 0;     // calls that found the queue full and waited for
-                                             // room (block policy; then queued or dropped)
-    std::uint64_t write_errors = 0;          // sink failures (each reported, the others go on)
-    std::uint64_t artifacts_logged = 0;      // artifact versions stored by log_artifact
-    std::uint64_t artifacts_failed = 0;      // log_artifact calls that stored nothing (reported)
-    std::uint64_t errors_reported = 0;       // reports sent to the error handler ...
-    std::uint64_t errors_suppressed = 0;     // ... and those held back by its rate limit
-
-    /// Log calls that did not make it into history whole.
-    std::uint64_t dropped() const noexcept {
-        return dropped_queue_full + dropped_step + dropped_after_finish;
-    }
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/stats.hpp
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-struct counters {
-    std::atomic<std::uint64_t> log_calls{0};
-    std::atomic<std::uint64_t> rows_committed{0};
-    std::atomic<std::uint64_t> dropped_queue_full{0};
-    std::atomic<std::uint64_t> dropped_step{0};
-    std::atomic<std::uint64_t> dropped_fields{0};
-    std::atomic<std::uint64_t> dropped_after_finish{0};
-    std::atomic<std::uint64_t> waited_queue_full{0};
-    std::atomic<std::uint64_t> write_errors{0};
-    std::atomic<std::uint64_t> artifacts_logged{0};
-    std::atomic<std::uint64_t> artifacts_failed{0};
-
-    static void bump(std::atomic<std::uint64_t>& c) noexcept {
-        c.fetch_add(1, std::memory_order_relaxed);
-    }
-
-    /// For counters only the writer thread changes (log_calls, rows_committed): a plain load and
-    /// store, no locked read-modify-write, on the per-row path. Readers still see whole values.
-    static void bump_single_writer(std::atomic<std::uint64_t>& c) noexcept {
-        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    }
-
-    run_stats snapshot() const noexcept {
-        auto get = [](const std::atomic<std::uint64_t>& c) {
-            return c.load(std::memory_order_relaxed);
-        };
-        run_stats s;
-        s.log_calls = get(log_calls);
-        s.rows_committed = get(rows_committed);
-        s.dropped_queue_full = get(dropped_queue_full);
-        s.dropped_step = get(dropped_step);
-        s.dropped_fields = get(dropped_fields);
-        s.dropped_after_finish = get(dropped_after_finish);
-        s.waited_queue_full = get(waited_queue_full);
-        s.write_errors = get(write_errors);
-        s.artifacts_logged = get(artifacts_logged);
-        s.artifacts_failed = get(artifacts_failed);
-        return s;
-    }
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/counters.hpp
 // #include "dispatcher.hpp"
 // begin runlog/detail/dispatcher.hpp
 // SPDX-License-Identifier: MIT
@@ -3968,501 +7206,7 @@ struct counters {
 #include <vector>
 
 // #include "../media/media.hpp"
-// begin runlog/media/media.hpp
-// SPDX-License-Identifier: MIT
-// What images, tables and other file-backed media have in common: they are logged as a value,
-// encoded on the writer thread (never on the caller's), written to the run's media/<kind>/ under
-// a name built from the key, the step and the SHA-256 of the bytes, and replaced in history and
-// summary by a W&B-shaped JSON description (wandb-offline-format.md §5).
-//
-// A media object that failed validation carries its error instead of throwing: logging it reports
-// the error through the run's handler and drops that field (counted), like any bad field.
-
-#include <cstdint>
-#include <functional>
-#include <memory>
-#include <string>
-#include <string_view>
-#include <vector>
-
-// #include "../value.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-/// One encoded file and the description that goes with it.
-struct media_file {
-    std::string kind;       // directory under media/: "images", "table"
-    std::string extension;  // ".png", ".jpg", ".table.json"
-    std::vector<std::uint8_t> bytes;
-    value description;  // W&B fields besides path/sha256/size, e.g. {"_type","format","width",...}
-};
-
-/// Something logged as one or more files. Implementations are immutable once built and shared
-/// between the caller and the writer thread.
-class media_source {
-  public:
-    virtual ~media_source() = default;
-    /// The validation error, or "" when the object is usable.
-    virtual const std::string& error() const noexcept = 0;
-    /// Memory it holds, counted against settings::media_queue_bytes while it waits for the writer.
-    virtual std::size_t size_bytes() const noexcept = 0;
-    /// Encodes (writer thread). `write` stores a file and returns the description to embed
-    /// (with _type, path, sha256, size); the source returns the final JSON value for the field.
-    virtual value encode(std::string_view key, std::int64_t step,
-                         const std::function<value(media_file&&)>& write) const = 0;
-};
-
-/// Base of the media value types (image, image_list, table): a shared, immutable source, so
-/// logging one costs a reference count, not a copy of its pixels.
-class media {
-  public:
-    bool ok() const noexcept { return source_ && source_->error().empty(); }
-    const std::string& error() const noexcept {
-        static const std::string empty_media = "empty media object";
-        return source_ ? source_->error() : empty_media;
-    }
-    const std::shared_ptr<const media_source>& source() const noexcept { return source_; }
-
-  protected:
-    std::shared_ptr<const media_source> source_;
-};
-
-namespace detail {
-
-/// A file-name stem for `key` that cannot leave the media directory: '/' separates directories
-/// (as in W&B), every component keeps only [A-Za-z0-9._-] (others become '_'), "." and ".." and
-/// empty components are replaced, Windows device names are prefixed, and the whole stem is at
-/// most 120 characters (uniqueness comes from the SHA-256 suffix, not the key).
-inline std::string safe_media_stem(std::string_view key) {
-    std::vector<std::string> parts;
-    std::string current;
-    auto finish_part = [&] {
-        if (current.empty()) return;
-        if (current == ".") current = "_";
-        if (current == "..") current = "__";
-        std::string upper;
-        for (char c : current.substr(0, current.find('.')))
-            upper.push_back(static_cast<char>((c >= 'a' && c <= 'z') ? c - 32 : c));
-        static const char* const reserved[] = {"CON", "PRN", "AUX", "NUL"};
-        bool is_reserved = false;
-        for (const char* r : reserved) is_reserved = is_reserved || upper == r;
-        if (upper.size() == 4 && (upper.rfind("COM", 0) == 0 || upper.rfind("LPT", 0) == 0) &&
-            upper[3] >= '0' && upper[3] <= '9')
-            is_reserved = true;
-        if (is_reserved) current = "_" + current;
-        parts.push_back(current);
-        current.clear();
-    };
-    for (char c : key) {
-        if (c == '/') {
-            finish_part();
-            continue;
-        }
-        const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        current.push_back(safe ? c : '_');
-    }
-    finish_part();
-    std::string stem;
-    for (const auto& part : parts) {
-        if (!stem.empty()) stem.push_back('/');
-        stem += part;
-    }
-    if (stem.empty()) stem = "_";
-    if (stem.size() > 120) stem.resize(120);
-    while (!stem.empty() && (stem.back() == '/' || stem.back() == '.')) stem.back() = '_';
-    return stem;
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/media/media.hpp
 // #include "../sinks/sink.hpp"
-// begin runlog/sinks/sink.hpp
-// SPDX-License-Identifier: MIT
-// The sink interface: where a run's finished events go. Sinks are called from the run's writer
-// thread only, in the order the dispatcher applied the events, and see finished data: committed
-// rows (with _step, _runtime, _timestamp), the whole config after each change, metric definitions
-// (glob definitions materialised per key, too) and the summary at flush points. Step rules,
-// reducers and step_sync have already been applied, so every format agrees.
-//
-// A new sink derives from base_sink<Mutex> and overrides event_() (and flush_() if it buffers):
-//
-//     struct csv_sink : runlog::base_sink<runlog::null_mutex> {
-//         runlog::io_result event_(const runlog::sink_event& e) override { ... }
-//     };
-//
-// base_sink takes the mutex around every hook, so a sink read from other threads (the memory sink
-// in tests) uses std::mutex, and a sink only the writer touches uses null_mutex for free.
-// Hooks return io_result; a failure is counted and reported once, and the other sinks go on.
-
-#include <cstdint>
-#include <filesystem>
-#include <mutex>
-#include <string>
-#include <vector>
-
-// #include "../error.hpp"
-// #include "../metric.hpp"
-// begin runlog/metric.hpp
-// SPDX-License-Identifier: MIT
-// define_metric: how a metric is plotted and summarised, with wandb-core's semantics.
-//
-//     run.define_metric("val/*", {.step_metric = "epoch"});          // C++20
-//     run.define_metric("val/acc", runlog::metric_options{}.with_summary("max,last"));  // C++17
-//
-// - A name ending in `*` is a glob matching every key that starts with the part before it; a `*`
-//   anywhere else is an error. Keys starting with `_` never match. The first matching glob wins,
-//   and an explicit definition of a key wins over every glob (it is not merged with the glob).
-// - Defining the same name again merges: options can be switched on, never off, unless
-//   `overwrite` is set.
-// - `summary` is a comma list of min, max, mean, first, last, none. Without it a metric's summary
-//   is its last value; with it, an object holding exactly the requested aggregates; `none` removes
-//   the metric from the summary.
-// - `goal` (minimize | maximize; "min"/"max" accepted) adds `best` and `best_step` to the summary
-//   object, beyond W&B, which only records the goal. With a goal but no `summary`, `last` is kept.
-// - `step_metric` names the x-axis key; `step_sync` (default true when step_metric is set) copies
-//   the last committed value of that key into rows that lack it.
-
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-
-// #include "error.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-enum class metric_goal : std::uint8_t { none, minimize, maximize };
-
-inline const char* to_string(metric_goal g) noexcept {
-    switch (g) {
-        case metric_goal::minimize:
-            return "minimize";
-        case metric_goal::maximize:
-            return "maximize";
-        case metric_goal::none:
-            break;
-    }
-    return "none";
-}
-
-/// Bits of metric_definition::summary.
-enum summary_flag : std::uint8_t {
-    summary_min = 1u << 0u,
-    summary_max = 1u << 1u,
-    summary_mean = 1u << 2u,
-    summary_first = 1u << 3u,
-    summary_last = 1u << 4u,
-    summary_none = 1u << 5u,
-};
-
-/// What define_metric() takes. Designated initializers (C++20) or the with_* setters (C++17).
-struct metric_options {
-    std::string step_metric{};
-    std::optional<bool> step_sync{};
-    bool hidden = false;
-    std::string summary{};  // "min,max,mean,first,last,none", any subset
-    std::string goal{};     // "minimize" | "maximize" | ""
-    bool overwrite = false;
-
-    metric_options& with_step_metric(std::string v) { return step_metric = std::move(v), *this; }
-    metric_options& with_step_sync(bool v) { return step_sync = v, *this; }
-    metric_options& with_hidden(bool v) { return hidden = v, *this; }
-    metric_options& with_summary(std::string v) { return summary = std::move(v), *this; }
-    metric_options& with_goal(std::string v) { return goal = std::move(v), *this; }
-    metric_options& with_overwrite(bool v) { return overwrite = v, *this; }
-};
-
-/// A parsed, validated definition, as the dispatcher applies it and sinks receive it.
-struct metric_definition {
-    std::string name;       // a key, or a glob ending in '*'
-    std::string from_glob;  // set when this definition was materialised for a key from a glob
-    std::string step_metric;
-    bool step_sync = false;
-    bool hidden = false;
-    std::uint8_t summary = 0;  // summary_flag bits
-    metric_goal goal = metric_goal::none;
-
-    bool is_glob() const noexcept { return !name.empty() && name.back() == '*'; }
-
-    /// Glob match: the key starts with the part before '*' and is not internal ('_...').
-    bool matches(std::string_view key) const noexcept {
-        if (!is_glob() || key.empty() || key.front() == '_') return false;
-        const std::string_view prefix(name.data(), name.size() - 1);
-        return key.substr(0, prefix.size()) == prefix;
-    }
-
-    /// Merge a later definition of the same name: options are switched on, never off.
-    void merge(const metric_definition& later) {
-        if (!later.step_metric.empty()) step_metric = later.step_metric;
-        step_sync = step_sync || later.step_sync;
-        hidden = hidden || later.hidden;
-        summary = static_cast<std::uint8_t>(summary | later.summary);
-        if (later.goal != metric_goal::none) goal = later.goal;
-    }
-};
-
-namespace detail {
-struct summary_flag_name {
-    std::uint8_t bit;
-    const char* name;
-};
-inline constexpr summary_flag_name summary_flag_names[] = {
-    {summary_min, "min"},     {summary_max, "max"},   {summary_mean, "mean"},
-    {summary_first, "first"}, {summary_last, "last"}, {summary_none, "none"}};
-}  // namespace detail
-
-/// "min,last" for summary_min | summary_last.
-inline std::string summary_to_string(std::uint8_t flags) {
-    std::string out;
-    for (const auto& [bit, name] : detail::summary_flag_names) {
-        if ((flags & bit) == 0) continue;
-        if (!out.empty()) out.push_back(',');
-        out.append(name);
-    }
-    return out;
-}
-
-/// Validates `options` for `name`; on success fills `out` and returns an ok result.
-inline io_result parse_metric_definition(std::string_view name, const metric_options& options,
-                                         metric_definition& out) {
-    const std::string quoted = "'" + std::string(name) + "'";
-    if (name.empty())
-        return io_result::failure(errc::invalid_metric_definition, "define_metric: empty name");
-    const auto star = name.find('*');
-    if (star != std::string_view::npos && star + 1 != name.size()) {
-        return io_result::failure(
-            errc::invalid_metric_definition,
-            "define_metric " + quoted +
-                ": '*' is only allowed at the end (a prefix glob like 'val/*')");
-    }
-    metric_definition def;
-    def.name = std::string(name);
-    def.step_metric = options.step_metric;
-    def.step_sync = options.step_sync.value_or(!options.step_metric.empty());
-    def.hidden = options.hidden;
-    std::string_view rest = options.summary;
-    while (!rest.empty()) {
-        const auto comma = rest.find(',');
-        std::string_view item = rest.substr(0, comma);
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        if (item.empty()) continue;
-        std::uint8_t bit = 0;
-        for (const auto& flag : detail::summary_flag_names)
-            if (item == flag.name) bit = flag.bit;
-        def.summary = static_cast<std::uint8_t>(def.summary | bit);
-        if (bit == 0)
-            return io_result::failure(errc::invalid_metric_definition,
-                                      "define_metric " + quoted + ": unknown summary '" +
-                                          std::string(item) +
-                                          "' (use min, max, mean, first, last or none)");
-    }
-    const std::string_view goal = options.goal;
-    if (goal.empty()) {
-        def.goal = metric_goal::none;
-    } else if (goal.substr(0, 3) == "min") {
-        def.goal = metric_goal::minimize;
-    } else if (goal.substr(0, 3) == "max") {
-        def.goal = metric_goal::maximize;
-    } else {
-        return io_result::failure(errc::invalid_metric_definition,
-                                  "define_metric " + quoted + ": unknown goal '" +
-                                      std::string(goal) + "' (use minimize or maximize)");
-    }
-    out = std::move(def);
-    return {};
-}
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/metric.hpp
-// #include "../settings.hpp"
-// #include "../stats.hpp"
-// #include "../value.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-/// Identity and settings of a run, given to every sink at start.
-struct run_info {
-    std::string id;
-    std::string project;
-    std::string name;
-    std::string group;
-    std::string job_type;
-    std::vector<std::string> tags;
-    std::string notes;
-    std::filesystem::path root_dir;  // settings::dir
-    std::filesystem::path run_dir;   // <root>/runlog/run-<time>-<id>, created before start
-    std::string host;
-    int pid = 0;
-    int rank = 0;
-    std::string rank_source;  // the environment variable the rank came from, or ""
-    double start_time = 0.0;  // Unix seconds
-    value config;             // initial config
-    value environment;        // machine_info.hpp's description, or null (not captured)
-    value git;                // git_state.hpp's {commit, branch, remote, dirty, root}, or null
-    std::string git_diff;     // `git diff HEAD` (settings::capture_git_diff), or empty
-    std::size_t queue_capacity = 0;
-    overflow_policy overflow = overflow_policy::block;
-    double flush_interval = 0.0;  // seconds
-};
-
-/// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,
-/// `_runtime` and `_timestamp`. It is lent for the event call only (the writer reuses its
-/// storage for the next row); a sink that keeps rows copies them.
-struct history_row {
-    std::int64_t step = 0;
-    double runtime = 0.0;
-    double timestamp = 0.0;
-    const value& data;
-    /// The new summary entries of this row's keys (and _step, _runtime, _timestamp), when a sink
-    /// asked for them with wants_row_summaries(); otherwise nullptr.
-    const value* summary = nullptr;
-};
-
-namespace detail {
-/// One member of a history row as JSON: _runtime and _timestamp to the microsecond
-/// (write_json_seconds), everything else as value::dump. Every JSON-writing sink uses it, so the
-/// native and W&B histories show the same text.
-inline void dump_row_member(std::string_view key, const value& v, std::string& out) {
-    const bool time = v.is_double() && !key.empty() && key.front() == '_' &&
-                      (key == "_runtime" || key == "_timestamp");
-    if (time) {
-        write_json_seconds(out, v.as_double());
-    } else {
-        v.dump(out);
-    }
-}
-}  // namespace detail
-
-/// How a run ended.
-struct finish_info {
-    int exit_code = 0;
-    std::string status;  // "finished" (exit code 0) or "failed"
-    double end_time = 0.0;
-    double runtime = 0.0;
-    run_stats stats;
-    const value& summary;
-};
-
-/// A media file to store, relative to the run directory ("media/images/x_3_<sha20>.png"). It
-/// arrives before the row that refers to it.
-struct media_event {
-    std::string path;
-    const std::vector<std::uint8_t>* bytes = nullptr;
-};
-
-/// One reading of the system sampler: W&B's stats keys ("cpu", "proc.memory.rssMB",
-/// "network.sent", ...) with numbers; `index` counts samples from 0.
-struct system_sample {
-    std::int64_t index = 0;
-    double runtime = 0.0;
-    double timestamp = 0.0;
-    const value& values;
-};
-
-/// A chunk of the process's console output (settings::capture_console), as read: it may end
-/// mid-line and need not be valid UTF-8.
-struct console_output {
-    int stream = 1;  // 1 stdout, 2 stderr
-    double timestamp = 0.0;
-    const std::string& text;
-};
-
-/// An artifact version the run logged (run::log_artifact, checkpoint_logger) or used
-/// (run::use_artifact); artifacts.hpp describes the store.
-struct artifact_event {
-    bool used = false;
-    double timestamp = 0.0;
-    const value& manifest;                    // the version's manifest (vN.json)
-    const std::vector<std::string>& aliases;  // logged: the aliases it took; used: those it holds
-    std::filesystem::path dir;                // the version's files, at their entry paths
-
-    /// {"name", "version", "aliases"}: what a sink's record of the event starts with.
-    value brief() const {
-        value list = value::array();
-        for (const auto& alias : aliases) list.push_back(alias);
-        const value* name = manifest.find("name");
-        const value* version = manifest.find("version");
-        return {{"name", name ? *name : value()},
-                {"version", version ? *version : value()},
-                {"aliases", std::move(list)}};
-    }
-};
-
-enum class sink_event_type { config, metric, row, summary, media, system, console, artifact };
-
-/// One event; exactly the member named by `type` is set.
-struct sink_event {
-    sink_event_type type = sink_event_type::row;
-    const value* config = nullptr;              // the whole config after a change
-    const metric_definition* metric = nullptr;  // a definition (new or merged)
-    const history_row* row = nullptr;
-    const value* summary = nullptr;  // the whole summary, at flush points
-    const media_event* media = nullptr;
-    const system_sample* system = nullptr;
-    const console_output* console = nullptr;
-    const artifact_event* artifact = nullptr;
-};
-
-class sink {
-  public:
-    virtual ~sink() = default;
-    /// Called on the thread that calls init(); a failure there fails init.
-    virtual io_result start(const run_info& info) = 0;
-    virtual io_result event(const sink_event& e) = 0;
-    virtual io_result flush() = 0;
-    virtual io_result finish(const finish_info& info) = 0;
-    /// True for a sink that needs each row's summary changes with the row (the W&B format writes
-    /// them before every history record); the dispatcher then computes them.
-    virtual bool wants_row_summaries() const noexcept { return false; }
-};
-
-/// A mutex that does nothing, for sinks that only the writer thread touches.
-struct null_mutex {
-    void lock() noexcept {}
-    void unlock() noexcept {}
-};
-
-template <class Mutex>
-class base_sink : public sink {
-  public:
-    io_result start(const run_info& info) final {
-        std::lock_guard<Mutex> lock(mutex_);
-        return start_(info);
-    }
-    io_result event(const sink_event& e) final {
-        std::lock_guard<Mutex> lock(mutex_);
-        return event_(e);
-    }
-    io_result flush() final {
-        std::lock_guard<Mutex> lock(mutex_);
-        return flush_();
-    }
-    io_result finish(const finish_info& info) final {
-        std::lock_guard<Mutex> lock(mutex_);
-        return finish_(info);
-    }
-
-  protected:
-    virtual io_result start_(const run_info&) { return {}; }
-    virtual io_result event_(const sink_event& e) = 0;
-    virtual io_result flush_() { return {}; }
-    virtual io_result finish_(const finish_info&) { return {}; }
-
-    mutable Mutex mutex_;  // mutable: const readers of a sink lock it too
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/sinks/sink.hpp
 // #include "../summary.hpp"
 // begin runlog/summary.hpp
 // SPDX-License-Identifier: MIT
@@ -4565,455 +7309,7 @@ class metric_summary {
 // #include "checksums.hpp"
 // #include "counters.hpp"
 // #include "error_reporter.hpp"
-// begin runlog/detail/error_reporter.hpp
-// SPDX-License-Identifier: MIT
-// Rate-limited delivery of error reports to the user's handler. Called from the writer thread and
-// from setup/finish on caller threads, never from log(): the hot path only bumps counters, and the
-// writer reports what it finds. At most RUNLOG_ERROR_REPORTS_PER_SECOND reports pass per second;
-// the rest are counted and the count rides on the next report that passes.
-
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <mutex>
-#include <string>
-#include <utility>
-
-// #include "../config.hpp"
-// #include "../error.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-inline std::string format_error(errc code, const std::string& message) {
-    return "[runlog." + std::to_string(static_cast<int>(code)) + "] " + message;
-}
-
-class error_reporter {
-  public:
-    explicit error_reporter(error_handler handler = {}) : handler_(std::move(handler)) {}
-
-    void report(errc code, const std::string& message) noexcept {
-        reported_.fetch_add(1, std::memory_order_relaxed);
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto now = std::chrono::steady_clock::now();
-        if (now - window_start_ >= std::chrono::seconds(1)) {
-            window_start_ = now;
-            in_window_ = 0;
-        }
-        if (in_window_ >= RUNLOG_ERROR_REPORTS_PER_SECOND) {
-            ++pending_suppressed_;
-            suppressed_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        ++in_window_;
-        error_report report{code, format_error(code, message), pending_suppressed_};
-        pending_suppressed_ = 0;
-        deliver(report);
-    }
-
-    std::uint64_t reported() const noexcept { return reported_.load(std::memory_order_relaxed); }
-    std::uint64_t suppressed() const noexcept {
-        return suppressed_.load(std::memory_order_relaxed);
-    }
-
-  private:
-    void deliver(const error_report& report) noexcept {
-#if !RUNLOG_NO_EXCEPTIONS
-        try {
-#endif
-            if (handler_) {
-                handler_(report);
-            } else {
-                print_error_to_stderr(report);
-            }
-#if !RUNLOG_NO_EXCEPTIONS
-        } catch (...) {
-            // A throwing handler must not take the writer thread down.
-        }
-#endif
-    }
-
-    error_handler handler_;
-    std::mutex mutex_;
-    std::chrono::steady_clock::time_point window_start_{};
-    int in_window_ = 0;
-    std::uint64_t pending_suppressed_ = 0;
-    std::atomic<std::uint64_t> reported_{0};
-    std::atomic<std::uint64_t> suppressed_{0};
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/error_reporter.hpp
 // #include "event.hpp"
-// begin runlog/detail/event.hpp
-// SPDX-License-Identifier: MIT
-// What travels through the queue from log() and friends to the writer thread. A row event holds
-// up to RUNLOG_INLINE_FIELDS scalar fields inline, so the common log() call moves one fixed-size
-// object and allocates nothing; strings, nested values, wide rows and control events (config,
-// define_metric, summary_set) carry a heap payload.
-
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <vector>
-
-// #include "../config.hpp"
-// #include "../media/media.hpp"
-// #include "../metric.hpp"
-// #include "../value.hpp"
-// #include "key_table.hpp"
-// begin runlog/detail/key_table.hpp
-// SPDX-License-Identifier: MIT
-// Interned metric keys. log() looks each key up here on the caller's thread: the lookup reads an
-// open-addressing table through atomic pointers and takes no lock; only a key seen for the first
-// time takes the mutex, is validated once, and is published. Entries never move or die before the
-// table does, so events carry `const key_entry*` and the writer reads names without copying them.
-// Growing builds a new, larger table and publishes it; old tables stay alive until destruction so
-// a reader still probing one is never left with a dangling pointer.
-
-#include <atomic>
-#include <cstdint>
-#include <cstring>
-#include <deque>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <string_view>
-#include <vector>
-
-// #include "../config.hpp"
-// #include "json_writer.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-struct metric_definition;
-
-namespace detail {
-
-enum class key_status : std::uint8_t { ok, reserved, empty, invalid_utf8 };
-
-struct key_entry {
-    std::string name;
-    std::uint64_t hash = 0;
-    key_status status = key_status::ok;
-
-    // The writer's caches, so a row costs no string lookups: read and written only by the run's
-    // dispatcher (callers read the fields above), so they are separate memory locations and race
-    // with nothing. `definition` is valid while `definition_generation` matches the dispatcher's.
-    static constexpr std::size_t no_slot = ~std::size_t{0};
-    mutable std::size_t summary_slot = no_slot;
-    mutable const metric_definition* definition = nullptr;
-    mutable std::uint64_t definition_generation = 0;
-    // The last float logged under this key and its shortest-round-trip double (a learning rate
-    // is the same float for thousands of rows; the conversion costs a to_chars/from_chars pair).
-    // Bits 0 are +0.0f, whose double is 0.0: the initial entry is already correct.
-    mutable std::uint32_t last_float_bits = 0;
-    mutable double last_float_as_double = 0.0;
-};
-
-// The caller pays for hashing and comparing every key of every log() call, so both read 8 bytes
-// at a time (byte-wise FNV-1a and a memcmp call were 60% of a 4-key call under callgrind). The
-// hash lives only in memory: nothing stored depends on it.
-inline std::uint64_t load_word(const char* p) noexcept {
-    std::uint64_t w;
-    std::memcpy(&w, p, sizeof w);
-    return w;
-}
-
-/// The n (1..8) bytes at p as one word, from at most two overlapping loads. Not the bytes' value
-/// (some are read twice), but a function of them and n alone, which is all hashing and comparing
-/// strings of equal length need.
-inline std::uint64_t load_short(const char* p, std::size_t n) noexcept {
-    if (n >= 4) {
-        std::uint32_t lo, hi;
-        std::memcpy(&lo, p, 4);
-        std::memcpy(&hi, p + n - 4, 4);
-        return lo | std::uint64_t{hi} << 32;
-    }
-    return std::uint64_t{static_cast<unsigned char>(p[0])} |
-           std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 |
-           std::uint64_t{static_cast<unsigned char>(p[n - 1])} << 16;
-}
-
-// Strings longer than 8 bytes are read as whole words, then their last 8 bytes (overlapping the
-// previous word); shorter ones through load_short.
-inline std::uint64_t hash_key(std::string_view s) noexcept {
-    constexpr std::uint64_t multiplier = 0x9E3779B97F4A7C15ull;
-    const char* p = s.data();
-    const std::size_t n = s.size();
-    std::uint64_t h = n * multiplier;
-    const auto mix = [&h](std::uint64_t w) {
-        h = (h ^ w) * multiplier;
-        h ^= h >> 29;
-    };
-    if (n > 8) {
-        for (std::size_t i = 0; i + 8 < n; i += 8) mix(load_word(p + i));
-        mix(load_word(p + n - 8));
-    } else if (n > 0) {
-        mix(load_short(p, n));
-    }
-    return h ^ (h >> 32);
-}
-
-inline bool same_key(std::string_view a, std::string_view b) noexcept {
-    const std::size_t n = a.size();
-    if (n != b.size()) return false;
-    if (n <= 8) return n == 0 || load_short(a.data(), n) == load_short(b.data(), n);
-    for (std::size_t i = 0; i + 8 < n; i += 8)
-        if (load_word(a.data() + i) != load_word(b.data() + i)) return false;
-    return load_word(a.data() + n - 8) == load_word(b.data() + n - 8);
-}
-
-inline key_status classify_key(std::string_view key) noexcept {
-    if (key.empty()) return key_status::empty;
-    if (key.front() == '_') return key_status::reserved;
-    if (!is_valid_utf8(key)) return key_status::invalid_utf8;
-    return key_status::ok;
-}
-
-class key_table {
-  public:
-    key_table() { publish_new_table(64); }
-    key_table(const key_table&) = delete;
-    key_table& operator=(const key_table&) = delete;
-
-    /// Never returns nullptr (allocation failure aside).
-    const key_entry* intern(std::string_view key) { return intern(key, hash_key(key)); }
-
-    /// With the key's hash_key() already known.
-    const key_entry* intern(std::string_view key, std::uint64_t h) {
-        if (const key_entry* e = find_in(*current_.load(std::memory_order_acquire), key, h))
-            return e;
-        return add(key, h);
-    }
-
-    std::size_t size() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return entries_.size();
-    }
-
-  private:
-    struct table {
-        explicit table(std::size_t n) : slots(new std::atomic<const key_entry*>[n]), count(n) {
-            for (std::size_t i = 0; i < n; ++i) slots[i].store(nullptr, std::memory_order_relaxed);
-        }
-        std::size_t size() const noexcept { return count; }
-        std::unique_ptr<std::atomic<const key_entry*>[]> slots;
-        std::size_t count;
-    };
-
-    // Kept out of line so that intern(), which runs for every field of every log() call, stays a
-    // few instructions long with nothing to save and restore.
-    RUNLOG_NOINLINE const key_entry* add(std::string_view key, std::uint64_t h) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        const table& t = *current_.load(std::memory_order_acquire);
-        if (const key_entry* e = find_in(t, key, h)) return e;
-        entries_.push_back(key_entry{std::string(key), h, classify_key(key)});
-        const key_entry* e = &entries_.back();
-        if ((entries_.size() + 1) * 2 > t.size()) {
-            publish_new_table(t.size() * 2);  // rehashes every entry, the new one included
-        } else {
-            insert_into(t, e);
-        }
-        return e;
-    }
-
-    static const key_entry* find_in(const table& t, std::string_view key,
-                                    std::uint64_t h) noexcept {
-        const std::size_t mask = t.size() - 1;
-        for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
-            const key_entry* e = t.slots[i].load(std::memory_order_acquire);
-            if (e == nullptr) return nullptr;
-            if (e->hash == h && same_key(e->name, key)) return e;
-        }
-    }
-
-    static void insert_into(const table& t, const key_entry* e) noexcept {
-        const std::size_t mask = t.size() - 1;
-        std::size_t i = static_cast<std::size_t>(e->hash) & mask;
-        while (t.slots[i].load(std::memory_order_relaxed) != nullptr) i = (i + 1) & mask;
-        t.slots[i].store(e, std::memory_order_release);
-    }
-
-    void publish_new_table(std::size_t n) {
-        tables_.push_back(std::make_unique<table>(n));
-        const table& t = *tables_.back();
-        for (const key_entry& e : entries_) insert_into(t, &e);
-        current_.store(&t, std::memory_order_release);
-    }
-
-    mutable std::mutex mutex_;
-    std::deque<key_entry> entries_;  // deque: push_back never moves existing entries
-    std::vector<std::unique_ptr<table>> tables_;
-    std::atomic<const table*> current_{nullptr};
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/key_table.hpp
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-static_assert(RUNLOG_INLINE_FIELDS >= 1 && RUNLOG_INLINE_FIELDS <= 255,
-              "RUNLOG_INLINE_FIELDS must be between 1 and 255");
-
-enum class event_kind : std::uint8_t {
-    row,
-    config,
-    define_metric,
-    summary_set,
-    flush,
-    system,
-    console,
-    artifact
-};
-// float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
-// invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
-enum class item_kind : std::uint8_t {
-    integer,
-    floating,
-    float32,
-    boolean,
-    complex,
-    media,
-    invalid
-};
-
-struct field_item {
-    const key_entry* key;
-    item_kind kind;
-    union {
-        std::int64_t i;
-        double d;
-        float f;
-        bool b;
-        std::uint32_t complex_index;  // into event_payload::complex or ::media
-    };
-};
-
-struct event_payload {
-    std::vector<field_item> items;                           // fields beyond the inline ones
-    std::vector<value> complex;                              // non-scalar field values
-    std::vector<std::shared_ptr<const media_source>> media;  // images, tables
-    std::size_t media_bytes = 0;  // their size_bytes(), reserved against the media budget
-    value data;  // config (whole, merged), summary_set value, system sample, artifact manifest
-    metric_definition definition;
-    bool overwrite = false;  // define_metric(..., overwrite)
-    std::string key;         // summary_set key; console: the text; artifact: its directory
-    int stream = 0;          // console: 1 stdout, 2 stderr; artifact: 1 if used, 0 if logged
-    std::vector<std::string> aliases;  // artifact
-};
-
-struct event {
-    event_kind kind = event_kind::row;
-    std::uint8_t inline_count = 0;
-    bool has_step = false;
-    std::int8_t commit = -1;  // -1: default (commit unless a step is given), 0: no, 1: yes
-    std::int64_t step = 0;
-    double time = 0.0;                       // Unix seconds at the call
-    std::uint64_t ticket = 0;                // flush
-    field_item items[RUNLOG_INLINE_FIELDS];  // the first inline_count are set
-    std::unique_ptr<event_payload> payload;
-
-    event() = default;
-    event(event&& other) noexcept { *this = std::move(other); }
-    /// Moves only the inline items in use: an event goes through the queue by two moves, and the
-    /// rest of the array is never read (nor, then, copied uninitialised).
-    event& operator=(event&& other) noexcept {
-        kind = other.kind;
-        inline_count = other.inline_count;
-        has_step = other.has_step;
-        commit = other.commit;
-        step = other.step;
-        time = other.time;
-        ticket = other.ticket;
-        for (std::uint8_t i = 0; i < inline_count; ++i) items[i] = other.items[i];
-        payload = std::move(other.payload);
-        return *this;
-    }
-
-    event_payload& ensure_payload() {
-        if (!payload) payload = std::make_unique<event_payload>();
-        return *payload;
-    }
-
-    void add_item(const field_item& item) {
-        if (inline_count < RUNLOG_INLINE_FIELDS) {
-            items[inline_count++] = item;
-        } else {
-            ensure_payload().items.push_back(item);
-        }
-    }
-
-    void add_complex(const key_entry* key, value v) {
-        auto& p = ensure_payload();
-        field_item item{};
-        item.key = key;
-        item.kind = item_kind::complex;
-        item.complex_index = static_cast<std::uint32_t>(p.complex.size());
-        p.complex.push_back(std::move(v));
-        add_item(item);
-    }
-
-    void add_invalid(const key_entry* key, std::string reason) {
-        add_complex(key, value(std::move(reason)));
-        if (payload->items.empty()) {
-            items[inline_count - 1].kind = item_kind::invalid;
-        } else {
-            payload->items.back().kind = item_kind::invalid;
-        }
-    }
-
-    void add_media(const key_entry* key, std::shared_ptr<const media_source> source) {
-        auto& p = ensure_payload();
-        field_item item{};
-        item.key = key;
-        item.kind = item_kind::media;
-        item.complex_index = static_cast<std::uint32_t>(p.media.size());
-        p.media_bytes += source->size_bytes();
-        p.media.push_back(std::move(source));
-        add_item(item);
-    }
-
-    template <class F>
-    void for_each_item(F&& f) const {
-        for (std::uint8_t i = 0; i < inline_count; ++i) f(items[i]);
-        if (payload)
-            for (const auto& item : payload->items) f(item);
-    }
-
-    value item_value(const field_item& item) const {
-        switch (item.kind) {
-            case item_kind::integer:
-                return item.i;
-            case item_kind::floating:
-                return item.d;
-            case item_kind::float32:
-                return item.f;
-            case item_kind::boolean:
-                return item.b;
-            case item_kind::complex:
-                return payload->complex[item.complex_index];
-            case item_kind::media:
-            case item_kind::invalid:
-                break;  // handled by the dispatcher
-        }
-        return {};
-    }
-};
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/event.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -5472,9 +7768,6 @@ class dispatcher {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/dispatcher.hpp
-// #include "error_reporter.hpp"
-// #include "event.hpp"
-// #include "key_table.hpp"
 // #include "nvml.hpp"
 // begin runlog/detail/nvml.hpp
 // SPDX-License-Identifier: MIT
@@ -5908,6 +8201,7 @@ class system_probe {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/proc_stats.hpp
+// #include "run_core.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -5915,94 +8209,11 @@ namespace detail {
 
 enum class wait_result { done, timed_out, finished };
 
-struct run_state {
+struct run_state : run_core {
     run_state(const settings& s, run_info run, std::vector<std::shared_ptr<sink>> all_sinks)
-        : info(std::move(run)),
-          overflow(s.overflow),
-          block_timeout(s.block_timeout),
-          flush_interval(s.flush_interval),
-          finish_timeout(s.finish_timeout),
-          media_budget(s.media_queue_bytes),
-          quiet(s.quiet),
-          clock(s.clock),
-          reporter(s.on_error),
-          queue(s.queue_capacity),
+        : run_core(s, std::move(run)),
           dispatch(std::move(all_sinks), reporter, counts, info.start_time),
-          config(info.config),
           artifacts(s.artifact_dir) {}  // start_run() fills in the default
-
-    double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
-
-    /// False once finish() has begun; the call asking is then counted as dropped.
-    bool accepting() noexcept {
-        if (!closed.load(std::memory_order_relaxed)) return true;
-        counters::bump(counts.dropped_after_finish);
-        return false;
-    }
-
-    /// The hot path: one CAS when there is room. Under `block`, a caller that finds others waiting
-    /// goes behind them even if there is room, so that nobody waits for ever.
-    bool enqueue(event& e) noexcept {
-        const bool may_push =
-            overflow == overflow_policy::drop_newest || !congested.load(std::memory_order_relaxed);
-        if (may_push && queue.try_push(e)) {
-            if (queue.size_approx() > queue.capacity() / 2) wake_if_sleeping();
-            return true;
-        }
-        if (overflow == overflow_policy::drop_newest) {
-            wake_if_sleeping();
-            counters::bump(counts.dropped_queue_full);
-            return false;
-        }
-        return wait_in_line(e, block_timeout);
-    }
-
-    /// Reserves `bytes` of queued media against settings::media_queue_bytes, applying the overflow
-    /// policy when the budget is spent (a single item larger than the budget passes alone).
-    bool reserve_media(std::size_t bytes) noexcept {
-        const auto deadline = std::chrono::steady_clock::now() + block_timeout;
-        for (;;) {
-            std::size_t current = media_in_flight.load(std::memory_order_relaxed);
-            while (current == 0 || current + bytes <= media_budget) {
-                if (media_in_flight.compare_exchange_weak(current, current + bytes,
-                                                          std::memory_order_relaxed))
-                    return true;
-            }
-            wake();
-            if (overflow == overflow_policy::drop_newest ||
-                abandoned.load(std::memory_order_relaxed) ||
-                std::chrono::steady_clock::now() >= deadline) {
-                counters::bump(counts.dropped_queue_full);
-                return false;
-            }
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
-        }
-    }
-
-    void release_media(std::size_t bytes) noexcept {
-        media_in_flight.fetch_sub(bytes, std::memory_order_relaxed);
-    }
-
-    /// Control events (config, define_metric, summary_set, flush) are rare and must not be lost
-    /// to drop_newest: they wait for room whatever the policy, up to `timeout`.
-    bool enqueue_control(event& e, std::chrono::milliseconds timeout) noexcept {
-        if (!congested.load(std::memory_order_relaxed) && queue.try_push(e)) return true;
-        return wait_in_line(e, timeout);
-    }
-
-    /// A wake is a lock and maybe a system call: a writer that is awake needs none (a wake missed
-    /// while it falls asleep costs at most its idle timeout, 20 ms).
-    void wake_if_sleeping() noexcept {
-        if (writer_sleeping.load(std::memory_order_relaxed)) wake();
-    }
-
-    void wake() noexcept {
-        {
-            std::lock_guard<std::mutex> lock(wake_mutex);
-            wake_requested = true;
-        }
-        wake_cv.notify_one();
-    }
 
     wait_result flush(std::chrono::milliseconds timeout) noexcept {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -6077,11 +8288,7 @@ struct run_state {
         if (done) {
             writer.join();
         } else {
-            {
-                std::lock_guard<std::mutex> lock(line_mutex);  // no waiter misses the news
-                abandoned.store(true, std::memory_order_relaxed);
-            }
-            line_cv.notify_all();
+            abandon_line();
             writer.detach();
         }
         return done;
@@ -6092,32 +8299,10 @@ struct run_state {
         self->run_sampler(interval);
     }
 
-    run_info info;
-    const overflow_policy overflow;
-    const std::chrono::milliseconds block_timeout;
-    const std::chrono::milliseconds flush_interval;
-    const std::chrono::milliseconds finish_timeout;
-    const std::size_t media_budget;
-    const bool quiet;
-    double (*const clock)();
-
-    error_reporter reporter;
-    counters counts;
-    key_table keys;
-    bounded_queue<event> queue;
     dispatcher dispatch;  // writer thread only
     std::thread writer;
 
-    std::atomic<bool> closed{false};  // finish() has begun: further calls are dropped
-    std::atomic<bool> abandoned{false};
     std::atomic<std::uint64_t> next_ticket{0};
-    std::atomic<std::size_t> media_in_flight{0};     // bytes of media queued, not yet encoded
-    alignas(64) std::atomic<bool> congested{false};  // someone waits in line (see wait_in_line)
-    std::atomic<bool> writer_sleeping{false};        // written by the writer only
-
-    std::mutex wake_mutex;
-    std::condition_variable wake_cv;
-    bool wake_requested = false;
     bool stop_requested = false;
     int exit_code = 0;
 
@@ -6127,9 +8312,6 @@ struct run_state {
     bool writer_done = false;
     value final_summary;
     double end_time = 0.0;
-
-    std::mutex config_mutex;  // callers' copy of the config, merged in call order
-    value config;
 
     const artifact_store artifacts;
 
@@ -6142,79 +8324,6 @@ struct run_state {
     std::unique_ptr<console_capture> console;
 
   private:
-    // The line of callers waiting for room (block policy, and control events under any policy).
-    // Each waiter lives on its caller's stack; the writer moves the events of the whole line into
-    // the queue after every chunk it drains, then wakes them all with one notify. While anyone is
-    // in line, `congested` sends new callers to its back: with freed slots up for grabs instead,
-    // threads that spun won against threads that slept, and one call waited over a second (8
-    // threads on 2 cores, bench/caller_latency). A hand-off per slot was fair but cost a context
-    // switch per call; by the batch, a wait lasts at most about one drained chunk.
-    struct waiter {
-        event* e;
-        waiter* next = nullptr;
-        bool done = false;
-    };
-
-    bool wait_in_line(event& e, std::chrono::milliseconds timeout) noexcept {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        waiter me{&e};
-        {
-            std::lock_guard<std::mutex> lock(line_mutex);
-            if (line_closed) {
-                counters::bump(counts.dropped_after_finish);
-                return false;
-            }
-            (line_tail != nullptr ? line_tail->next : line_head) = &me;
-            line_tail = &me;
-            congested.store(true, std::memory_order_relaxed);
-            counters::bump(counts.waited_queue_full);
-        }
-        wake();
-        std::unique_lock<std::mutex> lock(line_mutex);
-        line_cv.wait_until(lock, deadline, [&] {
-            return me.done || line_closed || abandoned.load(std::memory_order_relaxed);
-        });
-        if (me.done) return true;
-        waiter** link = &line_head;  // leave the line: timed out, abandoned or finished
-        waiter* previous = nullptr;
-        while (*link != &me) {
-            previous = *link;
-            link = &(*link)->next;
-        }
-        *link = me.next;
-        if (line_tail == &me) line_tail = previous;
-        if (line_head == nullptr) congested.store(false, std::memory_order_relaxed);
-        counters::bump(line_closed ? counts.dropped_after_finish : counts.dropped_queue_full);
-        return false;
-    }
-
-    /// Writer: moves waiting callers' events into the queue in arrival order while there is room;
-    /// reopens the fast path once the line is empty.
-    void admit_waiters() {
-        bool moved = false;
-        {
-            std::lock_guard<std::mutex> lock(line_mutex);
-            while (line_head != nullptr && queue.try_push(*line_head->e)) {
-                waiter* w = line_head;
-                line_head = w->next;
-                if (line_head == nullptr) line_tail = nullptr;
-                w->done = true;  // w may be gone once the lock is released
-                moved = true;
-            }
-            if (line_head == nullptr) congested.store(false, std::memory_order_relaxed);
-        }
-        if (moved) line_cv.notify_all();
-    }
-
-    /// Writer, at the very end: callers still arriving are turned away (counted as dropped).
-    void close_line() {
-        {
-            std::lock_guard<std::mutex> lock(line_mutex);
-            line_closed = true;
-        }
-        line_cv.notify_all();
-    }
-
     void apply(const event& e) {
         dispatch.apply(e);
         if (e.payload && e.payload->media_bytes > 0) release_media(e.payload->media_bytes);
@@ -6329,12 +8438,6 @@ struct run_state {
         done_cv.notify_all();
     }
 
-    std::mutex line_mutex;
-    std::condition_variable line_cv;
-    waiter* line_head = nullptr;
-    waiter* line_tail = nullptr;
-    bool line_closed = false;
-
     std::uint64_t reported_drops_ = 0;
 };
 
@@ -6342,1407 +8445,7 @@ struct run_state {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/run_state.hpp
-// #include "error.hpp"
-// #include "media/histogram.hpp"
-// begin runlog/media/histogram.hpp
-// SPDX-License-Identifier: MIT
-// runlog::histogram — W&B's histogram value ({"_type": "histogram", "values": counts, "bins":
-// edges}), binned like numpy.histogram: num_bins equal-width bins over [min, max] (default 64,
-// at most 512); when min == max the range is [v - 0.5, v + 0.5]; every bin is half-open except
-// the last, which includes max. Non-finite samples are excluded and counted (excluded()).
-//
-//     run.log({{"weights", runlog::histogram(w.data(), w.size())}});
-//     auto h = runlog::histogram::from_counts({3, 5}, {0.0, 0.5, 1.0});
-//
-// A histogram built from samples also keeps their true statistics (count, min, max, sum, sum of
-// squares of the finite samples), stored as "stats" beside W&B's fields: TensorBoard's
-// HistogramProto shows them, and the W&B export leaves them out (W&B's shape has no such field).
-//
-// A histogram is an ordinary value (no file); an invalid one (bad bins, counts/edges mismatch)
-// has ok() false and error() says why, and logging it reports that and drops the field.
-
-#include <cmath>
-#include <cstdint>
-#include <iterator>
-#include <string>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-// #include "../value.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-class histogram {
-  public:
-    static constexpr int default_bins = 64;
-    static constexpr int max_bins = 512;
-
-    histogram() = default;
-
-    template <class T>
-    histogram(const T* samples, std::size_t count, int num_bins = default_bins) {
-        if (num_bins < 1 || num_bins > max_bins) {
-            error_ =
-                "histogram num_bins " + std::to_string(num_bins) + " is out of range (1 to 512)";
-            return;
-        }
-        double lo = 0.0, hi = 0.0;
-        bool any = false;
-        for (std::size_t i = 0; i < count; ++i) {
-            const double x = static_cast<double>(samples[i]);
-            if (!std::isfinite(x)) continue;
-            lo = any ? std::min(lo, x) : x;
-            hi = any ? std::max(hi, x) : x;
-            any = true;
-            stats_.sum += x;
-            stats_.sum_squares += x * x;
-            ++stats_.num;
-        }
-        stats_.min = lo;
-        stats_.max = hi;
-        if (!any) {
-            lo = 0.0;
-            hi = 1.0;  // numpy's range for no data
-        } else if (lo == hi) {
-            lo -= 0.5;
-            hi += 0.5;
-        }
-        const auto bins = static_cast<std::size_t>(num_bins);
-        edges_.resize(bins + 1);
-        const double step = (hi - lo) / static_cast<double>(bins);
-        for (std::size_t i = 0; i < bins; ++i) edges_[i] = lo + static_cast<double>(i) * step;
-        edges_[bins] = hi;
-        counts_.assign(bins, 0);
-        const double norm = static_cast<double>(bins) / (hi - lo);
-        for (std::size_t i = 0; i < count; ++i) {
-            const double x = static_cast<double>(samples[i]);
-            if (!std::isfinite(x)) {
-                ++excluded_;
-                continue;
-            }
-            // numpy: compute the bin, then correct it against the edges for rounding.
-            auto k = static_cast<std::size_t>((x - lo) * norm);
-            if (k >= bins) k = bins - 1;
-            if (x < edges_[k] && k > 0)
-                --k;
-            else if (k + 1 < bins && x >= edges_[k + 1])
-                ++k;
-            ++counts_[k];
-        }
-    }
-
-    /// Any contiguous container (std::vector, std::array, std::span...); C arrays go through the
-    /// pointer-and-count constructor, so histogram(array, n) always means n samples.
-    template <class Container, class = decltype(std::data(std::declval<const Container&>())),
-              std::enable_if_t<!std::is_array_v<Container>, int> = 0>
-    explicit histogram(const Container& samples, int num_bins = default_bins)
-        : histogram(std::data(samples), std::size(samples), num_bins) {}
-
-    /// Precomputed counts (n) and strictly increasing edges (n + 1).
-    static histogram from_counts(std::vector<std::int64_t> counts, std::vector<double> edges) {
-        histogram h;
-        if (counts.empty() || counts.size() > max_bins || edges.size() != counts.size() + 1) {
-            h.error_ = "histogram needs n counts (1 to 512) and n + 1 edges, got " +
-                       std::to_string(counts.size()) + " counts and " +
-                       std::to_string(edges.size()) + " edges";
-            return h;
-        }
-        for (std::size_t i = 0; i + 1 < edges.size(); ++i) {
-            if (!(edges[i] < edges[i + 1]) || !std::isfinite(edges[i]) ||
-                !std::isfinite(edges[i + 1])) {
-                h.error_ = "histogram edges must be finite and strictly increasing (edge " +
-                           std::to_string(i + 1) + " is not)";
-                return h;
-            }
-        }
-        for (auto c : counts) {
-            if (c < 0) {
-                h.error_ = "histogram counts must not be negative";
-                return h;
-            }
-        }
-        h.counts_ = std::move(counts);
-        h.edges_ = std::move(edges);
-        return h;
-    }
-
-    bool ok() const noexcept { return error_.empty() && !counts_.empty(); }
-    const std::string& error() const noexcept { return error_; }
-    const std::vector<std::int64_t>& counts() const noexcept { return counts_; }
-    const std::vector<double>& edges() const noexcept { return edges_; }
-    std::uint64_t excluded() const noexcept { return excluded_; }
-
-    /// Statistics of the finite samples; num is 0 for a histogram made from counts.
-    struct sample_stats {
-        std::uint64_t num = 0;
-        double min = 0.0, max = 0.0, sum = 0.0, sum_squares = 0.0;
-    };
-    const sample_stats& stats() const noexcept { return stats_; }
-
-    /// W&B's shape; an invalid histogram gives {"_type": "histogram", "error": ...}.
-    value to_value() const {
-        value out = {{"_type", "histogram"}};
-        if (!ok()) {
-            out["error"] = error_.empty() ? "empty histogram" : error_;
-            return out;
-        }
-        value counts = value::array(), edges = value::array();
-        for (auto c : counts_) counts.push_back(c);
-        for (auto e : edges_) edges.push_back(e);
-        out["values"] = std::move(counts);
-        out["bins"] = std::move(edges);
-        if (stats_.num > 0) {
-            out["stats"] = {{"num", stats_.num},
-                            {"min", stats_.min},
-                            {"max", stats_.max},
-                            {"sum", stats_.sum},
-                            {"sum_squares", stats_.sum_squares}};
-        }
-        return out;
-    }
-
-  private:
-    std::vector<std::int64_t> counts_;
-    std::vector<double> edges_;
-    std::uint64_t excluded_ = 0;
-    sample_stats stats_;
-    std::string error_;
-};
-
-/// ADL conversion: a histogram is logged as its value.
-inline value to_value(const histogram& h) {
-    return h.to_value();
-}
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/media/histogram.hpp
-// #include "media/image.hpp"
-// begin runlog/media/image.hpp
-// SPDX-License-Identifier: MIT
-// runlog::image — a picture to log, from a pixel buffer or an existing PNG/JPEG file.
-//
-//     auto img = runlog::image::from_pixels(rgb.data(), rgb.size(), 28, 28, 3);   // HWC uint8
-//     auto img = runlog::image::from_pixels(t.data(), t.numel(), h, w, 1,
-//     runlog::image_layout::chw,
-//                                           0, "prediction: 7");                   // CHW float
-//     run.log({{"examples", img}});
-//
-// Pixels: uint8_t, uint16_t (scaled to 8 bits, rounding), float or double (values in [0, 1]
-// scaled by 255 and rounded; values outside are clamped; NaN becomes 0). 1, 3 or 4 channels
-// (gray, RGB, RGBA); HWC (interleaved) or CHW (planar) layout; an optional row stride in elements
-// (0: rows are packed). Pixels are converted to 8-bit HWC when the image is built, on the
-// caller's thread; PNG encoding happens later on the writer thread.
-//
-// Limits: width and height 1 to 32768, and width × height × channels at most 2^28 bytes.
-// A bad image does not throw: ok() is false and error() says why; logging it reports that error
-// and drops the field.
-
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <fstream>
-#include <iterator>
-#include <limits>
-#include <string>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-// #include "../detail/png.hpp"
-// begin runlog/detail/png.hpp
-// SPDX-License-Identifier: MIT
-// PNG encoding of 8-bit images: gray (1 channel), RGB (3) or RGBA (4), interleaved rows with a
-// row stride. Each row gets the filter (none, sub, up, average, Paeth) whose output has the
-// smallest sum of absolute values — libpng's heuristic — and the filtered rows are compressed by
-// detail/deflate.hpp into one IDAT chunk. Pure: pixels in, file bytes out.
-
-#include <cstdint>
-#include <cstdlib>
-#include <vector>
-
-// #include "checksums.hpp"
-// #include "deflate.hpp"
-// begin runlog/detail/deflate.hpp
-// SPDX-License-Identifier: MIT
-// A self-contained DEFLATE (RFC 1951) compressor and zlib (RFC 1950) wrapper, for PNG.
-//
-// LZ77 over the whole input (it is in memory): a 15-bit hash of the next 3 bytes heads a chain of
-// earlier positions within the 32 KiB window; matches are searched along it with one step of lazy
-// evaluation, as zlib does. The search limits (chain 24, lazy 8, good 4, nice 64) were tuned with
-// bench/png_vs_zlib.cpp on filtered image data: output within 3% of zlib level 6, and faster.
-// Symbols are gathered in blocks of up to 16K; each block is emitted with whichever of dynamic
-// Huffman, fixed Huffman or stored costs the fewest bits. Huffman code lengths are limited (15, or
-// 7 for the code-length code) by halving frequencies until the code fits. Pure: bytes in, bytes
-// out.
-
-#include <algorithm>
-#include <array>
-#include <cstdint>
-#include <cstring>
-#include <vector>
-
-// #include "checksums.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-namespace deflate_impl {
-
-constexpr int min_match = 3;
-constexpr int max_match = 258;
-constexpr std::uint32_t window_size = 32768;
-constexpr int hash_bits = 15;
-constexpr std::size_t block_symbols = 16383;
-
-constexpr std::uint16_t length_base[29] = {3,  4,  5,  6,   7,   8,   9,   10,  11, 13,
-                                           15, 17, 19, 23,  27,  31,  35,  43,  51, 59,
-                                           67, 83, 99, 115, 131, 163, 195, 227, 258};
-constexpr std::uint8_t length_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
-                                           2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-constexpr std::uint16_t dist_base[30] = {
-    1,   2,   3,   4,   5,   7,    9,    13,   17,   25,   33,   49,   65,    97,    129,
-    193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
-constexpr std::uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
-                                         6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
-constexpr std::uint8_t code_length_order[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
-                                                11, 4,  12, 3, 13, 2, 14, 1, 15};
-
-/// Length code (0..28) for a match length 3..258, from a table built once.
-inline int length_code(int length) noexcept {
-    static const std::array<std::uint8_t, 259> table = [] {
-        std::array<std::uint8_t, 259> t{};
-        for (int code = 0; code < 29; ++code) {
-            const int end = code == 28 ? 259 : length_base[code] + (1 << length_extra[code]);
-            for (int len = length_base[code]; len < end && len < 259; ++len)
-                t[static_cast<std::size_t>(len)] = static_cast<std::uint8_t>(code);
-        }
-        t[258] = 28;
-        return t;
-    }();
-    return table[static_cast<std::size_t>(length)];
-}
-
-inline int dist_code(int dist) noexcept {
-    // Distances 1..256 by table, larger ones by their top bits (as zlib's d_code does).
-    static const std::array<std::uint8_t, 512> table = [] {
-        std::array<std::uint8_t, 512> t{};
-        for (int code = 0; code < 30; ++code) {
-            const int end = dist_base[code] + (1 << dist_extra[code]);
-            for (int d = dist_base[code]; d < end; ++d) {
-                if (d <= 256)
-                    t[static_cast<std::size_t>(d - 1)] = static_cast<std::uint8_t>(code);
-                else if (((d - 1) >> 7) < 256)
-                    t[256 + static_cast<std::size_t>((d - 1) >> 7)] =
-                        static_cast<std::uint8_t>(code);
-            }
-        }
-        return t;
-    }();
-    return dist <= 256 ? table[static_cast<std::size_t>(dist - 1)]
-                       : table[256 + static_cast<std::size_t>((dist - 1) >> 7)];
-}
-
-class bit_writer {
-  public:
-    explicit bit_writer(std::vector<std::uint8_t>& out) : out_(out) {}
-    void put(std::uint32_t value, int bits) {
-        buffer_ |= static_cast<std::uint64_t>(value) << count_;
-        count_ += bits;
-        while (count_ >= 8) {
-            out_.push_back(static_cast<std::uint8_t>(buffer_));
-            buffer_ >>= 8u;
-            count_ -= 8;
-        }
-    }
-    void align_to_byte() {
-        if (count_ > 0) put(0, 8 - count_);
-    }
-    /// Raw bytes; only after align_to_byte().
-    void append(const std::uint8_t* bytes, std::size_t n) {
-        out_.insert(out_.end(), bytes, bytes + n);
-    }
-
-  private:
-    std::vector<std::uint8_t>& out_;
-    std::uint64_t buffer_ = 0;
-    int count_ = 0;
-};
-
-/// Huffman code lengths for `freq`, none longer than `max_bits`; unused symbols get 0.
-inline void build_lengths(const std::uint32_t* freq, int n, int max_bits, std::uint8_t* lengths) {
-    std::vector<std::uint32_t> f(freq, freq + n);
-    for (;;) {
-        struct node {
-            std::uint64_t weight;
-            int left, right;  // children, or -1 for a leaf
-            int symbol;
-        };
-        std::vector<node> nodes;
-        std::vector<int> leaves;
-        for (int s = 0; s < n; ++s)
-            if (f[static_cast<std::size_t>(s)] > 0) {
-                leaves.push_back(static_cast<int>(nodes.size()));
-                nodes.push_back({f[static_cast<std::size_t>(s)], -1, -1, s});
-            }
-        std::fill(lengths, lengths + n, std::uint8_t{0});
-        if (leaves.empty()) return;
-        if (leaves.size() == 1) {
-            lengths[nodes[static_cast<std::size_t>(leaves[0])].symbol] = 1;
-            return;
-        }
-        std::sort(leaves.begin(), leaves.end(), [&](int a, int b) {
-            return nodes[static_cast<std::size_t>(a)].weight <
-                   nodes[static_cast<std::size_t>(b)].weight;
-        });
-        // Two-queue Huffman: sorted leaves and internal nodes created in increasing weight.
-        std::vector<int> internal;
-        std::size_t li = 0, ii = 0;
-        auto take = [&]() {
-            if (ii >= internal.size() ||
-                (li < leaves.size() && nodes[static_cast<std::size_t>(leaves[li])].weight <=
-                                           nodes[static_cast<std::size_t>(internal[ii])].weight))
-                return leaves[li++];
-            return internal[ii++];
-        };
-        while ((leaves.size() - li) + (internal.size() - ii) > 1) {
-            const int a = take();
-            const int b = take();
-            internal.push_back(static_cast<int>(nodes.size()));
-            nodes.push_back({nodes[static_cast<std::size_t>(a)].weight +
-                                 nodes[static_cast<std::size_t>(b)].weight,
-                             a, b, -1});
-        }
-        // Depths by walking from the root.
-        std::vector<std::pair<int, int>> stack{{internal.back(), 0}};
-        int deepest = 0;
-        while (!stack.empty()) {
-            const auto [index, depth] = stack.back();
-            stack.pop_back();
-            const node& nd = nodes[static_cast<std::size_t>(index)];
-            if (nd.left < 0) {
-                lengths[nd.symbol] = static_cast<std::uint8_t>(depth);
-                deepest = std::max(deepest, depth);
-            } else {
-                stack.push_back({nd.left, depth + 1});
-                stack.push_back({nd.right, depth + 1});
-            }
-        }
-        if (deepest <= max_bits) return;
-        for (auto& x : f)
-            if (x > 0) x = (x >> 1u) | 1u;  // flatten and retry: rare, small cost in ratio
-    }
-}
-
-/// Canonical codes (bit-reversed for LSB-first output) from lengths.
-inline void build_codes(const std::uint8_t* lengths, int n, std::uint16_t* codes) {
-    std::uint16_t count[16] = {};
-    for (int s = 0; s < n; ++s) ++count[lengths[s]];
-    count[0] = 0;
-    std::uint16_t next[16] = {};
-    std::uint32_t code = 0;
-    for (int bits = 1; bits < 16; ++bits) {
-        code = (code + count[bits - 1]) << 1u;
-        next[bits] = static_cast<std::uint16_t>(code);
-    }
-    for (int s = 0; s < n; ++s) {
-        const int len = lengths[s];
-        if (len == 0) continue;
-        std::uint32_t c = next[len]++;
-        std::uint32_t reversed = 0;
-        for (int i = 0; i < len; ++i) {
-            reversed = (reversed << 1u) | (c & 1u);
-            c >>= 1u;
-        }
-        codes[s] = static_cast<std::uint16_t>(reversed);
-    }
-}
-
-struct symbol {
-    std::uint16_t dist;   // 0 for a literal
-    std::uint16_t value;  // literal byte, or match length
-};
-
-class compressor {
-  public:
-    compressor(const std::uint8_t* data, std::size_t n, std::vector<std::uint8_t>& out)
-        : data_(data),
-          n_(n),
-          bits_(out),
-          head_(std::size_t{1} << hash_bits, 0),
-          prev_(window_size, 0) {
-        symbols_.reserve(block_symbols + 1);
-    }
-
-    void run() {
-        std::size_t pos = 0;
-        int prev_length = min_match - 1;
-        std::size_t prev_match = 0;
-        bool literal_pending = false;
-        while (pos < n_) {
-            const std::uint32_t candidate = insert(pos);
-            const int last_length = prev_length;
-            const std::size_t last_match = prev_match;
-            int length = min_match - 1;
-            std::size_t match = 0;
-            if (candidate != 0 && last_length < max_lazy) {
-                length = longest_match(pos, candidate - 1, last_length, match);
-                if (length == min_match && pos - match > 4096) length = min_match - 1;  // too far
-            }
-            if (last_length >= min_match && length <= last_length) {
-                // The match found at pos-1 is at least as good: emit it.
-                add_match(last_length, static_cast<int>(pos - 1 - last_match));
-                const std::size_t end = pos - 1 + static_cast<std::size_t>(last_length);
-                for (++pos; pos < end; ++pos) insert(pos);
-                literal_pending = false;
-                prev_length = min_match - 1;
-                continue;
-            }
-            if (literal_pending) add_literal(data_[pos - 1]);
-            literal_pending = true;
-            prev_length = length;
-            prev_match = match;
-            ++pos;
-        }
-        if (literal_pending) add_literal(data_[n_ - 1]);
-        flush_block(true);
-        bits_.align_to_byte();
-    }
-
-  private:
-    static constexpr int max_chain = 24;
-    static constexpr int max_lazy = 8;
-    static constexpr int good_length = 4;
-    static constexpr int nice_length = 64;
-
-    /// Adds pos to its hash chain; returns the previous head + 1 (0: none).
-    std::uint32_t insert(std::size_t pos) noexcept {
-        if (pos + min_match > n_) return 0;
-        const std::uint32_t x = std::uint32_t{data_[pos]} | (std::uint32_t{data_[pos + 1]} << 8u) |
-                                (std::uint32_t{data_[pos + 2]} << 16u);
-        const std::uint32_t h = (x * 2654435761u) >> (32 - hash_bits);
-        const std::uint32_t previous = head_[h];
-        prev_[pos & (window_size - 1)] = previous;
-        head_[h] = static_cast<std::uint32_t>(pos) + 1;
-#if defined(__GNUC__)
-        if (pos + 8 + min_match <= n_) {  // the table is larger than L1: fetch a later slot early
-            const std::uint32_t y = std::uint32_t{data_[pos + 8]} |
-                                    (std::uint32_t{data_[pos + 9]} << 8u) |
-                                    (std::uint32_t{data_[pos + 10]} << 16u);
-            __builtin_prefetch(&head_[(y * 2654435761u) >> (32 - hash_bits)]);
-        }
-#endif
-        return previous;
-    }
-
-    static std::uint16_t load16(const std::uint8_t* p) noexcept {
-        std::uint16_t v;
-        std::memcpy(&v, p, 2);
-        return v;
-    }
-
-    /// Number of equal leading bytes of `a` and `b`, at most `limit`.
-    static std::size_t common_prefix(const std::uint8_t* a, const std::uint8_t* b,
-                                     std::size_t limit) noexcept {
-        std::size_t len = 0;
-        while (len + 8 <= limit) {
-            std::uint64_t x, y;
-            std::memcpy(&x, a + len, 8);
-            std::memcpy(&y, b + len, 8);
-            if (x != y) {
-                std::uint64_t diff = x ^ y;  // little-endian: the first differing byte is lowest
-                while ((diff & 0xFFu) == 0) {
-                    diff >>= 8u;
-                    ++len;
-                }
-                return len;
-            }
-            len += 8;
-        }
-        while (len < limit && a[len] == b[len]) ++len;
-        return len;
-    }
-
-    /// The longest earlier match for `pos` along the hash chain starting at `candidate`, if
-    /// longer than `prev_length`; else min_match - 1. Candidates are rejected by two 16-bit
-    /// compares (zlib's trick): the two bytes ending a match longer than the best, then the
-    /// first two bytes.
-    int longest_match(std::size_t pos, std::size_t candidate, int prev_length,
-                      std::size_t& match) const noexcept {
-        int chain = prev_length >= good_length ? max_chain / 4 : max_chain;
-        const std::size_t limit = std::min<std::size_t>(max_match, n_ - pos);
-        auto best = static_cast<std::size_t>(prev_length);
-        if (limit < min_match || best >= limit) return min_match - 1;
-        const std::uint8_t* here = data_ + pos;
-        const std::uint16_t here_start = load16(here);
-        std::uint16_t here_end = load16(here + best - 1);
-        for (;;) {
-            if (pos - candidate > window_size - 262 || candidate >= pos) break;
-            const std::uint8_t* there = data_ + candidate;
-            if (load16(there + best - 1) == here_end && load16(there) == here_start) {
-                const std::size_t len = 2 + common_prefix(here + 2, there + 2, limit - 2);
-                if (len > best) {
-                    best = len;
-                    match = candidate;
-                    if (best >= nice_length || best >= limit) break;
-                    here_end = load16(here + best - 1);
-                }
-            }
-            if (--chain == 0) break;
-            const std::uint32_t next = prev_[candidate & (window_size - 1)];
-            if (next == 0 || next - 1 >= candidate) break;
-            candidate = next - 1;
-        }
-        return best > static_cast<std::size_t>(prev_length) ? static_cast<int>(best)
-                                                            : min_match - 1;
-    }
-
-    void add_literal(std::uint8_t byte) {
-        symbols_.push_back({0, byte});
-        ++lit_freq_[byte];
-        if (symbols_.size() >= block_symbols) flush_block(false);
-    }
-
-    void add_match(int length, int dist) {
-        symbols_.push_back({static_cast<std::uint16_t>(dist), static_cast<std::uint16_t>(length)});
-        ++lit_freq_[static_cast<std::size_t>(257 + length_code(length))];
-        ++dist_freq_[static_cast<std::size_t>(dist_code(dist))];
-        covered_ += static_cast<std::size_t>(length) - 1;
-        if (symbols_.size() >= block_symbols) flush_block(false);
-    }
-
-    void flush_block(bool last) {
-        const std::size_t block_bytes = symbols_.size() + covered_;
-        lit_freq_[256] = 1;
-        std::uint8_t lit_len[286], dist_len[30];
-        build_lengths(lit_freq_.data(), 286, 15, lit_len);
-        build_lengths(dist_freq_.data(), 30, 15, dist_len);
-        if (std::all_of(dist_len, dist_len + 30, [](std::uint8_t l) { return l == 0; }))
-            dist_len[0] = 1;  // some decoders reject an empty distance code
-
-        // The code-length sequence with its run-length codes.
-        int hlit = 286, hdist = 30;
-        while (hlit > 257 && lit_len[hlit - 1] == 0) --hlit;
-        while (hdist > 1 && dist_len[hdist - 1] == 0) --hdist;
-        std::vector<std::uint8_t> all(lit_len, lit_len + hlit);
-        all.insert(all.end(), dist_len, dist_len + hdist);
-        std::vector<std::pair<std::uint8_t, std::uint8_t>> rle;  // (code 0..18, extra value)
-        for (std::size_t i = 0; i < all.size();) {
-            std::size_t run = 1;
-            while (i + run < all.size() && all[i + run] == all[i]) ++run;
-            if (all[i] == 0 && run >= 3) {
-                const std::size_t take = std::min<std::size_t>(run, 138);
-                if (take >= 11)
-                    rle.push_back({18, static_cast<std::uint8_t>(take - 11)});
-                else
-                    rle.push_back({17, static_cast<std::uint8_t>(take - 3)});
-                i += take;
-            } else if (all[i] != 0 && run >= 4) {
-                rle.push_back({all[i], 0});
-                const std::size_t take = std::min<std::size_t>(run - 1, 6);
-                rle.push_back({16, static_cast<std::uint8_t>(take - 3)});
-                i += 1 + take;
-            } else {
-                rle.push_back({all[i], 0});
-                ++i;
-            }
-        }
-        std::uint32_t cl_freq[19] = {};
-        for (const auto& [code, extra] : rle) ++cl_freq[code];
-        std::uint8_t cl_len[19];
-        build_lengths(cl_freq, 19, 7, cl_len);
-        int hclen = 19;
-        while (hclen > 4 && cl_len[code_length_order[hclen - 1]] == 0) --hclen;
-
-        // Costs in bits of the three block types.
-        std::uint64_t data_bits_dynamic = 0, data_bits_fixed = 0;
-        for (int s = 0; s < 286; ++s) {
-            const std::uint64_t f = lit_freq_[static_cast<std::size_t>(s)];
-            if (f == 0) continue;
-            const int extra = s > 256 ? length_extra[s - 257] : 0;
-            data_bits_dynamic += f * (lit_len[s] + static_cast<unsigned>(extra));
-            data_bits_fixed +=
-                f * (static_cast<unsigned>(fixed_lit_length(s)) + static_cast<unsigned>(extra));
-        }
-        for (int d = 0; d < 30; ++d) {
-            const std::uint64_t f = dist_freq_[static_cast<std::size_t>(d)];
-            data_bits_dynamic += f * (dist_len[d] + dist_extra[d]);
-            data_bits_fixed += f * (5u + dist_extra[d]);
-        }
-        std::uint64_t header_bits = 14 + 3 * static_cast<std::uint64_t>(hclen);
-        for (const auto& [code, extra] : rle)
-            header_bits += cl_len[code] + (code == 16   ? 2u
-                                           : code == 17 ? 3u
-                                           : code == 18 ? 7u
-                                                        : 0u);
-        const std::uint64_t dynamic_bits = 3 + header_bits + data_bits_dynamic;
-        const std::uint64_t fixed_bits = 3 + data_bits_fixed;
-        const std::uint64_t stored_bits = (block_bytes + 5 * (block_bytes / 65535 + 1)) * 8 + 10;
-
-        if (stored_bits <= dynamic_bits && stored_bits <= fixed_bits) {
-            write_stored(last, block_bytes);
-        } else if (fixed_bits <= dynamic_bits) {
-            std::uint8_t fl[288], fd[30];
-            for (int s = 0; s < 288; ++s) fl[s] = static_cast<std::uint8_t>(fixed_lit_length(s));
-            std::fill(fd, fd + 30, std::uint8_t{5});
-            bits_.put(last ? 1u : 0u, 1);
-            bits_.put(1, 2);
-            write_symbols(fl, 288, fd);
-        } else {
-            bits_.put(last ? 1u : 0u, 1);
-            bits_.put(2, 2);
-            bits_.put(static_cast<std::uint32_t>(hlit - 257), 5);
-            bits_.put(static_cast<std::uint32_t>(hdist - 1), 5);
-            bits_.put(static_cast<std::uint32_t>(hclen - 4), 4);
-            for (int i = 0; i < hclen; ++i) bits_.put(cl_len[code_length_order[i]], 3);
-            std::uint16_t cl_codes[19] = {};
-            build_codes(cl_len, 19, cl_codes);
-            for (const auto& [code, extra] : rle) {
-                bits_.put(cl_codes[code], cl_len[code]);
-                if (code == 16)
-                    bits_.put(extra, 2);
-                else if (code == 17)
-                    bits_.put(extra, 3);
-                else if (code == 18)
-                    bits_.put(extra, 7);
-            }
-            write_symbols(lit_len, 286, dist_len);
-        }
-        block_start_ += block_bytes;
-        symbols_.clear();
-        covered_ = 0;
-        lit_freq_.fill(0);
-        dist_freq_.fill(0);
-    }
-
-    static int fixed_lit_length(int s) noexcept {
-        return s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
-    }
-
-    void write_symbols(const std::uint8_t* lit_len, int lit_n, const std::uint8_t* dist_len) {
-        std::uint16_t lit_codes[288] = {}, dist_codes[30] = {};
-        build_codes(lit_len, lit_n, lit_codes);
-        build_codes(dist_len, 30, dist_codes);
-        for (const symbol& s : symbols_) {
-            if (s.dist == 0) {
-                bits_.put(lit_codes[s.value], lit_len[s.value]);
-                continue;
-            }
-            const int lc = length_code(s.value);
-            bits_.put(lit_codes[257 + lc], lit_len[257 + lc]);
-            if (length_extra[lc] > 0)
-                bits_.put(static_cast<std::uint32_t>(s.value - length_base[lc]), length_extra[lc]);
-            const int dc = dist_code(s.dist);
-            bits_.put(dist_codes[dc], dist_len[dc]);
-            if (dist_extra[dc] > 0)
-                bits_.put(static_cast<std::uint32_t>(s.dist - dist_base[dc]), dist_extra[dc]);
-        }
-        bits_.put(lit_codes[256], lit_len[256]);
-    }
-
-    void write_stored(bool last, std::size_t bytes) {
-        std::size_t offset = block_start_;
-        do {
-            const std::size_t chunk = std::min<std::size_t>(bytes, 65535);
-            bytes -= chunk;
-            bits_.put((last && bytes == 0) ? 1u : 0u, 1);
-            bits_.put(0, 2);
-            bits_.align_to_byte();
-            bits_.put(static_cast<std::uint32_t>(chunk), 16);
-            bits_.put(static_cast<std::uint32_t>(~chunk & 0xFFFFu), 16);
-            bits_.append(data_ + offset, chunk);
-            offset += chunk;
-        } while (bytes > 0);
-    }
-
-    const std::uint8_t* data_;
-    std::size_t n_;
-    bit_writer bits_;
-    std::vector<std::uint32_t> head_;
-    std::vector<std::uint32_t> prev_;
-    std::vector<symbol> symbols_;
-    std::array<std::uint32_t, 286> lit_freq_{};
-    std::array<std::uint32_t, 30> dist_freq_{};
-    std::size_t covered_ = 0;      // bytes of the block beyond one per symbol
-    std::size_t block_start_ = 0;  // input offset of the current block
-};
-
-}  // namespace deflate_impl
-
-/// Raw DEFLATE stream of `n` bytes.
-inline std::vector<std::uint8_t> deflate(const std::uint8_t* data, std::size_t n) {
-    std::vector<std::uint8_t> out;
-    out.reserve(n / 2 + 64);
-    if (n == 0) {
-        out = {0x03, 0x00};  // one empty fixed-Huffman final block
-        return out;
-    }
-    deflate_impl::compressor(data, n, out).run();
-    return out;
-}
-
-/// zlib stream: 2-byte header, DEFLATE data, big-endian Adler-32.
-inline std::vector<std::uint8_t> zlib_compress(const std::uint8_t* data, std::size_t n) {
-    std::vector<std::uint8_t> out = {0x78, 0x9C};  // 32 KiB window, default level
-    const std::vector<std::uint8_t> body = deflate(data, n);
-    out.insert(out.end(), body.begin(), body.end());
-    const std::uint32_t a = adler32(data, n);
-    for (int shift = 24; shift >= 0; shift -= 8)
-        out.push_back(static_cast<std::uint8_t>(a >> shift));
-    return out;
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/deflate.hpp
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-/// 8-bit pixels, rows `stride` bytes apart, `channels` interleaved bytes per pixel.
-struct png_view {
-    const std::uint8_t* pixels = nullptr;
-    std::uint32_t width = 0;
-    std::uint32_t height = 0;
-    std::uint32_t channels = 0;  // 1, 3 or 4
-    std::size_t stride = 0;      // bytes from one row to the next
-};
-
-namespace png_impl {
-
-inline void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8)
-        out.push_back(static_cast<std::uint8_t>(v >> shift));
-}
-
-inline void put_chunk(std::vector<std::uint8_t>& out, const char* type,
-                      const std::vector<std::uint8_t>& data) {
-    put_u32(out, static_cast<std::uint32_t>(data.size()));
-    const std::size_t start = out.size();
-    out.insert(out.end(), type, type + 4);
-    out.insert(out.end(), data.begin(), data.end());
-    put_u32(out, crc32(out.data() + start, out.size() - start));
-}
-
-inline std::uint8_t paeth(int a, int b, int c) noexcept {
-    const int p = a + b - c;
-    const int pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
-    if (pa <= pb && pa <= pc) return static_cast<std::uint8_t>(a);
-    return static_cast<std::uint8_t>(pb <= pc ? b : c);
-}
-
-/// Writes `row` filtered with `Filter` into `out` (without the filter byte); returns the sum of
-/// absolute values of the output read as signed bytes. A template per filter keeps the inner
-/// loop free of branches.
-template <int Filter>
-std::uint64_t filter_row(const std::uint8_t* row, const std::uint8_t* above, std::size_t n,
-                         std::size_t bpp, std::uint8_t* out) noexcept {
-    std::uint64_t cost = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const int a = i >= bpp ? row[i - bpp] : 0;
-        const int b = above ? above[i] : 0;
-        int predicted = 0;
-        if constexpr (Filter == 1) predicted = a;
-        if constexpr (Filter == 2) predicted = b;
-        if constexpr (Filter == 3) predicted = (a + b) / 2;
-        if constexpr (Filter == 4)
-            predicted = paeth(a, b, (i >= bpp && above) ? above[i - bpp] : 0);
-        const auto v = static_cast<std::uint8_t>(row[i] - predicted);
-        out[i] = v;
-        cost += static_cast<std::uint64_t>(std::abs(static_cast<int>(static_cast<std::int8_t>(v))));
-    }
-    return cost;
-}
-
-inline std::uint64_t filter_row(int filter, const std::uint8_t* row, const std::uint8_t* above,
-                                std::size_t n, std::size_t bpp, std::uint8_t* out) noexcept {
-    switch (filter) {
-        case 1:
-            return filter_row<1>(row, above, n, bpp, out);
-        case 2:
-            return filter_row<2>(row, above, n, bpp, out);
-        case 3:
-            return filter_row<3>(row, above, n, bpp, out);
-        case 4:
-            return filter_row<4>(row, above, n, bpp, out);
-        default:
-            return filter_row<0>(row, above, n, bpp, out);
-    }
-}
-
-}  // namespace png_impl
-
-/// The filtered scanlines of `v`: per row a filter byte, then the filtered bytes.
-inline std::vector<std::uint8_t> filter_scanlines(const png_view& v) {
-    using namespace png_impl;
-    const std::size_t row_bytes = std::size_t{v.width} * v.channels;
-    std::vector<std::uint8_t> filtered((row_bytes + 1) * v.height);
-    std::vector<std::uint8_t> candidate(row_bytes);
-    for (std::uint32_t y = 0; y < v.height; ++y) {
-        const std::uint8_t* row = v.pixels + std::size_t{y} * v.stride;
-        const std::uint8_t* above = y > 0 ? row - v.stride : nullptr;
-        std::uint8_t* dest = filtered.data() + std::size_t{y} * (row_bytes + 1);
-        std::uint64_t best = filter_row(0, row, above, row_bytes, v.channels, dest + 1);
-        dest[0] = 0;
-        for (int f = 1; f <= 4; ++f) {
-            const std::uint64_t cost =
-                filter_row(f, row, above, row_bytes, v.channels, candidate.data());
-            if (cost < best) {
-                best = cost;
-                dest[0] = static_cast<std::uint8_t>(f);
-                std::copy(candidate.begin(), candidate.end(), dest + 1);
-            }
-        }
-    }
-    return filtered;
-}
-
-/// A PNG file around an already compressed IDAT stream (zlib format) of `v`'s scanlines.
-inline std::vector<std::uint8_t> png_file(const png_view& v,
-                                          const std::vector<std::uint8_t>& idat) {
-    using namespace png_impl;
-    std::vector<std::uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-    std::vector<std::uint8_t> header;
-    put_u32(header, v.width);
-    put_u32(header, v.height);
-    const std::uint8_t color_type = v.channels == 1 ? 0 : v.channels == 3 ? 2 : 6;
-    header.insert(header.end(), {8, color_type, 0, 0, 0});
-    put_chunk(out, "IHDR", header);
-    put_chunk(out, "IDAT", idat);
-    put_chunk(out, "IEND", {});
-    return out;
-}
-
-/// The PNG file for `v`. The caller guarantees the view is valid (media/image.hpp validates).
-inline std::vector<std::uint8_t> encode_png(const png_view& v) {
-    const std::vector<std::uint8_t> filtered = filter_scanlines(v);
-    return png_file(v, zlib_compress(filtered.data(), filtered.size()));
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/png.hpp
-// #include "media.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-enum class image_layout { hwc, chw };
-
-constexpr std::uint32_t max_image_side = 32768;
-constexpr std::uint64_t max_image_bytes = std::uint64_t{1} << 28;
-
-namespace detail {
-
-class image_data final : public media_source {
-  public:
-    std::string error_;
-    std::string caption_;
-    std::string format_ = "png";  // "png", or the file's format for from_file
-    std::uint32_t width_ = 0, height_ = 0, channels_ = 0;
-    std::vector<std::uint8_t> pixels_;      // 8-bit HWC, packed (from_pixels)
-    std::vector<std::uint8_t> file_bytes_;  // the file as read (from_file)
-
-    const std::string& error() const noexcept override { return error_; }
-    std::size_t size_bytes() const noexcept override {
-        return pixels_.size() + file_bytes_.size() + caption_.size();
-    }
-
-    media_file file() const {
-        media_file f;
-        f.kind = "images";
-        f.extension = "." + format_;
-        if (file_bytes_.empty()) {
-            f.bytes = encode_png(
-                {pixels_.data(), width_, height_, channels_, std::size_t{width_} * channels_});
-        } else {
-            f.bytes = file_bytes_;
-        }
-        f.description = {
-            {"_type", "image-file"}, {"format", format_}, {"width", width_}, {"height", height_}};
-        if (!caption_.empty()) f.description["caption"] = caption_;
-        return f;
-    }
-
-    value encode(std::string_view, std::int64_t,
-                 const std::function<value(media_file&&)>& write) const override {
-        return write(file());
-    }
-};
-
-template <class T>
-std::uint8_t to_8bit(T v) noexcept {
-    if constexpr (std::is_same_v<T, std::uint8_t>) {
-        return v;
-    } else if constexpr (std::is_same_v<T, std::uint16_t>) {
-        return static_cast<std::uint8_t>((static_cast<std::uint32_t>(v) + 128u) / 257u);
-    } else {
-        const double d = static_cast<double>(v);
-        if (!(d > 0.0)) return 0;  // negative, zero and NaN
-        if (d >= 1.0) return 255;
-        return static_cast<std::uint8_t>(std::lround(d * 255.0));
-    }
-}
-
-inline std::uint32_t read_be32(const std::vector<std::uint8_t>& b, std::size_t at) noexcept {
-    return (std::uint32_t{b[at]} << 24u) | (std::uint32_t{b[at + 1]} << 16u) |
-           (std::uint32_t{b[at + 2]} << 8u) | std::uint32_t{b[at + 3]};
-}
-
-/// Width and height from a JPEG's SOFn marker; false if none is found.
-inline bool jpeg_size(const std::vector<std::uint8_t>& b, std::uint32_t& w, std::uint32_t& h) {
-    std::size_t i = 2;
-    while (i + 9 < b.size()) {
-        if (b[i] != 0xFF) return false;
-        const std::uint8_t marker = b[i + 1];
-        if (marker == 0xFF) {
-            ++i;
-            continue;
-        }
-        const std::size_t length = (std::size_t{b[i + 2]} << 8u) | b[i + 3];
-        const bool sof =
-            marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-        if (sof) {
-            h = (std::uint32_t{b[i + 5]} << 8u) | b[i + 6];
-            w = (std::uint32_t{b[i + 7]} << 8u) | b[i + 8];
-            return w > 0 && h > 0;
-        }
-        i += 2 + length;
-    }
-    return false;
-}
-
-}  // namespace detail
-
-class image : public media {
-  public:
-    /// An empty image (ok() is false).
-    image() = default;
-
-    template <class T>
-    static image from_pixels(const T* data, std::size_t count, std::uint32_t height,
-                             std::uint32_t width, std::uint32_t channels,
-                             image_layout layout = image_layout::hwc, std::size_t row_stride = 0,
-                             std::string caption = {}) {
-        static_assert(std::is_same_v<T, std::uint8_t> || std::is_same_v<T, std::uint16_t> ||
-                          std::is_same_v<T, float> || std::is_same_v<T, double>,
-                      "image pixels are uint8_t, uint16_t, float or double");
-        auto d = std::make_shared<detail::image_data>();
-        d->caption_ = std::move(caption);
-        image out;
-        out.source_ = d;
-        const std::string shape =
-            std::to_string(height) + "x" + std::to_string(width) + "x" + std::to_string(channels);
-        if (channels != 1 && channels != 3 && channels != 4) {
-            d->error_ = "image has " + std::to_string(channels) +
-                        " channels; use 1 (gray), 3 (RGB) or 4 (RGBA)";
-            return out;
-        }
-        if (width == 0 || height == 0 || width > max_image_side || height > max_image_side ||
-            std::uint64_t{width} * height * channels > max_image_bytes) {
-            d->error_ = "image size " + shape + " is out of range (sides 1 to " +
-                        std::to_string(max_image_side) + ", at most 2^28 bytes)";
-            return out;
-        }
-        const std::size_t row_elems =
-            layout == image_layout::hwc ? std::size_t{width} * channels : std::size_t{width};
-        const std::size_t stride = row_stride == 0 ? row_elems : row_stride;
-        if (stride < row_elems) {
-            d->error_ = "row stride " + std::to_string(stride) + " is shorter than a row (" +
-                        std::to_string(row_elems) + " values)";
-            return out;
-        }
-        const std::size_t planes = layout == image_layout::hwc ? 1 : channels;
-        const std::size_t needed =
-            (planes - 1) * height * stride + (height - 1) * stride + row_elems;
-        if (data == nullptr || count < needed) {
-            d->error_ = "pixel buffer holds " + std::to_string(data ? count : 0) + " values; a " +
-                        shape + (layout == image_layout::hwc ? " HWC" : " CHW") +
-                        " image with row stride " + std::to_string(stride) + " needs " +
-                        std::to_string(needed);
-            return out;
-        }
-        d->width_ = width;
-        d->height_ = height;
-        d->channels_ = channels;
-        d->pixels_.resize(std::size_t{width} * height * channels);
-        std::uint8_t* dest = d->pixels_.data();
-        for (std::size_t y = 0; y < height; ++y)
-            for (std::size_t x = 0; x < width; ++x)
-                for (std::size_t c = 0; c < channels; ++c) {
-                    const std::size_t at = layout == image_layout::hwc
-                                               ? y * stride + x * channels + c
-                                               : c * height * stride + y * stride + x;
-                    *dest++ = detail::to_8bit(data[at]);
-                }
-        return out;
-    }
-
-    /// An existing PNG or JPEG file, copied as is; its width and height come from its header.
-    static image from_file(const std::string& path, std::string caption = {}) {
-        auto d = std::make_shared<detail::image_data>();
-        d->caption_ = std::move(caption);
-        image out;
-        out.source_ = d;
-        std::ifstream in(path, std::ios::binary);
-        if (!in) {
-            d->error_ = "cannot read image file '" + path + "'";
-            return out;
-        }
-        std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                        std::istreambuf_iterator<char>());
-        static const std::uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-        std::uint32_t w = 0, h = 0;
-        if (bytes.size() >= 24 && std::equal(png_signature, png_signature + 8, bytes.begin())) {
-            d->format_ = "png";
-            w = detail::read_be32(bytes, 16);
-            h = detail::read_be32(bytes, 20);
-        } else if (bytes.size() >= 4 && bytes[0] == 0xFF && bytes[1] == 0xD8 &&
-                   detail::jpeg_size(bytes, w, h)) {
-            d->format_ = "jpg";
-        } else {
-            d->error_ = "'" + path + "' is not a PNG or JPEG file";
-            return out;
-        }
-        if (w == 0 || h == 0 || w > max_image_side || h > max_image_side) {
-            d->error_ =
-                "'" + path + "' has an invalid size " + std::to_string(w) + "x" + std::to_string(h);
-            return out;
-        }
-        d->width_ = w;
-        d->height_ = h;
-        d->file_bytes_ = std::move(bytes);
-        return out;
-    }
-
-    std::uint32_t width() const noexcept { return data() ? data()->width_ : 0; }
-    std::uint32_t height() const noexcept { return data() ? data()->height_ : 0; }
-    std::uint32_t channels() const noexcept { return data() ? data()->channels_ : 0; }
-    std::string caption() const { return data() ? data()->caption_ : std::string(); }
-    /// The 8-bit HWC pixels (empty for an image made from a file).
-    const std::vector<std::uint8_t>& pixels() const noexcept {
-        static const std::vector<std::uint8_t> none;
-        return data() ? data()->pixels_ : none;
-    }
-    /// The bytes of the file that logging it writes (PNG-encodes a pixel image).
-    std::vector<std::uint8_t> encoded() const {
-        return ok() ? data()->file().bytes : std::vector<std::uint8_t>();
-    }
-
-  private:
-    // Safe without RTTI: an image's source is always an image_data.
-    const detail::image_data* data() const noexcept {
-        return static_cast<const detail::image_data*>(source_.get());
-    }
-};
-
-namespace detail {
-
-class image_list_data final : public media_source {
-  public:
-    std::vector<image> images_;
-    std::vector<std::string> captions_;
-    std::string error_;
-
-    const std::string& error() const noexcept override { return error_; }
-    std::size_t size_bytes() const noexcept override {
-        std::size_t n = 0;
-        for (const auto& img : images_) n += img.source() ? img.source()->size_bytes() : 0;
-        return n;
-    }
-
-    value encode(std::string_view, std::int64_t,
-                 const std::function<value(media_file&&)>& write) const override {
-        value paths = value::array();
-        for (const auto& img : images_) {
-            const value written = write(static_cast<const image_data&>(*img.source()).file());
-            paths.push_back(*written.find("path"));
-        }
-        const auto& first = images_.front();
-        value out = {{"_type", "images/separated"},
-                     {"width", first.width()},
-                     {"height", first.height()},
-                     {"format", static_cast<const image_data&>(*first.source()).format_},
-                     {"count", images_.size()},
-                     {"filenames", paths}};
-        bool any_caption = false;
-        for (const auto& c : captions_) any_caption = any_caption || !c.empty();
-        if (any_caption) {
-            value captions = value::array();
-            for (const auto& c : captions_) captions.push_back(c);
-            out["captions"] = std::move(captions);
-        }
-        return out;
-    }
-};
-
-}  // namespace detail
-
-/// Several images under one key (W&B's "images/separated"): one file each, with captions. The
-/// value's width, height and format are the first image's.
-class image_list : public media {
-  public:
-    static constexpr std::size_t max_images = 108;  // W&B's limit per key
-
-    /// `captions`, when given, must have one entry per image and replaces the images' own.
-    explicit image_list(std::vector<image> images, std::vector<std::string> captions = {}) {
-        auto d = std::make_shared<detail::image_list_data>();
-        if (images.empty() || images.size() > max_images) {
-            d->error_ = "an image list holds 1 to 108 images, got " + std::to_string(images.size());
-        } else if (!captions.empty() && captions.size() != images.size()) {
-            d->error_ = std::to_string(images.size()) + " images but " +
-                        std::to_string(captions.size()) + " captions";
-        }
-        for (std::size_t i = 0; i < images.size() && d->error_.empty(); ++i)
-            if (!images[i].ok())
-                d->error_ = "image " + std::to_string(i) + ": " + images[i].error();
-        if (captions.empty())
-            for (const auto& img : images) captions.push_back(img.caption());
-        d->images_ = std::move(images);
-        d->captions_ = std::move(captions);
-        source_ = std::move(d);
-    }
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/media/image.hpp
-// #include "media/media.hpp"
-// #include "media/table.hpp"
-// begin runlog/media/table.hpp
-// SPDX-License-Identifier: MIT
-// runlog::table — named columns and rows of typed cells (number, string, bool, null, image),
-// logged as W&B's run-file table: media/table/<key>_<step>_<sha20>.table.json holding
-// {"columns": [...], "data": [[...], ...]}, and a {"_type": "table-file", ...} value in history.
-// Image cells are written as their own PNG files and appear in the table as image-file objects.
-//
-//     runlog::table t({"id", "prediction", "label", "input"});
-//     t.add_row({17, "cat", "dog", img});
-//     run.log({{"samples", t}});          // or run.log_table("samples", t)
-//     std::string csv = t.to_csv();      // RFC 4180
-//
-// A ragged row or a bad column set puts the table in an error state (ok() false, error() says
-// which row); logging it reports the error and drops the field. A table may grow after it was
-// logged: the logged version is a snapshot (copy on write).
-
-#include <cstdint>
-#include <initializer_list>
-#include <memory>
-#include <string>
-#include <type_traits>
-#include <vector>
-
-// #include "image.hpp"
-// #include "media.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-/// One table cell: a number, string, bool, null or image.
-class table_cell {
-  public:
-    table_cell() = default;
-    table_cell(std::nullptr_t) {}
-    table_cell(bool b) : v_(b) {}
-    template <class T,
-              std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, int> = 0>
-    table_cell(T x) : v_(x) {}
-    table_cell(const char* s) : v_(s) {}
-    table_cell(std::string s) : v_(std::move(s)) {}
-    table_cell(const runlog::image& img) : image_(img), is_image_(true) {}
-
-    bool is_image() const noexcept { return is_image_; }
-    const value& scalar() const noexcept { return v_; }
-    const runlog::image& image() const noexcept { return image_; }
-
-  private:
-    value v_;
-    runlog::image image_;
-    bool is_image_ = false;
-};
-
-namespace detail {
-
-inline void append_csv_field(std::string& out, const std::string& text) {
-    if (text.find_first_of(",\"\r\n") == std::string::npos) {
-        out += text;
-        return;
-    }
-    out.push_back('"');
-    for (char c : text) {
-        if (c == '"') out.push_back('"');
-        out.push_back(c);
-    }
-    out.push_back('"');
-}
-
-class table_data final : public media_source {
-  public:
-    std::vector<std::string> columns_;
-    std::vector<std::vector<table_cell>> rows_;
-    std::string error_;
-
-    const std::string& error() const noexcept override { return error_; }
-    std::size_t size_bytes() const noexcept override {
-        std::size_t n = 0;
-        for (const auto& row : rows_)
-            for (const auto& cell : row)
-                n += cell.is_image() && cell.image().source() ? cell.image().source()->size_bytes()
-                                                              : sizeof(table_cell);
-        return n;
-    }
-
-    value encode(std::string_view, std::int64_t,
-                 const std::function<value(media_file&&)>& write) const override {
-        value columns = value::array();
-        for (const auto& c : columns_) columns.push_back(c);
-        value data = value::array();
-        for (const auto& row : rows_) {
-            value cells = value::array();
-            for (const auto& cell : row) {
-                if (cell.is_image()) {
-                    const auto& img = cell.image();
-                    cells.push_back(
-                        img.ok() ? write(static_cast<const image_data&>(*img.source()).file())
-                                 : value());
-                } else {
-                    cells.push_back(cell.scalar());
-                }
-            }
-            data.push_back(std::move(cells));
-        }
-        const value content = {{"columns", columns}, {"data", data}};
-        media_file f;
-        f.kind = "table";
-        f.extension = ".table.json";
-        const std::string text = content.dump();
-        f.bytes.assign(text.begin(), text.end());
-        f.description = {{"_type", "table-file"},
-                         {"ncols", columns_.size()},
-                         {"nrows", rows_.size()},
-                         {"log_mode", "IMMUTABLE"}};
-        return write(std::move(f));
-    }
-};
-
-}  // namespace detail
-
-class table : public media {
-  public:
-    table() : table(std::vector<std::string>{}) {}
-    explicit table(std::vector<std::string> columns) {
-        auto d = std::make_shared<detail::table_data>();
-        if (columns.empty()) d->error_ = "a table needs at least one column";
-        for (std::size_t i = 0; i < columns.size() && d->error_.empty(); ++i)
-            for (std::size_t k = 0; k < i; ++k)
-                if (columns[i] == columns[k])
-                    d->error_ = "table column '" + columns[i] + "' appears twice";
-        d->columns_ = std::move(columns);
-        source_ = std::move(d);
-    }
-
-    /// Appends a row; it must have one cell per column.
-    table& add_row(std::vector<table_cell> cells) {
-        detail::table_data& d = writable();
-        if (!d.error_.empty()) return *this;
-        if (cells.size() != d.columns_.size()) {
-            d.error_ = "table row " + std::to_string(d.rows_.size()) + " has " +
-                       std::to_string(cells.size()) + " cells; the table has " +
-                       std::to_string(d.columns_.size()) + " columns";
-            return *this;
-        }
-        for (std::size_t c = 0; c < cells.size(); ++c) {
-            if (cells[c].is_image() && !cells[c].image().ok()) {
-                d.error_ = "table row " + std::to_string(d.rows_.size()) + " column '" +
-                           d.columns_[c] + "': " + cells[c].image().error();
-                return *this;
-            }
-        }
-        d.rows_.push_back(std::move(cells));
-        return *this;
-    }
-
-    /// A table from columns of equal length.
-    static table from_columns(std::vector<std::string> names,
-                              const std::vector<std::vector<table_cell>>& columns) {
-        table t(std::move(names));
-        detail::table_data& d = t.writable();
-        if (!d.error_.empty()) return t;
-        if (columns.size() != d.columns_.size()) {
-            d.error_ = "table has " + std::to_string(d.columns_.size()) + " column names but " +
-                       std::to_string(columns.size()) + " columns of data";
-            return t;
-        }
-        const std::size_t n = columns.front().size();
-        for (std::size_t c = 0; c < columns.size(); ++c) {
-            if (columns[c].size() != n) {
-                d.error_ = "table column '" + d.columns_[c] + "' has " +
-                           std::to_string(columns[c].size()) + " cells; column '" + d.columns_[0] +
-                           "' has " + std::to_string(n);
-                return t;
-            }
-        }
-        for (std::size_t r = 0; r < n && t.ok(); ++r) {
-            std::vector<table_cell> row;
-            for (const auto& column : columns) row.push_back(column[r]);
-            t.add_row(std::move(row));
-        }
-        return t;
-    }
-
-    std::size_t ncols() const noexcept { return data().columns_.size(); }
-    std::size_t nrows() const noexcept { return data().rows_.size(); }
-    const std::vector<std::string>& columns() const noexcept { return data().columns_; }
-
-    /// RFC 4180 CSV: a header line, then one line per row, CRLF line ends; null is an empty
-    /// field, an image its caption (or "image").
-    std::string to_csv() const {
-        std::string out;
-        const auto& d = data();
-        for (std::size_t c = 0; c < d.columns_.size(); ++c) {
-            if (c > 0) out.push_back(',');
-            detail::append_csv_field(out, d.columns_[c]);
-        }
-        out += "\r\n";
-        for (const auto& row : d.rows_) {
-            for (std::size_t c = 0; c < row.size(); ++c) {
-                if (c > 0) out.push_back(',');
-                const table_cell& cell = row[c];
-                if (cell.is_image()) {
-                    const std::string caption = cell.image().caption();
-                    detail::append_csv_field(out, caption.empty() ? "image" : caption);
-                } else if (cell.scalar().is_string()) {
-                    detail::append_csv_field(out, cell.scalar().as_string());
-                } else if (!cell.scalar().is_null()) {
-                    out += cell.scalar().dump();
-                }
-            }
-            out += "\r\n";
-        }
-        return out;
-    }
-
-  private:
-    const detail::table_data& data() const noexcept {
-        return static_cast<const detail::table_data&>(*source_);
-    }
-    /// Copy on write: a logged snapshot is shared with the writer thread and never changes.
-    detail::table_data& writable() {
-        if (source_.use_count() > 1) source_ = std::make_shared<detail::table_data>(data());
-        return const_cast<detail::table_data&>(data());
-    }
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/media/table.hpp
-// #include "metric.hpp"
-// #include "settings.hpp"
+// #include "run.hpp"
 // #include "sinks/jsonl.hpp"
 // begin runlog/sinks/jsonl.hpp
 // SPDX-License-Identifier: MIT
@@ -8087,7 +8790,6 @@ class jsonl_sink final : public base_sink<null_mutex> {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/sinks/jsonl.hpp
-// #include "sinks/sink.hpp"
 // #include "sinks/tensorboard.hpp"
 // begin runlog/sinks/tensorboard.hpp
 // SPDX-License-Identifier: MIT
@@ -9642,576 +10344,163 @@ class wandb_sink final : public base_sink<null_mutex> {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/sinks/wandb.hpp
-// #include "stats.hpp"
-// #include "value.hpp"
+
+#if RUNLOG_COMPILED_LIB && !defined(RUNLOG_BUILDING_COMPILED_LIB)
+#error "RUNLOG_COMPILED_LIB: runlog::compiled defines these; link it, do not include this"
+#endif
 
 namespace runlog {
 inline namespace v0 {
 
-/// Outcome of flush() and finish().
-enum class status {
-    ok,
-    timed_out,  // the deadline passed first; the run goes on (flush) or was abandoned (finish)
-    disabled,   // a disabled run: nothing to do
-    finished    // the run had already finished
-};
+namespace detail {
 
-inline const char* to_string(status s) noexcept {
-    switch (s) {
-        case status::ok:
-            return "ok";
-        case status::timed_out:
-            return "timed out";
-        case status::disabled:
-            return "disabled";
-        case status::finished:
-            return "finished";
-    }
-    return "unknown";
+/// A summary value for one line of the end-of-run report: media as <type>, long text cut.
+inline std::string short_text(const value& v) {
+    if (const value* type = v.find("_type"); type && type->is_string())
+        return "<" + type->as_string() + ">";
+    std::string text = v.dump();
+    if (text.size() > 60) text = text.substr(0, 57) + "...";
+    return text;
 }
 
-/// One key and value of a log() call. Holds no copy: it lives for the call only.
-class field {
-  public:
-    template <class T,
-              std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, int> = 0>
-    field(std::string_view key, T v) noexcept : key_(key) {
-        if constexpr (std::is_same_v<T, float>) {
-            kind_ = kind::float32;
-            f_ = v;
-        } else if constexpr (std::is_floating_point_v<T>) {
-            kind_ = kind::floating;
-            d_ = static_cast<double>(v);
-        } else if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(std::int64_t)) {
-            if (v > static_cast<T>(INT64_MAX)) {
-                kind_ = kind::floating;  // beyond int64: the nearest double, as in value
-                d_ = static_cast<double>(v);
-            } else {
-                kind_ = kind::integer;
-                i_ = static_cast<std::int64_t>(v);
-            }
-        } else {
-            kind_ = kind::integer;
-            i_ = static_cast<std::int64_t>(v);
-        }
-    }
-    field(std::string_view key, bool v) noexcept : key_(key), kind_(kind::boolean), b_(v) {}
-    field(std::string_view key, const char* v) noexcept
-        : field(key, std::string_view(v ? v : "")) {}
-    field(std::string_view key, const std::string& v) noexcept : field(key, std::string_view(v)) {}
-    field(std::string_view key, std::string_view v) noexcept : key_(key), kind_(kind::string) {
-        s_.data = v.data();
-        s_.size = v.size();
-    }
-    field(std::string_view key, const value& v) noexcept : key_(key), kind_(kind::nested), v_(&v) {}
-    /// An image, image list or table (media/).
-    field(std::string_view key, const media& m) noexcept : key_(key), kind_(kind::media), m_(&m) {}
-    field(std::string_view key, const histogram& h) noexcept
-        : key_(key), kind_(kind::histogram), h_(&h) {}
+}  // namespace detail
 
-  private:
-    friend class run;
-    enum class kind : std::uint8_t {  // the scalars first: add_field tests kind_ > boolean
-        integer,
-        floating,
-        float32,
-        boolean,
-        string,
-        nested,
-        media,
-        histogram
-    };
-    struct text {
-        const char* data;
-        std::size_t size;
-    };
-
-    std::string_view key_;
-    // Hashed here, where the key is usually a literal: the compiler folds the hash to a constant.
-    std::uint64_t key_hash_ = detail::hash_key(key_);
-    kind kind_;
-    union {
-        std::int64_t i_;
-        double d_;
-        float f_;
-        bool b_;
-        text s_;
-        const value* v_;
-        const media* m_;
-        const histogram* h_;
-    };
-};
-
-/// run.config: the nested config, merged by update() and written whenever it changes.
-class config_handle {
-  public:
-    /// Deep-merges `changes` (an object) into the config.
-    void update(const value& changes) noexcept {
-        if (state_ == nullptr) return;
-        if (!changes.is_object()) {
-            state_->reporter.report(errc::invalid_value,
-                                    "config.update needs an object, got " + changes.dump());
-            return;
-        }
-        if (!state_->accepting()) return;
-        std::lock_guard<std::mutex> lock(state_->config_mutex);  // keeps updates in call order
-        state_->config.update(changes);
-        detail::event e;
-        e.kind = detail::event_kind::config;
-        e.ensure_payload().data = state_->config;
-        state_->enqueue_control(e, state_->block_timeout);
-    }
-    void set(std::string_view key, value v) noexcept {
-        value changes = value::object();
-        changes[key] = std::move(v);
-        update(changes);
-    }
-    /// A copy of the config as merged so far.
-    value get() const {
-        if (state_ == nullptr) return value::object();
-        std::lock_guard<std::mutex> lock(state_->config_mutex);
-        return state_->config;
-    }
-    /// The flattened view: {"optimizer/beta1": 0.9, ...}.
-    value flat(char separator = '/') const { return value(flatten(get(), separator)); }
-
-  private:
-    friend class run;
-    friend run init(settings s);
-    detail::run_state* state_ = nullptr;
-};
-
-class run {
-  public:
-    /// A disabled run.
-    run() noexcept = default;
-    run(run&& other) noexcept { *this = std::move(other); }
-    run& operator=(run&& other) noexcept {
-        if (this != &other) {
-            close_on_destruction();
-            state_ = std::move(other.state_);
-            artifact_dir_ = std::move(other.artifact_dir_);
-            uncaught_at_start_ = other.uncaught_at_start_;
-            config.state_ = state_.get();
-            other.config.state_ = nullptr;
-        }
-        return *this;
-    }
-    run(const run&) = delete;
-    run& operator=(const run&) = delete;
-    /// Finishes the run if finish() was not called: exit code 1 while an exception unwinds.
-    ~run() { close_on_destruction(); }
-
-    bool enabled() const noexcept { return state_ != nullptr; }
-    std::string id() const { return state_ ? state_->info.id : std::string(); }
-    std::string name() const { return state_ ? state_->info.name : std::string(); }
-    std::string project() const { return state_ ? state_->info.project : std::string(); }
-    std::filesystem::path dir() const {
-        return state_ ? state_->info.run_dir : std::filesystem::path();
-    }
-    int rank() const noexcept { return state_ ? state_->info.rank : 0; }
-
-    /// Logs one row. No step: merge into the pending row and commit it (`commit=false` only
-    /// accumulates). With a step: see the step rules in detail/dispatcher.hpp.
-    ///
-    ///     run.log({{"train/loss", loss}, {"lr", lr}});
-    ///     run.log({{"val/acc", acc}, {"epoch", epoch}}, global_step);
-    void log(std::initializer_list<field> fields, std::optional<std::int64_t> step = std::nullopt,
-             std::optional<bool> commit = std::nullopt) noexcept {
-        detail::run_state* s = accepting();
-        if (s == nullptr) return;
-        detail::event e = start_row(*s, step, commit);
-        for (const field& f : fields) add_field(*s, e, f);
-        push_row(*s, e);
-    }
-
-    /// Logs the members of an object built at run time (nested objects stay nested).
-    void log(const value& row, std::optional<std::int64_t> step = std::nullopt,
-             std::optional<bool> commit = std::nullopt) noexcept {
-        detail::run_state* s = accepting();
-        if (s == nullptr) return;
-        if (!row.is_object()) {
-            s->reporter.report(errc::invalid_value, "log needs an object, got " + row.dump());
-            return;
-        }
-        detail::event e = start_row(*s, step, commit);
-        for (const auto& [key, v] : row.as_object()) add_field(*s, e, as_field(key, v));
-        push_row(*s, e);
-    }
-
-    /// Lightning's log_image: several images under one key, with optional per-image captions
-    /// (one per image, or none). A length mismatch is reported and the call dropped.
-    void log_image(std::string_view key, std::vector<image> images,
-                   std::vector<std::string> captions = {},
-                   std::optional<std::int64_t> step = std::nullopt) noexcept {
-        if (accepting() == nullptr) return;
-        const image_list list(std::move(images), std::move(captions));
-        log({{key, list}}, step);
-    }
-
-    /// Logs a table under `key` (the same as log({{key, t}}, step)).
-    void log_table(std::string_view key, const table& t,
-                   std::optional<std::int64_t> step = std::nullopt) noexcept {
-        log({{key, t}}, step);
-    }
-
-    /// Lightning's log_text: a table of strings.
-    void log_text(std::string_view key, std::vector<std::string> columns,
-                  const std::vector<std::vector<std::string>>& rows,
-                  std::optional<std::int64_t> step = std::nullopt) noexcept {
-        if (accepting() == nullptr) return;
-        table t(std::move(columns));
-        for (const auto& row : rows) t.add_row(std::vector<table_cell>(row.begin(), row.end()));
-        log({{key, t}}, step);
-    }
-
-    /// Defines how a metric (or a trailing-'*' glob) is plotted and summarised; see metric.hpp.
-    void define_metric(std::string_view name, const metric_options& options = {}) noexcept {
-        detail::run_state* s = accepting();
-        if (s == nullptr) return;
-        metric_definition def;
-        const io_result parsed = parse_metric_definition(name, options, def);
-        if (!parsed.ok()) {
-            s->reporter.report(parsed.code, parsed.message + "; definition ignored");
-            return;
-        }
-        detail::event e;
-        e.kind = detail::event_kind::define_metric;
-        auto& payload = e.ensure_payload();
-        payload.definition = std::move(def);
-        payload.overwrite = options.overwrite;
-        s->enqueue_control(e, s->block_timeout);
-    }
-
-    /// Replaces the summary value of `key` (until the key is logged again).
-    void summary_set(std::string_view key, value v) noexcept {
-        detail::run_state* s = accepting();
-        if (s == nullptr) return;
-        const auto status = detail::classify_key(key);
-        if (status != detail::key_status::ok) {
-            s->reporter.report(
-                status == detail::key_status::reserved ? errc::reserved_key : errc::invalid_key,
-                "summary_set: key '" + std::string(key) +
-                    "' is empty, reserved ('_') or not UTF-8; ignored");
-            return;
-        }
-        detail::event e;
-        e.kind = detail::event_kind::summary_set;
-        auto& payload = e.ensure_payload();
-        payload.key = std::string(key);
-        payload.data = std::move(v);
-        s->enqueue_control(e, s->block_timeout);
-    }
-
-    /// Stores `files` (files or directories) as the next version of artifact `name` in the run's
-    /// artifact store (settings::artifact_dir) and records it in the run: artifacts.jsonl, and
-    /// an artifact record in the W&B run. The version takes "latest" and `options.aliases`. The
-    /// files are copied (or linked: options.storage) now, on this thread, hashed in the same
-    /// read, so a checkpoint rewritten right after the call is stored as it was. Never throws:
-    /// the result's `error` says what went wrong (also reported, and counted in
-    /// stats().artifacts_failed); the store is then as it was.
-    ///
-    ///     run.log_artifact("model-" + run.id(), "model", {"ckpt/epoch3.pt"},
-    ///                      {.aliases = {"best"}, .metadata = {{"val_loss", 0.31}}});
-    artifact_version log_artifact(std::string_view name, std::string_view type,
-                                  const std::vector<artifact_file>& files,
-                                  const artifact_options& options = {}) noexcept {
-        return log_artifact_to(state_.get(), name, type, files, options);
-    }
-
-    /// The version `ref` names ("name:best", "name:v3", "name" for latest, or W&B's
-    /// "entity/project/name:alias") in the run's artifact store, with its files checked; recorded
-    /// in the run as used (W&B's lineage). Throws runlog::error naming the versions and aliases
-    /// that exist when nothing matches (with exceptions off: reports it and returns a version
-    /// whose `error` says so). Works on disabled runs too: every rank may load a checkpoint.
-    artifact_version use_artifact(std::string_view ref) {
-        artifact_version v = artifact_store(artifact_dir_).resolve(ref);
-        if (!v.ok()) {
+RUNLOG_INLINE artifact_version run::use_artifact(std::string_view ref) {
+    artifact_version v = artifact_store(artifact_dir_).resolve(ref);
+    if (!v.ok()) {
 #if !RUNLOG_NO_EXCEPTIONS
-            throw error(v.code, v.error);
+        throw error(v.code, v.error);
 #else
-            if (state_) state_->reporter.report(v.code, v.error);
-            return v;
+        if (state_) state_->reporter.report(v.code, v.error);
+        return v;
 #endif
-        }
-        if (detail::run_state* s = accepting()) enqueue_artifact(*s, v, true);
+    }
+    if (detail::run_core* s = accepting()) enqueue_artifact(*s, v, true);
+    return v;
+}
+
+RUNLOG_INLINE status run::flush(std::chrono::milliseconds timeout) noexcept {
+    auto* s = static_cast<detail::run_state*>(state_.get());
+    if (s == nullptr) return status::disabled;
+    if (s->closed.load(std::memory_order_relaxed)) return status::finished;
+    switch (s->flush(timeout)) {
+        case detail::wait_result::done:
+            return status::ok;
+        case detail::wait_result::finished:
+            return status::finished;
+        case detail::wait_result::timed_out:
+            break;
+    }
+    s->reporter.report(errc::flush_timed_out,
+                       "flush did not complete within " + std::to_string(timeout.count()) + " ms");
+    return status::timed_out;
+}
+
+RUNLOG_INLINE status run::finish(int exit_code, std::chrono::milliseconds timeout) noexcept {
+    auto* s = static_cast<detail::run_state*>(state_.get());
+    if (s == nullptr) return status::disabled;
+    if (s->closed.exchange(true)) return status::finished;
+    const bool done = s->finish(exit_code, timeout);
+    if (!done) {
+        s->reporter.report(errc::finish_timed_out,
+                           "finish did not complete within " + std::to_string(timeout.count()) +
+                               " ms: a sink is blocked; " + std::to_string(s->queue.size_approx()) +
+                               " queued events and the final summary may be unwritten");
+    }
+    if (!s->quiet) print_finish(*s, exit_code, done);
+    return done ? status::ok : status::timed_out;
+}
+
+RUNLOG_INLINE artifact_version run::log_artifact_to(detail::run_core* core, std::string_view name,
+                                                    std::string_view type,
+                                                    const std::vector<artifact_file>& files,
+                                                    const artifact_options& options) noexcept {
+    auto* s = static_cast<detail::run_state*>(core);
+    artifact_version v;
+    if (s == nullptr || !s->accepting()) {
+        v.error = s ? "the run has finished: nothing stored"
+                    : "the run is disabled (mode disabled or a rank other than 0): nothing "
+                      "stored";
         return v;
     }
-
-    /// Where this run's artifacts are stored.
-    const std::filesystem::path& artifact_dir() const noexcept {
-        return artifact_dir_;
-    }
-
-    /// Writes everything logged so far (by this thread) to every sink; returns within `timeout`.
-    status flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept {
-        detail::run_state* s = state_.get();
-        if (s == nullptr) return status::disabled;
-        if (s->closed.load(std::memory_order_relaxed)) return status::finished;
-        switch (s->flush(timeout)) {
-            case detail::wait_result::done:
-                return status::ok;
-            case detail::wait_result::finished:
-                return status::finished;
-            case detail::wait_result::timed_out:
-                break;
-        }
-        s->reporter.report(errc::flush_timed_out, "flush did not complete within " +
-                                                      std::to_string(timeout.count()) + " ms");
-        return status::timed_out;
-    }
-
-    /// Commits the pending row, writes the final summary and run status, stops the writer.
-    /// Always returns within `timeout`; a writer stuck in a sink is abandoned and reported.
-    status finish(int exit_code = 0,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept {
-        detail::run_state* s = state_.get();
-        if (s == nullptr) return status::disabled;
-        if (s->closed.exchange(true)) return status::finished;
-        const bool done = s->finish(exit_code, timeout);
-        if (!done) {
-            s->reporter.report(errc::finish_timed_out,
-                               "finish did not complete within " + std::to_string(timeout.count()) +
-                                   " ms: a sink is blocked; " +
-                                   std::to_string(s->queue.size_approx()) +
-                                   " queued events and the final summary may be unwritten");
-        }
-        if (!s->quiet) print_finish(*s, exit_code, done);
-        return done ? status::ok : status::timed_out;
-    }
-
-    /// Counters of what was written and dropped.
-    run_stats stats() const noexcept {
-        if (!state_) return {};
-        run_stats out = state_->counts.snapshot();
-        out.errors_reported = state_->reporter.reported();
-        out.errors_suppressed = state_->reporter.suppressed();
-        return out;
-    }
-
-    config_handle config;
-
-  private:
-    friend run init(settings s);
-    friend class checkpoint_logger;
-
-    void report(errc code, const std::string& message) noexcept {
-        if (state_) state_->reporter.report(code, message);
-    }
-
-    static artifact_version log_artifact_to(detail::run_state* s, std::string_view name,
-                                            std::string_view type,
-                                            const std::vector<artifact_file>& files,
-                                            const artifact_options& options) noexcept {
-        artifact_version v;
-        if (s == nullptr || !s->accepting()) {
-            v.error = s ? "the run has finished: nothing stored"
-                        : "the run is disabled (mode disabled or a rank other than 0): nothing "
-                          "stored";
-            return v;
-        }
 #if !RUNLOG_NO_EXCEPTIONS
-        try {
-            v = s->artifacts.add(name, type, files, options, s->info.id);
-        } catch (const std::exception& ex) {  // std::bad_alloc, say: reported like the rest
-            v.version = -1;
-            v.error = ex.what();
-            v.code = errc::artifact_store_failed;
-        }
-#else
+    try {
         v = s->artifacts.add(name, type, files, options, s->info.id);
+    } catch (const std::exception& ex) {  // std::bad_alloc, say: reported like the rest
+        v.version = -1;
+        v.error = ex.what();
+        v.code = errc::artifact_store_failed;
+    }
+#else
+    v = s->artifacts.add(name, type, files, options, s->info.id);
 #endif
-        if (!v.ok()) {
-            detail::counters::bump(s->counts.artifacts_failed);
-            s->reporter.report(v.code, "log_artifact: " + v.error + "; nothing stored");
-            return v;
-        }
-        detail::counters::bump(s->counts.artifacts_logged);
-        enqueue_artifact(*s, v, false);
+    if (!v.ok()) {
+        detail::counters::bump(s->counts.artifacts_failed);
+        s->reporter.report(v.code, "log_artifact: " + v.error + "; nothing stored");
         return v;
     }
+    detail::counters::bump(s->counts.artifacts_logged);
+    enqueue_artifact(*s, v, false);
+    return v;
+}
 
-    static void enqueue_artifact(detail::run_state& s, const artifact_version& v, bool used) {
-        detail::event e;
-        e.kind = detail::event_kind::artifact;
-        e.time = s.now();
-        auto& payload = e.ensure_payload();
-        payload.data = v.manifest;
-        payload.aliases = v.aliases;
-        payload.key = v.dir.string();
-        payload.stream = used ? 1 : 0;
-        s.enqueue_control(e, s.block_timeout);
-    }
+RUNLOG_INLINE void run::enqueue_artifact(detail::run_core& s, const artifact_version& v,
+                                         bool used) {
+    detail::event e;
+    e.kind = detail::event_kind::artifact;
+    e.time = s.now();
+    auto& payload = e.ensure_payload();
+    payload.data = v.manifest;
+    payload.aliases = v.aliases;
+    payload.key = v.dir.string();
+    payload.stream = used ? 1 : 0;
+    s.enqueue_control(e, s.block_timeout);
+}
 
-    static detail::event start_row(detail::run_state& s, std::optional<std::int64_t> step,
-                                   std::optional<bool> commit) noexcept {
-        detail::event e;
-        e.time = s.now();
-        e.has_step = step.has_value();
-        e.step = step.value_or(0);
-        e.commit = commit.has_value() ? static_cast<std::int8_t>(*commit ? 1 : 0)
-                                      : static_cast<std::int8_t>(-1);
-        return e;
-    }
-
-    /// Queues a row event; media in it first reserve their bytes against the media budget.
-    static void push_row(detail::run_state& s, detail::event& e) noexcept {
-        const std::size_t media_bytes = e.payload ? e.payload->media_bytes : 0;
-        if (media_bytes > 0 && !s.reserve_media(media_bytes)) return;
-        if (!s.enqueue(e) && media_bytes > 0) s.release_media(media_bytes);
-    }
-
-    /// Scalars of a run-time row travel inline like typed fields; the rest is copied.
-    static field as_field(std::string_view key, const value& v) noexcept {
-        if (v.is_int()) return field(key, v.as_int());
-        if (v.is_double()) return field(key, v.as_double());
-        if (v.is_bool()) return field(key, v.as_bool());
-        return field(key, v);
-    }
-
-    /// The common case inline — a scalar into a free inline slot of the event — and everything
-    /// else out of line, so a 4-scalar log() is one straight run of code (callgrind: the call and
-    /// its saved registers were a third of the cost of a scalar field).
-    static void add_field(detail::run_state& s, detail::event& e, const field& f) {
-        if (e.inline_count == RUNLOG_INLINE_FIELDS || f.kind_ > field::kind::boolean) {
-            add_other_field(s, e, f);
-            return;
-        }
-        detail::field_item& item = e.items[e.inline_count++];
-        item.key = s.keys.intern(f.key_, f.key_hash_);
-        set_scalar(item, f);
-    }
-
-    static void set_scalar(detail::field_item& item, const field& f) noexcept {
-        switch (f.kind_) {
-            case field::kind::integer:
-                item.kind = detail::item_kind::integer;
-                item.i = f.i_;
-                break;
-            case field::kind::floating:
-                item.kind = detail::item_kind::floating;
-                item.d = f.d_;
-                break;
-            case field::kind::float32:
-                item.kind = detail::item_kind::float32;
-                item.f = f.f_;
-                break;
-            default:
-                item.kind = detail::item_kind::boolean;
-                item.b = f.b_;
-                break;
-        }
-    }
-
-    RUNLOG_NOINLINE static void add_other_field(detail::run_state& s, detail::event& e,
-                                                const field& f) {
-        detail::field_item item{};
-        item.key = s.keys.intern(f.key_, f.key_hash_);
-        switch (f.kind_) {
-            case field::kind::integer:
-            case field::kind::floating:
-            case field::kind::float32:
-            case field::kind::boolean:
-                set_scalar(item, f);
-                break;
-            case field::kind::string:
-                e.add_complex(item.key, value(std::string_view(f.s_.data, f.s_.size)));
-                return;
-            case field::kind::nested:
-                e.add_complex(item.key, *f.v_);
-                return;
-            case field::kind::media:
-                // Validation errors are known here; the dispatcher reports them in order.
-                if (f.m_->ok()) {
-                    e.add_media(item.key, f.m_->source());
-                } else {
-                    e.add_invalid(item.key, f.m_->error());
-                }
-                return;
-            case field::kind::histogram:
-                if (f.h_->ok()) {
-                    e.add_complex(item.key, f.h_->to_value());
-                } else {
-                    e.add_invalid(item.key,
-                                  f.h_->error().empty() ? "empty histogram" : f.h_->error());
-                }
-                return;
-        }
-        e.add_item(item);
-    }
-
-    /// The live run's state, or nullptr for a disabled or finished run (a call after finish is
-    /// counted as dropped).
-    detail::run_state* accepting() const noexcept {
-        detail::run_state* s = state_.get();
-        return s != nullptr && s->accepting() ? s : nullptr;
-    }
-
-    /// A summary value for one line of the end-of-run report: media as <type>, long text cut.
-    static std::string short_text(const value& v) {
-        if (const value* type = v.find("_type"); type && type->is_string())
-            return "<" + type->as_string() + ">";
-        std::string text = v.dump();
-        if (text.size() > 60) text = text.substr(0, 57) + "...";
-        return text;
-    }
-
-    static void print_finish(detail::run_state& s, int exit_code, bool done) {
-        const run_stats st = s.counts.snapshot();
-        std::fprintf(stderr, "runlog: run '%s' (%s) %s, exit code %d\n", s.info.name.c_str(),
-                     s.info.id.c_str(), done ? "finished" : "abandoned (finish timed out)",
-                     exit_code);
-        std::fprintf(stderr, "runlog:   dir      %s\n", s.info.run_dir.string().c_str());
+RUNLOG_INLINE void run::print_finish(detail::run_state& s, int exit_code, bool done) {
+    const run_stats st = s.counts.snapshot();
+    std::fprintf(stderr, "runlog: run '%s' (%s) %s, exit code %d\n", s.info.name.c_str(),
+                 s.info.id.c_str(), done ? "finished" : "abandoned (finish timed out)", exit_code);
+    std::fprintf(stderr, "runlog:   dir      %s\n", s.info.run_dir.string().c_str());
+    std::fprintf(stderr,
+                 "runlog:   rows     %llu committed, %llu log calls dropped, %llu fields "
+                 "dropped, %llu write errors\n",
+                 static_cast<unsigned long long>(st.rows_committed),
+                 static_cast<unsigned long long>(st.dropped()),
+                 static_cast<unsigned long long>(st.dropped_fields),
+                 static_cast<unsigned long long>(st.write_errors));
+    if (st.waited_queue_full > 0) {
         std::fprintf(stderr,
-                     "runlog:   rows     %llu committed, %llu log calls dropped, %llu fields "
-                     "dropped, %llu write errors\n",
-                     static_cast<unsigned long long>(st.rows_committed),
-                     static_cast<unsigned long long>(st.dropped()),
-                     static_cast<unsigned long long>(st.dropped_fields),
-                     static_cast<unsigned long long>(st.write_errors));
-        if (st.waited_queue_full > 0) {
-            std::fprintf(stderr,
-                         "runlog:   queue    full %llu times: those log calls waited for the "
-                         "writer (raise settings.queue_capacity or log less often)\n",
-                         static_cast<unsigned long long>(st.waited_queue_full));
-        }
-        if (st.artifacts_logged + st.artifacts_failed > 0) {
-            std::fprintf(stderr, "runlog:   artifacts %llu versions stored, %llu failed, in %s\n",
-                         static_cast<unsigned long long>(st.artifacts_logged),
-                         static_cast<unsigned long long>(st.artifacts_failed),
-                         s.artifacts.dir().string().c_str());
-        }
-        if (!done) return;
-        std::string line;
-        int shown = 0;
-        for (const auto& [key, v] : s.final_summary.as_object()) {
-            if (key.empty() || key.front() == '_') continue;
-            if (shown++ == 8) {
-                line += "  ...";
-                break;
-            }
-            line += "  " + key + "=" + short_text(v);
-        }
-        if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
+                     "runlog:   queue    full %llu times: those log calls waited for the "
+                     "writer (raise settings.queue_capacity or log less often)\n",
+                     static_cast<unsigned long long>(st.waited_queue_full));
     }
-
-    void close_on_destruction() noexcept {
-        if (!state_ || state_->closed.load(std::memory_order_relaxed)) return;
-        const bool unwinding = std::uncaught_exceptions() > uncaught_at_start_;
-        finish(unwinding ? 1 : 0, state_->finish_timeout);
+    if (st.artifacts_logged + st.artifacts_failed > 0) {
+        std::fprintf(stderr, "runlog:   artifacts %llu versions stored, %llu failed, in %s\n",
+                     static_cast<unsigned long long>(st.artifacts_logged),
+                     static_cast<unsigned long long>(st.artifacts_failed),
+                     s.artifacts.dir().string().c_str());
     }
-
-    std::shared_ptr<detail::run_state> state_;
-    std::filesystem::path artifact_dir_ = std::filesystem::path("runlog") / "artifacts";
-    int uncaught_at_start_ = std::uncaught_exceptions();
-};
+    if (!done) return;
+    std::string line;
+    int shown = 0;
+    for (const auto& [key, v] : s.final_summary.as_object()) {
+        if (key.empty() || key.front() == '_') continue;
+        if (shown++ == 8) {
+            line += "  ...";
+            break;
+        }
+        line += "  " + key + "=" + detail::short_text(v);
+    }
+    if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
+}
 
 namespace detail {
 
 /// Starts the run described by `s` (after RUNLOG_* variables), or returns null for a disabled
 /// run or a setup error (`err`). `artifact_dir` is set either way: other ranks use artifacts too.
-inline std::shared_ptr<run_state> start_run(settings s, setup_error& err,
-                                            std::filesystem::path& artifact_dir) {
+RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
+                                                   std::filesystem::path& artifact_dir) {
     if ((err = apply_environment(s))) return nullptr;
     if (s.artifact_dir.empty())
         s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
@@ -10286,9 +10575,7 @@ inline std::shared_ptr<run_state> start_run(settings s, setup_error& err,
 
 }  // namespace detail
 
-/// Starts a run. Throws runlog::error on a setup error (with exceptions off: reports it and
-/// returns a disabled run). Returns a disabled run in mode disabled and on non-zero ranks.
-inline run init(settings s = {}) {
+RUNLOG_INLINE run init(settings s) {
     error_handler handler = s.on_error;
     detail::setup_error err;
     run r;
@@ -10311,7 +10598,59 @@ inline run init(settings s = {}) {
 
 }  // namespace v0
 }  // namespace runlog
+// end runlog/run-inl.hpp
+#endif
 // end runlog/run.hpp
+// #include "settings.hpp"
+// #include "sinks/sink.hpp"
+// #include "stats.hpp"
+// #include "value.hpp"
+// #include "version.hpp"
+
+#if !RUNLOG_COMPILED_LIB
+// #include "artifacts.hpp"
+// #include "checkpoint_logger.hpp"
+// begin runlog/checkpoint_logger.hpp
+// SPDX-License-Identifier: MIT
+// checkpoint_logger: Lightning's ModelCheckpoint + WandbLogger(log_model=...) for a C++ loop. The
+// loop saves its checkpoint however it likes, then reports it:
+//
+//     runlog::checkpoint_logger checkpoints(run, {.monitor = "val/loss", .mode = "min"});
+//     for (int epoch = 0; epoch < epochs; ++epoch) {
+//         ...
+//         torch::save(model, "ckpt/last.pt");
+//         checkpoints.saved("ckpt/last.pt", step, {{"val/loss", val_loss}});
+//     }
+//     // later, in another process: runlog::use_artifact(dir, "model-<run id>:best").path()
+//
+// Each report becomes a version of the artifact `name` (default "model-<run id>", as Lightning
+// names it), type "model", the file inside named `file_name` ("model.ckpt"), with metadata score,
+// original_filename, monitor, mode, step and the reported values. "latest" moves to every new
+// version; "best" to a version whose score beats every earlier one — strictly, so a tie keeps the
+// earlier, as ModelCheckpoint does; a NaN or missing score is never best. Without a monitor every
+// version is the best, as ModelCheckpoint(monitor=None) makes the last save its best.
+//
+// log_model_policy::all stores every report. last_and_best (Lightning's log_model=True) stores
+// each report too, then prunes, so that after every save the store holds the latest and the best
+// version: a crash, a kill or a requeue leaves both, where Lightning, which uploads in a
+// successful finalize only, leaves nothing. keep_top_k keeps the k best-scoring versions as well
+// (and turns pruning on for `all`). Pruning deletes only the store's own files (artifacts.hpp).
+//
+// A logger continues the artifact's history: a requeued job that resumes the run id starts from
+// the stored best. Calls come from one thread (the loop's); on other ranks (a disabled run) they
+// do nothing.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+// #include "artifacts.hpp"
+// #include "run.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -10474,8 +10813,6 @@ class checkpoint_logger {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/checkpoint_logger.hpp
-// #include "config.hpp"
-// #include "error.hpp"
 // #include "export.hpp"
 // begin runlog/export.hpp
 // SPDX-License-Identifier: MIT
@@ -10900,14 +11237,6 @@ inline export_result export_to_tensorboard(const std::filesystem::path& run_path
 }  // namespace v0
 }  // namespace runlog
 // end runlog/export.hpp
-// #include "fwd.hpp"
-// #include "media/histogram.hpp"
-// #include "media/image.hpp"
-// #include "media/media.hpp"
-// #include "media/table.hpp"
-// #include "metric.hpp"
-// #include "run.hpp"
-// #include "settings.hpp"
 // #include "sinks/jsonl.hpp"
 // #include "sinks/memory.hpp"
 // begin runlog/sinks/memory.hpp
@@ -11019,12 +11348,9 @@ class memory_sink final : public base_sink<std::mutex> {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/sinks/memory.hpp
-// #include "sinks/sink.hpp"
 // #include "sinks/tensorboard.hpp"
 // #include "sinks/wandb.hpp"
-// #include "stats.hpp"
 // #include "summary.hpp"
-// #include "value.hpp"
-// #include "version.hpp"
+#endif
 // end runlog/runlog.hpp
 #endif  // RUNLOG_SINGLE_INCLUDE_RUNLOG_HPP

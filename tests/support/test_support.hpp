@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <runlog/runlog.hpp>
+#include <runlog/sinks/memory.hpp>  // a tool: not in runlog.hpp with RUNLOG_COMPILED_LIB
 
 namespace test {
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../error.hpp"
+#include "clock.hpp"
 
 #if defined(_WIN32)
 #include <process.h>  // _getpid
@@ -37,12 +38,6 @@ inline namespace v0 {
 namespace detail {
 
 namespace fs = std::filesystem;
-
-/// Seconds since the Unix epoch. system_clock reads the vDSO on Linux: no system call.
-inline double unix_time_now() noexcept {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 inline std::optional<std::string> get_env(const char* name) {
     const char* v = std::getenv(name);

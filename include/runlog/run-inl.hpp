@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The definitions run.hpp declares: starting a run and its rare calls (flush, finish, artifacts,
+// the end-of-run report). Included at the end of run.hpp (header-only, the default), or compiled
+// once into the runlog::compiled library (RUNLOG_COMPILED_LIB, see config.hpp) so that
+// translation units that only log do not compile the writer, the sinks and the encoders.
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "artifacts.hpp"
+#include "detail/environment.hpp"
+#include "detail/git_state.hpp"
+#include "detail/machine_info.hpp"
+#include "detail/run_dir.hpp"
+#include "detail/run_state.hpp"
+#include "run.hpp"
+#include "sinks/jsonl.hpp"
+#include "sinks/tensorboard.hpp"
+#include "sinks/wandb.hpp"
+
+#if RUNLOG_COMPILED_LIB && !defined(RUNLOG_BUILDING_COMPILED_LIB)
+#error "RUNLOG_COMPILED_LIB: runlog::compiled defines these; link it, do not include this"
+#endif
+
+namespace runlog {
+inline namespace v0 {
+
+namespace detail {
+
+/// A summary value for one line of the end-of-run report: media as <type>, long text cut.
+inline std::string short_text(const value& v) {
+    if (const value* type = v.find("_type"); type && type->is_string())
+        return "<" + type->as_string() + ">";
+    std::string text = v.dump();
+    if (text.size() > 60) text = text.substr(0, 57) + "...";
+    return text;
+}
+
+}  // namespace detail
+
+RUNLOG_INLINE artifact_version run::use_artifact(std::string_view ref) {
+    artifact_version v = artifact_store(artifact_dir_).resolve(ref);
+    if (!v.ok()) {
+#if !RUNLOG_NO_EXCEPTIONS
+        throw error(v.code, v.error);
+#else
+        if (state_) state_->reporter.report(v.code, v.error);
+        return v;
+#endif
+    }
+    if (detail::run_core* s = accepting()) enqueue_artifact(*s, v, true);
+    return v;
+}
+
+RUNLOG_INLINE status run::flush(std::chrono::milliseconds timeout) noexcept {
+    auto* s = static_cast<detail::run_state*>(state_.get());
+    if (s == nullptr) return status::disabled;
+    if (s->closed.load(std::memory_order_relaxed)) return status::finished;
+    switch (s->flush(timeout)) {
+        case detail::wait_result::done:
+            return status::ok;
+        case detail::wait_result::finished:
+            return status::finished;
+        case detail::wait_result::timed_out:
+            break;
+    }
+    s->reporter.report(errc::flush_timed_out,
+                       "flush did not complete within " + std::to_string(timeout.count()) + " ms");
+    return status::timed_out;
+}
+
+RUNLOG_INLINE status run::finish(int exit_code, std::chrono::milliseconds timeout) noexcept {
+    auto* s = static_cast<detail::run_state*>(state_.get());
+    if (s == nullptr) return status::disabled;
+    if (s->closed.exchange(true)) return status::finished;
+    const bool done = s->finish(exit_code, timeout);
+    if (!done) {
+        s->reporter.report(errc::finish_timed_out,
+                           "finish did not complete within " + std::to_string(timeout.count()) +
+                               " ms: a sink is blocked; " + std::to_string(s->queue.size_approx()) +
+                               " queued events and the final summary may be unwritten");
+    }
+    if (!s->quiet) print_finish(*s, exit_code, done);
+    return done ? status::ok : status::timed_out;
+}
+
+RUNLOG_INLINE artifact_version run::log_artifact_to(detail::run_core* core, std::string_view name,
+                                                    std::string_view type,
+                                                    const std::vector<artifact_file>& files,
+                                                    const artifact_options& options) noexcept {
+    auto* s = static_cast<detail::run_state*>(core);
+    artifact_version v;
+    if (s == nullptr || !s->accepting()) {
+        v.error = s ? "the run has finished: nothing stored"
+                    : "the run is disabled (mode disabled or a rank other than 0): nothing "
+                      "stored";
+        return v;
+    }
+#if !RUNLOG_NO_EXCEPTIONS
+    try {
+        v = s->artifacts.add(name, type, files, options, s->info.id);
+    } catch (const std::exception& ex) {  // std::bad_alloc, say: reported like the rest
+        v.version = -1;
+        v.error = ex.what();
+        v.code = errc::artifact_store_failed;
+    }
+#else
+    v = s->artifacts.add(name, type, files, options, s->info.id);
+#endif
+    if (!v.ok()) {
+        detail::counters::bump(s->counts.artifacts_failed);
+        s->reporter.report(v.code, "log_artifact: " + v.error + "; nothing stored");
+        return v;
+    }
+    detail::counters::bump(s->counts.artifacts_logged);
+    enqueue_artifact(*s, v, false);
+    return v;
+}
+
+RUNLOG_INLINE void run::enqueue_artifact(detail::run_core& s, const artifact_version& v,
+                                         bool used) {
+    detail::event e;
+    e.kind = detail::event_kind::artifact;
+    e.time = s.now();
+    auto& payload = e.ensure_payload();
+    payload.data = v.manifest;
+    payload.aliases = v.aliases;
+    payload.key = v.dir.string();
+    payload.stream = used ? 1 : 0;
+    s.enqueue_control(e, s.block_timeout);
+}
+
+RUNLOG_INLINE void run::print_finish(detail::run_state& s, int exit_code, bool done) {
+    const run_stats st = s.counts.snapshot();
+    std::fprintf(stderr, "runlog: run '%s' (%s) %s, exit code %d\n", s.info.name.c_str(),
+                 s.info.id.c_str(), done ? "finished" : "abandoned (finish timed out)", exit_code);
+    std::fprintf(stderr, "runlog:   dir      %s\n", s.info.run_dir.string().c_str());
+    std::fprintf(stderr,
+                 "runlog:   rows     %llu committed, %llu log calls dropped, %llu fields "
+                 "dropped, %llu write errors\n",
+                 static_cast<unsigned long long>(st.rows_committed),
+                 static_cast<unsigned long long>(st.dropped()),
+                 static_cast<unsigned long long>(st.dropped_fields),
+                 static_cast<unsigned long long>(st.write_errors));
+    if (st.waited_queue_full > 0) {
+        std::fprintf(stderr,
+                     "runlog:   queue    full %llu times: those log calls waited for the "
+                     "writer (raise settings.queue_capacity or log less often)\n",
+                     static_cast<unsigned long long>(st.waited_queue_full));
+    }
+    if (st.artifacts_logged + st.artifacts_failed > 0) {
+        std::fprintf(stderr, "runlog:   artifacts %llu versions stored, %llu failed, in %s\n",
+                     static_cast<unsigned long long>(st.artifacts_logged),
+                     static_cast<unsigned long long>(st.artifacts_failed),
+                     s.artifacts.dir().string().c_str());
+    }
+    if (!done) return;
+    std::string line;
+    int shown = 0;
+    for (const auto& [key, v] : s.final_summary.as_object()) {
+        if (key.empty() || key.front() == '_') continue;
+        if (shown++ == 8) {
+            line += "  ...";
+            break;
+        }
+        line += "  " + key + "=" + detail::short_text(v);
+    }
+    if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
+}
+
+namespace detail {
+
+/// Starts the run described by `s` (after RUNLOG_* variables), or returns null for a disabled
+/// run or a setup error (`err`). `artifact_dir` is set either way: other ranks use artifacts too.
+RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
+                                                   std::filesystem::path& artifact_dir) {
+    if ((err = apply_environment(s))) return nullptr;
+    if (s.artifact_dir.empty())
+        s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
+    artifact_dir = s.artifact_dir;
+    if (s.mode == run_mode::disabled) return nullptr;
+    rank_info rank;
+    if ((err = detect_rank(rank))) return nullptr;
+    if (rank.rank != 0 && !s.all_ranks) return nullptr;
+
+    run_info info;
+    info.start_time = s.clock != nullptr ? s.clock() : unix_time_now();
+    info.root_dir = s.dir;
+    info.id = s.id;
+    if ((err = create_run_dir(info.root_dir, info.start_time, info.id, info.run_dir)))
+        return nullptr;
+    info.project = s.project;
+    info.name = s.name.empty() ? info.id : s.name;
+    info.group = s.group;
+    info.job_type = s.job_type;
+    info.tags = s.tags;
+    info.notes = s.notes;
+    info.host = host_name();
+    info.pid = process_id();
+    info.rank = rank.rank;
+    info.rank_source = rank.source;
+    info.config = s.config.is_object() ? s.config : value::object();
+    if (s.capture_environment) info.environment = describe_machine(s.capture_environment_variables);
+    if (s.capture_git) {
+        std::error_code ec;
+        const git_state git =
+            read_git_state(s.code_dir.empty() ? std::filesystem::current_path(ec)
+                                              : std::filesystem::path(s.code_dir));
+        info.git = git.to_value();
+        if (git.found && s.capture_git_diff) {
+            bool truncated = false;
+            info.git_diff = git_diff(git.work_tree, std::size_t{1} << 20, truncated);
+            if (truncated) info.git["diff_truncated"] = true;
+        }
+    }
+    info.queue_capacity = round_up_to_power_of_two(s.queue_capacity);
+    info.overflow = s.overflow;
+    info.flush_interval = std::chrono::duration<double>(s.flush_interval).count();
+
+    std::vector<std::shared_ptr<sink>> sinks;
+    if (s.native_files) sinks.push_back(std::make_shared<jsonl_sink>());
+    if (s.wandb_offline) sinks.push_back(std::make_shared<wandb_sink>(s.entity));
+    if (s.tensorboard) sinks.push_back(std::make_shared<tensorboard_sink>());
+    sinks.insert(sinks.end(), s.sinks.begin(), s.sinks.end());
+    for (const auto& target : sinks) {
+        io_result started;
+#if !RUNLOG_NO_EXCEPTIONS
+        try {
+            started = target->start(info);
+        } catch (const std::exception& ex) {
+            started = io_result::failure(errc::sink_start_failed, ex.what());
+        }
+#else
+        started = target->start(info);
+#endif
+        if (!started.ok()) {
+            err = {errc::sink_start_failed, "a sink failed to start: " + started.message};
+            return nullptr;
+        }
+    }
+    auto state = std::make_shared<run_state>(s, std::move(info), std::move(sinks));
+    state->writer = std::thread(&run_state::writer_main, state);
+    if (s.system_metrics && s.system_interval.count() > 0)
+        run_state::start_sampler(state, s.system_interval);
+    if (s.capture_console) state->start_console();
+    return state;
+}
+
+}  // namespace detail
+
+RUNLOG_INLINE run init(settings s) {
+    error_handler handler = s.on_error;
+    detail::setup_error err;
+    run r;
+    std::shared_ptr<detail::run_state> state =
+        detail::start_run(std::move(s), err, r.artifact_dir_);
+    if (!state) {
+        if (err) {
+#if !RUNLOG_NO_EXCEPTIONS
+            throw error(err.code, err.message);
+#else
+            detail::error_reporter(std::move(handler)).report(err.code, err.message);
+#endif
+        }
+        return r;
+    }
+    r.state_ = std::move(state);
+    r.config.state_ = r.state_.get();
+    return r;
+}
+
+}  // namespace v0
+}  // namespace runlog
