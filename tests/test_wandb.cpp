@@ -128,23 +128,31 @@ TEST_CASE("wandb sink: records in the order sync expects, with the values logged
     run.config.update({{"batch", 32}});
     const std::uint8_t px[12] = {0, 50, 100, 150, 200, 250, 0, 50, 100, 150, 200, 250};
     run.log({{"loss", 0.5}, {"acc", 0.25}, {"img", runlog::image::from_pixels(px, 12, 2, 2, 3)}});
+    REQUIRE(run.flush() == runlog::status::ok);  // a flush point: a summary record follows row 0
     run.log({{"val/loss", std::nan("")}, {"epoch", 1}}, 5);
     REQUIRE(run.finish(3) == runlog::status::ok);
 
     const fs::path wdir = dir.path / "wandb" / fs::read_symlink(dir.path / "wandb" / "latest-run");
     CHECK(wdir.filename().string().rfind("offline-run-", 0) == 0);
     CHECK_THAT(wdir.filename().string(), Catch::EndsWith("-wandb001"));
-    const auto records = decode_file(wdir / "run-wandb001.wandb");
+    const auto all = decode_file(wdir / "run-wandb001.wandb");
+    // Summary records come at flush points, so how many depends on timing: checked apart.
+    std::vector<test::proto_message> records, summaries;
     std::vector<std::uint32_t> types;
-    for (std::size_t i = 0; i < records.size(); ++i) {
-        CHECK(records[i].varint(1) == i + 1);  // num 1, 2, 3, ...
-        types.push_back(test::record_type(records[i]));
+    std::size_t summaries_after_row_0 = 0;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        CHECK(all[i].varint(1) == i + 1);  // num 1, 2, 3, ...
+        if (test::record_type(all[i]) == 3) {
+            summaries.push_back(all[i]);
+            continue;
+        }
+        records.push_back(all[i]);
+        types.push_back(test::record_type(all[i]));
+        if (types.size() == 7) summaries_after_row_0 = summaries.size();
     }
-    // header, run, metric(glob), metric, config, files(img), summary+history of row 0,
-    // metric(val/loss expansion), summary+history of row 1, summary runtime pair, summary (final,
-    // whole), files x3, exit, final
-    const std::vector<std::uint32_t> expected = {21, 17, 12, 12, 5, 6, 3, 2,  12,
-                                                 3,  2,  3,  3,  6, 6, 6, 18, 20};
+    // header, run, metric(glob), metric, config, files(img), history of row 0, metric(val/loss
+    // expansion), history of row 1, files x3, exit, final
+    const std::vector<std::uint32_t> expected = {21, 17, 12, 12, 5, 6, 2, 12, 2, 6, 6, 6, 18, 20};
     CHECK(types == expected);
 
     const auto run_record = test::decode_proto(records[1].str(17));
@@ -169,7 +177,7 @@ TEST_CASE("wandb sink: records in the order sync expects, with the values logged
     CHECK(acc.str(1) == "acc");
     CHECK(test::decode_proto(acc.str(7)).varint(2) == 1);  // summary max
     CHECK(acc.varint(8) == 2);                             // GOAL_MAXIMIZE
-    const auto expansion = test::decode_proto(records[8].str(12));
+    const auto expansion = test::decode_proto(records[7].str(12));
     CHECK(expansion.str(1) == "val/loss");
     CHECK(expansion.varint(10) == 1);                            // expanded_from_glob
     CHECK(test::decode_proto(expansion.str(9)).varint(1) == 1);  // overwrite
@@ -180,33 +188,35 @@ TEST_CASE("wandb sink: records in the order sync expects, with the values logged
     CHECK(files.varint(3) == 2);  // MEDIA
     CHECK(fs::exists(wdir / "files" / media_path));
 
-    std::map<std::string, std::string> row;
-    for (const auto& item : test::decode_proto(records[7].str(2)).all(1))
-        row[test::decode_proto(item).str(1)] = test::decode_proto(item).str(16);
+    auto items_of = [](const std::string& body) {
+        std::map<std::string, std::string> items;
+        for (const auto& item : test::decode_proto(body).all(1))
+            items[test::decode_proto(item).str(1)] = test::decode_proto(item).str(16);
+        return items;
+    };
+    auto row = items_of(records[6].str(2));
     CHECK(row["loss"] == "0.5");
     CHECK(row["_step"] == "0");
     CHECK_THAT(row["img"], Catch::StartsWith(R"({"_type":"image-file","path":")" + media_path));
-    std::map<std::string, std::string> row2;
-    for (const auto& item : test::decode_proto(records[10].str(2)).all(1))
-        row2[test::decode_proto(item).str(1)] = test::decode_proto(item).str(16);
+    auto row2 = items_of(records[8].str(2));
     CHECK(row2["val/loss"] == "NaN");
     CHECK(row2["_step"] == "5");
 
-    std::map<std::string, std::string> summary;
-    for (const auto& item : test::decode_proto(records[12].str(3)).all(1))
-        summary[test::decode_proto(item).str(1)] = test::decode_proto(item).str(16);
+    // The flush after row 0, then at finish the runtime pair and the whole summary.
+    REQUIRE(summaries.size() >= summaries_after_row_0 + 3);
+    auto at_flush = items_of(summaries[summaries_after_row_0].str(3));
+    CHECK(at_flush["acc"] == R"({"max":0.25,"best":0.25,"best_step":0})");
+    CHECK(at_flush["loss"] == "0.5");
+    CHECK(at_flush["_step"] == "0");
+    CHECK(test::decode_proto(summaries[summaries.size() - 2].str(3)).all(1).size() ==
+          2);  // _wandb.runtime, _runtime
+    auto summary = items_of(summaries.back().str(3));
     CHECK(summary["acc"] == R"({"max":0.25,"best":0.25,"best_step":0})");
     CHECK(summary["_step"] == "5");
-    const auto exit_record = test::decode_proto(records[16].str(18));
+    CHECK(all[all.size() - 6].varint(1) == summaries.back().varint(1));  // before files x3, exit
+    const auto exit_record = test::decode_proto(records[12].str(18));
     CHECK(exit_record.varint(1) == 3);
-    CHECK(records[17].bytes.count(20) == 1);
-    CHECK(test::decode_proto(records[11].str(3)).all(1).size() == 2);  // _wandb.runtime, _runtime
-    std::map<std::string, std::string> row_summary;  // before row 0: each key's new summary value
-    for (const auto& item : test::decode_proto(records[6].str(3)).all(1))
-        row_summary[test::decode_proto(item).str(1)] = test::decode_proto(item).str(16);
-    CHECK(row_summary["acc"] == R"({"max":0.25,"best":0.25,"best_step":0})");
-    CHECK(row_summary["loss"] == "0.5");
-    CHECK(row_summary["_step"] == "0");
+    CHECK(records[13].bytes.count(20) == 1);
     CHECK(fs::exists(wdir / "files" / "wandb-summary.json"));
     CHECK_THAT(test::read_file(wdir / "files" / "config.yaml"),
                Catch::Contains("\"batch\":\n  desc: null\n  value: 32\n"));

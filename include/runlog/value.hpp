@@ -76,18 +76,30 @@ class value {
     value(const value& other) { copy_from(other); }
     value(value&& other) noexcept { move_from(other); }
     value& operator=(const value& other) {
-        if (this != &other) *this = value(other);
-        return *this;
-    }
-    value& operator=(value&& other) noexcept {
-        if (this != &other) {
-            value taken(std::move(other));  // `other` may live inside *this
+        if (this == &other) return *this;
+        if (holds_storage()) {
+            value copy(other);  // first: `other` may live inside *this
             destroy();
-            move_from(taken);
+            move_from(copy);
+        } else {
+            copy_from(other);
         }
         return *this;
     }
-    ~value() { destroy(); }
+    value& operator=(value&& other) noexcept {
+        if (this == &other) return *this;
+        if (holds_storage()) {
+            value taken(std::move(other));
+            destroy();
+            move_from(taken);
+        } else {
+            move_from(other);
+        }
+        return *this;
+    }
+    ~value() {
+        if (holds_storage()) destroy();
+    }
     template <class T, std::enable_if_t<detail::has_adl_to_value<T>::value, int> = 0>
     value(const T& v) : value(to_value(v)) {}
 
@@ -276,6 +288,9 @@ class value {
     friend bool operator!=(const value& a, const value& b) { return !(a == b); }
 
   private:
+    /// A string, array or object: memory of its own to free.
+    bool holds_storage() const noexcept { return kind_ > kind::floating; }
+
     template <class T>
     static double to_double(T v) noexcept {
         if constexpr (std::is_same_v<T, float>) {

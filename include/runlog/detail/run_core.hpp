@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "../settings.hpp"
 #include "../sinks/sink.hpp"
