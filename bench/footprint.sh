@@ -16,17 +16,22 @@ summary=0
 [[ "${1:-}" == --summary ]] && summary=1
 
 if [[ "${1:-}" == --headers ]]; then  # where the umbrella header's compile time comes from
-    echo "| header (each alone, with an empty main), -O0 | ms |"
-    echo "|---|---:|"
-    for h in config.hpp value.hpp metric.hpp settings.hpp media/media.hpp detail/dispatcher.hpp \
-        sinks/jsonl.hpp sinks/wandb.hpp sinks/tensorboard.hpp artifacts.hpp \
-        detail/run_core.hpp detail/run_state.hpp run.hpp export.hpp runlog.hpp; do
-        printf '#include <runlog/%s>\nint main() {}\n' "$h" > "${TMPDIR:-/tmp}/runlog_header_tu.cpp"
+    tu="${TMPDIR:-/tmp}/runlog_header_tu.cpp"
+    ms() {  # one -O0 compile of $tu with flags $1
+        local start
         start=$(date +%s%N)
-        $CXX -std=c++17 -O0 -Iinclude -c "${TMPDIR:-/tmp}/runlog_header_tu.cpp" -o /dev/null
-        echo "| \`runlog/$h\` | $(( ($(date +%s%N) - start) / 1000000 )) |"
+        $CXX -std=c++17 -O0 $1 -Iinclude -c "$tu" -o /dev/null
+        echo $(( ($(date +%s%N) - start) / 1000000 ))
+    }
+    echo "| header (each alone, with an empty main), -O0 | ms | ms with RUNLOG_COMPILED_LIB=1 |"
+    echo "|---|---:|---:|"
+    for h in config.hpp value.hpp metric.hpp settings.hpp media/media.hpp media/image.hpp \
+        detail/run_core.hpp detail/dispatcher.hpp sinks/jsonl.hpp sinks/wandb.hpp \
+        sinks/tensorboard.hpp artifacts.hpp detail/run_state.hpp run.hpp export.hpp runlog.hpp; do
+        printf '#include <runlog/%s>\nint main() {}\n' "$h" > "$tu"
+        echo "| \`runlog/$h\` | $(ms "") | $(ms -DRUNLOG_COMPILED_LIB=1) |"
     done
-    rm -f "${TMPDIR:-/tmp}/runlog_header_tu.cpp"
+    rm -f "$tu"
     exit 0
 fi
 
