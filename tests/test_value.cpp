@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -92,4 +93,46 @@ TEST_CASE("value: operator[], erase and equality", "[value]") {
     CHECK(v == value{{"a", {{"b", 1}}}});
     CHECK(v != value{{"a", {{"b", 2}}}});
     CHECK(value(1) != value(1.0));  // int and double are different JSON tokens
+}
+
+TEST_CASE("value: copies, moves and assignments, from inside itself too", "[value]") {
+    value v = {{"a", {1, "two", {{"three", 3.5}}}}, {"b", true}};
+    const value copy =
+        v;  // NOLINT(performance-unnecessary-copy-initialization): the copy is tested
+    value moved = std::move(v);
+    CHECK(moved == copy);
+    CHECK(moved.dump() == R"({"a":[1,"two",{"three":3.5}],"b":true})");
+
+    value w = copy;
+    w = w["a"];  // a member of w replaces w
+    CHECK(w.dump() == R"([1,"two",{"three":3.5}])");
+    value x = copy;
+    x = std::move(x["a"].as_array()[2]);
+    CHECK(x.dump() == R"({"three":3.5})");
+    value& self = x;
+    x = self;
+    x = std::move(self);
+    CHECK(x.dump() == R"({"three":3.5})");
+
+    // Scalars and strings over containers and back.
+    value y = copy;
+    y = 7;
+    CHECK(y.dump() == "7");
+    y = std::string(300, 'x');
+    CHECK(y.as_string().size() == 300);
+    y = copy;
+    CHECK(y == copy);
+    CHECK(value(1) != value(1.0));  // int and double differ, as in JSON readers that keep types
+    CHECK(value(std::nan("")) != value(std::nan("")));
+
+    // Member access and push_back turn other values into an object or an array.
+    value z = 5;
+    z["k"] = 1;
+    CHECK(z.dump() == R"({"k":1})");
+    value text = "key";
+    text[text.as_string()] = 2;  // the key views the string being replaced
+    CHECK(text.dump() == R"({"key":2})");
+    value list = "not a list";
+    list.push_back(1);
+    CHECK(list.dump() == "[1]");
 }

@@ -600,17 +600,23 @@ class value {
     }
     bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
 
-    /// Object member access; a null value becomes an empty object, a missing key is appended.
+    /// Object member access; a value that is not an object (null, say) becomes an empty object
+    /// first, and a missing key is appended.
     value& operator[](std::string_view key) {
-        if (is_null()) *this = value(object_type{});
+        if (!is_object()) {
+            const std::string name(key);  // `key` may view this very string
+            *this = value(object_type{});
+            return (*this)[name];
+        }
         if (value* existing = find(key)) return *existing;
         auto& members = as_object();
         members.emplace_back(std::string(key), value());
         return members.back().second;
     }
 
+    /// Appends to an array; a value that is not an array (null, say) becomes an empty one first.
     void push_back(value v) {
-        if (is_null()) *this = value(array_type{});
+        if (!is_array()) *this = value(array_type{});
         as_array().push_back(std::move(v));
     }
 
