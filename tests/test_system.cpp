@@ -101,6 +101,69 @@ void burn_cpu(std::chrono::milliseconds how_long) {
 
 }  // namespace
 
+TEST_CASE("system probe: counters that go backwards or vanish never wrap", "[system]") {
+    using runlog::detail::system_probe;
+    test::temp_dir dir;
+    system_probe::reading r0;
+    r0.time = 100.0;
+    r0.has_cpu = r0.has_network = r0.has_disk = true;
+    r0.cpu = {1000, 800};          // total, idle ticks
+    r0.network = {5000, 3000};     // bytes received, sent
+    r0.disk = {1000000, 2000000};  // bytes read, written
+    system_probe probe(dir.path, r0);
+    auto number = [](const value& sample, const char* key) {
+        const value* v = sample.find(key);
+        return v != nullptr ? v->as_double() : -1.0;
+    };
+
+    system_probe::reading r1 = r0;
+    r1.time = 110.0;
+    r1.cpu = {2000, 1300};
+    r1.network = {6000, 3500};
+    r1.disk = {2000000, 2500000};
+    const value s1 = probe.sample(r1);
+    CHECK(number(s1, "cpu.system_percent") == 50.0);
+    CHECK(number(s1, "network.recv") == 1000.0);
+    CHECK(number(s1, "network.sent") == 500.0);
+    CHECK(number(s1, "disk.in") == 1.0);  // MB
+    CHECK(number(s1, "disk.out") == 0.5);
+
+    // An interface and a disk disappear (the sums drop), iowait decreases (idle goes back).
+    system_probe::reading r2 = r1;
+    r2.time = 120.0;
+    r2.cpu = {3000, 1200};
+    r2.network = {100, 50};
+    r2.disk = {0, 0};
+    const value s2 = probe.sample(r2);
+    CHECK_FALSE(s2.contains("cpu.system_percent"));  // unknown for this interval
+    CHECK(number(s2, "network.recv") == 1000.0);     // not 2^64 - 5900
+    CHECK(number(s2, "network.sent") == 500.0);
+    CHECK(number(s2, "disk.in") == 1.0);
+    CHECK(number(s2, "disk.out") == 0.5);
+
+    // Counting goes on from the new baseline; a reading without network keeps the old one.
+    system_probe::reading r3 = r2;
+    r3.time = 130.0;
+    r3.cpu = {4000, 1700};
+    r3.network = {400, 250};
+    r3.disk = {3000000, 0};
+    const value s3 = probe.sample(r3);
+    CHECK(number(s3, "cpu.system_percent") == 50.0);
+    CHECK(number(s3, "network.recv") == 1300.0);
+    CHECK(number(s3, "network.sent") == 700.0);
+    CHECK(number(s3, "disk.in") == 4.0);
+    system_probe::reading r4 = r3;
+    r4.time = 140.0;
+    r4.has_network = false;
+    CHECK_FALSE(probe.sample(r4).contains("network.recv"));
+    system_probe::reading r5 = r3;
+    r5.time = 150.0;
+    r5.network = {500, 300};
+    const value s5 = probe.sample(r5);
+    CHECK(number(s5, "network.recv") == 1400.0);
+    CHECK(number(s5, "network.sent") == 750.0);
+}
+
 TEST_CASE("system sampler: samples agree with /proc and reach every sink", "[system]") {
     test::temp_dir dir;
     auto memory = std::make_shared<runlog::memory_sink>();

@@ -8,6 +8,7 @@
 // calls give: the run directory's disk usage (std::filesystem::space). Documented in
 // docs/format.md.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -161,8 +162,26 @@ inline bool parse_diskstats(std::string_view text, const std::unordered_set<std:
 }
 
 /// Reads the system's counters and turns consecutive readings into samples.
+///
+/// Counters are compared only with the previous reading, and a counter that went backwards
+/// counts 0 for that interval: an interface or disk that disappears, a counter reset, and
+/// /proc/stat's iowait (which the kernel lets decrease) must not wrap an unsigned difference
+/// into an absurd rate or total. Totals (disk.in/out, network.sent/recv) are sums of those
+/// intervals since the first reading, so they never decrease either.
 class system_probe {
   public:
+    /// One reading of the counters (public so that tests can feed counters that misbehave).
+    struct reading {
+        double time = 0.0;
+        process_stat process;
+        cpu_times cpu;
+        memory_info memory;
+        network_bytes network;
+        disk_bytes disk;
+        bool has_process = false, has_cpu = false, has_memory = false, has_network = false,
+             has_disk = false;
+    };
+
     /// `disk_path`: a directory on the file system whose usage is reported (the run's root).
     explicit system_probe(std::filesystem::path disk_path) : disk_path_(std::move(disk_path)) {
 #if defined(__linux__)
@@ -176,8 +195,12 @@ class system_probe {
             if (!virtual_disk) disks_.insert(name);
         }
 #endif
-        read(first_);
-        last_ = first_;
+        read(last_);
+    }
+    /// A probe whose first reading is `first` (tests).
+    system_probe(std::filesystem::path disk_path, const reading& first)
+        : system_probe(std::move(disk_path)) {
+        last_ = first;
     }
 
     /// One sample: the counters now, rates since the previous sample, totals since the first.
@@ -185,29 +208,36 @@ class system_probe {
         reading current;
         read(current);
         current.time = now;
+        return sample(current);
+    }
+
+    /// The same from a reading taken elsewhere.
+    value sample(const reading& current) {
         value out = value::object();
         const double elapsed = current.time - last_.time;
         if (current.has_process && last_.has_process && elapsed > 0 && ticks_per_second_ > 0) {
             const double cpu_seconds =
-                static_cast<double>(current.process.cpu_ticks - last_.process.cpu_ticks) /
+                static_cast<double>(since(last_.process.cpu_ticks, current.process.cpu_ticks)) /
                 ticks_per_second_;
             out["cpu"] = round2(100.0 * cpu_seconds / elapsed);
         }
-        if (current.has_cpu && last_.has_cpu && current.cpu.total > last_.cpu.total) {
+        // Left out for an interval where idle went backwards: unknown, not 100% busy.
+        if (current.has_cpu && last_.has_cpu && current.cpu.total > last_.cpu.total &&
+            current.cpu.idle >= last_.cpu.idle) {
             const auto total = static_cast<double>(current.cpu.total - last_.cpu.total);
             const auto idle = static_cast<double>(current.cpu.idle - last_.cpu.idle);
-            out["cpu.system_percent"] = round2(100.0 * (total - idle) / total);
+            out["cpu.system_percent"] = round2(percent(total - idle, total));
         }
         if (current.has_memory) {
             const double total = static_cast<double>(current.memory.total_kb);
             const double available = static_cast<double>(current.memory.available_kb);
-            out["memory_percent"] = round2(100.0 * (total - available) / total);
+            out["memory_percent"] = round2(percent(total - available, total));
             out["proc.memory.availableMB"] = round2(available / 1024.0);
             if (current.has_process) {
                 const double rss_kb =
                     static_cast<double>(current.process.rss_pages) * page_size_ / 1024.0;
                 out["proc.memory.rssMB"] = round2(rss_kb / 1024.0);
-                out["proc.memory.percent"] = round2(100.0 * rss_kb / total);
+                out["proc.memory.percent"] = round2(percent(rss_kb, total));
             }
         }
         if (current.has_process) out["proc.cpu.threads"] = current.process.threads;
@@ -220,36 +250,45 @@ class system_probe {
                 round2(100.0 * used / static_cast<double>(space.capacity));
             out[prefix + ".usageGB"] = round2(used / 1e9);
         }
-        if (current.has_disk && first_.has_disk) {
-            out["disk.in"] =
-                round2(static_cast<double>(current.disk.read - first_.disk.read) / 1e6);
-            out["disk.out"] =
-                round2(static_cast<double>(current.disk.written - first_.disk.written) / 1e6);
+        if (current.has_disk && last_.has_disk) {
+            disk_read_ += since(last_.disk.read, current.disk.read);
+            disk_written_ += since(last_.disk.written, current.disk.written);
+            out["disk.in"] = round2(static_cast<double>(disk_read_) / 1e6);
+            out["disk.out"] = round2(static_cast<double>(disk_written_) / 1e6);
         }
-        if (current.has_network && first_.has_network) {
-            out["network.sent"] = current.network.sent - first_.network.sent;
-            out["network.recv"] = current.network.recv - first_.network.recv;
+        if (current.has_network && last_.has_network) {
+            network_sent_ += since(last_.network.sent, current.network.sent);
+            network_recv_ += since(last_.network.recv, current.network.recv);
+            out["network.sent"] = network_sent_;
+            out["network.recv"] = network_recv_;
         }
-        last_ = current;
+        // A counter missing from this reading keeps its last value as the next baseline.
+        if (current.has_process) last_.process = current.process;
+        if (current.has_cpu) last_.cpu = current.cpu;
+        if (current.has_network) last_.network = current.network;
+        if (current.has_disk) last_.disk = current.disk;
+        last_.has_process = last_.has_process || current.has_process;
+        last_.has_cpu = last_.has_cpu || current.has_cpu;
+        last_.has_network = last_.has_network || current.has_network;
+        last_.has_disk = last_.has_disk || current.has_disk;
+        last_.time = current.time;
         return out;
     }
 
     /// Sets the time of the first reading (the baseline for the first sample's rates).
     void start(double now) {
-        first_.time = last_.time = now;
+        last_.time = now;
     }
 
   private:
-    struct reading {
-        double time = 0.0;
-        process_stat process;
-        cpu_times cpu;
-        memory_info memory;
-        network_bytes network;
-        disk_bytes disk;
-        bool has_process = false, has_cpu = false, has_memory = false, has_network = false,
-             has_disk = false;
-    };
+    /// How far a counter advanced; 0 when it went backwards (see the class comment).
+    static std::uint64_t since(std::uint64_t before, std::uint64_t now) noexcept {
+        return now >= before ? now - before : 0;
+    }
+    static double percent(double part, double whole) noexcept {
+        if (!(whole > 0.0)) return 0.0;
+        return std::min(100.0, std::max(0.0, 100.0 * part / whole));
+    }
 
     static double round2(double v) {
         return static_cast<double>(static_cast<std::int64_t>(v * 100.0 + (v < 0 ? -0.5 : 0.5))) /
@@ -273,7 +312,9 @@ class system_probe {
     double ticks_per_second_ = 0.0;
     double page_size_ = 0.0;
     std::unordered_set<std::string> disks_;
-    reading first_, last_;
+    reading last_;
+    std::uint64_t disk_read_ = 0, disk_written_ = 0;     // bytes since the first reading
+    std::uint64_t network_sent_ = 0, network_recv_ = 0;  // ...
 };
 
 }  // namespace detail
