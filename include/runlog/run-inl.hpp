@@ -183,6 +183,11 @@ namespace detail {
 RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
                                                    std::filesystem::path& artifact_dir) {
     if ((err = apply_environment(s))) return nullptr;
+    if (nested_too_deep(s.config)) {  // before anything is created
+        err = {errc::invalid_setting,
+               "settings.config is nested deeper than " + std::to_string(max_nesting) + " levels"};
+        return nullptr;
+    }
     if (s.artifact_dir.empty())
         s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
     artifact_dir = s.artifact_dir;

@@ -157,6 +157,12 @@ class config_handle {
                                     "config.update needs an object, got " + changes.dump());
             return;
         }
+        if (detail::nested_too_deep(changes)) {
+            state_->reporter.report(errc::invalid_value, "config.update: nested deeper than " +
+                                                             std::to_string(detail::max_nesting) +
+                                                             " levels; ignored");
+            return;
+        }
         if (!state_->accepting()) return;
         std::lock_guard<std::mutex> lock(state_->config_mutex);  // keeps updates in call order
         state_->config.update(changes);
@@ -302,6 +308,12 @@ class run {
                     "' is empty, reserved ('_') or not UTF-8; ignored");
             return;
         }
+        if (detail::nested_too_deep(v)) {
+            s->reporter.report(errc::invalid_value,
+                               "summary_set: '" + std::string(key) + "' is nested deeper than " +
+                                   std::to_string(detail::max_nesting) + " levels; ignored");
+            return;
+        }
         detail::event e;
         e.kind = detail::event_kind::summary_set;
         auto& payload = e.ensure_payload();
@@ -445,7 +457,12 @@ class run {
                 e.add_complex(item.key, value(std::string_view(f.s_.data, f.s_.size)));
                 return;
             case field::kind::nested:
-                e.add_complex(item.key, *f.v_);
+                if (detail::nested_too_deep(*f.v_)) {
+                    e.add_invalid(item.key, "nested deeper than " +
+                                                std::to_string(detail::max_nesting) + " levels");
+                } else {
+                    e.add_complex(item.key, *f.v_);
+                }
                 return;
             case field::kind::media:
                 // Validation errors are known here; the dispatcher reports them in order.

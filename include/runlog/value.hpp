@@ -411,6 +411,36 @@ inline value::value(std::initializer_list<value> list) {
     }
 }
 
+namespace detail {
+
+/// Arrays and objects nest at most this deep in anything runlog writes (a scalar is 0 levels, an
+/// object of scalars 1), so that every file reads back: its JSON reader stops at 256 levels, and
+/// one level is the row or file around the value.
+constexpr int max_nesting = 255;
+
+/// True when `v` nests deeper than max_nesting. Iterative: a hostile value cannot exhaust the
+/// stack here.
+inline bool nested_too_deep(const value& v) {
+    if (!v.is_array() && !v.is_object()) return false;
+    std::vector<std::pair<const value*, int>> pending{{&v, 1}};
+    while (!pending.empty()) {
+        const auto [container, level] = pending.back();
+        pending.pop_back();
+        if (level > max_nesting) return true;
+        auto visit = [&, level = level](const value& item) {
+            if (item.is_array() || item.is_object()) pending.emplace_back(&item, level + 1);
+        };
+        if (container->is_array()) {
+            for (const auto& item : container->as_array()) visit(item);
+        } else {
+            for (const auto& member : container->as_object()) visit(member.second);
+        }
+    }
+    return false;
+}
+
+}  // namespace detail
+
 /// The `a/b/c` view of nested objects: one entry per leaf (arrays are leaves), in order.
 inline void flatten_into(const value& v, const std::string& prefix, char separator,
                          value::object_type& out) {

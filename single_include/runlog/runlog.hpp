@@ -839,6 +839,36 @@ inline value::value(std::initializer_list<value> list) {
     }
 }
 
+namespace detail {
+
+/// Arrays and objects nest at most this deep in anything runlog writes (a scalar is 0 levels, an
+/// object of scalars 1), so that every file reads back: its JSON reader stops at 256 levels, and
+/// one level is the row or file around the value.
+constexpr int max_nesting = 255;
+
+/// True when `v` nests deeper than max_nesting. Iterative: a hostile value cannot exhaust the
+/// stack here.
+inline bool nested_too_deep(const value& v) {
+    if (!v.is_array() && !v.is_object()) return false;
+    std::vector<std::pair<const value*, int>> pending{{&v, 1}};
+    while (!pending.empty()) {
+        const auto [container, level] = pending.back();
+        pending.pop_back();
+        if (level > max_nesting) return true;
+        auto visit = [&, level = level](const value& item) {
+            if (item.is_array() || item.is_object()) pending.emplace_back(&item, level + 1);
+        };
+        if (container->is_array()) {
+            for (const auto& item : container->as_array()) visit(item);
+        } else {
+            for (const auto& member : container->as_object()) visit(member.second);
+        }
+    }
+    return false;
+}
+
+}  // namespace detail
+
 /// The `a/b/c` view of nested objects: one entry per leaf (arrays are leaves), in order.
 inline void flatten_into(const value& v, const std::string& prefix, char separator,
                          value::object_type& out) {
@@ -4631,6 +4661,12 @@ class config_handle {
                                     "config.update needs an object, got " + changes.dump());
             return;
         }
+        if (detail::nested_too_deep(changes)) {
+            state_->reporter.report(errc::invalid_value, "config.update: nested deeper than " +
+                                                             std::to_string(detail::max_nesting) +
+                                                             " levels; ignored");
+            return;
+        }
         if (!state_->accepting()) return;
         std::lock_guard<std::mutex> lock(state_->config_mutex);  // keeps updates in call order
         state_->config.update(changes);
@@ -4776,6 +4812,12 @@ class run {
                     "' is empty, reserved ('_') or not UTF-8; ignored");
             return;
         }
+        if (detail::nested_too_deep(v)) {
+            s->reporter.report(errc::invalid_value,
+                               "summary_set: '" + std::string(key) + "' is nested deeper than " +
+                                   std::to_string(detail::max_nesting) + " levels; ignored");
+            return;
+        }
         detail::event e;
         e.kind = detail::event_kind::summary_set;
         auto& payload = e.ensure_payload();
@@ -4919,7 +4961,12 @@ class run {
                 e.add_complex(item.key, value(std::string_view(f.s_.data, f.s_.size)));
                 return;
             case field::kind::nested:
-                e.add_complex(item.key, *f.v_);
+                if (detail::nested_too_deep(*f.v_)) {
+                    e.add_invalid(item.key, "nested deeper than " +
+                                                std::to_string(detail::max_nesting) + " levels");
+                } else {
+                    e.add_complex(item.key, *f.v_);
+                }
                 return;
             case field::kind::media:
                 // Validation errors are known here; the dispatcher reports them in order.
@@ -7638,7 +7685,8 @@ class dispatcher {
         last_time_ = pending_time_;
         pending_.clear();
         pending_active_ = false;
-        ++current_step_;
+        // INT64_MAX is the last step: rows after it share it rather than overflow.
+        if (current_step_ < INT64_MAX) ++current_step_;
     }
 
     /// step_sync: the step metric's last value, for a row that lacks it (to step_inserts_).
@@ -10551,6 +10599,11 @@ namespace detail {
 RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
                                                    std::filesystem::path& artifact_dir) {
     if ((err = apply_environment(s))) return nullptr;
+    if (nested_too_deep(s.config)) {  // before anything is created
+        err = {errc::invalid_setting,
+               "settings.config is nested deeper than " + std::to_string(max_nesting) + " levels"};
+        return nullptr;
+    }
     if (s.artifact_dir.empty())
         s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
     artifact_dir = s.artifact_dir;

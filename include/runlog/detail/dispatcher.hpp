@@ -337,7 +337,8 @@ class dispatcher {
         last_time_ = pending_time_;
         pending_.clear();
         pending_active_ = false;
-        ++current_step_;
+        // INT64_MAX is the last step: rows after it share it rather than overflow.
+        if (current_step_ < INT64_MAX) ++current_step_;
     }
 
     /// step_sync: the step metric's last value, for a row that lacks it (to step_inserts_).

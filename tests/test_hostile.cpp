@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+// Hostile input (issue 9, item 5): each case logs through a live run into the native files and
+// checks the documented outcome (docs/format.md, "Hostile input"): nothing throws into the
+// caller, what is dropped is counted and reported, and every file still reads back.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <runlog/detail/json_reader.hpp>
+
+#include "support/test_support.hpp"
+
+using runlog::value;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The rows of a finished run's history.jsonl, each parsed by runlog's reader (which stops at
+/// 256 levels of nesting, as hostile files must not exhaust its stack).
+std::vector<value> history_of(const runlog::run& run) {
+    std::vector<value> rows;
+    for (const auto& line : test::read_lines(run.dir() / "history.jsonl")) {
+        value row;
+        std::string error;
+        REQUIRE(runlog::detail::parse_json(line, row, error));
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+value nested(int levels) {
+    value v = 1;
+    for (int i = 0; i < levels; ++i) {
+        value outer = value::object();
+        outer["a"] = std::move(v);
+        v = std::move(outer);
+    }
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("hostile: keys — empty, reserved, invalid UTF-8 dropped; long and control kept",
+          "[hostile]") {
+    test::temp_dir dir;
+    test::error_log errors;
+    auto run = runlog::init(test::quiet_settings(dir, &errors));
+    const std::string long_key(1000, 'k');
+    run.log({{"", 1}, {"_mine", 2}, {"bad\xC3", 3}, {long_key, 4}, {"tab\there\n", 5}});
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto rows = history_of(run);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].find(long_key)->as_int() == 4);       // no length limit: W&B has none either
+    CHECK(rows[0].find("tab\there\n")->as_int() == 5);  // escaped in JSON, read back as is
+    CHECK(rows[0].size() == 5);                         // the two above + _step/_runtime/_timestamp
+    CHECK(run.stats().dropped_fields == 3);
+    CHECK(errors.count(runlog::errc::reserved_key) == 1);
+    CHECK(errors.count(runlog::errc::invalid_key) == 2);
+}
+
+TEST_CASE("hostile: values — NaN, infinities, invalid UTF-8, 1 MiB strings, duplicates",
+          "[hostile]") {
+    test::temp_dir dir;
+    auto run = runlog::init(test::quiet_settings(dir));
+    const std::string big(std::size_t{1} << 20, 'x');
+    run.log({{"nan", std::nan("")},
+             {"inf", std::numeric_limits<double>::infinity()},
+             {"ninf", -std::numeric_limits<float>::infinity()},
+             {"text", "bad\xFF utf-8"},
+             {"big", big},
+             {"dup", 1},
+             {"dup", 2}});
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto rows = history_of(run);
+    REQUIRE(rows.size() == 1);
+    CHECK(std::isnan(rows[0].find("nan")->as_double()));  // NaN, as Python's json writes it
+    CHECK(rows[0].find("inf")->as_double() == std::numeric_limits<double>::infinity());
+    CHECK(rows[0].find("ninf")->as_double() == -std::numeric_limits<double>::infinity());
+    CHECK(rows[0].find("text")->as_string() == "bad\xEF\xBF\xBD utf-8");  // U+FFFD replaces it
+    CHECK(rows[0].find("big")->as_string() == big);
+    CHECK(rows[0].find("dup")->as_int() == 2);  // the later value of a key wins, as in a dict
+}
+
+TEST_CASE("hostile: steps — negative dropped, INT64_MAX is the last step", "[hostile]") {
+    test::temp_dir dir;
+    test::error_log errors;
+    auto run = runlog::init(test::quiet_settings(dir, &errors));
+    run.log({{"a", 1}}, -5);  // below the current step (0): dropped, counted, reported
+    run.log({{"a", 2}}, std::numeric_limits<std::int64_t>::max());
+    run.log({{"b", 3}});  // merges into the pending row at INT64_MAX and commits it
+    run.log({{"c", 4}});  // the next automatic step cannot exceed INT64_MAX: it shares it
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto rows = history_of(run);
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].find("_step")->as_int() == std::numeric_limits<std::int64_t>::max());
+    CHECK(rows[0].find("b")->as_int() == 3);
+    CHECK(rows[1].find("_step")->as_int() == std::numeric_limits<std::int64_t>::max());
+    CHECK(rows[1].find("c")->as_int() == 4);
+    CHECK(run.stats().dropped_step == 1);
+    CHECK(errors.count(runlog::errc::step_not_increasing) == 1);
+}
+
+TEST_CASE("hostile: nesting deeper than 255 levels is refused where it enters", "[hostile]") {
+    test::temp_dir dir;
+    test::error_log errors;
+    auto s = test::quiet_settings(dir, &errors);
+    s.config = value::object();
+    s.config["deep"] = nested(300);
+    CHECK_THROWS_WITH(runlog::init(s), Catch::Contains("nested deeper than 255 levels"));
+    CHECK_FALSE(fs::exists(dir.path / "runlog"));  // refused before anything was created
+
+    s.config = {{"lr", 0.1}};
+    auto run = runlog::init(s);
+    run.config.update({{"deep", nested(300)}});  // ignored, reported
+    run.config.update({{"ok", nested(200)}});
+    run.summary_set("deep", nested(300));
+    run.log({{"deep", nested(300)}, {"fine", nested(254)}, {"x", 1}});
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto rows = history_of(run);  // every line parses
+    REQUIRE(rows.size() == 1);
+    CHECK_FALSE(rows[0].contains("deep"));
+    CHECK(rows[0].contains("fine"));
+    CHECK(rows[0].find("x")->as_int() == 1);
+    value config;
+    std::string error;
+    REQUIRE(runlog::detail::read_json_file(run.dir() / "config.json", config, error));
+    CHECK_FALSE(config.contains("deep"));
+    CHECK(config.contains("ok"));
+    CHECK(errors.all_text().find("config.update: nested deeper than 255 levels") !=
+          std::string::npos);
+    CHECK(errors.all_text().find("summary_set: 'deep' is nested deeper") != std::string::npos);
+}
+
+TEST_CASE("hostile: calls after finish, finish twice, moved-from runs", "[hostile]") {
+    test::temp_dir dir;
+    auto run = runlog::init(test::quiet_settings(dir));
+    run.log({{"a", 1}});
+    REQUIRE(run.finish() == runlog::status::ok);
+    run.log({{"a", 2}});  // counted, never written
+    run.config.set("late", 1);
+    CHECK(run.finish() == runlog::status::finished);
+    CHECK(run.flush() == runlog::status::finished);
+    CHECK(run.stats().dropped_after_finish >= 1);
+    CHECK(history_of(run).size() == 1);
+
+    auto live = runlog::init(test::quiet_settings(dir));
+    runlog::run taken = std::move(live);
+    live.log({{"a", 1}});  // NOLINT(bugprone-use-after-move): a moved-from run is disabled
+    CHECK_FALSE(live.enabled());
+    CHECK(live.finish() == runlog::status::disabled);
+    taken.log({{"a", 1}});
+    CHECK(taken.finish() == runlog::status::ok);
+}
+
+TEST_CASE("hostile: names and groups with path separators stay display text", "[hostile]") {
+    test::temp_dir dir;
+    auto s = test::quiet_settings(dir);
+    s.name = "../../escape/name";
+    s.group = "../group/..";
+    s.project = "a/b";
+    auto run = runlog::init(s);
+    REQUIRE(run.enabled());
+    const fs::path rd = run.dir();
+    CHECK(rd.parent_path() == dir.path / "runlog");  // the directory is named by time and id
+    CHECK(run.name() == "../../escape/name");
+    REQUIRE(run.finish() == runlog::status::ok);
+    CHECK_THAT(test::read_file(rd / "run.json"), Catch::Contains(R"("name":"../../escape/name")"));
+    CHECK_FALSE(fs::exists(dir.path / "escape"));
+    CHECK_FALSE(fs::exists(dir.path.parent_path() / "escape"));
+}
