@@ -171,3 +171,32 @@ TEST_CASE("hostile: names and groups with path separators stay display text", "[
     CHECK_FALSE(fs::exists(dir.path / "escape"));
     CHECK_FALSE(fs::exists(dir.path.parent_path() / "escape"));
 }
+
+TEST_CASE("hostile: fork() while a run is open — the child's copy does nothing",
+          "[hostile][fork]") {
+    test::temp_dir dir;
+    auto run = runlog::init(test::quiet_settings(dir));
+    run.log({{"parent", 1}});
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {  // no Catch2 here: the child reports through its exit code
+        alarm(5);      // a hang ends in SIGALRM, which the parent sees
+        run.log({{"child", 1}});
+        run.config.set("child", true);
+        const bool ok = !run.enabled() && run.flush() == runlog::status::disabled &&
+                        run.finish() == runlog::status::disabled;
+        { const runlog::run gone = std::move(run); }  // the destructor's finish returns too
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    REQUIRE(run.enabled());
+    run.log({{"parent", 2}});
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto rows = history_of(run);
+    REQUIRE(rows.size() == 2);
+    for (const auto& row : rows) CHECK_FALSE(row.contains("child"));
+    CHECK_THAT(test::read_file(run.dir() / "config.json"), !Catch::Contains("child"));
+}

@@ -62,7 +62,7 @@ RUNLOG_INLINE artifact_version run::use_artifact(std::string_view ref) {
 
 RUNLOG_INLINE status run::flush(std::chrono::milliseconds timeout) noexcept {
     auto* s = static_cast<detail::run_state*>(state_.get());
-    if (s == nullptr) return status::disabled;
+    if (s == nullptr || !s->in_owner_process()) return status::disabled;
     if (s->closed.load(std::memory_order_relaxed)) return status::finished;
     switch (s->flush(timeout)) {
         case detail::wait_result::done:
@@ -79,7 +79,7 @@ RUNLOG_INLINE status run::flush(std::chrono::milliseconds timeout) noexcept {
 
 RUNLOG_INLINE status run::finish(int exit_code, std::chrono::milliseconds timeout) noexcept {
     auto* s = static_cast<detail::run_state*>(state_.get());
-    if (s == nullptr) return status::disabled;
+    if (s == nullptr || !s->in_owner_process()) return status::disabled;
     if (s->closed.exchange(true)) return status::finished;
     const bool done = s->finish(exit_code, timeout);
     if (!done) {

@@ -212,7 +212,8 @@ class run {
     /// Finishes the run if finish() was not called: exit code 1 while an exception unwinds.
     ~run() { close_on_destruction(); }
 
-    bool enabled() const noexcept { return state_ != nullptr; }
+    /// False for a disabled run, and in a child of fork() (the run is its parent's).
+    bool enabled() const noexcept { return state_ != nullptr && state_->in_owner_process(); }
     std::string id() const { return state_ ? state_->info.id : std::string(); }
     std::string name() const { return state_ ? state_->info.name : std::string(); }
     std::string project() const { return state_ ? state_->info.project : std::string(); }

@@ -4326,9 +4326,28 @@ struct event {
 // end runlog/detail/event.hpp
 // #include "key_table.hpp"
 
+#if !defined(_WIN32)
+#include <pthread.h>  // pthread_atfork
+#endif
+
 namespace runlog {
 inline namespace v0 {
 namespace detail {
+
+/// Bumped in every child process fork() makes. A run belongs to the process that started it: in
+/// a child (which has a copy of the run but none of its threads) every call does nothing, and
+/// finish() returns at once instead of waiting for a writer that does not exist there.
+inline std::atomic<unsigned> fork_generation{0};
+
+inline unsigned current_fork_generation() noexcept {
+#if !defined(_WIN32)
+    static const bool registered = pthread_atfork(nullptr, nullptr, [] {
+                                       fork_generation.fetch_add(1, std::memory_order_relaxed);
+                                   }) == 0;
+    (void)registered;
+#endif
+    return fork_generation.load(std::memory_order_relaxed);
+}
 
 struct run_core {
     run_core(const settings& s, run_info run)
@@ -4342,15 +4361,21 @@ struct run_core {
           clock(s.clock),
           reporter(s.on_error),
           queue(s.queue_capacity),
-          config(info.config) {}
+          config(info.config),
+          fork_generation_at_start(current_fork_generation()) {}
 
     double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
 
     /// False once finish() has begun; the call asking is then counted as dropped.
     bool accepting() noexcept {
-        if (!closed.load(std::memory_order_relaxed)) return true;
-        counters::bump(counts.dropped_after_finish);
+        if (!closed.load(std::memory_order_relaxed) && in_owner_process()) return true;
+        if (in_owner_process()) counters::bump(counts.dropped_after_finish);
         return false;
+    }
+
+    /// False in a child of fork(): the run is its parent's (see fork_generation).
+    bool in_owner_process() const noexcept {
+        return fork_generation.load(std::memory_order_relaxed) == fork_generation_at_start;
     }
 
     /// The hot path: one CAS when there is room. Under `block`, a caller that finds others waiting
@@ -4443,6 +4468,7 @@ struct run_core {
 
     std::mutex config_mutex;  // callers' copy of the config, merged in call order
     value config;
+    const unsigned fork_generation_at_start;
 
   protected:
     /// Writer: moves waiting callers' events into the queue in arrival order while there is room;
@@ -4716,7 +4742,8 @@ class run {
     /// Finishes the run if finish() was not called: exit code 1 while an exception unwinds.
     ~run() { close_on_destruction(); }
 
-    bool enabled() const noexcept { return state_ != nullptr; }
+    /// False for a disabled run, and in a child of fork() (the run is its parent's).
+    bool enabled() const noexcept { return state_ != nullptr && state_->in_owner_process(); }
     std::string id() const { return state_ ? state_->info.id : std::string(); }
     std::string name() const { return state_ ? state_->info.name : std::string(); }
     std::string project() const { return state_ ? state_->info.project : std::string(); }
@@ -10478,7 +10505,7 @@ RUNLOG_INLINE artifact_version run::use_artifact(std::string_view ref) {
 
 RUNLOG_INLINE status run::flush(std::chrono::milliseconds timeout) noexcept {
     auto* s = static_cast<detail::run_state*>(state_.get());
-    if (s == nullptr) return status::disabled;
+    if (s == nullptr || !s->in_owner_process()) return status::disabled;
     if (s->closed.load(std::memory_order_relaxed)) return status::finished;
     switch (s->flush(timeout)) {
         case detail::wait_result::done:
@@ -10495,7 +10522,7 @@ RUNLOG_INLINE status run::flush(std::chrono::milliseconds timeout) noexcept {
 
 RUNLOG_INLINE status run::finish(int exit_code, std::chrono::milliseconds timeout) noexcept {
     auto* s = static_cast<detail::run_state*>(state_.get());
-    if (s == nullptr) return status::disabled;
+    if (s == nullptr || !s->in_owner_process()) return status::disabled;
     if (s->closed.exchange(true)) return status::finished;
     const bool done = s->finish(exit_code, timeout);
     if (!done) {
