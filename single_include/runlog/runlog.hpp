@@ -501,16 +501,16 @@ class value {
     value(object_type o) noexcept : kind_(kind::object), o_(std::move(o)) {}
     value(std::initializer_list<value> list);
 
-    value(const value& other) { copy_from(other); }
-    value(value&& other) noexcept { move_from(other); }
+    value(const value& other) { construct_from(other); }
+    value(value&& other) noexcept { construct_from(std::move(other)); }
     value& operator=(const value& other) {
         if (this == &other) return *this;
         if (holds_storage()) {
             value copy(other);  // first: `other` may live inside *this
             destroy();
-            move_from(copy);
+            construct_from(std::move(copy));
         } else {
-            copy_from(other);
+            construct_from(other);
         }
         return *this;
     }
@@ -519,9 +519,9 @@ class value {
         if (holds_storage()) {
             value taken(std::move(other));
             destroy();
-            move_from(taken);
+            construct_from(std::move(taken));
         } else {
-            move_from(other);
+            construct_from(std::move(other));
         }
         return *this;
     }
@@ -734,42 +734,19 @@ class value {
         }
     }
 
-    void copy_from(const value& other) {
+    /// Constructs *this (holding nothing) from `other`: copies from an lvalue, moves from an
+    /// rvalue (a member of an rvalue is an rvalue).
+    template <class Value>
+    void construct_from(Value&& other) {
         switch (other.kind_) {
             case kind::string:
-                new (&s_) std::string(other.s_);
+                new (&s_) std::string(std::forward<Value>(other).s_);
                 break;
             case kind::array:
-                new (&a_) array_type(other.a_);
+                new (&a_) array_type(std::forward<Value>(other).a_);
                 break;
             case kind::object:
-                new (&o_) object_type(other.o_);
-                break;
-            case kind::boolean:
-                b_ = other.b_;
-                break;
-            case kind::integer:
-                i_ = other.i_;
-                break;
-            case kind::floating:
-                d_ = other.d_;
-                break;
-            case kind::null:
-                break;
-        }
-        kind_ = other.kind_;
-    }
-
-    void move_from(value& other) noexcept {
-        switch (other.kind_) {
-            case kind::string:
-                new (&s_) std::string(std::move(other.s_));
-                break;
-            case kind::array:
-                new (&a_) array_type(std::move(other.a_));
-                break;
-            case kind::object:
-                new (&o_) object_type(std::move(other.o_));
+                new (&o_) object_type(std::forward<Value>(other).o_);
                 break;
             case kind::boolean:
                 b_ = other.b_;
@@ -4339,7 +4316,8 @@ namespace detail {
 /// finish() returns at once instead of waiting for a writer that does not exist there.
 inline std::atomic<unsigned> fork_generation{0};
 
-inline unsigned current_fork_generation() noexcept {
+/// Installs the handler that bumps fork_generation (once per process); returns the generation.
+inline unsigned watch_forks() noexcept {
 #if !defined(_WIN32)
     static const bool registered = pthread_atfork(nullptr, nullptr, [] {
                                        fork_generation.fetch_add(1, std::memory_order_relaxed);
@@ -4362,7 +4340,7 @@ struct run_core {
           reporter(s.on_error),
           queue(s.queue_capacity),
           config(info.config),
-          fork_generation_at_start(current_fork_generation()) {}
+          fork_generation_at_start(watch_forks()) {}
 
     double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
 

@@ -43,7 +43,8 @@ namespace detail {
 /// finish() returns at once instead of waiting for a writer that does not exist there.
 inline std::atomic<unsigned> fork_generation{0};
 
-inline unsigned current_fork_generation() noexcept {
+/// Installs the handler that bumps fork_generation (once per process); returns the generation.
+inline unsigned watch_forks() noexcept {
 #if !defined(_WIN32)
     static const bool registered = pthread_atfork(nullptr, nullptr, [] {
                                        fork_generation.fetch_add(1, std::memory_order_relaxed);
@@ -66,7 +67,7 @@ struct run_core {
           reporter(s.on_error),
           queue(s.queue_capacity),
           config(info.config),
-          fork_generation_at_start(current_fork_generation()) {}
+          fork_generation_at_start(watch_forks()) {}
 
     double now() const noexcept { return clock != nullptr ? clock() : unix_time_now(); }
 
