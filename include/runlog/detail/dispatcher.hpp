@@ -17,7 +17,6 @@
 //
 // Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
 
-#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -45,8 +44,6 @@ class dispatcher {
                double start_time)
         : sinks_(std::move(sinks)),
           sink_failing_(sinks_.size(), false),
-          row_summaries_(std::any_of(sinks_.begin(), sinks_.end(),
-                                     [](const auto& s) { return s->wants_row_summaries(); })),
           reporter_(reporter),
           counts_(counts),
           start_time_(round_to_microseconds(start_time)) {}
@@ -305,27 +302,12 @@ class dispatcher {
             members.emplace_back("_timestamp", pending_time_);
         }
         const std::size_t user_members = members.size() - 3;
-        auto summary_of = [&](std::size_t i) -> metric_summary& {
-            return i < logged ? summary_for(*pending_[i].first) : summary_for(members[i].first);
-        };
-        for (std::size_t i = 0; i < user_members; ++i)
-            summary_of(i).add(members[i].second, current_step_);
-
-        if (row_summaries_) {
-            auto& summary_members = row_summary_.as_object();
-            summary_members.clear();  // keeps its storage: no allocation per row
-            for (std::size_t i = 0; i < members.size(); ++i) {
-                const auto& [key, v] = members[i];
-                if (i >= user_members) {
-                    summary_members.emplace_back(key, v);  // _step, _runtime, _timestamp
-                } else if (auto entry = summary_of(i).build(i < logged ? resolve(*pending_[i].first)
-                                                                       : resolve(key))) {
-                    summary_members.emplace_back(key, std::move(*entry));
-                }
-            }
+        for (std::size_t i = 0; i < user_members; ++i) {
+            metric_summary& summary =
+                i < logged ? summary_for(*pending_[i].first) : summary_for(members[i].first);
+            summary.add(members[i].second, current_step_);
         }
         history_row out_row{current_step_, pending_time_ - start_time_, pending_time_, row_};
-        if (row_summaries_) out_row.summary = &row_summary_;
         sink_event out;
         out.type = sink_event_type::row;
         out.row = &out_row;
@@ -460,7 +442,6 @@ class dispatcher {
 
     std::vector<std::shared_ptr<sink>> sinks_;
     std::vector<bool> sink_failing_;
-    const bool row_summaries_;
     error_reporter& reporter_;
     counters& counts_;
     const double start_time_;
@@ -469,7 +450,6 @@ class dispatcher {
     std::int64_t system_samples_ = 0;
     std::vector<std::pair<const key_entry*, value>> pending_;
     value row_ = value::object();             // the committed row, reused
-    value row_summary_ = value::object();     // its new summary values, for sinks that ask; reused
     std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members
     value::object_type step_inserts_;         // this row's step_sync additions
     bool pending_active_ = false;

@@ -64,9 +64,6 @@ struct history_row {
     double runtime = 0.0;
     double timestamp = 0.0;
     const value& data;
-    /// The new summary entries of this row's keys (and _step, _runtime, _timestamp), when a sink
-    /// asked for them with wants_row_summaries(); otherwise nullptr.
-    const value* summary = nullptr;
 };
 
 namespace detail {
@@ -162,9 +159,6 @@ class sink {
     virtual io_result event(const sink_event& e) = 0;
     virtual io_result flush() = 0;
     virtual io_result finish(const finish_info& info) = 0;
-    /// True for a sink that needs each row's summary changes with the row (the W&B format writes
-    /// them before every history record); the dispatcher then computes them.
-    virtual bool wants_row_summaries() const noexcept { return false; }
 };
 
 /// A mutex that does nothing, for sinks that only the writer thread touches.
