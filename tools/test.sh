@@ -3,7 +3,8 @@
 # Builds runlog every way CI checks it and runs the whole suite; the last thing it prints is
 # ctest's summary. On a fresh Debian/Ubuntu machine, run as root to install what is missing.
 #
-#   checks: single header current, test lists, clang-format, header self-containment
+#   checks: single header current, test lists, clang-format, header self-containment, the demo
+#           under valgrind memcheck
 #   builds: clang++ (-Werror), g++ TSan (concurrency tests), meson (-Werror), install + CMake,
 #           pkg-config and meson-subproject consumers (header-only and runlog::compiled), then
 #           g++ ASan+UBSan whose ctest ends the run
@@ -16,7 +17,7 @@ stage() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
 
 packages=(g++ clang libclang-rt-14-dev cmake ninja-build meson pkg-config catch2 python3
           python3-pandas jq clang-format zlib1g-dev libpng-dev pngcheck protobuf-compiler
-          python3-protobuf g++-aarch64-linux-gnu qemu-user git)
+          python3-protobuf g++-aarch64-linux-gnu qemu-user git valgrind)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -46,6 +47,13 @@ stage "clang++ build and tests"
 cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build build-clang -j "$jobs"
 ctest --test-dir build-clang -j "$jobs" --output-on-failure --no-tests=error | tail -n 3
+
+stage "valgrind memcheck: the demo (examples/quickstart) with 0 errors and no definite leaks"
+mkdir -p build-clang/memcheck
+(cd build-clang/memcheck && valgrind -q --error-exitcode=1 --leak-check=full \
+  --errors-for-leak-kinds=definite ../examples/quickstart > /dev/null 2> memcheck.log) ||
+  { grep -v get_Form_contents build-clang/memcheck/memcheck.log; exit 1; }
+echo "0 errors"
 
 stage "aarch64 (under qemu): the ARMv8 CRC-32C path against the table, g++ and clang++"
 mkdir -p build-aarch64
