@@ -200,3 +200,46 @@ TEST_CASE("hostile: fork() while a run is open — the child's copy does nothing
     for (const auto& row : rows) CHECK_FALSE(row.contains("child"));
     CHECK_THAT(test::read_file(run.dir() / "config.json"), !Catch::Contains("child"));
 }
+
+TEST_CASE("security: modes follow the umask; latest-run is replaced, never followed; secrets out",
+          "[hostile][security]") {
+    test::temp_dir dir;
+    test::env_guard secret("RUNLOG_TEST_API_KEY", "s3cret-value");
+    test::env_guard plain("RUNLOG_TEST_PLAIN", "visible-value");
+    const fs::path elsewhere = dir.path / "elsewhere";
+    fs::create_directories(elsewhere);
+    fs::create_directories(dir.path / "runlog");
+    fs::create_directory_symlink(elsewhere, dir.path / "runlog" / "latest-run");
+
+    for (const mode_t mask : {mode_t{022}, mode_t{077}}) {
+        const mode_t previous = ::umask(mask);
+        auto s = test::quiet_settings(dir);
+        s.capture_environment_variables = true;
+        auto run = runlog::init(s);
+        const std::vector<std::uint8_t> pixels(2 * 2 * 3, 9);
+        run.log({{"loss", 1.0}, {"img", runlog::image::from_pixels(pixels.data(), 12, 2, 2, 3)}});
+        const fs::path rd = run.dir();
+        REQUIRE(run.finish() == runlog::status::ok);
+        ::umask(previous);
+
+        const auto file_mode = static_cast<fs::perms>(0666 & ~mask);
+        const auto dir_mode = static_cast<fs::perms>(0777 & ~mask);
+        CHECK((fs::status(rd).permissions() & fs::perms::all) == dir_mode);
+        std::size_t files = 0;
+        for (const auto& entry : fs::recursive_directory_iterator(rd)) {
+            const auto mode = entry.symlink_status().permissions() & fs::perms::all;
+            if (entry.is_directory()) {
+                CHECK(mode == dir_mode);
+            } else if (entry.is_regular_file()) {
+                CHECK(mode == file_mode);
+                ++files;
+            }
+        }
+        CHECK(files >= 6);  // run.json ... history.jsonl, the image
+        CHECK(fs::read_symlink(dir.path / "runlog" / "latest-run") == rd.filename());
+        const std::string run_json = test::read_file(rd / "run.json");
+        CHECK(run_json.find("visible-value") != std::string::npos);
+        CHECK(run_json.find("s3cret-value") == std::string::npos);
+    }
+    CHECK(fs::is_empty(elsewhere));  // the old link was replaced, not followed
+}
