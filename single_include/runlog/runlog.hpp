@@ -5123,7 +5123,10 @@ class json_reader {
     }
 
     bool parse_value(value& out, int depth) {
-        if (depth > 256) return fail("nesting deeper than 256 levels");
+        // One level more than anything runlog writes (value.hpp's max_nesting), so its own
+        // files always read back; the two limits live in one place.
+        constexpr int limit = max_nesting + 1;
+        if (depth > limit) return fail("nesting deeper than " + std::to_string(limit) + " levels");
         if (i_ >= s_.size()) return fail("unexpected end of input");
         const char c = s_[i_];
         if (c == '{') return parse_object(out, depth);
