@@ -114,6 +114,8 @@ struct native_run {
     std::vector<artifact> artifacts;  // artifacts.jsonl, with the versions still stored
     int exit_code = 0;
     double end_time = 0.0;
+    std::string signal;  // "SIGTERM", ...: the run was marked or ended by it (handle_signals)
+    std::string status;  // how it ended: run.json's, or for a crashed run "failed" / the mark
 };
 
 /// artifacts.jsonl: each version logged or used, if its store still has it (retention may have
@@ -259,11 +261,17 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
     info.run_dir = run_dir;
     out.dir = run_dir;
 
-    result.crashed = text("status") == "running";
+    // A run that never finished has no exit code: "running", or marked by a signal (and then
+    // killed before it could finish).
+    result.crashed = run_json.find("exit_code") == nullptr;
+    out.signal = text("signal");
     out.exit_code = result.crashed ? options.exit_code.value_or(1)
                                    : static_cast<int>(run_json.find("exit_code")
                                                           ? run_json.find("exit_code")->as_int()
                                                           : 0);
+    out.status = result.crashed && !out.signal.empty() ? text("status")
+                 : result.crashed ? std::string(out.exit_code == 0 ? "finished" : "failed")
+                                  : text("status");
     out.end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
     if (out.end_time == 0.0 && !out.rows.empty()) {
         const value* last = out.rows.back().find("_timestamp");
@@ -369,9 +377,14 @@ inline void replay(const native_run& run, sink& target, const std::filesystem::p
     }
     run_stats stats;
     stats.rows_committed = result.rows;
-    const finish_info end{run.exit_code, run.exit_code == 0 ? "finished" : "failed",
-                          run.end_time,  run.end_time - run.info.start_time,
-                          stats,         run.summary};
+    const finish_info end{run.exit_code,
+                          run.status,
+                          run.end_time,
+                          run.end_time - run.info.start_time,
+                          stats,
+                          run.summary,
+                          run.exit_code > 128 && !run.signal.empty() ? run.exit_code - 128 : 0,
+                          run.signal};
     if (!(r = target.finish(end)).ok()) return void(result.message = r.message);
     result.ok = true;
     result.message =

@@ -6,12 +6,10 @@
 // translation units that only log do not compile the writer, the sinks and the encoders.
 
 #include <chrono>
-#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -19,6 +17,7 @@
 #include "detail/environment.hpp"
 #include "detail/git_state.hpp"
 #include "detail/machine_info.hpp"
+#include "detail/open_runs.hpp"
 #include "detail/run_dir.hpp"
 #include "detail/run_state.hpp"
 #include "run.hpp"
@@ -32,19 +31,6 @@
 
 namespace runlog {
 inline namespace v0 {
-
-namespace detail {
-
-/// A summary value for one line of the end-of-run report: media as <type>, long text cut.
-inline std::string short_text(const value& v) {
-    if (const value* type = v.find("_type"); type && type->is_string())
-        return "<" + type->as_string() + ">";
-    std::string text = v.dump();
-    if (text.size() > 60) text = text.substr(0, 57) + "...";
-    return text;
-}
-
-}  // namespace detail
 
 RUNLOG_INLINE artifact_version run::use_artifact(std::string_view ref) {
     artifact_version v = artifact_store(artifact_dir_).resolve(ref);
@@ -79,17 +65,18 @@ RUNLOG_INLINE status run::flush(std::chrono::milliseconds timeout) noexcept {
 
 RUNLOG_INLINE status run::finish(int exit_code, std::chrono::milliseconds timeout) noexcept {
     auto* s = static_cast<detail::run_state*>(state_.get());
-    if (s == nullptr || !s->in_owner_process()) return status::disabled;
-    if (s->closed.exchange(true)) return status::finished;
-    const bool done = s->finish(exit_code, timeout);
-    if (!done) {
-        s->reporter.report(errc::finish_timed_out,
-                           "finish did not complete within " + std::to_string(timeout.count()) +
-                               " ms: a sink is blocked; " + std::to_string(s->queue.size_approx()) +
-                               " queued events and the final summary may be unwritten");
+    if (s == nullptr) return status::disabled;
+    switch (s->close(exit_code, 0, timeout)) {
+        case detail::close_result::disabled:
+            return status::disabled;
+        case detail::close_result::already_closed:
+            return status::finished;
+        case detail::close_result::done:
+            return status::ok;
+        case detail::close_result::timed_out:
+            break;
     }
-    if (!s->quiet) print_finish(*s, exit_code, done);
-    return done ? status::ok : status::timed_out;
+    return status::timed_out;
 }
 
 RUNLOG_INLINE artifact_version run::log_artifact_to(detail::run_core* core, std::string_view name,
@@ -136,44 +123,6 @@ RUNLOG_INLINE void run::enqueue_artifact(detail::run_core& s, const artifact_ver
     payload.key = v.dir.string();
     payload.stream = used ? 1 : 0;
     s.enqueue_control(e, s.block_timeout);
-}
-
-RUNLOG_INLINE void run::print_finish(detail::run_state& s, int exit_code, bool done) {
-    const run_stats st = s.counts.snapshot();
-    std::fprintf(stderr, "runlog: run '%s' (%s) %s, exit code %d\n", s.info.name.c_str(),
-                 s.info.id.c_str(), done ? "finished" : "abandoned (finish timed out)", exit_code);
-    std::fprintf(stderr, "runlog:   dir      %s\n", s.info.run_dir.string().c_str());
-    std::fprintf(stderr,
-                 "runlog:   rows     %llu committed, %llu log calls dropped, %llu fields "
-                 "dropped, %llu write errors\n",
-                 static_cast<unsigned long long>(st.rows_committed),
-                 static_cast<unsigned long long>(st.dropped()),
-                 static_cast<unsigned long long>(st.dropped_fields),
-                 static_cast<unsigned long long>(st.write_errors));
-    if (st.waited_queue_full > 0) {
-        std::fprintf(stderr,
-                     "runlog:   queue    full %llu times: those log calls waited for the "
-                     "writer (raise settings.queue_capacity or log less often)\n",
-                     static_cast<unsigned long long>(st.waited_queue_full));
-    }
-    if (st.artifacts_logged + st.artifacts_failed > 0) {
-        std::fprintf(stderr, "runlog:   artifacts %llu versions stored, %llu failed, in %s\n",
-                     static_cast<unsigned long long>(st.artifacts_logged),
-                     static_cast<unsigned long long>(st.artifacts_failed),
-                     s.artifacts.dir().string().c_str());
-    }
-    if (!done) return;
-    std::string line;
-    int shown = 0;
-    for (const auto& [key, v] : s.final_summary.as_object()) {
-        if (key.empty() || key.front() == '_') continue;
-        if (shown++ == 8) {
-            line += "  ...";
-            break;
-        }
-        line += "  " + key + "=" + detail::short_text(v);
-    }
-    if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
 }
 
 namespace detail {
@@ -252,7 +201,12 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
         }
     }
     auto state = std::make_shared<run_state>(s, std::move(info), std::move(sinks));
-    state->writer = std::thread(&run_state::writer_main, state);
+    run_state::start_writer(state);
+    if (std::string error; !open_runs::get().add(state, error)) {
+        state->reporter.report(errc::invalid_setting,
+                               "settings.handle_signals: cannot install the signal handlers (" +
+                                   error + "); the run goes on without them");
+    }
     if (s.system_metrics && s.system_interval.count() > 0)
         run_state::start_sampler(state, s.system_interval);
     if (s.capture_console) state->start_console();

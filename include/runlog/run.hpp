@@ -492,8 +492,6 @@ class run {
         return s != nullptr && s->accepting() ? s : nullptr;
     }
 
-    static void print_finish(detail::run_state& s, int exit_code, bool done);
-
     void close_on_destruction() noexcept {
         if (!state_ || state_->closed.load(std::memory_order_relaxed)) return;
         const bool unwinding = std::uncaught_exceptions() > uncaught_at_start_;

@@ -67,6 +67,12 @@ struct settings {
     bool system_metrics = true;     // sample CPU, memory, disk and network on a low-priority thread
     std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
 
+    // Opt-in: on SIGTERM, SIGINT or SIGUSR1 (SLURM's warning, sbatch --signal=USR1@60) flush
+    // and mark the run "preempted" (SIGTERM, SIGUSR1) or "killed" (SIGINT), then pass the signal
+    // on to the handler that was there before; if that is the default (the process dies), the
+    // run is finished first, with exit code 128 + signal. See detail/open_runs.hpp.
+    bool handle_signals = false;
+
     bool quiet = false;          // no end-of-run summary on stderr
     bool all_ranks = false;      // log on every rank, not only rank 0
     bool native_files = true;    // write the native run directory (jsonl sink)
@@ -107,6 +113,7 @@ struct settings {
     settings& with_system_interval(std::chrono::milliseconds v) {
         return system_interval = v, *this;
     }
+    settings& with_handle_signals(bool v) { return handle_signals = v, *this; }
     settings& with_quiet(bool v) { return quiet = v, *this; }
     settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
     settings& with_native_files(bool v) { return native_files = v, *this; }

@@ -3368,6 +3368,12 @@ struct settings {
     bool system_metrics = true;     // sample CPU, memory, disk and network on a low-priority thread
     std::chrono::milliseconds system_interval{15000};  // ... this often (W&B's default)
 
+    // Opt-in: on SIGTERM, SIGINT or SIGUSR1 (SLURM's warning, sbatch --signal=USR1@60) flush
+    // and mark the run "preempted" (SIGTERM, SIGUSR1) or "killed" (SIGINT), then pass the signal
+    // on to the handler that was there before; if that is the default (the process dies), the
+    // run is finished first, with exit code 128 + signal. See detail/open_runs.hpp.
+    bool handle_signals = false;
+
     bool quiet = false;          // no end-of-run summary on stderr
     bool all_ranks = false;      // log on every rank, not only rank 0
     bool native_files = true;    // write the native run directory (jsonl sink)
@@ -3408,6 +3414,7 @@ struct settings {
     settings& with_system_interval(std::chrono::milliseconds v) {
         return system_interval = v, *this;
     }
+    settings& with_handle_signals(bool v) { return handle_signals = v, *this; }
     settings& with_quiet(bool v) { return quiet = v, *this; }
     settings& with_all_ranks(bool v) { return all_ranks = v, *this; }
     settings& with_native_files(bool v) { return native_files = v, *this; }
@@ -3545,11 +3552,23 @@ inline void dump_row_member(std::string_view key, const value& v, std::string& o
 /// How a run ended.
 struct finish_info {
     int exit_code = 0;
-    std::string status;  // "finished" (exit code 0) or "failed"
+    std::string status;  // "finished" (exit code 0), "failed", or ended by a signal: "preempted"
+                         // (SIGTERM, SIGUSR1) or "killed" (SIGINT), exit code 128 + signal
     double end_time = 0.0;
     double runtime = 0.0;
     run_stats stats;
     const value& summary;
+    int signal = 0;           // the signal that ended the run (settings::handle_signals), or 0
+    std::string signal_name;  // "SIGTERM", ...
+};
+
+/// A signal arrived that the program handles itself (settings::handle_signals): the run may go
+/// on, or the process may end soon. `status` is what a sink marks the run as meanwhile.
+struct signal_event {
+    int number = 0;
+    std::string name;    // "SIGTERM", ...
+    std::string status;  // "preempted" or "killed"
+    double timestamp = 0.0;
 };
 
 /// A media file to store, relative to the run directory ("media/images/x_3_<sha20>.png"). It
@@ -3597,7 +3616,17 @@ struct artifact_event {
     }
 };
 
-enum class sink_event_type { config, metric, row, summary, media, system, console, artifact };
+enum class sink_event_type {
+    config,
+    metric,
+    row,
+    summary,
+    media,
+    system,
+    console,
+    artifact,
+    signal
+};
 
 /// One event; exactly the member named by `type` is set.
 struct sink_event {
@@ -3610,6 +3639,7 @@ struct sink_event {
     const system_sample* system = nullptr;
     const console_output* console = nullptr;
     const artifact_event* artifact = nullptr;
+    const signal_event* signal = nullptr;
 };
 
 class sink {
@@ -4154,7 +4184,8 @@ enum class event_kind : std::uint8_t {
     flush,
     system,
     console,
-    artifact
+    artifact,
+    signal  // payload->stream: the signal number (run_state::mark_signal)
 };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
 // invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
@@ -4994,8 +5025,6 @@ class run {
         return s != nullptr && s->accepting() ? s : nullptr;
     }
 
-    static void print_finish(detail::run_state& s, int exit_code, bool done);
-
     void close_on_destruction() noexcept {
         if (!state_ || state_->closed.load(std::memory_order_relaxed)) return;
         const bool unwinding = std::uncaught_exceptions() > uncaught_at_start_;
@@ -5024,12 +5053,10 @@ run init(settings s = {});
 // translation units that only log do not compile the writer, the sinks and the encoders.
 
 #include <chrono>
-#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -5374,6 +5401,8 @@ inline bool read_json_file(const std::filesystem::path& path, value& out, std::s
 #include <sstream>
 #include <string>
 #include <system_error>
+#include <thread>
+#include <utility>
 #include <vector>
 
 // #include "../error.hpp"
@@ -5383,8 +5412,11 @@ inline bool read_json_file(const std::filesystem::path& path, value& out, std::s
 #include <process.h>  // _getpid
 #else
 #include <fcntl.h>     // open
+#include <pthread.h>   // pthread_sigmask
 #include <sys/file.h>  // flock
 #include <unistd.h>    // gethostname, getpid
+
+#include <csignal>
 #endif
 #if defined(__linux__)
 #include <sys/resource.h>  // setpriority
@@ -5436,6 +5468,57 @@ inline void lower_this_thread_priority() noexcept {
 #if defined(__linux__)
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
 #endif
+}
+
+/// Starts one of runlog's threads (writer, sampler, console reader, signal watcher) with SIGTERM,
+/// SIGINT and SIGUSR1 blocked, so those signals always reach one of the program's own threads:
+/// the handler settings::handle_signals installs waits for runlog's threads and must never run
+/// on one of them.
+template <class... Args>
+std::thread start_thread(Args&&... args) {
+#if defined(_WIN32)
+    return std::thread(std::forward<Args>(args)...);
+#else
+    struct mask_guard {
+        sigset_t previous;
+        mask_guard() {
+            sigset_t block;
+            sigemptyset(&block);
+            for (int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&block, sig);
+            pthread_sigmask(SIG_BLOCK, &block, &previous);
+        }
+        ~mask_guard() { pthread_sigmask(SIG_SETMASK, &previous, nullptr); }
+    } guard;  // the new thread inherits the mask; this one gets its own back
+    return std::thread(std::forward<Args>(args)...);
+#endif
+}
+
+/// "SIGTERM", "SIGINT", "SIGUSR1" (the signals settings::handle_signals handles), else "SIG<n>".
+inline std::string signal_name(int signal) {
+#if !defined(_WIN32)
+    switch (signal) {
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGINT:
+            return "SIGINT";
+        case SIGUSR1:
+            return "SIGUSR1";
+        default:
+            break;
+    }
+#endif
+    return "SIG" + std::to_string(signal);
+}
+
+/// How a run ended by `signal` is marked: "killed" for SIGINT (someone pressed Ctrl-C),
+/// "preempted" for the rest (SIGTERM: a scheduler's time limit or preemption; SIGUSR1: SLURM's
+/// warning before it, sbatch --signal).
+inline const char* signal_status(int signal) noexcept {
+#if !defined(_WIN32)
+    if (signal == SIGINT) return "killed";
+#endif
+    (void)signal;
+    return "preempted";
 }
 
 /// The process's command line (Linux: /proc/self/cmdline); empty where unknown.
@@ -6964,69 +7047,47 @@ inline value describe_machine(bool with_variables) {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/machine_info.hpp
-// #include "detail/run_dir.hpp"
-// begin runlog/detail/run_dir.hpp
+// #include "detail/open_runs.hpp"
+// begin runlog/detail/open_runs.hpp
 // SPDX-License-Identifier: MIT
-// Creating a run's directory: <root>/runlog/run-YYYYMMDD_HHMMSS-<id>/ (local time, as wandb names
-// its run directories), created exclusively so two runs never share one. A generated id that
-// collides is replaced; a chosen id that collides is a setup error.
+// The runs open in this process, and the two ways the process can end under them.
+//
+// exit() and return from main(): every run registers here when it starts. A handler installed
+// with the first run (glibc's on_exit, which passes the exit status; atexit elsewhere, status 0)
+// finishes each run still open with that status. A run local to main() was already finished by
+// its destructor; a run that is leaked, static, or owned by another thread when exit() is called
+// was not, and would otherwise stay "running" and lose up to a flush interval of rows.
+//
+// Signals (settings::handle_signals): SIGTERM, SIGINT and SIGUSR1 get a handler that does only
+// async-signal-safe things: it writes the signal into a pipe, waits (poll, at most the longest
+// finish_timeout plus a second) for the watcher thread's answer, then passes the signal on to the
+// disposition it replaced: the previous handler is called, or the default is restored and the
+// signal raised again, so the process ends as it would have. The watcher does the work on an
+// ordinary thread. If the previous disposition is the default (the process is about to die) it
+// finishes every open run that asked, status "preempted" (SIGTERM, SIGUSR1) or "killed" (SIGINT)
+// and exit code 128 + signal; otherwise (the program handles the signal and may go on) it marks
+// them so and flushes. A second signal while one is handled is passed on at once (Ctrl-C twice
+// quits now). runlog's threads block these signals (start_thread in os.hpp), so the handler never
+// runs on a thread it waits for. The handlers stay for the life of the process: taking them out
+// would break any handler installed on top of them since.
+//
+// Known limit: a signal that lands on a thread holding a lock the watcher needs (a caller inside
+// the queue-full wait of overflow_policy::block, say) makes the wait time out; the signal is then
+// passed on without the flush.
 
-#include <filesystem>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
-#include <system_error>
+#include <vector>
 
-// #include "environment.hpp"
-// #include "os.hpp"
-
-namespace runlog {
-inline namespace v0 {
-namespace detail {
-
-/// Creates the run directory for `id` (generating ids when `id` is empty) and points
-/// <root>/runlog/latest-run at it. On success `id` and `run_dir` are set.
-inline setup_error create_run_dir(const fs::path& root, double start_time, std::string& id,
-                                  fs::path& run_dir) {
-    const fs::path base = root / "runlog";
-    std::error_code ec;
-    fs::create_directories(base, ec);
-    if (ec || !fs::is_directory(base)) {
-        return {errc::run_dir_unwritable,
-                "cannot create run directory '" + base.string() +
-                    "': " + (ec ? ec.message() : "a file is in the way") +
-                    " (set settings.dir or RUNLOG_DIR to a writable directory)"};
-    }
-    const bool chosen = !id.empty();
-    const std::string stamp = directory_timestamp(start_time);
-    for (int attempt = 0; attempt < 16; ++attempt) {
-        const std::string candidate = chosen ? id : random_run_id();
-        const fs::path dir = base / ("run-" + stamp + "-" + candidate);
-        if (fs::create_directory(dir, ec)) {
-            id = candidate;
-            run_dir = dir;
-            // latest-run is a convenience; a file system without symlinks must not fail the run.
-            (void)replace_symlink(base / "latest-run", dir.filename());
-            return {};
-        }
-        if (ec) {
-            return {errc::run_dir_unwritable,
-                    "cannot create run directory '" + dir.string() + "': " + ec.message() +
-                        " (set settings.dir or RUNLOG_DIR to a writable directory)"};
-        }
-        if (chosen) {
-            return {errc::invalid_setting, "a run with id '" + id + "' already exists at '" +
-                                               dir.string() +
-                                               "' (choose another settings.id / RUNLOG_RUN_ID)"};
-        }
-    }
-    return {errc::run_dir_unwritable,
-            "could not find a free run directory name in '" + base.string() + "'"};
-}
-
-}  // namespace detail
-}  // namespace v0
-}  // namespace runlog
-// end runlog/detail/run_dir.hpp
-// #include "detail/run_state.hpp"
+// #include "run_state.hpp"
 // begin runlog/detail/run_state.hpp
 // SPDX-License-Identifier: MIT
 // A live run: the caller side (run_core.hpp) plus the writer thread that drains the queue into the
@@ -7035,11 +7096,13 @@ inline setup_error create_run_dir(const fs::path& root, double start_time, std::
 // The writer polls, backing off from 100 us to 20 ms when idle. flush() and finish() wait on a
 // condition variable with a deadline and always return. A writer stuck in a sink past finish()'s
 // deadline is detached and abandoned: it owns a reference to this state, so nothing it touches is
-// freed under it.
+// freed under it. close() is the one way a run ends: run::finish(), its destructor, exit() and a
+// fatal signal (open_runs.hpp) all come through it, and only the first one acts.
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -7070,6 +7133,8 @@ inline setup_error create_run_dir(const fs::path& root, double start_time, std::
 #include <functional>
 #include <string>
 #include <thread>
+
+// #include "os.hpp"
 
 #if !defined(_WIN32)
 #include <fcntl.h>
@@ -7120,7 +7185,7 @@ class console_capture {
             ::close(ends[1]);
         }
         handler_ = std::move(handler);
-        reader_ = std::thread(&console_capture::run_reader, this);
+        reader_ = start_thread(&console_capture::run_reader, this);
         return true;
 #else
         (void)handler;
@@ -7383,6 +7448,7 @@ class metric_summary {
 // #include "counters.hpp"
 // #include "error_reporter.hpp"
 // #include "event.hpp"
+// #include "os.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -7437,6 +7503,16 @@ class dispatcher {
                 send(out);
                 break;
             }
+            case event_kind::signal: {
+                const int number = e.payload->stream;
+                const signal_event mark{number, signal_name(number), signal_status(number), e.time};
+                sink_event out;
+                out.type = sink_event_type::signal;
+                out.signal = &mark;
+                send(out);
+                flush();  // marked on disk now: the process may not live to the next flush
+                break;
+            }
             case event_kind::system: {
                 const system_sample sample{system_samples_++, e.time - start_time_, e.time,
                                            e.payload->data};
@@ -7463,8 +7539,9 @@ class dispatcher {
             check(i, guarded([&] { return sinks_[i]->flush(); }));
     }
 
-    /// Commits the pending row, then gives every sink the final summary and how the run ended.
-    value finish(int exit_code, double end_time) {
+    /// Commits the pending row, then gives every sink the final summary and how the run ended
+    /// (`signal`: the signal that ended it, or 0).
+    value finish(int exit_code, double end_time, int signal = 0) {
         if (pending_active_) commit_pending();
         const value summary = build_summary();
         summary_dirty_ = false;  // the final summary travels in finish_info, not as an event
@@ -7472,9 +7549,11 @@ class dispatcher {
         run_stats stats = counts_.snapshot();
         stats.errors_reported = reporter_.reported();
         stats.errors_suppressed = reporter_.suppressed();
-        const finish_info info{exit_code, exit_code == 0 ? "finished" : "failed",
-                               end_time,  end_time - start_time_,
-                               stats,     summary};
+        const finish_info info{
+            exit_code, signal != 0 ? signal_status(signal) : exit_code == 0 ? "finished" : "failed",
+            end_time,  end_time - start_time_,
+            stats,     summary,
+            signal,    signal != 0 ? signal_name(signal) : std::string()};
         for (std::size_t i = 0; i < sinks_.size(); ++i)
             check(i, guarded([&] { return sinks_[i]->finish(info); }));
         return summary;
@@ -8304,12 +8383,59 @@ inline namespace v0 {
 namespace detail {
 
 enum class wait_result { done, timed_out, finished };
+enum class close_result { disabled, already_closed, done, timed_out };
+
+/// A summary value for one line of the end-of-run report: media as <type>, long text cut.
+inline std::string short_text(const value& v) {
+    if (const value* type = v.find("_type"); type && type->is_string())
+        return "<" + type->as_string() + ">";
+    std::string text = v.dump();
+    if (text.size() > 60) text = text.substr(0, 57) + "...";
+    return text;
+}
 
 struct run_state : run_core {
     run_state(const settings& s, run_info run, std::vector<std::shared_ptr<sink>> all_sinks)
         : run_core(s, std::move(run)),
           dispatch(std::move(all_sinks), reporter, counts, info.start_time),
+          handles_signals(s.handle_signals),
           artifacts(s.artifact_dir) {}  // start_run() fills in the default
+
+    /// Ends the run once, whoever asks first (run::finish, the destructor, exit(), a fatal
+    /// signal): drains the queue, tells the sinks how the run ended (a `signal` other than 0: it
+    /// ended on that signal, see signal_status), prints the end-of-run report.
+    close_result close(int code, int signal, std::chrono::milliseconds timeout) noexcept {
+        if (!in_owner_process()) return close_result::disabled;
+        // exit() called from inside a sink: the writer cannot wait for itself.
+        if (std::this_thread::get_id() == writer.get_id()) return close_result::disabled;
+        if (closed.exchange(true)) return close_result::already_closed;
+        const bool done = finish(code, signal, timeout);
+        if (!done) {
+            reporter.report(errc::finish_timed_out,
+                            "finish did not complete within " + std::to_string(timeout.count()) +
+                                " ms: a sink is blocked; " + std::to_string(queue.size_approx()) +
+                                " queued events and the final summary may be unwritten");
+        }
+        if (!quiet) print_report(code, signal, done);
+        return done ? close_result::done : close_result::timed_out;
+    }
+
+    /// Waits for a finish under way on another thread (not for an abandoned writer).
+    void wait_until_finished(std::chrono::milliseconds timeout) noexcept {
+        if (abandoned.load(std::memory_order_relaxed)) return;
+        std::unique_lock<std::mutex> lock(done_mutex);
+        done_cv.wait_for(lock, timeout, [&] { return writer_done; });
+    }
+
+    /// A signal arrived and the program handles it (it may go on): the sinks mark the run
+    /// (run.json's status, W&B's preempting record) until it finishes.
+    void mark_signal(int signal) noexcept {
+        event e;
+        e.kind = event_kind::signal;
+        e.time = now();
+        e.ensure_payload().stream = signal;
+        enqueue_control(e, block_timeout);
+    }
 
     wait_result flush(std::chrono::milliseconds timeout) noexcept {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -8329,7 +8455,7 @@ struct run_state : run_core {
     /// Starts the system sampler: its own low-priority thread, samples into the same queue.
     static void start_sampler(const std::shared_ptr<run_state>& self,
                               std::chrono::milliseconds interval) {
-        self->sampler = std::thread(&run_state::sampler_main, self, interval);
+        self->sampler = start_thread(&run_state::sampler_main, self, interval);
     }
 
     /// Stops the sampler (after a last sample, unless one was taken within the last second).
@@ -8365,13 +8491,19 @@ struct run_state : run_core {
         }
     }
 
+    /// Starts the writer thread.
+    static void start_writer(const std::shared_ptr<run_state>& self) {
+        self->writer = start_thread(&run_state::writer_main, self);
+    }
+
     /// Stops the writer after it has drained the queue; true if it finished within `timeout`.
-    bool finish(int code, std::chrono::milliseconds timeout) noexcept {
+    bool finish(int code, int signal, std::chrono::milliseconds timeout) noexcept {
         stop_sampler();
         if (console) console->stop(std::chrono::milliseconds(500));  // its chunks queue first
         {
             std::lock_guard<std::mutex> lock(wake_mutex);
             exit_code = code;
+            end_signal = signal;
             stop_requested = true;
             wake_requested = true;
         }
@@ -8401,6 +8533,8 @@ struct run_state : run_core {
     std::atomic<std::uint64_t> next_ticket{0};
     bool stop_requested = false;
     int exit_code = 0;
+    int end_signal = 0;
+    const bool handles_signals;  // settings::handle_signals
 
     std::mutex done_mutex;
     std::condition_variable done_cv;
@@ -8518,13 +8652,14 @@ struct run_state : run_core {
         } while (queue.size_approx() > 0);
         close_line();
         report_new_drops();
-        int code;
+        int code, signal;
         {
             std::lock_guard<std::mutex> lock(wake_mutex);
             code = exit_code;
+            signal = end_signal;
         }
         const double end = now();
-        value summary = dispatch.finish(code, end);
+        value summary = dispatch.finish(code, end, signal);
         {
             std::lock_guard<std::mutex> lock(done_mutex);
             final_summary = std::move(summary);
@@ -8534,6 +8669,46 @@ struct run_state : run_core {
         done_cv.notify_all();
     }
 
+    void print_report(int code, int signal, bool done) {
+        const run_stats st = counts.snapshot();
+        std::string how = done ? "finished" : "abandoned (finish timed out)";
+        if (signal != 0) how += std::string(" on ") + signal_name(signal);
+        std::fprintf(stderr, "runlog: run '%s' (%s) %s, exit code %d\n", info.name.c_str(),
+                     info.id.c_str(), how.c_str(), code);
+        std::fprintf(stderr, "runlog:   dir      %s\n", info.run_dir.string().c_str());
+        std::fprintf(stderr,
+                     "runlog:   rows     %llu committed, %llu log calls dropped, %llu fields "
+                     "dropped, %llu write errors\n",
+                     static_cast<unsigned long long>(st.rows_committed),
+                     static_cast<unsigned long long>(st.dropped()),
+                     static_cast<unsigned long long>(st.dropped_fields),
+                     static_cast<unsigned long long>(st.write_errors));
+        if (st.waited_queue_full > 0) {
+            std::fprintf(stderr,
+                         "runlog:   queue    full %llu times: those log calls waited for the "
+                         "writer (raise settings.queue_capacity or log less often)\n",
+                         static_cast<unsigned long long>(st.waited_queue_full));
+        }
+        if (st.artifacts_logged + st.artifacts_failed > 0) {
+            std::fprintf(stderr, "runlog:   artifacts %llu versions stored, %llu failed, in %s\n",
+                         static_cast<unsigned long long>(st.artifacts_logged),
+                         static_cast<unsigned long long>(st.artifacts_failed),
+                         artifacts.dir().string().c_str());
+        }
+        if (!done) return;
+        std::string line;
+        int shown = 0;
+        for (const auto& [key, v] : final_summary.as_object()) {
+            if (key.empty() || key.front() == '_') continue;
+            if (shown++ == 8) {
+                line += "  ...";
+                break;
+            }
+            line += "  " + key + "=" + short_text(v);
+        }
+        if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
+    }
+
     std::uint64_t reported_drops_ = 0;
 };
 
@@ -8541,6 +8716,291 @@ struct run_state : run_core {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/run_state.hpp
+
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <ctime>
+#define RUNLOG_HAVE_SIGNAL_HANDLERS 1
+#else
+#define RUNLOG_HAVE_SIGNAL_HANDLERS 0
+#endif
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+#if RUNLOG_HAVE_SIGNAL_HANDLERS
+/// What the signal handler reads: set up before the handlers are installed, never freed.
+struct signal_channel {
+    static constexpr int handled[3] = {SIGTERM, SIGINT, SIGUSR1};
+    int request_read = -1, request_write = -1;  // handler -> watcher: {signal, ticket}
+    int reply_read = -1, reply_write = -1;      // watcher -> handler: ticket
+    pid_t owner = 0;                            // a forked child passes signals straight on
+    std::atomic<int> wait_ms{0};
+    std::atomic<bool> busy{false};
+    std::atomic<unsigned> tickets{0};
+    struct sigaction previous[3] = {};
+
+    static int slot(int signal) noexcept {
+        for (int i = 0; i < 3; ++i)
+            if (handled[i] == signal) return i;
+        return 0;
+    }
+    /// True when the disposition replaced for `signal` is the default: the process will end.
+    bool ends_process(int signal) const noexcept {
+        const struct sigaction& p = previous[slot(signal)];
+        return (p.sa_flags & SA_SIGINFO) == 0 && p.sa_handler == SIG_DFL;
+    }
+};
+inline signal_channel signal_handling;
+#endif
+
+class open_runs {
+  public:
+    static open_runs& get() {
+        static open_runs* instance = new open_runs;  // never destroyed: exit handlers use it
+        return *instance;
+    }
+
+    /// Registers a started run. Installs the exit handler with the first run and the signal
+    /// handlers with the first that asks for them; false (with `error`) if those cannot be.
+    bool add(const std::shared_ptr<run_state>& run, std::string& error) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            runs_.erase(
+                std::remove_if(runs_.begin(), runs_.end(),
+                               [](const std::weak_ptr<run_state>& w) { return w.expired(); }),
+                runs_.end());
+            runs_.push_back(run);
+        }
+        install_exit_handler();
+        return !run->handles_signals || install_signal_handlers(run->finish_timeout, error);
+    }
+
+    /// The registered runs still alive and owned by this process.
+    std::vector<std::shared_ptr<run_state>> live() {
+        std::vector<std::shared_ptr<run_state>> out;
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const auto& w : runs_)
+            if (auto run = w.lock(); run && run->in_owner_process()) out.push_back(std::move(run));
+        return out;
+    }
+
+  private:
+    open_runs() {
+#if !defined(_WIN32)
+        // No other thread holds the registry's lock across fork(): a child's exit() takes it.
+        pthread_atfork([] { get().mutex_.lock(); }, [] { get().mutex_.unlock(); },
+                       [] { get().mutex_.unlock(); });
+#endif
+    }
+
+    static void finish_at_exit(int status) {
+        for (const auto& run : get().live()) run->close(status, 0, run->finish_timeout);
+    }
+
+    static void install_exit_handler() {
+        static const bool installed = [] {
+#if defined(__GLIBC__)
+            return on_exit([](int status, void*) { finish_at_exit(status); }, nullptr) == 0;
+#else
+            return std::atexit([] { finish_at_exit(0); }) == 0;  // the status is not known
+#endif
+        }();
+        (void)installed;
+    }
+
+#if RUNLOG_HAVE_SIGNAL_HANDLERS
+    bool install_signal_handlers(std::chrono::milliseconds finish_timeout, std::string& error) {
+        signal_channel& ch = signal_handling;
+        const auto wait = std::min<long long>(finish_timeout.count() + 1000, INT_MAX);
+        int current = ch.wait_ms.load();
+        while (current < wait &&
+               !ch.wait_ms.compare_exchange_weak(current, static_cast<int>(wait))) {
+        }
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (signals_installed_) return true;
+        int request[2], reply[2];
+        if (::pipe(request) != 0)
+            return error = "pipe: " + std::string(std::strerror(errno)), false;
+        if (::pipe(reply) != 0) {
+            error = "pipe: " + std::string(std::strerror(errno));
+            ::close(request[0]);
+            ::close(request[1]);
+            return false;
+        }
+        for (int fd : {request[0], request[1], reply[0], reply[1]})
+            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        for (int fd : {request[1], reply[0], reply[1]}) ::fcntl(fd, F_SETFL, O_NONBLOCK);
+        ch.request_read = request[0];
+        ch.request_write = request[1];
+        ch.reply_read = reply[0];
+        ch.reply_write = reply[1];
+        ch.owner = ::getpid();
+        start_thread(&open_runs::watch).detach();
+        struct sigaction action = {};
+        action.sa_sigaction = &on_signal;
+        action.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigemptyset(&action.sa_mask);
+        for (int i = 0; i < 3; ++i)
+            ::sigaction(signal_channel::handled[i], &action, &ch.previous[i]);
+        signals_installed_ = true;
+        return true;
+    }
+
+    /// The handler: async-signal-safe calls and lock-free atomics only.
+    static void on_signal(int signal, siginfo_t* info, void* context) {
+        const int saved_errno = errno;
+        signal_channel& ch = signal_handling;
+        if (::getpid() == ch.owner && !ch.busy.exchange(true)) {
+            const auto ticket = static_cast<unsigned char>(ch.tickets.fetch_add(1) + 1);
+            const unsigned char message[2] = {static_cast<unsigned char>(signal), ticket};
+            if (::write(ch.request_write, message, 2) == 2) wait_for_reply(ch, ticket);
+            ch.busy.store(false);
+        }
+        pass_on(ch, signal, info, context);
+        errno = saved_errno;
+    }
+
+    static void wait_for_reply(signal_channel& ch, unsigned char ticket) {
+        timespec start{}, now{};
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        const long long limit = ch.wait_ms.load();
+        for (long long waited = 0; waited < limit;) {
+            pollfd p{ch.reply_read, POLLIN, 0};
+            const int ready = ::poll(&p, 1, static_cast<int>(limit - waited));
+            if (ready < 0 && errno != EINTR) return;
+            unsigned char answer = 0;
+            while (ready > 0 && ::read(ch.reply_read, &answer, 1) == 1)
+                if (answer == ticket) return;  // older answers: a wait that had timed out
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            waited = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
+        }
+    }
+
+    static void pass_on(signal_channel& ch, int signal, siginfo_t* info, void* context) {
+        const struct sigaction& previous = ch.previous[signal_channel::slot(signal)];
+        if ((previous.sa_flags & SA_SIGINFO) != 0) {
+            if (previous.sa_sigaction != nullptr) previous.sa_sigaction(signal, info, context);
+        } else if (previous.sa_handler == SIG_DFL) {
+            // Pending until this handler returns, then the default action: the process ends by
+            // this signal, as it would have without runlog.
+            ::sigaction(signal, &previous, nullptr);
+            ::raise(signal);
+        } else if (previous.sa_handler != SIG_IGN) {
+            previous.sa_handler(signal);
+        }
+    }
+
+    /// The watcher thread: does what the handler may not.
+    static void watch() {
+        signal_channel& ch = signal_handling;
+        for (;;) {
+            unsigned char message[2];
+            const ssize_t n = ::read(ch.request_read, message, 2);
+            if (n != 2) {
+                if (n < 0 && errno == EINTR) continue;
+                return;
+            }
+            const int signal = message[0];
+            const bool ending = ch.ends_process(signal);
+            for (const auto& run : get().live()) {
+                if (!run->handles_signals) continue;
+                if (!ending) {
+                    run->mark_signal(signal);
+                    run->flush(run->finish_timeout);
+                } else if (run->close(128 + signal, signal, run->finish_timeout) ==
+                           close_result::already_closed) {
+                    run->wait_until_finished(run->finish_timeout);  // finish() under way
+                }
+            }
+            (void)!::write(ch.reply_write, &message[1], 1);
+        }
+    }
+#else
+    bool install_signal_handlers(std::chrono::milliseconds, std::string& error) {
+        error = "signal handling needs POSIX signals";
+        return false;
+    }
+#endif
+
+    std::mutex mutex_;
+    std::vector<std::weak_ptr<run_state>> runs_;
+    bool signals_installed_ = false;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/open_runs.hpp
+// #include "detail/run_dir.hpp"
+// begin runlog/detail/run_dir.hpp
+// SPDX-License-Identifier: MIT
+// Creating a run's directory: <root>/runlog/run-YYYYMMDD_HHMMSS-<id>/ (local time, as wandb names
+// its run directories), created exclusively so two runs never share one. A generated id that
+// collides is replaced; a chosen id that collides is a setup error.
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+// #include "environment.hpp"
+// #include "os.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+/// Creates the run directory for `id` (generating ids when `id` is empty) and points
+/// <root>/runlog/latest-run at it. On success `id` and `run_dir` are set.
+inline setup_error create_run_dir(const fs::path& root, double start_time, std::string& id,
+                                  fs::path& run_dir) {
+    const fs::path base = root / "runlog";
+    std::error_code ec;
+    fs::create_directories(base, ec);
+    if (ec || !fs::is_directory(base)) {
+        return {errc::run_dir_unwritable,
+                "cannot create run directory '" + base.string() +
+                    "': " + (ec ? ec.message() : "a file is in the way") +
+                    " (set settings.dir or RUNLOG_DIR to a writable directory)"};
+    }
+    const bool chosen = !id.empty();
+    const std::string stamp = directory_timestamp(start_time);
+    for (int attempt = 0; attempt < 16; ++attempt) {
+        const std::string candidate = chosen ? id : random_run_id();
+        const fs::path dir = base / ("run-" + stamp + "-" + candidate);
+        if (fs::create_directory(dir, ec)) {
+            id = candidate;
+            run_dir = dir;
+            // latest-run is a convenience; a file system without symlinks must not fail the run.
+            (void)replace_symlink(base / "latest-run", dir.filename());
+            return {};
+        }
+        if (ec) {
+            return {errc::run_dir_unwritable,
+                    "cannot create run directory '" + dir.string() + "': " + ec.message() +
+                        " (set settings.dir or RUNLOG_DIR to a writable directory)"};
+        }
+        if (chosen) {
+            return {errc::invalid_setting, "a run with id '" + id + "' already exists at '" +
+                                               dir.string() +
+                                               "' (choose another settings.id / RUNLOG_RUN_ID)"};
+        }
+    }
+    return {errc::run_dir_unwritable,
+            "could not find a free run directory name in '" + base.string() + "'"};
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/run_dir.hpp
+// #include "detail/run_state.hpp"
 // #include "run.hpp"
 // #include "sinks/jsonl.hpp"
 // begin runlog/sinks/jsonl.hpp
@@ -8660,8 +9120,9 @@ inline namespace v0 {
 
 class jsonl_sink final : public base_sink<null_mutex> {
   public:
-    /// run.json's content; `end` is null while the run is live.
-    static value run_json(const run_info& info, const finish_info* end) {
+    /// run.json's content; `end` is null while the run is live. `signal` is null, or the last
+    /// signal marked (settings::handle_signals): {"status", "signal", "signal_time"}.
+    static value run_json(const run_info& info, const finish_info* end, const value& signal) {
         value tags = value::array();
         for (const auto& t : info.tags) tags.push_back(t);
         value v = {{"format", RUNLOG_FORMAT_VERSION},
@@ -8684,10 +9145,15 @@ class jsonl_sink final : public base_sink<null_mutex> {
                          {"overflow", to_string(info.overflow)},
                          {"flush_interval", info.flush_interval}};
         if (end == nullptr) {
-            v["status"] = "running";
-            return v;
+            v["status"] = signal.is_null() ? value("running") : *signal.find("status");
+        } else {
+            v["status"] = end->status;
         }
-        v["status"] = end->status;
+        if (!signal.is_null()) {  // kept at finish: the run was told to stop, whatever came next
+            v["signal"] = *signal.find("signal");
+            v["signal_time"] = *signal.find("signal_time");
+        }
+        if (end == nullptr) return v;
         v["exit_code"] = end->exit_code;
         v["end_time"] = end->end_time;
         v["end_time_utc"] = detail::iso8601_utc(end->end_time);
@@ -8721,12 +9187,13 @@ class jsonl_sink final : public base_sink<null_mutex> {
         }
         if (io_result opened = history_.open(dir_ / "history.jsonl", false); !opened.ok())
             return opened;
-        io_result r = write_snapshot("run.json", run_json(info, nullptr));
-        if (r.ok()) r = write_snapshot("config.json", info.config);
+        io_result r = write_snapshot("config.json", info.config);
         if (r.ok()) r = write_snapshot("metrics.json", value::array());
         if (r.ok()) r = write_snapshot("summary.json", value::object());
         if (r.ok() && !info.git_diff.empty())
             r = detail::write_file_atomically(dir_ / "diff.patch", info.git_diff);
+        // Last: a run.json means the rest is there (a process killed in init() leaves none).
+        if (r.ok()) r = write_snapshot("run.json", run_json(info, nullptr, signal_));
         return r;
     }
 
@@ -8757,6 +9224,11 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 return {};
             case sink_event_type::artifact:
                 return write_artifact(*e.artifact);
+            case sink_event_type::signal:
+                signal_ = {{"status", e.signal->status},
+                           {"signal", e.signal->name},
+                           {"signal_time", e.signal->timestamp}};
+                return write_snapshot("run.json", run_json(info_, nullptr, signal_));
         }
         return {};
     }
@@ -8781,7 +9253,10 @@ class jsonl_sink final : public base_sink<null_mutex> {
         system_.close();
         output_.close();
         artifacts_.close();
-        io_result s = write_snapshot("run.json", run_json(info_, &end));
+        if (end.signal != 0)
+            signal_ = {
+                {"status", end.status}, {"signal", end.signal_name}, {"signal_time", end.end_time}};
+        io_result s = write_snapshot("run.json", run_json(info_, &end, signal_));
         return r.ok() ? s : r;
     }
 
@@ -8881,6 +9356,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     value metrics_ = value::array();
     value summary_ = value::object();
     bool summary_dirty_ = false;
+    value signal_;  // the last signal marked, or null
 };
 
 }  // namespace v0
@@ -9467,7 +9943,8 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 break;
             case sink_event_type::console:
             case sink_event_type::artifact:
-                break;  // TensorBoard has no console view and no artifacts
+            case sink_event_type::signal:
+                break;  // TensorBoard has no console view, no artifacts and no run states
             case sink_event_type::row:
                 write_row(*e.row);
                 media_.clear();
@@ -9889,6 +10366,7 @@ enum record_field : std::uint32_t {
     exit = 18,
     final_record = 20,
     header = 21,
+    preempting = 23,  // RunPreemptingRecord: empty; sync marks the run as preempting
 };
 
 /// Record{num, <field>: body}.
@@ -10233,6 +10711,9 @@ class wandb_sink final : public base_sink<null_mutex> {
                     artifacts_.push_back(
                         {e.artifact->manifest, e.artifact->aliases, e.artifact->dir});
                 break;
+            case sink_event_type::signal:
+                if (e.signal->status == "preempted") mark_preempting();
+                break;
             case sink_event_type::row:
                 write_row(*e.row);
                 if (file_.buffer().size() >= 64 * 1024) return file_.write();
@@ -10248,6 +10729,7 @@ class wandb_sink final : public base_sink<null_mutex> {
         const auto runtime = static_cast<std::int64_t>(end.runtime);
         append(w::summary, w::runtime_summary_body(runtime));
         append(w::summary, w::items_body(end.summary));
+        if (end.status == "preempted") mark_preempting();
         io_result r = write_files(end);
         for (const auto& a : artifacts_)
             if (io_result written = write_artifact(a); r.ok()) r = written;
@@ -10259,6 +10741,13 @@ class wandb_sink final : public base_sink<null_mutex> {
     }
 
   private:
+    /// W&B's own client writes this when it is told the job is about to be preempted; once.
+    void mark_preempting() {
+        if (preempting_marked_) return;
+        preempting_marked_ = true;
+        append(detail::wandb::preempting, detail::proto_writer());
+    }
+
     struct logged_artifact {
         value manifest;
         std::vector<std::string> aliases;
@@ -10418,6 +10907,7 @@ class wandb_sink final : public base_sink<null_mutex> {
     std::string json_;             // one value's JSON, reused
     value config_ = value::object();
     std::vector<logged_artifact> artifacts_;
+    bool preempting_marked_ = false;
 };
 
 }  // namespace v0
@@ -10430,19 +10920,6 @@ class wandb_sink final : public base_sink<null_mutex> {
 
 namespace runlog {
 inline namespace v0 {
-
-namespace detail {
-
-/// A summary value for one line of the end-of-run report: media as <type>, long text cut.
-inline std::string short_text(const value& v) {
-    if (const value* type = v.find("_type"); type && type->is_string())
-        return "<" + type->as_string() + ">";
-    std::string text = v.dump();
-    if (text.size() > 60) text = text.substr(0, 57) + "...";
-    return text;
-}
-
-}  // namespace detail
 
 RUNLOG_INLINE artifact_version run::use_artifact(std::string_view ref) {
     artifact_version v = artifact_store(artifact_dir_).resolve(ref);
@@ -10477,17 +10954,18 @@ RUNLOG_INLINE status run::flush(std::chrono::milliseconds timeout) noexcept {
 
 RUNLOG_INLINE status run::finish(int exit_code, std::chrono::milliseconds timeout) noexcept {
     auto* s = static_cast<detail::run_state*>(state_.get());
-    if (s == nullptr || !s->in_owner_process()) return status::disabled;
-    if (s->closed.exchange(true)) return status::finished;
-    const bool done = s->finish(exit_code, timeout);
-    if (!done) {
-        s->reporter.report(errc::finish_timed_out,
-                           "finish did not complete within " + std::to_string(timeout.count()) +
-                               " ms: a sink is blocked; " + std::to_string(s->queue.size_approx()) +
-                               " queued events and the final summary may be unwritten");
+    if (s == nullptr) return status::disabled;
+    switch (s->close(exit_code, 0, timeout)) {
+        case detail::close_result::disabled:
+            return status::disabled;
+        case detail::close_result::already_closed:
+            return status::finished;
+        case detail::close_result::done:
+            return status::ok;
+        case detail::close_result::timed_out:
+            break;
     }
-    if (!s->quiet) print_finish(*s, exit_code, done);
-    return done ? status::ok : status::timed_out;
+    return status::timed_out;
 }
 
 RUNLOG_INLINE artifact_version run::log_artifact_to(detail::run_core* core, std::string_view name,
@@ -10534,44 +11012,6 @@ RUNLOG_INLINE void run::enqueue_artifact(detail::run_core& s, const artifact_ver
     payload.key = v.dir.string();
     payload.stream = used ? 1 : 0;
     s.enqueue_control(e, s.block_timeout);
-}
-
-RUNLOG_INLINE void run::print_finish(detail::run_state& s, int exit_code, bool done) {
-    const run_stats st = s.counts.snapshot();
-    std::fprintf(stderr, "runlog: run '%s' (%s) %s, exit code %d\n", s.info.name.c_str(),
-                 s.info.id.c_str(), done ? "finished" : "abandoned (finish timed out)", exit_code);
-    std::fprintf(stderr, "runlog:   dir      %s\n", s.info.run_dir.string().c_str());
-    std::fprintf(stderr,
-                 "runlog:   rows     %llu committed, %llu log calls dropped, %llu fields "
-                 "dropped, %llu write errors\n",
-                 static_cast<unsigned long long>(st.rows_committed),
-                 static_cast<unsigned long long>(st.dropped()),
-                 static_cast<unsigned long long>(st.dropped_fields),
-                 static_cast<unsigned long long>(st.write_errors));
-    if (st.waited_queue_full > 0) {
-        std::fprintf(stderr,
-                     "runlog:   queue    full %llu times: those log calls waited for the "
-                     "writer (raise settings.queue_capacity or log less often)\n",
-                     static_cast<unsigned long long>(st.waited_queue_full));
-    }
-    if (st.artifacts_logged + st.artifacts_failed > 0) {
-        std::fprintf(stderr, "runlog:   artifacts %llu versions stored, %llu failed, in %s\n",
-                     static_cast<unsigned long long>(st.artifacts_logged),
-                     static_cast<unsigned long long>(st.artifacts_failed),
-                     s.artifacts.dir().string().c_str());
-    }
-    if (!done) return;
-    std::string line;
-    int shown = 0;
-    for (const auto& [key, v] : s.final_summary.as_object()) {
-        if (key.empty() || key.front() == '_') continue;
-        if (shown++ == 8) {
-            line += "  ...";
-            break;
-        }
-        line += "  " + key + "=" + detail::short_text(v);
-    }
-    if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
 }
 
 namespace detail {
@@ -10650,7 +11090,12 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
         }
     }
     auto state = std::make_shared<run_state>(s, std::move(info), std::move(sinks));
-    state->writer = std::thread(&run_state::writer_main, state);
+    run_state::start_writer(state);
+    if (std::string error; !open_runs::get().add(state, error)) {
+        state->reporter.report(errc::invalid_setting,
+                               "settings.handle_signals: cannot install the signal handlers (" +
+                                   error + "); the run goes on without them");
+    }
     if (s.system_metrics && s.system_interval.count() > 0)
         run_state::start_sampler(state, s.system_interval);
     if (s.capture_console) state->start_console();
@@ -11014,6 +11459,8 @@ struct native_run {
     std::vector<artifact> artifacts;  // artifacts.jsonl, with the versions still stored
     int exit_code = 0;
     double end_time = 0.0;
+    std::string signal;  // "SIGTERM", ...: the run was marked or ended by it (handle_signals)
+    std::string status;  // how it ended: run.json's, or for a crashed run "failed" / the mark
 };
 
 /// artifacts.jsonl: each version logged or used, if its store still has it (retention may have
@@ -11159,11 +11606,17 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
     info.run_dir = run_dir;
     out.dir = run_dir;
 
-    result.crashed = text("status") == "running";
+    // A run that never finished has no exit code: "running", or marked by a signal (and then
+    // killed before it could finish).
+    result.crashed = run_json.find("exit_code") == nullptr;
+    out.signal = text("signal");
     out.exit_code = result.crashed ? options.exit_code.value_or(1)
                                    : static_cast<int>(run_json.find("exit_code")
                                                           ? run_json.find("exit_code")->as_int()
                                                           : 0);
+    out.status = result.crashed && !out.signal.empty() ? text("status")
+                 : result.crashed ? std::string(out.exit_code == 0 ? "finished" : "failed")
+                                  : text("status");
     out.end_time = run_json.find("end_time") ? run_json.find("end_time")->as_double() : 0.0;
     if (out.end_time == 0.0 && !out.rows.empty()) {
         const value* last = out.rows.back().find("_timestamp");
@@ -11269,9 +11722,14 @@ inline void replay(const native_run& run, sink& target, const std::filesystem::p
     }
     run_stats stats;
     stats.rows_committed = result.rows;
-    const finish_info end{run.exit_code, run.exit_code == 0 ? "finished" : "failed",
-                          run.end_time,  run.end_time - run.info.start_time,
-                          stats,         run.summary};
+    const finish_info end{run.exit_code,
+                          run.status,
+                          run.end_time,
+                          run.end_time - run.info.start_time,
+                          stats,
+                          run.summary,
+                          run.exit_code > 128 && !run.signal.empty() ? run.exit_code - 128 : 0,
+                          run.signal};
     if (!(r = target.finish(end)).ok()) return void(result.message = r.message);
     result.ok = true;
     result.message =
@@ -11348,6 +11806,10 @@ class memory_sink final : public base_sink<std::mutex> {
     std::vector<metric_definition> metrics() const { return copy(metrics_); }
     std::optional<run_info> info() const { return copy(info_); }
     std::optional<int> exit_code() const { return copy(exit_code_); }
+    /// finish_info::status at finish ("finished", "failed", "preempted", "killed"); empty before.
+    std::string status() const { return copy(status_); }
+    /// Signals marked while the run was live (settings::handle_signals): "SIGUSR1", ...
+    std::vector<std::string> signals() const { return copy(signals_); }
     int flushes() const { return copy(flushes_); }
     /// Media files received: path relative to the run directory, and the bytes.
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media() const {
@@ -11396,6 +11858,9 @@ class memory_sink final : public base_sink<std::mutex> {
                 artifacts_.push_back(std::move(entry));
                 break;
             }
+            case sink_event_type::signal:
+                signals_.push_back(e.signal->name);
+                break;
         }
         return {};
     }
@@ -11406,6 +11871,7 @@ class memory_sink final : public base_sink<std::mutex> {
     io_result finish_(const finish_info& info) override {
         summary_ = info.summary;
         exit_code_ = info.exit_code;
+        status_ = info.status;
         return {};
     }
 
@@ -11426,6 +11892,8 @@ class memory_sink final : public base_sink<std::mutex> {
     std::vector<metric_definition> metrics_;
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media_;
     std::optional<int> exit_code_;
+    std::string status_;
+    std::vector<std::string> signals_;
     int flushes_ = 0;
 };
 

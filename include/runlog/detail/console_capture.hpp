@@ -20,6 +20,8 @@
 #include <string>
 #include <thread>
 
+#include "os.hpp"
+
 #if !defined(_WIN32)
 #include <fcntl.h>
 #include <poll.h>
@@ -69,7 +71,7 @@ class console_capture {
             ::close(ends[1]);
         }
         handler_ = std::move(handler);
-        reader_ = std::thread(&console_capture::run_reader, this);
+        reader_ = start_thread(&console_capture::run_reader, this);
         return true;
 #else
         (void)handler;

@@ -33,6 +33,7 @@
 #include "counters.hpp"
 #include "error_reporter.hpp"
 #include "event.hpp"
+#include "os.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -87,6 +88,16 @@ class dispatcher {
                 send(out);
                 break;
             }
+            case event_kind::signal: {
+                const int number = e.payload->stream;
+                const signal_event mark{number, signal_name(number), signal_status(number), e.time};
+                sink_event out;
+                out.type = sink_event_type::signal;
+                out.signal = &mark;
+                send(out);
+                flush();  // marked on disk now: the process may not live to the next flush
+                break;
+            }
             case event_kind::system: {
                 const system_sample sample{system_samples_++, e.time - start_time_, e.time,
                                            e.payload->data};
@@ -113,8 +124,9 @@ class dispatcher {
             check(i, guarded([&] { return sinks_[i]->flush(); }));
     }
 
-    /// Commits the pending row, then gives every sink the final summary and how the run ended.
-    value finish(int exit_code, double end_time) {
+    /// Commits the pending row, then gives every sink the final summary and how the run ended
+    /// (`signal`: the signal that ended it, or 0).
+    value finish(int exit_code, double end_time, int signal = 0) {
         if (pending_active_) commit_pending();
         const value summary = build_summary();
         summary_dirty_ = false;  // the final summary travels in finish_info, not as an event
@@ -122,9 +134,11 @@ class dispatcher {
         run_stats stats = counts_.snapshot();
         stats.errors_reported = reporter_.reported();
         stats.errors_suppressed = reporter_.suppressed();
-        const finish_info info{exit_code, exit_code == 0 ? "finished" : "failed",
-                               end_time,  end_time - start_time_,
-                               stats,     summary};
+        const finish_info info{
+            exit_code, signal != 0 ? signal_status(signal) : exit_code == 0 ? "finished" : "failed",
+            end_time,  end_time - start_time_,
+            stats,     summary,
+            signal,    signal != 0 ? signal_name(signal) : std::string()};
         for (std::size_t i = 0; i < sinks_.size(); ++i)
             check(i, guarded([&] { return sinks_[i]->finish(info); }));
         return summary;

@@ -16,6 +16,8 @@
 #include <sstream>
 #include <string>
 #include <system_error>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "../error.hpp"
@@ -25,8 +27,11 @@
 #include <process.h>  // _getpid
 #else
 #include <fcntl.h>     // open
+#include <pthread.h>   // pthread_sigmask
 #include <sys/file.h>  // flock
 #include <unistd.h>    // gethostname, getpid
+
+#include <csignal>
 #endif
 #if defined(__linux__)
 #include <sys/resource.h>  // setpriority
@@ -78,6 +83,57 @@ inline void lower_this_thread_priority() noexcept {
 #if defined(__linux__)
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
 #endif
+}
+
+/// Starts one of runlog's threads (writer, sampler, console reader, signal watcher) with SIGTERM,
+/// SIGINT and SIGUSR1 blocked, so those signals always reach one of the program's own threads:
+/// the handler settings::handle_signals installs waits for runlog's threads and must never run
+/// on one of them.
+template <class... Args>
+std::thread start_thread(Args&&... args) {
+#if defined(_WIN32)
+    return std::thread(std::forward<Args>(args)...);
+#else
+    struct mask_guard {
+        sigset_t previous;
+        mask_guard() {
+            sigset_t block;
+            sigemptyset(&block);
+            for (int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&block, sig);
+            pthread_sigmask(SIG_BLOCK, &block, &previous);
+        }
+        ~mask_guard() { pthread_sigmask(SIG_SETMASK, &previous, nullptr); }
+    } guard;  // the new thread inherits the mask; this one gets its own back
+    return std::thread(std::forward<Args>(args)...);
+#endif
+}
+
+/// "SIGTERM", "SIGINT", "SIGUSR1" (the signals settings::handle_signals handles), else "SIG<n>".
+inline std::string signal_name(int signal) {
+#if !defined(_WIN32)
+    switch (signal) {
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGINT:
+            return "SIGINT";
+        case SIGUSR1:
+            return "SIGUSR1";
+        default:
+            break;
+    }
+#endif
+    return "SIG" + std::to_string(signal);
+}
+
+/// How a run ended by `signal` is marked: "killed" for SIGINT (someone pressed Ctrl-C),
+/// "preempted" for the rest (SIGTERM: a scheduler's time limit or preemption; SIGUSR1: SLURM's
+/// warning before it, sbatch --signal).
+inline const char* signal_status(int signal) noexcept {
+#if !defined(_WIN32)
+    if (signal == SIGINT) return "killed";
+#endif
+    (void)signal;
+    return "preempted";
 }
 
 /// The process's command line (Linux: /proc/self/cmdline); empty where unknown.

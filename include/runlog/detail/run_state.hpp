@@ -6,11 +6,13 @@
 // The writer polls, backing off from 100 us to 20 ms when idle. flush() and finish() wait on a
 // condition variable with a deadline and always return. A writer stuck in a sink past finish()'s
 // deadline is detached and abandoned: it owns a reference to this state, so nothing it touches is
-// freed under it.
+// freed under it. close() is the one way a run ends: run::finish(), its destructor, exit() and a
+// fatal signal (open_runs.hpp) all come through it, and only the first one acts.
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,12 +33,59 @@ inline namespace v0 {
 namespace detail {
 
 enum class wait_result { done, timed_out, finished };
+enum class close_result { disabled, already_closed, done, timed_out };
+
+/// A summary value for one line of the end-of-run report: media as <type>, long text cut.
+inline std::string short_text(const value& v) {
+    if (const value* type = v.find("_type"); type && type->is_string())
+        return "<" + type->as_string() + ">";
+    std::string text = v.dump();
+    if (text.size() > 60) text = text.substr(0, 57) + "...";
+    return text;
+}
 
 struct run_state : run_core {
     run_state(const settings& s, run_info run, std::vector<std::shared_ptr<sink>> all_sinks)
         : run_core(s, std::move(run)),
           dispatch(std::move(all_sinks), reporter, counts, info.start_time),
+          handles_signals(s.handle_signals),
           artifacts(s.artifact_dir) {}  // start_run() fills in the default
+
+    /// Ends the run once, whoever asks first (run::finish, the destructor, exit(), a fatal
+    /// signal): drains the queue, tells the sinks how the run ended (a `signal` other than 0: it
+    /// ended on that signal, see signal_status), prints the end-of-run report.
+    close_result close(int code, int signal, std::chrono::milliseconds timeout) noexcept {
+        if (!in_owner_process()) return close_result::disabled;
+        // exit() called from inside a sink: the writer cannot wait for itself.
+        if (std::this_thread::get_id() == writer.get_id()) return close_result::disabled;
+        if (closed.exchange(true)) return close_result::already_closed;
+        const bool done = finish(code, signal, timeout);
+        if (!done) {
+            reporter.report(errc::finish_timed_out,
+                            "finish did not complete within " + std::to_string(timeout.count()) +
+                                " ms: a sink is blocked; " + std::to_string(queue.size_approx()) +
+                                " queued events and the final summary may be unwritten");
+        }
+        if (!quiet) print_report(code, signal, done);
+        return done ? close_result::done : close_result::timed_out;
+    }
+
+    /// Waits for a finish under way on another thread (not for an abandoned writer).
+    void wait_until_finished(std::chrono::milliseconds timeout) noexcept {
+        if (abandoned.load(std::memory_order_relaxed)) return;
+        std::unique_lock<std::mutex> lock(done_mutex);
+        done_cv.wait_for(lock, timeout, [&] { return writer_done; });
+    }
+
+    /// A signal arrived and the program handles it (it may go on): the sinks mark the run
+    /// (run.json's status, W&B's preempting record) until it finishes.
+    void mark_signal(int signal) noexcept {
+        event e;
+        e.kind = event_kind::signal;
+        e.time = now();
+        e.ensure_payload().stream = signal;
+        enqueue_control(e, block_timeout);
+    }
 
     wait_result flush(std::chrono::milliseconds timeout) noexcept {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -56,7 +105,7 @@ struct run_state : run_core {
     /// Starts the system sampler: its own low-priority thread, samples into the same queue.
     static void start_sampler(const std::shared_ptr<run_state>& self,
                               std::chrono::milliseconds interval) {
-        self->sampler = std::thread(&run_state::sampler_main, self, interval);
+        self->sampler = start_thread(&run_state::sampler_main, self, interval);
     }
 
     /// Stops the sampler (after a last sample, unless one was taken within the last second).
@@ -92,13 +141,19 @@ struct run_state : run_core {
         }
     }
 
+    /// Starts the writer thread.
+    static void start_writer(const std::shared_ptr<run_state>& self) {
+        self->writer = start_thread(&run_state::writer_main, self);
+    }
+
     /// Stops the writer after it has drained the queue; true if it finished within `timeout`.
-    bool finish(int code, std::chrono::milliseconds timeout) noexcept {
+    bool finish(int code, int signal, std::chrono::milliseconds timeout) noexcept {
         stop_sampler();
         if (console) console->stop(std::chrono::milliseconds(500));  // its chunks queue first
         {
             std::lock_guard<std::mutex> lock(wake_mutex);
             exit_code = code;
+            end_signal = signal;
             stop_requested = true;
             wake_requested = true;
         }
@@ -128,6 +183,8 @@ struct run_state : run_core {
     std::atomic<std::uint64_t> next_ticket{0};
     bool stop_requested = false;
     int exit_code = 0;
+    int end_signal = 0;
+    const bool handles_signals;  // settings::handle_signals
 
     std::mutex done_mutex;
     std::condition_variable done_cv;
@@ -245,13 +302,14 @@ struct run_state : run_core {
         } while (queue.size_approx() > 0);
         close_line();
         report_new_drops();
-        int code;
+        int code, signal;
         {
             std::lock_guard<std::mutex> lock(wake_mutex);
             code = exit_code;
+            signal = end_signal;
         }
         const double end = now();
-        value summary = dispatch.finish(code, end);
+        value summary = dispatch.finish(code, end, signal);
         {
             std::lock_guard<std::mutex> lock(done_mutex);
             final_summary = std::move(summary);
@@ -259,6 +317,46 @@ struct run_state : run_core {
             writer_done = true;
         }
         done_cv.notify_all();
+    }
+
+    void print_report(int code, int signal, bool done) {
+        const run_stats st = counts.snapshot();
+        std::string how = done ? "finished" : "abandoned (finish timed out)";
+        if (signal != 0) how += std::string(" on ") + signal_name(signal);
+        std::fprintf(stderr, "runlog: run '%s' (%s) %s, exit code %d\n", info.name.c_str(),
+                     info.id.c_str(), how.c_str(), code);
+        std::fprintf(stderr, "runlog:   dir      %s\n", info.run_dir.string().c_str());
+        std::fprintf(stderr,
+                     "runlog:   rows     %llu committed, %llu log calls dropped, %llu fields "
+                     "dropped, %llu write errors\n",
+                     static_cast<unsigned long long>(st.rows_committed),
+                     static_cast<unsigned long long>(st.dropped()),
+                     static_cast<unsigned long long>(st.dropped_fields),
+                     static_cast<unsigned long long>(st.write_errors));
+        if (st.waited_queue_full > 0) {
+            std::fprintf(stderr,
+                         "runlog:   queue    full %llu times: those log calls waited for the "
+                         "writer (raise settings.queue_capacity or log less often)\n",
+                         static_cast<unsigned long long>(st.waited_queue_full));
+        }
+        if (st.artifacts_logged + st.artifacts_failed > 0) {
+            std::fprintf(stderr, "runlog:   artifacts %llu versions stored, %llu failed, in %s\n",
+                         static_cast<unsigned long long>(st.artifacts_logged),
+                         static_cast<unsigned long long>(st.artifacts_failed),
+                         artifacts.dir().string().c_str());
+        }
+        if (!done) return;
+        std::string line;
+        int shown = 0;
+        for (const auto& [key, v] : final_summary.as_object()) {
+            if (key.empty() || key.front() == '_') continue;
+            if (shown++ == 8) {
+                line += "  ...";
+                break;
+            }
+            line += "  " + key + "=" + short_text(v);
+        }
+        if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
     }
 
     std::uint64_t reported_drops_ = 0;

@@ -37,6 +37,7 @@ enum record_field : std::uint32_t {
     exit = 18,
     final_record = 20,
     header = 21,
+    preempting = 23,  // RunPreemptingRecord: empty; sync marks the run as preempting
 };
 
 /// Record{num, <field>: body}.

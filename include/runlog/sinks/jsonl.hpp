@@ -32,8 +32,9 @@ inline namespace v0 {
 
 class jsonl_sink final : public base_sink<null_mutex> {
   public:
-    /// run.json's content; `end` is null while the run is live.
-    static value run_json(const run_info& info, const finish_info* end) {
+    /// run.json's content; `end` is null while the run is live. `signal` is null, or the last
+    /// signal marked (settings::handle_signals): {"status", "signal", "signal_time"}.
+    static value run_json(const run_info& info, const finish_info* end, const value& signal) {
         value tags = value::array();
         for (const auto& t : info.tags) tags.push_back(t);
         value v = {{"format", RUNLOG_FORMAT_VERSION},
@@ -56,10 +57,15 @@ class jsonl_sink final : public base_sink<null_mutex> {
                          {"overflow", to_string(info.overflow)},
                          {"flush_interval", info.flush_interval}};
         if (end == nullptr) {
-            v["status"] = "running";
-            return v;
+            v["status"] = signal.is_null() ? value("running") : *signal.find("status");
+        } else {
+            v["status"] = end->status;
         }
-        v["status"] = end->status;
+        if (!signal.is_null()) {  // kept at finish: the run was told to stop, whatever came next
+            v["signal"] = *signal.find("signal");
+            v["signal_time"] = *signal.find("signal_time");
+        }
+        if (end == nullptr) return v;
         v["exit_code"] = end->exit_code;
         v["end_time"] = end->end_time;
         v["end_time_utc"] = detail::iso8601_utc(end->end_time);
@@ -93,12 +99,13 @@ class jsonl_sink final : public base_sink<null_mutex> {
         }
         if (io_result opened = history_.open(dir_ / "history.jsonl", false); !opened.ok())
             return opened;
-        io_result r = write_snapshot("run.json", run_json(info, nullptr));
-        if (r.ok()) r = write_snapshot("config.json", info.config);
+        io_result r = write_snapshot("config.json", info.config);
         if (r.ok()) r = write_snapshot("metrics.json", value::array());
         if (r.ok()) r = write_snapshot("summary.json", value::object());
         if (r.ok() && !info.git_diff.empty())
             r = detail::write_file_atomically(dir_ / "diff.patch", info.git_diff);
+        // Last: a run.json means the rest is there (a process killed in init() leaves none).
+        if (r.ok()) r = write_snapshot("run.json", run_json(info, nullptr, signal_));
         return r;
     }
 
@@ -129,6 +136,11 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 return {};
             case sink_event_type::artifact:
                 return write_artifact(*e.artifact);
+            case sink_event_type::signal:
+                signal_ = {{"status", e.signal->status},
+                           {"signal", e.signal->name},
+                           {"signal_time", e.signal->timestamp}};
+                return write_snapshot("run.json", run_json(info_, nullptr, signal_));
         }
         return {};
     }
@@ -153,7 +165,10 @@ class jsonl_sink final : public base_sink<null_mutex> {
         system_.close();
         output_.close();
         artifacts_.close();
-        io_result s = write_snapshot("run.json", run_json(info_, &end));
+        if (end.signal != 0)
+            signal_ = {
+                {"status", end.status}, {"signal", end.signal_name}, {"signal_time", end.end_time}};
+        io_result s = write_snapshot("run.json", run_json(info_, &end, signal_));
         return r.ok() ? s : r;
     }
 
@@ -253,6 +268,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     value metrics_ = value::array();
     value summary_ = value::object();
     bool summary_dirty_ = false;
+    value signal_;  // the last signal marked, or null
 };
 
 }  // namespace v0

@@ -23,6 +23,10 @@ class memory_sink final : public base_sink<std::mutex> {
     std::vector<metric_definition> metrics() const { return copy(metrics_); }
     std::optional<run_info> info() const { return copy(info_); }
     std::optional<int> exit_code() const { return copy(exit_code_); }
+    /// finish_info::status at finish ("finished", "failed", "preempted", "killed"); empty before.
+    std::string status() const { return copy(status_); }
+    /// Signals marked while the run was live (settings::handle_signals): "SIGUSR1", ...
+    std::vector<std::string> signals() const { return copy(signals_); }
     int flushes() const { return copy(flushes_); }
     /// Media files received: path relative to the run directory, and the bytes.
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media() const {
@@ -71,6 +75,9 @@ class memory_sink final : public base_sink<std::mutex> {
                 artifacts_.push_back(std::move(entry));
                 break;
             }
+            case sink_event_type::signal:
+                signals_.push_back(e.signal->name);
+                break;
         }
         return {};
     }
@@ -81,6 +88,7 @@ class memory_sink final : public base_sink<std::mutex> {
     io_result finish_(const finish_info& info) override {
         summary_ = info.summary;
         exit_code_ = info.exit_code;
+        status_ = info.status;
         return {};
     }
 
@@ -101,6 +109,8 @@ class memory_sink final : public base_sink<std::mutex> {
     std::vector<metric_definition> metrics_;
     std::vector<std::pair<std::string, std::vector<std::uint8_t>>> media_;
     std::optional<int> exit_code_;
+    std::string status_;
+    std::vector<std::string> signals_;
     int flushes_ = 0;
 };
 

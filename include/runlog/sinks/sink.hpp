@@ -84,11 +84,23 @@ inline void dump_row_member(std::string_view key, const value& v, std::string& o
 /// How a run ended.
 struct finish_info {
     int exit_code = 0;
-    std::string status;  // "finished" (exit code 0) or "failed"
+    std::string status;  // "finished" (exit code 0), "failed", or ended by a signal: "preempted"
+                         // (SIGTERM, SIGUSR1) or "killed" (SIGINT), exit code 128 + signal
     double end_time = 0.0;
     double runtime = 0.0;
     run_stats stats;
     const value& summary;
+    int signal = 0;           // the signal that ended the run (settings::handle_signals), or 0
+    std::string signal_name;  // "SIGTERM", ...
+};
+
+/// A signal arrived that the program handles itself (settings::handle_signals): the run may go
+/// on, or the process may end soon. `status` is what a sink marks the run as meanwhile.
+struct signal_event {
+    int number = 0;
+    std::string name;    // "SIGTERM", ...
+    std::string status;  // "preempted" or "killed"
+    double timestamp = 0.0;
 };
 
 /// A media file to store, relative to the run directory ("media/images/x_3_<sha20>.png"). It
@@ -136,7 +148,17 @@ struct artifact_event {
     }
 };
 
-enum class sink_event_type { config, metric, row, summary, media, system, console, artifact };
+enum class sink_event_type {
+    config,
+    metric,
+    row,
+    summary,
+    media,
+    system,
+    console,
+    artifact,
+    signal
+};
 
 /// One event; exactly the member named by `type` is set.
 struct sink_event {
@@ -149,6 +171,7 @@ struct sink_event {
     const system_sample* system = nullptr;
     const console_output* console = nullptr;
     const artifact_event* artifact = nullptr;
+    const signal_event* signal = nullptr;
 };
 
 class sink {

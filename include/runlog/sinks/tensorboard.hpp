@@ -113,7 +113,8 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 break;
             case sink_event_type::console:
             case sink_event_type::artifact:
-                break;  // TensorBoard has no console view and no artifacts
+            case sink_event_type::signal:
+                break;  // TensorBoard has no console view, no artifacts and no run states
             case sink_event_type::row:
                 write_row(*e.row);
                 media_.clear();

@@ -121,6 +121,9 @@ class wandb_sink final : public base_sink<null_mutex> {
                     artifacts_.push_back(
                         {e.artifact->manifest, e.artifact->aliases, e.artifact->dir});
                 break;
+            case sink_event_type::signal:
+                if (e.signal->status == "preempted") mark_preempting();
+                break;
             case sink_event_type::row:
                 write_row(*e.row);
                 if (file_.buffer().size() >= 64 * 1024) return file_.write();
@@ -136,6 +139,7 @@ class wandb_sink final : public base_sink<null_mutex> {
         const auto runtime = static_cast<std::int64_t>(end.runtime);
         append(w::summary, w::runtime_summary_body(runtime));
         append(w::summary, w::items_body(end.summary));
+        if (end.status == "preempted") mark_preempting();
         io_result r = write_files(end);
         for (const auto& a : artifacts_)
             if (io_result written = write_artifact(a); r.ok()) r = written;
@@ -147,6 +151,13 @@ class wandb_sink final : public base_sink<null_mutex> {
     }
 
   private:
+    /// W&B's own client writes this when it is told the job is about to be preempted; once.
+    void mark_preempting() {
+        if (preempting_marked_) return;
+        preempting_marked_ = true;
+        append(detail::wandb::preempting, detail::proto_writer());
+    }
+
     struct logged_artifact {
         value manifest;
         std::vector<std::string> aliases;
@@ -306,6 +317,7 @@ class wandb_sink final : public base_sink<null_mutex> {
     std::string json_;             // one value's JSON, reused
     value config_ = value::object();
     std::vector<logged_artifact> artifacts_;
+    bool preempting_marked_ = false;
 };
 
 }  // namespace v0
