@@ -48,6 +48,9 @@ cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER
 cmake --build build-clang -j "$jobs"
 ctest --test-dir build-clang -j "$jobs" --output-on-failure --no-tests=error | tail -n 3
 
+stage "libFuzzer: each parser and encoder for 20 s (long runs: bash tools/fuzz.sh 3600)"
+bash tools/fuzz.sh 20
+
 stage "valgrind memcheck: the demo (examples/quickstart) with 0 errors and no definite leaks"
 mkdir -p build-clang/memcheck
 (cd build-clang/memcheck && valgrind -q --error-exitcode=1 --leak-check=full \

@@ -38,6 +38,7 @@ enum class errc : int {
     finish_timed_out = 302,
     flush_timed_out = 303,
     artifact_store_failed = 304,  // the artifact store could not be written
+    sink_backlog_full = 305,      // a sink left rows out: its file fails and 64 MiB wait
 };
 
 inline const char* to_string(errc code) noexcept {
@@ -78,6 +79,8 @@ inline const char* to_string(errc code) noexcept {
             return "flush timed out";
         case errc::artifact_store_failed:
             return "artifact store failed";
+        case errc::sink_backlog_full:
+            return "sink backlog full";
     }
     return "unknown error";
 }

@@ -19,6 +19,8 @@ struct run_stats {
     std::uint64_t waited_queue_full = 0;     // calls that found the queue full and waited for
                                              // room (block policy; then queued or dropped)
     std::uint64_t write_errors = 0;          // sink failures (each reported, the others go on)
+    std::uint64_t dropped_unwritable = 0;    // rows a sink left out: its file failed to write
+                                             // and 64 MiB already waited (one per sink and row)
     std::uint64_t artifacts_logged = 0;      // artifact versions stored by log_artifact
     std::uint64_t artifacts_failed = 0;      // log_artifact calls that stored nothing (reported)
     std::uint64_t errors_reported = 0;       // reports sent to the error handler ...

@@ -131,6 +131,7 @@ enum class errc : int {
     finish_timed_out = 302,
     flush_timed_out = 303,
     artifact_store_failed = 304,  // the artifact store could not be written
+    sink_backlog_full = 305,      // a sink left rows out: its file fails and 64 MiB wait
 };
 
 inline const char* to_string(errc code) noexcept {
@@ -171,6 +172,8 @@ inline const char* to_string(errc code) noexcept {
             return "flush timed out";
         case errc::artifact_store_failed:
             return "artifact store failed";
+        case errc::sink_backlog_full:
+            return "sink backlog full";
     }
     return "unknown error";
 }
@@ -3480,6 +3483,8 @@ struct run_stats {
     std::uint64_t waited_queue_full = 0;     // calls that found the queue full and waited for
                                              // room (block policy; then queued or dropped)
     std::uint64_t write_errors = 0;          // sink failures (each reported, the others go on)
+    std::uint64_t dropped_unwritable = 0;    // rows a sink left out: its file failed to write
+                                             // and 64 MiB already waited (one per sink and row)
     std::uint64_t artifacts_logged = 0;      // artifact versions stored by log_artifact
     std::uint64_t artifacts_failed = 0;      // log_artifact calls that stored nothing (reported)
     std::uint64_t errors_reported = 0;       // reports sent to the error handler ...
@@ -3839,6 +3844,7 @@ struct counters {
     std::atomic<std::uint64_t> dropped_after_finish{0};
     std::atomic<std::uint64_t> waited_queue_full{0};
     std::atomic<std::uint64_t> write_errors{0};
+    std::atomic<std::uint64_t> dropped_unwritable{0};
     std::atomic<std::uint64_t> artifacts_logged{0};
     std::atomic<std::uint64_t> artifacts_failed{0};
 
@@ -3865,6 +3871,7 @@ struct counters {
         s.dropped_after_finish = get(dropped_after_finish);
         s.waited_queue_full = get(waited_queue_full);
         s.write_errors = get(write_errors);
+        s.dropped_unwritable = get(dropped_unwritable);
         s.artifacts_logged = get(artifacts_logged);
         s.artifacts_failed = get(artifacts_failed);
         return s;
@@ -5407,6 +5414,44 @@ inline bool read_json_file(const std::filesystem::path& path, value& out, std::s
 
 // #include "../error.hpp"
 // #include "clock.hpp"
+// #include "io_faults.hpp"
+// begin runlog/detail/io_faults.hpp
+// SPDX-License-Identifier: MIT
+// A test seam for failing disks: when a test sets io_fault_hook, every file operation the sinks
+// make (appending to a stream, writing a snapshot or media file, fsync, rename, creating a
+// directory) asks it first, and a fault it returns makes that operation fail with its errno
+// (ENOSPC, EDQUOT, EIO, ...) as the OS would; an append may first write part of its bytes, as a
+// disk filling up does. Unset (the default), it costs one relaxed load per operation.
+// tests/test_disk_faults.cpp uses it; the same test also fills a real tmpfs where it may mount one.
+
+#include <atomic>
+#include <cstddef>
+#include <limits>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+enum class io_op { append, write_file, fsync, rename, mkdir };
+
+struct io_fault {
+    int error = 0;                  // 0: no fault
+    std::size_t partial_bytes = 0;  // io_op::append: bytes written before the failure
+};
+
+using io_fault_function = io_fault (*)(io_op op, const char* path);
+inline std::atomic<io_fault_function> io_fault_hook{nullptr};
+
+/// The fault to inject for `op` on `path`, if a test asks for one.
+inline io_fault injected_fault(io_op op, const char* path) noexcept {
+    const io_fault_function hook = io_fault_hook.load(std::memory_order_relaxed);
+    return hook != nullptr ? hook(op, path) : io_fault{};
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/io_faults.hpp
 
 #if defined(_WIN32)
 #include <process.h>  // _getpid
@@ -5621,11 +5666,19 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
                                       describe({errno, std::generic_category()}));
     }
     bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    int write_errno = errno;
+    if (const io_fault fault = injected_fault(io_op::write_file, temp.c_str()); fault.error)
+        written = false, write_errno = fault.error;
 #if !defined(_WIN32)
-    if (durable) written = written && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    if (durable && written) {
+        written = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+        write_errno = errno;
+        if (const io_fault fault = injected_fault(io_op::fsync, temp.c_str()); fault.error)
+            written = false, write_errno = fault.error;
+    }
 #endif
-    const int write_errno = errno;
-    const bool closed = std::fclose(f) == 0;
+    const bool closed = std::fclose(f) == 0;  // a buffered write may fail only here
+    if (written && !closed) write_errno = errno;
     if (!written || !closed) {
         std::error_code ignored;
         fs::remove(temp, ignored);
@@ -5634,8 +5687,13 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
                                       "': " + describe({write_errno, std::generic_category()}));
     }
     std::error_code ec;
-    fs::rename(temp, path, ec);
+    if (const io_fault fault = injected_fault(io_op::rename, path.c_str()); fault.error)
+        ec.assign(fault.error, std::generic_category());
+    else
+        fs::rename(temp, path, ec);
     if (ec) {
+        std::error_code ignored;
+        fs::remove(temp, ignored);
         return io_result::failure(errc::sink_write_failed,
                                   "cannot replace '" + path.string() + "': " + describe(ec));
     }
@@ -5646,7 +5704,11 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
 inline io_result write_file_creating_directories(const fs::path& path,
                                                  const std::vector<std::uint8_t>& bytes) {
     std::error_code ec;
-    fs::create_directories(path.parent_path(), ec);
+    if (const io_fault fault = injected_fault(io_op::mkdir, path.parent_path().c_str());
+        fault.error)
+        ec.assign(fault.error, std::generic_category());
+    else
+        fs::create_directories(path.parent_path(), ec);
     if (ec) {
         return io_result::failure(
             errc::sink_write_failed,
@@ -7459,7 +7521,7 @@ class dispatcher {
     dispatcher(std::vector<std::shared_ptr<sink>> sinks, error_reporter& reporter, counters& counts,
                double start_time)
         : sinks_(std::move(sinks)),
-          sink_failing_(sinks_.size(), false),
+          sink_failing_(sinks_.size()),
           reporter_(reporter),
           counts_(counts),
           start_time_(round_to_microseconds(start_time)) {}
@@ -7536,7 +7598,7 @@ class dispatcher {
             summary_dirty_ = false;
         }
         for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->flush(); }));
+            check(i, guarded([&] { return sinks_[i]->flush(); }), true);
     }
 
     /// Commits the pending row, then gives every sink the final summary and how the run ended
@@ -7858,19 +7920,25 @@ class dispatcher {
 #endif
     }
 
-    void check(std::size_t sink_index, const io_result& r) {
+    /// Counts a sink's failure and reports the first of a streak (and a new kind of failure
+    /// within it, such as rows being left out). Only a successful flush, where the sink writes
+    /// its files, ends a streak: rows that go into a buffer say nothing about the disk, and a
+    /// full disk must not be reported again at every flush.
+    void check(std::size_t sink_index, const io_result& r, bool wrote_files = false) {
+        std::vector<errc>& streak = sink_failing_[sink_index];  // the codes it reported
         if (r.ok()) {
-            sink_failing_[sink_index] = false;
+            if (wrote_files) streak.clear();
             return;
         }
-        counters::bump(counts_.write_errors);
-        if (sink_failing_[sink_index]) return;  // reported when the streak began
-        sink_failing_[sink_index] = true;
+        counters::bump(r.code == errc::sink_backlog_full ? counts_.dropped_unwritable
+                                                         : counts_.write_errors);
+        if (std::find(streak.begin(), streak.end(), r.code) != streak.end()) return;
+        streak.push_back(r.code);
         reporter_.report(r.code, "sink " + std::to_string(sink_index) + ": " + r.message);
     }
 
     std::vector<std::shared_ptr<sink>> sinks_;
-    std::vector<bool> sink_failing_;
+    std::vector<std::vector<errc>> sink_failing_;  // per sink: what its failing streak reported
     error_reporter& reporter_;
     counters& counts_;
     const double start_time_;
@@ -8683,6 +8751,12 @@ struct run_state : run_core {
                      static_cast<unsigned long long>(st.dropped()),
                      static_cast<unsigned long long>(st.dropped_fields),
                      static_cast<unsigned long long>(st.write_errors));
+        if (st.dropped_unwritable > 0) {
+            std::fprintf(stderr,
+                         "runlog:   disk     %llu rows left out by sinks whose files could not "
+                         "be written (disk full or failing; see the errors above)\n",
+                         static_cast<unsigned long long>(st.dropped_unwritable));
+        }
         if (st.waited_queue_full > 0) {
             std::fprintf(stderr,
                          "runlog:   queue    full %llu times: those log calls waited for the "
@@ -9032,17 +9106,23 @@ inline setup_error create_run_dir(const fs::path& root, double start_time, std::
 // SPDX-License-Identifier: MIT
 // The one way sinks write their streams (history.jsonl, run-<id>.wandb, tfevents): bytes are
 // gathered in a buffer and appended to an unbuffered file at flush points, so what reaches the
-// disk is always whole lines or whole records. When a write fails (disk full), the unwritten bytes
-// stay buffered and are retried at the next write; past 64 MiB they are dropped and the loss is
-// reported.
+// disk is whole lines or whole records. When a write fails (disk full, quota, I/O error), the
+// unwritten bytes stay buffered, in order, and are retried at the next write: once space returns
+// the file continues exactly where it stopped (a record cut short by the failure is completed,
+// and a .wandb file keeps its block layout). Buffered bytes are never dropped, since that would
+// tear a record in the middle of the file; instead, once 64 MiB wait (has_room()), the sinks
+// leave out new rows, counted in run_stats::dropped_unwritable.
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <system_error>
 
 // #include "../error.hpp"
+// #include "io_faults.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -9075,23 +9155,47 @@ class append_file {
     /// The bytes waiting for the next write().
     std::string& buffer() noexcept { return buffer_; }
 
+    /// False while writes fail and max_buffered bytes wait: leave new rows out. Then it tries
+    /// the disk again, at most every 100 ms, so writing resumes with the first row after space
+    /// returns.
+    bool has_room() {
+        if (buffer_.size() < max_buffered) return true;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_retry_ < std::chrono::milliseconds(100)) return false;
+        last_retry_ = now;
+        (void)write();  // its failure was reported when the streak began
+        return buffer_.size() < max_buffered;
+    }
+
+    /// The failure to return for a row left out while backlogged().
+    io_result row_left_out() const {
+        return io_result::failure(errc::sink_backlog_full,
+                                  "rows left out: '" + path_.string() + "' cannot be written and " +
+                                      std::to_string(buffer_.size() >> 20) +
+                                      " MiB already wait for it");
+    }
+
     /// Appends the buffer to the file; keeps what could not be written.
     io_result write() {
         if (buffer_.empty() || file_ == nullptr) return {};
-        const std::size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), file_);
-        const int error = errno;
+        std::size_t written = 0;
+        int error = 0;
+        if (const io_fault fault = injected_fault(io_op::append, path_.c_str()); fault.error) {
+            const std::size_t part = std::min(fault.partial_bytes, buffer_.size());
+            written = part > 0 ? std::fwrite(buffer_.data(), 1, part, file_) : 0;
+            error = fault.error;
+        } else {
+            written = std::fwrite(buffer_.data(), 1, buffer_.size(), file_);
+            error = errno;
+        }
         buffer_.erase(0, written);
         if (buffer_.empty()) return {};
         std::clearerr(file_);
-        std::string message = "cannot append to '" + path_.string() +
-                              "': " + std::error_code(error, std::generic_category()).message();
-        if (buffer_.size() > max_buffered) {
-            message += "; " + std::to_string(buffer_.size()) + " buffered bytes dropped";
-            buffer_.clear();
-        } else {
-            message += "; kept in memory and retried at the next flush";
-        }
-        return io_result::failure(errc::sink_write_failed, message);
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot append to '" + path_.string() +
+                "': " + std::error_code(error, std::generic_category()).message() + "; " +
+                std::to_string(buffer_.size()) + " bytes kept in memory, retried at each flush");
     }
 
     void close() noexcept {
@@ -9105,6 +9209,7 @@ class append_file {
     std::filesystem::path path_;
     std::FILE* file_ = nullptr;
     std::string buffer_;
+    std::chrono::steady_clock::time_point last_retry_{};
 };
 
 }  // namespace detail
@@ -9167,6 +9272,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
                       {"dropped_after_finish", s.dropped_after_finish},
                       {"waited_queue_full", s.waited_queue_full},
                       {"write_errors", s.write_errors},
+                      {"dropped_unwritable", s.dropped_unwritable},
                       {"artifacts_logged", s.artifacts_logged},
                       {"artifacts_failed", s.artifacts_failed},
                       {"errors_reported", s.errors_reported},
@@ -9200,10 +9306,13 @@ class jsonl_sink final : public base_sink<null_mutex> {
     io_result event_(const sink_event& e) override {
         switch (e.type) {
             case sink_event_type::row:
+                if (!history_.has_room()) return history_.row_left_out();
                 write_row(e.row->data);
                 return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
             case sink_event_type::config:
-                return write_snapshot("config.json", *e.config);
+                config_ = *e.config;
+                config_dirty_ = true;
+                return write_if_dirty(config_dirty_, "config.json", config_);
             case sink_event_type::metric:
                 return write_metric(*e.metric);
             case sink_event_type::summary:
@@ -9220,6 +9329,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
                     if (io_result opened = output_.open(dir_ / "output.log", false); !opened.ok())
                         return opened;
                 }
+                if (!output_.has_room()) return output_.row_left_out();
                 output_.buffer() += e.console->text;
                 return {};
             case sink_event_type::artifact:
@@ -9237,11 +9347,11 @@ class jsonl_sink final : public base_sink<null_mutex> {
         io_result r = history_.write();
         if (io_result s = system_.write(); r.ok()) r = s;
         if (io_result o = output_.write(); r.ok()) r = o;
-        if (summary_dirty_) {
-            io_result s = write_snapshot("summary.json", summary_);
-            if (s.ok()) summary_dirty_ = false;
+        // Snapshots that failed to write (disk full) are retried here until they succeed.
+        for (io_result s : {write_if_dirty(config_dirty_, "config.json", config_),
+                            write_if_dirty(metrics_dirty_, "metrics.json", metrics_),
+                            write_if_dirty(summary_dirty_, "summary.json", summary_)})
             if (r.ok()) r = s;
-        }
         return r;
     }
 
@@ -9285,6 +9395,14 @@ class jsonl_sink final : public base_sink<null_mutex> {
 
     static constexpr std::size_t flush_threshold = 64 * 1024;
 
+    /// Writes `v` to `name` if `dirty`, which stays set if the write fails.
+    io_result write_if_dirty(bool& dirty, const char* name, const value& v) {
+        if (!dirty) return {};
+        io_result r = write_snapshot(name, v);
+        if (r.ok()) dirty = false;
+        return r;
+    }
+
     io_result write_snapshot(const char* name, const value& v) {
         std::string text = v.dump();
         text.push_back('\n');
@@ -9297,6 +9415,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
             if (io_result opened = system_.open(dir_ / "system.jsonl", false); !opened.ok())
                 return opened;
         }
+        if (!system_.has_room()) return system_.row_left_out();
         value line = {{"_timestamp", sample.timestamp}, {"_runtime", sample.runtime}};
         for (const auto& [key, v] : sample.values.as_object()) line[key] = v;
         line.dump(system_.buffer());
@@ -9343,7 +9462,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
             }
         }
         if (!replaced) metrics_.push_back(std::move(entry));
-        return write_snapshot("metrics.json", metrics_);
+        metrics_dirty_ = true;
+        return write_if_dirty(metrics_dirty_, "metrics.json", metrics_);
     }
 
     run_info info_;
@@ -9355,7 +9475,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
     detail::append_file artifacts_;
     value metrics_ = value::array();
     value summary_ = value::object();
-    bool summary_dirty_ = false;
+    value config_;
+    bool summary_dirty_ = false, config_dirty_ = false, metrics_dirty_ = false;
     value signal_;  // the last signal marked, or null
 };
 
@@ -9939,6 +10060,7 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             case sink_event_type::summary:
                 break;
             case sink_event_type::system:
+                if (!file_.has_room()) return file_.row_left_out();
                 write_system(*e.system);
                 break;
             case sink_event_type::console:
@@ -9946,6 +10068,7 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             case sink_event_type::signal:
                 break;  // TensorBoard has no console view, no artifacts and no run states
             case sink_event_type::row:
+                if (!file_.has_room()) return file_.row_left_out();
                 write_row(*e.row);
                 media_.clear();
                 if (file_.buffer().size() >= 64 * 1024) return file_.write();
@@ -10699,9 +10822,11 @@ class wandb_sink final : public base_sink<null_mutex> {
                 append(w::summary, w::items_body(*e.summary));
                 break;
             case sink_event_type::system:
+                if (!file_.has_room()) return file_.row_left_out();
                 append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
                 break;
             case sink_event_type::console:
+                if (!file_.has_room()) return file_.row_left_out();
                 append(w::output_raw, w::output_raw_body(*e.console));
                 break;
             case sink_event_type::artifact:
@@ -10715,6 +10840,7 @@ class wandb_sink final : public base_sink<null_mutex> {
                 if (e.signal->status == "preempted") mark_preempting();
                 break;
             case sink_event_type::row:
+                if (!file_.has_room()) return file_.row_left_out();
                 write_row(*e.row);
                 if (file_.buffer().size() >= 64 * 1024) return file_.write();
                 break;

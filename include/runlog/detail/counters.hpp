@@ -21,6 +21,7 @@ struct counters {
     std::atomic<std::uint64_t> dropped_after_finish{0};
     std::atomic<std::uint64_t> waited_queue_full{0};
     std::atomic<std::uint64_t> write_errors{0};
+    std::atomic<std::uint64_t> dropped_unwritable{0};
     std::atomic<std::uint64_t> artifacts_logged{0};
     std::atomic<std::uint64_t> artifacts_failed{0};
 
@@ -47,6 +48,7 @@ struct counters {
         s.dropped_after_finish = get(dropped_after_finish);
         s.waited_queue_full = get(waited_queue_full);
         s.write_errors = get(write_errors);
+        s.dropped_unwritable = get(dropped_unwritable);
         s.artifacts_logged = get(artifacts_logged);
         s.artifacts_failed = get(artifacts_failed);
         return s;

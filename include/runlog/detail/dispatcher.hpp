@@ -44,7 +44,7 @@ class dispatcher {
     dispatcher(std::vector<std::shared_ptr<sink>> sinks, error_reporter& reporter, counters& counts,
                double start_time)
         : sinks_(std::move(sinks)),
-          sink_failing_(sinks_.size(), false),
+          sink_failing_(sinks_.size()),
           reporter_(reporter),
           counts_(counts),
           start_time_(round_to_microseconds(start_time)) {}
@@ -121,7 +121,7 @@ class dispatcher {
             summary_dirty_ = false;
         }
         for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->flush(); }));
+            check(i, guarded([&] { return sinks_[i]->flush(); }), true);
     }
 
     /// Commits the pending row, then gives every sink the final summary and how the run ended
@@ -443,19 +443,25 @@ class dispatcher {
 #endif
     }
 
-    void check(std::size_t sink_index, const io_result& r) {
+    /// Counts a sink's failure and reports the first of a streak (and a new kind of failure
+    /// within it, such as rows being left out). Only a successful flush, where the sink writes
+    /// its files, ends a streak: rows that go into a buffer say nothing about the disk, and a
+    /// full disk must not be reported again at every flush.
+    void check(std::size_t sink_index, const io_result& r, bool wrote_files = false) {
+        std::vector<errc>& streak = sink_failing_[sink_index];  // the codes it reported
         if (r.ok()) {
-            sink_failing_[sink_index] = false;
+            if (wrote_files) streak.clear();
             return;
         }
-        counters::bump(counts_.write_errors);
-        if (sink_failing_[sink_index]) return;  // reported when the streak began
-        sink_failing_[sink_index] = true;
+        counters::bump(r.code == errc::sink_backlog_full ? counts_.dropped_unwritable
+                                                         : counts_.write_errors);
+        if (std::find(streak.begin(), streak.end(), r.code) != streak.end()) return;
+        streak.push_back(r.code);
         reporter_.report(r.code, "sink " + std::to_string(sink_index) + ": " + r.message);
     }
 
     std::vector<std::shared_ptr<sink>> sinks_;
-    std::vector<bool> sink_failing_;
+    std::vector<std::vector<errc>> sink_failing_;  // per sink: what its failing streak reported
     error_reporter& reporter_;
     counters& counts_;
     const double start_time_;

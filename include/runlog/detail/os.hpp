@@ -22,6 +22,7 @@
 
 #include "../error.hpp"
 #include "clock.hpp"
+#include "io_faults.hpp"
 
 #if defined(_WIN32)
 #include <process.h>  // _getpid
@@ -236,11 +237,19 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
                                       describe({errno, std::generic_category()}));
     }
     bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    int write_errno = errno;
+    if (const io_fault fault = injected_fault(io_op::write_file, temp.c_str()); fault.error)
+        written = false, write_errno = fault.error;
 #if !defined(_WIN32)
-    if (durable) written = written && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    if (durable && written) {
+        written = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+        write_errno = errno;
+        if (const io_fault fault = injected_fault(io_op::fsync, temp.c_str()); fault.error)
+            written = false, write_errno = fault.error;
+    }
 #endif
-    const int write_errno = errno;
-    const bool closed = std::fclose(f) == 0;
+    const bool closed = std::fclose(f) == 0;  // a buffered write may fail only here
+    if (written && !closed) write_errno = errno;
     if (!written || !closed) {
         std::error_code ignored;
         fs::remove(temp, ignored);
@@ -249,8 +258,13 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
                                       "': " + describe({write_errno, std::generic_category()}));
     }
     std::error_code ec;
-    fs::rename(temp, path, ec);
+    if (const io_fault fault = injected_fault(io_op::rename, path.c_str()); fault.error)
+        ec.assign(fault.error, std::generic_category());
+    else
+        fs::rename(temp, path, ec);
     if (ec) {
+        std::error_code ignored;
+        fs::remove(temp, ignored);
         return io_result::failure(errc::sink_write_failed,
                                   "cannot replace '" + path.string() + "': " + describe(ec));
     }
@@ -261,7 +275,11 @@ inline io_result write_file_atomically(const fs::path& path, std::string_view by
 inline io_result write_file_creating_directories(const fs::path& path,
                                                  const std::vector<std::uint8_t>& bytes) {
     std::error_code ec;
-    fs::create_directories(path.parent_path(), ec);
+    if (const io_fault fault = injected_fault(io_op::mkdir, path.parent_path().c_str());
+        fault.error)
+        ec.assign(fault.error, std::generic_category());
+    else
+        fs::create_directories(path.parent_path(), ec);
     if (ec) {
         return io_result::failure(
             errc::sink_write_failed,

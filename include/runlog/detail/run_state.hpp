@@ -333,6 +333,12 @@ struct run_state : run_core {
                      static_cast<unsigned long long>(st.dropped()),
                      static_cast<unsigned long long>(st.dropped_fields),
                      static_cast<unsigned long long>(st.write_errors));
+        if (st.dropped_unwritable > 0) {
+            std::fprintf(stderr,
+                         "runlog:   disk     %llu rows left out by sinks whose files could not "
+                         "be written (disk full or failing; see the errors above)\n",
+                         static_cast<unsigned long long>(st.dropped_unwritable));
+        }
         if (st.waited_queue_full > 0) {
             std::fprintf(stderr,
                          "runlog:   queue    full %llu times: those log calls waited for the "

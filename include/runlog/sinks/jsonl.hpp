@@ -79,6 +79,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
                       {"dropped_after_finish", s.dropped_after_finish},
                       {"waited_queue_full", s.waited_queue_full},
                       {"write_errors", s.write_errors},
+                      {"dropped_unwritable", s.dropped_unwritable},
                       {"artifacts_logged", s.artifacts_logged},
                       {"artifacts_failed", s.artifacts_failed},
                       {"errors_reported", s.errors_reported},
@@ -112,10 +113,13 @@ class jsonl_sink final : public base_sink<null_mutex> {
     io_result event_(const sink_event& e) override {
         switch (e.type) {
             case sink_event_type::row:
+                if (!history_.has_room()) return history_.row_left_out();
                 write_row(e.row->data);
                 return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
             case sink_event_type::config:
-                return write_snapshot("config.json", *e.config);
+                config_ = *e.config;
+                config_dirty_ = true;
+                return write_if_dirty(config_dirty_, "config.json", config_);
             case sink_event_type::metric:
                 return write_metric(*e.metric);
             case sink_event_type::summary:
@@ -132,6 +136,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
                     if (io_result opened = output_.open(dir_ / "output.log", false); !opened.ok())
                         return opened;
                 }
+                if (!output_.has_room()) return output_.row_left_out();
                 output_.buffer() += e.console->text;
                 return {};
             case sink_event_type::artifact:
@@ -149,11 +154,11 @@ class jsonl_sink final : public base_sink<null_mutex> {
         io_result r = history_.write();
         if (io_result s = system_.write(); r.ok()) r = s;
         if (io_result o = output_.write(); r.ok()) r = o;
-        if (summary_dirty_) {
-            io_result s = write_snapshot("summary.json", summary_);
-            if (s.ok()) summary_dirty_ = false;
+        // Snapshots that failed to write (disk full) are retried here until they succeed.
+        for (io_result s : {write_if_dirty(config_dirty_, "config.json", config_),
+                            write_if_dirty(metrics_dirty_, "metrics.json", metrics_),
+                            write_if_dirty(summary_dirty_, "summary.json", summary_)})
             if (r.ok()) r = s;
-        }
         return r;
     }
 
@@ -197,6 +202,14 @@ class jsonl_sink final : public base_sink<null_mutex> {
 
     static constexpr std::size_t flush_threshold = 64 * 1024;
 
+    /// Writes `v` to `name` if `dirty`, which stays set if the write fails.
+    io_result write_if_dirty(bool& dirty, const char* name, const value& v) {
+        if (!dirty) return {};
+        io_result r = write_snapshot(name, v);
+        if (r.ok()) dirty = false;
+        return r;
+    }
+
     io_result write_snapshot(const char* name, const value& v) {
         std::string text = v.dump();
         text.push_back('\n');
@@ -209,6 +222,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
             if (io_result opened = system_.open(dir_ / "system.jsonl", false); !opened.ok())
                 return opened;
         }
+        if (!system_.has_room()) return system_.row_left_out();
         value line = {{"_timestamp", sample.timestamp}, {"_runtime", sample.runtime}};
         for (const auto& [key, v] : sample.values.as_object()) line[key] = v;
         line.dump(system_.buffer());
@@ -255,7 +269,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
             }
         }
         if (!replaced) metrics_.push_back(std::move(entry));
-        return write_snapshot("metrics.json", metrics_);
+        metrics_dirty_ = true;
+        return write_if_dirty(metrics_dirty_, "metrics.json", metrics_);
     }
 
     run_info info_;
@@ -267,7 +282,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
     detail::append_file artifacts_;
     value metrics_ = value::array();
     value summary_ = value::object();
-    bool summary_dirty_ = false;
+    value config_;
+    bool summary_dirty_ = false, config_dirty_ = false, metrics_dirty_ = false;
     value signal_;  // the last signal marked, or null
 };
 

@@ -109,6 +109,7 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             case sink_event_type::summary:
                 break;
             case sink_event_type::system:
+                if (!file_.has_room()) return file_.row_left_out();
                 write_system(*e.system);
                 break;
             case sink_event_type::console:
@@ -116,6 +117,7 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             case sink_event_type::signal:
                 break;  // TensorBoard has no console view, no artifacts and no run states
             case sink_event_type::row:
+                if (!file_.has_room()) return file_.row_left_out();
                 write_row(*e.row);
                 media_.clear();
                 if (file_.buffer().size() >= 64 * 1024) return file_.write();

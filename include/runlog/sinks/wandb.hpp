@@ -109,9 +109,11 @@ class wandb_sink final : public base_sink<null_mutex> {
                 append(w::summary, w::items_body(*e.summary));
                 break;
             case sink_event_type::system:
+                if (!file_.has_room()) return file_.row_left_out();
                 append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
                 break;
             case sink_event_type::console:
+                if (!file_.has_room()) return file_.row_left_out();
                 append(w::output_raw, w::output_raw_body(*e.console));
                 break;
             case sink_event_type::artifact:
@@ -125,6 +127,7 @@ class wandb_sink final : public base_sink<null_mutex> {
                 if (e.signal->status == "preempted") mark_preempting();
                 break;
             case sink_event_type::row:
+                if (!file_.has_room()) return file_.row_left_out();
                 write_row(*e.row);
                 if (file_.buffer().size() >= 64 * 1024) return file_.write();
                 break;
