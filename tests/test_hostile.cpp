@@ -215,9 +215,15 @@ TEST_CASE("security: modes follow the umask; latest-run is replaced, never follo
         const mode_t previous = ::umask(mask);
         auto s = test::quiet_settings(dir);
         s.capture_environment_variables = true;
+        const fs::path store = dir.path / ("store-" + std::to_string(mask));
+        s.artifact_dir = store.string();
         auto run = runlog::init(s);
         const std::vector<std::uint8_t> pixels(2 * 2 * 3, 9);
         run.log({{"loss", 1.0}, {"img", runlog::image::from_pixels(pixels.data(), 12, 2, 2, 3)}});
+        const fs::path checkpoint = dir.path / ("ckpt-" + std::to_string(mask) + ".bin");
+        std::ofstream(checkpoint) << "weights";
+        fs::permissions(checkpoint, fs::perms(0644));
+        REQUIRE(run.log_artifact("model", "model", {checkpoint.string()}).ok());
         const fs::path rd = run.dir();
         REQUIRE(run.finish() == runlog::status::ok);
         ::umask(previous);
@@ -236,10 +242,55 @@ TEST_CASE("security: modes follow the umask; latest-run is replaced, never follo
             }
         }
         CHECK(files >= 6);  // run.json ... history.jsonl, the image
+        // The artifact store: its manifests, aliases and lock, and the copied checkpoint.
+        std::size_t stored = 0;
+        for (const auto& entry : fs::recursive_directory_iterator(store)) {
+            const auto mode = entry.symlink_status().permissions() & fs::perms::all;
+            INFO(entry.path().string());
+            if (entry.is_directory()) {
+                CHECK(mode == dir_mode);
+            } else if (entry.is_regular_file()) {
+                CHECK(mode == file_mode);
+                ++stored;
+            }
+        }
+        CHECK(stored >= 4);
         CHECK(fs::read_symlink(dir.path / "runlog" / "latest-run") == rd.filename());
         const std::string run_json = test::read_file(rd / "run.json");
         CHECK(run_json.find("visible-value") != std::string::npos);
         CHECK(run_json.find("s3cret-value") == std::string::npos);
     }
     CHECK(fs::is_empty(elsewhere));  // the old link was replaced, not followed
+}
+
+TEST_CASE("hostile: RUNLOG_* variables with garbage values are setup errors naming the variable",
+          "[hostile]") {
+    test::temp_dir dir;
+    const auto s = test::quiet_settings(dir);
+    const std::string file_in_the_way = (dir.path / "a-file").string();
+    std::ofstream(file_in_the_way) << "x";
+    struct garbage {
+        const char* name;
+        std::string value;
+        const char* error;
+    };
+    for (const garbage& g : {garbage{"RUNLOG_MODE", "\x01\xff", "RUNLOG_MODE='"},
+                             garbage{"RUNLOG_SINKS", "jsonl,,csv", "names 'csv'"},
+                             garbage{"RUNLOG_RUN_ID", std::string(65, 'a'), "RUNLOG_RUN_ID='"},
+                             garbage{"RUNLOG_RUN_ID", "../up", "RUNLOG_RUN_ID='../up'"},
+                             garbage{"RUNLOG_RESUME", "yes", "RUNLOG_RESUME='yes'"},
+                             garbage{"RUNLOG_DIR", file_in_the_way, "cannot create run directory"},
+                             garbage{"RANK", "-1", "RANK='-1'"}}) {
+        INFO(g.name << "=" << g.value);
+        const test::env_guard set(g.name, g.value.c_str());
+        CHECK_THROWS_WITH(runlog::init(s), Catch::Contains(g.error));
+    }
+    // Harmless oddities just work: empty tags are skipped, a long name is display text.
+    const test::env_guard tags("RUNLOG_TAGS", ",a,,b,");
+    const test::env_guard name("RUNLOG_NAME", std::string(1000, 'n').c_str());
+    auto run = runlog::init(s);
+    CHECK(run.enabled());
+    CHECK(run.name().size() == 1000);
+    CHECK(run.finish() == runlog::status::ok);
+    CHECK_THAT(test::read_file(run.dir() / "run.json"), Catch::Contains(R"("tags":["a","b"])"));
 }

@@ -20,6 +20,7 @@
 #include "detail/open_runs.hpp"
 #include "detail/run_dir.hpp"
 #include "detail/run_state.hpp"
+#include "export.hpp"  // read_native_run: a resumed run reads its own files back
 #include "run.hpp"
 #include "sinks/jsonl.hpp"
 #include "sinks/tensorboard.hpp"
@@ -127,11 +128,42 @@ RUNLOG_INLINE void run::enqueue_artifact(detail::run_core& s, const artifact_ver
 
 namespace detail {
 
+/// What a resumed run takes over from its directory (settings::resume).
+struct previous_run {
+    native_run run;
+    std::vector<metric_definition> definitions;
+    int resumed = 0;  // times it was continued before
+};
+
+/// Reads the run in `dir` for a resume: cuts a crashed session's torn last lines first, so that
+/// what this session appends starts on a line of its own.
+RUNLOG_INLINE setup_error read_previous_run(const std::filesystem::path& dir, previous_run& out) {
+    cut_torn_line(dir / "history.jsonl");
+    cut_torn_line(dir / "system.jsonl");
+    export_result read;
+    if (!read_native_run(dir, {}, out.run, read)) {
+        return {errc::invalid_setting, "settings.resume: cannot continue the run in '" +
+                                           dir.string() + "': " + read.message};
+    }
+    for (const value& def : out.run.metrics.as_array())
+        if (def.find("glob") == nullptr) out.definitions.push_back(definition_from_json(def));
+    value run_json;
+    std::string error;
+    if (read_json_file(dir / "run.json", run_json, error) && run_json.find("resumed"))
+        out.resumed = static_cast<int>(run_json.find("resumed")->as_int());
+    return {};
+}
+
 /// Starts the run described by `s` (after RUNLOG_* variables), or returns null for a disabled
 /// run or a setup error (`err`). `artifact_dir` is set either way: other ranks use artifacts too.
 RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
                                                    std::filesystem::path& artifact_dir) {
     if ((err = apply_environment(s))) return nullptr;
+    if (s.resume != resume_mode::never && s.id.empty()) {
+        err = {errc::invalid_setting, std::string("settings.resume is ") + to_string(s.resume) +
+                                          " but settings.id is empty: name the run to continue"};
+        return nullptr;
+    }
     if (nested_too_deep(s.config)) {  // before anything is created
         err = {errc::invalid_setting,
                "settings.config is nested deeper than " + std::to_string(max_nesting) + " levels"};
@@ -149,8 +181,26 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
     info.start_time = s.clock != nullptr ? s.clock() : unix_time_now();
     info.root_dir = s.dir;
     info.id = s.id;
-    if ((err = create_run_dir(info.root_dir, info.start_time, info.id, info.run_dir)))
+    std::unique_ptr<previous_run> previous;
+    if (s.resume != resume_mode::never) {
+        if (const auto dir = find_run_dir(info.root_dir, s.id); !dir.empty()) {
+            previous = std::make_unique<previous_run>();
+            if ((err = read_previous_run(dir, *previous))) return nullptr;
+        } else if (s.resume == resume_mode::must) {
+            err = {errc::invalid_setting,
+                   "settings.resume is must, but there is no run with id '" + s.id + "' in '" +
+                       (std::filesystem::path(info.root_dir) / "runlog").string() + "'"};
+            return nullptr;
+        }
+    }
+    if (previous) {
+        info.run_dir = previous->run.dir;
+        info.start_time = previous->run.info.start_time;  // _runtime goes on from the first start
+        info.resumed = previous->resumed + 1;
+        (void)replace_symlink(info.root_dir / "runlog" / "latest-run", info.run_dir.filename());
+    } else if ((err = create_run_dir(info.root_dir, info.start_time, info.id, info.run_dir))) {
         return nullptr;
+    }
     info.project = s.project;
     info.name = s.name.empty() ? info.id : s.name;
     info.group = s.group;
@@ -161,7 +211,8 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
     info.pid = process_id();
     info.rank = rank.rank;
     info.rank_source = rank.source;
-    info.config = s.config.is_object() ? s.config : value::object();
+    info.config = previous ? previous->run.info.config : value::object();
+    if (s.config.is_object()) info.config.update(s.config);  // a resume's new values win
     if (s.capture_environment) info.environment = describe_machine(s.capture_environment_variables);
     if (s.capture_git) {
         std::error_code ec;
@@ -201,6 +252,8 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
         }
     }
     auto state = std::make_shared<run_state>(s, std::move(info), std::move(sinks));
+    if (previous)
+        state->dispatch.restore(previous->definitions, previous->run.rows, previous->run.summary);
     run_state::start_writer(state);
     if (std::string error; !open_runs::get().add(state, error)) {
         state->reporter.report(errc::invalid_setting,

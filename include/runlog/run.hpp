@@ -297,6 +297,27 @@ class run {
         s->enqueue_control(e, s->block_timeout);
     }
 
+    /// Beyond W&B: the restart-from-checkpoint case. Rows after `step` are hidden (the native
+    /// history moves them to history.rewound-<k>.jsonl, TensorBoard gets a SessionLog START at
+    /// `step`, which purges them), summaries are recomputed from the rows kept, and logging goes
+    /// on at step + 1. The W&B offline file cannot be rewound (reported; export the native run
+    /// instead). Typically right after init() with settings::resume, before logging.
+    void rewind_to_step(std::int64_t step) noexcept {
+        detail::run_core* s = accepting();
+        if (s == nullptr) return;
+        if (step < 0) {
+            s->reporter.report(errc::step_not_increasing,
+                               "rewind_to_step(" + std::to_string(step) + "): steps are >= 0");
+            return;
+        }
+        detail::event e;
+        e.kind = detail::event_kind::rewind;
+        e.time = s->now();
+        e.has_step = true;
+        e.step = step;
+        s->enqueue_control(e, s->block_timeout);
+    }
+
     /// Replaces the summary value of `key` (until the key is logged again).
     void summary_set(std::string_view key, value v) noexcept {
         detail::run_core* s = accepting();

@@ -9,7 +9,8 @@
 // Environment variables override these fields, so an unattended job can be redirected without a
 // rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
 // (comma-separated), RUNLOG_MODE (offline | disabled), RUNLOG_SINKS (a comma list of jsonl,
-// wandb and tensorboard: the file formats to write), RUNLOG_ENTITY and RUNLOG_ARTIFACT_DIR.
+// wandb and tensorboard: the file formats to write), RUNLOG_RESUME (never | allow | must),
+// RUNLOG_ENTITY and RUNLOG_ARTIFACT_DIR.
 // Precedence: environment, then these settings, then the defaults below.
 
 #include <chrono>
@@ -27,6 +28,13 @@ namespace runlog {
 inline namespace v0 {
 
 enum class run_mode { offline, disabled };
+
+/// What init() does with settings::id when a run with that id already exists (W&B's resume):
+/// never: a setup error; allow: continue it, or start it if there is none; must: continue it, and
+/// a setup error if there is none. A continued run keeps its directory, start time, config (the
+/// new settings.config merged over it), metric definitions and summaries (rebuilt from its
+/// history, so min/max/mean stay exact); its history goes on after the last committed step.
+enum class resume_mode { never, allow, must };
 enum class overflow_policy {
     block,       // log() waits for room, first come first served (at most settings::block_timeout,
                  // then drops and counts; run_stats::waited_queue_full counts the waits)
@@ -35,6 +43,9 @@ enum class overflow_policy {
 
 inline const char* to_string(run_mode m) noexcept {
     return m == run_mode::offline ? "offline" : "disabled";
+}
+inline const char* to_string(resume_mode r) noexcept {
+    return r == resume_mode::never ? "never" : r == resume_mode::allow ? "allow" : "must";
 }
 inline const char* to_string(overflow_policy p) noexcept {
     return p == overflow_policy::block ? "block" : "drop_newest";
@@ -50,7 +61,8 @@ struct settings {
     std::string notes{};
     std::string dir{};  // the run goes to <dir>/runlog/run-<time>-<id>/; default "."
     run_mode mode = run_mode::offline;
-    value config{};  // initial config (an object)
+    resume_mode resume = resume_mode::never;  // with `id`: continue that run (see resume_mode)
+    value config{};                           // initial config (an object)
 
     std::size_t queue_capacity = RUNLOG_DEFAULT_QUEUE_CAPACITY;
     overflow_policy overflow = overflow_policy::block;
@@ -94,6 +106,7 @@ struct settings {
     settings& with_notes(std::string v) { return notes = std::move(v), *this; }
     settings& with_dir(std::string v) { return dir = std::move(v), *this; }
     settings& with_mode(run_mode v) { return mode = v, *this; }
+    settings& with_resume(resume_mode v) { return resume = v, *this; }
     settings& with_config(value v) { return config = std::move(v), *this; }
     settings& with_queue_capacity(std::size_t v) { return queue_capacity = v, *this; }
     settings& with_overflow(overflow_policy v) { return overflow = v, *this; }

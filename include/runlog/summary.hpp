@@ -49,6 +49,13 @@ class metric_summary {
     /// summary_set(): replaces the summary value until the key is logged again.
     void set_override(value v) { override_ = std::move(v); }
 
+    /// rewind_to_step(): forgets the values logged, keeps a summary_set value.
+    void forget_values() {
+        std::optional<value> kept = std::move(override_);
+        *this = metric_summary{};
+        override_ = std::move(kept);
+    }
+
     bool seen() const noexcept { return seen_; }
     const value& last() const noexcept { return last_; }
 

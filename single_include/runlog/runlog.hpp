@@ -3313,7 +3313,8 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
 // Environment variables override these fields, so an unattended job can be redirected without a
 // rebuild: RUNLOG_DIR, RUNLOG_PROJECT, RUNLOG_NAME, RUNLOG_RUN_ID, RUNLOG_GROUP, RUNLOG_TAGS
 // (comma-separated), RUNLOG_MODE (offline | disabled), RUNLOG_SINKS (a comma list of jsonl,
-// wandb and tensorboard: the file formats to write), RUNLOG_ENTITY and RUNLOG_ARTIFACT_DIR.
+// wandb and tensorboard: the file formats to write), RUNLOG_RESUME (never | allow | must),
+// RUNLOG_ENTITY and RUNLOG_ARTIFACT_DIR.
 // Precedence: environment, then these settings, then the defaults below.
 
 #include <chrono>
@@ -3331,6 +3332,13 @@ namespace runlog {
 inline namespace v0 {
 
 enum class run_mode { offline, disabled };
+
+/// What init() does with settings::id when a run with that id already exists (W&B's resume):
+/// never: a setup error; allow: continue it, or start it if there is none; must: continue it, and
+/// a setup error if there is none. A continued run keeps its directory, start time, config (the
+/// new settings.config merged over it), metric definitions and summaries (rebuilt from its
+/// history, so min/max/mean stay exact); its history goes on after the last committed step.
+enum class resume_mode { never, allow, must };
 enum class overflow_policy {
     block,       // log() waits for room, first come first served (at most settings::block_timeout,
                  // then drops and counts; run_stats::waited_queue_full counts the waits)
@@ -3339,6 +3347,9 @@ enum class overflow_policy {
 
 inline const char* to_string(run_mode m) noexcept {
     return m == run_mode::offline ? "offline" : "disabled";
+}
+inline const char* to_string(resume_mode r) noexcept {
+    return r == resume_mode::never ? "never" : r == resume_mode::allow ? "allow" : "must";
 }
 inline const char* to_string(overflow_policy p) noexcept {
     return p == overflow_policy::block ? "block" : "drop_newest";
@@ -3354,7 +3365,8 @@ struct settings {
     std::string notes{};
     std::string dir{};  // the run goes to <dir>/runlog/run-<time>-<id>/; default "."
     run_mode mode = run_mode::offline;
-    value config{};  // initial config (an object)
+    resume_mode resume = resume_mode::never;  // with `id`: continue that run (see resume_mode)
+    value config{};                           // initial config (an object)
 
     std::size_t queue_capacity = RUNLOG_DEFAULT_QUEUE_CAPACITY;
     overflow_policy overflow = overflow_policy::block;
@@ -3398,6 +3410,7 @@ struct settings {
     settings& with_notes(std::string v) { return notes = std::move(v), *this; }
     settings& with_dir(std::string v) { return dir = std::move(v), *this; }
     settings& with_mode(run_mode v) { return mode = v, *this; }
+    settings& with_resume(resume_mode v) { return resume = v, *this; }
     settings& with_config(value v) { return config = std::move(v), *this; }
     settings& with_queue_capacity(std::size_t v) { return queue_capacity = v, *this; }
     settings& with_overflow(overflow_policy v) { return overflow = v, *this; }
@@ -3527,6 +3540,7 @@ struct run_info {
     std::size_t queue_capacity = 0;
     overflow_policy overflow = overflow_policy::block;
     double flush_interval = 0.0;  // seconds
+    int resumed = 0;  // how many times the run was continued (settings::resume); 0: a new run
 };
 
 /// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,
@@ -3630,7 +3644,8 @@ enum class sink_event_type {
     system,
     console,
     artifact,
-    signal
+    signal,
+    rewind
 };
 
 /// One event; exactly the member named by `type` is set.
@@ -3645,6 +3660,7 @@ struct sink_event {
     const console_output* console = nullptr;
     const artifact_event* artifact = nullptr;
     const signal_event* signal = nullptr;
+    const std::int64_t* rewind_step = nullptr;  // rows after this step are to be hidden
 };
 
 class sink {
@@ -4192,7 +4208,8 @@ enum class event_kind : std::uint8_t {
     system,
     console,
     artifact,
-    signal  // payload->stream: the signal number (run_state::mark_signal)
+    signal,  // payload->stream: the signal number (run_state::mark_signal)
+    rewind   // step: the last step to keep (run::rewind_to_step)
 };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
 // invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.
@@ -4834,6 +4851,27 @@ class run {
         auto& payload = e.ensure_payload();
         payload.definition = std::move(def);
         payload.overwrite = options.overwrite;
+        s->enqueue_control(e, s->block_timeout);
+    }
+
+    /// Beyond W&B: the restart-from-checkpoint case. Rows after `step` are hidden (the native
+    /// history moves them to history.rewound-<k>.jsonl, TensorBoard gets a SessionLog START at
+    /// `step`, which purges them), summaries are recomputed from the rows kept, and logging goes
+    /// on at step + 1. The W&B offline file cannot be rewound (reported; export the native run
+    /// instead). Typically right after init() with settings::resume, before logging.
+    void rewind_to_step(std::int64_t step) noexcept {
+        detail::run_core* s = accepting();
+        if (s == nullptr) return;
+        if (step < 0) {
+            s->reporter.report(errc::step_not_increasing,
+                               "rewind_to_step(" + std::to_string(step) + "): steps are >= 0");
+            return;
+        }
+        detail::event e;
+        e.kind = detail::event_kind::rewind;
+        e.time = s->now();
+        e.has_step = true;
+        e.step = step;
         s->enqueue_control(e, s->block_timeout);
     }
 
@@ -6578,6 +6616,18 @@ inline setup_error apply_environment(settings& s) {
                     "RUNLOG_MODE='" + *v + "' is not a mode (use offline or disabled)"};
         }
     }
+    if (auto v = get_env("RUNLOG_RESUME")) {
+        if (*v == "never") {
+            s.resume = resume_mode::never;
+        } else if (*v == "allow") {
+            s.resume = resume_mode::allow;
+        } else if (*v == "must") {
+            s.resume = resume_mode::must;
+        } else {
+            return {errc::invalid_environment,
+                    "RUNLOG_RESUME='" + *v + "' is not a resume mode (use never, allow or must)"};
+        }
+    }
     if (auto v = get_env("RUNLOG_SINKS")) {
         s.native_files = false;
         s.wandb_offline = false;
@@ -7165,8 +7215,10 @@ inline value describe_machine(bool with_variables) {
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -7396,9 +7448,11 @@ class console_capture {
 //
 // Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -7458,6 +7512,13 @@ class metric_summary {
 
     /// summary_set(): replaces the summary value until the key is logged again.
     void set_override(value v) { override_ = std::move(v); }
+
+    /// rewind_to_step(): forgets the values logged, keeps a summary_set value.
+    void forget_values() {
+        std::optional<value> kept = std::move(override_);
+        *this = metric_summary{};
+        override_ = std::move(kept);
+    }
 
     bool seen() const noexcept { return seen_; }
     const value& last() const noexcept { return last_; }
@@ -7575,6 +7636,8 @@ class dispatcher {
                 flush();  // marked on disk now: the process may not live to the next flush
                 break;
             }
+            case event_kind::rewind:
+                break;  // run_state::apply calls rewind(), which needs the history read back
             case event_kind::system: {
                 const system_sample sample{system_samples_++, e.time - start_time_, e.time,
                                            e.payload->data};
@@ -7585,6 +7648,72 @@ class dispatcher {
                 break;
             }
         }
+    }
+
+    /// A resumed run (settings::resume): takes over the metric definitions, the rows and the
+    /// summary already in its files, so that summaries stay exact and the next row without a
+    /// step comes after the last committed one. Keys of `summary` that no row has (summary_set
+    /// values) come back as they were. Called before the writer starts.
+    void restore(const std::vector<metric_definition>& definitions, const std::vector<value>& rows,
+                 const value& summary) {
+        for (const metric_definition& def : definitions) define(def, true);
+        for (const value& row : rows) {
+            const value* step = row.find("_step");
+            const value* time = row.find("_timestamp");
+            if (step == nullptr || !step->is_int()) continue;
+            for (const auto& [key, v] : row.as_object())
+                if (!key.empty() && key.front() != '_') summary_for(key).add(v, step->as_int());
+            last_step_ = step->as_int();
+            last_time_ = time ? time->as_double(last_time_) : last_time_;
+            current_step_ = last_step_ < INT64_MAX ? last_step_ + 1 : last_step_;
+        }
+        if (summary.is_object()) {
+            for (const auto& [key, v] : summary.as_object()) {
+                if (key.empty() || key.front() == '_') continue;
+                metric_summary& s = summary_for(key);
+                if (!s.seen()) s.set_override(v);
+            }
+        }
+        summary_dirty_ = true;
+    }
+
+    /// rewind_to_step(step): drops an open row past `step`, tells the sinks to hide the rows
+    /// after it, then recomputes the summaries from the rows `kept_rows` reads back (after the
+    /// sinks have acted; nullopt when no sink keeps rows to read) and goes on at step + 1.
+    template <class ReadRows>
+    void rewind(std::int64_t step, ReadRows&& kept_rows) {
+        if (pending_active_ && current_step_ > step) {
+            pending_.clear();
+            pending_active_ = false;
+        } else if (pending_active_) {
+            commit_pending();
+        }
+        flush();  // the sinks' files hold every row before they cut them
+        sink_event out;
+        out.type = sink_event_type::rewind;
+        out.rewind_step = &step;
+        send(out);
+        const std::optional<std::vector<value>> rows = kept_rows();
+        if (rows) {
+            for (auto& slot : summaries_) slot.summary.forget_values();
+            for (const value& row : *rows) {
+                const value* row_step = row.find("_step");
+                if (row_step == nullptr || row_step->as_int() > step) continue;
+                for (const auto& [key, v] : row.as_object())
+                    if (!key.empty() && key.front() != '_')
+                        summary_for(key).add(v, row_step->as_int());
+                last_step_ = row_step->as_int();
+            }
+        } else {
+            reporter_.report(errc::invalid_value,
+                             "rewind_to_step(" + std::to_string(step) +
+                                 "): the summaries still include the rows after it (they are "
+                                 "recomputed from the native history, and native_files is off)");
+        }
+        last_step_ = std::min(last_step_, step);
+        current_step_ = step < INT64_MAX ? step + 1 : step;
+        summary_dirty_ = true;
+        flush();
     }
 
     /// Sends the summary if it changed, then flushes every sink.
@@ -7970,6 +8099,7 @@ class dispatcher {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/dispatcher.hpp
+// #include "json_reader.hpp"
 // #include "nvml.hpp"
 // begin runlog/detail/nvml.hpp
 // SPDX-License-Identifier: MIT
@@ -8467,6 +8597,7 @@ struct run_state : run_core {
         : run_core(s, std::move(run)),
           dispatch(std::move(all_sinks), reporter, counts, info.start_time),
           handles_signals(s.handle_signals),
+          native_history(s.native_files),
           artifacts(s.artifact_dir) {}  // start_run() fills in the default
 
     /// Ends the run once, whoever asks first (run::finish, the destructor, exit(), a fatal
@@ -8603,6 +8734,7 @@ struct run_state : run_core {
     int exit_code = 0;
     int end_signal = 0;
     const bool handles_signals;  // settings::handle_signals
+    const bool native_history;   // settings::native_files: rewind_to_step reads it back
 
     std::mutex done_mutex;
     std::condition_variable done_cv;
@@ -8623,6 +8755,10 @@ struct run_state : run_core {
 
   private:
     void apply(const event& e) {
+        if (e.kind == event_kind::rewind) {
+            dispatch.rewind(e.step, [this] { return read_native_history(); });
+            return;
+        }
         dispatch.apply(e);
         if (e.payload && e.payload->media_bytes > 0) release_media(e.payload->media_bytes);
         if (e.kind == event_kind::flush) {
@@ -8781,6 +8917,19 @@ struct run_state : run_core {
             line += "  " + key + "=" + short_text(v);
         }
         if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
+    }
+
+    /// The rows of history.jsonl (after a rewind cut it), or nullopt without native files.
+    std::optional<std::vector<value>> read_native_history() const {
+        if (!native_history) return std::nullopt;
+        std::vector<value> rows;
+        std::ifstream in(info.run_dir / "history.jsonl", std::ios::binary);
+        std::string line, error;
+        while (std::getline(in, line)) {
+            value row;
+            if (parse_json(line, row, error) && row.is_object()) rows.push_back(std::move(row));
+        }
+        return rows;
     }
 
     std::uint64_t reported_drops_ = 0;
@@ -9020,6 +9169,7 @@ class open_runs {
 // collides is replaced; a chosen id that collides is a setup error.
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -9029,6 +9179,40 @@ class open_runs {
 namespace runlog {
 inline namespace v0 {
 namespace detail {
+
+/// The directory of the run `id` under <root>/runlog (the latest, should there be several), or
+/// an empty path.
+inline fs::path find_run_dir(const fs::path& root, const std::string& id) {
+    fs::path found;
+    std::error_code ec;
+    const std::string suffix = "-" + id;
+    for (fs::directory_iterator it(root / "runlog", ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.rfind("run-", 0) == 0 && name.size() > suffix.size() &&
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+            it->is_directory(ec) && (found.empty() || name > found.filename().string()))
+            found = it->path();
+    }
+    return found;
+}
+
+/// Cuts a stream file after its last complete line: a crashed run's torn last line must not run
+/// into the first line a resumed run appends.
+inline void cut_torn_line(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary | std::ios::ate);
+    if (!in) return;
+    const auto size = static_cast<std::streamoff>(in.tellg());
+    std::streamoff keep = size;
+    char c = 0;
+    while (keep > 0) {
+        in.seekg(keep - 1);
+        if (!in.get(c) || c == '\n') break;
+        --keep;
+    }
+    in.close();
+    std::error_code ec;
+    if (keep < size) fs::resize_file(file, static_cast<std::uintmax_t>(keep), ec);
+}
 
 /// Creates the run directory for `id` (generating ids when `id` is empty) and points
 /// <root>/runlog/latest-run at it. On success `id` and `run_dir` are set.
@@ -9075,30 +9259,79 @@ inline setup_error create_run_dir(const fs::path& root, double start_time, std::
 }  // namespace runlog
 // end runlog/detail/run_dir.hpp
 // #include "detail/run_state.hpp"
-// #include "run.hpp"
-// #include "sinks/jsonl.hpp"
-// begin runlog/sinks/jsonl.hpp
+// #include "export.hpp"
+// begin runlog/export.hpp
 // SPDX-License-Identifier: MIT
-// The native sink: writes the run directory of format runlog/1 (docs/format.md).
+// Converting a native run directory (finished or crashed) after the fact — the library side of
+// `runlog export --to wandb|tensorboard RUN_DIR`. The run is read completely and checked before
+// anything is written; the input is never modified. Both targets replay the run through the same
+// sink the live run would have used, so a converted run matches a live one.
 //
-//   run.json       identity, settings, host, rank, times, status, exit code, stats
-//   config.json    the nested config, replaced atomically whenever it changes
-//   metrics.json   define_metric definitions, replaced atomically when one is added or merged
-//   history.jsonl  one JSON object per committed row, appended
-//   system.jsonl   one JSON object per system sample, appended (created with the first sample)
-//   output.log     the captured console, byte for byte (settings::capture_console)
-//   artifacts.jsonl  one JSON object per artifact version logged or used, appended and written
-//                  at once (created with the first; the files live in the store, artifacts.hpp)
-//   summary.json   the summary, replaced atomically at flush points and at finish
-//   media/         images and tables, one file each, written when logged
+//     auto result = runlog::export_to_wandb("runlog/latest-run", {});
+//     if (!result.ok) std::fprintf(stderr, "%s\n", result.message.c_str());
 //
-// Append-only history plus atomically replaced snapshots: a crash leaves at most a torn last line
-// of history.jsonl; every snapshot is either the old or the new version. Rows are buffered and
-// written at flush points (settings::flush_interval, flush(), finish) or when 64 KiB accumulate;
-// failed writes are retried as detail/append_file.hpp describes.
+// A crashed run (run.json still says "running") is exported with exit code 1 unless
+// `exit_code` says otherwise; a torn last line of history.jsonl is skipped. The native format
+// keeps the final config, not its history, so the exported run gets the final config at start.
+// Artifact versions the run logged (artifacts.jsonl) go to W&B as artifact records if the store
+// still has them; W&B needs an entity for those (export_options::entity).
 
-#include <cstdio>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
 #include <string>
+#include <vector>
+
+// #include "artifacts.hpp"
+// #include "detail/json_reader.hpp"
+// #include "sinks/tensorboard.hpp"
+// begin runlog/sinks/tensorboard.hpp
+// SPDX-License-Identifier: MIT
+// The TensorBoard sink: an event file per run that `tensorboard --logdir <dir>/tensorboard` shows,
+// written beside the native run directory (tensorboard-format.md).
+//
+//   <dir>/tensorboard/<name>_<id>/events.out.tfevents.<10-digit seconds>.<host>.<pid>.<n>
+//
+// What goes in, in order: the file_version record (with the writer's name); before the first
+// row, `_hparams_/session_start_info` with the flattened config (later config changes do not
+// reach TensorBoard: it keeps the first copy); then per committed row, at the row's `_timestamp`:
+//
+//   number, bool        float32 scalar (simple_value); bools as 0/1
+//   string              text plugin, one Markdown string
+//   histogram           HistogramProto: the samples' true min, max, num, sum, sum_squares when the
+//                       histogram was built from samples (else derived from the bins: outer edges
+//                       of the non-empty bins, bin midpoints); buckets from the first to the last
+//                       non-empty bin — empty bins inside are kept, so every bucket keeps its
+//                       true width when TensorBoard draws it
+//   image, image list   images plugin, the PNG (or JPEG) files as written to the run's media/
+//   table (log_text)    text plugin, a rank-2 table: the column names, then the rows
+//   nested object       each leaf as <key>/<leaf>
+//
+// and at finish `_hparams_/session_end_info` (SUCCESS for exit code 0, else FAILURE). Arrays and
+// nulls are not written (TensorBoard has no view for them; the native run keeps them). Steps are
+// the row's `_step`, or, for a metric defined with a step_metric, that metric's value in the
+// row (falling back to `_step` in a row without it).
+//
+// No `_hparams_/experiment` record is written: TensorBoard takes one experiment for the whole
+// logdir from whichever run has it, which would hide other runs' hyperparameters. Without it,
+// the dashboard takes the union of every run's session_start_info as columns and every scalar
+// tag as a metric.
+//
+// Records are TFRecord-framed into a buffer and written whole at flush points, so a killed job
+// leaves only complete records (plus at most one torn record at the end, which readers treat as
+// not yet written). Enable with settings::tensorboard or RUNLOG_SINKS=...,tensorboard.
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 // #include "../detail/append_file.hpp"
@@ -9216,321 +9449,6 @@ class append_file {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/append_file.hpp
-// #include "../detail/os.hpp"
-// #include "../version.hpp"
-// #include "sink.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-class jsonl_sink final : public base_sink<null_mutex> {
-  public:
-    /// run.json's content; `end` is null while the run is live. `signal` is null, or the last
-    /// signal marked (settings::handle_signals): {"status", "signal", "signal_time"}.
-    static value run_json(const run_info& info, const finish_info* end, const value& signal) {
-        value tags = value::array();
-        for (const auto& t : info.tags) tags.push_back(t);
-        value v = {{"format", RUNLOG_FORMAT_VERSION},
-                   {"runlog_version", RUNLOG_VERSION_STRING},
-                   {"id", info.id},
-                   {"project", info.project},
-                   {"name", info.name},
-                   {"group", info.group},
-                   {"job_type", info.job_type},
-                   {"tags", tags},
-                   {"notes", info.notes},
-                   {"host", info.host},
-                   {"pid", info.pid},
-                   {"rank", info.rank},
-                   {"start_time", info.start_time},
-                   {"start_time_utc", detail::iso8601_utc(info.start_time)}};
-        if (!info.environment.is_null()) v["environment"] = info.environment;
-        if (!info.git.is_null()) v["git"] = info.git;
-        v["settings"] = {{"queue_capacity", info.queue_capacity},
-                         {"overflow", to_string(info.overflow)},
-                         {"flush_interval", info.flush_interval}};
-        if (end == nullptr) {
-            v["status"] = signal.is_null() ? value("running") : *signal.find("status");
-        } else {
-            v["status"] = end->status;
-        }
-        if (!signal.is_null()) {  // kept at finish: the run was told to stop, whatever came next
-            v["signal"] = *signal.find("signal");
-            v["signal_time"] = *signal.find("signal_time");
-        }
-        if (end == nullptr) return v;
-        v["exit_code"] = end->exit_code;
-        v["end_time"] = end->end_time;
-        v["end_time_utc"] = detail::iso8601_utc(end->end_time);
-        v["runtime"] = end->runtime;
-        const run_stats& s = end->stats;
-        v["stats"] = {{"log_calls", s.log_calls},
-                      {"rows_committed", s.rows_committed},
-                      {"dropped_queue_full", s.dropped_queue_full},
-                      {"dropped_step", s.dropped_step},
-                      {"dropped_fields", s.dropped_fields},
-                      {"dropped_after_finish", s.dropped_after_finish},
-                      {"waited_queue_full", s.waited_queue_full},
-                      {"write_errors", s.write_errors},
-                      {"dropped_unwritable", s.dropped_unwritable},
-                      {"artifacts_logged", s.artifacts_logged},
-                      {"artifacts_failed", s.artifacts_failed},
-                      {"errors_reported", s.errors_reported},
-                      {"errors_suppressed", s.errors_suppressed}};
-        return v;
-    }
-
-  protected:
-    io_result start_(const run_info& info) override {
-        info_ = info;
-        dir_ = info.run_dir;
-        std::error_code ec;
-        std::filesystem::create_directories(dir_ / "media", ec);
-        if (ec) {
-            return io_result::failure(
-                errc::sink_start_failed,
-                "cannot create '" + (dir_ / "media").string() + "': " + ec.message());
-        }
-        if (io_result opened = history_.open(dir_ / "history.jsonl", false); !opened.ok())
-            return opened;
-        io_result r = write_snapshot("config.json", info.config);
-        if (r.ok()) r = write_snapshot("metrics.json", value::array());
-        if (r.ok()) r = write_snapshot("summary.json", value::object());
-        if (r.ok() && !info.git_diff.empty())
-            r = detail::write_file_atomically(dir_ / "diff.patch", info.git_diff);
-        // Last: a run.json means the rest is there (a process killed in init() leaves none).
-        if (r.ok()) r = write_snapshot("run.json", run_json(info, nullptr, signal_));
-        return r;
-    }
-
-    io_result event_(const sink_event& e) override {
-        switch (e.type) {
-            case sink_event_type::row:
-                if (!history_.has_room()) return history_.row_left_out();
-                write_row(e.row->data);
-                return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
-            case sink_event_type::config:
-                config_ = *e.config;
-                config_dirty_ = true;
-                return write_if_dirty(config_dirty_, "config.json", config_);
-            case sink_event_type::metric:
-                return write_metric(*e.metric);
-            case sink_event_type::summary:
-                summary_ = *e.summary;
-                summary_dirty_ = true;
-                return {};
-            case sink_event_type::media:
-                return detail::write_file_creating_directories(dir_ / e.media->path,
-                                                               *e.media->bytes);
-            case sink_event_type::system:
-                return write_system(*e.system);
-            case sink_event_type::console:
-                if (output_.path().empty()) {
-                    if (io_result opened = output_.open(dir_ / "output.log", false); !opened.ok())
-                        return opened;
-                }
-                if (!output_.has_room()) return output_.row_left_out();
-                output_.buffer() += e.console->text;
-                return {};
-            case sink_event_type::artifact:
-                return write_artifact(*e.artifact);
-            case sink_event_type::signal:
-                signal_ = {{"status", e.signal->status},
-                           {"signal", e.signal->name},
-                           {"signal_time", e.signal->timestamp}};
-                return write_snapshot("run.json", run_json(info_, nullptr, signal_));
-        }
-        return {};
-    }
-
-    io_result flush_() override {
-        io_result r = history_.write();
-        if (io_result s = system_.write(); r.ok()) r = s;
-        if (io_result o = output_.write(); r.ok()) r = o;
-        // Snapshots that failed to write (disk full) are retried here until they succeed.
-        for (io_result s : {write_if_dirty(config_dirty_, "config.json", config_),
-                            write_if_dirty(metrics_dirty_, "metrics.json", metrics_),
-                            write_if_dirty(summary_dirty_, "summary.json", summary_)})
-            if (r.ok()) r = s;
-        return r;
-    }
-
-    io_result finish_(const finish_info& end) override {
-        summary_ = end.summary;
-        summary_dirty_ = true;
-        io_result r = flush_();
-        history_.close();
-        system_.close();
-        output_.close();
-        artifacts_.close();
-        if (end.signal != 0)
-            signal_ = {
-                {"status", end.status}, {"signal", end.signal_name}, {"signal_time", end.end_time}};
-        io_result s = write_snapshot("run.json", run_json(info_, &end, signal_));
-        return r.ok() ? s : r;
-    }
-
-  private:
-    /// One history line. Rows repeat their keys, so each position keeps its key's JSON with the
-    /// separator before it ({"train/loss": or ,"lr":) and reuses it while the key is the same:
-    /// escaping keys and appending single characters were a quarter of the writer's time.
-    void write_row(const value& row) {
-        std::string& out = history_.buffer();
-        const auto& members = row.as_object();
-        if (key_json_.size() < members.size()) key_json_.resize(members.size());
-        for (std::size_t i = 0; i < members.size(); ++i) {
-            const auto& [key, v] = members[i];
-            auto& [cached_key, json] = key_json_[i];
-            if (json.empty() || cached_key != key) {
-                cached_key = key;
-                json.assign(1, i == 0 ? '{' : ',');
-                detail::write_json_string(json, key);
-                json += ':';
-            }
-            out.append(json);
-            detail::dump_row_member(key, v, out);
-        }
-        out.append(members.empty() ? "{}\n" : "}\n");
-    }
-
-    static constexpr std::size_t flush_threshold = 64 * 1024;
-
-    /// Writes `v` to `name` if `dirty`, which stays set if the write fails.
-    io_result write_if_dirty(bool& dirty, const char* name, const value& v) {
-        if (!dirty) return {};
-        io_result r = write_snapshot(name, v);
-        if (r.ok()) dirty = false;
-        return r;
-    }
-
-    io_result write_snapshot(const char* name, const value& v) {
-        std::string text = v.dump();
-        text.push_back('\n');
-        return detail::write_file_atomically(dir_ / name, text);
-    }
-
-    /// {"_timestamp": t, "_runtime": r, <sample's keys>} to system.jsonl.
-    io_result write_system(const system_sample& sample) {
-        if (system_.path().empty()) {
-            if (io_result opened = system_.open(dir_ / "system.jsonl", false); !opened.ok())
-                return opened;
-        }
-        if (!system_.has_room()) return system_.row_left_out();
-        value line = {{"_timestamp", sample.timestamp}, {"_runtime", sample.runtime}};
-        for (const auto& [key, v] : sample.values.as_object()) line[key] = v;
-        line.dump(system_.buffer());
-        system_.buffer().push_back('\n');
-        return {};
-    }
-
-    /// {"_timestamp", "action": "log"|"use", "name", "version", "aliases", "store", "manifest"}
-    /// to artifacts.jsonl. `store` is relative to the run directory when the store is beside it
-    /// (the default, <dir>/runlog/artifacts), so the two travel together.
-    io_result write_artifact(const artifact_event& a) {
-        if (artifacts_.path().empty()) {
-            if (io_result opened = artifacts_.open(dir_ / "artifacts.jsonl", false); !opened.ok())
-                return opened;
-        }
-        std::error_code ec;
-        const auto store =
-            std::filesystem::absolute(a.dir.parent_path().parent_path(), ec).lexically_normal();
-        const auto run_dir = std::filesystem::absolute(dir_, ec).lexically_normal();
-        const std::filesystem::path shown =
-            store.parent_path() == run_dir.parent_path() ? ".." / store.filename() : store;
-        value line = {{"_timestamp", a.timestamp}, {"action", a.used ? "use" : "log"}};
-        line.update(a.brief());
-        line["store"] = shown.generic_string();
-        line["manifest"] = a.manifest;
-        line.dump(artifacts_.buffer());
-        artifacts_.buffer().push_back('\n');
-        return artifacts_.write();
-    }
-
-    io_result write_metric(const metric_definition& def) {
-        value entry = {{"name", def.name},
-                       {"step_metric", def.step_metric},
-                       {"step_sync", def.step_sync},
-                       {"hidden", def.hidden},
-                       {"summary", summary_to_string(def.summary)},
-                       {"goal", to_string(def.goal)}};
-        if (!def.from_glob.empty()) entry["glob"] = def.from_glob;
-        bool replaced = false;
-        for (auto& existing : metrics_.as_array()) {
-            if (const value* name = existing.find("name"); name && name->as_string() == def.name) {
-                existing = entry;
-                replaced = true;
-            }
-        }
-        if (!replaced) metrics_.push_back(std::move(entry));
-        metrics_dirty_ = true;
-        return write_if_dirty(metrics_dirty_, "metrics.json", metrics_);
-    }
-
-    run_info info_;
-    std::filesystem::path dir_;
-    detail::append_file history_;
-    std::vector<std::pair<std::string, std::string>> key_json_;  // per row position: key, its JSON
-    detail::append_file system_;
-    detail::append_file output_;
-    detail::append_file artifacts_;
-    value metrics_ = value::array();
-    value summary_ = value::object();
-    value config_;
-    bool summary_dirty_ = false, config_dirty_ = false, metrics_dirty_ = false;
-    value signal_;  // the last signal marked, or null
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/sinks/jsonl.hpp
-// #include "sinks/tensorboard.hpp"
-// begin runlog/sinks/tensorboard.hpp
-// SPDX-License-Identifier: MIT
-// The TensorBoard sink: an event file per run that `tensorboard --logdir <dir>/tensorboard` shows,
-// written beside the native run directory (tensorboard-format.md).
-//
-//   <dir>/tensorboard/<name>_<id>/events.out.tfevents.<10-digit seconds>.<host>.<pid>.<n>
-//
-// What goes in, in order: the file_version record (with the writer's name); before the first
-// row, `_hparams_/session_start_info` with the flattened config (later config changes do not
-// reach TensorBoard: it keeps the first copy); then per committed row, at the row's `_timestamp`:
-//
-//   number, bool        float32 scalar (simple_value); bools as 0/1
-//   string              text plugin, one Markdown string
-//   histogram           HistogramProto: the samples' true min, max, num, sum, sum_squares when the
-//                       histogram was built from samples (else derived from the bins: outer edges
-//                       of the non-empty bins, bin midpoints); buckets from the first to the last
-//                       non-empty bin — empty bins inside are kept, so every bucket keeps its
-//                       true width when TensorBoard draws it
-//   image, image list   images plugin, the PNG (or JPEG) files as written to the run's media/
-//   table (log_text)    text plugin, a rank-2 table: the column names, then the rows
-//   nested object       each leaf as <key>/<leaf>
-//
-// and at finish `_hparams_/session_end_info` (SUCCESS for exit code 0, else FAILURE). Arrays and
-// nulls are not written (TensorBoard has no view for them; the native run keeps them). Steps are
-// the row's `_step`, or, for a metric defined with a step_metric, that metric's value in the
-// row (falling back to `_step` in a row without it).
-//
-// No `_hparams_/experiment` record is written: TensorBoard takes one experiment for the whole
-// logdir from whichever run has it, which would hide other runs' hyperparameters. Without it,
-// the dashboard takes the union of every run's session_start_info as columns and every scalar
-// tag as a metric.
-//
-// Records are TFRecord-framed into a buffer and written whole at flush points, so a killed job
-// leaves only complete records (plus at most one torn record at the end, which readers treat as
-// not yet written). Enable with settings::tensorboard or RUNLOG_SINKS=...,tensorboard.
-
-#include <atomic>
-#include <cmath>
-#include <cstdio>
-#include <deque>
-#include <map>
-#include <set>
-#include <string>
-#include <utility>
-#include <vector>
-
-// #include "../detail/append_file.hpp"
 // #include "../detail/json_reader.hpp"
 // #include "../detail/os.hpp"
 // #include "../detail/tensorboard_events.hpp"
@@ -9802,6 +9720,16 @@ inline std::vector<std::uint8_t> summary_event(double wall_time, std::int64_t st
     return e.bytes();
 }
 
+/// Event{wall_time, step, session_log{status: START}}: readers drop what they loaded with a
+/// larger step (a restart from a checkpoint). Written only by rewind_to_step.
+inline std::vector<std::uint8_t> session_log_start_event(double wall_time, std::int64_t step) {
+    proto_writer e;
+    e.fixed64_double(1, wall_time);
+    if (step != 0) e.int64(2, step);
+    e.message(7, proto_writer().uint64(1, 1));  // status START
+    return e.bytes();
+}
+
 /// SummaryMetadata{plugin_data{plugin_name, content}, data_class}; empty content and an unknown
 /// data class are left out, as proto3 does.
 inline proto_writer plugin_metadata(std::string_view plugin, data_class kind,
@@ -10063,6 +9991,11 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 if (!file_.has_room()) return file_.row_left_out();
                 write_system(*e.system);
                 break;
+            case sink_event_type::rewind:
+                // TensorBoard drops what it loaded after a SessionLog START's step.
+                append(detail::tensorboard::session_log_start_event(
+                    wall_time(detail::unix_time_now()), *e.rewind_step));
+                return file_.write();
             case sink_event_type::console:
             case sink_event_type::artifact:
             case sink_event_type::signal:
@@ -10773,6 +10706,16 @@ class wandb_sink final : public base_sink<null_mutex> {
   protected:
     io_result start_(const run_info& info) override {
         namespace fs = std::filesystem;
+        if (info.resumed > 0) {
+            // Its file ended with the first session's exit record, after which sync drops
+            // everything; a second file for the same run id is not merged by sync either.
+            return io_result::failure(
+                errc::sink_start_failed,
+                "the W&B offline sink cannot continue a run (settings.resume): turn "
+                "wandb_offline off for resumed runs and convert the whole run after the job "
+                "with `runlog export --to wandb " +
+                    info.run_dir.string() + "`");
+        }
         info_ = info;
         if (describe_process_) args_ = detail::command_line();
         const fs::path base = info.root_dir / "wandb";
@@ -10839,6 +10782,12 @@ class wandb_sink final : public base_sink<null_mutex> {
             case sink_event_type::signal:
                 if (e.signal->status == "preempted") mark_preempting();
                 break;
+            case sink_event_type::rewind:
+                return io_result::failure(
+                    errc::sink_write_failed,
+                    "rewind_to_step(" + std::to_string(*e.rewind_step) +
+                        "): a W&B offline file cannot take rows back; its rows after that step "
+                        "stay (convert the native run with `runlog export --to wandb` instead)");
             case sink_event_type::row:
                 if (!file_.has_room()) return file_.row_left_out();
                 write_row(*e.row);
@@ -11039,465 +10988,6 @@ class wandb_sink final : public base_sink<null_mutex> {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/sinks/wandb.hpp
-
-#if RUNLOG_COMPILED_LIB && !defined(RUNLOG_BUILDING_COMPILED_LIB)
-#error "RUNLOG_COMPILED_LIB: runlog::compiled defines these; link it, do not include this"
-#endif
-
-namespace runlog {
-inline namespace v0 {
-
-RUNLOG_INLINE artifact_version run::use_artifact(std::string_view ref) {
-    artifact_version v = artifact_store(artifact_dir_).resolve(ref);
-    if (!v.ok()) {
-#if !RUNLOG_NO_EXCEPTIONS
-        throw error(v.code, v.error);
-#else
-        if (state_) state_->reporter.report(v.code, v.error);
-        return v;
-#endif
-    }
-    if (detail::run_core* s = accepting()) enqueue_artifact(*s, v, true);
-    return v;
-}
-
-RUNLOG_INLINE status run::flush(std::chrono::milliseconds timeout) noexcept {
-    auto* s = static_cast<detail::run_state*>(state_.get());
-    if (s == nullptr || !s->in_owner_process()) return status::disabled;
-    if (s->closed.load(std::memory_order_relaxed)) return status::finished;
-    switch (s->flush(timeout)) {
-        case detail::wait_result::done:
-            return status::ok;
-        case detail::wait_result::finished:
-            return status::finished;
-        case detail::wait_result::timed_out:
-            break;
-    }
-    s->reporter.report(errc::flush_timed_out,
-                       "flush did not complete within " + std::to_string(timeout.count()) + " ms");
-    return status::timed_out;
-}
-
-RUNLOG_INLINE status run::finish(int exit_code, std::chrono::milliseconds timeout) noexcept {
-    auto* s = static_cast<detail::run_state*>(state_.get());
-    if (s == nullptr) return status::disabled;
-    switch (s->close(exit_code, 0, timeout)) {
-        case detail::close_result::disabled:
-            return status::disabled;
-        case detail::close_result::already_closed:
-            return status::finished;
-        case detail::close_result::done:
-            return status::ok;
-        case detail::close_result::timed_out:
-            break;
-    }
-    return status::timed_out;
-}
-
-RUNLOG_INLINE artifact_version run::log_artifact_to(detail::run_core* core, std::string_view name,
-                                                    std::string_view type,
-                                                    const std::vector<artifact_file>& files,
-                                                    const artifact_options& options) noexcept {
-    auto* s = static_cast<detail::run_state*>(core);
-    artifact_version v;
-    if (s == nullptr || !s->accepting()) {
-        v.error = s ? "the run has finished: nothing stored"
-                    : "the run is disabled (mode disabled or a rank other than 0): nothing "
-                      "stored";
-        return v;
-    }
-#if !RUNLOG_NO_EXCEPTIONS
-    try {
-        v = s->artifacts.add(name, type, files, options, s->info.id);
-    } catch (const std::exception& ex) {  // std::bad_alloc, say: reported like the rest
-        v.version = -1;
-        v.error = ex.what();
-        v.code = errc::artifact_store_failed;
-    }
-#else
-    v = s->artifacts.add(name, type, files, options, s->info.id);
-#endif
-    if (!v.ok()) {
-        detail::counters::bump(s->counts.artifacts_failed);
-        s->reporter.report(v.code, "log_artifact: " + v.error + "; nothing stored");
-        return v;
-    }
-    detail::counters::bump(s->counts.artifacts_logged);
-    enqueue_artifact(*s, v, false);
-    return v;
-}
-
-RUNLOG_INLINE void run::enqueue_artifact(detail::run_core& s, const artifact_version& v,
-                                         bool used) {
-    detail::event e;
-    e.kind = detail::event_kind::artifact;
-    e.time = s.now();
-    auto& payload = e.ensure_payload();
-    payload.data = v.manifest;
-    payload.aliases = v.aliases;
-    payload.key = v.dir.string();
-    payload.stream = used ? 1 : 0;
-    s.enqueue_control(e, s.block_timeout);
-}
-
-namespace detail {
-
-/// Starts the run described by `s` (after RUNLOG_* variables), or returns null for a disabled
-/// run or a setup error (`err`). `artifact_dir` is set either way: other ranks use artifacts too.
-RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
-                                                   std::filesystem::path& artifact_dir) {
-    if ((err = apply_environment(s))) return nullptr;
-    if (nested_too_deep(s.config)) {  // before anything is created
-        err = {errc::invalid_setting,
-               "settings.config is nested deeper than " + std::to_string(max_nesting) + " levels"};
-        return nullptr;
-    }
-    if (s.artifact_dir.empty())
-        s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
-    artifact_dir = s.artifact_dir;
-    if (s.mode == run_mode::disabled) return nullptr;
-    rank_info rank;
-    if ((err = detect_rank(rank))) return nullptr;
-    if (rank.rank != 0 && !s.all_ranks) return nullptr;
-
-    run_info info;
-    info.start_time = s.clock != nullptr ? s.clock() : unix_time_now();
-    info.root_dir = s.dir;
-    info.id = s.id;
-    if ((err = create_run_dir(info.root_dir, info.start_time, info.id, info.run_dir)))
-        return nullptr;
-    info.project = s.project;
-    info.name = s.name.empty() ? info.id : s.name;
-    info.group = s.group;
-    info.job_type = s.job_type;
-    info.tags = s.tags;
-    info.notes = s.notes;
-    info.host = host_name();
-    info.pid = process_id();
-    info.rank = rank.rank;
-    info.rank_source = rank.source;
-    info.config = s.config.is_object() ? s.config : value::object();
-    if (s.capture_environment) info.environment = describe_machine(s.capture_environment_variables);
-    if (s.capture_git) {
-        std::error_code ec;
-        const git_state git =
-            read_git_state(s.code_dir.empty() ? std::filesystem::current_path(ec)
-                                              : std::filesystem::path(s.code_dir));
-        info.git = git.to_value();
-        if (git.found && s.capture_git_diff) {
-            bool truncated = false;
-            info.git_diff = git_diff(git.work_tree, std::size_t{1} << 20, truncated);
-            if (truncated) info.git["diff_truncated"] = true;
-        }
-    }
-    info.queue_capacity = round_up_to_power_of_two(s.queue_capacity);
-    info.overflow = s.overflow;
-    info.flush_interval = std::chrono::duration<double>(s.flush_interval).count();
-
-    std::vector<std::shared_ptr<sink>> sinks;
-    if (s.native_files) sinks.push_back(std::make_shared<jsonl_sink>());
-    if (s.wandb_offline) sinks.push_back(std::make_shared<wandb_sink>(s.entity));
-    if (s.tensorboard) sinks.push_back(std::make_shared<tensorboard_sink>());
-    sinks.insert(sinks.end(), s.sinks.begin(), s.sinks.end());
-    for (const auto& target : sinks) {
-        io_result started;
-#if !RUNLOG_NO_EXCEPTIONS
-        try {
-            started = target->start(info);
-        } catch (const std::exception& ex) {
-            started = io_result::failure(errc::sink_start_failed, ex.what());
-        }
-#else
-        started = target->start(info);
-#endif
-        if (!started.ok()) {
-            err = {errc::sink_start_failed, "a sink failed to start: " + started.message};
-            return nullptr;
-        }
-    }
-    auto state = std::make_shared<run_state>(s, std::move(info), std::move(sinks));
-    run_state::start_writer(state);
-    if (std::string error; !open_runs::get().add(state, error)) {
-        state->reporter.report(errc::invalid_setting,
-                               "settings.handle_signals: cannot install the signal handlers (" +
-                                   error + "); the run goes on without them");
-    }
-    if (s.system_metrics && s.system_interval.count() > 0)
-        run_state::start_sampler(state, s.system_interval);
-    if (s.capture_console) state->start_console();
-    return state;
-}
-
-}  // namespace detail
-
-RUNLOG_INLINE run init(settings s) {
-    error_handler handler = s.on_error;
-    detail::setup_error err;
-    run r;
-    std::shared_ptr<detail::run_state> state =
-        detail::start_run(std::move(s), err, r.artifact_dir_);
-    if (!state) {
-        if (err) {
-#if !RUNLOG_NO_EXCEPTIONS
-            throw error(err.code, err.message);
-#else
-            detail::error_reporter(std::move(handler)).report(err.code, err.message);
-#endif
-        }
-        return r;
-    }
-    r.state_ = std::move(state);
-    r.config.state_ = r.state_.get();
-    return r;
-}
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/run-inl.hpp
-#endif
-// end runlog/run.hpp
-// #include "settings.hpp"
-// #include "sinks/sink.hpp"
-// #include "stats.hpp"
-// #include "value.hpp"
-// #include "version.hpp"
-
-#if !RUNLOG_COMPILED_LIB
-// #include "artifacts.hpp"
-// #include "checkpoint_logger.hpp"
-// begin runlog/checkpoint_logger.hpp
-// SPDX-License-Identifier: MIT
-// checkpoint_logger: Lightning's ModelCheckpoint + WandbLogger(log_model=...) for a C++ loop. The
-// loop saves its checkpoint however it likes, then reports it:
-//
-//     runlog::checkpoint_logger checkpoints(run, {.monitor = "val/loss", .mode = "min"});
-//     for (int epoch = 0; epoch < epochs; ++epoch) {
-//         ...
-//         torch::save(model, "ckpt/last.pt");
-//         checkpoints.saved("ckpt/last.pt", step, {{"val/loss", val_loss}});
-//     }
-//     // later, in another process: runlog::use_artifact(dir, "model-<run id>:best").path()
-//
-// Each report becomes a version of the artifact `name` (default "model-<run id>", as Lightning
-// names it), type "model", the file inside named `file_name` ("model.ckpt"), with metadata score,
-// original_filename, monitor, mode, step and the reported values. "latest" moves to every new
-// version; "best" to a version whose score beats every earlier one — strictly, so a tie keeps the
-// earlier, as ModelCheckpoint does; a NaN or missing score is never best. Without a monitor every
-// version is the best, as ModelCheckpoint(monitor=None) makes the last save its best.
-//
-// log_model_policy::all stores every report. last_and_best (Lightning's log_model=True) stores
-// each report too, then prunes, so that after every save the store holds the latest and the best
-// version: a crash, a kill or a requeue leaves both, where Lightning, which uploads in a
-// successful finalize only, leaves nothing. keep_top_k keeps the k best-scoring versions as well
-// (and turns pruning on for `all`). Pruning deletes only the store's own files (artifacts.hpp).
-//
-// A logger continues the artifact's history: a requeued job that resumes the run id starts from
-// the stored best. Calls come from one thread (the loop's); on other ranks (a disabled run) they
-// do nothing.
-
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <filesystem>
-#include <optional>
-#include <string>
-#include <utility>
-#include <vector>
-
-// #include "artifacts.hpp"
-// #include "run.hpp"
-
-namespace runlog {
-inline namespace v0 {
-
-enum class log_model_policy {
-    all,           // Lightning's log_model="all": every checkpoint is a version
-    last_and_best  // log_model=True: only the latest and the best are kept
-};
-
-struct checkpoint_options {
-    std::string name{};        // artifact name; default "model-<run id>"
-    std::string monitor{};     // the reported value that ranks checkpoints; empty: best = latest
-    std::string mode = "min";  // "min" or "max"
-    log_model_policy log_model = log_model_policy::all;
-    std::optional<std::size_t> keep_top_k{};  // also keep the k best scores, prune the rest
-    std::string file_name = "model.ckpt";     // a file's name inside the artifact
-                                              // (a directory keeps its own layout)
-    artifact_storage storage = artifact_storage::copy;
-    value metadata{};  // an object merged into every version's metadata
-};
-
-class checkpoint_logger {
-  public:
-    /// Throws runlog::error (invalid_setting) for a bad mode, name or file name (with exceptions
-    /// off: reports it, and the logger stores nothing). `r` must outlive it.
-    checkpoint_logger(run& r, checkpoint_options options = {})
-        : run_(r), options_(std::move(options)) {
-        if (options_.name.empty()) options_.name = "model-" + (r.enabled() ? r.id() : "disabled");
-        if (const std::string problem = check_options(); !problem.empty()) {
-#if !RUNLOG_NO_EXCEPTIONS
-            throw error(errc::invalid_setting, problem);
-#else
-            print_error_to_stderr({errc::invalid_setting, problem, 0});
-            broken_ = true;
-            return;
-#endif
-        }
-        if (!r.enabled()) return;
-        // A resumed run goes on from the stored best.
-        const artifact_version best = store().resolve(options_.name + ":best");
-        if (best.ok())
-            if (const value* score = best.metadata().find("score"); score && score->is_number())
-                best_ = score->as_double();
-    }
-    checkpoint_logger(const checkpoint_logger&) = delete;
-    checkpoint_logger& operator=(const checkpoint_logger&) = delete;
-
-    /// Reports a checkpoint just saved at `checkpoint` (a file or directory) at `step`, with the
-    /// values it was judged by ({"val/loss": 0.31, ...}; the monitor among them). Stores it now.
-    /// Never throws; a failure is reported and the result's `error` says why.
-    artifact_version saved(const std::filesystem::path& checkpoint, std::int64_t step,
-                           const value& values = value::object()) noexcept {
-        if (!run_.enabled() || broken_) return {};
-        const double score = score_of(values);
-        // No monitor: every save is the best, as ModelCheckpoint(monitor=None) makes it.
-        const bool is_best =
-            options_.monitor.empty() || (!std::isnan(score) && (!best_ || better(score, *best_)));
-        artifact_options artifact;
-        artifact.storage = options_.storage;
-        if (is_best) artifact.aliases.push_back("best");
-        value metadata = options_.metadata.is_object() ? options_.metadata : value::object();
-        metadata["score"] = std::isnan(score) ? value() : value(score);
-        metadata["original_filename"] = checkpoint.filename().string();
-        metadata["monitor"] = options_.monitor;
-        metadata["mode"] = options_.mode;
-        metadata["step"] = step;
-        metadata["values"] = values.is_object() ? values : value::object();
-        artifact.metadata = std::move(metadata);
-        std::error_code ec;
-        const bool directory = std::filesystem::is_directory(checkpoint, ec);
-        artifact_version v = run_.log_artifact(
-            options_.name, "model",
-            {artifact_file(checkpoint, directory ? std::string() : options_.file_name)}, artifact);
-        if (!v.ok()) return v;
-        if (is_best && !std::isnan(score)) best_ = score;
-        if (options_.log_model == log_model_policy::last_and_best || options_.keep_top_k) prune();
-        return v;
-    }
-
-    /// The best score so far (none until a monitored value other than NaN was reported).
-    std::optional<double> best_score() const noexcept {
-        return best_;
-    }
-    const std::string& name() const noexcept {
-        return options_.name;
-    }
-
-  private:
-    std::string check_options() const {
-        if (options_.mode != "min" && options_.mode != "max")
-            return "checkpoint mode '" + options_.mode + "' is not min or max";
-        if (!detail::valid_artifact_name(options_.name))
-            return "checkpoint artifact name '" + options_.name +
-                   "' is not 1 to 128 of A-Z a-z 0-9 _ - .";
-        if (!detail::valid_entry_path(options_.file_name))
-            return "checkpoint file_name '" + options_.file_name + "' is not a relative path";
-        if (!options_.metadata.is_null() && !options_.metadata.is_object())
-            return "checkpoint metadata must be an object";
-        return {};
-    }
-
-    artifact_store store() const {
-        return artifact_store(run_.artifact_dir());
-    }
-
-    bool better(double a, double b) const noexcept {
-        return options_.mode == "min" ? a < b : a > b;
-    }
-
-    /// The monitored value, or NaN (none asked for, missing or not a number: never best).
-    double score_of(const value& values) {
-        if (options_.monitor.empty()) return NAN;
-        const value* v = values.find(options_.monitor);
-        if (v != nullptr && v->is_number()) return v->as_double();
-        if (!warned_missing_) {
-            warned_missing_ = true;
-            run_.report(errc::invalid_value,
-                        "checkpoint_logger: monitor '" + options_.monitor +
-                            "' is not a number among the values saved() was given; such a "
-                            "checkpoint is never best");
-        }
-        return NAN;
-    }
-
-    /// Deletes versions that hold no alias and are not among the keep_top_k best scores.
-    void prune() {
-        const artifact_store s = store();
-        std::vector<std::pair<double, std::int64_t>> scored;
-        for (std::int64_t n : s.versions(options_.name)) {
-            const value m = s.manifest(options_.name, n);
-            const value* metadata = m.find("metadata");
-            const value* score = metadata ? metadata->find("score") : nullptr;
-            if (score != nullptr && score->is_number()) scored.emplace_back(score->as_double(), n);
-        }
-        std::stable_sort(scored.begin(), scored.end(),
-                         [&](const auto& a, const auto& b) { return better(a.first, b.first); });
-        const std::size_t k = std::min(options_.keep_top_k.value_or(0), scored.size());
-        std::vector<std::int64_t> top;
-        for (std::size_t i = 0; i < k; ++i) top.push_back(scored[i].second);
-        std::string error;
-        s.prune(
-            options_.name,
-            [&](const value& m) {
-                const std::int64_t n = m.find("version")->as_int();
-                return std::find(top.begin(), top.end(), n) != top.end();
-            },
-            error);
-        if (!error.empty())
-            run_.report(errc::artifact_store_failed,
-                        "checkpoint_logger: pruning '" + options_.name + "': " + error);
-    }
-
-    run& run_;
-    checkpoint_options options_;
-    std::optional<double> best_;
-    bool warned_missing_ = false;
-    bool broken_ = false;  // bad options with exceptions off: stores nothing
-};
-
-}  // namespace v0
-}  // namespace runlog
-// end runlog/checkpoint_logger.hpp
-// #include "export.hpp"
-// begin runlog/export.hpp
-// SPDX-License-Identifier: MIT
-// Converting a native run directory (finished or crashed) after the fact — the library side of
-// `runlog export --to wandb|tensorboard RUN_DIR`. The run is read completely and checked before
-// anything is written; the input is never modified. Both targets replay the run through the same
-// sink the live run would have used, so a converted run matches a live one.
-//
-//     auto result = runlog::export_to_wandb("runlog/latest-run", {});
-//     if (!result.ok) std::fprintf(stderr, "%s\n", result.message.c_str());
-//
-// A crashed run (run.json still says "running") is exported with exit code 1 unless
-// `exit_code` says otherwise; a torn last line of history.jsonl is skipped. The native format
-// keeps the final config, not its history, so the exported run gets the final config at start.
-// Artifact versions the run logged (artifacts.jsonl) go to W&B as artifact records if the store
-// still has them; W&B needs an entity for those (export_options::entity).
-
-#include <cmath>
-#include <cstdint>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <optional>
-#include <string>
-#include <vector>
-
-// #include "artifacts.hpp"
-// #include "detail/json_reader.hpp"
-// #include "sinks/tensorboard.hpp"
-// #include "sinks/wandb.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -11905,6 +11395,829 @@ inline export_result export_to_tensorboard(const std::filesystem::path& run_path
 }  // namespace v0
 }  // namespace runlog
 // end runlog/export.hpp
+// #include "run.hpp"
+// #include "sinks/jsonl.hpp"
+// begin runlog/sinks/jsonl.hpp
+// SPDX-License-Identifier: MIT
+// The native sink: writes the run directory of format runlog/1 (docs/format.md).
+//
+//   run.json       identity, settings, host, rank, times, status, exit code, stats
+//   config.json    the nested config, replaced atomically whenever it changes
+//   metrics.json   define_metric definitions, replaced atomically when one is added or merged
+//   history.jsonl  one JSON object per committed row, appended
+//   system.jsonl   one JSON object per system sample, appended (created with the first sample)
+//   output.log     the captured console, byte for byte (settings::capture_console)
+//   artifacts.jsonl  one JSON object per artifact version logged or used, appended and written
+//                  at once (created with the first; the files live in the store, artifacts.hpp)
+//   summary.json   the summary, replaced atomically at flush points and at finish
+//   media/         images and tables, one file each, written when logged
+//
+// Append-only history plus atomically replaced snapshots: a crash leaves at most a torn last line
+// of history.jsonl; every snapshot is either the old or the new version. Rows are buffered and
+// written at flush points (settings::flush_interval, flush(), finish) or when 64 KiB accumulate;
+// failed writes are retried as detail/append_file.hpp describes.
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+// #include "../detail/append_file.hpp"
+// #include "../detail/json_reader.hpp"
+// #include "../detail/os.hpp"
+// #include "../version.hpp"
+// #include "sink.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+class jsonl_sink final : public base_sink<null_mutex> {
+  public:
+    /// run.json's content; `end` is null while the run is live. `signal` is null, or the last
+    /// signal marked (settings::handle_signals): {"status", "signal", "signal_time"}.
+    static value run_json(const run_info& info, const finish_info* end, const value& signal) {
+        value tags = value::array();
+        for (const auto& t : info.tags) tags.push_back(t);
+        value v = {{"format", RUNLOG_FORMAT_VERSION},
+                   {"runlog_version", RUNLOG_VERSION_STRING},
+                   {"id", info.id},
+                   {"project", info.project},
+                   {"name", info.name},
+                   {"group", info.group},
+                   {"job_type", info.job_type},
+                   {"tags", tags},
+                   {"notes", info.notes},
+                   {"host", info.host},
+                   {"pid", info.pid},
+                   {"rank", info.rank},
+                   {"start_time", info.start_time},
+                   {"start_time_utc", detail::iso8601_utc(info.start_time)}};
+        if (!info.environment.is_null()) v["environment"] = info.environment;
+        if (!info.git.is_null()) v["git"] = info.git;
+        v["settings"] = {{"queue_capacity", info.queue_capacity},
+                         {"overflow", to_string(info.overflow)},
+                         {"flush_interval", info.flush_interval}};
+        if (info.resumed > 0) v["resumed"] = info.resumed;
+        if (end == nullptr) {
+            v["status"] = signal.is_null() ? value("running") : *signal.find("status");
+        } else {
+            v["status"] = end->status;
+        }
+        if (!signal.is_null()) {  // kept at finish: the run was told to stop, whatever came next
+            v["signal"] = *signal.find("signal");
+            v["signal_time"] = *signal.find("signal_time");
+        }
+        if (end == nullptr) return v;
+        v["exit_code"] = end->exit_code;
+        v["end_time"] = end->end_time;
+        v["end_time_utc"] = detail::iso8601_utc(end->end_time);
+        v["runtime"] = end->runtime;
+        const run_stats& s = end->stats;
+        v["stats"] = {{"log_calls", s.log_calls},
+                      {"rows_committed", s.rows_committed},
+                      {"dropped_queue_full", s.dropped_queue_full},
+                      {"dropped_step", s.dropped_step},
+                      {"dropped_fields", s.dropped_fields},
+                      {"dropped_after_finish", s.dropped_after_finish},
+                      {"waited_queue_full", s.waited_queue_full},
+                      {"write_errors", s.write_errors},
+                      {"dropped_unwritable", s.dropped_unwritable},
+                      {"artifacts_logged", s.artifacts_logged},
+                      {"artifacts_failed", s.artifacts_failed},
+                      {"errors_reported", s.errors_reported},
+                      {"errors_suppressed", s.errors_suppressed}};
+        return v;
+    }
+
+  protected:
+    io_result start_(const run_info& info) override {
+        info_ = info;
+        dir_ = info.run_dir;
+        std::error_code ec;
+        std::filesystem::create_directories(dir_ / "media", ec);
+        if (ec) {
+            return io_result::failure(
+                errc::sink_start_failed,
+                "cannot create '" + (dir_ / "media").string() + "': " + ec.message());
+        }
+        if (io_result opened = history_.open(dir_ / "history.jsonl", false); !opened.ok())
+            return opened;
+        // A resumed run keeps its metrics.json and summary.json: the dispatcher announces the
+        // definitions again and the summary is rewritten at the next flush.
+        io_result r = write_snapshot("config.json", info.config);
+        if (r.ok() && info.resumed == 0) r = write_snapshot("metrics.json", value::array());
+        if (r.ok() && info.resumed == 0) r = write_snapshot("summary.json", value::object());
+        if (r.ok() && !info.git_diff.empty())
+            r = detail::write_file_atomically(dir_ / "diff.patch", info.git_diff);
+        // Last: a run.json means the rest is there (a process killed in init() leaves none).
+        if (r.ok()) r = write_snapshot("run.json", run_json(info, nullptr, signal_));
+        return r;
+    }
+
+    io_result event_(const sink_event& e) override {
+        switch (e.type) {
+            case sink_event_type::row:
+                if (!history_.has_room()) return history_.row_left_out();
+                write_row(e.row->data);
+                return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
+            case sink_event_type::config:
+                config_ = *e.config;
+                config_dirty_ = true;
+                return write_if_dirty(config_dirty_, "config.json", config_);
+            case sink_event_type::metric:
+                return write_metric(*e.metric);
+            case sink_event_type::summary:
+                summary_ = *e.summary;
+                summary_dirty_ = true;
+                return {};
+            case sink_event_type::media:
+                return detail::write_file_creating_directories(dir_ / e.media->path,
+                                                               *e.media->bytes);
+            case sink_event_type::system:
+                return write_system(*e.system);
+            case sink_event_type::console:
+                if (output_.path().empty()) {
+                    if (io_result opened = output_.open(dir_ / "output.log", false); !opened.ok())
+                        return opened;
+                }
+                if (!output_.has_room()) return output_.row_left_out();
+                output_.buffer() += e.console->text;
+                return {};
+            case sink_event_type::artifact:
+                return write_artifact(*e.artifact);
+            case sink_event_type::rewind:
+                return rewind_history(*e.rewind_step);
+            case sink_event_type::signal:
+                signal_ = {{"status", e.signal->status},
+                           {"signal", e.signal->name},
+                           {"signal_time", e.signal->timestamp}};
+                return write_snapshot("run.json", run_json(info_, nullptr, signal_));
+        }
+        return {};
+    }
+
+    io_result flush_() override {
+        io_result r = history_.write();
+        if (io_result s = system_.write(); r.ok()) r = s;
+        if (io_result o = output_.write(); r.ok()) r = o;
+        // Snapshots that failed to write (disk full) are retried here until they succeed.
+        for (io_result s : {write_if_dirty(config_dirty_, "config.json", config_),
+                            write_if_dirty(metrics_dirty_, "metrics.json", metrics_),
+                            write_if_dirty(summary_dirty_, "summary.json", summary_)})
+            if (r.ok()) r = s;
+        return r;
+    }
+
+    io_result finish_(const finish_info& end) override {
+        summary_ = end.summary;
+        summary_dirty_ = true;
+        io_result r = flush_();
+        history_.close();
+        system_.close();
+        output_.close();
+        artifacts_.close();
+        if (end.signal != 0)
+            signal_ = {
+                {"status", end.status}, {"signal", end.signal_name}, {"signal_time", end.end_time}};
+        io_result s = write_snapshot("run.json", run_json(info_, &end, signal_));
+        return r.ok() ? s : r;
+    }
+
+  private:
+    /// One history line. Rows repeat their keys, so each position keeps its key's JSON with the
+    /// separator before it ({"train/loss": or ,"lr":) and reuses it while the key is the same:
+    /// escaping keys and appending single characters were a quarter of the writer's time.
+    void write_row(const value& row) {
+        std::string& out = history_.buffer();
+        const auto& members = row.as_object();
+        if (key_json_.size() < members.size()) key_json_.resize(members.size());
+        for (std::size_t i = 0; i < members.size(); ++i) {
+            const auto& [key, v] = members[i];
+            auto& [cached_key, json] = key_json_[i];
+            if (json.empty() || cached_key != key) {
+                cached_key = key;
+                json.assign(1, i == 0 ? '{' : ',');
+                detail::write_json_string(json, key);
+                json += ':';
+            }
+            out.append(json);
+            detail::dump_row_member(key, v, out);
+        }
+        out.append(members.empty() ? "{}\n" : "}\n");
+    }
+
+    static constexpr std::size_t flush_threshold = 64 * 1024;
+
+    /// rewind_to_step: the rows after `step` move from history.jsonl to the first free
+    /// history.rewound-<k>.jsonl (kept, not deleted), so every reader sees the history up to it.
+    io_result rewind_history(std::int64_t step) {
+        namespace fs = std::filesystem;
+        if (io_result r = history_.write(); !r.ok()) return r;
+        const fs::path path = dir_ / "history.jsonl";
+        std::ifstream in(path, std::ios::binary);
+        std::string line, error;
+        std::streamoff keep = 0;
+        bool cut = false;
+        while (!cut && std::getline(in, line)) {
+            value row;
+            const value* row_step = nullptr;
+            cut = detail::parse_json(line, row, error) && (row_step = row.find("_step")) &&
+                  row_step->as_int() > step;
+            if (!cut) keep += static_cast<std::streamoff>(line.size()) + 1;
+        }
+        if (!cut) return {};
+        in.clear();
+        in.seekg(keep);
+        const std::string tail((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+        in.close();
+        fs::path side;
+        for (int k = 1; side.empty() || fs::exists(side); ++k)
+            side = dir_ / ("history.rewound-" + std::to_string(k) + ".jsonl");
+        if (io_result r = detail::write_file_atomically(side, tail); !r.ok()) return r;
+        std::error_code ec;
+        fs::resize_file(path, static_cast<std::uintmax_t>(keep), ec);
+        if (ec) {
+            return io_result::failure(
+                errc::sink_write_failed,
+                "rewind_to_step: cannot cut '" + path.string() + "': " + ec.message());
+        }
+        return {};
+    }
+
+    /// Writes `v` to `name` if `dirty`, which stays set if the write fails.
+    io_result write_if_dirty(bool& dirty, const char* name, const value& v) {
+        if (!dirty) return {};
+        io_result r = write_snapshot(name, v);
+        if (r.ok()) dirty = false;
+        return r;
+    }
+
+    io_result write_snapshot(const char* name, const value& v) {
+        std::string text = v.dump();
+        text.push_back('\n');
+        return detail::write_file_atomically(dir_ / name, text);
+    }
+
+    /// {"_timestamp": t, "_runtime": r, <sample's keys>} to system.jsonl.
+    io_result write_system(const system_sample& sample) {
+        if (system_.path().empty()) {
+            if (io_result opened = system_.open(dir_ / "system.jsonl", false); !opened.ok())
+                return opened;
+        }
+        if (!system_.has_room()) return system_.row_left_out();
+        value line = {{"_timestamp", sample.timestamp}, {"_runtime", sample.runtime}};
+        for (const auto& [key, v] : sample.values.as_object()) line[key] = v;
+        line.dump(system_.buffer());
+        system_.buffer().push_back('\n');
+        return {};
+    }
+
+    /// {"_timestamp", "action": "log"|"use", "name", "version", "aliases", "store", "manifest"}
+    /// to artifacts.jsonl. `store` is relative to the run directory when the store is beside it
+    /// (the default, <dir>/runlog/artifacts), so the two travel together.
+    io_result write_artifact(const artifact_event& a) {
+        if (artifacts_.path().empty()) {
+            if (io_result opened = artifacts_.open(dir_ / "artifacts.jsonl", false); !opened.ok())
+                return opened;
+        }
+        std::error_code ec;
+        const auto store =
+            std::filesystem::absolute(a.dir.parent_path().parent_path(), ec).lexically_normal();
+        const auto run_dir = std::filesystem::absolute(dir_, ec).lexically_normal();
+        const std::filesystem::path shown =
+            store.parent_path() == run_dir.parent_path() ? ".." / store.filename() : store;
+        value line = {{"_timestamp", a.timestamp}, {"action", a.used ? "use" : "log"}};
+        line.update(a.brief());
+        line["store"] = shown.generic_string();
+        line["manifest"] = a.manifest;
+        line.dump(artifacts_.buffer());
+        artifacts_.buffer().push_back('\n');
+        return artifacts_.write();
+    }
+
+    io_result write_metric(const metric_definition& def) {
+        value entry = {{"name", def.name},
+                       {"step_metric", def.step_metric},
+                       {"step_sync", def.step_sync},
+                       {"hidden", def.hidden},
+                       {"summary", summary_to_string(def.summary)},
+                       {"goal", to_string(def.goal)}};
+        if (!def.from_glob.empty()) entry["glob"] = def.from_glob;
+        bool replaced = false;
+        for (auto& existing : metrics_.as_array()) {
+            if (const value* name = existing.find("name"); name && name->as_string() == def.name) {
+                existing = entry;
+                replaced = true;
+            }
+        }
+        if (!replaced) metrics_.push_back(std::move(entry));
+        metrics_dirty_ = true;
+        return write_if_dirty(metrics_dirty_, "metrics.json", metrics_);
+    }
+
+    run_info info_;
+    std::filesystem::path dir_;
+    detail::append_file history_;
+    std::vector<std::pair<std::string, std::string>> key_json_;  // per row position: key, its JSON
+    detail::append_file system_;
+    detail::append_file output_;
+    detail::append_file artifacts_;
+    value metrics_ = value::array();
+    value summary_ = value::object();
+    value config_;
+    bool summary_dirty_ = false, config_dirty_ = false, metrics_dirty_ = false;
+    value signal_;  // the last signal marked, or null
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/sinks/jsonl.hpp
+// #include "sinks/tensorboard.hpp"
+// #include "sinks/wandb.hpp"
+
+#if RUNLOG_COMPILED_LIB && !defined(RUNLOG_BUILDING_COMPILED_LIB)
+#error "RUNLOG_COMPILED_LIB: runlog::compiled defines these; link it, do not include this"
+#endif
+
+namespace runlog {
+inline namespace v0 {
+
+RUNLOG_INLINE artifact_version run::use_artifact(std::string_view ref) {
+    artifact_version v = artifact_store(artifact_dir_).resolve(ref);
+    if (!v.ok()) {
+#if !RUNLOG_NO_EXCEPTIONS
+        throw error(v.code, v.error);
+#else
+        if (state_) state_->reporter.report(v.code, v.error);
+        return v;
+#endif
+    }
+    if (detail::run_core* s = accepting()) enqueue_artifact(*s, v, true);
+    return v;
+}
+
+RUNLOG_INLINE status run::flush(std::chrono::milliseconds timeout) noexcept {
+    auto* s = static_cast<detail::run_state*>(state_.get());
+    if (s == nullptr || !s->in_owner_process()) return status::disabled;
+    if (s->closed.load(std::memory_order_relaxed)) return status::finished;
+    switch (s->flush(timeout)) {
+        case detail::wait_result::done:
+            return status::ok;
+        case detail::wait_result::finished:
+            return status::finished;
+        case detail::wait_result::timed_out:
+            break;
+    }
+    s->reporter.report(errc::flush_timed_out,
+                       "flush did not complete within " + std::to_string(timeout.count()) + " ms");
+    return status::timed_out;
+}
+
+RUNLOG_INLINE status run::finish(int exit_code, std::chrono::milliseconds timeout) noexcept {
+    auto* s = static_cast<detail::run_state*>(state_.get());
+    if (s == nullptr) return status::disabled;
+    switch (s->close(exit_code, 0, timeout)) {
+        case detail::close_result::disabled:
+            return status::disabled;
+        case detail::close_result::already_closed:
+            return status::finished;
+        case detail::close_result::done:
+            return status::ok;
+        case detail::close_result::timed_out:
+            break;
+    }
+    return status::timed_out;
+}
+
+RUNLOG_INLINE artifact_version run::log_artifact_to(detail::run_core* core, std::string_view name,
+                                                    std::string_view type,
+                                                    const std::vector<artifact_file>& files,
+                                                    const artifact_options& options) noexcept {
+    auto* s = static_cast<detail::run_state*>(core);
+    artifact_version v;
+    if (s == nullptr || !s->accepting()) {
+        v.error = s ? "the run has finished: nothing stored"
+                    : "the run is disabled (mode disabled or a rank other than 0): nothing "
+                      "stored";
+        return v;
+    }
+#if !RUNLOG_NO_EXCEPTIONS
+    try {
+        v = s->artifacts.add(name, type, files, options, s->info.id);
+    } catch (const std::exception& ex) {  // std::bad_alloc, say: reported like the rest
+        v.version = -1;
+        v.error = ex.what();
+        v.code = errc::artifact_store_failed;
+    }
+#else
+    v = s->artifacts.add(name, type, files, options, s->info.id);
+#endif
+    if (!v.ok()) {
+        detail::counters::bump(s->counts.artifacts_failed);
+        s->reporter.report(v.code, "log_artifact: " + v.error + "; nothing stored");
+        return v;
+    }
+    detail::counters::bump(s->counts.artifacts_logged);
+    enqueue_artifact(*s, v, false);
+    return v;
+}
+
+RUNLOG_INLINE void run::enqueue_artifact(detail::run_core& s, const artifact_version& v,
+                                         bool used) {
+    detail::event e;
+    e.kind = detail::event_kind::artifact;
+    e.time = s.now();
+    auto& payload = e.ensure_payload();
+    payload.data = v.manifest;
+    payload.aliases = v.aliases;
+    payload.key = v.dir.string();
+    payload.stream = used ? 1 : 0;
+    s.enqueue_control(e, s.block_timeout);
+}
+
+namespace detail {
+
+/// What a resumed run takes over from its directory (settings::resume).
+struct previous_run {
+    native_run run;
+    std::vector<metric_definition> definitions;
+    int resumed = 0;  // times it was continued before
+};
+
+/// Reads the run in `dir` for a resume: cuts a crashed session's torn last lines first, so that
+/// what this session appends starts on a line of its own.
+RUNLOG_INLINE setup_error read_previous_run(const std::filesystem::path& dir, previous_run& out) {
+    cut_torn_line(dir / "history.jsonl");
+    cut_torn_line(dir / "system.jsonl");
+    export_result read;
+    if (!read_native_run(dir, {}, out.run, read)) {
+        return {errc::invalid_setting, "settings.resume: cannot continue the run in '" +
+                                           dir.string() + "': " + read.message};
+    }
+    for (const value& def : out.run.metrics.as_array())
+        if (def.find("glob") == nullptr) out.definitions.push_back(definition_from_json(def));
+    value run_json;
+    std::string error;
+    if (read_json_file(dir / "run.json", run_json, error) && run_json.find("resumed"))
+        out.resumed = static_cast<int>(run_json.find("resumed")->as_int());
+    return {};
+}
+
+/// Starts the run described by `s` (after RUNLOG_* variables), or returns null for a disabled
+/// run or a setup error (`err`). `artifact_dir` is set either way: other ranks use artifacts too.
+RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
+                                                   std::filesystem::path& artifact_dir) {
+    if ((err = apply_environment(s))) return nullptr;
+    if (s.resume != resume_mode::never && s.id.empty()) {
+        err = {errc::invalid_setting, std::string("settings.resume is ") + to_string(s.resume) +
+                                          " but settings.id is empty: name the run to continue"};
+        return nullptr;
+    }
+    if (nested_too_deep(s.config)) {  // before anything is created
+        err = {errc::invalid_setting,
+               "settings.config is nested deeper than " + std::to_string(max_nesting) + " levels"};
+        return nullptr;
+    }
+    if (s.artifact_dir.empty())
+        s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
+    artifact_dir = s.artifact_dir;
+    if (s.mode == run_mode::disabled) return nullptr;
+    rank_info rank;
+    if ((err = detect_rank(rank))) return nullptr;
+    if (rank.rank != 0 && !s.all_ranks) return nullptr;
+
+    run_info info;
+    info.start_time = s.clock != nullptr ? s.clock() : unix_time_now();
+    info.root_dir = s.dir;
+    info.id = s.id;
+    std::unique_ptr<previous_run> previous;
+    if (s.resume != resume_mode::never) {
+        if (const auto dir = find_run_dir(info.root_dir, s.id); !dir.empty()) {
+            previous = std::make_unique<previous_run>();
+            if ((err = read_previous_run(dir, *previous))) return nullptr;
+        } else if (s.resume == resume_mode::must) {
+            err = {errc::invalid_setting,
+                   "settings.resume is must, but there is no run with id '" + s.id + "' in '" +
+                       (std::filesystem::path(info.root_dir) / "runlog").string() + "'"};
+            return nullptr;
+        }
+    }
+    if (previous) {
+        info.run_dir = previous->run.dir;
+        info.start_time = previous->run.info.start_time;  // _runtime goes on from the first start
+        info.resumed = previous->resumed + 1;
+        (void)replace_symlink(info.root_dir / "runlog" / "latest-run", info.run_dir.filename());
+    } else if ((err = create_run_dir(info.root_dir, info.start_time, info.id, info.run_dir))) {
+        return nullptr;
+    }
+    info.project = s.project;
+    info.name = s.name.empty() ? info.id : s.name;
+    info.group = s.group;
+    info.job_type = s.job_type;
+    info.tags = s.tags;
+    info.notes = s.notes;
+    info.host = host_name();
+    info.pid = process_id();
+    info.rank = rank.rank;
+    info.rank_source = rank.source;
+    info.config = previous ? previous->run.info.config : value::object();
+    if (s.config.is_object()) info.config.update(s.config);  // a resume's new values win
+    if (s.capture_environment) info.environment = describe_machine(s.capture_environment_variables);
+    if (s.capture_git) {
+        std::error_code ec;
+        const git_state git =
+            read_git_state(s.code_dir.empty() ? std::filesystem::current_path(ec)
+                                              : std::filesystem::path(s.code_dir));
+        info.git = git.to_value();
+        if (git.found && s.capture_git_diff) {
+            bool truncated = false;
+            info.git_diff = git_diff(git.work_tree, std::size_t{1} << 20, truncated);
+            if (truncated) info.git["diff_truncated"] = true;
+        }
+    }
+    info.queue_capacity = round_up_to_power_of_two(s.queue_capacity);
+    info.overflow = s.overflow;
+    info.flush_interval = std::chrono::duration<double>(s.flush_interval).count();
+
+    std::vector<std::shared_ptr<sink>> sinks;
+    if (s.native_files) sinks.push_back(std::make_shared<jsonl_sink>());
+    if (s.wandb_offline) sinks.push_back(std::make_shared<wandb_sink>(s.entity));
+    if (s.tensorboard) sinks.push_back(std::make_shared<tensorboard_sink>());
+    sinks.insert(sinks.end(), s.sinks.begin(), s.sinks.end());
+    for (const auto& target : sinks) {
+        io_result started;
+#if !RUNLOG_NO_EXCEPTIONS
+        try {
+            started = target->start(info);
+        } catch (const std::exception& ex) {
+            started = io_result::failure(errc::sink_start_failed, ex.what());
+        }
+#else
+        started = target->start(info);
+#endif
+        if (!started.ok()) {
+            err = {errc::sink_start_failed, "a sink failed to start: " + started.message};
+            return nullptr;
+        }
+    }
+    auto state = std::make_shared<run_state>(s, std::move(info), std::move(sinks));
+    if (previous)
+        state->dispatch.restore(previous->definitions, previous->run.rows, previous->run.summary);
+    run_state::start_writer(state);
+    if (std::string error; !open_runs::get().add(state, error)) {
+        state->reporter.report(errc::invalid_setting,
+                               "settings.handle_signals: cannot install the signal handlers (" +
+                                   error + "); the run goes on without them");
+    }
+    if (s.system_metrics && s.system_interval.count() > 0)
+        run_state::start_sampler(state, s.system_interval);
+    if (s.capture_console) state->start_console();
+    return state;
+}
+
+}  // namespace detail
+
+RUNLOG_INLINE run init(settings s) {
+    error_handler handler = s.on_error;
+    detail::setup_error err;
+    run r;
+    std::shared_ptr<detail::run_state> state =
+        detail::start_run(std::move(s), err, r.artifact_dir_);
+    if (!state) {
+        if (err) {
+#if !RUNLOG_NO_EXCEPTIONS
+            throw error(err.code, err.message);
+#else
+            detail::error_reporter(std::move(handler)).report(err.code, err.message);
+#endif
+        }
+        return r;
+    }
+    r.state_ = std::move(state);
+    r.config.state_ = r.state_.get();
+    return r;
+}
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/run-inl.hpp
+#endif
+// end runlog/run.hpp
+// #include "settings.hpp"
+// #include "sinks/sink.hpp"
+// #include "stats.hpp"
+// #include "value.hpp"
+// #include "version.hpp"
+
+#if !RUNLOG_COMPILED_LIB
+// #include "artifacts.hpp"
+// #include "checkpoint_logger.hpp"
+// begin runlog/checkpoint_logger.hpp
+// SPDX-License-Identifier: MIT
+// checkpoint_logger: Lightning's ModelCheckpoint + WandbLogger(log_model=...) for a C++ loop. The
+// loop saves its checkpoint however it likes, then reports it:
+//
+//     runlog::checkpoint_logger checkpoints(run, {.monitor = "val/loss", .mode = "min"});
+//     for (int epoch = 0; epoch < epochs; ++epoch) {
+//         ...
+//         torch::save(model, "ckpt/last.pt");
+//         checkpoints.saved("ckpt/last.pt", step, {{"val/loss", val_loss}});
+//     }
+//     // later, in another process: runlog::use_artifact(dir, "model-<run id>:best").path()
+//
+// Each report becomes a version of the artifact `name` (default "model-<run id>", as Lightning
+// names it), type "model", the file inside named `file_name` ("model.ckpt"), with metadata score,
+// original_filename, monitor, mode, step and the reported values. "latest" moves to every new
+// version; "best" to a version whose score beats every earlier one — strictly, so a tie keeps the
+// earlier, as ModelCheckpoint does; a NaN or missing score is never best. Without a monitor every
+// version is the best, as ModelCheckpoint(monitor=None) makes the last save its best.
+//
+// log_model_policy::all stores every report. last_and_best (Lightning's log_model=True) stores
+// each report too, then prunes, so that after every save the store holds the latest and the best
+// version: a crash, a kill or a requeue leaves both, where Lightning, which uploads in a
+// successful finalize only, leaves nothing. keep_top_k keeps the k best-scoring versions as well
+// (and turns pruning on for `all`). Pruning deletes only the store's own files (artifacts.hpp).
+//
+// A logger continues the artifact's history: a requeued job that resumes the run id starts from
+// the stored best. Calls come from one thread (the loop's); on other ranks (a disabled run) they
+// do nothing.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+// #include "artifacts.hpp"
+// #include "run.hpp"
+
+namespace runlog {
+inline namespace v0 {
+
+enum class log_model_policy {
+    all,           // Lightning's log_model="all": every checkpoint is a version
+    last_and_best  // log_model=True: only the latest and the best are kept
+};
+
+struct checkpoint_options {
+    std::string name{};        // artifact name; default "model-<run id>"
+    std::string monitor{};     // the reported value that ranks checkpoints; empty: best = latest
+    std::string mode = "min";  // "min" or "max"
+    log_model_policy log_model = log_model_policy::all;
+    std::optional<std::size_t> keep_top_k{};  // also keep the k best scores, prune the rest
+    std::string file_name = "model.ckpt";     // a file's name inside the artifact
+                                              // (a directory keeps its own layout)
+    artifact_storage storage = artifact_storage::copy;
+    value metadata{};  // an object merged into every version's metadata
+};
+
+class checkpoint_logger {
+  public:
+    /// Throws runlog::error (invalid_setting) for a bad mode, name or file name (with exceptions
+    /// off: reports it, and the logger stores nothing). `r` must outlive it.
+    checkpoint_logger(run& r, checkpoint_options options = {})
+        : run_(r), options_(std::move(options)) {
+        if (options_.name.empty()) options_.name = "model-" + (r.enabled() ? r.id() : "disabled");
+        if (const std::string problem = check_options(); !problem.empty()) {
+#if !RUNLOG_NO_EXCEPTIONS
+            throw error(errc::invalid_setting, problem);
+#else
+            print_error_to_stderr({errc::invalid_setting, problem, 0});
+            broken_ = true;
+            return;
+#endif
+        }
+        if (!r.enabled()) return;
+        // A resumed run goes on from the stored best.
+        const artifact_version best = store().resolve(options_.name + ":best");
+        if (best.ok())
+            if (const value* score = best.metadata().find("score"); score && score->is_number())
+                best_ = score->as_double();
+    }
+    checkpoint_logger(const checkpoint_logger&) = delete;
+    checkpoint_logger& operator=(const checkpoint_logger&) = delete;
+
+    /// Reports a checkpoint just saved at `checkpoint` (a file or directory) at `step`, with the
+    /// values it was judged by ({"val/loss": 0.31, ...}; the monitor among them). Stores it now.
+    /// Never throws; a failure is reported and the result's `error` says why.
+    artifact_version saved(const std::filesystem::path& checkpoint, std::int64_t step,
+                           const value& values = value::object()) noexcept {
+        if (!run_.enabled() || broken_) return {};
+        const double score = score_of(values);
+        // No monitor: every save is the best, as ModelCheckpoint(monitor=None) makes it.
+        const bool is_best =
+            options_.monitor.empty() || (!std::isnan(score) && (!best_ || better(score, *best_)));
+        artifact_options artifact;
+        artifact.storage = options_.storage;
+        if (is_best) artifact.aliases.push_back("best");
+        value metadata = options_.metadata.is_object() ? options_.metadata : value::object();
+        metadata["score"] = std::isnan(score) ? value() : value(score);
+        metadata["original_filename"] = checkpoint.filename().string();
+        metadata["monitor"] = options_.monitor;
+        metadata["mode"] = options_.mode;
+        metadata["step"] = step;
+        metadata["values"] = values.is_object() ? values : value::object();
+        artifact.metadata = std::move(metadata);
+        std::error_code ec;
+        const bool directory = std::filesystem::is_directory(checkpoint, ec);
+        artifact_version v = run_.log_artifact(
+            options_.name, "model",
+            {artifact_file(checkpoint, directory ? std::string() : options_.file_name)}, artifact);
+        if (!v.ok()) return v;
+        if (is_best && !std::isnan(score)) best_ = score;
+        if (options_.log_model == log_model_policy::last_and_best || options_.keep_top_k) prune();
+        return v;
+    }
+
+    /// The best score so far (none until a monitored value other than NaN was reported).
+    std::optional<double> best_score() const noexcept {
+        return best_;
+    }
+    const std::string& name() const noexcept {
+        return options_.name;
+    }
+
+  private:
+    std::string check_options() const {
+        if (options_.mode != "min" && options_.mode != "max")
+            return "checkpoint mode '" + options_.mode + "' is not min or max";
+        if (!detail::valid_artifact_name(options_.name))
+            return "checkpoint artifact name '" + options_.name +
+                   "' is not 1 to 128 of A-Z a-z 0-9 _ - .";
+        if (!detail::valid_entry_path(options_.file_name))
+            return "checkpoint file_name '" + options_.file_name + "' is not a relative path";
+        if (!options_.metadata.is_null() && !options_.metadata.is_object())
+            return "checkpoint metadata must be an object";
+        return {};
+    }
+
+    artifact_store store() const {
+        return artifact_store(run_.artifact_dir());
+    }
+
+    bool better(double a, double b) const noexcept {
+        return options_.mode == "min" ? a < b : a > b;
+    }
+
+    /// The monitored value, or NaN (none asked for, missing or not a number: never best).
+    double score_of(const value& values) {
+        if (options_.monitor.empty()) return NAN;
+        const value* v = values.find(options_.monitor);
+        if (v != nullptr && v->is_number()) return v->as_double();
+        if (!warned_missing_) {
+            warned_missing_ = true;
+            run_.report(errc::invalid_value,
+                        "checkpoint_logger: monitor '" + options_.monitor +
+                            "' is not a number among the values saved() was given; such a "
+                            "checkpoint is never best");
+        }
+        return NAN;
+    }
+
+    /// Deletes versions that hold no alias and are not among the keep_top_k best scores.
+    void prune() {
+        const artifact_store s = store();
+        std::vector<std::pair<double, std::int64_t>> scored;
+        for (std::int64_t n : s.versions(options_.name)) {
+            const value m = s.manifest(options_.name, n);
+            const value* metadata = m.find("metadata");
+            const value* score = metadata ? metadata->find("score") : nullptr;
+            if (score != nullptr && score->is_number()) scored.emplace_back(score->as_double(), n);
+        }
+        std::stable_sort(scored.begin(), scored.end(),
+                         [&](const auto& a, const auto& b) { return better(a.first, b.first); });
+        const std::size_t k = std::min(options_.keep_top_k.value_or(0), scored.size());
+        std::vector<std::int64_t> top;
+        for (std::size_t i = 0; i < k; ++i) top.push_back(scored[i].second);
+        std::string error;
+        s.prune(
+            options_.name,
+            [&](const value& m) {
+                const std::int64_t n = m.find("version")->as_int();
+                return std::find(top.begin(), top.end(), n) != top.end();
+            },
+            error);
+        if (!error.empty())
+            run_.report(errc::artifact_store_failed,
+                        "checkpoint_logger: pruning '" + options_.name + "': " + error);
+    }
+
+    run& run_;
+    checkpoint_options options_;
+    std::optional<double> best_;
+    bool warned_missing_ = false;
+    bool broken_ = false;  // bad options with exceptions off: stores nothing
+};
+
+}  // namespace v0
+}  // namespace runlog
+// end runlog/checkpoint_logger.hpp
+// #include "export.hpp"
 // #include "sinks/jsonl.hpp"
 // #include "sinks/memory.hpp"
 // begin runlog/sinks/memory.hpp
@@ -11912,6 +12225,7 @@ inline export_result export_to_tensorboard(const std::filesystem::path& run_path
 // Keeps everything a run produced in memory: for tests, and for applications that want to show
 // their own metrics. Safe to read from any thread while the run is live.
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -11987,6 +12301,16 @@ class memory_sink final : public base_sink<std::mutex> {
             case sink_event_type::signal:
                 signals_.push_back(e.signal->name);
                 break;
+            case sink_event_type::rewind: {
+                const std::int64_t last = *e.rewind_step;
+                rows_.erase(std::remove_if(rows_.begin(), rows_.end(),
+                                           [last](const value& row) {
+                                               const value* step = row.find("_step");
+                                               return step && step->as_int() > last;
+                                           }),
+                            rows_.end());
+                break;
+            }
         }
         return {};
     }

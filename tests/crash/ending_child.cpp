@@ -22,6 +22,7 @@
 namespace {
 
 volatile std::sig_atomic_t own_handler_ran = 0;
+runlog::run* leaked_run = nullptr;
 
 runlog::settings settings_for(const char* root) {
     runlog::settings s;
@@ -107,7 +108,8 @@ int main(int argc, char** argv) {
         std::exit(3);  // `run` is never destroyed
     }
     if (mode == "leaked-run") {
-        auto* run = new runlog::run(runlog::init(s));
+        leaked_run = new runlog::run(runlog::init(s));  // reachable: not a leak to LSan
+        runlog::run* run = leaked_run;
         log_rows(*run, 0, 200);
         ready();
         return 4;  // never finished, never destroyed

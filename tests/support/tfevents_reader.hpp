@@ -113,18 +113,20 @@ struct tb_event {
     double wall_time = 0.0;
     std::int64_t step = 0;
     std::string file_version;
+    int session_log_status = 0;  // SessionLog.status: 1 START (rewind_to_step)
     std::string writer;
     std::vector<tb_value> values;
 };
 
 inline tb_event decode_event(const std::string& payload) {
     const proto_message e = decode_proto(payload);
-    expect_wire_types(e, "Event", {{1, 'd'}, {2, 'v'}, {3, 'l'}, {5, 'l'}, {10, 'l'}});
+    expect_wire_types(e, "Event", {{1, 'd'}, {2, 'v'}, {3, 'l'}, {5, 'l'}, {7, 'l'}, {10, 'l'}});
     tb_event out;
     if (!e.bytes.count(1)) throw std::runtime_error("Event without wall_time");
     out.wall_time = as_double(e.str(1));
     out.step = static_cast<std::int64_t>(e.varint(2));
     out.file_version = e.str(3);
+    if (e.has(7)) out.session_log_status = static_cast<int>(decode_proto(e.str(7)).varint(1));
     if (e.has(10)) out.writer = decode_proto(e.str(10)).str(1);
     if (!e.has(5)) return out;
     const proto_message summary = decode_proto(e.str(5));

@@ -17,9 +17,11 @@
 //
 // Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -98,6 +100,8 @@ class dispatcher {
                 flush();  // marked on disk now: the process may not live to the next flush
                 break;
             }
+            case event_kind::rewind:
+                break;  // run_state::apply calls rewind(), which needs the history read back
             case event_kind::system: {
                 const system_sample sample{system_samples_++, e.time - start_time_, e.time,
                                            e.payload->data};
@@ -108,6 +112,72 @@ class dispatcher {
                 break;
             }
         }
+    }
+
+    /// A resumed run (settings::resume): takes over the metric definitions, the rows and the
+    /// summary already in its files, so that summaries stay exact and the next row without a
+    /// step comes after the last committed one. Keys of `summary` that no row has (summary_set
+    /// values) come back as they were. Called before the writer starts.
+    void restore(const std::vector<metric_definition>& definitions, const std::vector<value>& rows,
+                 const value& summary) {
+        for (const metric_definition& def : definitions) define(def, true);
+        for (const value& row : rows) {
+            const value* step = row.find("_step");
+            const value* time = row.find("_timestamp");
+            if (step == nullptr || !step->is_int()) continue;
+            for (const auto& [key, v] : row.as_object())
+                if (!key.empty() && key.front() != '_') summary_for(key).add(v, step->as_int());
+            last_step_ = step->as_int();
+            last_time_ = time ? time->as_double(last_time_) : last_time_;
+            current_step_ = last_step_ < INT64_MAX ? last_step_ + 1 : last_step_;
+        }
+        if (summary.is_object()) {
+            for (const auto& [key, v] : summary.as_object()) {
+                if (key.empty() || key.front() == '_') continue;
+                metric_summary& s = summary_for(key);
+                if (!s.seen()) s.set_override(v);
+            }
+        }
+        summary_dirty_ = true;
+    }
+
+    /// rewind_to_step(step): drops an open row past `step`, tells the sinks to hide the rows
+    /// after it, then recomputes the summaries from the rows `kept_rows` reads back (after the
+    /// sinks have acted; nullopt when no sink keeps rows to read) and goes on at step + 1.
+    template <class ReadRows>
+    void rewind(std::int64_t step, ReadRows&& kept_rows) {
+        if (pending_active_ && current_step_ > step) {
+            pending_.clear();
+            pending_active_ = false;
+        } else if (pending_active_) {
+            commit_pending();
+        }
+        flush();  // the sinks' files hold every row before they cut them
+        sink_event out;
+        out.type = sink_event_type::rewind;
+        out.rewind_step = &step;
+        send(out);
+        const std::optional<std::vector<value>> rows = kept_rows();
+        if (rows) {
+            for (auto& slot : summaries_) slot.summary.forget_values();
+            for (const value& row : *rows) {
+                const value* row_step = row.find("_step");
+                if (row_step == nullptr || row_step->as_int() > step) continue;
+                for (const auto& [key, v] : row.as_object())
+                    if (!key.empty() && key.front() != '_')
+                        summary_for(key).add(v, row_step->as_int());
+                last_step_ = row_step->as_int();
+            }
+        } else {
+            reporter_.report(errc::invalid_value,
+                             "rewind_to_step(" + std::to_string(step) +
+                                 "): the summaries still include the rows after it (they are "
+                                 "recomputed from the native history, and native_files is off)");
+        }
+        last_step_ = std::min(last_step_, step);
+        current_step_ = step < INT64_MAX ? step + 1 : step;
+        summary_dirty_ = true;
+        flush();
     }
 
     /// Sends the summary if it changed, then flushes every sink.

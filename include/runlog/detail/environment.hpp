@@ -75,6 +75,18 @@ inline setup_error apply_environment(settings& s) {
                     "RUNLOG_MODE='" + *v + "' is not a mode (use offline or disabled)"};
         }
     }
+    if (auto v = get_env("RUNLOG_RESUME")) {
+        if (*v == "never") {
+            s.resume = resume_mode::never;
+        } else if (*v == "allow") {
+            s.resume = resume_mode::allow;
+        } else if (*v == "must") {
+            s.resume = resume_mode::must;
+        } else {
+            return {errc::invalid_environment,
+                    "RUNLOG_RESUME='" + *v + "' is not a resume mode (use never, allow or must)"};
+        }
+    }
     if (auto v = get_env("RUNLOG_SINKS")) {
         s.native_files = false;
         s.wandb_offline = false;

@@ -32,7 +32,8 @@ enum class event_kind : std::uint8_t {
     system,
     console,
     artifact,
-    signal  // payload->stream: the signal number (run_state::mark_signal)
+    signal,  // payload->stream: the signal number (run_state::mark_signal)
+    rewind   // step: the last step to keep (run::rewind_to_step)
 };
 // float32 is kept apart so the writer can print it as the float the user logged (0.1f -> 0.1).
 // invalid: a field rejected on the caller's thread (a bad image, say); complex[index] holds why.

@@ -5,6 +5,7 @@
 // collides is replaced; a chosen id that collides is a setup error.
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -14,6 +15,40 @@
 namespace runlog {
 inline namespace v0 {
 namespace detail {
+
+/// The directory of the run `id` under <root>/runlog (the latest, should there be several), or
+/// an empty path.
+inline fs::path find_run_dir(const fs::path& root, const std::string& id) {
+    fs::path found;
+    std::error_code ec;
+    const std::string suffix = "-" + id;
+    for (fs::directory_iterator it(root / "runlog", ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.rfind("run-", 0) == 0 && name.size() > suffix.size() &&
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+            it->is_directory(ec) && (found.empty() || name > found.filename().string()))
+            found = it->path();
+    }
+    return found;
+}
+
+/// Cuts a stream file after its last complete line: a crashed run's torn last line must not run
+/// into the first line a resumed run appends.
+inline void cut_torn_line(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary | std::ios::ate);
+    if (!in) return;
+    const auto size = static_cast<std::streamoff>(in.tellg());
+    std::streamoff keep = size;
+    char c = 0;
+    while (keep > 0) {
+        in.seekg(keep - 1);
+        if (!in.get(c) || c == '\n') break;
+        --keep;
+    }
+    in.close();
+    std::error_code ec;
+    if (keep < size) fs::resize_file(file, static_cast<std::uintmax_t>(keep), ec);
+}
 
 /// Creates the run directory for `id` (generating ids when `id` is empty) and points
 /// <root>/runlog/latest-run at it. On success `id` and `run_dir` are set.

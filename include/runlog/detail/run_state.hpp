@@ -13,8 +13,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +25,7 @@
 #include "../settings.hpp"
 #include "console_capture.hpp"
 #include "dispatcher.hpp"
+#include "json_reader.hpp"
 #include "nvml.hpp"
 #include "os.hpp"
 #include "proc_stats.hpp"
@@ -49,6 +52,7 @@ struct run_state : run_core {
         : run_core(s, std::move(run)),
           dispatch(std::move(all_sinks), reporter, counts, info.start_time),
           handles_signals(s.handle_signals),
+          native_history(s.native_files),
           artifacts(s.artifact_dir) {}  // start_run() fills in the default
 
     /// Ends the run once, whoever asks first (run::finish, the destructor, exit(), a fatal
@@ -185,6 +189,7 @@ struct run_state : run_core {
     int exit_code = 0;
     int end_signal = 0;
     const bool handles_signals;  // settings::handle_signals
+    const bool native_history;   // settings::native_files: rewind_to_step reads it back
 
     std::mutex done_mutex;
     std::condition_variable done_cv;
@@ -205,6 +210,10 @@ struct run_state : run_core {
 
   private:
     void apply(const event& e) {
+        if (e.kind == event_kind::rewind) {
+            dispatch.rewind(e.step, [this] { return read_native_history(); });
+            return;
+        }
         dispatch.apply(e);
         if (e.payload && e.payload->media_bytes > 0) release_media(e.payload->media_bytes);
         if (e.kind == event_kind::flush) {
@@ -363,6 +372,19 @@ struct run_state : run_core {
             line += "  " + key + "=" + short_text(v);
         }
         if (!line.empty()) std::fprintf(stderr, "runlog:   summary%s\n", line.c_str());
+    }
+
+    /// The rows of history.jsonl (after a rewind cut it), or nullopt without native files.
+    std::optional<std::vector<value>> read_native_history() const {
+        if (!native_history) return std::nullopt;
+        std::vector<value> rows;
+        std::ifstream in(info.run_dir / "history.jsonl", std::ios::binary);
+        std::string line, error;
+        while (std::getline(in, line)) {
+            value row;
+            if (parse_json(line, row, error) && row.is_object()) rows.push_back(std::move(row));
+        }
+        return rows;
     }
 
     std::uint64_t reported_drops_ = 0;

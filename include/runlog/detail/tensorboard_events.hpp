@@ -55,6 +55,16 @@ inline std::vector<std::uint8_t> summary_event(double wall_time, std::int64_t st
     return e.bytes();
 }
 
+/// Event{wall_time, step, session_log{status: START}}: readers drop what they loaded with a
+/// larger step (a restart from a checkpoint). Written only by rewind_to_step.
+inline std::vector<std::uint8_t> session_log_start_event(double wall_time, std::int64_t step) {
+    proto_writer e;
+    e.fixed64_double(1, wall_time);
+    if (step != 0) e.int64(2, step);
+    e.message(7, proto_writer().uint64(1, 1));  // status START
+    return e.bytes();
+}
+
 /// SummaryMetadata{plugin_data{plugin_name, content}, data_class}; empty content and an unknown
 /// data class are left out, as proto3 does.
 inline proto_writer plugin_metadata(std::string_view plugin, data_class kind,

@@ -19,10 +19,13 @@
 // failed writes are retried as detail/append_file.hpp describes.
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "../detail/append_file.hpp"
+#include "../detail/json_reader.hpp"
 #include "../detail/os.hpp"
 #include "../version.hpp"
 #include "sink.hpp"
@@ -56,6 +59,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
         v["settings"] = {{"queue_capacity", info.queue_capacity},
                          {"overflow", to_string(info.overflow)},
                          {"flush_interval", info.flush_interval}};
+        if (info.resumed > 0) v["resumed"] = info.resumed;
         if (end == nullptr) {
             v["status"] = signal.is_null() ? value("running") : *signal.find("status");
         } else {
@@ -100,9 +104,11 @@ class jsonl_sink final : public base_sink<null_mutex> {
         }
         if (io_result opened = history_.open(dir_ / "history.jsonl", false); !opened.ok())
             return opened;
+        // A resumed run keeps its metrics.json and summary.json: the dispatcher announces the
+        // definitions again and the summary is rewritten at the next flush.
         io_result r = write_snapshot("config.json", info.config);
-        if (r.ok()) r = write_snapshot("metrics.json", value::array());
-        if (r.ok()) r = write_snapshot("summary.json", value::object());
+        if (r.ok() && info.resumed == 0) r = write_snapshot("metrics.json", value::array());
+        if (r.ok() && info.resumed == 0) r = write_snapshot("summary.json", value::object());
         if (r.ok() && !info.git_diff.empty())
             r = detail::write_file_atomically(dir_ / "diff.patch", info.git_diff);
         // Last: a run.json means the rest is there (a process killed in init() leaves none).
@@ -141,6 +147,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 return {};
             case sink_event_type::artifact:
                 return write_artifact(*e.artifact);
+            case sink_event_type::rewind:
+                return rewind_history(*e.rewind_step);
             case sink_event_type::signal:
                 signal_ = {{"status", e.signal->status},
                            {"signal", e.signal->name},
@@ -201,6 +209,43 @@ class jsonl_sink final : public base_sink<null_mutex> {
     }
 
     static constexpr std::size_t flush_threshold = 64 * 1024;
+
+    /// rewind_to_step: the rows after `step` move from history.jsonl to the first free
+    /// history.rewound-<k>.jsonl (kept, not deleted), so every reader sees the history up to it.
+    io_result rewind_history(std::int64_t step) {
+        namespace fs = std::filesystem;
+        if (io_result r = history_.write(); !r.ok()) return r;
+        const fs::path path = dir_ / "history.jsonl";
+        std::ifstream in(path, std::ios::binary);
+        std::string line, error;
+        std::streamoff keep = 0;
+        bool cut = false;
+        while (!cut && std::getline(in, line)) {
+            value row;
+            const value* row_step = nullptr;
+            cut = detail::parse_json(line, row, error) && (row_step = row.find("_step")) &&
+                  row_step->as_int() > step;
+            if (!cut) keep += static_cast<std::streamoff>(line.size()) + 1;
+        }
+        if (!cut) return {};
+        in.clear();
+        in.seekg(keep);
+        const std::string tail((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+        in.close();
+        fs::path side;
+        for (int k = 1; side.empty() || fs::exists(side); ++k)
+            side = dir_ / ("history.rewound-" + std::to_string(k) + ".jsonl");
+        if (io_result r = detail::write_file_atomically(side, tail); !r.ok()) return r;
+        std::error_code ec;
+        fs::resize_file(path, static_cast<std::uintmax_t>(keep), ec);
+        if (ec) {
+            return io_result::failure(
+                errc::sink_write_failed,
+                "rewind_to_step: cannot cut '" + path.string() + "': " + ec.message());
+        }
+        return {};
+    }
 
     /// Writes `v` to `name` if `dirty`, which stays set if the write fails.
     io_result write_if_dirty(bool& dirty, const char* name, const value& v) {

@@ -3,6 +3,7 @@
 // Keeps everything a run produced in memory: for tests, and for applications that want to show
 // their own metrics. Safe to read from any thread while the run is live.
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -78,6 +79,16 @@ class memory_sink final : public base_sink<std::mutex> {
             case sink_event_type::signal:
                 signals_.push_back(e.signal->name);
                 break;
+            case sink_event_type::rewind: {
+                const std::int64_t last = *e.rewind_step;
+                rows_.erase(std::remove_if(rows_.begin(), rows_.end(),
+                                           [last](const value& row) {
+                                               const value* step = row.find("_step");
+                                               return step && step->as_int() > last;
+                                           }),
+                            rows_.end());
+                break;
+            }
         }
         return {};
     }

@@ -54,6 +54,7 @@ struct run_info {
     std::size_t queue_capacity = 0;
     overflow_policy overflow = overflow_policy::block;
     double flush_interval = 0.0;  // seconds
+    int resumed = 0;  // how many times the run was continued (settings::resume); 0: a new run
 };
 
 /// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,
@@ -157,7 +158,8 @@ enum class sink_event_type {
     system,
     console,
     artifact,
-    signal
+    signal,
+    rewind
 };
 
 /// One event; exactly the member named by `type` is set.
@@ -172,6 +174,7 @@ struct sink_event {
     const console_output* console = nullptr;
     const artifact_event* artifact = nullptr;
     const signal_event* signal = nullptr;
+    const std::int64_t* rewind_step = nullptr;  // rows after this step are to be hidden
 };
 
 class sink {

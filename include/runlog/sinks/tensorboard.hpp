@@ -112,6 +112,11 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 if (!file_.has_room()) return file_.row_left_out();
                 write_system(*e.system);
                 break;
+            case sink_event_type::rewind:
+                // TensorBoard drops what it loaded after a SessionLog START's step.
+                append(detail::tensorboard::session_log_start_event(
+                    wall_time(detail::unix_time_now()), *e.rewind_step));
+                return file_.write();
             case sink_event_type::console:
             case sink_event_type::artifact:
             case sink_event_type::signal:

@@ -60,6 +60,16 @@ class wandb_sink final : public base_sink<null_mutex> {
   protected:
     io_result start_(const run_info& info) override {
         namespace fs = std::filesystem;
+        if (info.resumed > 0) {
+            // Its file ended with the first session's exit record, after which sync drops
+            // everything; a second file for the same run id is not merged by sync either.
+            return io_result::failure(
+                errc::sink_start_failed,
+                "the W&B offline sink cannot continue a run (settings.resume): turn "
+                "wandb_offline off for resumed runs and convert the whole run after the job "
+                "with `runlog export --to wandb " +
+                    info.run_dir.string() + "`");
+        }
         info_ = info;
         if (describe_process_) args_ = detail::command_line();
         const fs::path base = info.root_dir / "wandb";
@@ -126,6 +136,12 @@ class wandb_sink final : public base_sink<null_mutex> {
             case sink_event_type::signal:
                 if (e.signal->status == "preempted") mark_preempting();
                 break;
+            case sink_event_type::rewind:
+                return io_result::failure(
+                    errc::sink_write_failed,
+                    "rewind_to_step(" + std::to_string(*e.rewind_step) +
+                        "): a W&B offline file cannot take rows back; its rows after that step "
+                        "stay (convert the native run with `runlog export --to wandb` instead)");
             case sink_event_type::row:
                 if (!file_.has_room()) return file_.row_left_out();
                 write_row(*e.row);

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: MIT
+// Resumed runs (issue 9, item 4): settings::resume = never | allow | must with a run id continues
+// the run's directory, its steps, its summaries (exact across sessions) and its config.
+#include <catch2/catch.hpp>
+
+#include <runlog/detail/json_reader.hpp>
+#include <runlog/export.hpp>
+
+#include "support/test_support.hpp"
+#include "support/tfevents_reader.hpp"
+
+namespace fs = std::filesystem;
+using runlog::value;
+
+namespace {
+
+value read_json(const fs::path& path) {
+    value v;
+    std::string error;
+    INFO(path.string());
+    REQUIRE(runlog::detail::read_json_file(path, v, error));
+    return v;
+}
+
+std::vector<value> history(const fs::path& run_dir) {
+    std::ifstream in(run_dir / "history.jsonl");
+    std::vector<value> rows;
+    std::string line, error;
+    while (std::getline(in, line)) {
+        value row;
+        INFO(line);
+        REQUIRE(runlog::detail::parse_json(line, row, error));
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+runlog::settings resumable(const test::temp_dir& dir, runlog::resume_mode mode) {
+    auto s = test::quiet_settings(dir);
+    s.id = "resumed1";
+    s.resume = mode;
+    s.capture_git = false;
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("resume: a second session continues steps, summaries and config", "[resume]") {
+    test::temp_dir dir;
+    const double losses[] = {0.9, 0.5, 0.2, 0.7, 0.4};
+    fs::path first_dir;
+    double first_start = 0;
+    {
+        auto s = resumable(dir, runlog::resume_mode::allow);  // nothing to resume: a new run
+        s.config = {{"lr", 0.1}};
+        s.tensorboard = true;
+        auto run = runlog::init(s);
+        run.define_metric("loss", runlog::metric_options{}.with_summary("min,max,mean,last"));
+        for (double loss : losses) run.log({{"loss", loss}});
+        run.summary_set("note", "set in the first session");
+        REQUIRE(run.finish() == runlog::status::ok);
+        first_dir = run.dir();
+        first_start = read_json(first_dir / "run.json").find("start_time")->as_double();
+        CHECK(read_json(first_dir / "run.json").find("resumed") == nullptr);
+    }
+    {
+        auto s = resumable(dir, runlog::resume_mode::must);
+        s.config = {{"epochs", 5}};
+        s.tensorboard = true;
+        auto run = runlog::init(s);
+        CHECK(run.dir() == first_dir);
+        const value live = read_json(first_dir / "run.json");
+        CHECK(live.find("status")->as_string() == "running");
+        CHECK(live.find("resumed")->as_int() == 1);
+        for (double loss : {0.3, 0.1, 0.6}) run.log({{"loss", loss}});
+        REQUIRE(run.finish() == runlog::status::ok);
+    }
+    const auto rows = history(first_dir);
+    REQUIRE(rows.size() == 8);
+    for (std::size_t i = 0; i < rows.size(); ++i)
+        CHECK(rows[i].find("_step")->as_int() == static_cast<std::int64_t>(i));
+    const value run_json = read_json(first_dir / "run.json");
+    CHECK(run_json.find("status")->as_string() == "finished");
+    CHECK(run_json.find("resumed")->as_int() == 1);
+    CHECK(run_json.find("start_time")->as_double() == first_start);
+    CHECK(rows.back().find("_runtime")->as_double() >= rows.front().find("_runtime")->as_double());
+
+    // Summaries over both sessions, exactly.
+    const value summary = read_json(first_dir / "summary.json");
+    const value* loss = summary.find("loss");
+    REQUIRE(loss != nullptr);
+    CHECK(loss->find("min")->as_double() == 0.1);
+    CHECK(loss->find("max")->as_double() == 0.9);
+    CHECK(loss->find("mean")->as_double() ==
+          Approx((0.9 + 0.5 + 0.2 + 0.7 + 0.4 + 0.3 + 0.1 + 0.6) / 8));
+    CHECK(loss->find("last")->as_double() == 0.6);
+    CHECK(summary.find("note")->as_string() == "set in the first session");
+    CHECK(summary.find("_step")->as_int() == 7);
+
+    const value config = read_json(first_dir / "config.json");
+    CHECK(config.find("lr")->as_double() == 0.1);
+    CHECK(config.find("epochs")->as_int() == 5);
+    CHECK_THAT(test::read_file(first_dir / "metrics.json"), Catch::Contains("\"loss\""));
+
+    // TensorBoard: a second events file in the same run directory, steps going on.
+    std::vector<std::int64_t> steps;
+    for (const auto& entry : fs::recursive_directory_iterator(dir.path / "tensorboard"))
+        if (entry.is_regular_file())
+            for (const auto& e : test::read_events(test::read_file(entry.path())))
+                for (const auto& v : e.values)
+                    if (v.tag == "loss") steps.push_back(e.step);
+    std::sort(steps.begin(), steps.end());
+    CHECK(steps == std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
+}
+
+TEST_CASE("resume: a crashed session's torn last line is cut before the run goes on", "[resume]") {
+    test::temp_dir dir;
+    fs::path rd;
+    {
+        auto run = runlog::init(resumable(dir, runlog::resume_mode::never));
+        for (int i = 0; i < 3; ++i) run.log({{"x", i}});
+        REQUIRE(run.flush() == runlog::status::ok);
+        rd = run.dir();
+        const std::string running = test::read_file(rd / "run.json");
+        run.finish();
+        // What a killed process leaves: "running", and a torn last line.
+        std::ofstream(rd / "run.json", std::ios::binary) << running;
+        std::ofstream(rd / "history.jsonl", std::ios::binary | std::ios::app) << "{\"x\":3,\"_st";
+    }
+    auto run = runlog::init(resumable(dir, runlog::resume_mode::allow));
+    run.log({{"x", 30}});
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto rows = history(rd);  // every line parses
+    REQUIRE(rows.size() == 4);
+    CHECK(rows[3].find("x")->as_int() == 30);
+    CHECK(rows[3].find("_step")->as_int() == 3);
+}
+
+TEST_CASE("resume: steps below the last committed one are dropped and reported", "[resume]") {
+    test::temp_dir dir;
+    {
+        auto run = runlog::init(resumable(dir, runlog::resume_mode::never));
+        run.log({{"x", 1}}, 10);
+        run.finish();
+    }
+    test::error_log errors;
+    auto s = resumable(dir, runlog::resume_mode::must);
+    s.on_error = errors.handler();
+    auto run = runlog::init(s);
+    run.log({{"x", 2}}, 5);   // a restart from an older checkpoint
+    run.log({{"x", 3}}, 11);  // after the last committed step: kept
+    REQUIRE(run.finish() == runlog::status::ok);
+    CHECK(errors.count(runlog::errc::step_not_increasing) == 1);
+    const auto rows = history(run.dir());
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[1].find("_step")->as_int() == 11);
+}
+
+TEST_CASE("resume: setup errors name what is wrong", "[resume]") {
+    test::temp_dir dir;
+    auto must = resumable(dir, runlog::resume_mode::must);
+    CHECK_THROWS_WITH(runlog::init(must), Catch::Contains("no run with id 'resumed1'"));
+
+    auto no_id = resumable(dir, runlog::resume_mode::allow);
+    no_id.id.clear();
+    CHECK_THROWS_WITH(runlog::init(no_id), Catch::Contains("settings.id is empty"));
+
+    { runlog::init(resumable(dir, runlog::resume_mode::never)).finish(); }
+    CHECK_THROWS_WITH(runlog::init(resumable(dir, runlog::resume_mode::never)),
+                      Catch::Contains("already exists"));
+
+    auto with_wandb = resumable(dir, runlog::resume_mode::allow);
+    with_wandb.wandb_offline = true;
+    CHECK_THROWS_WITH(runlog::init(with_wandb), Catch::Contains("runlog export --to wandb"));
+
+    const test::env_guard garbage("RUNLOG_RESUME", "sometimes");
+    CHECK_THROWS_WITH(runlog::init(resumable(dir, runlog::resume_mode::never)),
+                      Catch::Contains("RUNLOG_RESUME='sometimes'"));
+}
+
+TEST_CASE(
+    "rewind_to_step: a restart from an older checkpoint hides the later rows and "
+    "recomputes the summaries",
+    "[resume]") {
+    test::temp_dir dir;
+    fs::path rd;
+    {
+        auto s = resumable(dir, runlog::resume_mode::allow);
+        s.tensorboard = true;
+        auto run = runlog::init(s);
+        run.define_metric("loss", runlog::metric_options{}.with_summary("min,max,last"));
+        for (int step = 0; step < 10; ++step) run.log({{"loss", 10.0 - step}});  // min 1 at 9
+        rd = run.dir();
+        // The job ends here; its next attempt restarts from the checkpoint of step 5.
+    }
+    test::error_log errors;
+    auto s = resumable(dir, runlog::resume_mode::must);
+    s.tensorboard = true;
+    s.on_error = errors.handler();
+    auto run = runlog::init(s);
+    run.rewind_to_step(5);
+    run.log({{"loss", 7.5}});
+    run.log({{"loss", 6.5}});
+    REQUIRE(run.finish() == runlog::status::ok);
+    CHECK(errors.reports.empty());
+
+    const auto rows = history(rd);
+    REQUIRE(rows.size() == 8);
+    for (std::size_t i = 0; i < rows.size(); ++i)
+        CHECK(rows[i].find("_step")->as_int() == static_cast<std::int64_t>(i));
+    CHECK(rows[6].find("loss")->as_double() == 7.5);
+    const auto rewound = test::read_file(rd / "history.rewound-1.jsonl");
+    CHECK(std::count(rewound.begin(), rewound.end(), '\n') == 4);  // steps 6..9, kept aside
+
+    const value loss = *read_json(rd / "summary.json").find("loss");
+    CHECK(loss.find("min")->as_double() == 5.0);  // over steps 0..5 and the new 6, 7
+    CHECK(loss.find("max")->as_double() == 10.0);
+    CHECK(loss.find("last")->as_double() == 6.5);
+
+    // TensorBoard: a SessionLog START at step 5 makes it drop what it loaded after step 5.
+    bool start_seen = false;
+    for (const auto& entry : fs::recursive_directory_iterator(dir.path / "tensorboard"))
+        if (entry.is_regular_file())
+            for (const auto& e : test::read_events(test::read_file(entry.path())))
+                if (e.session_log_status == 1) start_seen = start_seen || e.step == 5;
+    CHECK(start_seen);
+
+    // What export sees is the history up to step 5 and the rows after the restart.
+    runlog::export_options options;
+    options.output_root = dir.path / "exported";
+    const auto exported = runlog::export_to_tensorboard(rd, options);
+    INFO(exported.message);
+    CHECK(exported.ok);
+    CHECK(exported.rows == 8);
+}
+
+TEST_CASE(
+    "rewind_to_step: in a live run, an open row past the step is dropped; the W&B file "
+    "reports that it cannot rewind",
+    "[resume]") {
+    test::temp_dir dir;
+    test::error_log errors;
+    auto s = test::quiet_settings(dir, &errors);
+    s.wandb_offline = true;
+    s.capture_git = false;
+    auto memory = std::make_shared<runlog::memory_sink>();
+    s.sinks.push_back(memory);
+    auto run = runlog::init(s);
+    for (int step = 0; step < 5; ++step) run.log({{"x", step}}, step);  // step 4 still open
+    run.rewind_to_step(2);
+    run.log({{"x", 30}});
+    run.rewind_to_step(-1);
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto rows = memory->rows();
+    REQUIRE(rows.size() == 4);
+    CHECK(rows[3].find("_step")->as_int() == 3);
+    CHECK(rows[3].find("x")->as_int() == 30);
+    CHECK_THAT(errors.all_text(), Catch::Contains("a W&B offline file cannot take rows back"));
+    CHECK_THAT(errors.all_text(), Catch::Contains("rewind_to_step(-1)"));
+}
