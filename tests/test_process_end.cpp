@@ -81,14 +81,6 @@ int wait_end(const child& c) {
     return status;
 }
 
-value read_json(const fs::path& path) {
-    value v;
-    std::string error;
-    INFO(path.string());
-    REQUIRE(runlog::detail::read_json_file(path, v, error));
-    return v;
-}
-
 fs::path run_dir_of(const fs::path& root) {
     return root / "runlog" / "latest-run";
 }
@@ -150,7 +142,7 @@ TEST_CASE("signals: a handled fatal signal finishes the run, marked, then the pr
             CHECK(WTERMSIG(status) == x.signal);
 
             const fs::path rd = run_dir_of(dir.path);
-            const value run_json = read_json(rd / "run.json");
+            const value run_json = test::read_json(rd / "run.json");
             CHECK(run_json.find("status")->as_string() == x.status);
             CHECK(run_json.find("signal")->as_string() == x.name);
             CHECK(run_json.find("exit_code")->as_int() == 128 + x.signal);
@@ -158,7 +150,7 @@ TEST_CASE("signals: a handled fatal signal finishes the run, marked, then the pr
             const std::int64_t rows = history_rows(rd);
             CHECK(rows >= 200);  // everything logged before the signal
             CHECK(run_json.find("stats")->find("rows_committed")->as_int() == rows);
-            CHECK(read_json(rd / "summary.json").find("_step")->as_int() == rows - 1);
+            CHECK(test::read_json(rd / "summary.json").find("_step")->as_int() == rows - 1);
 
             std::uint64_t exit_code = 0;
             const auto types = wandb_types(dir.path, &exit_code);
@@ -196,12 +188,12 @@ TEST_CASE("signals: with the program's own handler the run is marked and flushed
     CHECK(WEXITSTATUS(status) == 0);  // the program's handler ran, then it finished normally
 
     const fs::path rd = run_dir_of(dir.path);
-    const value marked = read_json(rd / "run.json.after-signal");
+    const value marked = test::read_json(rd / "run.json.after-signal");
     CHECK(marked.find("status")->as_string() == "preempted");
     CHECK(marked.find("signal")->as_string() == "SIGUSR1");
     CHECK(marked.find("end_time") == nullptr);
 
-    const value run_json = read_json(rd / "run.json");
+    const value run_json = test::read_json(rd / "run.json");
     CHECK(run_json.find("status")->as_string() == "finished");
     CHECK(run_json.find("exit_code")->as_int() == 0);
     CHECK(run_json.find("signal")->as_string() == "SIGUSR1");  // it was told to stop
@@ -221,7 +213,7 @@ TEST_CASE("signals: without handle_signals a SIGTERM leaves a crashed run", "[si
     const int status = wait_end(c);
     REQUIRE(WIFSIGNALED(status));
     CHECK(WTERMSIG(status) == SIGTERM);
-    const value run_json = read_json(run_dir_of(dir.path) / "run.json");
+    const value run_json = test::read_json(run_dir_of(dir.path) / "run.json");
     CHECK(run_json.find("status")->as_string() == "running");
     CHECK(run_json.find("end_time") == nullptr);
 }
@@ -236,7 +228,7 @@ TEST_CASE("exit: exit() while another thread waits on a full queue finishes the 
     CHECK(WEXITSTATUS(status) == 3);
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
     const fs::path rd = run_dir_of(dir.path);
-    const value run_json = read_json(rd / "run.json");
+    const value run_json = test::read_json(rd / "run.json");
     CHECK(run_json.find("status")->as_string() == "failed");
     CHECK(run_json.find("exit_code")->as_int() == 3);  // exit()'s status (glibc's on_exit)
     const std::int64_t rows = history_rows(rd);
@@ -252,7 +244,7 @@ TEST_CASE("exit: returning from main finishes a run that was never finished", "[
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 4);
     const fs::path rd = run_dir_of(dir.path);
-    const value run_json = read_json(rd / "run.json");
+    const value run_json = test::read_json(rd / "run.json");
     CHECK(run_json.find("status")->as_string() == "failed");
     CHECK(run_json.find("exit_code")->as_int() == 4);
     CHECK(history_rows(rd) == 200);

@@ -14,14 +14,6 @@ using runlog::value;
 
 namespace {
 
-value read_json(const fs::path& path) {
-    value v;
-    std::string error;
-    INFO(path.string());
-    REQUIRE(runlog::detail::read_json_file(path, v, error));
-    return v;
-}
-
 std::vector<value> history(const fs::path& run_dir) {
     std::ifstream in(run_dir / "history.jsonl");
     std::vector<value> rows;
@@ -60,8 +52,8 @@ TEST_CASE("resume: a second session continues steps, summaries and config", "[re
         run.summary_set("note", "set in the first session");
         REQUIRE(run.finish() == runlog::status::ok);
         first_dir = run.dir();
-        first_start = read_json(first_dir / "run.json").find("start_time")->as_double();
-        CHECK(read_json(first_dir / "run.json").find("resumed") == nullptr);
+        first_start = test::read_json(first_dir / "run.json").find("start_time")->as_double();
+        CHECK(test::read_json(first_dir / "run.json").find("resumed") == nullptr);
     }
     {
         auto s = resumable(dir, runlog::resume_mode::must);
@@ -69,7 +61,7 @@ TEST_CASE("resume: a second session continues steps, summaries and config", "[re
         s.tensorboard = true;
         auto run = runlog::init(s);
         CHECK(run.dir() == first_dir);
-        const value live = read_json(first_dir / "run.json");
+        const value live = test::read_json(first_dir / "run.json");
         CHECK(live.find("status")->as_string() == "running");
         CHECK(live.find("resumed")->as_int() == 1);
         for (double loss : {0.3, 0.1, 0.6}) run.log({{"loss", loss}});
@@ -79,14 +71,14 @@ TEST_CASE("resume: a second session continues steps, summaries and config", "[re
     REQUIRE(rows.size() == 8);
     for (std::size_t i = 0; i < rows.size(); ++i)
         CHECK(rows[i].find("_step")->as_int() == static_cast<std::int64_t>(i));
-    const value run_json = read_json(first_dir / "run.json");
+    const value run_json = test::read_json(first_dir / "run.json");
     CHECK(run_json.find("status")->as_string() == "finished");
     CHECK(run_json.find("resumed")->as_int() == 1);
     CHECK(run_json.find("start_time")->as_double() == first_start);
     CHECK(rows.back().find("_runtime")->as_double() >= rows.front().find("_runtime")->as_double());
 
     // Summaries over both sessions, exactly.
-    const value summary = read_json(first_dir / "summary.json");
+    const value summary = test::read_json(first_dir / "summary.json");
     const value* loss = summary.find("loss");
     REQUIRE(loss != nullptr);
     CHECK(loss->find("min")->as_double() == 0.1);
@@ -97,7 +89,7 @@ TEST_CASE("resume: a second session continues steps, summaries and config", "[re
     CHECK(summary.find("note")->as_string() == "set in the first session");
     CHECK(summary.find("_step")->as_int() == 7);
 
-    const value config = read_json(first_dir / "config.json");
+    const value config = test::read_json(first_dir / "config.json");
     CHECK(config.find("lr")->as_double() == 0.1);
     CHECK(config.find("epochs")->as_int() == 5);
     CHECK_THAT(test::read_file(first_dir / "metrics.json"), Catch::Contains("\"loss\""));
@@ -212,7 +204,7 @@ TEST_CASE(
     const auto rewound = test::read_file(rd / "history.rewound-1.jsonl");
     CHECK(std::count(rewound.begin(), rewound.end(), '\n') == 4);  // steps 6..9, kept aside
 
-    const value loss = *read_json(rd / "summary.json").find("loss");
+    const value loss = *test::read_json(rd / "summary.json").find("loss");
     CHECK(loss.find("min")->as_double() == 5.0);  // over steps 0..5 and the new 6, 7
     CHECK(loss.find("max")->as_double() == 10.0);
     CHECK(loss.find("last")->as_double() == 6.5);

@@ -8605,9 +8605,9 @@ struct run_state : run_core {
     /// ended on that signal, see signal_status), prints the end-of-run report.
     close_result close(int code, int signal, std::chrono::milliseconds timeout) noexcept {
         if (!in_owner_process()) return close_result::disabled;
-        // exit() called from inside a sink: the writer cannot wait for itself.
-        if (std::this_thread::get_id() == writer.get_id()) return close_result::disabled;
         if (closed.exchange(true)) return close_result::already_closed;
+        // exit() called from inside a sink: the writer cannot wait for itself.
+        if (std::this_thread::get_id() == writer.get_id()) return close_result::timed_out;
         const bool done = finish(code, signal, timeout);
         if (!done) {
             reporter.report(errc::finish_timed_out,
@@ -9024,7 +9024,10 @@ class open_runs {
     }
 
     static void finish_at_exit(int status) {
-        for (const auto& run : get().live()) run->close(status, 0, run->finish_timeout);
+        for (const auto& run : get().live()) {
+            if (run->close(status, 0, run->finish_timeout) == close_result::already_closed)
+                run->wait_until_finished(run->finish_timeout);  // finish() under way elsewhere
+        }
     }
 
     static void install_exit_handler() {

@@ -16,9 +16,11 @@
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <runlog/detail/json_reader.hpp>
 #include <runlog/runlog.hpp>
 #include <runlog/sinks/memory.hpp>  // a tool: not in runlog.hpp with RUNLOG_COMPILED_LIB
 
@@ -211,6 +213,15 @@ inline std::string read_file(const fs::path& p) {
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+}
+
+/// A JSON file runlog wrote, parsed; throws (a test failure) naming the file if it does not parse.
+inline runlog::value read_json(const fs::path& p) {
+    runlog::value v;
+    std::string error;
+    if (!runlog::detail::parse_json(read_file(p), v, error))
+        throw std::runtime_error(p.string() + ": " + error);
+    return v;
 }
 
 inline std::vector<std::string> read_lines(const fs::path& p) {

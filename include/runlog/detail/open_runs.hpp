@@ -123,7 +123,10 @@ class open_runs {
     }
 
     static void finish_at_exit(int status) {
-        for (const auto& run : get().live()) run->close(status, 0, run->finish_timeout);
+        for (const auto& run : get().live()) {
+            if (run->close(status, 0, run->finish_timeout) == close_result::already_closed)
+                run->wait_until_finished(run->finish_timeout);  // finish() under way elsewhere
+        }
     }
 
     static void install_exit_handler() {

@@ -60,9 +60,9 @@ struct run_state : run_core {
     /// ended on that signal, see signal_status), prints the end-of-run report.
     close_result close(int code, int signal, std::chrono::milliseconds timeout) noexcept {
         if (!in_owner_process()) return close_result::disabled;
-        // exit() called from inside a sink: the writer cannot wait for itself.
-        if (std::this_thread::get_id() == writer.get_id()) return close_result::disabled;
         if (closed.exchange(true)) return close_result::already_closed;
+        // exit() called from inside a sink: the writer cannot wait for itself.
+        if (std::this_thread::get_id() == writer.get_id()) return close_result::timed_out;
         const bool done = finish(code, signal, timeout);
         if (!done) {
             reporter.report(errc::finish_timed_out,
