@@ -18,19 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// The rows of a finished run's history.jsonl, each parsed by runlog's reader (which stops at
-/// 256 levels of nesting, as hostile files must not exhaust its stack).
-std::vector<value> history_of(const runlog::run& run) {
-    std::vector<value> rows;
-    for (const auto& line : test::read_lines(run.dir() / "history.jsonl")) {
-        value row;
-        std::string error;
-        REQUIRE(runlog::detail::parse_json(line, row, error));
-        rows.push_back(row);
-    }
-    return rows;
-}
-
 value nested(int levels) {
     value v = 1;
     for (int i = 0; i < levels; ++i) {
@@ -51,7 +38,7 @@ TEST_CASE("hostile: keys — empty, reserved, invalid UTF-8 dropped; long and co
     const std::string long_key(1000, 'k');
     run.log({{"", 1}, {"_mine", 2}, {"bad\xC3", 3}, {long_key, 4}, {"tab\there\n", 5}});
     REQUIRE(run.finish() == runlog::status::ok);
-    const auto rows = history_of(run);
+    const auto rows = test::read_history(run.dir());
     REQUIRE(rows.size() == 1);
     CHECK(rows[0].find(long_key)->as_int() == 4);       // no length limit: W&B has none either
     CHECK(rows[0].find("tab\there\n")->as_int() == 5);  // escaped in JSON, read back as is
@@ -74,7 +61,7 @@ TEST_CASE("hostile: values — NaN, infinities, invalid UTF-8, 1 MiB strings, du
              {"dup", 1},
              {"dup", 2}});
     REQUIRE(run.finish() == runlog::status::ok);
-    const auto rows = history_of(run);
+    const auto rows = test::read_history(run.dir());
     REQUIRE(rows.size() == 1);
     CHECK(std::isnan(rows[0].find("nan")->as_double()));  // NaN, as Python's json writes it
     CHECK(rows[0].find("inf")->as_double() == std::numeric_limits<double>::infinity());
@@ -93,7 +80,7 @@ TEST_CASE("hostile: steps — negative dropped, INT64_MAX is the last step", "[h
     run.log({{"b", 3}});  // merges into the pending row at INT64_MAX and commits it
     run.log({{"c", 4}});  // the next automatic step cannot exceed INT64_MAX: it shares it
     REQUIRE(run.finish() == runlog::status::ok);
-    const auto rows = history_of(run);
+    const auto rows = test::read_history(run.dir());
     REQUIRE(rows.size() == 2);
     CHECK(rows[0].find("_step")->as_int() == std::numeric_limits<std::int64_t>::max());
     CHECK(rows[0].find("b")->as_int() == 3);
@@ -119,7 +106,7 @@ TEST_CASE("hostile: nesting deeper than 255 levels is refused where it enters", 
     run.summary_set("deep", nested(300));
     run.log({{"deep", nested(300)}, {"fine", nested(254)}, {"x", 1}});
     REQUIRE(run.finish() == runlog::status::ok);
-    const auto rows = history_of(run);  // every line parses
+    const auto rows = test::read_history(run.dir());  // every line parses
     REQUIRE(rows.size() == 1);
     CHECK_FALSE(rows[0].contains("deep"));
     CHECK(rows[0].contains("fine"));
@@ -144,7 +131,7 @@ TEST_CASE("hostile: calls after finish, finish twice, moved-from runs", "[hostil
     CHECK(run.finish() == runlog::status::finished);
     CHECK(run.flush() == runlog::status::finished);
     CHECK(run.stats().dropped_after_finish >= 1);
-    CHECK(history_of(run).size() == 1);
+    CHECK(test::read_history(run.dir()).size() == 1);
 
     auto live = runlog::init(test::quiet_settings(dir));
     runlog::run taken = std::move(live);
@@ -195,7 +182,7 @@ TEST_CASE("hostile: fork() while a run is open — the child's copy does nothing
     REQUIRE(run.enabled());
     run.log({{"parent", 2}});
     REQUIRE(run.finish() == runlog::status::ok);
-    const auto rows = history_of(run);
+    const auto rows = test::read_history(run.dir());
     REQUIRE(rows.size() == 2);
     for (const auto& row : rows) CHECK_FALSE(row.contains("child"));
     CHECK_THAT(test::read_file(run.dir() / "config.json"), !Catch::Contains("child"));

@@ -87,16 +87,9 @@ fs::path run_dir_of(const fs::path& root) {
 
 /// The steps in history.jsonl, checked to be 0, 1, 2, ... with no torn line.
 std::int64_t history_rows(const fs::path& run_dir) {
-    std::ifstream in(run_dir / "history.jsonl");
-    std::string line;
     std::int64_t rows = 0;
-    while (std::getline(in, line)) {
-        value row;
-        std::string error;
-        REQUIRE(runlog::detail::parse_json(line, row, error));
-        REQUIRE(row.find("_step")->as_int() == rows);
-        ++rows;
-    }
+    for (const value& row : test::read_history(run_dir))
+        REQUIRE(row.find("_step")->as_int() == rows++);
     return rows;
 }
 

@@ -3,29 +3,20 @@
 // the run's directory, its steps, its summaries (exact across sessions) and its config.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstring>
+
 #include <runlog/detail/json_reader.hpp>
 #include <runlog/export.hpp>
 
 #include "support/test_support.hpp"
 #include "support/tfevents_reader.hpp"
+#include "support/wandb_reader.hpp"
 
 namespace fs = std::filesystem;
 using runlog::value;
 
 namespace {
-
-std::vector<value> history(const fs::path& run_dir) {
-    std::ifstream in(run_dir / "history.jsonl");
-    std::vector<value> rows;
-    std::string line, error;
-    while (std::getline(in, line)) {
-        value row;
-        INFO(line);
-        REQUIRE(runlog::detail::parse_json(line, row, error));
-        rows.push_back(row);
-    }
-    return rows;
-}
 
 runlog::settings resumable(const test::temp_dir& dir, runlog::resume_mode mode) {
     auto s = test::quiet_settings(dir);
@@ -33,6 +24,54 @@ runlog::settings resumable(const test::temp_dir& dir, runlog::resume_mode mode) 
     s.resume = mode;
     s.capture_git = false;
     return s;
+}
+
+/// One .wandb file of a run, read strictly (complete, every record valid).
+struct wandb_file {
+    test::proto_message run;          // the RunRecord
+    std::vector<std::int64_t> steps;  // of its history records
+    std::size_t metrics = 0;          // metric records
+    bool exited = false;
+};
+
+/// The run's W&B offline directories, oldest first, each with its .wandb file read.
+std::vector<wandb_file> wandb_files(const fs::path& root, const std::string& id) {
+    std::vector<fs::path> dirs;
+    for (const auto& entry : fs::directory_iterator(root / "wandb"))
+        if (!entry.is_symlink() && entry.path().filename().string().rfind("offline-run-", 0) == 0)
+            dirs.push_back(entry.path());
+    std::sort(dirs.begin(), dirs.end());  // names start with the start time
+    std::vector<wandb_file> files;
+    for (const fs::path& d : dirs) {
+        wandb_file f;
+        for (const auto& bytes :
+             test::read_wandb_records(test::read_file(d / ("run-" + id + ".wandb")), false)) {
+            const test::proto_message record = test::decode_proto(bytes);
+            switch (test::record_type(record)) {
+                case 17:
+                    if (!f.run.has(1)) f.run = test::decode_proto(record.str(17));
+                    break;
+                case 2: {
+                    const auto history = test::decode_proto(record.str(2));
+                    f.steps.push_back(
+                        static_cast<std::int64_t>(test::decode_proto(history.str(2)).varint(1)));
+                    break;
+                }
+                case 12:
+                    ++f.metrics;
+                    break;
+                case 18:
+                    f.exited = true;
+                    break;
+            }
+        }
+        files.push_back(f);
+    }
+    return files;
+}
+
+double start_seconds(const test::proto_message& run) {
+    return static_cast<double>(test::decode_proto(run.str(17)).varint(1));
 }
 
 }  // namespace
@@ -46,6 +85,7 @@ TEST_CASE("resume: a second session continues steps, summaries and config", "[re
         auto s = resumable(dir, runlog::resume_mode::allow);  // nothing to resume: a new run
         s.config = {{"lr", 0.1}};
         s.tensorboard = true;
+        s.wandb_offline = true;
         auto run = runlog::init(s);
         run.define_metric("loss", runlog::metric_options{}.with_summary("min,max,mean,last"));
         for (double loss : losses) run.log({{"loss", loss}});
@@ -59,6 +99,7 @@ TEST_CASE("resume: a second session continues steps, summaries and config", "[re
         auto s = resumable(dir, runlog::resume_mode::must);
         s.config = {{"epochs", 5}};
         s.tensorboard = true;
+        s.wandb_offline = true;
         auto run = runlog::init(s);
         CHECK(run.dir() == first_dir);
         const value live = test::read_json(first_dir / "run.json");
@@ -67,7 +108,7 @@ TEST_CASE("resume: a second session continues steps, summaries and config", "[re
         for (double loss : {0.3, 0.1, 0.6}) run.log({{"loss", loss}});
         REQUIRE(run.finish() == runlog::status::ok);
     }
-    const auto rows = history(first_dir);
+    const auto rows = test::read_history(first_dir);
     REQUIRE(rows.size() == 8);
     for (std::size_t i = 0; i < rows.size(); ++i)
         CHECK(rows[i].find("_step")->as_int() == static_cast<std::int64_t>(i));
@@ -103,6 +144,24 @@ TEST_CASE("resume: a second session continues steps, summaries and config", "[re
                     if (v.tag == "loss") steps.push_back(e.step);
     std::sort(steps.begin(), steps.end());
     CHECK(steps == std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
+
+    // W&B: the second session is a second offline directory of the same run id, its run record
+    // marked resumed at step 5, later, with the runtime before it (`wandb sync --append`).
+    const auto files = wandb_files(dir.path, "resumed1");
+    REQUIRE(files.size() == 2);
+    CHECK(files[0].steps == std::vector<std::int64_t>{0, 1, 2, 3, 4});
+    CHECK(files[1].steps == std::vector<std::int64_t>{5, 6, 7});
+    CHECK((files[0].exited && files[1].exited));
+    CHECK(files[1].run.str(1) == "resumed1");
+    CHECK_FALSE(files[0].run.has(18));
+    CHECK(files[1].run.varint(18) == 1);  // resumed
+    CHECK(files[1].run.varint(14) == 5);  // starting_step
+    CHECK(files[1].run.has(20));          // runtime
+    CHECK(files[1].metrics == 1);         // loss, defined in the first session, again
+    CHECK(start_seconds(files[1].run) >= start_seconds(files[0].run));
+    CHECK_THAT(files[1].run.str(4), Catch::Contains("epochs") && Catch::Contains("lr"));
+    CHECK(fs::read_symlink(dir.path / "wandb" / "latest-run").string().find("-resumed1") !=
+          std::string::npos);
 }
 
 TEST_CASE("resume: a crashed session's torn last line is cut before the run goes on", "[resume]") {
@@ -122,7 +181,7 @@ TEST_CASE("resume: a crashed session's torn last line is cut before the run goes
     auto run = runlog::init(resumable(dir, runlog::resume_mode::allow));
     run.log({{"x", 30}});
     REQUIRE(run.finish() == runlog::status::ok);
-    const auto rows = history(rd);  // every line parses
+    const auto rows = test::read_history(rd);  // every line parses
     REQUIRE(rows.size() == 4);
     CHECK(rows[3].find("x")->as_int() == 30);
     CHECK(rows[3].find("_step")->as_int() == 3);
@@ -143,7 +202,7 @@ TEST_CASE("resume: steps below the last committed one are dropped and reported",
     run.log({{"x", 3}}, 11);  // after the last committed step: kept
     REQUIRE(run.finish() == runlog::status::ok);
     CHECK(errors.count(runlog::errc::step_not_increasing) == 1);
-    const auto rows = history(run.dir());
+    const auto rows = test::read_history(run.dir());
     REQUIRE(rows.size() == 2);
     CHECK(rows[1].find("_step")->as_int() == 11);
 }
@@ -160,10 +219,6 @@ TEST_CASE("resume: setup errors name what is wrong", "[resume]") {
     { runlog::init(resumable(dir, runlog::resume_mode::never)).finish(); }
     CHECK_THROWS_WITH(runlog::init(resumable(dir, runlog::resume_mode::never)),
                       Catch::Contains("already exists"));
-
-    auto with_wandb = resumable(dir, runlog::resume_mode::allow);
-    with_wandb.wandb_offline = true;
-    CHECK_THROWS_WITH(runlog::init(with_wandb), Catch::Contains("runlog export --to wandb"));
 
     const test::env_guard garbage("RUNLOG_RESUME", "sometimes");
     CHECK_THROWS_WITH(runlog::init(resumable(dir, runlog::resume_mode::never)),
@@ -196,7 +251,7 @@ TEST_CASE(
     REQUIRE(run.finish() == runlog::status::ok);
     CHECK(errors.reports.empty());
 
-    const auto rows = history(rd);
+    const auto rows = test::read_history(rd);
     REQUIRE(rows.size() == 8);
     for (std::size_t i = 0; i < rows.size(); ++i)
         CHECK(rows[i].find("_step")->as_int() == static_cast<std::int64_t>(i));
@@ -227,8 +282,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "rewind_to_step: in a live run, an open row past the step is dropped; the W&B file "
-    "reports that it cannot rewind",
+    "rewind_to_step: in a live run, an open row past the step is dropped; W&B goes on in a "
+    "new file that rewinds the run",
     "[resume]") {
     test::temp_dir dir;
     test::error_log errors;
@@ -247,6 +302,23 @@ TEST_CASE(
     REQUIRE(rows.size() == 4);
     CHECK(rows[3].find("_step")->as_int() == 3);
     CHECK(rows[3].find("x")->as_int() == 30);
-    CHECK_THAT(errors.all_text(), Catch::Contains("a W&B offline file cannot take rows back"));
     CHECK_THAT(errors.all_text(), Catch::Contains("rewind_to_step(-1)"));
+    CHECK(errors.reports.size() == 1);
+
+    // The first file ends (exit record); the second names a branch point on the run itself at
+    // _step 2, as wandb.init(resume_from="<id>?_step=2") does, and holds the rows after it.
+    const auto files = wandb_files(dir.path, run.id());
+    REQUIRE(files.size() == 2);
+    CHECK(files[0].steps == std::vector<std::int64_t>{0, 1, 2, 3});
+    CHECK((files[0].exited && files[1].exited));
+    CHECK(files[1].steps == std::vector<std::int64_t>{3});
+    CHECK(files[1].run.varint(14) == 3);  // starting_step
+    CHECK_FALSE(files[1].run.has(18));    // not a resume: synced without --append
+    const auto branch = test::decode_proto(files[1].run.str(23));
+    CHECK(branch.str(1) == run.id());
+    CHECK(branch.str(3) == "_step");
+    double at = 0;
+    REQUIRE(branch.str(2).size() == sizeof at);
+    std::memcpy(&at, branch.str(2).data(), sizeof at);
+    CHECK(at == 2.0);
 }

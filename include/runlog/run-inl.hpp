@@ -6,6 +6,7 @@
 // translation units that only log do not compile the writer, the sinks and the encoders.
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <memory>
@@ -179,6 +180,7 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
 
     run_info info;
     info.start_time = s.clock != nullptr ? s.clock() : unix_time_now();
+    info.session_start_time = info.start_time;
     info.root_dir = s.dir;
     info.id = s.id;
     std::unique_ptr<previous_run> previous;
@@ -197,6 +199,12 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
         info.run_dir = previous->run.dir;
         info.start_time = previous->run.info.start_time;  // _runtime goes on from the first start
         info.resumed = previous->resumed + 1;
+        for (auto row = previous->run.rows.rbegin(); row != previous->run.rows.rend(); ++row) {
+            const value* step = row->find("_step");
+            if (step == nullptr || !step->is_int()) continue;
+            info.starting_step = step->as_int() < INT64_MAX ? step->as_int() + 1 : step->as_int();
+            break;
+        }
         (void)replace_symlink(info.root_dir / "runlog" / "latest-run", info.run_dir.filename());
     } else if ((err = create_run_dir(info.root_dir, info.start_time, info.id, info.run_dir))) {
         return nullptr;

@@ -300,8 +300,9 @@ class run {
     /// Beyond W&B: the restart-from-checkpoint case. Rows after `step` are hidden (the native
     /// history moves them to history.rewound-<k>.jsonl, TensorBoard gets a SessionLog START at
     /// `step`, which purges them), summaries are recomputed from the rows kept, and logging goes
-    /// on at step + 1. The W&B offline file cannot be rewound (reported; export the native run
-    /// instead). Typically right after init() with settings::resume, before logging.
+    /// on at step + 1. The live W&B sink goes on in a new offline directory whose run record
+    /// rewinds the run on sync (docs/wandb.md). Typically right after init() with
+    /// settings::resume, before logging.
     void rewind_to_step(std::int64_t step) noexcept {
         detail::run_core* s = accepting();
         if (s == nullptr) return;

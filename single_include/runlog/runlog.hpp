@@ -3541,6 +3541,8 @@ struct run_info {
     overflow_policy overflow = overflow_policy::block;
     double flush_interval = 0.0;  // seconds
     int resumed = 0;  // how many times the run was continued (settings::resume); 0: a new run
+    double session_start_time = 0.0;  // when this process started the run (start_time if new)
+    std::int64_t starting_step = 0;   // the first step this process logs: resumed, last + 1
 };
 
 /// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,
@@ -4857,8 +4859,9 @@ class run {
     /// Beyond W&B: the restart-from-checkpoint case. Rows after `step` are hidden (the native
     /// history moves them to history.rewound-<k>.jsonl, TensorBoard gets a SessionLog START at
     /// `step`, which purges them), summaries are recomputed from the rows kept, and logging goes
-    /// on at step + 1. The W&B offline file cannot be rewound (reported; export the native run
-    /// instead). Typically right after init() with settings::resume, before logging.
+    /// on at step + 1. The live W&B sink goes on in a new offline directory whose run record
+    /// rewinds the run on sync (docs/wandb.md). Typically right after init() with
+    /// settings::resume, before logging.
     void rewind_to_step(std::int64_t step) noexcept {
         detail::run_core* s = accepting();
         if (s == nullptr) return;
@@ -5098,6 +5101,7 @@ run init(settings s = {});
 // translation units that only log do not compile the writer, the sinks and the encoders.
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <memory>
@@ -7658,12 +7662,8 @@ class dispatcher {
                  const value& summary) {
         for (const metric_definition& def : definitions) define(def, true);
         for (const value& row : rows) {
-            const value* step = row.find("_step");
+            if (!replay_row(row, INT64_MAX)) continue;
             const value* time = row.find("_timestamp");
-            if (step == nullptr || !step->is_int()) continue;
-            for (const auto& [key, v] : row.as_object())
-                if (!key.empty() && key.front() != '_') summary_for(key).add(v, step->as_int());
-            last_step_ = step->as_int();
             last_time_ = time ? time->as_double(last_time_) : last_time_;
             current_step_ = last_step_ < INT64_MAX ? last_step_ + 1 : last_step_;
         }
@@ -7692,18 +7692,17 @@ class dispatcher {
         sink_event out;
         out.type = sink_event_type::rewind;
         out.rewind_step = &step;
-        send(out);
+        // Reported whatever streak the sink is in: what it keeps now differs from the native run.
+        for (std::size_t i = 0; i < sinks_.size(); ++i) {
+            const io_result r = guarded([&] { return sinks_[i]->event(out); });
+            if (r.ok()) continue;
+            counters::bump(counts_.write_errors);
+            reporter_.report(r.code, "sink " + std::to_string(i) + ": " + r.message);
+        }
         const std::optional<std::vector<value>> rows = kept_rows();
         if (rows) {
             for (auto& slot : summaries_) slot.summary.forget_values();
-            for (const value& row : *rows) {
-                const value* row_step = row.find("_step");
-                if (row_step == nullptr || row_step->as_int() > step) continue;
-                for (const auto& [key, v] : row.as_object())
-                    if (!key.empty() && key.front() != '_')
-                        summary_for(key).add(v, row_step->as_int());
-                last_step_ = row_step->as_int();
-            }
+            for (const value& row : *rows) replay_row(row, step);
         } else {
             reporter_.report(errc::invalid_value,
                              "rewind_to_step(" + std::to_string(step) +
@@ -7772,6 +7771,17 @@ class dispatcher {
         std::string key;
         metric_summary summary;
     };
+
+    /// Adds a history row read back from disk to the summaries, if it has a step no later than
+    /// `up_to` (restore and rewind rebuild the summaries this way).
+    bool replay_row(const value& row, std::int64_t up_to) {
+        const value* step = row.find("_step");
+        if (step == nullptr || !step->is_int() || step->as_int() > up_to) return false;
+        for (const auto& [key, v] : row.as_object())
+            if (!key.empty() && key.front() != '_') summary_for(key).add(v, step->as_int());
+        last_step_ = step->as_int();
+        return true;
+    }
 
     void apply_row(const event& e) {
         counters::bump_single_writer(counts_.log_calls);
@@ -10277,14 +10287,24 @@ class tensorboard_sink final : public base_sink<null_mutex> {
 // flush left a killed run's summary as current as its history (both end at the last flush) while
 // a row cost 40% less to write (bench/end_to_end).
 //
+// A resumed run (settings::resume) and a rewound one (rewind_to_step) go on in another offline
+// directory of the same run id, as W&B's own client does: a .wandb file cannot be reopened after
+// its exit record nor take rows back, and legacy sync takes one file per directory. The new
+// file's run record says what it continues (run_continuation in detail/wandb_records.hpp);
+// docs/wandb.md gives the sync commands, oldest directory first.
+//
 // Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 // #include "../artifacts.hpp"
 // #include "../detail/append_file.hpp"
+// #include "../detail/clock.hpp"
 // #include "../detail/leveldb_log.hpp"
 // begin runlog/detail/leveldb_log.hpp
 // SPDX-License-Identifier: MIT
@@ -10395,6 +10415,7 @@ class leveldb_log_writer {
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10504,7 +10525,19 @@ inline proto_writer timestamp(double unix_seconds) {
         .int64(2, static_cast<std::int64_t>((unix_seconds - whole) * 1e9));
 }
 
-inline proto_writer run_body(const run_info& info, const std::string& entity) {
+/// How a run record continues a run W&B already has: from a later process (settings::resume),
+/// or after rewind_to_step. The run then spans several offline directories, one .wandb file
+/// each (legacy sync takes exactly one per directory); docs/wandb.md says how to sync them.
+struct run_continuation {
+    double start_time = 0.0;  // this file's start: Go sync orders a run's files by it
+    std::int64_t starting_step = 0;
+    bool resumed = false;                    // RunRecord.resumed; synced with --append
+    std::optional<std::int64_t> rewound_to;  // a branch point on the run itself: sync rewinds it
+};
+
+/// RunRecord; `later` for a file that continues the run (nullptr for its first).
+inline proto_writer run_body(const run_info& info, const std::string& entity,
+                             const run_continuation* later = nullptr) {
     proto_writer run;
     run.string(1, info.id);
     if (!entity.empty()) run.string(2, entity);
@@ -10516,7 +10549,22 @@ inline proto_writer run_body(const run_info& info, const std::string& entity) {
     if (!info.notes.empty()) run.string(9, info.notes);
     for (const auto& tag : info.tags) run.string(10, tag);
     run.string(13, info.host);
-    run.message(17, timestamp(info.start_time));
+    if (later == nullptr) {
+        run.message(17, timestamp(info.start_time));
+        return run;
+    }
+    if (later->starting_step != 0) run.int64(14, later->starting_step);
+    run.message(17, timestamp(later->start_time));
+    if (later->resumed) run.boolean(18, true);
+    // Seconds the run had before this file; its rows' _runtime go on from the first start.
+    const double before = std::max(0.0, later->start_time - info.start_time);
+    run.int64(20, static_cast<std::int64_t>(std::min(before, 2147483647.0)));
+    if (later->rewound_to) {
+        run.message(23, proto_writer()
+                            .string(1, info.id)
+                            .fixed64_double(2, static_cast<double>(*later->rewound_to))
+                            .string(3, "_step"));
+    }
     return run;
 }
 
@@ -10703,40 +10751,23 @@ class wandb_sink final : public base_sink<null_mutex> {
                ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
     }
 
-    /// The offline run directory (set by start).
+    /// The offline directory written now (set by start; a rewind moves on to a new one).
     const std::filesystem::path& directory() const noexcept { return dir_; }
 
   protected:
     io_result start_(const run_info& info) override {
-        namespace fs = std::filesystem;
-        if (info.resumed > 0) {
-            // Its file ended with the first session's exit record, after which sync drops
-            // everything; a second file for the same run id is not merged by sync either.
-            return io_result::failure(
-                errc::sink_start_failed,
-                "the W&B offline sink cannot continue a run (settings.resume): turn "
-                "wandb_offline off for resumed runs and convert the whole run after the job "
-                "with `runlog export --to wandb " +
-                    info.run_dir.string() + "`");
-        }
         info_ = info;
         if (describe_process_) args_ = detail::command_line();
-        const fs::path base = info.root_dir / "wandb";
-        dir_ = directory_for(info);
-        std::error_code ec;
-        fs::create_directories(dir_ / "files", ec);
-        if (ec) {
-            return io_result::failure(errc::sink_start_failed,
-                                      "cannot create '" + dir_.string() + "': " + ec.message());
-        }
-        // Exclusive: never append to another run's log.
-        if (io_result opened = file_.open(dir_ / ("run-" + info.id + ".wandb"), true); !opened.ok())
-            return opened;
-        (void)detail::replace_symlink(base / "latest-run", dir_.filename());
-        log_.write_file_header(file_.buffer());
-        append(detail::wandb::header, detail::wandb::header_body());
-        append(detail::wandb::run, detail::wandb::run_body(info, entity_));
         config_ = info.config;
+        std::unique_ptr<detail::append_file> file;
+        detail::wandb::run_continuation resumed;
+        resumed.start_time = info.session_start_time;
+        resumed.starting_step = info.starting_step;
+        resumed.resumed = true;
+        const bool first = info.resumed == 0;
+        const std::filesystem::path dir = first ? directory_for(info) : next_directory(resumed);
+        if (io_result created = create_file(dir, file); !created.ok()) return created;
+        begin_file(std::move(file), dir, first ? nullptr : &resumed);
         if (!info.git_diff.empty()) {  // as the W&B client saves uncommitted changes
             if (io_result w =
                     detail::write_file_atomically(dir_ / "files" / "diff.patch", info.git_diff);
@@ -10744,7 +10775,7 @@ class wandb_sink final : public base_sink<null_mutex> {
                 return w;
             append(detail::wandb::files, detail::wandb::files_body("diff.patch", 1));
         }
-        return file_.write();
+        return file_->write();
     }
 
     io_result event_(const sink_event& e) override {
@@ -10755,6 +10786,7 @@ class wandb_sink final : public base_sink<null_mutex> {
                 append(w::config, w::items_body(*e.config));
                 break;
             case sink_event_type::metric:
+                metrics_.push_back(*e.metric);
                 append(w::metric, w::metric_body(*e.metric));
                 break;
             case sink_event_type::media: {
@@ -10768,11 +10800,11 @@ class wandb_sink final : public base_sink<null_mutex> {
                 append(w::summary, w::items_body(*e.summary));
                 break;
             case sink_event_type::system:
-                if (!file_.has_room()) return file_.row_left_out();
+                if (!file_->has_room()) return file_->row_left_out();
                 append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
                 break;
             case sink_event_type::console:
-                if (!file_.has_room()) return file_.row_left_out();
+                if (!file_->has_room()) return file_->row_left_out();
                 append(w::output_raw, w::output_raw_body(*e.console));
                 break;
             case sink_event_type::artifact:
@@ -10786,21 +10818,17 @@ class wandb_sink final : public base_sink<null_mutex> {
                 if (e.signal->status == "preempted") mark_preempting();
                 break;
             case sink_event_type::rewind:
-                return io_result::failure(
-                    errc::sink_write_failed,
-                    "rewind_to_step(" + std::to_string(*e.rewind_step) +
-                        "): a W&B offline file cannot take rows back; its rows after that step "
-                        "stay (convert the native run with `runlog export --to wandb` instead)");
+                return rewind_to(*e.rewind_step);
             case sink_event_type::row:
-                if (!file_.has_room()) return file_.row_left_out();
+                if (!file_->has_room()) return file_->row_left_out();
                 write_row(*e.row);
-                if (file_.buffer().size() >= 64 * 1024) return file_.write();
+                if (file_->buffer().size() >= 64 * 1024) return file_->write();
                 break;
         }
         return {};
     }
 
-    io_result flush_() override { return file_.write(); }
+    io_result flush_() override { return file_->write(); }
 
     io_result finish_(const finish_info& end) override {
         namespace w = detail::wandb;
@@ -10813,12 +10841,90 @@ class wandb_sink final : public base_sink<null_mutex> {
             if (io_result written = write_artifact(a); r.ok()) r = written;
         append(w::exit, w::exit_body(end.exit_code, runtime));
         append(w::final_record, detail::proto_writer());
-        io_result written = file_.write();
-        file_.close();
+        io_result written = file_->write();
+        file_->close();
         return r.ok() ? written : r;
     }
 
   private:
+    /// Where a later file of the run goes: named by its start, like the first, and with -2, -3,
+    /// ... after the id when that name is taken (a resume or rewind within the same second).
+    std::filesystem::path next_directory(const detail::wandb::run_continuation& later) const {
+        const std::string name =
+            "offline-run-" + detail::directory_timestamp(later.start_time) + "-" + info_.id;
+        std::filesystem::path dir = info_.root_dir / "wandb" / name;
+        std::error_code ec;
+        for (int k = 2; std::filesystem::exists(dir, ec); ++k)
+            dir = info_.root_dir / "wandb" / (name + "-" + std::to_string(k));
+        return dir;
+    }
+
+    /// Creates `dir` and its .wandb file, exclusive: never append to another run's log.
+    io_result create_file(const std::filesystem::path& dir,
+                          std::unique_ptr<detail::append_file>& out) const {
+        std::error_code ec;
+        std::filesystem::create_directories(dir / "files", ec);
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot create '" + dir.string() + "': " + ec.message());
+        }
+        auto file = std::make_unique<detail::append_file>();
+        if (io_result opened = file->open(dir / ("run-" + info_.id + ".wandb"), true); !opened.ok())
+            return opened;
+        out = std::move(file);
+        return {};
+    }
+
+    /// Makes `file` the one written, starting with its header and run record; a later file of
+    /// the run repeats the metric definitions.
+    void begin_file(std::unique_ptr<detail::append_file> file, const std::filesystem::path& dir,
+                    const detail::wandb::run_continuation* later) {
+        namespace w = detail::wandb;
+        file_ = std::move(file);
+        dir_ = dir;
+        (void)detail::replace_symlink(info_.root_dir / "wandb" / "latest-run", dir_.filename());
+        log_ = detail::leveldb_log_writer();
+        num_ = 0;
+        log_.write_file_header(file_->buffer());
+        append(w::header, w::header_body());
+        run_info described = info_;
+        described.config = config_;
+        append(w::run, w::run_body(described, entity_, later));
+        for (const metric_definition& def : metrics_) append(w::metric, w::metric_body(def));
+    }
+
+    /// A .wandb file cannot take rows back. W&B's own rewind (wandb.init(resume_from=...)) is a
+    /// new file whose run record has a branch point on the run itself, where sync asks the
+    /// server to drop the later history; this file ends first, as a finished session's does.
+    /// Until the new file exists the old one goes on, its rows after `step` kept.
+    io_result rewind_to(std::int64_t step) {
+        namespace w = detail::wandb;
+        const std::string what = "rewind_to_step(" + std::to_string(step) + "): ";
+        const std::string kept =
+            "; the W&B run keeps its rows after that step (convert the "
+            "native run with `runlog export --to wandb` instead)";
+        if (io_result pending = file_->write(); !pending.ok())
+            return io_result::failure(pending.code, what + pending.message + kept);
+        w::run_continuation rewound;
+        rewound.start_time = detail::unix_time_now();
+        rewound.starting_step = step < INT64_MAX ? step + 1 : step;
+        rewound.rewound_to = step;
+        const std::filesystem::path dir = next_directory(rewound);
+        std::unique_ptr<detail::append_file> next;
+        if (io_result created = create_file(dir, next); !created.ok())
+            return io_result::failure(created.code, what + created.message + kept);
+        const auto runtime =
+            static_cast<std::int64_t>(std::max(0.0, rewound.start_time - info_.start_time));
+        append(w::exit, w::exit_body(0, runtime));
+        append(w::final_record, detail::proto_writer());
+        const io_result ended = file_->write();  // lost, sync counts that file as failed
+        begin_file(std::move(next), dir, &rewound);
+        if (!ended.ok())
+            return io_result::failure(ended.code,
+                                      what + "the W&B file before it has no end: " + ended.message);
+        return file_->write();
+    }
+
     /// W&B's own client writes this when it is told the job is about to be preempted; once.
     void mark_preempting() {
         if (preempting_marked_) return;
@@ -10883,7 +10989,7 @@ class wandb_sink final : public base_sink<null_mutex> {
 
     void append(detail::wandb::record_field field, const detail::proto_writer& body) {
         const auto bytes = detail::wandb::record(++num_, field, body);
-        log_.write_record(bytes.data(), bytes.size(), file_.buffer());
+        log_.write_record(bytes.data(), bytes.size(), file_->buffer());
     }
 
     /// A HistoryRecord, written in place: no allocation once the buffers have grown.
@@ -10912,7 +11018,7 @@ class wandb_sink final : public base_sink<null_mutex> {
     }
     void end_record(std::size_t body) {
         record_.end(body);
-        log_.write_record(record_.data(), record_.size(), file_.buffer());
+        log_.write_record(record_.data(), record_.size(), file_->buffer());
     }
 
     /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
@@ -10978,13 +11084,15 @@ class wandb_sink final : public base_sink<null_mutex> {
     std::filesystem::path sync_root_;
     std::vector<std::string> args_;
     std::filesystem::path dir_;
-    detail::append_file file_;
+    std::unique_ptr<detail::append_file> file_ =
+        std::make_unique<detail::append_file>();  // current
     detail::leveldb_log_writer log_;
     std::int64_t num_ = 0;
     detail::proto_writer record_;  // the row being written, reused
     std::string json_;             // one value's JSON, reused
     value config_ = value::object();
     std::vector<logged_artifact> artifacts_;
+    std::vector<metric_definition> metrics_;  // repeated in each later file of the run
     bool preempting_marked_ = false;
 };
 
@@ -11893,6 +12001,7 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
 
     run_info info;
     info.start_time = s.clock != nullptr ? s.clock() : unix_time_now();
+    info.session_start_time = info.start_time;
     info.root_dir = s.dir;
     info.id = s.id;
     std::unique_ptr<previous_run> previous;
@@ -11911,6 +12020,12 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
         info.run_dir = previous->run.dir;
         info.start_time = previous->run.info.start_time;  // _runtime goes on from the first start
         info.resumed = previous->resumed + 1;
+        for (auto row = previous->run.rows.rbegin(); row != previous->run.rows.rend(); ++row) {
+            const value* step = row->find("_step");
+            if (step == nullptr || !step->is_int()) continue;
+            info.starting_step = step->as_int() < INT64_MAX ? step->as_int() + 1 : step->as_int();
+            break;
+        }
         (void)replace_symlink(info.root_dir / "runlog" / "latest-run", info.run_dir.filename());
     } else if ((err = create_run_dir(info.root_dir, info.start_time, info.id, info.run_dir))) {
         return nullptr;

@@ -231,6 +231,24 @@ inline std::vector<std::string> read_lines(const fs::path& p) {
     return lines;
 }
 
+/// The rows of a run's history.jsonl, each parsed by runlog's reader. Only the last line may be
+/// torn (a write cut short), and only when `torn_tail_ok`: it is then left out. Anything else
+/// throws (a test failure) naming the line.
+inline std::vector<runlog::value> read_history(const fs::path& run_dir, bool torn_tail_ok = false) {
+    const std::vector<std::string> lines = read_lines(run_dir / "history.jsonl");
+    std::vector<runlog::value> rows;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        runlog::value row;
+        std::string error;
+        if (runlog::detail::parse_json(lines[i], row, error)) {
+            rows.push_back(std::move(row));
+        } else if (!torn_tail_ok || i + 1 != lines.size()) {
+            throw std::runtime_error("history.jsonl line " + std::to_string(i + 1) + ": " + error);
+        }
+    }
+    return rows;
+}
+
 /// Keys of a row object, in order.
 inline std::vector<std::string> keys_of(const runlog::value& v) {
     std::vector<std::string> keys;

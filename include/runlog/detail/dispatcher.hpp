@@ -122,12 +122,8 @@ class dispatcher {
                  const value& summary) {
         for (const metric_definition& def : definitions) define(def, true);
         for (const value& row : rows) {
-            const value* step = row.find("_step");
+            if (!replay_row(row, INT64_MAX)) continue;
             const value* time = row.find("_timestamp");
-            if (step == nullptr || !step->is_int()) continue;
-            for (const auto& [key, v] : row.as_object())
-                if (!key.empty() && key.front() != '_') summary_for(key).add(v, step->as_int());
-            last_step_ = step->as_int();
             last_time_ = time ? time->as_double(last_time_) : last_time_;
             current_step_ = last_step_ < INT64_MAX ? last_step_ + 1 : last_step_;
         }
@@ -156,18 +152,17 @@ class dispatcher {
         sink_event out;
         out.type = sink_event_type::rewind;
         out.rewind_step = &step;
-        send(out);
+        // Reported whatever streak the sink is in: what it keeps now differs from the native run.
+        for (std::size_t i = 0; i < sinks_.size(); ++i) {
+            const io_result r = guarded([&] { return sinks_[i]->event(out); });
+            if (r.ok()) continue;
+            counters::bump(counts_.write_errors);
+            reporter_.report(r.code, "sink " + std::to_string(i) + ": " + r.message);
+        }
         const std::optional<std::vector<value>> rows = kept_rows();
         if (rows) {
             for (auto& slot : summaries_) slot.summary.forget_values();
-            for (const value& row : *rows) {
-                const value* row_step = row.find("_step");
-                if (row_step == nullptr || row_step->as_int() > step) continue;
-                for (const auto& [key, v] : row.as_object())
-                    if (!key.empty() && key.front() != '_')
-                        summary_for(key).add(v, row_step->as_int());
-                last_step_ = row_step->as_int();
-            }
+            for (const value& row : *rows) replay_row(row, step);
         } else {
             reporter_.report(errc::invalid_value,
                              "rewind_to_step(" + std::to_string(step) +
@@ -236,6 +231,17 @@ class dispatcher {
         std::string key;
         metric_summary summary;
     };
+
+    /// Adds a history row read back from disk to the summaries, if it has a step no later than
+    /// `up_to` (restore and rewind rebuild the summaries this way).
+    bool replay_row(const value& row, std::int64_t up_to) {
+        const value* step = row.find("_step");
+        if (step == nullptr || !step->is_int() || step->as_int() > up_to) return false;
+        for (const auto& [key, v] : row.as_object())
+            if (!key.empty() && key.front() != '_') summary_for(key).add(v, step->as_int());
+        last_step_ = step->as_int();
+        return true;
+    }
 
     void apply_row(const event& e) {
         counters::bump_single_writer(counts_.log_calls);

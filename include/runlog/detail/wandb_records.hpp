@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -116,7 +117,19 @@ inline proto_writer timestamp(double unix_seconds) {
         .int64(2, static_cast<std::int64_t>((unix_seconds - whole) * 1e9));
 }
 
-inline proto_writer run_body(const run_info& info, const std::string& entity) {
+/// How a run record continues a run W&B already has: from a later process (settings::resume),
+/// or after rewind_to_step. The run then spans several offline directories, one .wandb file
+/// each (legacy sync takes exactly one per directory); docs/wandb.md says how to sync them.
+struct run_continuation {
+    double start_time = 0.0;  // this file's start: Go sync orders a run's files by it
+    std::int64_t starting_step = 0;
+    bool resumed = false;                    // RunRecord.resumed; synced with --append
+    std::optional<std::int64_t> rewound_to;  // a branch point on the run itself: sync rewinds it
+};
+
+/// RunRecord; `later` for a file that continues the run (nullptr for its first).
+inline proto_writer run_body(const run_info& info, const std::string& entity,
+                             const run_continuation* later = nullptr) {
     proto_writer run;
     run.string(1, info.id);
     if (!entity.empty()) run.string(2, entity);
@@ -128,7 +141,22 @@ inline proto_writer run_body(const run_info& info, const std::string& entity) {
     if (!info.notes.empty()) run.string(9, info.notes);
     for (const auto& tag : info.tags) run.string(10, tag);
     run.string(13, info.host);
-    run.message(17, timestamp(info.start_time));
+    if (later == nullptr) {
+        run.message(17, timestamp(info.start_time));
+        return run;
+    }
+    if (later->starting_step != 0) run.int64(14, later->starting_step);
+    run.message(17, timestamp(later->start_time));
+    if (later->resumed) run.boolean(18, true);
+    // Seconds the run had before this file; its rows' _runtime go on from the first start.
+    const double before = std::max(0.0, later->start_time - info.start_time);
+    run.int64(20, static_cast<std::int64_t>(std::min(before, 2147483647.0)));
+    if (later->rewound_to) {
+        run.message(23, proto_writer()
+                            .string(1, info.id)
+                            .fixed64_double(2, static_cast<double>(*later->rewound_to))
+                            .string(3, "_step"));
+    }
     return run;
 }
 

@@ -55,6 +55,8 @@ struct run_info {
     overflow_policy overflow = overflow_policy::block;
     double flush_interval = 0.0;  // seconds
     int resumed = 0;  // how many times the run was continued (settings::resume); 0: a new run
+    double session_start_time = 0.0;  // when this process started the run (start_time if new)
+    std::int64_t starting_step = 0;   // the first step this process logs: resumed, last + 1
 };
 
 /// A committed row: `data` holds the user's keys (plus step_sync insertions), then `_step`,

@@ -20,14 +20,24 @@
 // flush left a killed run's summary as current as its history (both end at the last flush) while
 // a row cost 40% less to write (bench/end_to_end).
 //
+// A resumed run (settings::resume) and a rewound one (rewind_to_step) go on in another offline
+// directory of the same run id, as W&B's own client does: a .wandb file cannot be reopened after
+// its exit record nor take rows back, and legacy sync takes one file per directory. The new
+// file's run record says what it continues (run_continuation in detail/wandb_records.hpp);
+// docs/wandb.md gives the sync commands, oldest directory first.
+//
 // Enable with settings::wandb_offline or RUNLOG_SINKS=jsonl,wandb.
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../artifacts.hpp"
 #include "../detail/append_file.hpp"
+#include "../detail/clock.hpp"
 #include "../detail/leveldb_log.hpp"
 #include "../detail/os.hpp"
 #include "../detail/wandb_records.hpp"
@@ -54,40 +64,23 @@ class wandb_sink final : public base_sink<null_mutex> {
                ("offline-run-" + detail::directory_timestamp(info.start_time) + "-" + info.id);
     }
 
-    /// The offline run directory (set by start).
+    /// The offline directory written now (set by start; a rewind moves on to a new one).
     const std::filesystem::path& directory() const noexcept { return dir_; }
 
   protected:
     io_result start_(const run_info& info) override {
-        namespace fs = std::filesystem;
-        if (info.resumed > 0) {
-            // Its file ended with the first session's exit record, after which sync drops
-            // everything; a second file for the same run id is not merged by sync either.
-            return io_result::failure(
-                errc::sink_start_failed,
-                "the W&B offline sink cannot continue a run (settings.resume): turn "
-                "wandb_offline off for resumed runs and convert the whole run after the job "
-                "with `runlog export --to wandb " +
-                    info.run_dir.string() + "`");
-        }
         info_ = info;
         if (describe_process_) args_ = detail::command_line();
-        const fs::path base = info.root_dir / "wandb";
-        dir_ = directory_for(info);
-        std::error_code ec;
-        fs::create_directories(dir_ / "files", ec);
-        if (ec) {
-            return io_result::failure(errc::sink_start_failed,
-                                      "cannot create '" + dir_.string() + "': " + ec.message());
-        }
-        // Exclusive: never append to another run's log.
-        if (io_result opened = file_.open(dir_ / ("run-" + info.id + ".wandb"), true); !opened.ok())
-            return opened;
-        (void)detail::replace_symlink(base / "latest-run", dir_.filename());
-        log_.write_file_header(file_.buffer());
-        append(detail::wandb::header, detail::wandb::header_body());
-        append(detail::wandb::run, detail::wandb::run_body(info, entity_));
         config_ = info.config;
+        std::unique_ptr<detail::append_file> file;
+        detail::wandb::run_continuation resumed;
+        resumed.start_time = info.session_start_time;
+        resumed.starting_step = info.starting_step;
+        resumed.resumed = true;
+        const bool first = info.resumed == 0;
+        const std::filesystem::path dir = first ? directory_for(info) : next_directory(resumed);
+        if (io_result created = create_file(dir, file); !created.ok()) return created;
+        begin_file(std::move(file), dir, first ? nullptr : &resumed);
         if (!info.git_diff.empty()) {  // as the W&B client saves uncommitted changes
             if (io_result w =
                     detail::write_file_atomically(dir_ / "files" / "diff.patch", info.git_diff);
@@ -95,7 +88,7 @@ class wandb_sink final : public base_sink<null_mutex> {
                 return w;
             append(detail::wandb::files, detail::wandb::files_body("diff.patch", 1));
         }
-        return file_.write();
+        return file_->write();
     }
 
     io_result event_(const sink_event& e) override {
@@ -106,6 +99,7 @@ class wandb_sink final : public base_sink<null_mutex> {
                 append(w::config, w::items_body(*e.config));
                 break;
             case sink_event_type::metric:
+                metrics_.push_back(*e.metric);
                 append(w::metric, w::metric_body(*e.metric));
                 break;
             case sink_event_type::media: {
@@ -119,11 +113,11 @@ class wandb_sink final : public base_sink<null_mutex> {
                 append(w::summary, w::items_body(*e.summary));
                 break;
             case sink_event_type::system:
-                if (!file_.has_room()) return file_.row_left_out();
+                if (!file_->has_room()) return file_->row_left_out();
                 append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
                 break;
             case sink_event_type::console:
-                if (!file_.has_room()) return file_.row_left_out();
+                if (!file_->has_room()) return file_->row_left_out();
                 append(w::output_raw, w::output_raw_body(*e.console));
                 break;
             case sink_event_type::artifact:
@@ -137,21 +131,17 @@ class wandb_sink final : public base_sink<null_mutex> {
                 if (e.signal->status == "preempted") mark_preempting();
                 break;
             case sink_event_type::rewind:
-                return io_result::failure(
-                    errc::sink_write_failed,
-                    "rewind_to_step(" + std::to_string(*e.rewind_step) +
-                        "): a W&B offline file cannot take rows back; its rows after that step "
-                        "stay (convert the native run with `runlog export --to wandb` instead)");
+                return rewind_to(*e.rewind_step);
             case sink_event_type::row:
-                if (!file_.has_room()) return file_.row_left_out();
+                if (!file_->has_room()) return file_->row_left_out();
                 write_row(*e.row);
-                if (file_.buffer().size() >= 64 * 1024) return file_.write();
+                if (file_->buffer().size() >= 64 * 1024) return file_->write();
                 break;
         }
         return {};
     }
 
-    io_result flush_() override { return file_.write(); }
+    io_result flush_() override { return file_->write(); }
 
     io_result finish_(const finish_info& end) override {
         namespace w = detail::wandb;
@@ -164,12 +154,90 @@ class wandb_sink final : public base_sink<null_mutex> {
             if (io_result written = write_artifact(a); r.ok()) r = written;
         append(w::exit, w::exit_body(end.exit_code, runtime));
         append(w::final_record, detail::proto_writer());
-        io_result written = file_.write();
-        file_.close();
+        io_result written = file_->write();
+        file_->close();
         return r.ok() ? written : r;
     }
 
   private:
+    /// Where a later file of the run goes: named by its start, like the first, and with -2, -3,
+    /// ... after the id when that name is taken (a resume or rewind within the same second).
+    std::filesystem::path next_directory(const detail::wandb::run_continuation& later) const {
+        const std::string name =
+            "offline-run-" + detail::directory_timestamp(later.start_time) + "-" + info_.id;
+        std::filesystem::path dir = info_.root_dir / "wandb" / name;
+        std::error_code ec;
+        for (int k = 2; std::filesystem::exists(dir, ec); ++k)
+            dir = info_.root_dir / "wandb" / (name + "-" + std::to_string(k));
+        return dir;
+    }
+
+    /// Creates `dir` and its .wandb file, exclusive: never append to another run's log.
+    io_result create_file(const std::filesystem::path& dir,
+                          std::unique_ptr<detail::append_file>& out) const {
+        std::error_code ec;
+        std::filesystem::create_directories(dir / "files", ec);
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot create '" + dir.string() + "': " + ec.message());
+        }
+        auto file = std::make_unique<detail::append_file>();
+        if (io_result opened = file->open(dir / ("run-" + info_.id + ".wandb"), true); !opened.ok())
+            return opened;
+        out = std::move(file);
+        return {};
+    }
+
+    /// Makes `file` the one written, starting with its header and run record; a later file of
+    /// the run repeats the metric definitions.
+    void begin_file(std::unique_ptr<detail::append_file> file, const std::filesystem::path& dir,
+                    const detail::wandb::run_continuation* later) {
+        namespace w = detail::wandb;
+        file_ = std::move(file);
+        dir_ = dir;
+        (void)detail::replace_symlink(info_.root_dir / "wandb" / "latest-run", dir_.filename());
+        log_ = detail::leveldb_log_writer();
+        num_ = 0;
+        log_.write_file_header(file_->buffer());
+        append(w::header, w::header_body());
+        run_info described = info_;
+        described.config = config_;
+        append(w::run, w::run_body(described, entity_, later));
+        for (const metric_definition& def : metrics_) append(w::metric, w::metric_body(def));
+    }
+
+    /// A .wandb file cannot take rows back. W&B's own rewind (wandb.init(resume_from=...)) is a
+    /// new file whose run record has a branch point on the run itself, where sync asks the
+    /// server to drop the later history; this file ends first, as a finished session's does.
+    /// Until the new file exists the old one goes on, its rows after `step` kept.
+    io_result rewind_to(std::int64_t step) {
+        namespace w = detail::wandb;
+        const std::string what = "rewind_to_step(" + std::to_string(step) + "): ";
+        const std::string kept =
+            "; the W&B run keeps its rows after that step (convert the "
+            "native run with `runlog export --to wandb` instead)";
+        if (io_result pending = file_->write(); !pending.ok())
+            return io_result::failure(pending.code, what + pending.message + kept);
+        w::run_continuation rewound;
+        rewound.start_time = detail::unix_time_now();
+        rewound.starting_step = step < INT64_MAX ? step + 1 : step;
+        rewound.rewound_to = step;
+        const std::filesystem::path dir = next_directory(rewound);
+        std::unique_ptr<detail::append_file> next;
+        if (io_result created = create_file(dir, next); !created.ok())
+            return io_result::failure(created.code, what + created.message + kept);
+        const auto runtime =
+            static_cast<std::int64_t>(std::max(0.0, rewound.start_time - info_.start_time));
+        append(w::exit, w::exit_body(0, runtime));
+        append(w::final_record, detail::proto_writer());
+        const io_result ended = file_->write();  // lost, sync counts that file as failed
+        begin_file(std::move(next), dir, &rewound);
+        if (!ended.ok())
+            return io_result::failure(ended.code,
+                                      what + "the W&B file before it has no end: " + ended.message);
+        return file_->write();
+    }
+
     /// W&B's own client writes this when it is told the job is about to be preempted; once.
     void mark_preempting() {
         if (preempting_marked_) return;
@@ -234,7 +302,7 @@ class wandb_sink final : public base_sink<null_mutex> {
 
     void append(detail::wandb::record_field field, const detail::proto_writer& body) {
         const auto bytes = detail::wandb::record(++num_, field, body);
-        log_.write_record(bytes.data(), bytes.size(), file_.buffer());
+        log_.write_record(bytes.data(), bytes.size(), file_->buffer());
     }
 
     /// A HistoryRecord, written in place: no allocation once the buffers have grown.
@@ -263,7 +331,7 @@ class wandb_sink final : public base_sink<null_mutex> {
     }
     void end_record(std::size_t body) {
         record_.end(body);
-        log_.write_record(record_.data(), record_.size(), file_.buffer());
+        log_.write_record(record_.data(), record_.size(), file_->buffer());
     }
 
     /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
@@ -329,13 +397,15 @@ class wandb_sink final : public base_sink<null_mutex> {
     std::filesystem::path sync_root_;
     std::vector<std::string> args_;
     std::filesystem::path dir_;
-    detail::append_file file_;
+    std::unique_ptr<detail::append_file> file_ =
+        std::make_unique<detail::append_file>();  // current
     detail::leveldb_log_writer log_;
     std::int64_t num_ = 0;
     detail::proto_writer record_;  // the row being written, reused
     std::string json_;             // one value's JSON, reused
     value config_ = value::object();
     std::vector<logged_artifact> artifacts_;
+    std::vector<metric_definition> metrics_;  // repeated in each later file of the run
     bool preempting_marked_ = false;
 };
 
