@@ -229,6 +229,16 @@ TEST_CASE("image: bad input gives a clear error, never a read past the end", "[m
     CHECK_FALSE(runlog::image().ok());
     CHECK_THAT(runlog::image::from_file("/nonexistent.png").error(),
                Catch::Contains("cannot read image file"));
+    // A stride so large that the buffer size it implies would wrap around 2^64 (and let a
+    // one-value buffer pass) is refused before any arithmetic.
+    CHECK_THAT(runlog::image::from_pixels(px.data(), 1, 3, 1, 1, runlog::image_layout::hwc,
+                                          std::size_t{1} << 63)
+                   .error(),
+               Catch::Contains("row stride 9223372036854775808 is out of range"));
+    // Files that never end, or are not files, are not read.
+    CHECK_THAT(runlog::image::from_file("/dev/zero").error(),
+               Catch::Contains("'/dev/zero': not a regular file"));
+    CHECK_THAT(runlog::image::from_file("/").error(), Catch::Contains("not a regular file"));
 }
 
 TEST_CASE("image: from a PNG or JPEG file, size read from its header", "[media][image]") {
@@ -360,6 +370,16 @@ TEST_CASE("histogram: numpy's binning rules", "[media][histogram]") {
     CHECK_THAT(runlog::histogram(a, 5, 513).error(),
                Catch::Contains("num_bins 513 is out of range"));
     CHECK_THAT(runlog::histogram(a, 5, 0).error(), Catch::Contains("out of range"));
+    // Ranges numpy refuses too ("Too many bins for data range"): wider than a double holds, or
+    // too narrow for distinct edges. Before, both binned through NaN (undefined behaviour).
+    const double wide[] = {-1e308, 1e308};
+    CHECK_THAT(runlog::histogram(wide, 2).error(),
+               Catch::Contains("cannot be cut into 64 finite bins"));
+    const double narrow[] = {0.0, 1e-320};
+    CHECK_FALSE(runlog::histogram(narrow, 2).ok());
+    CHECK(runlog::histogram(std::vector<double>{0.0, 1e-300}).ok());  // narrow, still fine
+    const double denormal_spread[] = {0.0, 64 * 5e-324};  // distinct edges, 64 / width = inf
+    CHECK_FALSE(runlog::histogram(denormal_spread, 2).ok());
 }
 
 TEST_CASE("histogram: from counts and edges, validated", "[media][histogram]") {

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // define_metric and summaries, with wandb-core's semantics (wandb-offline-format.md §7).
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
+
+#include <runlog/detail/io_faults.hpp>
 
 #include "support/test_support.hpp"
 
@@ -231,4 +234,34 @@ TEST_CASE("define_metric: bad definitions are reported with their id and ignored
     CHECK(f.finish().find("a1b")->as_int() == 1);
     CHECK(f.errors.count(runlog::errc::invalid_metric_definition) == 1);
     CHECK_THAT(f.errors.all_text(), Catch::Contains("[runlog.206] define_metric 'a*b'"));
+}
+
+TEST_CASE("define_metric: a glob matching thousands of keys is one metrics.json write per flush",
+          "[metrics][glob]") {
+    // Before, metrics.json was rewritten whole for each definition a glob made: quadratic in the
+    // keys (20,000 keys held the writer thread for minutes).
+    static std::atomic<int> metrics_writes{0};
+    metrics_writes = 0;
+    runlog::detail::io_fault_hook = [](runlog::detail::io_op op, const char* path) {
+        if (op == runlog::detail::io_op::write_file &&
+            std::string(path).find("metrics.json") != std::string::npos)
+            ++metrics_writes;
+        return runlog::detail::io_fault{};
+    };
+    test::temp_dir dir;
+    auto run = runlog::init(test::quiet_settings(dir));
+    const int written_at_start = metrics_writes;
+    run.define_metric("*", metric_options{}.with_summary("min"));
+    value row = value::object();
+    for (int i = 0; i < 3000; ++i) row["k" + std::to_string(i)] = i;
+    run.log(row);
+    run.log({{"k0", -1}});  // commits the wide row
+    REQUIRE(run.flush() == runlog::status::ok);
+    REQUIRE(run.finish() == runlog::status::ok);
+    runlog::detail::io_fault_hook = nullptr;
+    CHECK(metrics_writes - written_at_start <= 3);  // flush, finish, and perhaps a timed flush
+    const value metrics = test::read_json(run.dir() / "metrics.json");
+    REQUIRE(metrics.size() == 3001);  // the glob, then one definition per key
+    CHECK(metrics.as_array()[3000].find("glob")->as_string() == "*");
+    CHECK(test::read_json(run.dir() / "summary.json").find("k0")->dump() == R"({"min":-1})");
 }

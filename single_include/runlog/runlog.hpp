@@ -1040,8 +1040,19 @@ class histogram {
         const double step = (hi - lo) / static_cast<double>(bins);
         for (std::size_t i = 0; i < bins; ++i) edges_[i] = lo + static_cast<double>(i) * step;
         edges_[bins] = hi;
-        counts_.assign(bins, 0);
+        // A range wider than a double holds (-1e308 to 1e308) or too narrow for distinct edges
+        // (0 to 1e-320): numpy refuses both ("Too many bins for data range").
         const double norm = static_cast<double>(bins) / (hi - lo);
+        bool distinct = std::isfinite(hi - lo) && std::isfinite(norm);
+        for (std::size_t i = 0; i < bins; ++i) distinct = distinct && edges_[i] < edges_[i + 1];
+        if (!distinct) {
+            error_ = "histogram range [" + value(lo).dump() + ", " + value(hi).dump() +
+                     "] cannot be cut into " + std::to_string(bins) +
+                     " finite bins with distinct edges; use fewer bins or from_counts";
+            edges_.clear();
+            return;
+        }
+        counts_.assign(bins, 0);
         for (std::size_t i = 0; i < count; ++i) {
             const double x = static_cast<double>(samples[i]);
             if (!std::isfinite(x)) {
@@ -1371,6 +1382,10 @@ class image : public media {
         const std::size_t row_elems =
             layout == image_layout::hwc ? std::size_t{width} * channels : std::size_t{width};
         const std::size_t stride = row_stride == 0 ? row_elems : row_stride;
+        if (stride > max_image_bytes) {  // the buffer's size, computed below, stays exact
+            d->error_ = "row stride " + std::to_string(stride) + " is out of range (at most 2^28)";
+            return out;
+        }
         if (stride < row_elems) {
             d->error_ = "row stride " + std::to_string(stride) + " is shorter than a row (" +
                         std::to_string(row_elems) + " values)";
@@ -1505,9 +1520,11 @@ class image_list : public media {
 // image.hpp (header-only), or compiled once into runlog::compiled (RUNLOG_COMPILED_LIB).
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -2798,6 +2815,16 @@ RUNLOG_INLINE image image::from_file(const std::string& path, std::string captio
     d->caption_ = std::move(caption);
     image out;
     out.source_ = d;
+    // Only a regular file of bounded size: /dev/zero or a FIFO would never end.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+        d->error_ = "cannot read image file '" + path + "': not a regular file";
+        return out;
+    }
+    if (const auto size = std::filesystem::file_size(path, ec); !ec && size > max_image_bytes) {
+        d->error_ = "image file '" + path + "' is larger than 2^28 bytes";
+        return out;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         d->error_ = "cannot read image file '" + path + "'";
@@ -11513,8 +11540,8 @@ inline export_result export_to_tensorboard(const std::filesystem::path& run_path
 // The native sink: writes the run directory of format runlog/1 (docs/format.md).
 //
 //   run.json       identity, settings, host, rank, times, status, exit code, stats
-//   config.json    the nested config, replaced atomically whenever it changes
-//   metrics.json   define_metric definitions, replaced atomically when one is added or merged
+//   config.json    the nested config, replaced atomically at the flush point after it changes
+//   metrics.json   define_metric definitions, likewise (a glob adds one per key it matches)
 //   history.jsonl  one JSON object per committed row, appended
 //   system.jsonl   one JSON object per system sample, appended (created with the first sample)
 //   output.log     the captured console, byte for byte (settings::capture_console)
@@ -11532,6 +11559,7 @@ inline export_result export_to_tensorboard(const std::filesystem::path& run_path
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 // #include "../detail/append_file.hpp"
@@ -11632,10 +11660,10 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 if (!history_.has_room()) return history_.row_left_out();
                 write_row(e.row->data);
                 return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
-            case sink_event_type::config:
+            case sink_event_type::config:  // written at the next flush point, as metrics
                 config_ = *e.config;
                 config_dirty_ = true;
-                return write_if_dirty(config_dirty_, "config.json", config_);
+                return {};
             case sink_event_type::metric:
                 return write_metric(*e.metric);
             case sink_event_type::summary:
@@ -11816,16 +11844,16 @@ class jsonl_sink final : public base_sink<null_mutex> {
                        {"summary", summary_to_string(def.summary)},
                        {"goal", to_string(def.goal)}};
         if (!def.from_glob.empty()) entry["glob"] = def.from_glob;
-        bool replaced = false;
-        for (auto& existing : metrics_.as_array()) {
-            if (const value* name = existing.find("name"); name && name->as_string() == def.name) {
-                existing = entry;
-                replaced = true;
-            }
+        // A glob defines a metric per key it matches: one write per flush point and an index,
+        // not a rewrite of the file per definition (20,000 keys took minutes).
+        const auto [at, added] = metric_index_.emplace(def.name, metrics_.size());
+        if (added) {
+            metrics_.push_back(std::move(entry));
+        } else {
+            metrics_.as_array()[at->second] = std::move(entry);
         }
-        if (!replaced) metrics_.push_back(std::move(entry));
         metrics_dirty_ = true;
-        return write_if_dirty(metrics_dirty_, "metrics.json", metrics_);
+        return {};
     }
 
     run_info info_;
@@ -11836,6 +11864,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     detail::append_file output_;
     detail::append_file artifacts_;
     value metrics_ = value::array();
+    std::unordered_map<std::string, std::size_t> metric_index_;  // name -> position in metrics_
     value summary_ = value::object();
     value config_;
     bool summary_dirty_ = false, config_dirty_ = false, metrics_dirty_ = false;

@@ -68,8 +68,19 @@ class histogram {
         const double step = (hi - lo) / static_cast<double>(bins);
         for (std::size_t i = 0; i < bins; ++i) edges_[i] = lo + static_cast<double>(i) * step;
         edges_[bins] = hi;
-        counts_.assign(bins, 0);
+        // A range wider than a double holds (-1e308 to 1e308) or too narrow for distinct edges
+        // (0 to 1e-320): numpy refuses both ("Too many bins for data range").
         const double norm = static_cast<double>(bins) / (hi - lo);
+        bool distinct = std::isfinite(hi - lo) && std::isfinite(norm);
+        for (std::size_t i = 0; i < bins; ++i) distinct = distinct && edges_[i] < edges_[i + 1];
+        if (!distinct) {
+            error_ = "histogram range [" + value(lo).dump() + ", " + value(hi).dump() +
+                     "] cannot be cut into " + std::to_string(bins) +
+                     " finite bins with distinct edges; use fewer bins or from_counts";
+            edges_.clear();
+            return;
+        }
+        counts_.assign(bins, 0);
         for (std::size_t i = 0; i < count; ++i) {
             const double x = static_cast<double>(samples[i]);
             if (!std::isfinite(x)) {

@@ -4,9 +4,11 @@
 // image.hpp (header-only), or compiled once into runlog::compiled (RUNLOG_COMPILED_LIB).
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -72,6 +74,16 @@ RUNLOG_INLINE image image::from_file(const std::string& path, std::string captio
     d->caption_ = std::move(caption);
     image out;
     out.source_ = d;
+    // Only a regular file of bounded size: /dev/zero or a FIFO would never end.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+        d->error_ = "cannot read image file '" + path + "': not a regular file";
+        return out;
+    }
+    if (const auto size = std::filesystem::file_size(path, ec); !ec && size > max_image_bytes) {
+        d->error_ = "image file '" + path + "' is larger than 2^28 bytes";
+        return out;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         d->error_ = "cannot read image file '" + path + "'";

@@ -112,6 +112,10 @@ class image : public media {
         const std::size_t row_elems =
             layout == image_layout::hwc ? std::size_t{width} * channels : std::size_t{width};
         const std::size_t stride = row_stride == 0 ? row_elems : row_stride;
+        if (stride > max_image_bytes) {  // the buffer's size, computed below, stays exact
+            d->error_ = "row stride " + std::to_string(stride) + " is out of range (at most 2^28)";
+            return out;
+        }
         if (stride < row_elems) {
             d->error_ = "row stride " + std::to_string(stride) + " is shorter than a row (" +
                         std::to_string(row_elems) + " values)";

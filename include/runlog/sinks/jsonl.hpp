@@ -3,8 +3,8 @@
 // The native sink: writes the run directory of format runlog/1 (docs/format.md).
 //
 //   run.json       identity, settings, host, rank, times, status, exit code, stats
-//   config.json    the nested config, replaced atomically whenever it changes
-//   metrics.json   define_metric definitions, replaced atomically when one is added or merged
+//   config.json    the nested config, replaced atomically at the flush point after it changes
+//   metrics.json   define_metric definitions, likewise (a glob adds one per key it matches)
 //   history.jsonl  one JSON object per committed row, appended
 //   system.jsonl   one JSON object per system sample, appended (created with the first sample)
 //   output.log     the captured console, byte for byte (settings::capture_console)
@@ -22,6 +22,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "../detail/append_file.hpp"
@@ -122,10 +123,10 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 if (!history_.has_room()) return history_.row_left_out();
                 write_row(e.row->data);
                 return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
-            case sink_event_type::config:
+            case sink_event_type::config:  // written at the next flush point, as metrics
                 config_ = *e.config;
                 config_dirty_ = true;
-                return write_if_dirty(config_dirty_, "config.json", config_);
+                return {};
             case sink_event_type::metric:
                 return write_metric(*e.metric);
             case sink_event_type::summary:
@@ -306,16 +307,16 @@ class jsonl_sink final : public base_sink<null_mutex> {
                        {"summary", summary_to_string(def.summary)},
                        {"goal", to_string(def.goal)}};
         if (!def.from_glob.empty()) entry["glob"] = def.from_glob;
-        bool replaced = false;
-        for (auto& existing : metrics_.as_array()) {
-            if (const value* name = existing.find("name"); name && name->as_string() == def.name) {
-                existing = entry;
-                replaced = true;
-            }
+        // A glob defines a metric per key it matches: one write per flush point and an index,
+        // not a rewrite of the file per definition (20,000 keys took minutes).
+        const auto [at, added] = metric_index_.emplace(def.name, metrics_.size());
+        if (added) {
+            metrics_.push_back(std::move(entry));
+        } else {
+            metrics_.as_array()[at->second] = std::move(entry);
         }
-        if (!replaced) metrics_.push_back(std::move(entry));
         metrics_dirty_ = true;
-        return write_if_dirty(metrics_dirty_, "metrics.json", metrics_);
+        return {};
     }
 
     run_info info_;
@@ -326,6 +327,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
     detail::append_file output_;
     detail::append_file artifacts_;
     value metrics_ = value::array();
+    std::unordered_map<std::string, std::size_t> metric_index_;  // name -> position in metrics_
     value summary_ = value::object();
     value config_;
     bool summary_dirty_ = false, config_dirty_ = false, metrics_dirty_ = false;
