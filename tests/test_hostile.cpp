@@ -159,6 +159,51 @@ TEST_CASE("hostile: names and groups with path separators stay display text", "[
     CHECK_FALSE(fs::exists(dir.path.parent_path() / "escape"));
 }
 
+TEST_CASE(
+    "hostile: invalid UTF-8 in names, tags, notes and config reaches W&B and TensorBoard as "
+    "U+FFFD",
+    "[hostile]") {
+    // Protobuf string fields must be UTF-8: wandb's readers (Go and Python) refuse a record that
+    // is not, which would leave the whole run unsyncable; TensorBoard's hparams likewise.
+    test::temp_dir dir;
+    auto s = test::quiet_settings(dir);
+    s.name = "name\xff";
+    s.project = "project\xfe";
+    s.group = "group\xc3";
+    s.tags = {"tag\xff"};
+    s.notes = "notes\xff";
+    s.config = {{"key\xff", "value\xfe"}};
+    s.wandb_offline = true;
+    s.tensorboard = true;
+    s.capture_git = false;
+    auto run = runlog::init(s);
+    run.config.update({{"later\xff", 1}});
+    run.log({{"loss", 1.0}});
+    REQUIRE(run.finish() == runlog::status::ok);
+    std::size_t files = 0;
+    for (const fs::path& sub : {dir.path / "wandb", dir.path / "tensorboard"}) {
+        for (const auto& entry : fs::recursive_directory_iterator(sub)) {
+            if (!entry.is_regular_file()) continue;
+            const std::string bytes = test::read_file(entry.path());
+            if (entry.path().extension() == ".wandb") {
+                ++files;
+                for (const char* text : {"name", "project", "group", "tag", "notes", "later"})
+                    CHECK_THAT(bytes, Catch::Contains(std::string(text) + "\xEF\xBF\xBD"));
+            } else if (entry.path().filename().string().rfind("events.out.tfevents", 0) == 0) {
+                ++files;
+                CHECK_THAT(bytes, Catch::Contains("key\xEF\xBF\xBD"));  // an hparam name
+                CHECK_THAT(bytes, Catch::Contains("value\xEF\xBF\xBD"));
+            } else {
+                continue;
+            }
+            for (const char* raw :
+                 {"name\xff", "project\xfe", "group\xc3", "tag\xff", "key\xff", "value\xfe"})
+                CHECK(bytes.find(raw) == std::string::npos);
+        }
+    }
+    CHECK(files == 2);
+}
+
 TEST_CASE("hostile: fork() while a run is open — the child's copy does nothing",
           "[hostile][fork]") {
     test::temp_dir dir;

@@ -23,6 +23,7 @@
 
 #include "../value.hpp"
 #include "../version.hpp"
+#include "json_writer.hpp"
 #include "protobuf.hpp"
 #include "tfrecord.hpp"
 
@@ -151,7 +152,7 @@ inline proto_writer hparam_value(const value& v) {
     if (v.is_number()) {
         out.fixed64_double(2, v.as_double());
     } else if (v.is_string()) {
-        out.string(3, v.as_string());
+        out.string(3, to_valid_utf8(v.as_string()));  // a protobuf string: UTF-8 or unreadable
     } else if (v.is_bool()) {
         out.boolean(4, v.as_bool());
     } else {
@@ -173,7 +174,7 @@ inline proto_writer hparams_value(std::string_view tag, const proto_writer& plug
 inline proto_writer session_start_value(const value::object_type& hparams, double start_time) {
     proto_writer info;
     for (const auto& [name, v] : hparams)
-        info.message(1, proto_writer().string(1, name).message(2, hparam_value(v)));
+        info.message(1, proto_writer().string(1, to_valid_utf8(name)).message(2, hparam_value(v)));
     info.fixed64_double(5, start_time);
     return hparams_value("_hparams_/session_start_info", proto_writer().message(3, info));
 }

@@ -17,6 +17,7 @@
 #include "../value.hpp"
 #include "../version.hpp"
 #include "checksums.hpp"
+#include "json_writer.hpp"
 #include "protobuf.hpp"
 
 namespace runlog {
@@ -99,7 +100,12 @@ inline void write_items(proto_writer& body, const value& object, std::string& js
     for (const auto& [key, v] : object.as_object()) {
         json.clear();
         dump_item_value(v, json);
-        write_item(body, key, json);
+        // Config keys are not checked where they enter (row keys are, so rows skip this).
+        if (is_valid_utf8(key)) {
+            write_item(body, key, json);
+        } else {
+            write_item(body, to_valid_utf8(key), json);
+        }
     }
 }
 
@@ -127,20 +133,22 @@ struct run_continuation {
     std::optional<std::int64_t> rewound_to;  // a branch point on the run itself: sync rewinds it
 };
 
-/// RunRecord; `later` for a file that continues the run (nullptr for its first).
+/// RunRecord; `later` for a file that continues the run (nullptr for its first). Its text is
+/// made valid UTF-8 (invalid bytes become U+FFFD): protobuf `string` fields must be, and wandb's
+/// readers refuse a record that breaks that, which would leave the whole run unsyncable.
 inline proto_writer run_body(const run_info& info, const std::string& entity,
                              const run_continuation* later = nullptr) {
     proto_writer run;
-    run.string(1, info.id);
-    if (!entity.empty()) run.string(2, entity);
-    run.string(3, info.project);
+    run.string(1, info.id);  // checked by init: [A-Za-z0-9_.-]
+    if (!entity.empty()) run.string(2, to_valid_utf8(entity));
+    run.string(3, to_valid_utf8(info.project));
     if (info.config.is_object() && info.config.size() > 0) run.message(4, items_body(info.config));
-    if (!info.group.empty()) run.string(6, info.group);
-    if (!info.job_type.empty()) run.string(7, info.job_type);
-    run.string(8, info.name);
-    if (!info.notes.empty()) run.string(9, info.notes);
-    for (const auto& tag : info.tags) run.string(10, tag);
-    run.string(13, info.host);
+    if (!info.group.empty()) run.string(6, to_valid_utf8(info.group));
+    if (!info.job_type.empty()) run.string(7, to_valid_utf8(info.job_type));
+    run.string(8, to_valid_utf8(info.name));
+    if (!info.notes.empty()) run.string(9, to_valid_utf8(info.notes));
+    for (const auto& tag : info.tags) run.string(10, to_valid_utf8(tag));
+    run.string(13, to_valid_utf8(info.host));
     if (later == nullptr) {
         run.message(17, timestamp(info.start_time));
         return run;
@@ -166,11 +174,11 @@ inline proto_writer metric_body(const metric_definition& def) {
     proto_writer m;
     const bool expanded = !def.from_glob.empty();
     if (def.is_glob() && !expanded) {
-        m.string(2, def.name);
+        m.string(2, to_valid_utf8(def.name));
     } else {
-        m.string(1, def.name);
+        m.string(1, to_valid_utf8(def.name));
     }
-    if (!def.step_metric.empty()) m.string(4, def.step_metric);
+    if (!def.step_metric.empty()) m.string(4, to_valid_utf8(def.step_metric));
     proto_writer options;
     if (def.step_sync) options.boolean(1, true);
     if (def.hidden) options.boolean(2, true);
@@ -195,7 +203,7 @@ inline proto_writer metric_body(const metric_definition& def) {
 /// FilesRecord for one file; type MEDIA (2) for media, WANDB (1) for W&B's own files.
 inline proto_writer files_body(std::string_view path, int type) {
     proto_writer item;
-    item.string(1, path);
+    item.string(1, to_valid_utf8(path));
     if (type != 0) item.int64(3, type);
     return proto_writer().message(1, item);
 }
@@ -277,9 +285,9 @@ inline proto_writer artifact_body(const std::string& run_id, const std::string& 
                                   const std::string& entity, const value& manifest,
                                   const std::vector<std::string>& aliases,
                                   const std::vector<artifact_entry>& entries) {
-    auto text = [&](const char* key) {
+    auto text = [&](const char* key) {  // valid UTF-8, as run_body's
         const value* v = manifest.find(key);
-        return v ? v->as_string() : std::string();
+        return v ? to_valid_utf8(v->as_string()) : std::string();
     };
     std::vector<std::pair<std::string, std::string>> digests;
     for (const auto& e : entries) digests.emplace_back(e.path, e.md5_base64);
@@ -288,19 +296,20 @@ inline proto_writer artifact_body(const std::string& run_id, const std::string& 
     m.message(3, proto_writer().string(1, "storageLayout").string(2, "\"V2\""));
     for (const auto& e : entries)
         m.message(4, proto_writer()
-                         .string(1, e.path)
+                         .string(1, to_valid_utf8(e.path))
                          .string(2, e.md5_base64)
                          .int64(4, e.size)
-                         .string(6, e.local_path));
+                         .string(6, to_valid_utf8(e.local_path)));
     const std::string seed =
         run_id + "/" + text("name") + ":v" + std::to_string(manifest.find("version")->as_int());
     proto_writer a;
-    a.string(1, run_id).string(2, project).string(3, entity).string(4, text("type"));
+    a.string(1, run_id).string(2, to_valid_utf8(project)).string(3, to_valid_utf8(entity));
+    a.string(4, text("type"));
     a.string(5, text("name")).string(6, manifest_digest(std::move(digests)));
     if (!text("description").empty()) a.string(7, text("description"));
     const value* metadata = manifest.find("metadata");
     a.string(8, metadata ? metadata->dump() : std::string("{}"));
-    for (const auto& alias : aliases) a.string(11, alias);
+    for (const auto& alias : aliases) a.string(11, to_valid_utf8(alias));
     a.message(12, m);
     a.boolean(14, true);  // finalize
     a.string(15, client_id("client/" + seed));
