@@ -131,15 +131,20 @@ def expected_values(run_dir):
         if d.get("step_metric") and not d["name"].endswith("*"):
             step_metric[d["name"]] = d["step_metric"]
     expected = {}
+    fractional = set()  # step metrics that took a value that is not an integer: _step from then
     for line in (run_dir / "history.jsonl").read_text().splitlines():
         row = json.loads(line)
         for key, value in row.items():
             if key.startswith("_"):
                 continue
             for tag, v in flatten({key: value}):
-                s = row.get(step_metric.get(tag, ""), None)
-                step = math.floor(s) if isinstance(s, (int, float)) and not isinstance(s, bool) \
-                    and math.isfinite(s) else row["_step"]
+                metric = step_metric.get(tag, "")
+                s = row.get(metric, None)
+                if isinstance(s, float) and metric not in fractional and \
+                        not (math.isfinite(s) and s == math.floor(s)):
+                    fractional.add(metric)
+                step = int(s) if isinstance(s, (int, float)) and not isinstance(s, bool) \
+                    and metric not in fractional else row["_step"]
                 if isinstance(v, bool):
                     item = ("scalar", 1.0 if v else 0.0)
                 elif isinstance(v, (int, float)):
@@ -215,11 +220,16 @@ def check_events(pb, run_dir, tb_dir):
     if events[0].file_version != "brain.Event:2" or \
             not events[0].source_metadata.writer.startswith("runlog "):
         fail("the first event is not file_version brain.Event:2 with the writer's name")
+    # Then the run's initial SessionLog START, at step 0: the loader takes the first START as the
+    # run's start, so that a later one (rewind_to_step) is a restart.
+    if len(events) < 2 or events[1].WhichOneof("what") != "session_log" or \
+            events[1].session_log.status != 1 or events[1].step != 0:
+        fail("the second event is not SessionLog START at step 0")
 
     run = json.loads((run_dir / "run.json").read_text())
     config = json.loads((run_dir / "config.json").read_text())
     actual, described = {}, {}
-    for e in events[1:]:
+    for e in events[2:]:
         if e.WhichOneof("what") != "summary":
             fail(f"unexpected event kind {e.WhichOneof('what')}")
         for v in e.summary.value:

@@ -322,7 +322,8 @@ TEST_CASE("media: a logged image is a W&B image-file value and a file in the run
     const runlog::value* v = rows[0].find("../escape/examples");
     REQUIRE(v != nullptr);
     const std::string path = v->find("path")->as_string();
-    CHECK_THAT(path, Catch::Matches(R"(media/images/__/escape/examples_3_[0-9a-f]{20}\.png)"));
+    // Named by the step before this call (0), not the row's (3): W&B's client names media so.
+    CHECK_THAT(path, Catch::Matches(R"(media/images/__/escape/examples_0_[0-9a-f]{20}\.png)"));
     CHECK_THAT(v->dump(), Catch::StartsWith(R"({"_type":"image-file","path":")"));
     CHECK_THAT(v->dump(),
                Catch::EndsWith(R"(,"format":"png","width":6,"height":5,"caption":"the F"})"));
@@ -441,24 +442,26 @@ TEST_CASE("media: tables, image lists and histograms in history and summary", "[
 
     const auto rows = sink->rows();
     REQUIRE(rows.size() == 3);
+    // Files are named by the step as it stood when log() was called, as W&B's client names
+    // them (wandb_run.py, user_step): 0 for the row logged at step 1, 1 for the one at step 2.
     const runlog::value& table_value = *rows[0].find("samples");
     CHECK_THAT(
         table_value.dump(),
         Catch::Matches(
-            R"(\{"_type":"table-file","path":"media/table/samples_1_[0-9a-f]{20}\.table\.json","sha256":"[0-9a-f]{64}","size":[0-9]+,"ncols":3,"nrows":1,"log_mode":"IMMUTABLE"\})"));
+            R"(\{"_type":"table-file","path":"media/table/samples_0_[0-9a-f]{20}\.table\.json","sha256":"[0-9a-f]{64}","size":[0-9]+,"ncols":3,"nrows":1,"log_mode":"IMMUTABLE"\})"));
     const std::string table_json =
         test::read_file(run.dir() / table_value.find("path")->as_string());
     CHECK_THAT(
         table_json,
         Catch::StartsWith(
-            R"({"columns":["id","input","label"],"data":[[7,{"_type":"image-file","path":"media/images/samples_1_)"));
+            R"({"columns":["id","input","label"],"data":[[7,{"_type":"image-file","path":"media/images/samples_0_)"));
     CHECK_THAT(table_json, Catch::EndsWith(R"(,"format":"png","width":6,"height":5},"F"]]})"));
 
     const runlog::value& preds = *rows[1].find("preds");
     CHECK_THAT(
         preds.dump(),
         Catch::Matches(
-            R"(\{"_type":"images/separated","width":6,"height":5,"format":"png","count":2,"filenames":\["media/images/preds_2_[0-9a-f]{20}\.png","media/images/preds_2_[0-9a-f]{20}\.png"\],"captions":\["first","second"\]\})"));
+            R"(\{"_type":"images/separated","width":6,"height":5,"format":"png","count":2,"filenames":\["media/images/preds_1_[0-9a-f]{20}\.png","media/images/preds_1_[0-9a-f]{20}\.png"\],"captions":\["first","second"\]\})"));
     CHECK_FALSE(rows[1].contains("mismatch"));
     CHECK_THAT(errors.all_text(),
                Catch::Contains("field 'mismatch' dropped: 2 images but 1 captions"));

@@ -150,9 +150,10 @@ TEST_CASE("wandb sink: records in the order sync expects, with the values logged
         types.push_back(test::record_type(all[i]));
         if (types.size() == 7) summaries_after_row_0 = summaries.size();
     }
-    // header, run, metric(glob), metric, config, files(img), history of row 0, metric(val/loss
-    // expansion), history of row 1, files x3, exit, final
-    const std::vector<std::uint32_t> expected = {21, 17, 12, 12, 5, 6, 2, 12, 2, 6, 6, 6, 18, 20};
+    // header, run, metric(epoch: the glob's step metric, defined first), metric(glob),
+    // metric(acc), config, files(img), history of row 0, metric(val/loss expansion), history of
+    // row 1, files(wandb-metadata.json), exit, final
+    const std::vector<std::uint32_t> expected = {21, 17, 12, 12, 12, 5, 6, 2, 12, 2, 6, 18, 20};
     CHECK(types == expected);
 
     const auto run_record = test::decode_proto(records[1].str(17));
@@ -163,26 +164,36 @@ TEST_CASE("wandb sink: records in the order sync expects, with the values logged
     CHECK(run_record.str(8) == "baseline");
     CHECK(run_record.all(10) == std::vector<std::string>{"cpu"});
     CHECK(test::decode_proto(run_record.str(17)).varint(1) > 1700000000u);  // start_time seconds
+    // `_wandb: {}` first, as W&B's client writes it: legacy sync puts the metric definitions
+    // into the uploaded config only when the config has that item.
     const auto config_items = test::decode_proto(run_record.str(4)).all(1);
-    REQUIRE(config_items.size() == 2);
-    CHECK(test::decode_proto(config_items[1]).str(1) == "opt");
-    CHECK(test::decode_proto(config_items[1]).str(16) == R"({"name":"adam"})");
+    REQUIRE(config_items.size() == 3);
+    CHECK(test::decode_proto(config_items[0]).str(1) == "_wandb");
+    CHECK(test::decode_proto(config_items[0]).str(16) == "{}");
+    CHECK(test::decode_proto(config_items[2]).str(1) == "opt");
+    CHECK(test::decode_proto(config_items[2]).str(16) == R"({"name":"adam"})");
+    const auto config_update = test::decode_proto(records[5].str(5)).all(1);
+    REQUIRE(config_update.size() == 3);  // lr, opt, batch: no `_wandb` in updates
+    CHECK(test::decode_proto(config_update[2]).str(1) == "batch");
 
-    const auto glob = test::decode_proto(records[2].str(12));
+    const auto step_metric = test::decode_proto(records[2].str(12));
+    CHECK(step_metric.str(1) == "epoch");  // bare, as the client's handler defines it
+    CHECK_FALSE(step_metric.has(6));
+    const auto glob = test::decode_proto(records[3].str(12));
     CHECK(glob.str(2) == "val/*");
     CHECK(glob.str(4) == "epoch");
     CHECK(test::decode_proto(glob.str(6)).varint(1) == 1);  // step_sync
     CHECK(test::decode_proto(glob.str(6)).varint(3) == 1);  // defined
-    const auto acc = test::decode_proto(records[3].str(12));
+    const auto acc = test::decode_proto(records[4].str(12));
     CHECK(acc.str(1) == "acc");
     CHECK(test::decode_proto(acc.str(7)).varint(2) == 1);  // summary max
     CHECK(acc.varint(8) == 2);                             // GOAL_MAXIMIZE
-    const auto expansion = test::decode_proto(records[7].str(12));
+    const auto expansion = test::decode_proto(records[8].str(12));
     CHECK(expansion.str(1) == "val/loss");
     CHECK(expansion.varint(10) == 1);                            // expanded_from_glob
     CHECK(test::decode_proto(expansion.str(9)).varint(1) == 1);  // overwrite
 
-    const auto files = test::decode_proto(test::decode_proto(records[5].str(6)).str(1));
+    const auto files = test::decode_proto(test::decode_proto(records[6].str(6)).str(1));
     const std::string media_path = files.str(1);
     CHECK_THAT(media_path, Catch::Matches(R"(media/images/img_0_[0-9a-f]{20}\.png)"));
     CHECK(files.varint(3) == 2);  // MEDIA
@@ -194,11 +205,11 @@ TEST_CASE("wandb sink: records in the order sync expects, with the values logged
             items[test::decode_proto(item).str(1)] = test::decode_proto(item).str(16);
         return items;
     };
-    auto row = items_of(records[6].str(2));
+    auto row = items_of(records[7].str(2));
     CHECK(row["loss"] == "0.5");
     CHECK(row["_step"] == "0");
     CHECK_THAT(row["img"], Catch::StartsWith(R"({"_type":"image-file","path":")" + media_path));
-    auto row2 = items_of(records[8].str(2));
+    auto row2 = items_of(records[9].str(2));
     CHECK(row2["val/loss"] == "NaN");
     CHECK(row2["_step"] == "5");
 
@@ -213,10 +224,15 @@ TEST_CASE("wandb sink: records in the order sync expects, with the values logged
     auto summary = items_of(summaries.back().str(3));
     CHECK(summary["acc"] == R"({"max":0.25,"best":0.25,"best_step":0})");
     CHECK(summary["_step"] == "5");
-    CHECK(all[all.size() - 6].varint(1) == summaries.back().varint(1));  // before files x3, exit
-    const auto exit_record = test::decode_proto(records[12].str(18));
+    CHECK(all[all.size() - 4].varint(1) == summaries.back().varint(1));  // before files, exit
+    // Only wandb-metadata.json is announced: sync writes and uploads config.yaml and
+    // wandb-summary.json itself, and a files record made it upload them early (stale) and twice.
+    const auto announced = test::decode_proto(test::decode_proto(records[10].str(6)).str(1));
+    CHECK(announced.str(1) == "wandb-metadata.json");
+    CHECK(announced.varint(3) == 1);  // WANDB
+    const auto exit_record = test::decode_proto(records[11].str(18));
     CHECK(exit_record.varint(1) == 3);
-    CHECK(records[13].bytes.count(20) == 1);
+    CHECK(records[12].bytes.count(20) == 1);
     CHECK(fs::exists(wdir / "files" / "wandb-summary.json"));
     CHECK_THAT(test::read_file(wdir / "files" / "config.yaml"),
                Catch::Contains("\"batch\":\n  desc: null\n  value: 32\n"));
@@ -260,4 +276,31 @@ TEST_CASE("wandb sink: a killed writer leaves only complete records", "[wandb][c
     CHECK(history >= 2000);  // everything before the last flush
     CHECK(test::record_type(records.front()) == 21);
     CHECK(test::record_type(records[1]) == 17);
+}
+
+TEST_CASE("wandb sink: wandb-metadata.json has the fields W&B's client writes", "[wandb][sink]") {
+    test::temp_dir dir;
+    auto s = test::quiet_settings(dir);
+    test::env_guard lib("RUNLOG_NVML_LIBRARY", RUNLOG_FAKE_NVML_PATH);
+    test::env_guard fake_mode("FAKE_NVML_MODE", "ok");
+    test::env_guard user("LOGNAME", "tester");
+    s.wandb_offline = true;
+    s.system_metrics = true;  // its last sample, taken at finish, describes the GPUs
+    s.id = "meta0001";
+    auto run = runlog::init(s);
+    run.log({{"loss", 1.0}});
+    REQUIRE(run.finish(3) == runlog::status::ok);
+    const fs::path wdir = dir.path / "wandb" / fs::read_symlink(dir.path / "wandb" / "latest-run");
+    const runlog::value m = test::read_json(wdir / "files" / "wandb-metadata.json");
+    for (const char* key : {"os", "startedAt", "heartbeatAt", "args", "program", "host",
+                            "executable", "cpu_count_logical", "memory"})
+        CHECK(m.contains(key));
+    CHECK(m.find("state")->as_string() == "failed");
+    CHECK(m.find("username")->as_string() == "tester");
+    CHECK_THAT(m.find("heartbeatAt")->as_string(), Catch::EndsWith("Z"));
+    CHECK_THAT(m.find("program")->as_string(), Catch::Contains("runlog_tests"));
+    REQUIRE(m.contains("gpu_count"));
+    CHECK(m.find("gpu_count")->as_int() == 2);
+    CHECK(m.find("gpu_nvidia")->as_array()[0].find("memoryTotal")->as_int() == 16LL << 30);
+    CHECK(m.find("cpu")->contains("countLogical"));
 }

@@ -100,8 +100,16 @@ class field {
         }
     }
     field(std::string_view key, bool v) noexcept : key_(key), kind_(kind::boolean), b_(v) {}
-    field(std::string_view key, const char* v) noexcept
-        : field(key, std::string_view(v ? v : "")) {}
+    /// JSON null (`{"k", nullptr}`, or a null `const char*`): W&B's client writes None as null
+    /// in history and summary; TensorBoard has no null and leaves it out.
+    field(std::string_view key, std::nullptr_t) noexcept
+        : key_(key), kind_(kind::nested), v_(&null_value()) {}
+    field(std::string_view key, const char* v) noexcept : field(key, std::string_view(v ? v : "")) {
+        if (v == nullptr) {
+            kind_ = kind::nested;
+            v_ = &null_value();
+        }
+    }
     field(std::string_view key, const std::string& v) noexcept : field(key, std::string_view(v)) {}
     field(std::string_view key, std::string_view v) noexcept : key_(key), kind_(kind::string) {
         s_.data = v.data();
@@ -115,6 +123,10 @@ class field {
 
   private:
     friend class run;
+    static const value& null_value() noexcept {
+        static const value null;
+        return null;
+    }
     enum class kind : std::uint8_t {  // the scalars first: add_field tests kind_ > boolean
         integer,
         floating,

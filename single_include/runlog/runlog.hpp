@@ -1232,6 +1232,9 @@ class media_source {
     /// (with _type, path, sha256, size); the source returns the final JSON value for the field.
     virtual value encode(std::string_view key, std::int64_t step,
                          const std::function<value(media_file&&)>& write) const = 0;
+    /// The W&B `_type` encode() gives ("image-file", "images/separated", "table-file"), so the
+    /// dispatcher checks the key's kind before anything is written; "" if it depends.
+    virtual const char* value_type() const noexcept { return ""; }
 };
 
 /// Base of the media value types (image, image_list, table): a shared, immutable source, so
@@ -1331,6 +1334,7 @@ class image_data final : public media_source {
                  const std::function<value(media_file&&)>& write) const override {
         return write(file());
     }
+    const char* value_type() const noexcept override { return "image-file"; }
 };
 
 template <class T>
@@ -1456,6 +1460,7 @@ class image_list_data final : public media_source {
         return n;
     }
 
+    const char* value_type() const noexcept override { return "images/separated"; }
     value encode(std::string_view, std::int64_t,
                  const std::function<value(media_file&&)>& write) const override {
         value paths = value::array();
@@ -2946,6 +2951,7 @@ class table_data final : public media_source {
         return n;
     }
 
+    const char* value_type() const noexcept override { return "table-file"; }
     value encode(std::string_view, std::int64_t,
                  const std::function<value(media_file&&)>& write) const override {
         value columns = value::array();
@@ -4686,8 +4692,16 @@ class field {
         }
     }
     field(std::string_view key, bool v) noexcept : key_(key), kind_(kind::boolean), b_(v) {}
-    field(std::string_view key, const char* v) noexcept
-        : field(key, std::string_view(v ? v : "")) {}
+    /// JSON null (`{"k", nullptr}`, or a null `const char*`): W&B's client writes None as null
+    /// in history and summary; TensorBoard has no null and leaves it out.
+    field(std::string_view key, std::nullptr_t) noexcept
+        : key_(key), kind_(kind::nested), v_(&null_value()) {}
+    field(std::string_view key, const char* v) noexcept : field(key, std::string_view(v ? v : "")) {
+        if (v == nullptr) {
+            kind_ = kind::nested;
+            v_ = &null_value();
+        }
+    }
     field(std::string_view key, const std::string& v) noexcept : field(key, std::string_view(v)) {}
     field(std::string_view key, std::string_view v) noexcept : key_(key), kind_(kind::string) {
         s_.data = v.data();
@@ -4701,6 +4715,10 @@ class field {
 
   private:
     friend class run;
+    static const value& null_value() noexcept {
+        static const value null;
+        return null;
+    }
     enum class kind : std::uint8_t {  // the scalars first: add_field tests kind_ > boolean
         integer,
         floating,
@@ -7095,6 +7113,13 @@ inline value describe_machine(bool with_variables) {
     }
 #endif
     env["host"] = host_name();
+    // As Python's getpass.getuser(), which W&B's metadata uses: the first of these variables.
+    for (const char* name : {"LOGNAME", "USER", "LNAME", "USERNAME"}) {
+        if (auto user = get_env(name); user && !user->empty()) {
+            env["username"] = *user;
+            break;
+        }
+    }
     const std::string cpuinfo = read_small_file("/proc/cpuinfo");
     if (!cpuinfo.empty()) {
         env["cpu_model"] = first_line_value(cpuinfo, "model name");
@@ -7476,6 +7501,7 @@ class console_capture {
 //   into rows that lack it; nothing is inserted before that metric has been logged once).
 // - Summaries per metric (summary.hpp), summary_set overrides, and `_step/_runtime/_timestamp` of
 //   the last row, sent to sinks at flush points.
+// - What a value may be (series_kinds.hpp): text made valid UTF-8, one kind per series.
 //
 // Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
 
@@ -7603,6 +7629,165 @@ class metric_summary {
 // #include "error_reporter.hpp"
 // #include "event.hpp"
 // #include "os.hpp"
+// #include "series_kinds.hpp"
+// begin runlog/detail/series_kinds.hpp
+// SPDX-License-Identifier: MIT
+// What a logged value may be before any sink sees it — decided once, in the dispatcher, so the
+// native history, W&B and TensorBoard agree:
+//
+// - Text is valid UTF-8. Invalid bytes become U+FFFD (as the JSON writer has always written
+//   them), so a TensorBoard text event carries what history.jsonl shows and protobuf `string`
+//   fields never hold bytes their readers refuse.
+// - A series keeps the kind of its first value. A key (or a leaf of a nested value, "a/b") that
+//   started as numbers (int, float, bool) stays numbers; text stays text; an image, table or
+//   histogram stays that. A later value of another kind is dropped, counted and reported: a string
+//   in a scalar series made TensorBoard's HParams route fail for every run of the logdir, and W&B
+//   charts a mixed key as neither. null is no kind: it fits every series.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+// #include "../value.hpp"
+// #include "json_writer.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+enum class series_kind : std::uint8_t {
+    none,  // nothing but null logged yet
+    number,
+    text,
+    histogram,
+    image,
+    table,
+    other_media,  // another `_type` (media a user built by hand)
+    object,       // nested values: each leaf is a series of its own
+    array
+};
+
+inline const char* to_string(series_kind k) noexcept {
+    switch (k) {
+        case series_kind::none:
+            return "null";
+        case series_kind::number:
+            return "numbers";
+        case series_kind::text:
+            return "text";
+        case series_kind::histogram:
+            return "histograms";
+        case series_kind::image:
+            return "images";
+        case series_kind::table:
+            return "tables";
+        case series_kind::other_media:
+            return "media";
+        case series_kind::object:
+            return "nested values";
+        case series_kind::array:
+            return "lists";
+    }
+    return "?";
+}
+
+/// The kind of a media value from its W&B `_type`.
+inline series_kind kind_of_media_type(std::string_view type) noexcept {
+    if (type == "histogram") return series_kind::histogram;
+    if (type == "image-file" || type == "images/separated") return series_kind::image;
+    if (type == "table-file") return series_kind::table;
+    return series_kind::other_media;
+}
+
+inline series_kind kind_of(const value& v) noexcept {
+    if (v.is_null()) return series_kind::none;
+    if (v.is_number() || v.is_bool()) return series_kind::number;
+    if (v.is_string()) return series_kind::text;
+    if (v.is_array()) return series_kind::array;
+    if (const value* type = v.find("_type"); type && type->is_string())
+        return kind_of_media_type(type->as_string());
+    return series_kind::object;
+}
+
+/// Replaces invalid UTF-8 in `v`'s strings and object keys with U+FFFD, in place.
+inline void replace_invalid_utf8(value& v) {
+    if (v.is_string()) {
+        if (!is_valid_utf8(v.as_string())) v = to_valid_utf8(v.as_string());
+    } else if (v.is_array()) {
+        for (value& item : v.as_array()) replace_invalid_utf8(item);
+    } else if (v.is_object()) {
+        for (auto& [key, member] : v.as_object()) {
+            if (!is_valid_utf8(key)) key = to_valid_utf8(key);
+            replace_invalid_utf8(member);
+        }
+    }
+}
+
+/// The kind of every series of a run: top-level keys by the dispatcher's slot number for them,
+/// the leaves of nested values by path ("a/b", as TensorBoard names their tags).
+class series_kinds {
+  public:
+    /// True if a value of kind `k` fits the series of key slot `slot` (the first value that is
+    /// not null fixes its kind).
+    bool fits(std::size_t slot, series_kind k) {
+        if (slot >= top_.size()) top_.resize(slot + 1, series_kind::none);
+        series_kind& known = top_[slot];
+        if (known == series_kind::none) known = k;
+        return known == k || k == series_kind::none;
+    }
+    series_kind of(std::size_t slot) const noexcept {
+        return slot < top_.size() ? top_[slot] : series_kind::none;
+    }
+
+    /// Checks the members of the nested value `v` logged under `path` against their series,
+    /// fixing the kind of new ones; a member of another kind is removed from `v`, and `dropped`
+    /// is called with its path, its series' kind and its own.
+    template <class Dropped>
+    void check_nested(const std::string& path, value& v, Dropped&& dropped) {
+        auto& members = v.as_object();
+        for (std::size_t i = 0; i < members.size();) {
+            std::string leaf = path + "/" + members[i].first;
+            const series_kind k = kind_of(members[i].second);
+            if (k == series_kind::none) {
+                ++i;
+                continue;
+            }
+            series_kind& known = nested_[leaf];  // stays valid: unordered_map never moves nodes
+            if (known == series_kind::none) known = k;
+            if (known != k) {
+                dropped(leaf, known, k);
+                members.erase(members.begin() + static_cast<std::ptrdiff_t>(i));
+                continue;
+            }
+            if (k == series_kind::object) check_nested(leaf, members[i].second, dropped);
+            ++i;
+        }
+    }
+
+    /// A value read back from the run's history (resume): its series take its kinds.
+    void note(std::size_t slot, const std::string& key, const value& v) {
+        const series_kind k = kind_of(v);
+        if (!fits(slot, k) || k != series_kind::object) return;
+        value copy = v;
+        check_nested(key, copy, [](const std::string&, series_kind, series_kind) {});
+    }
+
+    /// True the first time a series is reported (each is reported once).
+    bool first_report(const std::string& series) { return reported_.insert(series).second; }
+
+  private:
+    std::vector<series_kind> top_;
+    std::unordered_map<std::string, series_kind> nested_;
+    std::unordered_set<std::string> reported_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/series_kinds.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -7804,8 +7989,12 @@ class dispatcher {
     bool replay_row(const value& row, std::int64_t up_to) {
         const value* step = row.find("_step");
         if (step == nullptr || !step->is_int() || step->as_int() > up_to) return false;
-        for (const auto& [key, v] : row.as_object())
-            if (!key.empty() && key.front() != '_') summary_for(key).add(v, step->as_int());
+        for (const auto& [key, v] : row.as_object()) {
+            if (key.empty() || key.front() == '_') continue;
+            const std::size_t slot = summary_slot_of(key);
+            kinds_.note(slot, key, v);
+            summaries_[slot].summary.add(v, step->as_int());
+        }
         last_step_ = step->as_int();
         return true;
     }
@@ -7821,6 +8010,9 @@ class dispatcher {
                                  "define_metric(..., step_metric))");
             return;
         }
+        // W&B's client names a media file by the step as it stood when log() was called, before
+        // a larger explicit step moves it on (wandb_run.py: user_step=self._step).
+        const std::int64_t call_step = current_step_;
         if (e.has_step && e.step > current_step_) {
             if (pending_active_) commit_pending();
             current_step_ = e.step;
@@ -7830,23 +8022,41 @@ class dispatcher {
                 reject(*item.key);
                 return;
             }
-            if (item.kind == item_kind::invalid) {
-                counters::bump(counts_.dropped_fields);
-                reporter_.report(errc::invalid_value,
-                                 "field '" + item.key->name + "' dropped: " +
-                                     e.payload->complex[item.complex_index].as_string());
-                return;
+            switch (item.kind) {
+                case item_kind::invalid:
+                    counters::bump(counts_.dropped_fields);
+                    reporter_.report(errc::invalid_value,
+                                     "field '" + item.key->name + "' dropped: " +
+                                         e.payload->complex[item.complex_index].as_string());
+                    return;
+                case item_kind::media: {
+                    const media_source& source = *e.payload->media[item.complex_index];
+                    const std::string_view type = source.value_type();
+                    if (!type.empty() && !admit(*item.key, kind_of_media_type(type))) return;
+                    value v = encode_media(source, item.key->name, call_step);
+                    if (type.empty() && !admit(*item.key, kind_of(v))) return;
+                    merge_into_pending(item.key, std::move(v));
+                    return;
+                }
+                case item_kind::complex: {
+                    value v = e.item_value(item);
+                    replace_invalid_utf8(v);
+                    if (!admit(*item.key, kind_of(v))) return;
+                    if (kinds_.of(slot_of(*item.key)) == series_kind::object) {
+                        kinds_.check_nested(item.key->name, v,
+                                            [&](const std::string& path, series_kind was,
+                                                series_kind now) { drop_mixed(path, was, now); });
+                    }
+                    merge_into_pending(item.key, std::move(v));
+                    return;
+                }
+                default:
+                    if (!admit(*item.key, series_kind::number)) return;
+                    merge_into_pending(item.key, item.kind == item_kind::float32
+                                                     ? float_value(*item.key, item.f)
+                                                     : e.item_value(item));
+                    return;
             }
-            if (item.kind == item_kind::media) {
-                merge_into_pending(
-                    item.key, encode_media(*e.payload->media[item.complex_index], item.key->name));
-                return;
-            }
-            if (item.kind == item_kind::float32) {
-                merge_into_pending(item.key, float_value(*item.key, item.f));
-                return;
-            }
-            merge_into_pending(item.key, e.item_value(item));
         });
         pending_active_ = true;
         pending_time_ = round_to_microseconds(e.time);  // what the JSON histories print
@@ -7865,14 +8075,34 @@ class dispatcher {
         return key.last_float_as_double;
     }
 
-    /// Encodes a media field for the pending row's step, hands each file to the sinks, and
+    /// True if a value of kind `k` fits `key`'s series (the first non-null value fixes it);
+    /// otherwise the field is dropped, counted and reported.
+    bool admit(const key_entry& key, series_kind k) {
+        const std::size_t slot = slot_of(key);
+        if (kinds_.fits(slot, k)) return true;
+        drop_mixed(key.name, kinds_.of(slot), k);
+        return false;
+    }
+
+    void drop_mixed(const std::string& key, series_kind was, series_kind now) {
+        counters::bump(counts_.dropped_fields);
+        if (!kinds_.first_report(key)) return;
+        reporter_.report(errc::invalid_value,
+                         "field '" + key + "' dropped at step " + std::to_string(current_step_) +
+                             ": '" + key + "' holds " + to_string(was) + " and this value is " +
+                             to_string(now) +
+                             " (a key keeps the kind of its first value, so no sink sees a "
+                             "mixed series; log it under another key)");
+    }
+
+    /// Encodes a media field (files named by `step`), hands each file to the sinks, and
     /// returns the JSON value that stands for it in the row.
-    value encode_media(const media_source& source, const std::string& key) {
+    value encode_media(const media_source& source, const std::string& key, std::int64_t step) {
         const std::string stem = safe_media_stem(key);
         const auto write = [&](media_file&& file) {
             const std::string digest = sha256_hex(file.bytes.data(), file.bytes.size());
             media_event m;
-            m.path = "media/" + file.kind + "/" + stem + "_" + std::to_string(current_step_) + "_" +
+            m.path = "media/" + file.kind + "/" + stem + "_" + std::to_string(step) + "_" +
                      digest.substr(0, 20) + file.extension;
             m.bytes = &file.bytes;
             sink_event out;
@@ -7889,7 +8119,7 @@ class dispatcher {
                 if (k != "_type") v[k] = item;
             return v;
         };
-        return source.encode(key, current_step_, write);
+        return source.encode(key, step, write);
     }
 
     void merge_into_pending(const key_entry* key, value v) {
@@ -8005,10 +8235,11 @@ class dispatcher {
     }
 
     /// The same through the key's cache: no string hashing once the key has been seen.
-    metric_summary& summary_for(const key_entry& key) {
+    std::size_t slot_of(const key_entry& key) {
         if (key.summary_slot == key_entry::no_slot) key.summary_slot = summary_slot_of(key.name);
-        return summaries_[key.summary_slot].summary;
+        return key.summary_slot;
     }
+    metric_summary& summary_for(const key_entry& key) { return summaries_[slot_of(key)].summary; }
 
     const metric_definition* resolve(const key_entry& key) {
         if (key.definition_generation != definitions_generation_) {
@@ -8130,6 +8361,7 @@ class dispatcher {
     std::unordered_map<std::string, std::size_t> summary_index_;
     bool summary_dirty_ = false;
     std::unordered_set<const key_entry*> rejected_keys_;
+    series_kinds kinds_;  // what each series holds, by summary slot
 };
 
 }  // namespace detail
@@ -9353,7 +9585,14 @@ inline setup_error create_run_dir(const fs::path& root, double start_time, std::
 // and at finish `_hparams_/session_end_info` (SUCCESS for exit code 0, else FAILURE). Arrays and
 // nulls are not written (TensorBoard has no view for them; the native run keeps them). Steps are
 // the row's `_step`, or, for a metric defined with a step_metric, that metric's value in the
-// row (falling back to `_step` in a row without it).
+// row (falling back to `_step` in a row without it, and for good once the step metric takes a
+// value that is not an integer: see step_of).
+//
+// A file begins with file_version and, in a run's first session, SessionLog START at step 0;
+// rewind_to_step(n) writes START at n + 1, which makes TensorBoard's Python loader drop the steps
+// after n (its Rust loader does not purge at all). A resumed session writes its own file, and
+// takes the earlier sessions' hparams out of theirs: TensorBoard keeps a run's first hparams, and
+// the last session's config and end status are the ones to show.
 //
 // No `_hparams_/experiment` record is written: TensorBoard takes one experiment for the whole
 // logdir from whichever run has it, which would hide other runs' hyperparameters. Without it,
@@ -9595,6 +9834,11 @@ class proto_writer {
         size_ -= 2 * max_varint - static_cast<std::size_t>(p - start);
         return *this;
     }
+    /// Bytes that are already encoded fields (copied from a message proto_reader read).
+    proto_writer& raw(std::string_view fields) {
+        append(fields.data(), fields.size());
+        return *this;
+    }
     /// A nested message, written even when empty (an empty oneof member still names the type).
     proto_writer& message(std::uint32_t field, const proto_writer& m) {
         tag(field, 2);
@@ -9690,15 +9934,123 @@ class proto_writer {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/protobuf.hpp
+// #include "protobuf_reader.hpp"
+// begin runlog/detail/protobuf_reader.hpp
+// SPDX-License-Identifier: MIT
+// A protobuf wire-format reader, the counterpart of protobuf.hpp's writer, for the few places
+// that read back files runlog wrote: `runlog finalize` (the last records of a .wandb file) and a
+// resumed TensorBoard run (its earlier event files). No schema: it walks the fields of one
+// message in order, and stops — ok() false — at the first malformed one, so damaged input ends
+// the walk instead of being misread.
+//
+//     proto_reader r(bytes);
+//     for (proto_reader::field f; r.next(f);)
+//         if (f.number == 1 && f.wire_type == 2) use(f.bytes);
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class proto_reader {
+  public:
+    struct field {
+        std::uint32_t number = 0;
+        std::uint32_t wire_type = 0;  // 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32
+        std::uint64_t varint = 0;     // wire type 0; fixed64/fixed32 bits for 1 and 5
+        std::string_view bytes;       // wire type 2: the payload
+        std::string_view raw;         // the whole field, tag included (to copy it unchanged)
+    };
+
+    explicit proto_reader(std::string_view message) noexcept : data_(message) {}
+
+    /// The next field; false at the end of the message or at a malformed field (see ok()).
+    bool next(field& f) noexcept {
+        if (pos_ >= data_.size()) return false;
+        const std::size_t start = pos_;
+        std::uint64_t key = 0;
+        if (!read_varint(key) || (key >> 3u) == 0 || (key >> 3u) > 0x1FFFFFFFu) return fail();
+        f.number = static_cast<std::uint32_t>(key >> 3u);
+        f.wire_type = static_cast<std::uint32_t>(key & 7u);
+        f.bytes = {};
+        switch (f.wire_type) {
+            case 0:
+                if (!read_varint(f.varint)) return fail();
+                break;
+            case 1:
+            case 5: {
+                const std::size_t n = f.wire_type == 1 ? 8 : 4;
+                if (data_.size() - pos_ < n) return fail();
+                f.varint = 0;
+                for (std::size_t i = 0; i < n; ++i)
+                    f.varint |= std::uint64_t{static_cast<unsigned char>(data_[pos_ + i])}
+                                << (8 * i);
+                pos_ += n;
+                break;
+            }
+            case 2: {
+                std::uint64_t n = 0;
+                if (!read_varint(n) || n > data_.size() - pos_) return fail();
+                f.bytes = data_.substr(pos_, static_cast<std::size_t>(n));
+                pos_ += static_cast<std::size_t>(n);
+                break;
+            }
+            default:
+                return fail();
+        }
+        f.raw = data_.substr(start, pos_ - start);
+        return true;
+    }
+
+    /// False once a malformed field was met.
+    bool ok() const noexcept { return ok_; }
+
+    /// A fixed64 field's bits as the double they hold.
+    static double as_double(const field& f) noexcept {
+        double d;
+        std::memcpy(&d, &f.varint, sizeof d);
+        return d;
+    }
+
+  private:
+    bool read_varint(std::uint64_t& v) noexcept {
+        v = 0;
+        for (int shift = 0; shift < 64; shift += 7) {
+            if (pos_ >= data_.size()) return false;
+            const auto b = static_cast<unsigned char>(data_[pos_++]);
+            v |= std::uint64_t{b & 0x7Fu} << shift;
+            if ((b & 0x80u) == 0) return true;
+        }
+        return false;
+    }
+    bool fail() noexcept {
+        ok_ = false;
+        pos_ = data_.size();
+        return false;
+    }
+
+    std::string_view data_;
+    std::size_t pos_ = 0;
+    bool ok_ = true;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/protobuf_reader.hpp
 // #include "tfrecord.hpp"
 // begin runlog/detail/tfrecord.hpp
 // SPDX-License-Identifier: MIT
 // TFRecord framing, the container of TensorBoard event files (tensorboard-format.md §2):
 // uint64 little-endian length, masked CRC-32C of those 8 bytes, the payload, masked CRC-32C of
 // the payload. No file header or trailer. Pure: appends one framed record to a byte buffer
-// (std::string or std::vector).
+// (std::string or std::vector), and walks the records of a file's bytes.
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 // #include "checksums.hpp"
@@ -9725,6 +10077,29 @@ void append_tfrecord(const std::uint8_t* payload, std::size_t n, Buffer& out) {
     put32(masked_crc32c(length, 8));
     out.insert(out.end(), payload, payload + n);
     put32(masked_crc32c(payload, n));
+}
+
+/// Calls `record(payload)` for each whole, intact record at the start of `file`, in order, and
+/// returns the bytes they span: a record cut short (a killed writer) or damaged ends the walk,
+/// where TensorBoard's readers stop too.
+template <class F>
+std::size_t read_tfrecords(std::string_view file, F&& record) {
+    auto get = [](const std::uint8_t* p, int bytes) {
+        std::uint64_t v = 0;
+        for (int i = 0; i < bytes; ++i) v |= std::uint64_t{p[i]} << (8 * i);
+        return v;
+    };
+    std::size_t pos = 0;
+    while (file.size() - pos >= 16) {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(file.data() + pos);
+        const std::uint64_t n = get(p, 8);
+        if (get(p + 8, 4) != masked_crc32c(p, 8) || n > file.size() - pos - 16) break;
+        const auto length = static_cast<std::size_t>(n);
+        if (get(p + 12 + length, 4) != masked_crc32c(p + 12, length)) break;
+        record(file.substr(pos + 12, length));
+        pos += 16 + length;
+    }
+    return pos;
 }
 
 }  // namespace detail
@@ -9761,8 +10136,10 @@ inline std::vector<std::uint8_t> summary_event(double wall_time, std::int64_t st
     return e.bytes();
 }
 
-/// Event{wall_time, step, session_log{status: START}}: readers drop what they loaded with a
-/// larger step (a restart from a checkpoint). Written only by rewind_to_step.
+/// Event{wall_time, step, session_log{status: START}}. TensorBoard's Python loader takes the first
+/// START of a run as its start and every later one as a restart: it drops what it loaded at
+/// `step` or later (keeps `x.step < event.step`: _CheckForRestartAndMaybePurge and _Purge in
+/// tensorboard/backend/event_processing/plugin_event_accumulator.py). The Rust loader ignores it.
 inline std::vector<std::uint8_t> session_log_start_event(double wall_time, std::int64_t step) {
     proto_writer e;
     e.fixed64_double(1, wall_time);
@@ -9891,6 +10268,48 @@ inline proto_writer session_end_value(session_status status, double end_time) {
     return hparams_value("_hparams_/session_end_info", proto_writer().message(4, info));
 }
 
+/// The TFRecord-framed events of `file` without the hparams plugin's values
+/// (`_hparams_/...`), and without an event left empty by that; a torn or damaged tail is cut.
+/// TensorBoard keeps the first hparams metadata of a run, so a resumed run removes its earlier
+/// sessions' from their files and the last session's hyperparameters and end are what it shows.
+inline std::string events_without_hparams(std::string_view file) {
+    std::string out;
+    read_tfrecords(file, [&](std::string_view event) {
+        proto_reader fields(event);
+        proto_writer kept, summary;
+        bool has_summary = false, changed = false;
+        std::size_t values = 0;
+        for (proto_reader::field f; fields.next(f);) {
+            if (f.number != 5 || f.wire_type != 2) {
+                kept.raw(f.raw);
+                continue;
+            }
+            has_summary = true;
+            proto_reader summary_fields(f.bytes);
+            for (proto_reader::field v; summary_fields.next(v);) {
+                std::string_view tag;
+                proto_reader value_fields(v.bytes);
+                for (proto_reader::field t; value_fields.next(t);)
+                    if (t.number == 1 && t.wire_type == 2) tag = t.bytes;
+                if (v.number == 1 && tag.substr(0, 10) == "_hparams_/") {
+                    changed = true;
+                    continue;
+                }
+                summary.raw(v.raw);
+                ++values;
+            }
+        }
+        if (!changed) {
+            append_tfrecord(reinterpret_cast<const std::uint8_t*>(event.data()), event.size(), out);
+            return;
+        }
+        if (has_summary && values == 0) return;
+        kept.message(5, summary);
+        append_tfrecord(kept.data(), kept.size(), out);
+    });
+    return out;
+}
+
 /// One scalar of a row, for append_scalars_record().
 struct scalar {
     std::string_view tag;
@@ -10003,10 +10422,17 @@ class tensorboard_sink final : public base_sink<null_mutex> {
         const fs::path path =
             dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
                    std::to_string(info.pid) + "." + std::to_string(writers++));
+        if (info.resumed > 0) {
+            if (io_result cleared = clear_earlier_hparams(dir); !cleared.ok()) return cleared;
+        }
         if (io_result opened = file_.open(path, true); !opened.ok()) return opened;
         start_time_ = wall_time(info.start_time);
         config_ = info.config;
         append(detail::tensorboard::file_version_event(start_time_));
+        // The run's first START, which the loader takes as its start, so that a rewind's START is
+        // a restart. A resumed session's file has none: a START purges by one step for every
+        // tag, and tags plotted against a step metric (tokens, say) would lose their points.
+        if (info.resumed == 0) append(detail::tensorboard::session_log_start_event(start_time_, 0));
         return file_.write();
     }
 
@@ -10033,9 +10459,10 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 write_system(*e.system);
                 break;
             case sink_event_type::rewind:
-                // TensorBoard drops what it loaded after a SessionLog START's step.
+                // A restart at n + 1: TensorBoard keeps the steps below it, step n included.
                 append(detail::tensorboard::session_log_start_event(
-                    wall_time(detail::unix_time_now()), *e.rewind_step));
+                    wall_time(detail::unix_time_now()),
+                    *e.rewind_step < INT64_MAX ? *e.rewind_step + 1 : INT64_MAX));
                 return file_.write();
             case sink_event_type::console:
             case sink_event_type::artifact:
@@ -10145,14 +10572,46 @@ class tensorboard_sink final : public base_sink<null_mutex> {
         return g;
     }
 
-    std::int64_t step_of(std::string_view tag, const history_row& row) const {
+    /// The TensorBoard step of `tag` in `row`: its step metric's value, while that metric has
+    /// only taken integral values. TensorBoard's steps are integers, and flooring put epochs 0.5
+    /// and 0.9 on one step (the later point replaced the earlier); so from the first value that
+    /// is not an integer, every tag of that step metric goes on at the run's `_step`, as
+    /// Lightning's TensorBoard logger plots everything, and the step metric stays a scalar of its
+    /// own.
+    std::int64_t step_of(std::string_view tag, const history_row& row) {
         if (step_metric_.empty()) return row.step;
         const auto it = step_metric_.find(tag);
         if (it == step_metric_.end()) return row.step;
-        const value* s = row.data.find(it->second);
+        const std::string& metric = it->second;
+        if (fractional_step_metrics_.count(metric) != 0) return row.step;
+        const value* s = row.data.find(metric);
         if (s == nullptr || !s->is_number()) return row.step;
-        const double d = std::floor(s->as_double());
-        return std::isfinite(d) && std::fabs(d) < 9.2e18 ? static_cast<std::int64_t>(d) : row.step;
+        if (s->is_int()) return s->as_int();
+        const double d = s->as_double();
+        if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18)
+            return static_cast<std::int64_t>(d);
+        fractional_step_metrics_.insert(metric);
+        return row.step;
+    }
+
+    /// A resumed run: the hparams of its earlier sessions come out of their event files (see
+    /// events_without_hparams), each file replaced atomically. Only this sink's own files are
+    /// rewritten, and only their hparams values; what they show otherwise is unchanged.
+    io_result clear_earlier_hparams(const std::filesystem::path& dir) {
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+             it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            if (name.find("tfevents") == std::string::npos || !it->is_regular_file(ec)) continue;
+            const std::string bytes = detail::read_small_file(it->path());
+            const std::string kept = detail::tensorboard::events_without_hparams(bytes);
+            if (kept == bytes) continue;
+            if (io_result r = detail::write_file_atomically(it->path(), kept); !r.ok())
+                return io_result::failure(errc::sink_start_failed,
+                                          "resume: cannot rewrite '" + it->path().string() +
+                                              "' without its hyperparameters: " + r.message);
+        }
+        return {};
     }
 
     /// True the first time `tag` is seen in this file: its value then carries plugin metadata.
@@ -10282,9 +10741,10 @@ class tensorboard_sink final : public base_sink<null_mutex> {
     value config_ = value::object();
     bool session_started_ = false;
     std::map<std::string, std::string, std::less<>> step_metric_;
-    std::map<std::string, std::vector<std::uint8_t>> media_;  // this row's media files
-    std::set<std::string, std::less<>> described_;            // tags given metadata in this file
-    std::vector<step_group> groups_;                          // reused from row to row
+    std::set<std::string, std::less<>> fractional_step_metrics_;  // took a non-integral value
+    std::map<std::string, std::vector<std::uint8_t>> media_;      // this row's media files
+    std::set<std::string, std::less<>> described_;  // tags given metadata in this file
+    std::vector<step_group> groups_;                // reused from row to row
     std::size_t groups_used_ = 0;
     std::deque<std::string> nested_tags_;  // "a/b" tags of this row (stable addresses)
 };
@@ -10327,6 +10787,7 @@ class tensorboard_sink final : public base_sink<null_mutex> {
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -10454,6 +10915,7 @@ class leveldb_log_writer {
 // #include "../version.hpp"
 // #include "checksums.hpp"
 // #include "json_writer.hpp"
+// #include "os.hpp"
 // #include "protobuf.hpp"
 
 namespace runlog {
@@ -10532,8 +10994,10 @@ inline void write_item(proto_writer& body, std::string_view key, std::string_vie
 /// The items of a body, appended to `body`: one per top-level key with its whole value as JSON
 /// (legacy sync merges only top-level keys, so values are never split). `json` is scratch space,
 /// reused between records.
-inline void write_items(proto_writer& body, const value& object, std::string& json) {
+inline void write_items(proto_writer& body, const value& object, std::string& json,
+                        std::string_view skipped_key = {}) {
     for (const auto& [key, v] : object.as_object()) {
+        if (!skipped_key.empty() && key == skipped_key) continue;
         json.clear();
         dump_item_value(v, json);
         // Config keys are not checked where they enter (row keys are, so rows skip this).
@@ -10552,11 +11016,31 @@ inline proto_writer items_body(const value& object) {
     return body;
 }
 
+/// The items of a ConfigRecord: the user's config without a `_wandb` key, which is W&B's own
+/// (the native config keeps the user's). `with_internal_key` puts `_wandb: {}` first, as W&B's
+/// client does in the run record: legacy sync folds the metric definitions (config `_wandb.m`)
+/// and telemetry into the config it uploads only when the config already holds `_wandb` —
+/// ConfigState.to_backend_dict in wandb/sdk/internal/sender_config.py (v0.18.3) fills them into
+/// a copy but returns the entries of the original tree. Without it no define_metric reaches the
+/// server.
+inline proto_writer config_body(const value& config, bool with_internal_key) {
+    proto_writer body;
+    if (with_internal_key) write_item(body, "_wandb", "{}");
+    std::string json;
+    if (config.is_object()) write_items(body, config, json, "_wandb");
+    return body;
+}
+
+/// google.protobuf.Timestamp{seconds, nanos}. Times outside what a Timestamp may hold (years 1 to
+/// 9999) are clamped to it and NaN becomes 0: a crafted or corrupt time must not overflow the
+/// integer conversion (undefined behaviour) nor give a record wandb's readers refuse.
 inline proto_writer timestamp(double unix_seconds) {
-    const double whole = std::floor(unix_seconds);
-    return proto_writer()
-        .int64(1, static_cast<std::int64_t>(whole))
-        .int64(2, static_cast<std::int64_t>((unix_seconds - whole) * 1e9));
+    constexpr double earliest = -62135596800.0, latest = 253402300799.0;
+    const double t = std::isnan(unix_seconds) ? 0.0 : std::clamp(unix_seconds, earliest, latest);
+    const double whole = std::floor(t);
+    const auto nanos =
+        std::min(static_cast<std::int64_t>((t - whole) * 1e9), std::int64_t{999999999});
+    return proto_writer().int64(1, static_cast<std::int64_t>(whole)).int64(2, nanos);
 }
 
 /// How a run record continues a run W&B already has: from a later process (settings::resume),
@@ -10578,7 +11062,7 @@ inline proto_writer run_body(const run_info& info, const std::string& entity,
     run.string(1, info.id);  // checked by init: [A-Za-z0-9_.-]
     if (!entity.empty()) run.string(2, to_valid_utf8(entity));
     run.string(3, to_valid_utf8(info.project));
-    if (info.config.is_object() && info.config.size() > 0) run.message(4, items_body(info.config));
+    run.message(4, config_body(info.config, true));
     if (!info.group.empty()) run.string(6, to_valid_utf8(info.group));
     if (!info.job_type.empty()) run.string(7, to_valid_utf8(info.job_type));
     run.string(8, to_valid_utf8(info.name));
@@ -10753,6 +11237,114 @@ inline proto_writer artifact_body(const std::string& run_id, const std::string& 
     return a;
 }
 
+/// Whole seconds as W&B's client counts a runtime (int32, truncated: handler.go, handler.py).
+inline std::int64_t whole_seconds(double seconds) {
+    return seconds > 0.0 ? static_cast<std::int64_t>(std::min(seconds, 2147483647.0)) : 0;
+}
+
+/// files/config.yaml in the legacy client's form (sync regenerates it; it is for people).
+inline std::string config_yaml(const value& config) {
+    std::string yaml = "wandb_version: 1\n\n";
+    if (!config.is_object()) return yaml;
+    for (const auto& [key, v] : config.as_object()) {
+        if (key == "_wandb") continue;
+        write_json_string(yaml, key);
+        yaml += ":\n  desc: null\n  value: " + v.dump() + "\n";
+    }
+    return yaml;
+}
+
+/// The GPUs the system samples described (gpu.<i>.memoryTotalBytes), for wandb-metadata.json.
+class gpu_list {
+  public:
+    void note(const value& sample) {
+        for (const auto& [key, v] : sample.as_object()) {
+            constexpr std::string_view prefix = "gpu.", suffix = ".memoryTotalBytes";
+            if (key.size() <= prefix.size() + suffix.size() || key.compare(0, 4, prefix) != 0 ||
+                key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
+                continue;
+            const std::string index = key.substr(4, key.size() - 4 - suffix.size());
+            if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
+                index.size() > 3)
+                continue;
+            const auto i = static_cast<std::size_t>(std::stoul(index));
+            if (memory_total_.size() <= i) memory_total_.resize(i + 1);
+            memory_total_[i] = v;
+        }
+    }
+    /// [{"memoryTotal": bytes}, ...] by index, as wandb-core's gpu_nvidia list.
+    value list() const {
+        value out = value::array();
+        for (const auto& total : memory_total_) out.push_back({{"memoryTotal", total}});
+        return out;
+    }
+
+  private:
+    std::vector<value> memory_total_;
+};
+
+/// files/wandb-metadata.json: the fields of W&B's metadata (MetadataRequest in
+/// wandb_internal.proto, v0.18.3, which wandb-core writes as JSON) that runlog knows, from what
+/// run.json recorded: `args` without the program, which is `program`; `state` is how the run
+/// ended and `heartbeatAt` when; no `python` (there is none). `command_line` is used when the
+/// run recorded no environment.
+inline value metadata(const run_info& info, const std::vector<std::string>& command_line,
+                      const finish_info& end, const value& gpus) {
+    const value& env = info.environment;
+    std::vector<std::string> argv = command_line;
+    if (const value* recorded = env.find("args"); recorded && recorded->is_array()) {
+        argv.clear();
+        for (const auto& a : recorded->as_array()) argv.push_back(a.as_string());
+    }
+    value args = value::array();
+    for (std::size_t i = 1; i < argv.size(); ++i) args.push_back(argv[i]);
+    const double started =
+        info.session_start_time > 0.0 ? info.session_start_time : info.start_time;
+    value m = {{"os", env.find("os") ? *env.find("os") : value("")},
+               {"heartbeatAt", iso8601_utc(end.end_time)},
+               {"startedAt", iso8601_utc(started)},
+               {"args", std::move(args)},
+               {"state", end.status},
+               {"program", argv.empty() ? std::string() : argv.front()}};
+    if (const value* commit = info.git.find("commit")) {
+        const value* remote = info.git.find("remote");
+        m["git"] = {{"remote", remote ? *remote : value("")}, {"commit", *commit}};
+        if (const value* root = info.git.find("root")) m["root"] = *root;
+    } else if (const value* cwd = env.find("cwd")) {
+        m["root"] = *cwd;
+    }
+    m["host"] = info.host;
+    auto copy = [&](const char* from, const char* to) {
+        if (const value* v = env.find(from)) m[to] = *v;
+    };
+    copy("username", "username");
+    copy("executable", "executable");
+    copy("cpu_count", "cpu_count");
+    copy("cpu_count_logical", "cpu_count_logical");
+    if (env.find("cpu_count") || env.find("cpu_count_logical")) {
+        m["cpu"] = value::object();
+        if (const value* v = env.find("cpu_count")) m["cpu"]["count"] = *v;
+        if (const value* v = env.find("cpu_count_logical")) m["cpu"]["countLogical"] = *v;
+    }
+    if (gpus.size() > 0) {
+        m["gpu_count"] = gpus.size();
+        m["gpu_nvidia"] = gpus;
+    }
+    if (const value* total = env.find("memory_total_bytes")) m["memory"] = {{"total", *total}};
+    if (const value* scheduler = env.find("scheduler")) {
+        value slurm = value::object();
+        for (const auto& [key, v] : scheduler->as_object()) {
+            if (key.rfind("SLURM_", 0) != 0) continue;
+            std::string name = key.substr(6);  // SLURM_JOB_ID -> job_id, as wandb writes it
+            for (char& c : name) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+            slurm[name] = v;
+        }
+        if (slurm.size() > 0) m["slurm"] = std::move(slurm);
+    }
+    m["writer"] = "runlog " RUNLOG_VERSION_STRING;
+    return m;
+}
+
 inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {
     proto_writer e;
     if (exit_code != 0) e.int64(1, exit_code);
@@ -10820,11 +11412,11 @@ class wandb_sink final : public base_sink<null_mutex> {
         switch (e.type) {
             case sink_event_type::config:
                 config_ = *e.config;
-                append(w::config, w::items_body(*e.config));
+                append(w::config, w::config_body(*e.config, false));
                 break;
             case sink_event_type::metric:
                 metrics_.push_back(*e.metric);
-                append(w::metric, w::metric_body(*e.metric));
+                append_metric(*e.metric);
                 break;
             case sink_event_type::media: {
                 const io_result r = detail::write_file_creating_directories(
@@ -10839,6 +11431,7 @@ class wandb_sink final : public base_sink<null_mutex> {
             case sink_event_type::system:
                 if (!file_->has_room()) return file_->row_left_out();
                 append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
+                gpus_.note(e.system->values);
                 break;
             case sink_event_type::console:
                 if (!file_->has_room()) return file_->row_left_out();
@@ -10869,7 +11462,7 @@ class wandb_sink final : public base_sink<null_mutex> {
 
     io_result finish_(const finish_info& end) override {
         namespace w = detail::wandb;
-        const auto runtime = static_cast<std::int64_t>(end.runtime);
+        const std::int64_t runtime = w::whole_seconds(end.runtime);
         append(w::summary, w::runtime_summary_body(runtime));
         append(w::summary, w::items_body(end.summary));
         if (end.status == "preempted") mark_preempting();
@@ -10927,7 +11520,21 @@ class wandb_sink final : public base_sink<null_mutex> {
         run_info described = info_;
         described.config = config_;
         append(w::run, w::run_body(described, entity_, later));
-        for (const metric_definition& def : metrics_) append(w::metric, w::metric_body(def));
+        metric_names_.clear();
+        for (const metric_definition& def : metrics_) append_metric(def);
+    }
+
+    /// A MetricRecord, after one for its step metric if this file has none yet: legacy sync
+    /// turns step_metric into the index W&B's UI reads (`_wandb.m`) only for a step metric
+    /// defined before (SendManager.send_metric in wandb/sdk/internal/sender.py), and W&B's
+    /// client defines it first likewise (Handler._handle_defined_metric, handler.py, v0.18.3).
+    void append_metric(const metric_definition& def) {
+        namespace w = detail::wandb;
+        if (!def.step_metric.empty() && metric_names_.insert(def.step_metric).second)
+            append(w::metric,
+                   detail::proto_writer().string(1, detail::to_valid_utf8(def.step_metric)));
+        if (!def.is_glob() || !def.from_glob.empty()) metric_names_.insert(def.name);
+        append(w::metric, w::metric_body(def));
     }
 
     /// A .wandb file cannot take rows back. W&B's own rewind (wandb.init(resume_from=...)) is a
@@ -10950,8 +11557,7 @@ class wandb_sink final : public base_sink<null_mutex> {
         std::unique_ptr<detail::append_file> next;
         if (io_result created = create_file(dir, next); !created.ok())
             return io_result::failure(created.code, what + created.message + kept);
-        const auto runtime =
-            static_cast<std::int64_t>(std::max(0.0, rewound.start_time - info_.start_time));
+        const std::int64_t runtime = w::whole_seconds(rewound.start_time - info_.start_time);
         append(w::exit, w::exit_body(0, runtime));
         append(w::final_record, detail::proto_writer());
         const io_result ended = file_->write();  // lost, sync counts that file as failed
@@ -11058,60 +11664,25 @@ class wandb_sink final : public base_sink<null_mutex> {
         log_.write_record(record_.data(), record_.size(), file_->buffer());
     }
 
-    /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
-    /// reading the directory (sync regenerates them); each announced by a files record.
+    /// files/wandb-summary.json and files/config.yaml for people reading the directory, and
+    /// files/wandb-metadata.json, the only one announced by a files record: sync writes and
+    /// uploads the other two itself from the records — legacy sync at its end, after the last
+    /// config update, and again for every files record, which made it upload a stale config.yaml
+    /// and the summary twice (SendManager._debounce_config/_update_summary, sender.py, v0.18.3);
+    /// wandb-core at the exit record.
     io_result write_files(const finish_info& end) {
+        namespace w = detail::wandb;
         const auto files = dir_ / "files";
         io_result r =
             detail::write_file_atomically(files / "wandb-summary.json", end.summary.dump() + "\n");
-        std::string yaml = "wandb_version: 1\n\n";
-        for (const auto& [key, v] : config_.as_object()) {
-            std::string quoted;
-            detail::write_json_string(quoted, key);
-            yaml += quoted + ":\n  desc: null\n  value: " + v.dump() + "\n";
-        }
-        if (r.ok()) r = detail::write_file_atomically(files / "config.yaml", yaml);
-        // What is known of the process; args are read when the run starts (Linux only).
-        value args = value::array();
-        for (std::size_t i = 1; i < args_.size(); ++i) args.push_back(args_[i]);
-        value metadata = {{"program", args_.empty() ? std::string() : args_.front()},
-                          {"args", args},
-                          {"startedAt", detail::iso8601_utc(info_.start_time)},
-                          {"host", info_.host},
-                          {"writer", "runlog " RUNLOG_VERSION_STRING}};
-        // W&B's environment fields, from what the run recorded (docs/wandb.md).
-        const value& env = info_.environment;
-        auto copy = [&](const char* from, const char* to) {
-            if (const value* v = env.find(from)) metadata[to] = *v;
-        };
-        copy("os", "os");
-        copy("executable", "executable");
-        copy("cpu_count", "cpu_count");
-        copy("cpu_count_logical", "cpu_count_logical");
-        if (const value* total = env.find("memory_total_bytes"))
-            metadata["memory"] = {{"total", *total}};
-        if (const value* scheduler = env.find("scheduler")) {
-            value slurm = value::object();
-            for (const auto& [key, v] : scheduler->as_object()) {
-                if (key.rfind("SLURM_", 0) != 0) continue;
-                std::string name = key.substr(6);  // SLURM_JOB_ID -> job_id, as wandb writes it
-                for (char& c : name) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
-                slurm[name] = v;
-            }
-            if (slurm.size() > 0) metadata["slurm"] = std::move(slurm);
-        }
-        if (const value* commit = info_.git.find("commit")) {
-            metadata["git"] = {{"remote", info_.git.find("remote")->as_string()},
-                               {"commit", commit->as_string()}};
-            metadata["root"] = info_.git.find("root")->as_string();
-        }
         if (r.ok())
+            r = detail::write_file_atomically(files / "config.yaml", w::config_yaml(config_));
+        if (r.ok()) {
+            const value metadata = w::metadata(info_, args_, end, gpus_.list());
             r = detail::write_file_atomically(files / "wandb-metadata.json",
                                               metadata.dump() + "\n");
-        if (r.ok()) {
-            for (const char* name : {"wandb-summary.json", "config.yaml", "wandb-metadata.json"})
-                append(detail::wandb::files, detail::wandb::files_body(name, 1));
         }
+        if (r.ok()) append(w::files, w::files_body("wandb-metadata.json", 1));
         return r;
     }
 
@@ -11130,6 +11701,8 @@ class wandb_sink final : public base_sink<null_mutex> {
     value config_ = value::object();
     std::vector<logged_artifact> artifacts_;
     std::vector<metric_definition> metrics_;  // repeated in each later file of the run
+    std::set<std::string> metric_names_;      // defined by a MetricRecord in this file
+    detail::wandb::gpu_list gpus_;            // from the system samples, for the metadata
     bool preempting_marked_ = false;
 };
 

@@ -14,6 +14,7 @@
 //   into rows that lack it; nothing is inserted before that metric has been logged once).
 // - Summaries per metric (summary.hpp), summary_set overrides, and `_step/_runtime/_timestamp` of
 //   the last row, sent to sinks at flush points.
+// - What a value may be (series_kinds.hpp): text made valid UTF-8, one kind per series.
 //
 // Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
 
@@ -36,6 +37,7 @@
 #include "error_reporter.hpp"
 #include "event.hpp"
 #include "os.hpp"
+#include "series_kinds.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -237,8 +239,12 @@ class dispatcher {
     bool replay_row(const value& row, std::int64_t up_to) {
         const value* step = row.find("_step");
         if (step == nullptr || !step->is_int() || step->as_int() > up_to) return false;
-        for (const auto& [key, v] : row.as_object())
-            if (!key.empty() && key.front() != '_') summary_for(key).add(v, step->as_int());
+        for (const auto& [key, v] : row.as_object()) {
+            if (key.empty() || key.front() == '_') continue;
+            const std::size_t slot = summary_slot_of(key);
+            kinds_.note(slot, key, v);
+            summaries_[slot].summary.add(v, step->as_int());
+        }
         last_step_ = step->as_int();
         return true;
     }
@@ -254,6 +260,9 @@ class dispatcher {
                                  "define_metric(..., step_metric))");
             return;
         }
+        // W&B's client names a media file by the step as it stood when log() was called, before
+        // a larger explicit step moves it on (wandb_run.py: user_step=self._step).
+        const std::int64_t call_step = current_step_;
         if (e.has_step && e.step > current_step_) {
             if (pending_active_) commit_pending();
             current_step_ = e.step;
@@ -263,23 +272,41 @@ class dispatcher {
                 reject(*item.key);
                 return;
             }
-            if (item.kind == item_kind::invalid) {
-                counters::bump(counts_.dropped_fields);
-                reporter_.report(errc::invalid_value,
-                                 "field '" + item.key->name + "' dropped: " +
-                                     e.payload->complex[item.complex_index].as_string());
-                return;
+            switch (item.kind) {
+                case item_kind::invalid:
+                    counters::bump(counts_.dropped_fields);
+                    reporter_.report(errc::invalid_value,
+                                     "field '" + item.key->name + "' dropped: " +
+                                         e.payload->complex[item.complex_index].as_string());
+                    return;
+                case item_kind::media: {
+                    const media_source& source = *e.payload->media[item.complex_index];
+                    const std::string_view type = source.value_type();
+                    if (!type.empty() && !admit(*item.key, kind_of_media_type(type))) return;
+                    value v = encode_media(source, item.key->name, call_step);
+                    if (type.empty() && !admit(*item.key, kind_of(v))) return;
+                    merge_into_pending(item.key, std::move(v));
+                    return;
+                }
+                case item_kind::complex: {
+                    value v = e.item_value(item);
+                    replace_invalid_utf8(v);
+                    if (!admit(*item.key, kind_of(v))) return;
+                    if (kinds_.of(slot_of(*item.key)) == series_kind::object) {
+                        kinds_.check_nested(item.key->name, v,
+                                            [&](const std::string& path, series_kind was,
+                                                series_kind now) { drop_mixed(path, was, now); });
+                    }
+                    merge_into_pending(item.key, std::move(v));
+                    return;
+                }
+                default:
+                    if (!admit(*item.key, series_kind::number)) return;
+                    merge_into_pending(item.key, item.kind == item_kind::float32
+                                                     ? float_value(*item.key, item.f)
+                                                     : e.item_value(item));
+                    return;
             }
-            if (item.kind == item_kind::media) {
-                merge_into_pending(
-                    item.key, encode_media(*e.payload->media[item.complex_index], item.key->name));
-                return;
-            }
-            if (item.kind == item_kind::float32) {
-                merge_into_pending(item.key, float_value(*item.key, item.f));
-                return;
-            }
-            merge_into_pending(item.key, e.item_value(item));
         });
         pending_active_ = true;
         pending_time_ = round_to_microseconds(e.time);  // what the JSON histories print
@@ -298,14 +325,34 @@ class dispatcher {
         return key.last_float_as_double;
     }
 
-    /// Encodes a media field for the pending row's step, hands each file to the sinks, and
+    /// True if a value of kind `k` fits `key`'s series (the first non-null value fixes it);
+    /// otherwise the field is dropped, counted and reported.
+    bool admit(const key_entry& key, series_kind k) {
+        const std::size_t slot = slot_of(key);
+        if (kinds_.fits(slot, k)) return true;
+        drop_mixed(key.name, kinds_.of(slot), k);
+        return false;
+    }
+
+    void drop_mixed(const std::string& key, series_kind was, series_kind now) {
+        counters::bump(counts_.dropped_fields);
+        if (!kinds_.first_report(key)) return;
+        reporter_.report(errc::invalid_value,
+                         "field '" + key + "' dropped at step " + std::to_string(current_step_) +
+                             ": '" + key + "' holds " + to_string(was) + " and this value is " +
+                             to_string(now) +
+                             " (a key keeps the kind of its first value, so no sink sees a "
+                             "mixed series; log it under another key)");
+    }
+
+    /// Encodes a media field (files named by `step`), hands each file to the sinks, and
     /// returns the JSON value that stands for it in the row.
-    value encode_media(const media_source& source, const std::string& key) {
+    value encode_media(const media_source& source, const std::string& key, std::int64_t step) {
         const std::string stem = safe_media_stem(key);
         const auto write = [&](media_file&& file) {
             const std::string digest = sha256_hex(file.bytes.data(), file.bytes.size());
             media_event m;
-            m.path = "media/" + file.kind + "/" + stem + "_" + std::to_string(current_step_) + "_" +
+            m.path = "media/" + file.kind + "/" + stem + "_" + std::to_string(step) + "_" +
                      digest.substr(0, 20) + file.extension;
             m.bytes = &file.bytes;
             sink_event out;
@@ -322,7 +369,7 @@ class dispatcher {
                 if (k != "_type") v[k] = item;
             return v;
         };
-        return source.encode(key, current_step_, write);
+        return source.encode(key, step, write);
     }
 
     void merge_into_pending(const key_entry* key, value v) {
@@ -438,10 +485,11 @@ class dispatcher {
     }
 
     /// The same through the key's cache: no string hashing once the key has been seen.
-    metric_summary& summary_for(const key_entry& key) {
+    std::size_t slot_of(const key_entry& key) {
         if (key.summary_slot == key_entry::no_slot) key.summary_slot = summary_slot_of(key.name);
-        return summaries_[key.summary_slot].summary;
+        return key.summary_slot;
     }
+    metric_summary& summary_for(const key_entry& key) { return summaries_[slot_of(key)].summary; }
 
     const metric_definition* resolve(const key_entry& key) {
         if (key.definition_generation != definitions_generation_) {
@@ -563,6 +611,7 @@ class dispatcher {
     std::unordered_map<std::string, std::size_t> summary_index_;
     bool summary_dirty_ = false;
     std::unordered_set<const key_entry*> rejected_keys_;
+    series_kinds kinds_;  // what each series holds, by summary slot
 };
 
 }  // namespace detail

@@ -76,6 +76,13 @@ inline value describe_machine(bool with_variables) {
     }
 #endif
     env["host"] = host_name();
+    // As Python's getpass.getuser(), which W&B's metadata uses: the first of these variables.
+    for (const char* name : {"LOGNAME", "USER", "LNAME", "USERNAME"}) {
+        if (auto user = get_env(name); user && !user->empty()) {
+            env["username"] = *user;
+            break;
+        }
+    }
     const std::string cpuinfo = read_small_file("/proc/cpuinfo");
     if (!cpuinfo.empty()) {
         env["cpu_model"] = first_line_value(cpuinfo, "model name");

@@ -74,6 +74,11 @@ class proto_writer {
         size_ -= 2 * max_varint - static_cast<std::size_t>(p - start);
         return *this;
     }
+    /// Bytes that are already encoded fields (copied from a message proto_reader read).
+    proto_writer& raw(std::string_view fields) {
+        append(fields.data(), fields.size());
+        return *this;
+    }
     /// A nested message, written even when empty (an empty oneof member still names the type).
     proto_writer& message(std::uint32_t field, const proto_writer& m) {
         tag(field, 2);

@@ -25,6 +25,7 @@
 #include "../version.hpp"
 #include "json_writer.hpp"
 #include "protobuf.hpp"
+#include "protobuf_reader.hpp"
 #include "tfrecord.hpp"
 
 namespace runlog {
@@ -56,8 +57,10 @@ inline std::vector<std::uint8_t> summary_event(double wall_time, std::int64_t st
     return e.bytes();
 }
 
-/// Event{wall_time, step, session_log{status: START}}: readers drop what they loaded with a
-/// larger step (a restart from a checkpoint). Written only by rewind_to_step.
+/// Event{wall_time, step, session_log{status: START}}. TensorBoard's Python loader takes the first
+/// START of a run as its start and every later one as a restart: it drops what it loaded at
+/// `step` or later (keeps `x.step < event.step`: _CheckForRestartAndMaybePurge and _Purge in
+/// tensorboard/backend/event_processing/plugin_event_accumulator.py). The Rust loader ignores it.
 inline std::vector<std::uint8_t> session_log_start_event(double wall_time, std::int64_t step) {
     proto_writer e;
     e.fixed64_double(1, wall_time);
@@ -184,6 +187,48 @@ inline proto_writer session_end_value(session_status status, double end_time) {
     proto_writer info;
     info.int64(1, static_cast<int>(status)).fixed64_double(2, end_time);
     return hparams_value("_hparams_/session_end_info", proto_writer().message(4, info));
+}
+
+/// The TFRecord-framed events of `file` without the hparams plugin's values
+/// (`_hparams_/...`), and without an event left empty by that; a torn or damaged tail is cut.
+/// TensorBoard keeps the first hparams metadata of a run, so a resumed run removes its earlier
+/// sessions' from their files and the last session's hyperparameters and end are what it shows.
+inline std::string events_without_hparams(std::string_view file) {
+    std::string out;
+    read_tfrecords(file, [&](std::string_view event) {
+        proto_reader fields(event);
+        proto_writer kept, summary;
+        bool has_summary = false, changed = false;
+        std::size_t values = 0;
+        for (proto_reader::field f; fields.next(f);) {
+            if (f.number != 5 || f.wire_type != 2) {
+                kept.raw(f.raw);
+                continue;
+            }
+            has_summary = true;
+            proto_reader summary_fields(f.bytes);
+            for (proto_reader::field v; summary_fields.next(v);) {
+                std::string_view tag;
+                proto_reader value_fields(v.bytes);
+                for (proto_reader::field t; value_fields.next(t);)
+                    if (t.number == 1 && t.wire_type == 2) tag = t.bytes;
+                if (v.number == 1 && tag.substr(0, 10) == "_hparams_/") {
+                    changed = true;
+                    continue;
+                }
+                summary.raw(v.raw);
+                ++values;
+            }
+        }
+        if (!changed) {
+            append_tfrecord(reinterpret_cast<const std::uint8_t*>(event.data()), event.size(), out);
+            return;
+        }
+        if (has_summary && values == 0) return;
+        kept.message(5, summary);
+        append_tfrecord(kept.data(), kept.size(), out);
+    });
+    return out;
 }
 
 /// One scalar of a row, for append_scalars_record().

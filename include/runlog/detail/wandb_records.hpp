@@ -18,6 +18,7 @@
 #include "../version.hpp"
 #include "checksums.hpp"
 #include "json_writer.hpp"
+#include "os.hpp"
 #include "protobuf.hpp"
 
 namespace runlog {
@@ -96,8 +97,10 @@ inline void write_item(proto_writer& body, std::string_view key, std::string_vie
 /// The items of a body, appended to `body`: one per top-level key with its whole value as JSON
 /// (legacy sync merges only top-level keys, so values are never split). `json` is scratch space,
 /// reused between records.
-inline void write_items(proto_writer& body, const value& object, std::string& json) {
+inline void write_items(proto_writer& body, const value& object, std::string& json,
+                        std::string_view skipped_key = {}) {
     for (const auto& [key, v] : object.as_object()) {
+        if (!skipped_key.empty() && key == skipped_key) continue;
         json.clear();
         dump_item_value(v, json);
         // Config keys are not checked where they enter (row keys are, so rows skip this).
@@ -116,11 +119,31 @@ inline proto_writer items_body(const value& object) {
     return body;
 }
 
+/// The items of a ConfigRecord: the user's config without a `_wandb` key, which is W&B's own
+/// (the native config keeps the user's). `with_internal_key` puts `_wandb: {}` first, as W&B's
+/// client does in the run record: legacy sync folds the metric definitions (config `_wandb.m`)
+/// and telemetry into the config it uploads only when the config already holds `_wandb` —
+/// ConfigState.to_backend_dict in wandb/sdk/internal/sender_config.py (v0.18.3) fills them into
+/// a copy but returns the entries of the original tree. Without it no define_metric reaches the
+/// server.
+inline proto_writer config_body(const value& config, bool with_internal_key) {
+    proto_writer body;
+    if (with_internal_key) write_item(body, "_wandb", "{}");
+    std::string json;
+    if (config.is_object()) write_items(body, config, json, "_wandb");
+    return body;
+}
+
+/// google.protobuf.Timestamp{seconds, nanos}. Times outside what a Timestamp may hold (years 1 to
+/// 9999) are clamped to it and NaN becomes 0: a crafted or corrupt time must not overflow the
+/// integer conversion (undefined behaviour) nor give a record wandb's readers refuse.
 inline proto_writer timestamp(double unix_seconds) {
-    const double whole = std::floor(unix_seconds);
-    return proto_writer()
-        .int64(1, static_cast<std::int64_t>(whole))
-        .int64(2, static_cast<std::int64_t>((unix_seconds - whole) * 1e9));
+    constexpr double earliest = -62135596800.0, latest = 253402300799.0;
+    const double t = std::isnan(unix_seconds) ? 0.0 : std::clamp(unix_seconds, earliest, latest);
+    const double whole = std::floor(t);
+    const auto nanos =
+        std::min(static_cast<std::int64_t>((t - whole) * 1e9), std::int64_t{999999999});
+    return proto_writer().int64(1, static_cast<std::int64_t>(whole)).int64(2, nanos);
 }
 
 /// How a run record continues a run W&B already has: from a later process (settings::resume),
@@ -142,7 +165,7 @@ inline proto_writer run_body(const run_info& info, const std::string& entity,
     run.string(1, info.id);  // checked by init: [A-Za-z0-9_.-]
     if (!entity.empty()) run.string(2, to_valid_utf8(entity));
     run.string(3, to_valid_utf8(info.project));
-    if (info.config.is_object() && info.config.size() > 0) run.message(4, items_body(info.config));
+    run.message(4, config_body(info.config, true));
     if (!info.group.empty()) run.string(6, to_valid_utf8(info.group));
     if (!info.job_type.empty()) run.string(7, to_valid_utf8(info.job_type));
     run.string(8, to_valid_utf8(info.name));
@@ -315,6 +338,114 @@ inline proto_writer artifact_body(const std::string& run_id, const std::string& 
     a.string(15, client_id("client/" + seed));
     a.string(16, client_id("sequence/" + seed));
     return a;
+}
+
+/// Whole seconds as W&B's client counts a runtime (int32, truncated: handler.go, handler.py).
+inline std::int64_t whole_seconds(double seconds) {
+    return seconds > 0.0 ? static_cast<std::int64_t>(std::min(seconds, 2147483647.0)) : 0;
+}
+
+/// files/config.yaml in the legacy client's form (sync regenerates it; it is for people).
+inline std::string config_yaml(const value& config) {
+    std::string yaml = "wandb_version: 1\n\n";
+    if (!config.is_object()) return yaml;
+    for (const auto& [key, v] : config.as_object()) {
+        if (key == "_wandb") continue;
+        write_json_string(yaml, key);
+        yaml += ":\n  desc: null\n  value: " + v.dump() + "\n";
+    }
+    return yaml;
+}
+
+/// The GPUs the system samples described (gpu.<i>.memoryTotalBytes), for wandb-metadata.json.
+class gpu_list {
+  public:
+    void note(const value& sample) {
+        for (const auto& [key, v] : sample.as_object()) {
+            constexpr std::string_view prefix = "gpu.", suffix = ".memoryTotalBytes";
+            if (key.size() <= prefix.size() + suffix.size() || key.compare(0, 4, prefix) != 0 ||
+                key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
+                continue;
+            const std::string index = key.substr(4, key.size() - 4 - suffix.size());
+            if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
+                index.size() > 3)
+                continue;
+            const auto i = static_cast<std::size_t>(std::stoul(index));
+            if (memory_total_.size() <= i) memory_total_.resize(i + 1);
+            memory_total_[i] = v;
+        }
+    }
+    /// [{"memoryTotal": bytes}, ...] by index, as wandb-core's gpu_nvidia list.
+    value list() const {
+        value out = value::array();
+        for (const auto& total : memory_total_) out.push_back({{"memoryTotal", total}});
+        return out;
+    }
+
+  private:
+    std::vector<value> memory_total_;
+};
+
+/// files/wandb-metadata.json: the fields of W&B's metadata (MetadataRequest in
+/// wandb_internal.proto, v0.18.3, which wandb-core writes as JSON) that runlog knows, from what
+/// run.json recorded: `args` without the program, which is `program`; `state` is how the run
+/// ended and `heartbeatAt` when; no `python` (there is none). `command_line` is used when the
+/// run recorded no environment.
+inline value metadata(const run_info& info, const std::vector<std::string>& command_line,
+                      const finish_info& end, const value& gpus) {
+    const value& env = info.environment;
+    std::vector<std::string> argv = command_line;
+    if (const value* recorded = env.find("args"); recorded && recorded->is_array()) {
+        argv.clear();
+        for (const auto& a : recorded->as_array()) argv.push_back(a.as_string());
+    }
+    value args = value::array();
+    for (std::size_t i = 1; i < argv.size(); ++i) args.push_back(argv[i]);
+    const double started =
+        info.session_start_time > 0.0 ? info.session_start_time : info.start_time;
+    value m = {{"os", env.find("os") ? *env.find("os") : value("")},
+               {"heartbeatAt", iso8601_utc(end.end_time)},
+               {"startedAt", iso8601_utc(started)},
+               {"args", std::move(args)},
+               {"state", end.status},
+               {"program", argv.empty() ? std::string() : argv.front()}};
+    if (const value* commit = info.git.find("commit")) {
+        const value* remote = info.git.find("remote");
+        m["git"] = {{"remote", remote ? *remote : value("")}, {"commit", *commit}};
+        if (const value* root = info.git.find("root")) m["root"] = *root;
+    } else if (const value* cwd = env.find("cwd")) {
+        m["root"] = *cwd;
+    }
+    m["host"] = info.host;
+    auto copy = [&](const char* from, const char* to) {
+        if (const value* v = env.find(from)) m[to] = *v;
+    };
+    copy("username", "username");
+    copy("executable", "executable");
+    copy("cpu_count", "cpu_count");
+    copy("cpu_count_logical", "cpu_count_logical");
+    if (env.find("cpu_count") || env.find("cpu_count_logical")) {
+        m["cpu"] = value::object();
+        if (const value* v = env.find("cpu_count")) m["cpu"]["count"] = *v;
+        if (const value* v = env.find("cpu_count_logical")) m["cpu"]["countLogical"] = *v;
+    }
+    if (gpus.size() > 0) {
+        m["gpu_count"] = gpus.size();
+        m["gpu_nvidia"] = gpus;
+    }
+    if (const value* total = env.find("memory_total_bytes")) m["memory"] = {{"total", *total}};
+    if (const value* scheduler = env.find("scheduler")) {
+        value slurm = value::object();
+        for (const auto& [key, v] : scheduler->as_object()) {
+            if (key.rfind("SLURM_", 0) != 0) continue;
+            std::string name = key.substr(6);  // SLURM_JOB_ID -> job_id, as wandb writes it
+            for (char& c : name) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+            slurm[name] = v;
+        }
+        if (slurm.size() > 0) m["slurm"] = std::move(slurm);
+    }
+    m["writer"] = "runlog " RUNLOG_VERSION_STRING;
+    return m;
 }
 
 inline proto_writer exit_body(int exit_code, std::int64_t runtime_seconds) {

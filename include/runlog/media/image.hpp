@@ -61,6 +61,7 @@ class image_data final : public media_source {
                  const std::function<value(media_file&&)>& write) const override {
         return write(file());
     }
+    const char* value_type() const noexcept override { return "image-file"; }
 };
 
 template <class T>
@@ -186,6 +187,7 @@ class image_list_data final : public media_source {
         return n;
     }
 
+    const char* value_type() const noexcept override { return "images/separated"; }
     value encode(std::string_view, std::int64_t,
                  const std::function<value(media_file&&)>& write) const override {
         value paths = value::array();

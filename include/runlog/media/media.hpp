@@ -41,6 +41,9 @@ class media_source {
     /// (with _type, path, sha256, size); the source returns the final JSON value for the field.
     virtual value encode(std::string_view key, std::int64_t step,
                          const std::function<value(media_file&&)>& write) const = 0;
+    /// The W&B `_type` encode() gives ("image-file", "images/separated", "table-file"), so the
+    /// dispatcher checks the key's kind before anything is written; "" if it depends.
+    virtual const char* value_type() const noexcept { return ""; }
 };
 
 /// Base of the media value types (image, image_list, table): a shared, immutable source, so

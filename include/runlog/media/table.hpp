@@ -81,6 +81,7 @@ class table_data final : public media_source {
         return n;
     }
 
+    const char* value_type() const noexcept override { return "table-file"; }
     value encode(std::string_view, std::int64_t,
                  const std::function<value(media_file&&)>& write) const override {
         value columns = value::array();

@@ -23,7 +23,14 @@
 // and at finish `_hparams_/session_end_info` (SUCCESS for exit code 0, else FAILURE). Arrays and
 // nulls are not written (TensorBoard has no view for them; the native run keeps them). Steps are
 // the row's `_step`, or, for a metric defined with a step_metric, that metric's value in the
-// row (falling back to `_step` in a row without it).
+// row (falling back to `_step` in a row without it, and for good once the step metric takes a
+// value that is not an integer: see step_of).
+//
+// A file begins with file_version and, in a run's first session, SessionLog START at step 0;
+// rewind_to_step(n) writes START at n + 1, which makes TensorBoard's Python loader drop the steps
+// after n (its Rust loader does not purge at all). A resumed session writes its own file, and
+// takes the earlier sessions' hparams out of theirs: TensorBoard keeps a run's first hparams, and
+// the last session's config and end status are the ones to show.
 //
 // No `_hparams_/experiment` record is written: TensorBoard takes one experiment for the whole
 // logdir from whichever run has it, which would hide other runs' hyperparameters. Without it,
@@ -83,10 +90,17 @@ class tensorboard_sink final : public base_sink<null_mutex> {
         const fs::path path =
             dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
                    std::to_string(info.pid) + "." + std::to_string(writers++));
+        if (info.resumed > 0) {
+            if (io_result cleared = clear_earlier_hparams(dir); !cleared.ok()) return cleared;
+        }
         if (io_result opened = file_.open(path, true); !opened.ok()) return opened;
         start_time_ = wall_time(info.start_time);
         config_ = info.config;
         append(detail::tensorboard::file_version_event(start_time_));
+        // The run's first START, which the loader takes as its start, so that a rewind's START is
+        // a restart. A resumed session's file has none: a START purges by one step for every
+        // tag, and tags plotted against a step metric (tokens, say) would lose their points.
+        if (info.resumed == 0) append(detail::tensorboard::session_log_start_event(start_time_, 0));
         return file_.write();
     }
 
@@ -113,9 +127,10 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 write_system(*e.system);
                 break;
             case sink_event_type::rewind:
-                // TensorBoard drops what it loaded after a SessionLog START's step.
+                // A restart at n + 1: TensorBoard keeps the steps below it, step n included.
                 append(detail::tensorboard::session_log_start_event(
-                    wall_time(detail::unix_time_now()), *e.rewind_step));
+                    wall_time(detail::unix_time_now()),
+                    *e.rewind_step < INT64_MAX ? *e.rewind_step + 1 : INT64_MAX));
                 return file_.write();
             case sink_event_type::console:
             case sink_event_type::artifact:
@@ -225,14 +240,46 @@ class tensorboard_sink final : public base_sink<null_mutex> {
         return g;
     }
 
-    std::int64_t step_of(std::string_view tag, const history_row& row) const {
+    /// The TensorBoard step of `tag` in `row`: its step metric's value, while that metric has
+    /// only taken integral values. TensorBoard's steps are integers, and flooring put epochs 0.5
+    /// and 0.9 on one step (the later point replaced the earlier); so from the first value that
+    /// is not an integer, every tag of that step metric goes on at the run's `_step`, as
+    /// Lightning's TensorBoard logger plots everything, and the step metric stays a scalar of its
+    /// own.
+    std::int64_t step_of(std::string_view tag, const history_row& row) {
         if (step_metric_.empty()) return row.step;
         const auto it = step_metric_.find(tag);
         if (it == step_metric_.end()) return row.step;
-        const value* s = row.data.find(it->second);
+        const std::string& metric = it->second;
+        if (fractional_step_metrics_.count(metric) != 0) return row.step;
+        const value* s = row.data.find(metric);
         if (s == nullptr || !s->is_number()) return row.step;
-        const double d = std::floor(s->as_double());
-        return std::isfinite(d) && std::fabs(d) < 9.2e18 ? static_cast<std::int64_t>(d) : row.step;
+        if (s->is_int()) return s->as_int();
+        const double d = s->as_double();
+        if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18)
+            return static_cast<std::int64_t>(d);
+        fractional_step_metrics_.insert(metric);
+        return row.step;
+    }
+
+    /// A resumed run: the hparams of its earlier sessions come out of their event files (see
+    /// events_without_hparams), each file replaced atomically. Only this sink's own files are
+    /// rewritten, and only their hparams values; what they show otherwise is unchanged.
+    io_result clear_earlier_hparams(const std::filesystem::path& dir) {
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+             it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            if (name.find("tfevents") == std::string::npos || !it->is_regular_file(ec)) continue;
+            const std::string bytes = detail::read_small_file(it->path());
+            const std::string kept = detail::tensorboard::events_without_hparams(bytes);
+            if (kept == bytes) continue;
+            if (io_result r = detail::write_file_atomically(it->path(), kept); !r.ok())
+                return io_result::failure(errc::sink_start_failed,
+                                          "resume: cannot rewrite '" + it->path().string() +
+                                              "' without its hyperparameters: " + r.message);
+        }
+        return {};
     }
 
     /// True the first time `tag` is seen in this file: its value then carries plugin metadata.
@@ -362,9 +409,10 @@ class tensorboard_sink final : public base_sink<null_mutex> {
     value config_ = value::object();
     bool session_started_ = false;
     std::map<std::string, std::string, std::less<>> step_metric_;
-    std::map<std::string, std::vector<std::uint8_t>> media_;  // this row's media files
-    std::set<std::string, std::less<>> described_;            // tags given metadata in this file
-    std::vector<step_group> groups_;                          // reused from row to row
+    std::set<std::string, std::less<>> fractional_step_metrics_;  // took a non-integral value
+    std::map<std::string, std::vector<std::uint8_t>> media_;      // this row's media files
+    std::set<std::string, std::less<>> described_;  // tags given metadata in this file
+    std::vector<step_group> groups_;                // reused from row to row
     std::size_t groups_used_ = 0;
     std::deque<std::string> nested_tags_;  // "a/b" tags of this row (stable addresses)
 };

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -96,11 +97,11 @@ class wandb_sink final : public base_sink<null_mutex> {
         switch (e.type) {
             case sink_event_type::config:
                 config_ = *e.config;
-                append(w::config, w::items_body(*e.config));
+                append(w::config, w::config_body(*e.config, false));
                 break;
             case sink_event_type::metric:
                 metrics_.push_back(*e.metric);
-                append(w::metric, w::metric_body(*e.metric));
+                append_metric(*e.metric);
                 break;
             case sink_event_type::media: {
                 const io_result r = detail::write_file_creating_directories(
@@ -115,6 +116,7 @@ class wandb_sink final : public base_sink<null_mutex> {
             case sink_event_type::system:
                 if (!file_->has_room()) return file_->row_left_out();
                 append(w::stats, w::stats_body(e.system->timestamp, e.system->values));
+                gpus_.note(e.system->values);
                 break;
             case sink_event_type::console:
                 if (!file_->has_room()) return file_->row_left_out();
@@ -145,7 +147,7 @@ class wandb_sink final : public base_sink<null_mutex> {
 
     io_result finish_(const finish_info& end) override {
         namespace w = detail::wandb;
-        const auto runtime = static_cast<std::int64_t>(end.runtime);
+        const std::int64_t runtime = w::whole_seconds(end.runtime);
         append(w::summary, w::runtime_summary_body(runtime));
         append(w::summary, w::items_body(end.summary));
         if (end.status == "preempted") mark_preempting();
@@ -203,7 +205,21 @@ class wandb_sink final : public base_sink<null_mutex> {
         run_info described = info_;
         described.config = config_;
         append(w::run, w::run_body(described, entity_, later));
-        for (const metric_definition& def : metrics_) append(w::metric, w::metric_body(def));
+        metric_names_.clear();
+        for (const metric_definition& def : metrics_) append_metric(def);
+    }
+
+    /// A MetricRecord, after one for its step metric if this file has none yet: legacy sync
+    /// turns step_metric into the index W&B's UI reads (`_wandb.m`) only for a step metric
+    /// defined before (SendManager.send_metric in wandb/sdk/internal/sender.py), and W&B's
+    /// client defines it first likewise (Handler._handle_defined_metric, handler.py, v0.18.3).
+    void append_metric(const metric_definition& def) {
+        namespace w = detail::wandb;
+        if (!def.step_metric.empty() && metric_names_.insert(def.step_metric).second)
+            append(w::metric,
+                   detail::proto_writer().string(1, detail::to_valid_utf8(def.step_metric)));
+        if (!def.is_glob() || !def.from_glob.empty()) metric_names_.insert(def.name);
+        append(w::metric, w::metric_body(def));
     }
 
     /// A .wandb file cannot take rows back. W&B's own rewind (wandb.init(resume_from=...)) is a
@@ -226,8 +242,7 @@ class wandb_sink final : public base_sink<null_mutex> {
         std::unique_ptr<detail::append_file> next;
         if (io_result created = create_file(dir, next); !created.ok())
             return io_result::failure(created.code, what + created.message + kept);
-        const auto runtime =
-            static_cast<std::int64_t>(std::max(0.0, rewound.start_time - info_.start_time));
+        const std::int64_t runtime = w::whole_seconds(rewound.start_time - info_.start_time);
         append(w::exit, w::exit_body(0, runtime));
         append(w::final_record, detail::proto_writer());
         const io_result ended = file_->write();  // lost, sync counts that file as failed
@@ -334,60 +349,25 @@ class wandb_sink final : public base_sink<null_mutex> {
         log_.write_record(record_.data(), record_.size(), file_->buffer());
     }
 
-    /// files/wandb-summary.json, files/config.yaml and files/wandb-metadata.json, for people
-    /// reading the directory (sync regenerates them); each announced by a files record.
+    /// files/wandb-summary.json and files/config.yaml for people reading the directory, and
+    /// files/wandb-metadata.json, the only one announced by a files record: sync writes and
+    /// uploads the other two itself from the records — legacy sync at its end, after the last
+    /// config update, and again for every files record, which made it upload a stale config.yaml
+    /// and the summary twice (SendManager._debounce_config/_update_summary, sender.py, v0.18.3);
+    /// wandb-core at the exit record.
     io_result write_files(const finish_info& end) {
+        namespace w = detail::wandb;
         const auto files = dir_ / "files";
         io_result r =
             detail::write_file_atomically(files / "wandb-summary.json", end.summary.dump() + "\n");
-        std::string yaml = "wandb_version: 1\n\n";
-        for (const auto& [key, v] : config_.as_object()) {
-            std::string quoted;
-            detail::write_json_string(quoted, key);
-            yaml += quoted + ":\n  desc: null\n  value: " + v.dump() + "\n";
-        }
-        if (r.ok()) r = detail::write_file_atomically(files / "config.yaml", yaml);
-        // What is known of the process; args are read when the run starts (Linux only).
-        value args = value::array();
-        for (std::size_t i = 1; i < args_.size(); ++i) args.push_back(args_[i]);
-        value metadata = {{"program", args_.empty() ? std::string() : args_.front()},
-                          {"args", args},
-                          {"startedAt", detail::iso8601_utc(info_.start_time)},
-                          {"host", info_.host},
-                          {"writer", "runlog " RUNLOG_VERSION_STRING}};
-        // W&B's environment fields, from what the run recorded (docs/wandb.md).
-        const value& env = info_.environment;
-        auto copy = [&](const char* from, const char* to) {
-            if (const value* v = env.find(from)) metadata[to] = *v;
-        };
-        copy("os", "os");
-        copy("executable", "executable");
-        copy("cpu_count", "cpu_count");
-        copy("cpu_count_logical", "cpu_count_logical");
-        if (const value* total = env.find("memory_total_bytes"))
-            metadata["memory"] = {{"total", *total}};
-        if (const value* scheduler = env.find("scheduler")) {
-            value slurm = value::object();
-            for (const auto& [key, v] : scheduler->as_object()) {
-                if (key.rfind("SLURM_", 0) != 0) continue;
-                std::string name = key.substr(6);  // SLURM_JOB_ID -> job_id, as wandb writes it
-                for (char& c : name) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
-                slurm[name] = v;
-            }
-            if (slurm.size() > 0) metadata["slurm"] = std::move(slurm);
-        }
-        if (const value* commit = info_.git.find("commit")) {
-            metadata["git"] = {{"remote", info_.git.find("remote")->as_string()},
-                               {"commit", commit->as_string()}};
-            metadata["root"] = info_.git.find("root")->as_string();
-        }
         if (r.ok())
+            r = detail::write_file_atomically(files / "config.yaml", w::config_yaml(config_));
+        if (r.ok()) {
+            const value metadata = w::metadata(info_, args_, end, gpus_.list());
             r = detail::write_file_atomically(files / "wandb-metadata.json",
                                               metadata.dump() + "\n");
-        if (r.ok()) {
-            for (const char* name : {"wandb-summary.json", "config.yaml", "wandb-metadata.json"})
-                append(detail::wandb::files, detail::wandb::files_body(name, 1));
         }
+        if (r.ok()) append(w::files, w::files_body("wandb-metadata.json", 1));
         return r;
     }
 
@@ -406,6 +386,8 @@ class wandb_sink final : public base_sink<null_mutex> {
     value config_ = value::object();
     std::vector<logged_artifact> artifacts_;
     std::vector<metric_definition> metrics_;  // repeated in each later file of the run
+    std::set<std::string> metric_names_;      // defined by a MetricRecord in this file
+    detail::wandb::gpu_list gpus_;            // from the system samples, for the metadata
     bool preempting_marked_ = false;
 };
 
