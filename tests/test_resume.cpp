@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <runlog/detail/json_reader.hpp>
+#include <runlog/detail/run_dir.hpp>
 #include <runlog/export.hpp>
 
 #include "support/test_support.hpp"
@@ -323,4 +324,60 @@ TEST_CASE(
     REQUIRE(branch.str(2).size() == sizeof at);
     std::memcpy(&at, branch.str(2).data(), sizeof at);
     CHECK(at == 2.0);
+}
+
+TEST_CASE("open row: flush() makes a row still open durable; a kill keeps it, resume commits it",
+          "[resume][open_row]") {
+    test::temp_dir dir;
+    REQUIRE(test::run_in_killed_child([&] {
+        auto run = runlog::init(resumable(dir, runlog::resume_mode::allow));
+        run.log({{"loss", 2.0}}, 98);
+        run.log({{"loss", 1.0}, {"acc", 0.5}}, 99);  // commits 98; 99 stays open
+        run.flush();
+        std::raise(SIGKILL);
+    }));
+    const fs::path rd = runlog::detail::find_run_dir(dir.path, "resumed1");
+    REQUIRE(test::read_history(rd).size() == 1);  // history.jsonl: step 98 only
+    REQUIRE(fs::exists(rd / "open-row.json"));
+
+    // Every reader of the native run has step 99: export, and resume.
+    runlog::export_options options;
+    options.output_root = dir.path / "exported";
+    const auto exported = runlog::export_to_wandb(rd, options);
+    CHECK(exported.ok);
+    CHECK(exported.rows == 2);
+    CHECK_THAT(exported.warnings.back(), Catch::Contains("step 99 from open-row.json"));
+
+    auto run = runlog::init(resumable(dir, runlog::resume_mode::must));
+    run.log({{"loss", 0.5}});  // goes on after 99
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto rows = test::read_history(rd);
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[1].find("_step")->as_int() == 99);
+    CHECK(rows[1].find("acc")->as_double() == 0.5);
+    CHECK(rows[2].find("_step")->as_int() == 100);
+    CHECK_FALSE(fs::exists(rd / "open-row.json"));
+    CHECK(test::read_json(rd / "summary.json").find("acc")->as_double() == 0.5);
+}
+
+TEST_CASE("open row: a committed or rewound-away open row leaves no open-row.json",
+          "[resume][open_row]") {
+    test::temp_dir dir;
+    auto run = runlog::init(resumable(dir, runlog::resume_mode::allow));
+    const fs::path rd = run.dir();
+    run.log({{"loss", 1.0}}, 10);
+    REQUIRE(run.flush() == runlog::status::ok);
+    CHECK(test::read_json(rd / "open-row.json").find("_step")->as_int() == 10);
+    run.log({{"loss", 0.5}}, 11);  // commits 10; 11 open
+    REQUIRE(run.flush() == runlog::status::ok);
+    CHECK(test::read_json(rd / "open-row.json").find("_step")->as_int() == 11);
+    run.rewind_to_step(5);  // drops the open row 11
+    REQUIRE(run.flush() == runlog::status::ok);
+    CHECK_FALSE(fs::exists(rd / "open-row.json"));
+    run.log({{"loss", 0.7}}, 6);
+    REQUIRE(run.finish() == runlog::status::ok);
+    CHECK_FALSE(fs::exists(rd / "open-row.json"));
+    const auto rows = test::read_history(rd);
+    REQUIRE(rows.size() == 1);  // 10 was after the rewind's step; 6 committed at finish
+    CHECK(rows[0].find("_step")->as_int() == 6);
 }

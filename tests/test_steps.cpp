@@ -210,3 +210,25 @@ TEST_CASE("rows: floats read back as their shortest form, row after row, sign of
           std::vector<std::string>{"lr", "_step", "_runtime", "_timestamp"});
     CHECK(rows[9].find("lr")->dump() == "0.5");
 }
+
+TEST_CASE("steps: a flush shows the sinks the open row, which still merges and commits later",
+          "[steps][open_row]") {
+    test::temp_dir dir;
+    std::shared_ptr<runlog::memory_sink> sink;
+    auto run = test::memory_run(dir, sink);
+    run.log({{"a", 1}}, 99);
+    REQUIRE(run.flush() == runlog::status::ok);
+    const value open = sink->open_row();
+    REQUIRE(open.is_object());
+    CHECK(open.find("a")->as_int() == 1);
+    CHECK(open.find("_step")->as_int() == 99);
+    CHECK(sink->rows().empty());  // still open: W&B's rule
+    run.log({{"b", 2}}, 99);      // merges into it
+    run.log({{"c", 3}}, 100);     // and commits it
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto rows = sink->rows();
+    REQUIRE(rows.size() == 2);
+    CHECK(test::keys_of(rows[0]) ==
+          std::vector<std::string>{"a", "b", "_step", "_runtime", "_timestamp"});
+    CHECK(sink->open_row().is_null());
+}

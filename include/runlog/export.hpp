@@ -114,8 +114,9 @@ struct native_run {
     std::vector<artifact> artifacts;  // artifacts.jsonl, with the versions still stored
     int exit_code = 0;
     double end_time = 0.0;
-    std::string signal;  // "SIGTERM", ...: the run was marked or ended by it (handle_signals)
-    std::string status;  // how it ended: run.json's, or for a crashed run "failed" / the mark
+    std::string signal;     // "SIGTERM", ...: the run was marked or ended by it (handle_signals)
+    std::string status;     // how it ended: run.json's, or for a crashed run "failed" / the mark
+    bool open_row = false;  // the last row is open-row.json's (never committed: a killed run)
 };
 
 /// artifacts.jsonl: each version logged or used, if its store still has it (retention may have
@@ -221,6 +222,20 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
             out.rows.push_back(std::move(row));
         }
         if (torn) result.warnings.push_back("skipped a torn last line of history.jsonl");
+    }
+    {
+        // The row still open when the process died (flush() made it durable there).
+        value open;
+        const fs::path open_path = run_dir / "open-row.json";
+        const value* step = nullptr;
+        if (fs::exists(open_path) && read_json_file(open_path, open, error) && open.is_object() &&
+            (step = open.find("_step")) && step->is_int() &&
+            (out.rows.empty() || step->as_int() > out.rows.back().find("_step")->as_int())) {
+            result.warnings.push_back("took the row of step " + std::to_string(step->as_int()) +
+                                      " from open-row.json: the run ended before committing it");
+            out.rows.push_back(std::move(open));
+            out.open_row = true;
+        }
     }
 
     {

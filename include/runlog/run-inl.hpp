@@ -146,6 +146,9 @@ RUNLOG_INLINE setup_error read_previous_run(const std::filesystem::path& dir, pr
         return {errc::invalid_setting, "settings.resume: cannot continue the run in '" +
                                            dir.string() + "': " + read.message};
     }
+    if (out.run.open_row) {  // the crashed session's open row is committed: into history.jsonl
+        if (setup_error e = commit_open_row(dir)) return e;
+    }
     for (const value& def : out.run.metrics.as_array())
         if (def.find("glob") == nullptr) out.definitions.push_back(definition_from_json(def));
     value run_json;

@@ -3485,8 +3485,8 @@ struct settings {
 // The sink interface: where a run's finished events go. Sinks are called from the run's writer
 // thread only, in the order the dispatcher applied the events, and see finished data: committed
 // rows (with _step, _runtime, _timestamp), the whole config after each change, metric definitions
-// (glob definitions materialised per key, too) and the summary at flush points. Step rules,
-// reducers and step_sync have already been applied, so every format agrees.
+// (glob definitions materialised per key, too), the summary and the open row at flush points. Step
+// rules, reducers and step_sync have already been applied, so every format agrees.
 //
 // A new sink derives from base_sink<Mutex> and overrides event_() (and flush_() if it buffers):
 //
@@ -3680,7 +3680,8 @@ enum class sink_event_type {
     console,
     artifact,
     signal,
-    rewind
+    rewind,
+    open_row  // a row not committed yet, at a flush point (e.row): see sink_event::row
 };
 
 /// One event; exactly the member named by `type` is set.
@@ -3688,6 +3689,10 @@ struct sink_event {
     sink_event_type type = sink_event_type::row;
     const value* config = nullptr;              // the whole config after a change
     const metric_definition* metric = nullptr;  // a definition (new or merged)
+    // row: a committed row. open_row: the row still open at a flush point (logged with a step,
+    // it commits when a larger one arrives), as it would be committed now; a sink that can make
+    // it durable without committing it does (the native sink's open-row.json), the others wait
+    // for the row itself.
     const history_row* row = nullptr;
     const value* summary = nullptr;  // the whole summary, at flush points
     const media_event* media = nullptr;
@@ -7927,8 +7932,9 @@ class dispatcher {
         flush();
     }
 
-    /// Sends the summary if it changed, then flushes every sink.
+    /// Sends the summary if it changed and the open row if it changed, then flushes every sink.
     void flush() {
+        if (pending_active_ && open_row_dirty_) send_open_row();
         if (summary_dirty_) {
             const value summary = build_summary();
             sink_event out;
@@ -8059,6 +8065,7 @@ class dispatcher {
             }
         });
         pending_active_ = true;
+        open_row_dirty_ = true;
         pending_time_ = round_to_microseconds(e.time);  // what the JSON histories print
         const bool commit = e.commit < 0 ? !e.has_step : e.commit > 0;
         if (commit) commit_pending();
@@ -8210,6 +8217,28 @@ class dispatcher {
         if (current_step_ < INT64_MAX) ++current_step_;
     }
 
+    /// The pending row as it would be committed now, to the sinks as open_row: a flush makes
+    /// everything logged so far durable, and a row logged with a step stays open until a larger
+    /// step arrives (W&B's rule), which may be never if the process dies.
+    void send_open_row() {
+        open_row_dirty_ = false;
+        step_inserts_.clear();
+        for (const auto& p : pending_) add_step_metric(resolve(*p.first));
+        value row = value::object();
+        auto& members = row.as_object();
+        members.reserve(pending_.size() + step_inserts_.size() + 3);
+        for (const auto& [key, v] : pending_) members.emplace_back(key->name, v);
+        for (const auto& inserted : step_inserts_) members.push_back(inserted);
+        members.emplace_back("_step", current_step_);
+        members.emplace_back("_runtime", pending_time_ - start_time_);
+        members.emplace_back("_timestamp", pending_time_);
+        const history_row open{current_step_, pending_time_ - start_time_, pending_time_, row};
+        sink_event out;
+        out.type = sink_event_type::open_row;
+        out.row = &open;
+        send(out);
+    }
+
     /// step_sync: the step metric's last value, for a row that lacks it (to step_inserts_).
     void add_step_metric(const metric_definition* def) {
         if (def == nullptr || !def->step_sync || def->step_metric.empty()) return;
@@ -8347,6 +8376,7 @@ class dispatcher {
     std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members
     value::object_type step_inserts_;         // this row's step_sync additions
     bool pending_active_ = false;
+    bool open_row_dirty_ = false;  // the pending row changed since the sinks last saw it open
     double pending_time_ = 0.0;
     std::int64_t last_step_ = 0;
     double last_time_ = 0.0;
@@ -9486,6 +9516,24 @@ inline void cut_torn_line(const fs::path& file) {
     if (keep < size) fs::resize_file(file, static_cast<std::uintmax_t>(keep), ec);
 }
 
+/// Appends open-row.json (a killed session's open row, which the reader took as its last row)
+/// to history.jsonl and removes it: a run that goes on treats that row as committed.
+inline setup_error commit_open_row(const fs::path& dir) {
+    std::string line = read_small_file(dir / "open-row.json");
+    if (line.empty() || line.back() != '\n') line.push_back('\n');
+    std::ofstream out(dir / "history.jsonl", std::ios::binary | std::ios::app);
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+    out.close();
+    if (!out) {
+        return {errc::run_dir_unwritable,
+                "settings.resume: cannot append the open row of the run in '" + dir.string() +
+                    "' to its history.jsonl (is the disk full?)"};
+    }
+    std::error_code ec;
+    fs::remove(dir / "open-row.json", ec);
+    return {};
+}
+
 /// Creates the run directory for `id` (generating ids when `id` is empty) and points
 /// <root>/runlog/latest-run at it. On success `id` and `run_dir` are set.
 inline setup_error create_run_dir(const fs::path& root, double start_time, std::string& id,
@@ -10468,6 +10516,8 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             case sink_event_type::artifact:
             case sink_event_type::signal:
                 break;  // TensorBoard has no console view, no artifacts and no run states
+            case sink_event_type::open_row:
+                break;  // an event file cannot take a row back: it gets the row when it commits
             case sink_event_type::row:
                 if (!file_.has_room()) return file_.row_left_out();
                 write_row(*e.row);
@@ -11449,6 +11499,8 @@ class wandb_sink final : public base_sink<null_mutex> {
                 break;
             case sink_event_type::rewind:
                 return rewind_to(*e.rewind_step);
+            case sink_event_type::open_row:
+                break;  // a .wandb file cannot take a row back: `runlog finalize` adds it
             case sink_event_type::row:
                 if (!file_->has_room()) return file_->row_left_out();
                 write_row(*e.row);
@@ -11796,8 +11848,9 @@ struct native_run {
     std::vector<artifact> artifacts;  // artifacts.jsonl, with the versions still stored
     int exit_code = 0;
     double end_time = 0.0;
-    std::string signal;  // "SIGTERM", ...: the run was marked or ended by it (handle_signals)
-    std::string status;  // how it ended: run.json's, or for a crashed run "failed" / the mark
+    std::string signal;     // "SIGTERM", ...: the run was marked or ended by it (handle_signals)
+    std::string status;     // how it ended: run.json's, or for a crashed run "failed" / the mark
+    bool open_row = false;  // the last row is open-row.json's (never committed: a killed run)
 };
 
 /// artifacts.jsonl: each version logged or used, if its store still has it (retention may have
@@ -11903,6 +11956,20 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
             out.rows.push_back(std::move(row));
         }
         if (torn) result.warnings.push_back("skipped a torn last line of history.jsonl");
+    }
+    {
+        // The row still open when the process died (flush() made it durable there).
+        value open;
+        const fs::path open_path = run_dir / "open-row.json";
+        const value* step = nullptr;
+        if (fs::exists(open_path) && read_json_file(open_path, open, error) && open.is_object() &&
+            (step = open.find("_step")) && step->is_int() &&
+            (out.rows.empty() || step->as_int() > out.rows.back().find("_step")->as_int())) {
+            result.warnings.push_back("took the row of step " + std::to_string(step->as_int()) +
+                                      " from open-row.json: the run ended before committing it");
+            out.rows.push_back(std::move(open));
+            out.open_row = true;
+        }
     }
 
     {
@@ -12131,6 +12198,7 @@ inline export_result export_to_tensorboard(const std::filesystem::path& run_path
 //   artifacts.jsonl  one JSON object per artifact version logged or used, appended and written
 //                  at once (created with the first; the files live in the store, artifacts.hpp)
 //   summary.json   the summary, replaced atomically at flush points and at finish
+//   open-row.json  the row still open at the last flush point, until it is committed
 //   media/         images and tables, one file each, written when logged
 //
 // Append-only history plus atomically replaced snapshots: a crash leaves at most a torn last line
@@ -12242,7 +12310,18 @@ class jsonl_sink final : public base_sink<null_mutex> {
             case sink_event_type::row:
                 if (!history_.has_room()) return history_.row_left_out();
                 write_row(e.row->data);
+                open_row_committed_ = open_row_on_disk_;
                 return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
+            case sink_event_type::open_row:  // written by flush_(), which comes next
+                open_row_.clear();
+                for (const auto& [key, v] : e.row->data.as_object()) {
+                    open_row_.push_back(open_row_.empty() ? '{' : ',');
+                    detail::write_json_string(open_row_, key);
+                    open_row_.push_back(':');
+                    detail::dump_row_member(key, v, open_row_);  // as history.jsonl has it
+                }
+                open_row_ += open_row_.empty() ? "{}\n" : "}\n";
+                return {};
             case sink_event_type::config:  // written at the next flush point, as metrics
                 config_ = *e.config;
                 config_dirty_ = true;
@@ -12268,7 +12347,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 return {};
             case sink_event_type::artifact:
                 return write_artifact(*e.artifact);
-            case sink_event_type::rewind:
+            case sink_event_type::rewind:  // the open row was committed or dropped before
+                open_row_committed_ = open_row_on_disk_;
                 return rewind_history(*e.rewind_step);
             case sink_event_type::signal:
                 signal_ = {{"status", e.signal->status},
@@ -12281,6 +12361,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
 
     io_result flush_() override {
         io_result r = history_.write();
+        if (r.ok()) r = write_open_row();
         if (io_result s = system_.write(); r.ok()) r = s;
         if (io_result o = output_.write(); r.ok()) r = o;
         // Snapshots that failed to write (disk full) are retried here until they succeed.
@@ -12330,6 +12411,25 @@ class jsonl_sink final : public base_sink<null_mutex> {
     }
 
     static constexpr std::size_t flush_threshold = 64 * 1024;
+
+    /// open-row.json: the row still open at the last flush point, replaced atomically (after
+    /// history.jsonl is written, so a kill leaves every row in one of the two), removed once the
+    /// row is committed and written. Readers take it as the run's last row when its _step is
+    /// after every row of history.jsonl (a killed run), and ignore it otherwise.
+    io_result write_open_row() {
+        const std::filesystem::path path = dir_ / "open-row.json";
+        if (!open_row_.empty()) {
+            if (io_result r = detail::write_file_atomically(path, open_row_); !r.ok()) return r;
+            open_row_.clear();
+            open_row_on_disk_ = true;
+            open_row_committed_ = false;
+        } else if (open_row_committed_) {
+            std::error_code ec;
+            std::filesystem::remove(path, ec);
+            open_row_on_disk_ = open_row_committed_ = false;
+        }
+        return {};
+    }
 
     /// rewind_to_step: the rows after `step` move from history.jsonl to the first free
     /// history.rewound-<k>.jsonl (kept, not deleted), so every reader sees the history up to it.
@@ -12452,7 +12552,10 @@ class jsonl_sink final : public base_sink<null_mutex> {
     value summary_ = value::object();
     value config_;
     bool summary_dirty_ = false, config_dirty_ = false, metrics_dirty_ = false;
-    value signal_;  // the last signal marked, or null
+    value signal_;                     // the last signal marked, or null
+    std::string open_row_;             // the open row's JSON line, to write at the next flush
+    bool open_row_on_disk_ = false;    // open-row.json exists
+    bool open_row_committed_ = false;  // ... and its row has been committed since
 };
 
 }  // namespace v0
@@ -12579,6 +12682,9 @@ RUNLOG_INLINE setup_error read_previous_run(const std::filesystem::path& dir, pr
     if (!read_native_run(dir, {}, out.run, read)) {
         return {errc::invalid_setting, "settings.resume: cannot continue the run in '" +
                                            dir.string() + "': " + read.message};
+    }
+    if (out.run.open_row) {  // the crashed session's open row is committed: into history.jsonl
+        if (setup_error e = commit_open_row(dir)) return e;
     }
     for (const value& def : out.run.metrics.as_array())
         if (def.find("glob") == nullptr) out.definitions.push_back(definition_from_json(def));
@@ -12972,6 +13078,8 @@ class memory_sink final : public base_sink<std::mutex> {
   public:
     /// Copies, taken under the sink's lock.
     std::vector<value> rows() const { return copy(rows_); }
+    /// The row open at the last flush point (null once a row committed since).
+    value open_row() const { return copy(open_row_); }
     value config() const { return copy(config_); }
     value summary() const { return copy(summary_); }
     std::vector<metric_definition> metrics() const { return copy(metrics_); }
@@ -13009,6 +13117,7 @@ class memory_sink final : public base_sink<std::mutex> {
                 break;
             case sink_event_type::row:
                 rows_.push_back(e.row->data);
+                open_row_ = value();
                 break;
             case sink_event_type::summary:
                 summary_ = *e.summary;
@@ -13031,6 +13140,9 @@ class memory_sink final : public base_sink<std::mutex> {
             }
             case sink_event_type::signal:
                 signals_.push_back(e.signal->name);
+                break;
+            case sink_event_type::open_row:
+                open_row_ = e.row->data;
                 break;
             case sink_event_type::rewind: {
                 const std::int64_t last = *e.rewind_step;
@@ -13067,6 +13179,7 @@ class memory_sink final : public base_sink<std::mutex> {
     value config_;
     value summary_;
     std::vector<value> rows_;
+    value open_row_;
     std::vector<value> system_;
     std::vector<std::pair<int, std::string>> console_;
     std::vector<value> artifacts_;

@@ -177,8 +177,9 @@ class dispatcher {
         flush();
     }
 
-    /// Sends the summary if it changed, then flushes every sink.
+    /// Sends the summary if it changed and the open row if it changed, then flushes every sink.
     void flush() {
+        if (pending_active_ && open_row_dirty_) send_open_row();
         if (summary_dirty_) {
             const value summary = build_summary();
             sink_event out;
@@ -309,6 +310,7 @@ class dispatcher {
             }
         });
         pending_active_ = true;
+        open_row_dirty_ = true;
         pending_time_ = round_to_microseconds(e.time);  // what the JSON histories print
         const bool commit = e.commit < 0 ? !e.has_step : e.commit > 0;
         if (commit) commit_pending();
@@ -460,6 +462,28 @@ class dispatcher {
         if (current_step_ < INT64_MAX) ++current_step_;
     }
 
+    /// The pending row as it would be committed now, to the sinks as open_row: a flush makes
+    /// everything logged so far durable, and a row logged with a step stays open until a larger
+    /// step arrives (W&B's rule), which may be never if the process dies.
+    void send_open_row() {
+        open_row_dirty_ = false;
+        step_inserts_.clear();
+        for (const auto& p : pending_) add_step_metric(resolve(*p.first));
+        value row = value::object();
+        auto& members = row.as_object();
+        members.reserve(pending_.size() + step_inserts_.size() + 3);
+        for (const auto& [key, v] : pending_) members.emplace_back(key->name, v);
+        for (const auto& inserted : step_inserts_) members.push_back(inserted);
+        members.emplace_back("_step", current_step_);
+        members.emplace_back("_runtime", pending_time_ - start_time_);
+        members.emplace_back("_timestamp", pending_time_);
+        const history_row open{current_step_, pending_time_ - start_time_, pending_time_, row};
+        sink_event out;
+        out.type = sink_event_type::open_row;
+        out.row = &open;
+        send(out);
+    }
+
     /// step_sync: the step metric's last value, for a row that lacks it (to step_inserts_).
     void add_step_metric(const metric_definition* def) {
         if (def == nullptr || !def->step_sync || def->step_metric.empty()) return;
@@ -597,6 +621,7 @@ class dispatcher {
     std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members
     value::object_type step_inserts_;         // this row's step_sync additions
     bool pending_active_ = false;
+    bool open_row_dirty_ = false;  // the pending row changed since the sinks last saw it open
     double pending_time_ = 0.0;
     std::int64_t last_step_ = 0;
     double last_time_ = 0.0;

@@ -50,6 +50,24 @@ inline void cut_torn_line(const fs::path& file) {
     if (keep < size) fs::resize_file(file, static_cast<std::uintmax_t>(keep), ec);
 }
 
+/// Appends open-row.json (a killed session's open row, which the reader took as its last row)
+/// to history.jsonl and removes it: a run that goes on treats that row as committed.
+inline setup_error commit_open_row(const fs::path& dir) {
+    std::string line = read_small_file(dir / "open-row.json");
+    if (line.empty() || line.back() != '\n') line.push_back('\n');
+    std::ofstream out(dir / "history.jsonl", std::ios::binary | std::ios::app);
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+    out.close();
+    if (!out) {
+        return {errc::run_dir_unwritable,
+                "settings.resume: cannot append the open row of the run in '" + dir.string() +
+                    "' to its history.jsonl (is the disk full?)"};
+    }
+    std::error_code ec;
+    fs::remove(dir / "open-row.json", ec);
+    return {};
+}
+
 /// Creates the run directory for `id` (generating ids when `id` is empty) and points
 /// <root>/runlog/latest-run at it. On success `id` and `run_dir` are set.
 inline setup_error create_run_dir(const fs::path& root, double start_time, std::string& id,

@@ -11,6 +11,7 @@
 //   artifacts.jsonl  one JSON object per artifact version logged or used, appended and written
 //                  at once (created with the first; the files live in the store, artifacts.hpp)
 //   summary.json   the summary, replaced atomically at flush points and at finish
+//   open-row.json  the row still open at the last flush point, until it is committed
 //   media/         images and tables, one file each, written when logged
 //
 // Append-only history plus atomically replaced snapshots: a crash leaves at most a torn last line
@@ -122,7 +123,18 @@ class jsonl_sink final : public base_sink<null_mutex> {
             case sink_event_type::row:
                 if (!history_.has_room()) return history_.row_left_out();
                 write_row(e.row->data);
+                open_row_committed_ = open_row_on_disk_;
                 return history_.buffer().size() >= flush_threshold ? history_.write() : io_result{};
+            case sink_event_type::open_row:  // written by flush_(), which comes next
+                open_row_.clear();
+                for (const auto& [key, v] : e.row->data.as_object()) {
+                    open_row_.push_back(open_row_.empty() ? '{' : ',');
+                    detail::write_json_string(open_row_, key);
+                    open_row_.push_back(':');
+                    detail::dump_row_member(key, v, open_row_);  // as history.jsonl has it
+                }
+                open_row_ += open_row_.empty() ? "{}\n" : "}\n";
+                return {};
             case sink_event_type::config:  // written at the next flush point, as metrics
                 config_ = *e.config;
                 config_dirty_ = true;
@@ -148,7 +160,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
                 return {};
             case sink_event_type::artifact:
                 return write_artifact(*e.artifact);
-            case sink_event_type::rewind:
+            case sink_event_type::rewind:  // the open row was committed or dropped before
+                open_row_committed_ = open_row_on_disk_;
                 return rewind_history(*e.rewind_step);
             case sink_event_type::signal:
                 signal_ = {{"status", e.signal->status},
@@ -161,6 +174,7 @@ class jsonl_sink final : public base_sink<null_mutex> {
 
     io_result flush_() override {
         io_result r = history_.write();
+        if (r.ok()) r = write_open_row();
         if (io_result s = system_.write(); r.ok()) r = s;
         if (io_result o = output_.write(); r.ok()) r = o;
         // Snapshots that failed to write (disk full) are retried here until they succeed.
@@ -210,6 +224,25 @@ class jsonl_sink final : public base_sink<null_mutex> {
     }
 
     static constexpr std::size_t flush_threshold = 64 * 1024;
+
+    /// open-row.json: the row still open at the last flush point, replaced atomically (after
+    /// history.jsonl is written, so a kill leaves every row in one of the two), removed once the
+    /// row is committed and written. Readers take it as the run's last row when its _step is
+    /// after every row of history.jsonl (a killed run), and ignore it otherwise.
+    io_result write_open_row() {
+        const std::filesystem::path path = dir_ / "open-row.json";
+        if (!open_row_.empty()) {
+            if (io_result r = detail::write_file_atomically(path, open_row_); !r.ok()) return r;
+            open_row_.clear();
+            open_row_on_disk_ = true;
+            open_row_committed_ = false;
+        } else if (open_row_committed_) {
+            std::error_code ec;
+            std::filesystem::remove(path, ec);
+            open_row_on_disk_ = open_row_committed_ = false;
+        }
+        return {};
+    }
 
     /// rewind_to_step: the rows after `step` move from history.jsonl to the first free
     /// history.rewound-<k>.jsonl (kept, not deleted), so every reader sees the history up to it.
@@ -332,7 +365,10 @@ class jsonl_sink final : public base_sink<null_mutex> {
     value summary_ = value::object();
     value config_;
     bool summary_dirty_ = false, config_dirty_ = false, metrics_dirty_ = false;
-    value signal_;  // the last signal marked, or null
+    value signal_;                     // the last signal marked, or null
+    std::string open_row_;             // the open row's JSON line, to write at the next flush
+    bool open_row_on_disk_ = false;    // open-row.json exists
+    bool open_row_committed_ = false;  // ... and its row has been committed since
 };
 
 }  // namespace v0

@@ -19,6 +19,8 @@ class memory_sink final : public base_sink<std::mutex> {
   public:
     /// Copies, taken under the sink's lock.
     std::vector<value> rows() const { return copy(rows_); }
+    /// The row open at the last flush point (null once a row committed since).
+    value open_row() const { return copy(open_row_); }
     value config() const { return copy(config_); }
     value summary() const { return copy(summary_); }
     std::vector<metric_definition> metrics() const { return copy(metrics_); }
@@ -56,6 +58,7 @@ class memory_sink final : public base_sink<std::mutex> {
                 break;
             case sink_event_type::row:
                 rows_.push_back(e.row->data);
+                open_row_ = value();
                 break;
             case sink_event_type::summary:
                 summary_ = *e.summary;
@@ -78,6 +81,9 @@ class memory_sink final : public base_sink<std::mutex> {
             }
             case sink_event_type::signal:
                 signals_.push_back(e.signal->name);
+                break;
+            case sink_event_type::open_row:
+                open_row_ = e.row->data;
                 break;
             case sink_event_type::rewind: {
                 const std::int64_t last = *e.rewind_step;
@@ -114,6 +120,7 @@ class memory_sink final : public base_sink<std::mutex> {
     value config_;
     value summary_;
     std::vector<value> rows_;
+    value open_row_;
     std::vector<value> system_;
     std::vector<std::pair<int, std::string>> console_;
     std::vector<value> artifacts_;

@@ -3,8 +3,8 @@
 // The sink interface: where a run's finished events go. Sinks are called from the run's writer
 // thread only, in the order the dispatcher applied the events, and see finished data: committed
 // rows (with _step, _runtime, _timestamp), the whole config after each change, metric definitions
-// (glob definitions materialised per key, too) and the summary at flush points. Step rules,
-// reducers and step_sync have already been applied, so every format agrees.
+// (glob definitions materialised per key, too), the summary and the open row at flush points. Step
+// rules, reducers and step_sync have already been applied, so every format agrees.
 //
 // A new sink derives from base_sink<Mutex> and overrides event_() (and flush_() if it buffers):
 //
@@ -161,7 +161,8 @@ enum class sink_event_type {
     console,
     artifact,
     signal,
-    rewind
+    rewind,
+    open_row  // a row not committed yet, at a flush point (e.row): see sink_event::row
 };
 
 /// One event; exactly the member named by `type` is set.
@@ -169,6 +170,10 @@ struct sink_event {
     sink_event_type type = sink_event_type::row;
     const value* config = nullptr;              // the whole config after a change
     const metric_definition* metric = nullptr;  // a definition (new or merged)
+    // row: a committed row. open_row: the row still open at a flush point (logged with a step,
+    // it commits when a larger one arrives), as it would be committed now; a sink that can make
+    // it durable without committing it does (the native sink's open-row.json), the others wait
+    // for the row itself.
     const history_row* row = nullptr;
     const value* summary = nullptr;  // the whole summary, at flush points
     const media_event* media = nullptr;

@@ -136,6 +136,8 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             case sink_event_type::artifact:
             case sink_event_type::signal:
                 break;  // TensorBoard has no console view, no artifacts and no run states
+            case sink_event_type::open_row:
+                break;  // an event file cannot take a row back: it gets the row when it commits
             case sink_event_type::row:
                 if (!file_.has_room()) return file_.row_left_out();
                 write_row(*e.row);

@@ -134,6 +134,8 @@ class wandb_sink final : public base_sink<null_mutex> {
                 break;
             case sink_event_type::rewind:
                 return rewind_to(*e.rewind_step);
+            case sink_event_type::open_row:
+                break;  // a .wandb file cannot take a row back: `runlog finalize` adds it
             case sink_event_type::row:
                 if (!file_->has_room()) return file_->row_left_out();
                 write_row(*e.row);
