@@ -67,8 +67,8 @@ def check_export(tool, latest, work):
     if again.returncode != 1 or "already exists" not in again.stderr:
         fail("a second export was not refused")
     usage = subprocess.run([tool, "export", "--to", "csv", str(latest)], capture_output=True, text=True)
-    if usage.returncode != 2 or "usage:" not in usage.stderr:
-        fail("an unknown target did not print the usage")
+    if usage.returncode != 2 or "the targets are wandb and tensorboard" not in usage.stderr:
+        fail("an unknown target was not refused with its reason")
     print(f"export: {wandb_file.stat().st_size} bytes in {wandb_file.name}")
 
 

@@ -208,6 +208,18 @@ TEST_CASE("interop: a resumed run shows the last session's hyperparameters and e
     run.log({{"loss", 0.5}});
     REQUIRE(run.finish(0) == runlog::status::ok);
 
+    // The resumed session's file sorts after the first (both started within this second), so
+    // the loader meets the run's initial START first.
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir.path / "tensorboard" / "resumetb"))
+        files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    REQUIRE(files.size() == 2);
+    const auto first = test::read_events(test::read_file(files[0]));
+    CHECK(first.at(1).session_log_status == 1);  // START at 0, after file_version
+    for (const auto& e : test::read_events(test::read_file(files[1])))
+        CHECK(e.session_log_status == 0);
+
     const auto events = tb_events(dir.path, "resumetb");
     const auto starts = tb_values(events, "_hparams_/session_start_info");
     const auto ends = tb_values(events, "_hparams_/session_end_info");

@@ -3,8 +3,9 @@
 // runlog: track machine-learning and simulation runs from C++ into offline files.
 // This umbrella header includes everything that needs no external library. With the compiled
 // library (RUNLOG_COMPILED_LIB, config.hpp) it includes what logging needs, and the tools —
-// export, the artifact store, checkpoint_logger, the concrete sinks — come from their own headers
-// where they are used, so that the translation units of a training loop compile fast.
+// export, finalize, the artifact store, checkpoint_logger, the concrete sinks — come from their
+// own headers where they are used, so that the translation units of a training loop compile
+// fast.
 
 #include "artifact_types.hpp"
 #include "config.hpp"
@@ -26,6 +27,7 @@
 #include "artifacts.hpp"
 #include "checkpoint_logger.hpp"
 #include "export.hpp"
+#include "finalize.hpp"
 #include "sinks/jsonl.hpp"
 #include "sinks/memory.hpp"
 #include "sinks/tensorboard.hpp"

@@ -9,9 +9,12 @@
 // block, possibly with 0 bytes of payload), MIDDLE chunks of whole blocks, and LAST. When fewer
 // than 7 bytes are left in a block, they are zero-filled before the next chunk — never at close.
 // Pure: the writer appends framed bytes to a byte buffer (std::string or std::vector) and tracks
-// the file offset; writing the bytes to disk is the caller's business.
+// the file offset; writing the bytes to disk is the caller's business. The reader walks the whole
+// records of a file's bytes (`runlog finalize` continues a killed run's file after them).
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -26,6 +29,10 @@ class leveldb_log_writer {
     static constexpr std::size_t block_size = 32768;
     static constexpr std::size_t header_size = 7;
     enum chunk_type : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
+
+    /// `offset`: where in the file the next bytes go (a file that already holds `offset` bytes
+    /// of whole records is continued; block arithmetic uses the absolute offset).
+    explicit leveldb_log_writer(std::uint64_t offset = 0) noexcept : offset_(offset) {}
 
     /// The 7-byte file header: ":W&B", magic 0xBEE1 little-endian, version 0.
     template <class Buffer>
@@ -91,6 +98,59 @@ class leveldb_log_writer {
 
     std::uint64_t offset_ = 0;
 };
+
+/// True if `file` starts with the .wandb file header.
+inline bool has_wandb_file_header(std::string_view file) noexcept {
+    return file.size() >= 7 && file.compare(0, 7, "\x3A\x57\x26\x42\xE1\xBE\x00", 7) == 0;
+}
+
+/// Calls `record(payload)` for each whole record of the .wandb file `file` (header included), in
+/// order, and returns the offset after the last one: a tail cut short (a killed writer), a bad
+/// CRC or a chunk out of sequence ends the walk there, as wandb's readers stop. 0 when the file
+/// header is missing.
+template <class F>
+std::size_t read_leveldb_log(std::string_view file, F&& record) {
+    constexpr std::size_t block = leveldb_log_writer::block_size;
+    constexpr std::size_t header = leveldb_log_writer::header_size;
+    if (!has_wandb_file_header(file)) return 0;
+    std::size_t offset = 7, end = 7;
+    std::string partial;
+    bool in_record = false;
+    while (offset < file.size()) {
+        const std::size_t left = block - offset % block;
+        if (left < header) {  // the trailer: zeros before the next block
+            offset += left;
+            continue;
+        }
+        if (file.size() - offset < header) break;
+        const auto* p = reinterpret_cast<const std::uint8_t*>(file.data() + offset);
+        const std::uint32_t crc = std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8u) |
+                                  (std::uint32_t{p[2]} << 16u) | (std::uint32_t{p[3]} << 24u);
+        const std::size_t length = std::size_t{p[4]} | (std::size_t{p[5]} << 8u);
+        const std::uint8_t type = p[6];
+        if (length > left - header || length > file.size() - offset - header) break;
+        if (crc32(p + header, length, crc32(&type, 1)) != crc) break;
+        const std::string_view payload(file.data() + offset + header, length);
+        offset += header + length;
+        if (type == leveldb_log_writer::full && !in_record) {
+            record(payload);
+            end = offset;
+        } else if (type == leveldb_log_writer::first && !in_record) {
+            partial.assign(payload.data(), payload.size());
+            in_record = true;
+        } else if (type == leveldb_log_writer::middle && in_record) {
+            partial.append(payload.data(), payload.size());
+        } else if (type == leveldb_log_writer::last && in_record) {
+            partial.append(payload.data(), payload.size());
+            in_record = false;
+            record(std::string_view(partial));
+            end = offset;
+        } else {
+            break;
+        }
+    }
+    return end;
+}
 
 }  // namespace detail
 }  // namespace v0

@@ -69,6 +69,28 @@ inline int process_id() noexcept {
 #endif
 }
 
+/// True while process `pid` of this host exists and has not ended (a zombie, which has, is not
+/// alive). Unknown platforms: true, the safe answer for callers that must not touch a live run.
+inline bool process_alive(int pid) noexcept {
+#if defined(_WIN32)
+    (void)pid;
+    return true;
+#else
+    if (pid <= 0) return false;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+#if defined(__linux__)
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (std::getline(stat, line)) {
+        const std::size_t close = line.rfind(')');  // the name may hold spaces and parentheses
+        if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z')
+            return false;
+    }
+#endif
+    return true;
+#endif
+}
+
 /// A small file's whole content ("" when it cannot be read): /proc files, git's refs.
 inline std::string read_small_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);

@@ -41,9 +41,11 @@
 // leaves only complete records (plus at most one torn record at the end, which readers treat as
 // not yet written). Enable with settings::tensorboard or RUNLOG_SINKS=...,tensorboard.
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <set>
@@ -74,6 +76,25 @@ class tensorboard_sink final : public base_sink<null_mutex> {
 
     const std::filesystem::path& file_path() const noexcept { return file_.path(); }
 
+    /// Instead of start(): goes on writing the existing event file `path` (`runlog finalize`
+    /// closes a killed run's file), cut after its last whole record, at `end`; `hparams_written`:
+    /// the run's files already hold its session_start_info. Then events and finish() as usual.
+    io_result reopen(const run_info& info, const std::filesystem::path& path, std::uint64_t end,
+                     bool hparams_written) {
+        std::lock_guard<null_mutex> lock(mutex_);
+        std::error_code ec;
+        std::filesystem::resize_file(path, end, ec);
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot cut '" + path.string() + "': " + ec.message());
+        }
+        if (io_result opened = file_.open(path, false); !opened.ok()) return opened;
+        start_time_ = wall_time(info.start_time);
+        config_ = info.config;
+        session_started_ = hparams_written;
+        return {};
+    }
+
   protected:
     io_result start_(const run_info& info) override {
         namespace fs = std::filesystem;
@@ -86,7 +107,10 @@ class tensorboard_sink final : public base_sink<null_mutex> {
         }
         static std::atomic<int> writers{0};
         char stamp[24];
-        std::snprintf(stamp, sizeof stamp, "%010lld", static_cast<long long>(info.start_time));
+        std::snprintf(
+            stamp, sizeof stamp, "%010lld",
+            static_cast<long long>(file_time(
+                dir, info.session_start_time > 0.0 ? info.session_start_time : info.start_time)));
         const fs::path path =
             dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
                    std::to_string(info.pid) + "." + std::to_string(writers++));
@@ -262,6 +286,25 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             return static_cast<std::int64_t>(d);
         fractional_step_metrics_.insert(metric);
         return row.step;
+    }
+
+    /// The seconds that name a new event file: its start, or one more than the latest file of
+    /// the directory (a resumed session within the same second). TensorBoard reads a run's files
+    /// in name order and takes the first SessionLog START as the run's start; a resumed file
+    /// that sorted before the first one would turn that START into a restart and drop its rows.
+    static long long file_time(const std::filesystem::path& dir, double start) {
+        auto t = static_cast<long long>(start);
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+             it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            constexpr std::string_view prefix = "events.out.tfevents.";
+            if (name.size() < prefix.size() + 10 || name.compare(0, prefix.size(), prefix) != 0)
+                continue;
+            const long long existing = std::atoll(name.substr(prefix.size(), 10).c_str());
+            t = std::max(t, existing + 1);
+        }
+        return t;
     }
 
     /// A resumed run: the hparams of its earlier sessions come out of their event files (see

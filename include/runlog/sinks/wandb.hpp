@@ -68,6 +68,29 @@ class wandb_sink final : public base_sink<null_mutex> {
     /// The offline directory written now (set by start; a rewind moves on to a new one).
     const std::filesystem::path& directory() const noexcept { return dir_; }
 
+    /// Instead of start(): goes on writing the existing `file` of the offline directory `dir`
+    /// (`runlog finalize` closes a killed run's file): the file is cut after its last whole
+    /// record, at `end`, whose record number was `last_num`. Then events and finish() as usual.
+    io_result reopen(const run_info& info, const std::filesystem::path& dir,
+                     const std::filesystem::path& file, std::uint64_t end, std::int64_t last_num) {
+        std::lock_guard<null_mutex> lock(mutex_);
+        info_ = info;
+        config_ = info.config;
+        std::error_code ec;
+        std::filesystem::resize_file(file, end, ec);
+        auto reopened = std::make_unique<detail::append_file>();
+        if (ec) {
+            return io_result::failure(errc::sink_start_failed,
+                                      "cannot cut '" + file.string() + "': " + ec.message());
+        }
+        if (io_result opened = reopened->open(file, false); !opened.ok()) return opened;
+        file_ = std::move(reopened);
+        dir_ = dir;
+        log_ = detail::leveldb_log_writer(end);
+        num_ = last_num;
+        return {};
+    }
+
   protected:
     io_result start_(const run_info& info) override {
         info_ = info;
