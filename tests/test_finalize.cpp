@@ -229,3 +229,37 @@ TEST_CASE("cli: usage, version, and every refusal names its reason", "[cli]") {
     test::temp_dir dir;
     CHECK(run_cli("finalize " + (dir.path / "nothing").string()) == 1);  // a run it cannot read
 }
+
+TEST_CASE("finalize: rows the native run lost are cut from the W&B and TensorBoard files",
+          "[finalize]") {
+    test::temp_dir dir;
+    REQUIRE(test::run_in_killed_child([&] {
+        auto run = runlog::init(live_sinks(dir));
+        for (int step = 0; step < 10; ++step) run.log({{"loss", 1.0 / (step + 1)}});
+        run.flush();
+        std::raise(SIGKILL);
+    }));
+    // As if the native history had reached the disk later than the other two: its last 4 rows
+    // are gone (W&B's and TensorBoard's buffers fill at other moments than history.jsonl's).
+    const fs::path rd = runlog::detail::find_run_dir(dir.path, "killed01");
+    auto lines = test::read_lines(rd / "history.jsonl");
+    REQUIRE(lines.size() == 10);
+    lines.resize(6);
+    std::string kept;
+    for (const auto& l : lines) kept += l + "\n";
+    REQUIRE(runlog::detail::write_file_atomically(rd / "history.jsonl", kept).ok());
+
+    const auto result = runlog::finalize_run(rd, {});
+    INFO(result.message);
+    REQUIRE(result.ok);
+    const auto w = read_wandb(wandb_dirs(dir.path).at(0) / "run-killed01.wandb");
+    CHECK(w.steps == std::vector<std::int64_t>{0, 1, 2, 3, 4, 5});
+    CHECK(w.exit_code == std::optional<std::int64_t>(1));
+    std::size_t losses = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(dir.path / "tensorboard"))
+        if (entry.is_regular_file())
+            for (const auto& e : test::read_events(test::read_file(entry.path())))
+                for (const auto& v : e.values) losses += v.tag == "loss" ? 1 : 0;
+    CHECK(losses == 6);
+    CHECK(test::read_json(rd / "summary.json").find("_step")->as_int() == 5);
+}

@@ -298,6 +298,9 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
 
 /// Feeds `run` to `target` as the live run would have: start, metric definitions, each row's
 /// media files then the row, finish. Refuses to overwrite `output_dir`.
+inline void replay_into(const native_run& run, sink& target, const export_options& options,
+                        export_result& result);
+
 inline void replay(const native_run& run, sink& target, const std::filesystem::path& output_dir,
                    const export_options& options, export_result& result) {
     if (std::filesystem::exists(output_dir)) {
@@ -305,9 +308,15 @@ inline void replay(const native_run& run, sink& target, const std::filesystem::p
                          "' already exists (exported before?); remove it or choose --out";
         return;
     }
+    result.output_dir = output_dir;
+    replay_into(run, target, options, result);
+}
+
+/// replay() into `target`, wherever it writes (finalize rewrites an event file so).
+inline void replay_into(const native_run& run, sink& target, const export_options& options,
+                        export_result& result) {
     io_result r = target.start(run.info);
     if (!r.ok()) return void(result.message = r.message);
-    result.output_dir = output_dir;
     for (const auto& def : run.metrics.as_array()) {
         const metric_definition d = definition_from_json(def);
         sink_event e;

@@ -10152,9 +10152,10 @@ void append_tfrecord(const std::uint8_t* payload, std::size_t n, Buffer& out) {
     put32(masked_crc32c(payload, n));
 }
 
-/// Calls `record(payload)` for each whole, intact record at the start of `file`, in order, and
-/// returns the bytes they span: a record cut short (a killed writer) or damaged ends the walk,
-/// where TensorBoard's readers stop too.
+/// Calls `record(payload, end)` for each whole, intact record at the start of `file`, in order
+/// (`end`: the offset after it), while it returns true, and returns the bytes of the records it
+/// took: a record cut short (a killed writer) or damaged ends the walk, where TensorBoard's
+/// readers stop too.
 template <class F>
 std::size_t read_tfrecords(std::string_view file, F&& record) {
     auto get = [](const std::uint8_t* p, int bytes) {
@@ -10169,7 +10170,7 @@ std::size_t read_tfrecords(std::string_view file, F&& record) {
         if (get(p + 8, 4) != masked_crc32c(p, 8) || n > file.size() - pos - 16) break;
         const auto length = static_cast<std::size_t>(n);
         if (get(p + 12 + length, 4) != masked_crc32c(p + 12, length)) break;
-        record(file.substr(pos + 12, length));
+        if (!record(file.substr(pos + 12, length), pos + 16 + length)) break;
         pos += 16 + length;
     }
     return pos;
@@ -10347,7 +10348,7 @@ inline proto_writer session_end_value(session_status status, double end_time) {
 /// sessions' from their files and the last session's hyperparameters and end are what it shows.
 inline std::string events_without_hparams(std::string_view file) {
     std::string out;
-    read_tfrecords(file, [&](std::string_view event) {
+    read_tfrecords(file, [&](std::string_view event, std::size_t) {
         proto_reader fields(event);
         proto_writer kept, summary;
         bool has_summary = false, changed = false;
@@ -10374,11 +10375,11 @@ inline std::string events_without_hparams(std::string_view file) {
         }
         if (!changed) {
             append_tfrecord(reinterpret_cast<const std::uint8_t*>(event.data()), event.size(), out);
-            return;
+        } else if (!has_summary || values > 0) {
+            kept.message(5, summary);
+            append_tfrecord(kept.data(), kept.size(), out);
         }
-        if (has_summary && values == 0) return;
-        kept.message(5, summary);
-        append_tfrecord(kept.data(), kept.size(), out);
+        return true;
     });
     return out;
 }
@@ -10469,6 +10470,10 @@ inline namespace v0 {
 
 class tensorboard_sink final : public base_sink<null_mutex> {
   public:
+    /// `file`: write exactly this event file (`runlog finalize` rewrites one so) instead of a new
+    /// one named by time, host and pid in directory_for().
+    explicit tensorboard_sink(std::filesystem::path file = {}) : chosen_file_(std::move(file)) {}
+
     /// <root>/tensorboard/<name>_<id> (or <id> for an unnamed run): where a run's event file goes.
     static std::filesystem::path directory_for(const run_info& info) {
         std::string run_name =
@@ -10478,25 +10483,6 @@ class tensorboard_sink final : public base_sink<null_mutex> {
     }
 
     const std::filesystem::path& file_path() const noexcept { return file_.path(); }
-
-    /// Instead of start(): goes on writing the existing event file `path` (`runlog finalize`
-    /// closes a killed run's file), cut after its last whole record, at `end`; `hparams_written`:
-    /// the run's files already hold its session_start_info. Then events and finish() as usual.
-    io_result reopen(const run_info& info, const std::filesystem::path& path, std::uint64_t end,
-                     bool hparams_written) {
-        std::lock_guard<null_mutex> lock(mutex_);
-        std::error_code ec;
-        std::filesystem::resize_file(path, end, ec);
-        if (ec) {
-            return io_result::failure(errc::sink_start_failed,
-                                      "cannot cut '" + path.string() + "': " + ec.message());
-        }
-        if (io_result opened = file_.open(path, false); !opened.ok()) return opened;
-        start_time_ = wall_time(info.start_time);
-        config_ = info.config;
-        session_started_ = hparams_written;
-        return {};
-    }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -10515,8 +10501,10 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             static_cast<long long>(file_time(
                 dir, info.session_start_time > 0.0 ? info.session_start_time : info.start_time)));
         const fs::path path =
-            dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
-                   std::to_string(info.pid) + "." + std::to_string(writers++));
+            !chosen_file_.empty()
+                ? chosen_file_
+                : dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
+                         std::to_string(info.pid) + "." + std::to_string(writers++));
         if (info.resumed > 0) {
             if (io_result cleared = clear_earlier_hparams(dir); !cleared.ok()) return cleared;
         }
@@ -10852,6 +10840,7 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 1, detail::tensorboard::text_value(tag, first_use(tag), cells, {rows, cols}));
     }
 
+    std::filesystem::path chosen_file_;
     detail::append_file file_;
     double start_time_ = 0.0;
     value config_ = value::object();
@@ -11017,10 +11006,11 @@ inline bool has_wandb_file_header(std::string_view file) noexcept {
     return file.size() >= 7 && file.compare(0, 7, "\x3A\x57\x26\x42\xE1\xBE\x00", 7) == 0;
 }
 
-/// Calls `record(payload)` for each whole record of the .wandb file `file` (header included), in
-/// order, and returns the offset after the last one: a tail cut short (a killed writer), a bad
-/// CRC or a chunk out of sequence ends the walk there, as wandb's readers stop. 0 when the file
-/// header is missing.
+/// Calls `record(payload, end)` for each whole record of the .wandb file `file` (header
+/// included), in order (`end`: the offset after it), while it returns true, and returns the
+/// offset after the last record it took: a tail cut short (a killed writer), a bad CRC or a chunk
+/// out of sequence ends the walk there, as wandb's readers stop. 0 when the file header is
+/// missing.
 template <class F>
 std::size_t read_leveldb_log(std::string_view file, F&& record) {
     constexpr std::size_t block = leveldb_log_writer::block_size;
@@ -11046,7 +11036,7 @@ std::size_t read_leveldb_log(std::string_view file, F&& record) {
         const std::string_view payload(file.data() + offset + header, length);
         offset += header + length;
         if (type == leveldb_log_writer::full && !in_record) {
-            record(payload);
+            if (!record(payload, offset)) break;
             end = offset;
         } else if (type == leveldb_log_writer::first && !in_record) {
             partial.assign(payload.data(), payload.size());
@@ -11056,7 +11046,7 @@ std::size_t read_leveldb_log(std::string_view file, F&& record) {
         } else if (type == leveldb_log_writer::last && in_record) {
             partial.append(payload.data(), payload.size());
             in_record = false;
-            record(std::string_view(partial));
+            if (!record(std::string_view(partial), offset)) break;
             end = offset;
         } else {
             break;
@@ -12181,6 +12171,9 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
 
 /// Feeds `run` to `target` as the live run would have: start, metric definitions, each row's
 /// media files then the row, finish. Refuses to overwrite `output_dir`.
+inline void replay_into(const native_run& run, sink& target, const export_options& options,
+                        export_result& result);
+
 inline void replay(const native_run& run, sink& target, const std::filesystem::path& output_dir,
                    const export_options& options, export_result& result) {
     if (std::filesystem::exists(output_dir)) {
@@ -12188,9 +12181,15 @@ inline void replay(const native_run& run, sink& target, const std::filesystem::p
                          "' already exists (exported before?); remove it or choose --out";
         return;
     }
+    result.output_dir = output_dir;
+    replay_into(run, target, options, result);
+}
+
+/// replay() into `target`, wherever it writes (finalize rewrites an event file so).
+inline void replay_into(const native_run& run, sink& target, const export_options& options,
+                        export_result& result) {
     io_result r = target.start(run.info);
     if (!r.ok()) return void(result.message = r.message);
-    result.output_dir = output_dir;
     for (const auto& def : run.metrics.as_array()) {
         const metric_definition d = definition_from_json(def);
         sink_event e;
@@ -13217,16 +13216,16 @@ class checkpoint_logger {
 //   rebuilt exactly from the history (the dispatcher's restore), run.json marked "crashed" (or the
 //   status a signal had marked) with the exit code (default 1), end time and runtime;
 // - every offline directory of the run whose .wandb has no exit record: cut after its last whole
-//   record, then the rows of its session it lacks (with their media files), the summary,
+//   record that the native run has too (W&B's buffer can reach the disk before the native one's),
+//   then the rows of its session it lacks (with their media files), the summary,
 //   wandb-metadata.json, the artifact versions logged in that session, and the exit record;
-// - the run's last TensorBoard event file without a session end: cut after its last whole
-//   record, the rows written after its last one (by time), session_start_info if it never got
-//   one, and session_end_info.
+// - the run's last TensorBoard event file without a session end: written again from the native
+//   run (its session's rows and samples, hparams, the session's end) and replaced atomically.
 //
-// It refuses a run still "running" whose process is alive on this host (run.json's host and pid)
-// unless forced,
-// and does nothing to files that are already closed, so running it twice is harmless. System
-// samples and console output after the last flush are not added to W&B or TensorBoard.
+// It refuses a run still "running" whose process is alive on this host (run.json's host and
+// pid) unless forced, and does nothing to files that are already closed, so running it twice is
+// harmless. System samples and console output after the last flush are not added to W&B or
+// TensorBoard.
 //
 //     auto result = runlog::finalize_run("runlog/latest-run", {});
 //     std::puts(result.message.c_str());
@@ -13262,8 +13261,8 @@ struct finalize_result {
 
 namespace detail {
 
-/// What finalize reads of a .wandb file: where its whole records end, and what its last
-/// records say.
+/// What finalize reads of a .wandb file: where its whole records end (or where it is to be cut),
+/// and what its records say.
 struct wandb_file_state {
     std::filesystem::path dir, file;
     std::uint64_t end = 0;  // offset after its last whole record (0: no W&B file header)
@@ -13276,62 +13275,71 @@ struct wandb_file_state {
     bool has_run = false;
 };
 
-inline wandb_file_state read_wandb_file_state(const std::filesystem::path& file) {
+/// The first RunRecord's entity, starting_step and start_time (seconds).
+inline void read_run_record(std::string_view body, wandb_file_state& st) {
+    st.has_run = true;
+    proto_reader run(body);
+    for (proto_reader::field r; run.next(r);) {
+        if (r.number == 2 && r.wire_type == 2) st.entity = std::string(r.bytes);
+        if (r.number == 14 && r.wire_type == 0)
+            st.starting_step = static_cast<std::int64_t>(r.varint);
+        if (r.number != 17 || r.wire_type != 2) continue;
+        proto_reader t(r.bytes);
+        for (proto_reader::field s; t.next(s);)
+            if (s.number == 1 && s.wire_type == 0)
+                st.start_time = static_cast<double>(static_cast<std::int64_t>(s.varint));
+    }
+}
+
+/// Reads `file`'s records up to the first history record past `keep_through` (a row the native
+/// run does not have: W&B's buffer can reach the disk before the native one's), which is where
+/// `end` then is.
+inline wandb_file_state read_wandb_file_state(const std::filesystem::path& file,
+                                              std::int64_t keep_through = INT64_MAX) {
     wandb_file_state st;
     st.file = file;
     st.dir = file.parent_path();
     const std::string bytes = read_small_file(file);
-    st.end = read_leveldb_log(bytes, [&](std::string_view record) {
+    st.end = read_leveldb_log(bytes, [&](std::string_view record, std::size_t) {
+        std::int64_t num = 0;
+        std::optional<std::int64_t> step;
         proto_reader fields(record);
         for (proto_reader::field f; fields.next(f);) {
-            if (f.number == 1 && f.wire_type == 0)
-                st.last_num = static_cast<std::int64_t>(f.varint);
+            if (f.number == 1 && f.wire_type == 0) num = static_cast<std::int64_t>(f.varint);
             if (f.wire_type != 2) continue;
             if (f.number == 18) st.has_exit = true;
             if (f.number == 2) {  // HistoryRecord.step{num}
                 proto_reader history(f.bytes);
                 for (proto_reader::field h; history.next(h);) {
                     if (h.number != 2 || h.wire_type != 2) continue;
-                    proto_reader step(h.bytes);
-                    std::int64_t num = 0;
-                    for (proto_reader::field n; step.next(n);)
+                    proto_reader s(h.bytes);
+                    for (proto_reader::field n; s.next(n);)
                         if (n.number == 1 && n.wire_type == 0)
-                            num = static_cast<std::int64_t>(n.varint);
-                    st.last_step = num;
+                            step = static_cast<std::int64_t>(n.varint);
                 }
+                if (!step) step = 0;
             }
-            if (f.number == 17 && !st.has_run) {  // the first run record
-                st.has_run = true;
-                proto_reader run(f.bytes);
-                for (proto_reader::field r; run.next(r);) {
-                    if (r.number == 2 && r.wire_type == 2) st.entity = std::string(r.bytes);
-                    if (r.number == 14 && r.wire_type == 0)
-                        st.starting_step = static_cast<std::int64_t>(r.varint);
-                    if (r.number == 17 && r.wire_type == 2) {
-                        proto_reader t(r.bytes);
-                        for (proto_reader::field s; t.next(s);)
-                            if (s.number == 1 && s.wire_type == 0)
-                                st.start_time =
-                                    static_cast<double>(static_cast<std::int64_t>(s.varint));
-                    }
-                }
-            }
+            if (f.number == 17 && !st.has_run) read_run_record(f.bytes, st);
         }
+        if (step && *step > keep_through) return false;
+        st.last_num = num;
+        if (step) st.last_step = step;
+        return true;
     });
     return st;
 }
 
 /// What finalize reads of a TensorBoard event file.
 struct tensorboard_file_state {
-    std::uint64_t end = 0;  // offset after its last whole record
-    bool session_started = false, session_ended = false;
-    double last_row_time = 0.0;  // the latest wall time of a row's values (not system/, hparams)
-    double last_time = 0.0;      // the latest wall time of any event
+    bool session_ended = false;
+    double first_row_time = INFINITY;  // the earliest wall time of a row's values (not system/,
+                                       // hparams): where its session's rows begin
+    double last_time = 0.0;            // the latest wall time of any event
 };
 
 inline tensorboard_file_state read_tensorboard_file_state(const std::string& bytes) {
     tensorboard_file_state st;
-    st.end = read_tfrecords(bytes, [&](std::string_view event) {
+    read_tfrecords(bytes, [&](std::string_view event, std::size_t) {
         double wall = 0.0;
         bool row = false;
         proto_reader fields(event);
@@ -13343,17 +13351,15 @@ inline tensorboard_file_state read_tensorboard_file_state(const std::string& byt
                 proto_reader value_fields(v.bytes);
                 for (proto_reader::field t; value_fields.next(t);) {
                     if (t.number != 1 || t.wire_type != 2) continue;
-                    if (t.bytes == "_hparams_/session_start_info")
-                        st.session_started = true;
-                    else if (t.bytes == "_hparams_/session_end_info")
-                        st.session_ended = true;
-                    else if (t.bytes.substr(0, 7) != "system/")
+                    if (t.bytes == "_hparams_/session_end_info") st.session_ended = true;
+                    if (t.bytes.substr(0, 9) != "_hparams_" && t.bytes.substr(0, 7) != "system/")
                         row = true;
                 }
             }
         }
-        if (row) st.last_row_time = std::max(st.last_row_time, wall);
+        if (row) st.first_row_time = std::min(st.first_row_time, wall);
         st.last_time = std::max(st.last_time, wall);
+        return true;
     });
     return st;
 }
@@ -13439,7 +13445,12 @@ inline io_result close_wandb_file(const native_run& run, const wandb_file_state&
     return r;
 }
 
-/// Closes the run's last TensorBoard event file if its session has no end.
+/// Closes the run's last TensorBoard event file if its session has no end: it is written again
+/// from the native run — the session's rows (those logged from its first row's time on; a
+/// resumed session starts seconds after the one before it) and system samples, through the same
+/// sink the live run used — and replaced atomically. An event file keeps no global step for tags
+/// plotted against a step metric, so rows cannot be matched one by one; writing the session
+/// again makes it exactly what the native run holds, as `runlog export` would.
 inline io_result close_tensorboard_file(const native_run& run, const finish_info& end,
                                         finalize_result& result) {
     namespace fs = std::filesystem;
@@ -13449,40 +13460,48 @@ inline io_result close_tensorboard_file(const native_run& run, const finish_info
     for (fs::directory_iterator it(dir, ec), stop; !ec && it != stop; it.increment(ec))
         if (it->path().filename().string().find("tfevents") != std::string::npos)
             files.push_back(it->path());
-    // The last session's file is the one written last (names sort by the run's start, then pid).
-    bool started = false;
-    fs::path last;
-    tensorboard_file_state st;
-    for (const fs::path& f : files) {
-        const tensorboard_file_state each = read_tensorboard_file_state(read_small_file(f));
-        started = started || each.session_started;
-        if (last.empty() || each.last_time > st.last_time) {
-            last = f;
-            st = each;
-        }
+    if (files.empty()) return {};
+    std::sort(files.begin(), files.end());  // a run's files sort in the order they were begun
+    const tensorboard_file_state st = read_tensorboard_file_state(read_small_file(files.back()));
+    if (st.session_ended) return {};
+    native_run session = run;
+    const bool first = files.size() == 1;
+    double begins = -INFINITY;
+    if (!first) {
+        const std::string name = files.back().filename().string();  // events.out.tfevents.<t>...
+        begins = std::min(st.first_row_time, std::atof(name.substr(20, 10).c_str()));
     }
-    if (last.empty() || st.session_ended) return {};
-    tensorboard_sink sink;
-    if (io_result r = sink.reopen(run.info, last, st.end, started); !r.ok()) return r;
-    for (const value& def : run.metrics.as_array()) {  // step metrics decide the steps
-        const metric_definition d = definition_from_json(def);
-        sink_event e;
-        e.type = sink_event_type::metric;
-        e.metric = &d;
-        if (io_result r = sink.event(e); !r.ok()) return r;
+    auto before = [&](const value& line) {
+        const value* t = line.find("_timestamp");
+        return t == nullptr || t->as_double() < begins;
+    };
+    session.rows.erase(std::remove_if(session.rows.begin(), session.rows.end(), before),
+                       session.rows.end());
+    session.system.erase(std::remove_if(session.system.begin(), session.system.end(), before),
+                         session.system.end());
+    session.artifacts.clear();
+    session.console.clear();
+    session.info.resumed = first ? 0 : 1;  // a later session's file has no initial START
+    session.exit_code = end.exit_code;
+    session.status = end.status;
+    session.end_time = end.end_time;
+    session.summary = end.summary;
+    const fs::path rewritten = dir / ".runlog-finalize.tmp";  // no "tfevents": not read
+    fs::remove(rewritten, ec);
+    tensorboard_sink sink(rewritten);
+    export_result replayed;
+    replay_into(session, sink, {}, replayed);
+    if (!replayed.ok) return io_result::failure(errc::sink_write_failed, replayed.message);
+    fs::rename(rewritten, files.back(), ec);
+    if (ec) {
+        return io_result::failure(
+            errc::sink_write_failed,
+            "cannot replace '" + files.back().string() + "': " + ec.message());
     }
-    std::size_t added = 0;
-    for (const value& row : run.rows) {
-        const value* t = row.find("_timestamp");
-        if (t == nullptr || t->as_double() <= st.last_row_time) continue;
-        if (io_result r = feed_row(run, row, sink, result.warnings); !r.ok()) return r;
-        ++added;
-    }
-    const io_result r = sink.finish(end);
-    result.closed.push_back("TensorBoard " + last.string() + ": " + std::to_string(added) +
-                            " rows added, session ended (" +
+    result.closed.push_back("TensorBoard " + files.back().string() + ": written again with " +
+                            std::to_string(session.rows.size()) + " rows, session ended (" +
                             (end.exit_code == 0 ? "success" : "failure") + ")");
-    return r;
+    return {};
 }
 
 /// run.json (and summary.json) of a run that never finished: marked as it ended.
@@ -13590,7 +13609,14 @@ inline finalize_result finalize_run(const std::filesystem::path& run_path,
         const bool last = i + 1 == files.size();
         const std::int64_t next_step = last ? INT64_MAX : files[i + 1].starting_step;
         const double next_time = last ? INFINITY : files[i + 1].start_time;
-        if (io_result r = detail::close_wandb_file(run, files[i], next_step, next_time,
+        // Read again, cut before the first row the native run does not have (it lost it, or a
+        // later session has it): the W&B run ends up with the native rows, no more.
+        const std::int64_t native_last =
+            run.rows.empty() ? -1 : run.rows.back().find("_step")->as_int();
+        const std::int64_t keep =
+            std::min(native_last, next_step == INT64_MAX ? INT64_MAX : next_step - 1);
+        const detail::wandb_file_state cut = detail::read_wandb_file_state(files[i].file, keep);
+        if (io_result r = detail::close_wandb_file(run, cut, next_step, next_time,
                                                    last ? run_end : killed, result);
             !r.ok())
             return result.message = r.message, result;

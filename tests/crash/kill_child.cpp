@@ -3,13 +3,16 @@
 // (native files, W&B offline, TensorBoard) as fast as it can, with histograms, images, config
 // updates, summaries and system samples along the way, until it is killed.
 //
-//     runlog_kill_child ROOT PROGRESS_FILE FLUSH_MS PAUSE_US
+//     runlog_kill_child ROOT PROGRESS_FILE FLUSH_MS PAUSE_US [FLUSH_EVERY]
 //
 // PAUSE_US is the sleep between steps: short, and the 64 KiB write threshold commits rows before
 // the flush interval does; long, and the flush interval is what bounds the loss.
 //
 // Before each log() it writes the step's CLOCK_MONOTONIC time into PROGRESS_FILE (a shared
 // mapping: what it wrote survives the kill), so the harness knows when every step was logged.
+// With FLUSH_EVERY > 0 it calls run.flush() after every FLUSH_EVERY-th step's log(), while that
+// row is still open (rows have explicit steps), and then writes the step into the mapping's last
+// slot: everything up to it must survive the kill.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -37,10 +40,12 @@ double monotonic_seconds() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: %s ROOT PROGRESS_FILE FLUSH_MS PAUSE_US\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        std::fprintf(stderr, "usage: %s ROOT PROGRESS_FILE FLUSH_MS PAUSE_US [FLUSH_EVERY]\n",
+                     argv[0]);
         return 2;
     }
+    const std::int64_t flush_every = argc == 6 ? std::atoll(argv[5]) : 0;
     const int fd = ::open(argv[2], O_RDWR);
     if (fd < 0 || ::ftruncate(fd, max_steps * sizeof(double)) != 0) return 2;
     void* mapped =
@@ -66,7 +71,7 @@ int main(int argc, char** argv) {
     const std::chrono::microseconds pause(std::atoi(argv[4]));
     std::vector<double> samples(256);
     std::vector<float> pixels(16 * 16 * 3);
-    for (std::int64_t step = 0; step < static_cast<std::int64_t>(max_steps); ++step) {
+    for (std::int64_t step = 0; step < static_cast<std::int64_t>(max_steps) - 1; ++step) {
         const double x = static_cast<double>(step);
         // Extra fields go in with commit=false; the row is committed by the log() with its step.
         if (step % 100 == 0) {
@@ -87,6 +92,9 @@ int main(int argc, char** argv) {
         }
         logged_at[step] = monotonic_seconds();
         run.log({{"loss", 1.0 / (1.0 + x)}, {"acc", x / (x + 100.0)}, {"lr", 0.01}}, step);
+        if (flush_every > 0 && step % flush_every == flush_every - 1 &&
+            run.flush() == runlog::status::ok)
+            logged_at[max_steps - 1] = static_cast<double>(step) + 1.0;  // 0 means none
         std::this_thread::sleep_for(pause);
     }
     return 0;

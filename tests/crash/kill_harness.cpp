@@ -8,7 +8,12 @@
 //     more than `flush interval + slack` before the kill is among them: what is lost is at most
 //     what was logged during the last flush interval;
 //   - `runlog export` (the library call behind it) converts the crashed run to W&B, where it is
-//     marked failed (exit code 1), and to TensorBoard.
+//     marked failed (exit code 1), and to TensorBoard;
+//   - every third trial the child calls flush() every 200 steps while that step's row is open:
+//     everything up to the last step flushed is in the native run (open-row.json holds the open
+//     row);
+//   - `runlog finalize` then closes the live files: every .wandb reads back whole with all the
+//     native rows and exit code 1, the event file whole with the session's end.
 // A trial that fails keeps its directory and prints why; the exit status is the number of failed
 // trials (0: all passed).
 //
@@ -31,6 +36,7 @@
 
 #include <runlog/detail/json_reader.hpp>
 #include <runlog/export.hpp>
+#include <runlog/finalize.hpp>
 
 #include "../support/tfevents_reader.hpp"
 #include "../support/wandb_reader.hpp"
@@ -71,6 +77,17 @@ std::vector<double> read_progress(const fs::path& path) {
     double t = 0.0;
     while (in.read(reinterpret_cast<char*>(&t), sizeof t) && t != 0.0) times.push_back(t);
     return times;
+}
+
+/// The last slot of the progress file: 1 + the last step the child flushed, or 0.
+std::int64_t read_flushed(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    const auto size = static_cast<std::streamoff>(in.tellg());
+    double t = 0.0;
+    if (size < static_cast<std::streamoff>(sizeof t)) return 0;
+    in.seekg(size - static_cast<std::streamoff>(sizeof t));
+    in.read(reinterpret_cast<char*>(&t), sizeof t);
+    return static_cast<std::int64_t>(t);
 }
 
 /// What one stream (native, W&B, TensorBoard) kept: its steps, in order.
@@ -209,16 +226,51 @@ void check_export(const fs::path& run_dir, const fs::path& out, std::size_t rows
     require(t.ok, "export to TensorBoard: " + t.message);
 }
 
-trial_result run_trial(const options& opt, const fs::path& dir, int delay_ms, int pause_us) {
+/// `runlog finalize` of the killed run: the live files closed, whole, with every native row.
+void check_finalize(const fs::path& run_dir, const fs::path& root, std::size_t rows) {
+    const runlog::finalize_result f = runlog::finalize_run(run_dir, {});
+    require(f.ok, "finalize: " + f.message);
+    std::size_t wandb_rows = 0, exits = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(root / "wandb")) {
+        if (entry.path().extension() != ".wandb") continue;
+        for (const auto& record : test::read_wandb_records(read_file(entry.path()))) {
+            const test::proto_message r = test::decode_proto(record);
+            wandb_rows += test::record_type(r) == 2 ? 1 : 0;
+            if (test::record_type(r) != 18) continue;
+            require(test::decode_proto(r.str(18)).varint(1) == 1, "finalize: exit code is not 1");
+            ++exits;
+        }
+    }
+    require(exits == 1, "finalize: " + std::to_string(exits) + " exit records in the W&B run");
+    require(wandb_rows == rows, "finalize: " + std::to_string(wandb_rows) +
+                                    " rows in the W&B run, " + std::to_string(rows) +
+                                    " in the native one");
+    std::size_t ends = 0, losses = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(root / "tensorboard")) {
+        if (entry.path().filename().string().rfind("events.out.tfevents.", 0) != 0) continue;
+        for (const auto& event : test::read_events(read_file(entry.path())))
+            for (const auto& v : event.values) {
+                ends += v.tag == "_hparams_/session_end_info";
+                losses += v.tag == "loss";
+            }
+    }
+    require(ends == 1, "finalize: the TensorBoard session has no end");
+    require(losses == rows, "finalize: " + std::to_string(losses) + " rows in TensorBoard, " +
+                                std::to_string(rows) + " in the native run");
+}
+
+trial_result run_trial(const options& opt, const fs::path& dir, int delay_ms, int pause_us,
+                       int flush_every) {
     trial_result result;
     fs::create_directories(dir);
     const fs::path progress = dir / "progress.bin";
     std::ofstream(progress).close();
-    const std::string flush = std::to_string(opt.flush_ms), pause = std::to_string(pause_us);
+    const std::string flush = std::to_string(opt.flush_ms), pause = std::to_string(pause_us),
+                      every = std::to_string(flush_every);
     const pid_t pid = fork();
     if (pid == 0) {
         execl(opt.child.c_str(), opt.child.c_str(), dir.c_str(), progress.c_str(), flush.c_str(),
-              pause.c_str(), static_cast<char*>(nullptr));
+              pause.c_str(), every.c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
     require(pid > 0, "fork failed");
@@ -250,7 +302,11 @@ trial_result run_trial(const options& opt, const fs::path& dir, int delay_ms, in
         check_stream(check_wandb(dir), logged_at, kill_time, bound, result);
         check_stream(check_tensorboard(dir), logged_at, kill_time, bound, result);
     }
+    const std::int64_t flushed = read_flushed(progress);
+    require(static_cast<std::int64_t>(native.steps.size()) >= flushed,
+            "native: step " + std::to_string(flushed - 1) + " was flushed and is lost");
     check_export(run_dir, dir / "exported", native.steps.size());
+    if (!logged_at.empty()) check_finalize(run_dir, dir, native.steps.size());
     return result;
 }
 
@@ -302,9 +358,10 @@ int main(int argc, char** argv) {
         // Half the trials log fast (rows reach the disk by the 64 KiB threshold), half slowly
         // (rows wait for the flush interval).
         const int pause_us = trial % 2 == 0 ? 100 : 2000;
+        const int flush_every = trial % 3 == 2 ? 200 : 0;
         const fs::path dir = opt.workdir / ("trial-" + std::to_string(trial));
         try {
-            const trial_result r = run_trial(opt, dir, delay, pause_us);
+            const trial_result r = run_trial(opt, dir, delay, pause_us, flush_every);
             worst_age = std::max(worst_age, r.oldest_lost_age);
             total_logged += r.logged;
             std::printf(

@@ -104,10 +104,11 @@ inline bool has_wandb_file_header(std::string_view file) noexcept {
     return file.size() >= 7 && file.compare(0, 7, "\x3A\x57\x26\x42\xE1\xBE\x00", 7) == 0;
 }
 
-/// Calls `record(payload)` for each whole record of the .wandb file `file` (header included), in
-/// order, and returns the offset after the last one: a tail cut short (a killed writer), a bad
-/// CRC or a chunk out of sequence ends the walk there, as wandb's readers stop. 0 when the file
-/// header is missing.
+/// Calls `record(payload, end)` for each whole record of the .wandb file `file` (header
+/// included), in order (`end`: the offset after it), while it returns true, and returns the
+/// offset after the last record it took: a tail cut short (a killed writer), a bad CRC or a chunk
+/// out of sequence ends the walk there, as wandb's readers stop. 0 when the file header is
+/// missing.
 template <class F>
 std::size_t read_leveldb_log(std::string_view file, F&& record) {
     constexpr std::size_t block = leveldb_log_writer::block_size;
@@ -133,7 +134,7 @@ std::size_t read_leveldb_log(std::string_view file, F&& record) {
         const std::string_view payload(file.data() + offset + header, length);
         offset += header + length;
         if (type == leveldb_log_writer::full && !in_record) {
-            record(payload);
+            if (!record(payload, offset)) break;
             end = offset;
         } else if (type == leveldb_log_writer::first && !in_record) {
             partial.assign(payload.data(), payload.size());
@@ -143,7 +144,7 @@ std::size_t read_leveldb_log(std::string_view file, F&& record) {
         } else if (type == leveldb_log_writer::last && in_record) {
             partial.append(payload.data(), payload.size());
             in_record = false;
-            record(std::string_view(partial));
+            if (!record(std::string_view(partial), offset)) break;
             end = offset;
         } else {
             break;

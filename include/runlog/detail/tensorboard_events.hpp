@@ -195,7 +195,7 @@ inline proto_writer session_end_value(session_status status, double end_time) {
 /// sessions' from their files and the last session's hyperparameters and end are what it shows.
 inline std::string events_without_hparams(std::string_view file) {
     std::string out;
-    read_tfrecords(file, [&](std::string_view event) {
+    read_tfrecords(file, [&](std::string_view event, std::size_t) {
         proto_reader fields(event);
         proto_writer kept, summary;
         bool has_summary = false, changed = false;
@@ -222,11 +222,11 @@ inline std::string events_without_hparams(std::string_view file) {
         }
         if (!changed) {
             append_tfrecord(reinterpret_cast<const std::uint8_t*>(event.data()), event.size(), out);
-            return;
+        } else if (!has_summary || values > 0) {
+            kept.message(5, summary);
+            append_tfrecord(kept.data(), kept.size(), out);
         }
-        if (has_summary && values == 0) return;
-        kept.message(5, summary);
-        append_tfrecord(kept.data(), kept.size(), out);
+        return true;
     });
     return out;
 }

@@ -35,9 +35,10 @@ void append_tfrecord(const std::uint8_t* payload, std::size_t n, Buffer& out) {
     put32(masked_crc32c(payload, n));
 }
 
-/// Calls `record(payload)` for each whole, intact record at the start of `file`, in order, and
-/// returns the bytes they span: a record cut short (a killed writer) or damaged ends the walk,
-/// where TensorBoard's readers stop too.
+/// Calls `record(payload, end)` for each whole, intact record at the start of `file`, in order
+/// (`end`: the offset after it), while it returns true, and returns the bytes of the records it
+/// took: a record cut short (a killed writer) or damaged ends the walk, where TensorBoard's
+/// readers stop too.
 template <class F>
 std::size_t read_tfrecords(std::string_view file, F&& record) {
     auto get = [](const std::uint8_t* p, int bytes) {
@@ -52,7 +53,7 @@ std::size_t read_tfrecords(std::string_view file, F&& record) {
         if (get(p + 8, 4) != masked_crc32c(p, 8) || n > file.size() - pos - 16) break;
         const auto length = static_cast<std::size_t>(n);
         if (get(p + 12 + length, 4) != masked_crc32c(p + 12, length)) break;
-        record(file.substr(pos + 12, length));
+        if (!record(file.substr(pos + 12, length), pos + 16 + length)) break;
         pos += 16 + length;
     }
     return pos;

@@ -66,6 +66,10 @@ inline namespace v0 {
 
 class tensorboard_sink final : public base_sink<null_mutex> {
   public:
+    /// `file`: write exactly this event file (`runlog finalize` rewrites one so) instead of a new
+    /// one named by time, host and pid in directory_for().
+    explicit tensorboard_sink(std::filesystem::path file = {}) : chosen_file_(std::move(file)) {}
+
     /// <root>/tensorboard/<name>_<id> (or <id> for an unnamed run): where a run's event file goes.
     static std::filesystem::path directory_for(const run_info& info) {
         std::string run_name =
@@ -75,25 +79,6 @@ class tensorboard_sink final : public base_sink<null_mutex> {
     }
 
     const std::filesystem::path& file_path() const noexcept { return file_.path(); }
-
-    /// Instead of start(): goes on writing the existing event file `path` (`runlog finalize`
-    /// closes a killed run's file), cut after its last whole record, at `end`; `hparams_written`:
-    /// the run's files already hold its session_start_info. Then events and finish() as usual.
-    io_result reopen(const run_info& info, const std::filesystem::path& path, std::uint64_t end,
-                     bool hparams_written) {
-        std::lock_guard<null_mutex> lock(mutex_);
-        std::error_code ec;
-        std::filesystem::resize_file(path, end, ec);
-        if (ec) {
-            return io_result::failure(errc::sink_start_failed,
-                                      "cannot cut '" + path.string() + "': " + ec.message());
-        }
-        if (io_result opened = file_.open(path, false); !opened.ok()) return opened;
-        start_time_ = wall_time(info.start_time);
-        config_ = info.config;
-        session_started_ = hparams_written;
-        return {};
-    }
 
   protected:
     io_result start_(const run_info& info) override {
@@ -112,8 +97,10 @@ class tensorboard_sink final : public base_sink<null_mutex> {
             static_cast<long long>(file_time(
                 dir, info.session_start_time > 0.0 ? info.session_start_time : info.start_time)));
         const fs::path path =
-            dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
-                   std::to_string(info.pid) + "." + std::to_string(writers++));
+            !chosen_file_.empty()
+                ? chosen_file_
+                : dir / ("events.out.tfevents." + std::string(stamp) + "." + info.host + "." +
+                         std::to_string(info.pid) + "." + std::to_string(writers++));
         if (info.resumed > 0) {
             if (io_result cleared = clear_earlier_hparams(dir); !cleared.ok()) return cleared;
         }
@@ -449,6 +436,7 @@ class tensorboard_sink final : public base_sink<null_mutex> {
                 1, detail::tensorboard::text_value(tag, first_use(tag), cells, {rows, cols}));
     }
 
+    std::filesystem::path chosen_file_;
     detail::append_file file_;
     double start_time_ = 0.0;
     value config_ = value::object();
