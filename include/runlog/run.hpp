@@ -383,7 +383,9 @@ class run {
     /// Where this run's artifacts are stored.
     const std::filesystem::path& artifact_dir() const noexcept { return artifact_dir_; }
 
-    /// Writes everything logged so far (by this thread) to every sink; returns within `timeout`.
+    /// Writes everything logged so far (by this thread) to every sink, a row still open at its
+    /// step included (open-row.json: it still merges and commits later, and a killed process
+    /// keeps it); returns within `timeout`.
     status flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept;
 
     /// Commits the pending row, writes the final summary and run status, stops the writer.

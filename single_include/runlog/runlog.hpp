@@ -4981,7 +4981,9 @@ class run {
     /// Where this run's artifacts are stored.
     const std::filesystem::path& artifact_dir() const noexcept { return artifact_dir_; }
 
-    /// Writes everything logged so far (by this thread) to every sink; returns within `timeout`.
+    /// Writes everything logged so far (by this thread) to every sink, a row still open at its
+    /// step included (open-row.json: it still merges and commits later, and a killed process
+    /// keeps it); returns within `timeout`.
     status flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept;
 
     /// Commits the pending row, writes the final summary and run status, stops the writer.
@@ -8920,6 +8922,7 @@ struct run_state : run_core {
           dispatch(std::move(all_sinks), reporter, counts, info.start_time),
           handles_signals(s.handle_signals),
           native_history(s.native_files),
+          wandb_offline(s.wandb_offline),
           artifacts(s.artifact_dir) {}  // start_run() fills in the default
 
     /// Ends the run once, whoever asks first (run::finish, the destructor, exit(), a fatal
@@ -9057,6 +9060,7 @@ struct run_state : run_core {
     int end_signal = 0;
     const bool handles_signals;  // settings::handle_signals
     const bool native_history;   // settings::native_files: rewind_to_step reads it back
+    const bool wandb_offline;    // settings::wandb_offline: the report says how to sync
 
     std::mutex done_mutex;
     std::condition_variable done_cv;
@@ -9226,6 +9230,14 @@ struct run_state : run_core {
                          static_cast<unsigned long long>(st.artifacts_logged),
                          static_cast<unsigned long long>(st.artifacts_failed),
                          artifacts.dir().string().c_str());
+        }
+        if (wandb_offline) {
+            // A run killed before finish has no report: this says, once, what to do then.
+            std::fprintf(stderr,
+                         "runlog:   W&B      wandb sync %s (after a session killed before "
+                         "finish: runlog finalize %s first)\n",
+                         (info.root_dir / "wandb" / "latest-run").string().c_str(),
+                         info.run_dir.string().c_str());
         }
         if (!done) return;
         std::string line;

@@ -53,6 +53,7 @@ struct run_state : run_core {
           dispatch(std::move(all_sinks), reporter, counts, info.start_time),
           handles_signals(s.handle_signals),
           native_history(s.native_files),
+          wandb_offline(s.wandb_offline),
           artifacts(s.artifact_dir) {}  // start_run() fills in the default
 
     /// Ends the run once, whoever asks first (run::finish, the destructor, exit(), a fatal
@@ -190,6 +191,7 @@ struct run_state : run_core {
     int end_signal = 0;
     const bool handles_signals;  // settings::handle_signals
     const bool native_history;   // settings::native_files: rewind_to_step reads it back
+    const bool wandb_offline;    // settings::wandb_offline: the report says how to sync
 
     std::mutex done_mutex;
     std::condition_variable done_cv;
@@ -359,6 +361,14 @@ struct run_state : run_core {
                          static_cast<unsigned long long>(st.artifacts_logged),
                          static_cast<unsigned long long>(st.artifacts_failed),
                          artifacts.dir().string().c_str());
+        }
+        if (wandb_offline) {
+            // A run killed before finish has no report: this says, once, what to do then.
+            std::fprintf(stderr,
+                         "runlog:   W&B      wandb sync %s (after a session killed before "
+                         "finish: runlog finalize %s first)\n",
+                         (info.root_dir / "wandb" / "latest-run").string().c_str(),
+                         info.run_dir.string().c_str());
         }
         if (!done) return;
         std::string line;
