@@ -7074,9 +7074,9 @@ inline git_state read_git_state(const std::filesystem::path& start) {
 // SPDX-License-Identifier: MIT
 
 #define RUNLOG_VERSION_MAJOR 0
-#define RUNLOG_VERSION_MINOR 1
+#define RUNLOG_VERSION_MINOR 2
 #define RUNLOG_VERSION_PATCH 0
-#define RUNLOG_VERSION_STRING "0.1.0"
+#define RUNLOG_VERSION_STRING "0.2.0"
 
 // The on-disk format written by the native sink (docs/format.md).
 #define RUNLOG_FORMAT_VERSION "runlog/1"
