@@ -74,6 +74,12 @@ TEST_CASE("value: flatten gives the a/b/c view", "[value][config]") {
     CHECK(flat[2].second.dump() == "[0.9,0.999]");
     CHECK(flat[3].first == "empty");
     CHECK(runlog::flatten(config, '.')[1].first == "optimizer.name");
+    // An empty config has no leaves (it was one named "", TensorBoard's hyperparameter ""); an
+    // empty object inside one is a leaf.
+    CHECK(runlog::flatten(value::object()).empty());
+    const auto nested_empty = runlog::flatten(value{{"opt", value::object()}});
+    REQUIRE(nested_empty.size() == 1);
+    CHECK(nested_empty[0].first == "opt");
 }
 
 TEST_CASE("value: user types convert through ADL to_value", "[value]") {

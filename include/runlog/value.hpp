@@ -433,7 +433,9 @@ inline void flatten_into(const value& v, const std::string& prefix, char separat
 inline value::object_type flatten(const value& v, char separator = '/') {
     value::object_type out;
     if (v.is_object()) {
-        flatten_into(v, std::string(), separator, out);
+        // An empty object has no leaves (an entry named "" became TensorBoard's hyperparameter
+        // "" with the value "{}"); an empty object inside one is a leaf.
+        if (v.size() > 0) flatten_into(v, std::string(), separator, out);
     } else {
         out.emplace_back(std::string(), v);
     }
