@@ -381,3 +381,19 @@ TEST_CASE("open row: a committed or rewound-away open row leaves no open-row.jso
     REQUIRE(rows.size() == 1);  // 10 was after the rewind's step; 6 committed at finish
     CHECK(rows[0].find("_step")->as_int() == 6);
 }
+
+TEST_CASE("resume = never: an id used by an earlier run is a setup error, whenever it started",
+          "[resume]") {
+    test::temp_dir dir;
+    static double now = 1800000000.0;
+    auto s = resumable(dir, runlog::resume_mode::never);
+    s.clock = [] { return now; };
+    { runlog::init(s).finish(); }
+    now += 3600.0;  // an hour later: another directory name, the same id
+    CHECK_THROWS_WITH(runlog::init(s), Catch::Contains("a run with id 'resumed1' already exists") &&
+                                           Catch::Contains("settings.resume"));
+    std::size_t dirs = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path / "runlog"))
+        dirs += entry.path().filename().string().rfind("run-", 0) == 0 ? 1 : 0;
+    CHECK(dirs == 1);
+}

@@ -407,3 +407,29 @@ TEST_CASE("gpu: a live run's samples carry the GPU keys", "[system][gpu]") {
     REQUIRE_FALSE(samples.empty());
     for (const auto& sample : samples) CHECK(sample.find("gpu.1.temp")->as_int() == 61);
 }
+
+TEST_CASE("system sampler: samples a full queue drops are counted apart from log calls",
+          "[system]") {
+    test::temp_dir dir;
+    auto blocker = std::make_shared<test::blocking_sink>();
+    auto s = test::quiet_settings(dir);
+    s.native_files = false;
+    s.sinks = {blocker};
+    s.system_metrics = true;
+    s.system_interval = std::chrono::milliseconds(5);
+    s.queue_capacity = 8;
+    auto run = runlog::init(s);
+    run.log({{"loss", 1.0}});
+    REQUIRE(blocker->wait_entered(std::chrono::seconds(10)));  // the writer is stuck on row 0
+    // The sampler fills the queue and then drops: it never waits.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (run.stats().dropped_samples == 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    blocker->release();
+    REQUIRE(run.finish() == runlog::status::ok);
+    const auto stats = run.stats();
+    CHECK(stats.dropped_samples > 0);
+    CHECK(stats.dropped_queue_full == 0);  // was the samples' count: a run that kept every row
+    CHECK(stats.dropped() == 0);           // reported drops
+    CHECK(stats.rows_committed == 1);
+}

@@ -8,12 +8,30 @@
 #   builds: clang++ (-Werror), g++ TSan (concurrency tests), meson (-Werror), install + CMake,
 #           pkg-config and meson-subproject consumers (header-only and runlog::compiled), then
 #           g++ ASan+UBSan whose ctest ends the run
+#
+#   tools/test.sh --quick   for daily work: one build (clang++ if present, Debug), the unit suite
+#                           (tests/runlog_tests), nothing else; incremental after the first run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 stage() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
+
+if [ "${1:-}" = "--quick" ]; then
+  for tool in cmake ninja; do
+    command -v "$tool" >/dev/null || { echo "--quick needs $tool (tools/test.sh installs it)" >&2; exit 1; }
+  done
+  cxx=$(command -v clang++ || command -v g++)
+  stage "quick: $(basename "$cxx") Debug build of the unit suite"
+  cmake -S . -B build-quick -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$cxx" \
+    -DRUNLOG_BUILD_EXAMPLES=OFF -DRUNLOG_BUILD_COMPILED=OFF >/dev/null
+  cmake --build build-quick -j "$jobs" --target runlog_tests
+  stage "quick: the unit suite"
+  (cd build-quick/tests && TZ=Europe/Kyiv ./runlog_tests)
+  stage "quick: done (the full run, as CI: tools/test.sh)"
+  exit 0
+fi
 
 packages=(g++ clang libclang-rt-14-dev cmake ninja-build meson pkg-config catch2 python3
           python3-pandas jq clang-format zlib1g-dev libpng-dev pngcheck protobuf-compiler

@@ -13,6 +13,10 @@ struct run_stats {
     std::uint64_t rows_committed = 0;        // rows written to history
     std::uint64_t dropped_queue_full = 0;    // log() calls dropped: queue full (drop_newest, or
                                              // block policy past settings::block_timeout)
+    std::uint64_t dropped_media = 0;         // log() calls with media dropped: the media budget
+                                             // (settings::media_queue_bytes) stayed spent
+    std::uint64_t dropped_samples = 0;       // system samples dropped: the queue was full (the
+                                             // sampler never waits)
     std::uint64_t dropped_step = 0;          // log() calls dropped: step lower than the current one
     std::uint64_t dropped_fields = 0;        // fields dropped: reserved ('_') or invalid keys
     std::uint64_t dropped_after_finish = 0;  // calls made after finish() began
@@ -28,7 +32,7 @@ struct run_stats {
 
     /// Log calls that did not make it into history whole.
     std::uint64_t dropped() const noexcept {
-        return dropped_queue_full + dropped_step + dropped_after_finish;
+        return dropped_queue_full + dropped_media + dropped_step + dropped_after_finish;
     }
 };
 

@@ -3526,6 +3526,10 @@ struct run_stats {
     std::uint64_t rows_committed = 0;        // rows written to history
     std::uint64_t dropped_queue_full = 0;    // log() calls dropped: queue full (drop_newest, or
                                              // block policy past settings::block_timeout)
+    std::uint64_t dropped_media = 0;         // log() calls with media dropped: the media budget
+                                             // (settings::media_queue_bytes) stayed spent
+    std::uint64_t dropped_samples = 0;       // system samples dropped: the queue was full (the
+                                             // sampler never waits)
     std::uint64_t dropped_step = 0;          // log() calls dropped: step lower than the current one
     std::uint64_t dropped_fields = 0;        // fields dropped: reserved ('_') or invalid keys
     std::uint64_t dropped_after_finish = 0;  // calls made after finish() began
@@ -3541,7 +3545,7 @@ struct run_stats {
 
     /// Log calls that did not make it into history whole.
     std::uint64_t dropped() const noexcept {
-        return dropped_queue_full + dropped_step + dropped_after_finish;
+        return dropped_queue_full + dropped_media + dropped_step + dropped_after_finish;
     }
 };
 
@@ -3898,6 +3902,8 @@ struct counters {
     std::atomic<std::uint64_t> log_calls{0};
     std::atomic<std::uint64_t> rows_committed{0};
     std::atomic<std::uint64_t> dropped_queue_full{0};
+    std::atomic<std::uint64_t> dropped_media{0};
+    std::atomic<std::uint64_t> dropped_samples{0};
     std::atomic<std::uint64_t> dropped_step{0};
     std::atomic<std::uint64_t> dropped_fields{0};
     std::atomic<std::uint64_t> dropped_after_finish{0};
@@ -3925,6 +3931,8 @@ struct counters {
         s.log_calls = get(log_calls);
         s.rows_committed = get(rows_committed);
         s.dropped_queue_full = get(dropped_queue_full);
+        s.dropped_media = get(dropped_media);
+        s.dropped_samples = get(dropped_samples);
         s.dropped_step = get(dropped_step);
         s.dropped_fields = get(dropped_fields);
         s.dropped_after_finish = get(dropped_after_finish);
@@ -4060,9 +4068,11 @@ class error_reporter {
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 // #include "../config.hpp"
+// #include "../error.hpp"
 // #include "json_writer.hpp"
 
 namespace runlog {
@@ -4092,6 +4102,24 @@ struct key_entry {
     mutable std::uint32_t last_float_bits = 0;
     mutable double last_float_as_double = 0.0;
 };
+
+/// Why the writer drops a field with this key (its status is not ok), as the report says it.
+inline std::pair<errc, std::string> why_rejected(const key_entry& key) {
+    switch (key.status) {
+        case key_status::reserved:
+            return {
+                errc::reserved_key,
+                "key '" + key.name + "' dropped: keys starting with '_' are reserved for runlog"};
+        case key_status::empty:
+            return {errc::invalid_key, "a field with an empty key was dropped"};
+        case key_status::invalid_utf8:
+        case key_status::ok:
+            break;
+    }
+    std::string shown;
+    write_json_string(shown, key.name);
+    return {errc::invalid_key, "key " + shown + " dropped: keys must be valid UTF-8"};
+}
 
 // The caller pays for hashing and comparing every key of every log() call, so both read 8 bytes
 // at a time (byte-wise FNV-1a and a memcmp call were 60% of a 4-key call under callgrind). The
@@ -4480,7 +4508,7 @@ struct run_core {
             if (overflow == overflow_policy::drop_newest ||
                 abandoned.load(std::memory_order_relaxed) ||
                 std::chrono::steady_clock::now() >= deadline) {
-                counters::bump(counts.dropped_queue_full);
+                counters::bump(counts.dropped_media);
                 return false;
             }
             std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -7535,7 +7563,8 @@ class console_capture {
 //   the last row, sent to sinks at flush points.
 // - What a value may be (series_kinds.hpp): text made valid UTF-8, one kind per series.
 //
-// Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
+// Sink failures are counted; the first failure of a streak is reported, and the other sinks go on
+// (sink_set.hpp).
 
 #include <algorithm>
 #include <cstring>
@@ -7726,6 +7755,15 @@ inline const char* to_string(series_kind k) noexcept {
     return "?";
 }
 
+/// Why a value of kind `now` logged under `key` at `step` was dropped.
+inline std::string mixed_series_message(const std::string& key, series_kind was, series_kind now,
+                                        std::int64_t step) {
+    return "field '" + key + "' dropped at step " + std::to_string(step) + ": '" + key +
+           "' holds " + to_string(was) + " and this value is " + to_string(now) +
+           " (a key keeps the kind of its first value, so no sink sees a mixed series; log it "
+           "under another key)";
+}
+
 /// The kind of a media value from its W&B `_type`.
 inline series_kind kind_of_media_type(std::string_view type) noexcept {
     if (type == "histogram") return series_kind::histogram;
@@ -7820,6 +7858,101 @@ class series_kinds {
 }  // namespace v0
 }  // namespace runlog
 // end runlog/detail/series_kinds.hpp
+// #include "sink_set.hpp"
+// begin runlog/detail/sink_set.hpp
+// SPDX-License-Identifier: MIT
+// The dispatcher's sinks: every event goes to each of them in order; a sink that fails or throws
+// is counted and reported, and the others go on. A failing streak is reported once (and again
+// for a new kind of failure within it, such as rows being left out); only a successful flush,
+// where a sink writes its files, ends it — rows that go into a buffer say nothing about the
+// disk, and a full disk must not be reported again at every flush.
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+// #include "../sinks/sink.hpp"
+// #include "counters.hpp"
+// #include "error_reporter.hpp"
+
+namespace runlog {
+inline namespace v0 {
+namespace detail {
+
+class sink_set {
+  public:
+    sink_set(std::vector<std::shared_ptr<sink>> sinks, error_reporter& reporter, counters& counts)
+        : sinks_(std::move(sinks)), streaks_(sinks_.size()), reporter_(reporter), counts_(counts) {}
+
+    void send(const sink_event& e) {
+        for (std::size_t i = 0; i < sinks_.size(); ++i)
+            check(i, guarded([&] { return sinks_[i]->event(e); }));
+    }
+
+    /// `e` to every sink, each failure reported whatever streak the sink is in (a rewind: what
+    /// that sink keeps now differs from the native run).
+    void send_reporting_each(const sink_event& e) {
+        for (std::size_t i = 0; i < sinks_.size(); ++i) {
+            const io_result r = guarded([&] { return sinks_[i]->event(e); });
+            if (r.ok()) continue;
+            counters::bump(counts_.write_errors);
+            reporter_.report(r.code, "sink " + std::to_string(i) + ": " + r.message);
+        }
+    }
+
+    void flush() {
+        for (std::size_t i = 0; i < sinks_.size(); ++i)
+            check(i, guarded([&] { return sinks_[i]->flush(); }), true);
+    }
+
+    void finish(const finish_info& info) {
+        for (std::size_t i = 0; i < sinks_.size(); ++i)
+            check(i, guarded([&] { return sinks_[i]->finish(info); }));
+    }
+
+  private:
+    template <class F>
+    static io_result guarded(F&& f) {
+#if !RUNLOG_NO_EXCEPTIONS
+        try {
+            return f();
+        } catch (const std::exception& ex) {
+            return io_result::failure(errc::sink_write_failed,
+                                      std::string("sink threw: ") + ex.what());
+        } catch (...) {
+            return io_result::failure(errc::sink_write_failed, "sink threw an unknown exception");
+        }
+#else
+        return f();
+#endif
+    }
+
+    void check(std::size_t sink_index, const io_result& r, bool wrote_files = false) {
+        std::vector<errc>& streak = streaks_[sink_index];  // the codes it reported
+        if (r.ok()) {
+            if (wrote_files) streak.clear();
+            return;
+        }
+        counters::bump(r.code == errc::sink_backlog_full ? counts_.dropped_unwritable
+                                                         : counts_.write_errors);
+        if (std::find(streak.begin(), streak.end(), r.code) != streak.end()) return;
+        streak.push_back(r.code);
+        reporter_.report(r.code, "sink " + std::to_string(sink_index) + ": " + r.message);
+    }
+
+    std::vector<std::shared_ptr<sink>> sinks_;
+    std::vector<std::vector<errc>> streaks_;  // per sink: what its failing streak reported
+    error_reporter& reporter_;
+    counters& counts_;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace runlog
+// end runlog/detail/sink_set.hpp
 
 namespace runlog {
 inline namespace v0 {
@@ -7829,8 +7962,7 @@ class dispatcher {
   public:
     dispatcher(std::vector<std::shared_ptr<sink>> sinks, error_reporter& reporter, counters& counts,
                double start_time)
-        : sinks_(std::move(sinks)),
-          sink_failing_(sinks_.size()),
+        : sinks_(std::move(sinks), reporter, counts),
           reporter_(reporter),
           counts_(counts),
           start_time_(round_to_microseconds(start_time)) {}
@@ -7910,6 +8042,7 @@ class dispatcher {
             const value* time = row.find("_timestamp");
             last_time_ = time ? time->as_double(last_time_) : last_time_;
             current_step_ = last_step_ < INT64_MAX ? last_step_ + 1 : last_step_;
+            steps_exhausted_ = last_step_ == INT64_MAX;
         }
         if (summary.is_object()) {
             for (const auto& [key, v] : summary.as_object()) {
@@ -7936,13 +8069,7 @@ class dispatcher {
         sink_event out;
         out.type = sink_event_type::rewind;
         out.rewind_step = &step;
-        // Reported whatever streak the sink is in: what it keeps now differs from the native run.
-        for (std::size_t i = 0; i < sinks_.size(); ++i) {
-            const io_result r = guarded([&] { return sinks_[i]->event(out); });
-            if (r.ok()) continue;
-            counters::bump(counts_.write_errors);
-            reporter_.report(r.code, "sink " + std::to_string(i) + ": " + r.message);
-        }
+        sinks_.send_reporting_each(out);
         const std::optional<std::vector<value>> rows = kept_rows();
         if (rows) {
             for (auto& slot : summaries_) slot.summary.forget_values();
@@ -7955,6 +8082,7 @@ class dispatcher {
         }
         last_step_ = std::min(last_step_, step);
         current_step_ = step < INT64_MAX ? step + 1 : step;
+        steps_exhausted_ = steps_exhausted_ && step == INT64_MAX;
         summary_dirty_ = true;
         flush();
     }
@@ -7970,8 +8098,7 @@ class dispatcher {
             send(out);
             summary_dirty_ = false;
         }
-        for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->flush(); }), true);
+        sinks_.flush();
     }
 
     /// Commits the pending row, then gives every sink the final summary and how the run ended
@@ -7989,8 +8116,7 @@ class dispatcher {
             end_time,  end_time - start_time_,
             stats,     summary,
             signal,    signal != 0 ? signal_name(signal) : std::string()};
-        for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->finish(info); }));
+        sinks_.finish(info);
         return summary;
     }
 
@@ -8034,6 +8160,16 @@ class dispatcher {
 
     void apply_row(const event& e) {
         counters::bump_single_writer(counts_.log_calls);
+        if (steps_exhausted_) {  // a row at INT64_MAX was committed: no later step exists
+            counters::bump(counts_.dropped_step);
+            if (!exhausted_reported_)
+                reporter_.report(errc::step_not_increasing,
+                                 "log dropped: a row was committed at step INT64_MAX, which "
+                                 "is the last step; later rows have none (every _step must be "
+                                 "distinct)");
+            exhausted_reported_ = true;
+            return;
+        }
         if (e.has_step && e.step < current_step_) {
             counters::bump(counts_.dropped_step);
             reporter_.report(errc::step_not_increasing,
@@ -8120,13 +8256,9 @@ class dispatcher {
 
     void drop_mixed(const std::string& key, series_kind was, series_kind now) {
         counters::bump(counts_.dropped_fields);
-        if (!kinds_.first_report(key)) return;
-        reporter_.report(errc::invalid_value,
-                         "field '" + key + "' dropped at step " + std::to_string(current_step_) +
-                             ": '" + key + "' holds " + to_string(was) + " and this value is " +
-                             to_string(now) +
-                             " (a key keeps the kind of its first value, so no sink sees a "
-                             "mixed series; log it under another key)");
+        if (kinds_.first_report(key))
+            reporter_.report(errc::invalid_value,
+                             mixed_series_message(key, was, now, current_step_));
     }
 
     /// Encodes a media field (files named by `step`), hands each file to the sinks, and
@@ -8169,25 +8301,8 @@ class dispatcher {
     void reject(const key_entry& key) {
         counters::bump(counts_.dropped_fields);
         if (!rejected_keys_.insert(&key).second) return;  // report each bad key once
-        switch (key.status) {
-            case key_status::reserved:
-                reporter_.report(errc::reserved_key, "key '" + key.name +
-                                                         "' dropped: keys starting with '_' are "
-                                                         "reserved for runlog");
-                break;
-            case key_status::empty:
-                reporter_.report(errc::invalid_key, "a field with an empty key was dropped");
-                break;
-            case key_status::invalid_utf8: {
-                std::string shown;
-                write_json_string(shown, key.name);
-                reporter_.report(errc::invalid_key,
-                                 "key " + shown + " dropped: keys must be valid UTF-8");
-                break;
-            }
-            case key_status::ok:
-                break;
-        }
+        const auto [code, why] = why_rejected(key);
+        reporter_.report(code, why);
     }
 
     void commit_pending() {
@@ -8240,8 +8355,12 @@ class dispatcher {
         last_time_ = pending_time_;
         pending_.clear();
         pending_active_ = false;
-        // INT64_MAX is the last step: rows after it share it rather than overflow.
-        if (current_step_ < INT64_MAX) ++current_step_;
+        // INT64_MAX is the last step: later rows are dropped (apply_row) rather than overflow.
+        if (current_step_ < INT64_MAX) {
+            ++current_step_;
+        } else {
+            steps_exhausted_ = true;
+        }
     }
 
     /// The pending row as it would be committed now, to the sinks as open_row: a flush makes
@@ -8352,46 +8471,9 @@ class dispatcher {
         send(out);
     }
 
-    void send(const sink_event& e) {
-        for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->event(e); }));
-    }
+    void send(const sink_event& e) { sinks_.send(e); }
 
-    template <class F>
-    static io_result guarded(F&& f) {
-#if !RUNLOG_NO_EXCEPTIONS
-        try {
-            return f();
-        } catch (const std::exception& ex) {
-            return io_result::failure(errc::sink_write_failed,
-                                      std::string("sink threw: ") + ex.what());
-        } catch (...) {
-            return io_result::failure(errc::sink_write_failed, "sink threw an unknown exception");
-        }
-#else
-        return f();
-#endif
-    }
-
-    /// Counts a sink's failure and reports the first of a streak (and a new kind of failure
-    /// within it, such as rows being left out). Only a successful flush, where the sink writes
-    /// its files, ends a streak: rows that go into a buffer say nothing about the disk, and a
-    /// full disk must not be reported again at every flush.
-    void check(std::size_t sink_index, const io_result& r, bool wrote_files = false) {
-        std::vector<errc>& streak = sink_failing_[sink_index];  // the codes it reported
-        if (r.ok()) {
-            if (wrote_files) streak.clear();
-            return;
-        }
-        counters::bump(r.code == errc::sink_backlog_full ? counts_.dropped_unwritable
-                                                         : counts_.write_errors);
-        if (std::find(streak.begin(), streak.end(), r.code) != streak.end()) return;
-        streak.push_back(r.code);
-        reporter_.report(r.code, "sink " + std::to_string(sink_index) + ": " + r.message);
-    }
-
-    std::vector<std::shared_ptr<sink>> sinks_;
-    std::vector<std::vector<errc>> sink_failing_;  // per sink: what its failing streak reported
+    sink_set sinks_;
     error_reporter& reporter_;
     counters& counts_;
     const double start_time_;
@@ -8403,7 +8485,9 @@ class dispatcher {
     std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members
     value::object_type step_inserts_;         // this row's step_sync additions
     bool pending_active_ = false;
-    bool open_row_dirty_ = false;  // the pending row changed since the sinks last saw it open
+    bool open_row_dirty_ = false;   // the pending row changed since the sinks last saw it open
+    bool steps_exhausted_ = false;  // a row was committed at INT64_MAX
+    bool exhausted_reported_ = false;
     double pending_time_ = 0.0;
     std::int64_t last_step_ = 0;
     double last_time_ = 0.0;
@@ -9100,14 +9184,26 @@ struct run_state : run_core {
 
     /// Reports queue-full drops from the writer, so log() itself never formats or prints.
     void report_new_drops() {
-        const std::uint64_t drops = counts.dropped_queue_full.load(std::memory_order_relaxed);
-        if (drops == reported_drops_) return;
-        reporter.report(
-            errc::queue_full,
-            std::to_string(drops - reported_drops_) +
-                " log calls dropped: the queue was full (raise settings.queue_capacity, "
-                "log less often, or use overflow_policy::block)");
-        reported_drops_ = drops;
+        struct kind {
+            const std::atomic<std::uint64_t>& count;
+            std::uint64_t& reported;
+            const char* what;
+        };
+        const kind kinds[] = {
+            {counts.dropped_queue_full, reported_drops_[0],
+             " log calls dropped: the queue was full (raise settings.queue_capacity, log less "
+             "often, or use overflow_policy::block)"},
+            {counts.dropped_media, reported_drops_[1],
+             " log calls with media dropped: settings.media_queue_bytes of media waited for the "
+             "writer (raise it, or log media less often)"},
+            {counts.dropped_samples, reported_drops_[2],
+             " system samples dropped: the queue was full"}};
+        for (const kind& k : kinds) {
+            const std::uint64_t drops = k.count.load(std::memory_order_relaxed);
+            if (drops == k.reported) continue;
+            reporter.report(errc::queue_full, std::to_string(drops - k.reported) + k.what);
+            k.reported = drops;
+        }
     }
 
     void run_sampler(std::chrono::milliseconds interval) {
@@ -9133,7 +9229,7 @@ struct run_state : run_core {
                 gpus.sample(sample);
                 e.ensure_payload().data = std::move(sample);
                 // Never waits: a sample that finds the queue full is dropped and counted.
-                if (!queue.try_push(e)) counters::bump(counts.dropped_queue_full);
+                if (!queue.try_push(e)) counters::bump(counts.dropped_samples);
                 last = t;
                 sampled = true;
             }
@@ -9221,6 +9317,13 @@ struct run_state : run_core {
                          "be written (disk full or failing; see the errors above)\n",
                          static_cast<unsigned long long>(st.dropped_unwritable));
         }
+        if (st.dropped_media + st.dropped_samples > 0) {
+            std::fprintf(stderr,
+                         "runlog:   dropped  %llu log calls with media (media budget), %llu "
+                         "system samples (queue full)\n",
+                         static_cast<unsigned long long>(st.dropped_media),
+                         static_cast<unsigned long long>(st.dropped_samples));
+        }
         if (st.waited_queue_full > 0) {
             std::fprintf(stderr,
                          "runlog:   queue    full %llu times: those log calls waited for the "
@@ -9268,7 +9371,7 @@ struct run_state : run_core {
         return rows;
     }
 
-    std::uint64_t reported_drops_ = 0;
+    std::uint64_t reported_drops_[3] = {};  // log calls, media, samples (report_new_drops)
 };
 
 }  // namespace detail
@@ -9585,6 +9688,14 @@ inline setup_error create_run_dir(const fs::path& root, double start_time, std::
                     " (set settings.dir or RUNLOG_DIR to a writable directory)"};
     }
     const bool chosen = !id.empty();
+    // A chosen id names one run, whenever it started: a second directory with the same id would
+    // be a second run W&B and resume cannot tell apart.
+    if (const fs::path existing = chosen ? find_run_dir(root, id) : fs::path(); !existing.empty()) {
+        return {errc::invalid_setting,
+                "a run with id '" + id + "' already exists at '" + existing.string() +
+                    "' (continue it with settings.resume = allow or must / RUNLOG_RESUME, or "
+                    "choose another settings.id / RUNLOG_RUN_ID)"};
+    }
     const std::string stamp = directory_timestamp(start_time);
     for (int attempt = 0; attempt < 16; ++attempt) {
         const std::string candidate = chosen ? id : random_run_id();
@@ -12429,6 +12540,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
         v["stats"] = {{"log_calls", s.log_calls},
                       {"rows_committed", s.rows_committed},
                       {"dropped_queue_full", s.dropped_queue_full},
+                      {"dropped_media", s.dropped_media},
+                      {"dropped_samples", s.dropped_samples},
                       {"dropped_step", s.dropped_step},
                       {"dropped_fields", s.dropped_fields},
                       {"dropped_after_finish", s.dropped_after_finish},

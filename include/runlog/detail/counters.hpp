@@ -16,6 +16,8 @@ struct counters {
     std::atomic<std::uint64_t> log_calls{0};
     std::atomic<std::uint64_t> rows_committed{0};
     std::atomic<std::uint64_t> dropped_queue_full{0};
+    std::atomic<std::uint64_t> dropped_media{0};
+    std::atomic<std::uint64_t> dropped_samples{0};
     std::atomic<std::uint64_t> dropped_step{0};
     std::atomic<std::uint64_t> dropped_fields{0};
     std::atomic<std::uint64_t> dropped_after_finish{0};
@@ -43,6 +45,8 @@ struct counters {
         s.log_calls = get(log_calls);
         s.rows_committed = get(rows_committed);
         s.dropped_queue_full = get(dropped_queue_full);
+        s.dropped_media = get(dropped_media);
+        s.dropped_samples = get(dropped_samples);
         s.dropped_step = get(dropped_step);
         s.dropped_fields = get(dropped_fields);
         s.dropped_after_finish = get(dropped_after_finish);

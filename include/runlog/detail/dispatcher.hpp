@@ -16,7 +16,8 @@
 //   the last row, sent to sinks at flush points.
 // - What a value may be (series_kinds.hpp): text made valid UTF-8, one kind per series.
 //
-// Sink failures are counted; the first failure of a streak is reported, and the other sinks go on.
+// Sink failures are counted; the first failure of a streak is reported, and the other sinks go on
+// (sink_set.hpp).
 
 #include <algorithm>
 #include <cstring>
@@ -38,6 +39,7 @@
 #include "event.hpp"
 #include "os.hpp"
 #include "series_kinds.hpp"
+#include "sink_set.hpp"
 
 namespace runlog {
 inline namespace v0 {
@@ -47,8 +49,7 @@ class dispatcher {
   public:
     dispatcher(std::vector<std::shared_ptr<sink>> sinks, error_reporter& reporter, counters& counts,
                double start_time)
-        : sinks_(std::move(sinks)),
-          sink_failing_(sinks_.size()),
+        : sinks_(std::move(sinks), reporter, counts),
           reporter_(reporter),
           counts_(counts),
           start_time_(round_to_microseconds(start_time)) {}
@@ -128,6 +129,7 @@ class dispatcher {
             const value* time = row.find("_timestamp");
             last_time_ = time ? time->as_double(last_time_) : last_time_;
             current_step_ = last_step_ < INT64_MAX ? last_step_ + 1 : last_step_;
+            steps_exhausted_ = last_step_ == INT64_MAX;
         }
         if (summary.is_object()) {
             for (const auto& [key, v] : summary.as_object()) {
@@ -154,13 +156,7 @@ class dispatcher {
         sink_event out;
         out.type = sink_event_type::rewind;
         out.rewind_step = &step;
-        // Reported whatever streak the sink is in: what it keeps now differs from the native run.
-        for (std::size_t i = 0; i < sinks_.size(); ++i) {
-            const io_result r = guarded([&] { return sinks_[i]->event(out); });
-            if (r.ok()) continue;
-            counters::bump(counts_.write_errors);
-            reporter_.report(r.code, "sink " + std::to_string(i) + ": " + r.message);
-        }
+        sinks_.send_reporting_each(out);
         const std::optional<std::vector<value>> rows = kept_rows();
         if (rows) {
             for (auto& slot : summaries_) slot.summary.forget_values();
@@ -173,6 +169,7 @@ class dispatcher {
         }
         last_step_ = std::min(last_step_, step);
         current_step_ = step < INT64_MAX ? step + 1 : step;
+        steps_exhausted_ = steps_exhausted_ && step == INT64_MAX;
         summary_dirty_ = true;
         flush();
     }
@@ -188,8 +185,7 @@ class dispatcher {
             send(out);
             summary_dirty_ = false;
         }
-        for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->flush(); }), true);
+        sinks_.flush();
     }
 
     /// Commits the pending row, then gives every sink the final summary and how the run ended
@@ -207,8 +203,7 @@ class dispatcher {
             end_time,  end_time - start_time_,
             stats,     summary,
             signal,    signal != 0 ? signal_name(signal) : std::string()};
-        for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->finish(info); }));
+        sinks_.finish(info);
         return summary;
     }
 
@@ -252,6 +247,16 @@ class dispatcher {
 
     void apply_row(const event& e) {
         counters::bump_single_writer(counts_.log_calls);
+        if (steps_exhausted_) {  // a row at INT64_MAX was committed: no later step exists
+            counters::bump(counts_.dropped_step);
+            if (!exhausted_reported_)
+                reporter_.report(errc::step_not_increasing,
+                                 "log dropped: a row was committed at step INT64_MAX, which "
+                                 "is the last step; later rows have none (every _step must be "
+                                 "distinct)");
+            exhausted_reported_ = true;
+            return;
+        }
         if (e.has_step && e.step < current_step_) {
             counters::bump(counts_.dropped_step);
             reporter_.report(errc::step_not_increasing,
@@ -338,13 +343,9 @@ class dispatcher {
 
     void drop_mixed(const std::string& key, series_kind was, series_kind now) {
         counters::bump(counts_.dropped_fields);
-        if (!kinds_.first_report(key)) return;
-        reporter_.report(errc::invalid_value,
-                         "field '" + key + "' dropped at step " + std::to_string(current_step_) +
-                             ": '" + key + "' holds " + to_string(was) + " and this value is " +
-                             to_string(now) +
-                             " (a key keeps the kind of its first value, so no sink sees a "
-                             "mixed series; log it under another key)");
+        if (kinds_.first_report(key))
+            reporter_.report(errc::invalid_value,
+                             mixed_series_message(key, was, now, current_step_));
     }
 
     /// Encodes a media field (files named by `step`), hands each file to the sinks, and
@@ -387,25 +388,8 @@ class dispatcher {
     void reject(const key_entry& key) {
         counters::bump(counts_.dropped_fields);
         if (!rejected_keys_.insert(&key).second) return;  // report each bad key once
-        switch (key.status) {
-            case key_status::reserved:
-                reporter_.report(errc::reserved_key, "key '" + key.name +
-                                                         "' dropped: keys starting with '_' are "
-                                                         "reserved for runlog");
-                break;
-            case key_status::empty:
-                reporter_.report(errc::invalid_key, "a field with an empty key was dropped");
-                break;
-            case key_status::invalid_utf8: {
-                std::string shown;
-                write_json_string(shown, key.name);
-                reporter_.report(errc::invalid_key,
-                                 "key " + shown + " dropped: keys must be valid UTF-8");
-                break;
-            }
-            case key_status::ok:
-                break;
-        }
+        const auto [code, why] = why_rejected(key);
+        reporter_.report(code, why);
     }
 
     void commit_pending() {
@@ -458,8 +442,12 @@ class dispatcher {
         last_time_ = pending_time_;
         pending_.clear();
         pending_active_ = false;
-        // INT64_MAX is the last step: rows after it share it rather than overflow.
-        if (current_step_ < INT64_MAX) ++current_step_;
+        // INT64_MAX is the last step: later rows are dropped (apply_row) rather than overflow.
+        if (current_step_ < INT64_MAX) {
+            ++current_step_;
+        } else {
+            steps_exhausted_ = true;
+        }
     }
 
     /// The pending row as it would be committed now, to the sinks as open_row: a flush makes
@@ -570,46 +558,9 @@ class dispatcher {
         send(out);
     }
 
-    void send(const sink_event& e) {
-        for (std::size_t i = 0; i < sinks_.size(); ++i)
-            check(i, guarded([&] { return sinks_[i]->event(e); }));
-    }
+    void send(const sink_event& e) { sinks_.send(e); }
 
-    template <class F>
-    static io_result guarded(F&& f) {
-#if !RUNLOG_NO_EXCEPTIONS
-        try {
-            return f();
-        } catch (const std::exception& ex) {
-            return io_result::failure(errc::sink_write_failed,
-                                      std::string("sink threw: ") + ex.what());
-        } catch (...) {
-            return io_result::failure(errc::sink_write_failed, "sink threw an unknown exception");
-        }
-#else
-        return f();
-#endif
-    }
-
-    /// Counts a sink's failure and reports the first of a streak (and a new kind of failure
-    /// within it, such as rows being left out). Only a successful flush, where the sink writes
-    /// its files, ends a streak: rows that go into a buffer say nothing about the disk, and a
-    /// full disk must not be reported again at every flush.
-    void check(std::size_t sink_index, const io_result& r, bool wrote_files = false) {
-        std::vector<errc>& streak = sink_failing_[sink_index];  // the codes it reported
-        if (r.ok()) {
-            if (wrote_files) streak.clear();
-            return;
-        }
-        counters::bump(r.code == errc::sink_backlog_full ? counts_.dropped_unwritable
-                                                         : counts_.write_errors);
-        if (std::find(streak.begin(), streak.end(), r.code) != streak.end()) return;
-        streak.push_back(r.code);
-        reporter_.report(r.code, "sink " + std::to_string(sink_index) + ": " + r.message);
-    }
-
-    std::vector<std::shared_ptr<sink>> sinks_;
-    std::vector<std::vector<errc>> sink_failing_;  // per sink: what its failing streak reported
+    sink_set sinks_;
     error_reporter& reporter_;
     counters& counts_;
     const double start_time_;
@@ -621,7 +572,9 @@ class dispatcher {
     std::vector<const key_entry*> row_keys_;  // the keys of row_'s first members
     value::object_type step_inserts_;         // this row's step_sync additions
     bool pending_active_ = false;
-    bool open_row_dirty_ = false;  // the pending row changed since the sinks last saw it open
+    bool open_row_dirty_ = false;   // the pending row changed since the sinks last saw it open
+    bool steps_exhausted_ = false;  // a row was committed at INT64_MAX
+    bool exhausted_reported_ = false;
     double pending_time_ = 0.0;
     std::int64_t last_step_ = 0;
     double last_time_ = 0.0;

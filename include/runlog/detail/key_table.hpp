@@ -15,9 +15,11 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "../config.hpp"
+#include "../error.hpp"
 #include "json_writer.hpp"
 
 namespace runlog {
@@ -47,6 +49,24 @@ struct key_entry {
     mutable std::uint32_t last_float_bits = 0;
     mutable double last_float_as_double = 0.0;
 };
+
+/// Why the writer drops a field with this key (its status is not ok), as the report says it.
+inline std::pair<errc, std::string> why_rejected(const key_entry& key) {
+    switch (key.status) {
+        case key_status::reserved:
+            return {
+                errc::reserved_key,
+                "key '" + key.name + "' dropped: keys starting with '_' are reserved for runlog"};
+        case key_status::empty:
+            return {errc::invalid_key, "a field with an empty key was dropped"};
+        case key_status::invalid_utf8:
+        case key_status::ok:
+            break;
+    }
+    std::string shown;
+    write_json_string(shown, key.name);
+    return {errc::invalid_key, "key " + shown + " dropped: keys must be valid UTF-8"};
+}
 
 // The caller pays for hashing and comparing every key of every log() call, so both read 8 bytes
 // at a time (byte-wise FNV-1a and a memcmp call were 60% of a 4-key call under callgrind). The

@@ -115,7 +115,7 @@ struct run_core {
             if (overflow == overflow_policy::drop_newest ||
                 abandoned.load(std::memory_order_relaxed) ||
                 std::chrono::steady_clock::now() >= deadline) {
-                counters::bump(counts.dropped_queue_full);
+                counters::bump(counts.dropped_media);
                 return false;
             }
             std::this_thread::sleep_for(std::chrono::microseconds(200));

@@ -82,6 +82,14 @@ inline setup_error create_run_dir(const fs::path& root, double start_time, std::
                     " (set settings.dir or RUNLOG_DIR to a writable directory)"};
     }
     const bool chosen = !id.empty();
+    // A chosen id names one run, whenever it started: a second directory with the same id would
+    // be a second run W&B and resume cannot tell apart.
+    if (const fs::path existing = chosen ? find_run_dir(root, id) : fs::path(); !existing.empty()) {
+        return {errc::invalid_setting,
+                "a run with id '" + id + "' already exists at '" + existing.string() +
+                    "' (continue it with settings.resume = allow or must / RUNLOG_RESUME, or "
+                    "choose another settings.id / RUNLOG_RUN_ID)"};
+    }
     const std::string stamp = directory_timestamp(start_time);
     for (int attempt = 0; attempt < 16; ++attempt) {
         const std::string candidate = chosen ? id : random_run_id();

@@ -229,14 +229,26 @@ struct run_state : run_core {
 
     /// Reports queue-full drops from the writer, so log() itself never formats or prints.
     void report_new_drops() {
-        const std::uint64_t drops = counts.dropped_queue_full.load(std::memory_order_relaxed);
-        if (drops == reported_drops_) return;
-        reporter.report(
-            errc::queue_full,
-            std::to_string(drops - reported_drops_) +
-                " log calls dropped: the queue was full (raise settings.queue_capacity, "
-                "log less often, or use overflow_policy::block)");
-        reported_drops_ = drops;
+        struct kind {
+            const std::atomic<std::uint64_t>& count;
+            std::uint64_t& reported;
+            const char* what;
+        };
+        const kind kinds[] = {
+            {counts.dropped_queue_full, reported_drops_[0],
+             " log calls dropped: the queue was full (raise settings.queue_capacity, log less "
+             "often, or use overflow_policy::block)"},
+            {counts.dropped_media, reported_drops_[1],
+             " log calls with media dropped: settings.media_queue_bytes of media waited for the "
+             "writer (raise it, or log media less often)"},
+            {counts.dropped_samples, reported_drops_[2],
+             " system samples dropped: the queue was full"}};
+        for (const kind& k : kinds) {
+            const std::uint64_t drops = k.count.load(std::memory_order_relaxed);
+            if (drops == k.reported) continue;
+            reporter.report(errc::queue_full, std::to_string(drops - k.reported) + k.what);
+            k.reported = drops;
+        }
     }
 
     void run_sampler(std::chrono::milliseconds interval) {
@@ -262,7 +274,7 @@ struct run_state : run_core {
                 gpus.sample(sample);
                 e.ensure_payload().data = std::move(sample);
                 // Never waits: a sample that finds the queue full is dropped and counted.
-                if (!queue.try_push(e)) counters::bump(counts.dropped_queue_full);
+                if (!queue.try_push(e)) counters::bump(counts.dropped_samples);
                 last = t;
                 sampled = true;
             }
@@ -350,6 +362,13 @@ struct run_state : run_core {
                          "be written (disk full or failing; see the errors above)\n",
                          static_cast<unsigned long long>(st.dropped_unwritable));
         }
+        if (st.dropped_media + st.dropped_samples > 0) {
+            std::fprintf(stderr,
+                         "runlog:   dropped  %llu log calls with media (media budget), %llu "
+                         "system samples (queue full)\n",
+                         static_cast<unsigned long long>(st.dropped_media),
+                         static_cast<unsigned long long>(st.dropped_samples));
+        }
         if (st.waited_queue_full > 0) {
             std::fprintf(stderr,
                          "runlog:   queue    full %llu times: those log calls waited for the "
@@ -397,7 +416,7 @@ struct run_state : run_core {
         return rows;
     }
 
-    std::uint64_t reported_drops_ = 0;
+    std::uint64_t reported_drops_[3] = {};  // log calls, media, samples (report_new_drops)
 };
 
 }  // namespace detail

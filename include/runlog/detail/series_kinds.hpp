@@ -62,6 +62,15 @@ inline const char* to_string(series_kind k) noexcept {
     return "?";
 }
 
+/// Why a value of kind `now` logged under `key` at `step` was dropped.
+inline std::string mixed_series_message(const std::string& key, series_kind was, series_kind now,
+                                        std::int64_t step) {
+    return "field '" + key + "' dropped at step " + std::to_string(step) + ": '" + key +
+           "' holds " + to_string(was) + " and this value is " + to_string(now) +
+           " (a key keeps the kind of its first value, so no sink sees a mixed series; log it "
+           "under another key)";
+}
+
 /// The kind of a media value from its W&B `_type`.
 inline series_kind kind_of_media_type(std::string_view type) noexcept {
     if (type == "histogram") return series_kind::histogram;

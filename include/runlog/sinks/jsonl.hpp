@@ -80,6 +80,8 @@ class jsonl_sink final : public base_sink<null_mutex> {
         v["stats"] = {{"log_calls", s.log_calls},
                       {"rows_committed", s.rows_committed},
                       {"dropped_queue_full", s.dropped_queue_full},
+                      {"dropped_media", s.dropped_media},
+                      {"dropped_samples", s.dropped_samples},
                       {"dropped_step", s.dropped_step},
                       {"dropped_fields", s.dropped_fields},
                       {"dropped_after_finish", s.dropped_after_finish},
