@@ -494,7 +494,7 @@ TEST_CASE("media: queued images are bounded by media_queue_bytes, drops counted"
     REQUIRE(
         blocker->wait_entered(std::chrono::seconds(10)));  // writer stuck on row 0, 90 bytes held
     for (int i = 0; i < 20; ++i) run.log({{"img", img}});  // 10 more fit in 1000 bytes
-    CHECK(run.stats().dropped_media == 10);  // counted apart from rows and samples
+    CHECK(run.stats().dropped_media == 10);                // counted apart from rows and samples
     CHECK(run.stats().dropped_queue_full == 0);
     blocker->release();
     REQUIRE(run.finish() == runlog::status::ok);

@@ -41,9 +41,9 @@ void append_tfrecord(const std::uint8_t* payload, std::size_t n, Buffer& out) {
 /// readers stop too.
 template <class F>
 std::size_t read_tfrecords(std::string_view file, F&& record) {
-    auto get = [](const std::uint8_t* p, int bytes) {
+    auto get = [](const std::uint8_t* p, int width) {
         std::uint64_t v = 0;
-        for (int i = 0; i < bytes; ++i) v |= std::uint64_t{p[i]} << (8 * i);
+        for (int i = 0; i < width; ++i) v |= std::uint64_t{p[i]} << (8 * i);
         return v;
     };
     std::size_t pos = 0;
