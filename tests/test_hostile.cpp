@@ -306,13 +306,17 @@ TEST_CASE("hostile: RUNLOG_* variables with garbage values are setup errors nami
         std::string value;
         const char* error;
     };
-    for (const garbage& g : {garbage{"RUNLOG_MODE", "\x01\xff", "RUNLOG_MODE='"},
-                             garbage{"RUNLOG_SINKS", "jsonl,,csv", "names 'csv'"},
-                             garbage{"RUNLOG_RUN_ID", std::string(65, 'a'), "RUNLOG_RUN_ID='"},
-                             garbage{"RUNLOG_RUN_ID", "../up", "RUNLOG_RUN_ID='../up'"},
-                             garbage{"RUNLOG_RESUME", "yes", "RUNLOG_RESUME='yes'"},
-                             garbage{"RUNLOG_DIR", file_in_the_way, "cannot create run directory"},
-                             garbage{"RANK", "-1", "RANK='-1'"}}) {
+    for (const garbage& g :
+         {garbage{"RUNLOG_MODE", "\x01\xff", "RUNLOG_MODE='"},
+          garbage{"RUNLOG_SINKS", "jsonl,,csv", "names 'csv'"},
+          garbage{"RUNLOG_RUN_ID", std::string(65, 'a'), "RUNLOG_RUN_ID='"},
+          garbage{"RUNLOG_RUN_ID", "../up", "RUNLOG_RUN_ID='../up'"},
+          garbage{"RUNLOG_RESUME", "yes", "RUNLOG_RESUME='yes'"},
+          garbage{"RUNLOG_DIR", file_in_the_way, "cannot create run directory"},
+          garbage{"RUNLOG_SINKS", "", "RUNLOG_SINKS is set but names no format"},
+          garbage{"RUNLOG_SINKS", " , ", "names no format"},
+          garbage{"RUNLOG_ARTIFACT_DIR", file_in_the_way, "is a file, not a directory"},
+          garbage{"RANK", "-1", "RANK='-1'"}}) {
         INFO(g.name << "=" << g.value);
         const test::env_guard set(g.name, g.value.c_str());
         CHECK_THROWS_WITH(runlog::init(s), Catch::Contains(g.error));

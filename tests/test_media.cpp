@@ -315,10 +315,12 @@ TEST_CASE("media: a logged image is a W&B image-file value and a file in the run
                                           "the F");
     run.log({{"../escape/examples", img}, {"loss", 0.5}}, 3);
     run.log({{"broken", runlog::image::from_pixels(f.data(), 3, 5, 6, 3)}}, 4);
+    run.log({{"broken", runlog::image::from_pixels(f.data(), 3, 5, 6, 3)}, {"loss", 0.25}}, 5);
     REQUIRE(run.finish() == runlog::status::ok);
 
     const auto rows = sink->rows();
-    REQUIRE(rows.size() == 2);
+    REQUIRE(rows.size() == 2);  // no empty row for the call at step 4 (there was one)
+    CHECK(rows[1].find("_step")->as_int() == 5);
     const runlog::value* v = rows[0].find("../escape/examples");
     REQUIRE(v != nullptr);
     const std::string path = v->find("path")->as_string();
@@ -338,8 +340,9 @@ TEST_CASE("media: a logged image is a W&B image-file value and a file in the run
     CHECK(canonical.rfind(fs::weakly_canonical(run.dir() / "media").string(), 0) == 0);
     CHECK(sink->media().size() == 1);
     CHECK(sink->summary().find("../escape/examples")->find("path")->as_string() == path);
-    // the broken image is dropped with its reason, the row still commits
+    // the broken image is dropped with its reason; a row with another field still commits
     CHECK_FALSE(rows[1].contains("broken"));
+    CHECK(rows[1].find("loss")->as_double() == 0.25);
     CHECK_THAT(errors.all_text(),
                Catch::Contains("field 'broken' dropped: pixel buffer holds 3 values"));
     if (fs::exists("/usr/bin/pngcheck")) {

@@ -265,3 +265,25 @@ TEST_CASE("define_metric: a glob matching thousands of keys is one metrics.json 
     CHECK(metrics.as_array()[3000].find("glob")->as_string() == "*");
     CHECK(test::read_json(run.dir() / "summary.json").find("k0")->dump() == R"({"min":-1})");
 }
+
+TEST_CASE("define_metric: summary 'best' is W&B's goal's best; a bad part drops only that part",
+          "[metrics]") {
+    fixture f;
+    f.run.define_metric("loss", metric_options{}.with_summary("best"));  // was refused whole
+    f.run.define_metric("acc", metric_options{}.with_summary("best").with_goal("maximize"));
+    f.run.define_metric("val", metric_options{}.with_summary("max,median").with_step_metric("ep"));
+    f.run.log({{"loss", 2.0}, {"acc", 0.5}, {"val", 1.0}, {"ep", 0}});
+    f.run.log({{"loss", 1.0}, {"acc", 0.25}, {"val", 3.0}, {"ep", 1}});
+    const auto s = f.finish();
+    CHECK(s.find("loss")->dump() == R"({"best":1.0,"best_step":1})");  // minimize by default
+    CHECK(s.find("acc")->dump() == R"({"best":0.5,"best_step":0})");
+    CHECK(s.find("val")->dump() == R"({"max":3.0})");  // 'median' left out, the rest applies
+    const auto defs = f.sink->metrics();
+    const auto val =
+        std::find_if(defs.begin(), defs.end(), [](const auto& d) { return d.name == "val"; });
+    REQUIRE(val != defs.end());
+    CHECK(val->step_metric == "ep");
+    CHECK(f.errors.count(runlog::errc::invalid_metric_definition) == 1);
+    CHECK_THAT(f.errors.all_text(), Catch::Contains("unknown summary 'median' left out") &&
+                                        Catch::Contains("the rest applies"));
+}

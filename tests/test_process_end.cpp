@@ -211,6 +211,21 @@ TEST_CASE("signals: without handle_signals a SIGTERM leaves a crashed run", "[si
     CHECK(run_json.find("end_time") == nullptr);
 }
 
+TEST_CASE("signals: a signal the process ignores stays ignored (no handler over SIG_IGN)",
+          "[signals]") {
+    test::temp_dir dir;
+    const child c = spawn("ignored-sigint", dir.path);
+    wait_ready(c);
+    REQUIRE(kill(c.pid, SIGINT) == 0);  // ignored: the run goes on, unmarked
+    const int status = wait_end(c);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    const value run_json = test::read_json(run_dir_of(dir.path) / "run.json");
+    CHECK(run_json.find("status")->as_string() == "finished");  // was "killed"
+    CHECK_FALSE(run_json.contains("signal"));
+    CHECK(history_rows(run_dir_of(dir.path)) == 110);
+}
+
 TEST_CASE("exit: exit() while another thread waits on a full queue finishes the run", "[exit]") {
     test::temp_dir dir;
     const auto start = std::chrono::steady_clock::now();

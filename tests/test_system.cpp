@@ -209,9 +209,12 @@ TEST_CASE("system sampler: samples agree with /proc and reach every sink", "[sys
     CHECK(std::abs(static_cast<double>(last.find("proc.cpu.threads")->as_int()) -
                    static_cast<double>(threads_here)) <= 2);
     CHECK(std::abs(last.find("memory_percent")->as_double() - mem_percent_here) < 10);
-    const std::string disk_key = "disk." + fs::absolute(dir.path).lexically_normal().string();
+    // Named by the run's file system's mount point, as W&B names disks (not by the run's path).
+    const std::string disk_key = "disk." + runlog::detail::mount_point(dir.path);
     CHECK(last.contains(disk_key + ".usagePercent"));
     CHECK(last.contains(disk_key + ".usageGB"));
+    for (const auto& [key, v] : last.as_object())
+        CHECK(key.find(dir.path.filename().string()) == std::string::npos);
 
     // system.jsonl: one line per sample, with _timestamp and _runtime.
     std::ifstream in(run_dir / "system.jsonl");
@@ -406,6 +409,18 @@ TEST_CASE("gpu: a live run's samples carry the GPU keys", "[system][gpu]") {
     const auto samples = memory->system();
     REQUIRE_FALSE(samples.empty());
     for (const auto& sample : samples) CHECK(sample.find("gpu.1.temp")->as_int() == 61);
+}
+
+TEST_CASE("system probe: the disk keys name the mount point holding the run", "[system]") {
+    const std::string mountinfo =
+        "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        "30 22 8:2 / /home rw - ext4 /dev/sda2 rw\n"
+        "31 30 0:5 / /home/me/my\\040runs rw - tmpfs tmpfs rw\n";
+    using runlog::detail::mount_point;
+    CHECK(mount_point("/home/me/exp", mountinfo) == "/home");
+    CHECK(mount_point("/home/me/my runs/x", mountinfo) == "/home/me/my runs");
+    CHECK(mount_point("/homework", mountinfo) == "/");   // a prefix of a name is not a parent
+    CHECK(mount_point("/srv/data", "") == "/srv/data");  // no mountinfo: the path itself
 }
 
 TEST_CASE("system sampler: samples a full queue drops are counted apart from log calls",

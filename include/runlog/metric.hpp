@@ -10,9 +10,12 @@
 //   and an explicit definition of a key wins over every glob (it is not merged with the glob).
 // - Defining the same name again merges: options can be switched on, never off, unless
 //   `overwrite` is set.
-// - `summary` is a comma list of min, max, mean, first, last, none. Without it a metric's summary
-//   is its last value; with it, an object holding exactly the requested aggregates; `none` removes
-//   the metric from the summary.
+// - `summary` is a comma list of min, max, mean, first, last, best, none. Without it a metric's
+//   summary is its last value; with it, an object holding exactly the requested aggregates;
+//   `none` removes the metric from the summary. `best` is W&B's: the best value under the goal
+//   (minimize when there is none), with `best_step`.
+// - A definition with a bad part (an unknown summary or goal) is applied without that part, which
+//   is reported; a bad name drops the definition.
 // - `goal` (minimize | maximize; "min"/"max" accepted) adds `best` and `best_step` to the summary
 //   object, beyond W&B, which only records the goal. With a goal but no `summary`, `last` is kept.
 // - `step_metric` names the x-axis key; `step_sync` (default true when step_metric is set) copies
@@ -50,6 +53,7 @@ enum summary_flag : std::uint8_t {
     summary_first = 1u << 3u,
     summary_last = 1u << 4u,
     summary_none = 1u << 5u,
+    summary_best = 1u << 6u,  // the goal's best (and its step): minimize unless a goal says max
 };
 
 /// What define_metric() takes. Designated initializers (C++20) or the with_* setters (C++17).
@@ -57,7 +61,7 @@ struct metric_options {
     std::string step_metric{};
     std::optional<bool> step_sync{};
     bool hidden = false;
-    std::string summary{};  // "min,max,mean,first,last,none", any subset
+    std::string summary{};  // "min,max,mean,first,last,best,none", any subset
     std::string goal{};     // "minimize" | "maximize" | ""
     bool overwrite = false;
 
@@ -105,7 +109,8 @@ struct summary_flag_name {
 };
 inline constexpr summary_flag_name summary_flag_names[] = {
     {summary_min, "min"},     {summary_max, "max"},   {summary_mean, "mean"},
-    {summary_first, "first"}, {summary_last, "last"}, {summary_none, "none"}};
+    {summary_first, "first"}, {summary_last, "last"}, {summary_none, "none"},
+    {summary_best, "best"}};
 }  // namespace detail
 
 /// "min,last" for summary_min | summary_last.
@@ -120,6 +125,8 @@ inline std::string summary_to_string(std::uint8_t flags) {
 }
 
 /// Validates `options` for `name`; on success fills `out` and returns an ok result.
+/// Fills `out` and returns ok; or returns why parts were left out (`out` is filled without them);
+/// or, for a bad name, why the definition cannot be made (`out` is untouched).
 inline io_result parse_metric_definition(std::string_view name, const metric_options& options,
                                          metric_definition& out) {
     const std::string quoted = "'" + std::string(name) + "'";
@@ -137,6 +144,7 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
     def.step_metric = options.step_metric;
     def.step_sync = options.step_sync.value_or(!options.step_metric.empty());
     def.hidden = options.hidden;
+    std::string problems;  // parts left out; the rest of the definition applies
     std::string_view rest = options.summary;
     while (!rest.empty()) {
         const auto comma = rest.find(',');
@@ -149,11 +157,11 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
         for (const auto& flag : detail::summary_flag_names)
             if (item == flag.name) bit = flag.bit;
         def.summary = static_cast<std::uint8_t>(def.summary | bit);
-        if (bit == 0)
-            return io_result::failure(errc::invalid_metric_definition,
-                                      "define_metric " + quoted + ": unknown summary '" +
-                                          std::string(item) +
-                                          "' (use min, max, mean, first, last or none)");
+        if (bit == 0) {
+            problems += (problems.empty() ? "" : "; ") + std::string("unknown summary '") +
+                        std::string(item) + "' left out (use min, max, mean, first, last, best " +
+                        "or none)";
+        }
     }
     const std::string_view goal = options.goal;
     if (goal.empty()) {
@@ -163,12 +171,13 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
     } else if (goal.substr(0, 3) == "max") {
         def.goal = metric_goal::maximize;
     } else {
-        return io_result::failure(errc::invalid_metric_definition,
-                                  "define_metric " + quoted + ": unknown goal '" +
-                                      std::string(goal) + "' (use minimize or maximize)");
+        problems += (problems.empty() ? "" : "; ") + std::string("unknown goal '") +
+                    std::string(goal) + "' left out (use minimize or maximize)";
     }
     out = std::move(def);
-    return {};
+    if (problems.empty()) return {};
+    return io_result::failure(errc::invalid_metric_definition,
+                              "define_metric " + quoted + ": " + problems);
 }
 
 }  // namespace v0

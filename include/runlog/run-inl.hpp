@@ -36,13 +36,9 @@ inline namespace v0 {
 
 RUNLOG_INLINE artifact_version run::use_artifact(std::string_view ref) {
     artifact_version v = artifact_store(artifact_dir_).resolve(ref);
-    if (!v.ok()) {
-#if !RUNLOG_NO_EXCEPTIONS
-        throw error(v.code, v.error);
-#else
-        if (state_) state_->reporter.report(v.code, v.error);
+    if (!v.ok()) {  // after init nothing throws: the value says why, and the handler hears it
+        if (state_) state_->reporter.report(v.code, "use_artifact: " + v.error);
         return v;
-#endif
     }
     if (detail::run_core* s = accepting()) enqueue_artifact(*s, v, true);
     return v;
@@ -161,7 +157,8 @@ RUNLOG_INLINE setup_error read_previous_run(const std::filesystem::path& dir, pr
 /// Starts the run described by `s` (after RUNLOG_* variables), or returns null for a disabled
 /// run or a setup error (`err`). `artifact_dir` is set either way: other ranks use artifacts too.
 RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
-                                                   std::filesystem::path& artifact_dir) {
+                                                   std::filesystem::path& artifact_dir,
+                                                   int& rank_out) {
     if ((err = apply_environment(s))) return nullptr;
     if (s.resume != resume_mode::never && s.id.empty()) {
         err = {errc::invalid_setting, std::string("settings.resume is ") + to_string(s.resume) +
@@ -175,10 +172,18 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
     }
     if (s.artifact_dir.empty())
         s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
+    if (std::error_code ec; std::filesystem::exists(s.artifact_dir, ec) &&
+                            !std::filesystem::is_directory(s.artifact_dir, ec)) {
+        err = {errc::invalid_setting,
+               "the artifact store '" + s.artifact_dir +
+                   "' (settings.artifact_dir / RUNLOG_ARTIFACT_DIR) is a file, not a directory"};
+        return nullptr;
+    }
     artifact_dir = s.artifact_dir;
     if (s.mode == run_mode::disabled) return nullptr;
     rank_info rank;
     if ((err = detect_rank(rank))) return nullptr;
+    rank_out = rank.rank;
     if (rank.rank != 0 && !s.all_ranks) return nullptr;
 
     run_info info;
@@ -284,7 +289,7 @@ RUNLOG_INLINE run init(settings s) {
     detail::setup_error err;
     run r;
     std::shared_ptr<detail::run_state> state =
-        detail::start_run(std::move(s), err, r.artifact_dir_);
+        detail::start_run(std::move(s), err, r.artifact_dir_, r.rank_);
     if (!state) {
         if (err) {
 #if !RUNLOG_NO_EXCEPTIONS

@@ -213,6 +213,7 @@ class run {
             close_on_destruction();
             state_ = std::move(other.state_);
             artifact_dir_ = std::move(other.artifact_dir_);
+            rank_ = other.rank_;
             uncaught_at_start_ = other.uncaught_at_start_;
             config.state_ = state_.get();
             other.config.state_ = nullptr;
@@ -232,7 +233,8 @@ class run {
     std::filesystem::path dir() const {
         return state_ ? state_->info.run_dir : std::filesystem::path();
     }
-    int rank() const noexcept { return state_ ? state_->info.rank : 0; }
+    /// This process's rank (RANK, SLURM_PROCID, ...; 0 without one), disabled ranks included.
+    int rank() const noexcept { return rank_; }
 
     /// Logs one row. No step: merge into the pending row and commit it (`commit=false` only
     /// accumulates). With a step: see the step rules in detail/dispatcher.hpp.
@@ -298,8 +300,10 @@ class run {
         metric_definition def;
         const io_result parsed = parse_metric_definition(name, options, def);
         if (!parsed.ok()) {
-            s->reporter.report(parsed.code, parsed.message + "; definition ignored");
-            return;
+            s->reporter.report(parsed.code,
+                               parsed.message + (def.name.empty() ? "; definition ignored"
+                                                                  : "; the rest applies"));
+            if (def.name.empty()) return;
         }
         detail::event e;
         e.kind = detail::event_kind::define_metric;
@@ -536,6 +540,7 @@ class run {
 
     std::shared_ptr<detail::run_core> state_;
     std::filesystem::path artifact_dir_ = std::filesystem::path("runlog") / "artifacts";
+    int rank_ = 0;
     int uncaught_at_start_ = std::uncaught_exceptions();
 };
 

@@ -27,8 +27,10 @@ struct run_stats {
                                              // and 64 MiB already waited (one per sink and row)
     std::uint64_t artifacts_logged = 0;      // artifact versions stored by log_artifact
     std::uint64_t artifacts_failed = 0;      // log_artifact calls that stored nothing (reported)
-    std::uint64_t errors_reported = 0;       // reports sent to the error handler ...
-    std::uint64_t errors_suppressed = 0;     // ... and those held back by its rate limit
+    std::uint64_t errors_reported = 0;       // reports delivered to the error handler ...
+    std::uint64_t errors_suppressed = 0;     // ... and those its rate limit held back instead
+                                             // (a problem is reported errors_reported +
+                                             // errors_suppressed times in all)
 
     /// Log calls that did not make it into history whole.
     std::uint64_t dropped() const noexcept {

@@ -64,7 +64,8 @@ class metric_summary {
         if (override_) return override_;
         if (!seen_) return std::nullopt;
         const std::uint8_t flags = def ? def->summary : 0;
-        const metric_goal goal = def ? def->goal : metric_goal::none;
+        metric_goal goal = def ? def->goal : metric_goal::none;
+        if (goal == metric_goal::none && (flags & summary_best) != 0) goal = metric_goal::minimize;
         if ((flags & summary_none) != 0) return std::nullopt;
         if (flags == 0 && goal == metric_goal::none) return last_;
         value out = value::object();

@@ -3112,9 +3112,12 @@ class table : public media {
 //   and an explicit definition of a key wins over every glob (it is not merged with the glob).
 // - Defining the same name again merges: options can be switched on, never off, unless
 //   `overwrite` is set.
-// - `summary` is a comma list of min, max, mean, first, last, none. Without it a metric's summary
-//   is its last value; with it, an object holding exactly the requested aggregates; `none` removes
-//   the metric from the summary.
+// - `summary` is a comma list of min, max, mean, first, last, best, none. Without it a metric's
+//   summary is its last value; with it, an object holding exactly the requested aggregates;
+//   `none` removes the metric from the summary. `best` is W&B's: the best value under the goal
+//   (minimize when there is none), with `best_step`.
+// - A definition with a bad part (an unknown summary or goal) is applied without that part, which
+//   is reported; a bad name drops the definition.
 // - `goal` (minimize | maximize; "min"/"max" accepted) adds `best` and `best_step` to the summary
 //   object, beyond W&B, which only records the goal. With a goal but no `summary`, `last` is kept.
 // - `step_metric` names the x-axis key; `step_sync` (default true when step_metric is set) copies
@@ -3152,6 +3155,7 @@ enum summary_flag : std::uint8_t {
     summary_first = 1u << 3u,
     summary_last = 1u << 4u,
     summary_none = 1u << 5u,
+    summary_best = 1u << 6u,  // the goal's best (and its step): minimize unless a goal says max
 };
 
 /// What define_metric() takes. Designated initializers (C++20) or the with_* setters (C++17).
@@ -3159,7 +3163,7 @@ struct metric_options {
     std::string step_metric{};
     std::optional<bool> step_sync{};
     bool hidden = false;
-    std::string summary{};  // "min,max,mean,first,last,none", any subset
+    std::string summary{};  // "min,max,mean,first,last,best,none", any subset
     std::string goal{};     // "minimize" | "maximize" | ""
     bool overwrite = false;
 
@@ -3207,7 +3211,8 @@ struct summary_flag_name {
 };
 inline constexpr summary_flag_name summary_flag_names[] = {
     {summary_min, "min"},     {summary_max, "max"},   {summary_mean, "mean"},
-    {summary_first, "first"}, {summary_last, "last"}, {summary_none, "none"}};
+    {summary_first, "first"}, {summary_last, "last"}, {summary_none, "none"},
+    {summary_best, "best"}};
 }  // namespace detail
 
 /// "min,last" for summary_min | summary_last.
@@ -3222,6 +3227,8 @@ inline std::string summary_to_string(std::uint8_t flags) {
 }
 
 /// Validates `options` for `name`; on success fills `out` and returns an ok result.
+/// Fills `out` and returns ok; or returns why parts were left out (`out` is filled without them);
+/// or, for a bad name, why the definition cannot be made (`out` is untouched).
 inline io_result parse_metric_definition(std::string_view name, const metric_options& options,
                                          metric_definition& out) {
     const std::string quoted = "'" + std::string(name) + "'";
@@ -3239,6 +3246,7 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
     def.step_metric = options.step_metric;
     def.step_sync = options.step_sync.value_or(!options.step_metric.empty());
     def.hidden = options.hidden;
+    std::string problems;  // parts left out; the rest of the definition applies
     std::string_view rest = options.summary;
     while (!rest.empty()) {
         const auto comma = rest.find(',');
@@ -3251,11 +3259,11 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
         for (const auto& flag : detail::summary_flag_names)
             if (item == flag.name) bit = flag.bit;
         def.summary = static_cast<std::uint8_t>(def.summary | bit);
-        if (bit == 0)
-            return io_result::failure(errc::invalid_metric_definition,
-                                      "define_metric " + quoted + ": unknown summary '" +
-                                          std::string(item) +
-                                          "' (use min, max, mean, first, last or none)");
+        if (bit == 0) {
+            problems += (problems.empty() ? "" : "; ") + std::string("unknown summary '") +
+                        std::string(item) + "' left out (use min, max, mean, first, last, best " +
+                        "or none)";
+        }
     }
     const std::string_view goal = options.goal;
     if (goal.empty()) {
@@ -3265,12 +3273,13 @@ inline io_result parse_metric_definition(std::string_view name, const metric_opt
     } else if (goal.substr(0, 3) == "max") {
         def.goal = metric_goal::maximize;
     } else {
-        return io_result::failure(errc::invalid_metric_definition,
-                                  "define_metric " + quoted + ": unknown goal '" +
-                                      std::string(goal) + "' (use minimize or maximize)");
+        problems += (problems.empty() ? "" : "; ") + std::string("unknown goal '") +
+                    std::string(goal) + "' left out (use minimize or maximize)";
     }
     out = std::move(def);
-    return {};
+    if (problems.empty()) return {};
+    return io_result::failure(errc::invalid_metric_definition,
+                              "define_metric " + quoted + ": " + problems);
 }
 
 }  // namespace v0
@@ -3540,8 +3549,10 @@ struct run_stats {
                                              // and 64 MiB already waited (one per sink and row)
     std::uint64_t artifacts_logged = 0;      // artifact versions stored by log_artifact
     std::uint64_t artifacts_failed = 0;      // log_artifact calls that stored nothing (reported)
-    std::uint64_t errors_reported = 0;       // reports sent to the error handler ...
-    std::uint64_t errors_suppressed = 0;     // ... and those held back by its rate limit
+    std::uint64_t errors_reported = 0;       // reports delivered to the error handler ...
+    std::uint64_t errors_suppressed = 0;     // ... and those its rate limit held back instead
+                                             // (a problem is reported errors_reported +
+                                             // errors_suppressed times in all)
 
     /// Log calls that did not make it into history whole.
     std::uint64_t dropped() const noexcept {
@@ -3980,7 +3991,6 @@ class error_reporter {
     explicit error_reporter(error_handler handler = {}) : handler_(std::move(handler)) {}
 
     void report(errc code, const std::string& message) noexcept {
-        reported_.fetch_add(1, std::memory_order_relaxed);
         std::lock_guard<std::mutex> lock(mutex_);
         auto now = std::chrono::steady_clock::now();
         if (now - window_start_ >= std::chrono::seconds(1)) {
@@ -3993,11 +4003,13 @@ class error_reporter {
             return;
         }
         ++in_window_;
+        reported_.fetch_add(1, std::memory_order_relaxed);
         error_report report{code, format_error(code, message), pending_suppressed_};
         pending_suppressed_ = 0;
         deliver(report);
     }
 
+    /// Reports delivered to the handler; suppressed(): those its rate limit held back.
     std::uint64_t reported() const noexcept { return reported_.load(std::memory_order_relaxed); }
     std::uint64_t suppressed() const noexcept {
         return suppressed_.load(std::memory_order_relaxed);
@@ -4841,6 +4853,7 @@ class run {
             close_on_destruction();
             state_ = std::move(other.state_);
             artifact_dir_ = std::move(other.artifact_dir_);
+            rank_ = other.rank_;
             uncaught_at_start_ = other.uncaught_at_start_;
             config.state_ = state_.get();
             other.config.state_ = nullptr;
@@ -4860,7 +4873,8 @@ class run {
     std::filesystem::path dir() const {
         return state_ ? state_->info.run_dir : std::filesystem::path();
     }
-    int rank() const noexcept { return state_ ? state_->info.rank : 0; }
+    /// This process's rank (RANK, SLURM_PROCID, ...; 0 without one), disabled ranks included.
+    int rank() const noexcept { return rank_; }
 
     /// Logs one row. No step: merge into the pending row and commit it (`commit=false` only
     /// accumulates). With a step: see the step rules in detail/dispatcher.hpp.
@@ -4926,8 +4940,10 @@ class run {
         metric_definition def;
         const io_result parsed = parse_metric_definition(name, options, def);
         if (!parsed.ok()) {
-            s->reporter.report(parsed.code, parsed.message + "; definition ignored");
-            return;
+            s->reporter.report(parsed.code,
+                               parsed.message + (def.name.empty() ? "; definition ignored"
+                                                                  : "; the rest applies"));
+            if (def.name.empty()) return;
         }
         detail::event e;
         e.kind = detail::event_kind::define_metric;
@@ -5164,6 +5180,7 @@ class run {
 
     std::shared_ptr<detail::run_core> state_;
     std::filesystem::path artifact_dir_ = std::filesystem::path("runlog") / "artifacts";
+    int rank_ = 0;
     int uncaught_at_start_ = std::uncaught_exceptions();
 };
 
@@ -6738,6 +6755,11 @@ inline setup_error apply_environment(settings& s) {
         }
     }
     if (auto v = get_env("RUNLOG_SINKS")) {
+        if (split_tags(*v).empty()) {
+            return {errc::invalid_environment,
+                    "RUNLOG_SINKS is set but names no format: a run would write nothing (name "
+                    "jsonl, wandb and/or tensorboard, or unset it for the settings in code)"};
+        }
         s.native_files = false;
         s.wandb_offline = false;
         s.tensorboard = false;
@@ -7646,7 +7668,8 @@ class metric_summary {
         if (override_) return override_;
         if (!seen_) return std::nullopt;
         const std::uint8_t flags = def ? def->summary : 0;
-        const metric_goal goal = def ? def->goal : metric_goal::none;
+        metric_goal goal = def ? def->goal : metric_goal::none;
+        if (goal == metric_goal::none && (flags & summary_best) != 0) goal = metric_goal::minimize;
         if ((flags & summary_none) != 0) return std::nullopt;
         if (flags == 0 && goal == metric_goal::none) return last_;
         value out = value::object();
@@ -8179,6 +8202,18 @@ class dispatcher {
                                  "define_metric(..., step_metric))");
             return;
         }
+        // A call whose every field is refused (a bad image, a reserved key) logs nothing: it
+        // commits no empty row and moves no step (an empty log() still does, as in W&B).
+        bool any_field = false, all_refused = true;
+        e.for_each_item([&](const field_item& item) {
+            any_field = true;
+            if (item.key->status == key_status::ok && item.kind != item_kind::invalid)
+                all_refused = false;
+        });
+        if (any_field && all_refused) {
+            e.for_each_item([&](const field_item& item) { refuse(e, item); });
+            return;
+        }
         // W&B's client names a media file by the step as it stood when log() was called, before
         // a larger explicit step moves it on (wandb_run.py: user_step=self._step).
         const std::int64_t call_step = current_step_;
@@ -8187,17 +8222,11 @@ class dispatcher {
             current_step_ = e.step;
         }
         e.for_each_item([&](const field_item& item) {
-            if (item.key->status != key_status::ok) {
-                reject(*item.key);
+            if (item.key->status != key_status::ok || item.kind == item_kind::invalid) {
+                refuse(e, item);
                 return;
             }
             switch (item.kind) {
-                case item_kind::invalid:
-                    counters::bump(counts_.dropped_fields);
-                    reporter_.report(errc::invalid_value,
-                                     "field '" + item.key->name + "' dropped: " +
-                                         e.payload->complex[item.complex_index].as_string());
-                    return;
                 case item_kind::media: {
                     const media_source& source = *e.payload->media[item.complex_index];
                     const std::string_view type = source.value_type();
@@ -8298,11 +8327,17 @@ class dispatcher {
         pending_.emplace_back(key, std::move(v));
     }
 
-    void reject(const key_entry& key) {
+    /// Drops a field with a bad key or an invalid value: counted, reported (a bad key once).
+    void refuse(const event& e, const field_item& item) {
         counters::bump(counts_.dropped_fields);
-        if (!rejected_keys_.insert(&key).second) return;  // report each bad key once
-        const auto [code, why] = why_rejected(key);
-        reporter_.report(code, why);
+        if (item.key->status == key_status::ok) {
+            reporter_.report(errc::invalid_value,
+                             "field '" + item.key->name + "' dropped: " +
+                                 e.payload->complex[item.complex_index].as_string());
+        } else if (rejected_keys_.insert(item.key).second) {
+            const auto [code, why] = why_rejected(*item.key);
+            reporter_.report(code, why);
+        }
     }
 
     void commit_pending() {
@@ -8675,6 +8710,7 @@ class nvml_gpus {
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -8831,6 +8867,41 @@ inline bool parse_diskstats(std::string_view text, const std::unordered_set<std:
 /// /proc/stat's iowait (which the kernel lets decrease) must not wrap an unsigned difference
 /// into an absurd rate or total. Totals (disk.in/out, network.sent/recv) are sums of those
 /// intervals since the first reading, so they never decrease either.
+/// The mount point of the file system holding `path` (the longest mount point of
+/// /proc/self/mountinfo that contains it); `path` itself where that cannot be read. The run's
+/// directory must not appear in a metric's name: W&B groups the same disk across runs by it.
+inline std::string mount_point(
+    const std::filesystem::path& path,
+    const std::string& mountinfo = read_small_file("/proc/self/mountinfo")) {
+    std::error_code ec;
+    const std::filesystem::path where = std::filesystem::weakly_canonical(path, ec);
+    const std::string target = (ec ? path : where).generic_string();
+    std::string best;
+    std::istringstream lines(mountinfo);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream fields(line);
+        std::string skip, mount;
+        fields >> skip >> skip >> skip >> skip >> mount;  // the 5th field is the mount point
+        std::string unescaped;  // spaces and the like are octal escapes: \040
+        for (std::size_t i = 0; i < mount.size(); ++i) {
+            auto octal = [&](std::size_t k) { return mount[k] >= '0' && mount[k] <= '7'; };
+            if (mount[i] == '\\' && i + 3 < mount.size() && octal(i + 1) && octal(i + 2) &&
+                octal(i + 3)) {
+                unescaped.push_back(static_cast<char>(
+                    (mount[i + 1] - '0') * 64 + (mount[i + 2] - '0') * 8 + (mount[i + 3] - '0')));
+                i += 3;
+            } else {
+                unescaped.push_back(mount[i]);
+            }
+        }
+        const bool inside = target == unescaped || unescaped == "/" ||
+                            (target.compare(0, unescaped.size(), unescaped) == 0 &&
+                             target.size() > unescaped.size() && target[unescaped.size()] == '/');
+        if (inside && unescaped.size() > best.size()) best = unescaped;
+    }
+    return best.empty() ? target : best;
+}
+
 class system_probe {
   public:
     /// One reading of the counters (public so that tests can feed counters that misbehave).
@@ -8845,8 +8916,10 @@ class system_probe {
              has_disk = false;
     };
 
-    /// `disk_path`: a directory on the file system whose usage is reported (the run's root).
-    explicit system_probe(std::filesystem::path disk_path) : disk_path_(std::move(disk_path)) {
+    /// `disk_path`: a directory on the file system whose usage is reported (the run's root),
+    /// under the keys of its mount point (`disk./.usagePercent`, as W&B's client names them).
+    explicit system_probe(std::filesystem::path disk_path)
+        : disk_path_(std::move(disk_path)), disk_key_("disk." + mount_point(disk_path_)) {
 #if defined(__linux__)
         ticks_per_second_ = static_cast<double>(sysconf(_SC_CLK_TCK));
         page_size_ = static_cast<double>(sysconf(_SC_PAGESIZE));
@@ -8908,10 +8981,9 @@ class system_probe {
         const auto space = std::filesystem::space(disk_path_, ec);
         if (!ec && space.capacity > 0) {
             const auto used = static_cast<double>(space.capacity - space.free);
-            const std::string prefix = "disk." + disk_path_.string();
-            out[prefix + ".usagePercent"] =
+            out[disk_key_ + ".usagePercent"] =
                 round2(100.0 * used / static_cast<double>(space.capacity));
-            out[prefix + ".usageGB"] = round2(used / 1e9);
+            out[disk_key_ + ".usageGB"] = round2(used / 1e9);
         }
         if (current.has_disk && last_.has_disk) {
             disk_read_ += since(last_.disk.read, current.disk.read);
@@ -8972,6 +9044,7 @@ class system_probe {
     }
 
     std::filesystem::path disk_path_;
+    std::string disk_key_;  // "disk.<mount point>"
     double ticks_per_second_ = 0.0;
     double page_size_ = 0.0;
     std::unordered_set<std::string> disks_;
@@ -9512,8 +9585,17 @@ class open_runs {
         action.sa_sigaction = &on_signal;
         action.sa_flags = SA_SIGINFO | SA_RESTART;
         sigemptyset(&action.sa_mask);
-        for (int i = 0; i < 3; ++i)
+        for (int i = 0; i < 3; ++i) {
+            // A signal the process ignores stays ignored: a job started with `cmd &` inherits
+            // SIGINT as SIG_IGN, and a ^C meant for the shell must not mark its runs killed.
+            struct sigaction disposition = {};
+            ::sigaction(signal_channel::handled[i], nullptr, &disposition);
+            if ((disposition.sa_flags & SA_SIGINFO) == 0 && disposition.sa_handler == SIG_IGN) {
+                ch.previous[i] = disposition;
+                continue;
+            }
             ::sigaction(signal_channel::handled[i], &action, &ch.previous[i]);
+        }
         signals_installed_ = true;
         return true;
     }
@@ -11399,6 +11481,7 @@ inline proto_writer metric_body(const metric_definition& def) {
     if (def.summary & summary_min) summary.boolean(1, true);
     if (def.summary & summary_max) summary.boolean(2, true);
     if (def.summary & summary_mean) summary.boolean(3, true);
+    if (def.summary & summary_best) summary.boolean(4, true);
     if (def.summary & summary_last) summary.boolean(5, true);
     if (def.summary & summary_none) summary.boolean(6, true);
     if (def.summary & summary_first) summary.boolean(8, true);
@@ -12066,10 +12149,9 @@ inline metric_definition definition_from_json(const value& v) {
     if (const value* g = v.find("goal"); g && g->as_string() != "none")
         options.goal = g->as_string();
     metric_definition parsed;
-    if (parse_metric_definition(def.name.empty() ? "?" : def.name, options, parsed).ok()) {
-        def.summary = parsed.summary;
-        def.goal = parsed.goal;
-    }
+    (void)parse_metric_definition(def.name.empty() ? "?" : def.name, options, parsed);
+    def.summary = parsed.summary;  // what could be parsed: a run wrote only valid definitions
+    def.goal = parsed.goal;
     return def;
 }
 
@@ -12848,13 +12930,9 @@ inline namespace v0 {
 
 RUNLOG_INLINE artifact_version run::use_artifact(std::string_view ref) {
     artifact_version v = artifact_store(artifact_dir_).resolve(ref);
-    if (!v.ok()) {
-#if !RUNLOG_NO_EXCEPTIONS
-        throw error(v.code, v.error);
-#else
-        if (state_) state_->reporter.report(v.code, v.error);
+    if (!v.ok()) {  // after init nothing throws: the value says why, and the handler hears it
+        if (state_) state_->reporter.report(v.code, "use_artifact: " + v.error);
         return v;
-#endif
     }
     if (detail::run_core* s = accepting()) enqueue_artifact(*s, v, true);
     return v;
@@ -12973,7 +13051,8 @@ RUNLOG_INLINE setup_error read_previous_run(const std::filesystem::path& dir, pr
 /// Starts the run described by `s` (after RUNLOG_* variables), or returns null for a disabled
 /// run or a setup error (`err`). `artifact_dir` is set either way: other ranks use artifacts too.
 RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
-                                                   std::filesystem::path& artifact_dir) {
+                                                   std::filesystem::path& artifact_dir,
+                                                   int& rank_out) {
     if ((err = apply_environment(s))) return nullptr;
     if (s.resume != resume_mode::never && s.id.empty()) {
         err = {errc::invalid_setting, std::string("settings.resume is ") + to_string(s.resume) +
@@ -12987,10 +13066,18 @@ RUNLOG_INLINE std::shared_ptr<run_state> start_run(settings s, setup_error& err,
     }
     if (s.artifact_dir.empty())
         s.artifact_dir = (std::filesystem::path(s.dir) / "runlog" / "artifacts").string();
+    if (std::error_code ec; std::filesystem::exists(s.artifact_dir, ec) &&
+                            !std::filesystem::is_directory(s.artifact_dir, ec)) {
+        err = {errc::invalid_setting,
+               "the artifact store '" + s.artifact_dir +
+                   "' (settings.artifact_dir / RUNLOG_ARTIFACT_DIR) is a file, not a directory"};
+        return nullptr;
+    }
     artifact_dir = s.artifact_dir;
     if (s.mode == run_mode::disabled) return nullptr;
     rank_info rank;
     if ((err = detect_rank(rank))) return nullptr;
+    rank_out = rank.rank;
     if (rank.rank != 0 && !s.all_ranks) return nullptr;
 
     run_info info;
@@ -13096,7 +13183,7 @@ RUNLOG_INLINE run init(settings s) {
     detail::setup_error err;
     run r;
     std::shared_ptr<detail::run_state> state =
-        detail::start_run(std::move(s), err, r.artifact_dir_);
+        detail::start_run(std::move(s), err, r.artifact_dir_, r.rank_);
     if (!state) {
         if (err) {
 #if !RUNLOG_NO_EXCEPTIONS

@@ -95,6 +95,16 @@ int main(int argc, char** argv) {
         log_rows(run, step, step + 10);
         return run.finish(0) == runlog::status::ok ? 0 : 1;
     }
+    if (mode == "ignored-sigint") {  // as a job started with `cmd &` inherits SIGINT
+        std::signal(SIGINT, SIG_IGN);
+        s.handle_signals = true;
+        auto run = runlog::init(s);
+        log_rows(run, 0, 100);
+        ready();
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the SIGINT comes here
+        log_rows(run, 100, 110);
+        return run.finish(0) == runlog::status::ok ? 0 : 1;
+    }
     if (mode == "exit-blocked") {
         s.queue_capacity = 16;
         s.sinks.push_back(std::make_shared<slow_sink>());

@@ -266,6 +266,18 @@ class dispatcher {
                                  "define_metric(..., step_metric))");
             return;
         }
+        // A call whose every field is refused (a bad image, a reserved key) logs nothing: it
+        // commits no empty row and moves no step (an empty log() still does, as in W&B).
+        bool any_field = false, all_refused = true;
+        e.for_each_item([&](const field_item& item) {
+            any_field = true;
+            if (item.key->status == key_status::ok && item.kind != item_kind::invalid)
+                all_refused = false;
+        });
+        if (any_field && all_refused) {
+            e.for_each_item([&](const field_item& item) { refuse(e, item); });
+            return;
+        }
         // W&B's client names a media file by the step as it stood when log() was called, before
         // a larger explicit step moves it on (wandb_run.py: user_step=self._step).
         const std::int64_t call_step = current_step_;
@@ -274,17 +286,11 @@ class dispatcher {
             current_step_ = e.step;
         }
         e.for_each_item([&](const field_item& item) {
-            if (item.key->status != key_status::ok) {
-                reject(*item.key);
+            if (item.key->status != key_status::ok || item.kind == item_kind::invalid) {
+                refuse(e, item);
                 return;
             }
             switch (item.kind) {
-                case item_kind::invalid:
-                    counters::bump(counts_.dropped_fields);
-                    reporter_.report(errc::invalid_value,
-                                     "field '" + item.key->name + "' dropped: " +
-                                         e.payload->complex[item.complex_index].as_string());
-                    return;
                 case item_kind::media: {
                     const media_source& source = *e.payload->media[item.complex_index];
                     const std::string_view type = source.value_type();
@@ -385,11 +391,17 @@ class dispatcher {
         pending_.emplace_back(key, std::move(v));
     }
 
-    void reject(const key_entry& key) {
+    /// Drops a field with a bad key or an invalid value: counted, reported (a bad key once).
+    void refuse(const event& e, const field_item& item) {
         counters::bump(counts_.dropped_fields);
-        if (!rejected_keys_.insert(&key).second) return;  // report each bad key once
-        const auto [code, why] = why_rejected(key);
-        reporter_.report(code, why);
+        if (item.key->status == key_status::ok) {
+            reporter_.report(errc::invalid_value,
+                             "field '" + item.key->name + "' dropped: " +
+                                 e.payload->complex[item.complex_index].as_string());
+        } else if (rejected_keys_.insert(item.key).second) {
+            const auto [code, why] = why_rejected(*item.key);
+            reporter_.report(code, why);
+        }
     }
 
     void commit_pending() {

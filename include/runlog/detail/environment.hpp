@@ -88,6 +88,11 @@ inline setup_error apply_environment(settings& s) {
         }
     }
     if (auto v = get_env("RUNLOG_SINKS")) {
+        if (split_tags(*v).empty()) {
+            return {errc::invalid_environment,
+                    "RUNLOG_SINKS is set but names no format: a run would write nothing (name "
+                    "jsonl, wandb and/or tensorboard, or unset it for the settings in code)"};
+        }
         s.native_files = false;
         s.wandb_offline = false;
         s.tensorboard = false;

@@ -28,7 +28,6 @@ class error_reporter {
     explicit error_reporter(error_handler handler = {}) : handler_(std::move(handler)) {}
 
     void report(errc code, const std::string& message) noexcept {
-        reported_.fetch_add(1, std::memory_order_relaxed);
         std::lock_guard<std::mutex> lock(mutex_);
         auto now = std::chrono::steady_clock::now();
         if (now - window_start_ >= std::chrono::seconds(1)) {
@@ -41,11 +40,13 @@ class error_reporter {
             return;
         }
         ++in_window_;
+        reported_.fetch_add(1, std::memory_order_relaxed);
         error_report report{code, format_error(code, message), pending_suppressed_};
         pending_suppressed_ = 0;
         deliver(report);
     }
 
+    /// Reports delivered to the handler; suppressed(): those its rate limit held back.
     std::uint64_t reported() const noexcept { return reported_.load(std::memory_order_relaxed); }
     std::uint64_t suppressed() const noexcept {
         return suppressed_.load(std::memory_order_relaxed);

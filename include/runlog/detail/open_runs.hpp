@@ -172,8 +172,17 @@ class open_runs {
         action.sa_sigaction = &on_signal;
         action.sa_flags = SA_SIGINFO | SA_RESTART;
         sigemptyset(&action.sa_mask);
-        for (int i = 0; i < 3; ++i)
+        for (int i = 0; i < 3; ++i) {
+            // A signal the process ignores stays ignored: a job started with `cmd &` inherits
+            // SIGINT as SIG_IGN, and a ^C meant for the shell must not mark its runs killed.
+            struct sigaction disposition = {};
+            ::sigaction(signal_channel::handled[i], nullptr, &disposition);
+            if ((disposition.sa_flags & SA_SIGINFO) == 0 && disposition.sa_handler == SIG_IGN) {
+                ch.previous[i] = disposition;
+                continue;
+            }
             ::sigaction(signal_channel::handled[i], &action, &ch.previous[i]);
+        }
         signals_installed_ = true;
         return true;
     }

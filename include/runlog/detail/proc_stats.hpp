@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -168,6 +169,41 @@ inline bool parse_diskstats(std::string_view text, const std::unordered_set<std:
 /// /proc/stat's iowait (which the kernel lets decrease) must not wrap an unsigned difference
 /// into an absurd rate or total. Totals (disk.in/out, network.sent/recv) are sums of those
 /// intervals since the first reading, so they never decrease either.
+/// The mount point of the file system holding `path` (the longest mount point of
+/// /proc/self/mountinfo that contains it); `path` itself where that cannot be read. The run's
+/// directory must not appear in a metric's name: W&B groups the same disk across runs by it.
+inline std::string mount_point(
+    const std::filesystem::path& path,
+    const std::string& mountinfo = read_small_file("/proc/self/mountinfo")) {
+    std::error_code ec;
+    const std::filesystem::path where = std::filesystem::weakly_canonical(path, ec);
+    const std::string target = (ec ? path : where).generic_string();
+    std::string best;
+    std::istringstream lines(mountinfo);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream fields(line);
+        std::string skip, mount;
+        fields >> skip >> skip >> skip >> skip >> mount;  // the 5th field is the mount point
+        std::string unescaped;  // spaces and the like are octal escapes: \040
+        for (std::size_t i = 0; i < mount.size(); ++i) {
+            auto octal = [&](std::size_t k) { return mount[k] >= '0' && mount[k] <= '7'; };
+            if (mount[i] == '\\' && i + 3 < mount.size() && octal(i + 1) && octal(i + 2) &&
+                octal(i + 3)) {
+                unescaped.push_back(static_cast<char>(
+                    (mount[i + 1] - '0') * 64 + (mount[i + 2] - '0') * 8 + (mount[i + 3] - '0')));
+                i += 3;
+            } else {
+                unescaped.push_back(mount[i]);
+            }
+        }
+        const bool inside = target == unescaped || unescaped == "/" ||
+                            (target.compare(0, unescaped.size(), unescaped) == 0 &&
+                             target.size() > unescaped.size() && target[unescaped.size()] == '/');
+        if (inside && unescaped.size() > best.size()) best = unescaped;
+    }
+    return best.empty() ? target : best;
+}
+
 class system_probe {
   public:
     /// One reading of the counters (public so that tests can feed counters that misbehave).
@@ -182,8 +218,10 @@ class system_probe {
              has_disk = false;
     };
 
-    /// `disk_path`: a directory on the file system whose usage is reported (the run's root).
-    explicit system_probe(std::filesystem::path disk_path) : disk_path_(std::move(disk_path)) {
+    /// `disk_path`: a directory on the file system whose usage is reported (the run's root),
+    /// under the keys of its mount point (`disk./.usagePercent`, as W&B's client names them).
+    explicit system_probe(std::filesystem::path disk_path)
+        : disk_path_(std::move(disk_path)), disk_key_("disk." + mount_point(disk_path_)) {
 #if defined(__linux__)
         ticks_per_second_ = static_cast<double>(sysconf(_SC_CLK_TCK));
         page_size_ = static_cast<double>(sysconf(_SC_PAGESIZE));
@@ -245,10 +283,9 @@ class system_probe {
         const auto space = std::filesystem::space(disk_path_, ec);
         if (!ec && space.capacity > 0) {
             const auto used = static_cast<double>(space.capacity - space.free);
-            const std::string prefix = "disk." + disk_path_.string();
-            out[prefix + ".usagePercent"] =
+            out[disk_key_ + ".usagePercent"] =
                 round2(100.0 * used / static_cast<double>(space.capacity));
-            out[prefix + ".usageGB"] = round2(used / 1e9);
+            out[disk_key_ + ".usageGB"] = round2(used / 1e9);
         }
         if (current.has_disk && last_.has_disk) {
             disk_read_ += since(last_.disk.read, current.disk.read);
@@ -309,6 +346,7 @@ class system_probe {
     }
 
     std::filesystem::path disk_path_;
+    std::string disk_key_;  // "disk.<mount point>"
     double ticks_per_second_ = 0.0;
     double page_size_ = 0.0;
     std::unordered_set<std::string> disks_;

@@ -211,6 +211,7 @@ inline proto_writer metric_body(const metric_definition& def) {
     if (def.summary & summary_min) summary.boolean(1, true);
     if (def.summary & summary_max) summary.boolean(2, true);
     if (def.summary & summary_mean) summary.boolean(3, true);
+    if (def.summary & summary_best) summary.boolean(4, true);
     if (def.summary & summary_last) summary.boolean(5, true);
     if (def.summary & summary_none) summary.boolean(6, true);
     if (def.summary & summary_first) summary.boolean(8, true);
