@@ -172,3 +172,34 @@ TEST_CASE("export: unreadable input is refused with a clear message", "[export]"
     CHECK(r.message == "history.jsonl line 2 is not valid JSON and is not the last line");
     CHECK_FALSE(fs::exists(dir.path.parent_path() / "wandb" / "offline-run-19700101_000001-x"));
 }
+
+TEST_CASE("export: a time no protobuf Timestamp holds is clamped, with a warning naming the row",
+          "[export][hostile]") {
+    test::temp_dir dir;
+    auto s = test::quiet_settings(dir);
+    auto run = runlog::init(s);
+    run.log({{"loss", 1.0}});
+    run.log({{"loss", 0.5}});
+    const fs::path run_dir = run.dir();
+    REQUIRE(run.finish() == runlog::status::ok);
+    // A crafted file (the fuzzer's input, tests/fuzz/corpus/native_run/huge_timestamp).
+    auto lines = test::read_lines(run_dir / "history.jsonl");
+    std::string history;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        std::string line = lines[i];
+        if (i == 1) {
+            const auto at = line.find("\"_timestamp\":");
+            line = line.substr(0, at) + "\"_timestamp\":1.1e104}";
+        }
+        history += line + "\n";
+    }
+    REQUIRE(runlog::detail::write_file_atomically(run_dir / "history.jsonl", history).ok());
+    runlog::export_options options;
+    options.output_root = dir.path / "out";
+    const auto result = runlog::export_to_wandb(run_dir, options);
+    INFO(result.message);
+    REQUIRE(result.ok);
+    REQUIRE_FALSE(result.warnings.empty());
+    CHECK_THAT(result.warnings.back(), Catch::Contains("the row of step 1: _timestamp 1.1e+104") &&
+                                           Catch::Contains("clamped"));
+}
