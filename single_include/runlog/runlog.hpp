@@ -12247,6 +12247,29 @@ inline void read_artifacts(const std::filesystem::path& run_dir, native_run& out
     }
 }
 
+/// Warns of times a W&B or TensorBoard record cannot hold (a protobuf Timestamp spans the years 1
+/// to 9999): the encoders clamp them, and the warning names the row (a crafted or corrupt file).
+inline void warn_of_odd_times(const native_run& run, export_result& result) {
+    std::size_t odd = 0;
+    auto check = [&](const value& line, const std::string& where) {
+        const value* t = line.find("_timestamp");
+        if (t == nullptr || !t->is_number()) return;
+        const double x = t->as_double();
+        if (x >= -62135596800.0 && x <= 253402300799.0) return;  // also false for NaN
+        if (++odd <= 3)
+            result.warnings.push_back(where + ": _timestamp " + t->dump() +
+                                      " is not a time W&B or TensorBoard can hold (years 1 to "
+                                      "9999); exported clamped to the nearest one");
+    };
+    for (const value& row : run.rows) {
+        const value* step = row.find("_step");
+        check(row, "history.jsonl, the row of step " + (step ? step->dump() : std::string("?")));
+    }
+    for (std::size_t i = 0; i < run.system.size(); ++i)
+        check(run.system[i], "system.jsonl, sample " + std::to_string(i + 1));
+    if (odd > 3) result.warnings.push_back(std::to_string(odd - 3) + " more such times");
+}
+
 /// Reads and checks the whole run; false (with result.message) when it cannot be read.
 inline bool read_native_run(const std::filesystem::path& run_path, const export_options& options,
                             native_run& out, export_result& result) {
@@ -12331,6 +12354,7 @@ inline bool read_native_run(const std::filesystem::path& run_path, const export_
 
     out.console = read_small_file(run_dir / "output.log");
     read_artifacts(run_dir, out, result);
+    warn_of_odd_times(out, result);
 
     auto text = [&](const char* key) {
         const value* v = run_json.find(key);
